@@ -1,0 +1,77 @@
+"""Composition root: builds adapters from settings and hands them to services.
+
+The API, the worker and the CLI all open a :class:`Container` through :func:`open_container`, inside
+their lifespan, so no resource is opened at import time and every resource is closed on shutdown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from neo_service_layer.adapters.db.engine import create_engine
+from neo_service_layer.adapters.db.health import DatabaseCheck
+from neo_service_layer.adapters.db.heartbeats import WorkersCheck
+from neo_service_layer.adapters.db.migrate import upgrade_to_head
+from neo_service_layer.adapters.db.unit_of_work import SqlUnitOfWork
+from neo_service_layer.config import Settings
+from neo_service_layer.observability.logs import get_logger
+from neo_service_layer.observability.metrics import ComponentMetrics, create_registry
+from neo_service_layer.ports.clock import Clock, SystemClock
+from neo_service_layer.ports.health import ReadinessCheck
+
+log = get_logger("nsl.bootstrap")
+
+#: a worker that has not written its heartbeat for this long is not counted as active
+WORKER_FRESHNESS = timedelta(seconds=30)
+
+
+@dataclass
+class Container:
+    """Everything a process role needs, built once per process."""
+
+    settings: Settings
+    role: str
+    engine: AsyncEngine
+    registry: CollectorRegistry
+    component_metrics: ComponentMetrics
+    clock: Clock = field(default_factory=SystemClock)
+    readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)
+
+    def unit_of_work(self, tenant_id: str | None = None) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, tenant_id)
+
+
+@asynccontextmanager
+async def open_container(
+    settings: Settings,
+    role: str,
+    *,
+    migrate: bool | None = None,
+    registry: CollectorRegistry | None = None,
+) -> AsyncIterator[Container]:
+    """Open every resource for ``role``; migrate first when asked (default: development only)."""
+    engine = create_engine(settings)
+    registry = registry or create_registry(role)
+    container = Container(
+        settings=settings,
+        role=role,
+        engine=engine,
+        registry=registry,
+        component_metrics=ComponentMetrics(registry),
+    )
+    container.readiness_checks["database"] = DatabaseCheck(engine)
+    if role == "api":
+        container.readiness_checks["workers"] = WorkersCheck(engine, container.clock, WORKER_FRESHNESS)
+    try:
+        if settings.should_auto_migrate if migrate is None else migrate:
+            revision = await upgrade_to_head(engine)
+            log.info("database migrated", revision=revision)
+        yield container
+    finally:
+        await engine.dispose()

@@ -1,0 +1,227 @@
+"""Keys held by the enclave, as the rest of the system sees them: kinds, purposes, policies, errors.
+
+Only the standard library is imported here. Private key material never appears in these types; the
+services know key ids, versions and public keys, and ask the enclave (through the ``Enclave`` port)
+to sign.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar, TypeAlias
+
+KeyId: TypeAlias = str
+TenantId: TypeAlias = str
+
+_KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_NAME = re.compile(r"^[A-Za-z0-9_.:@/-]{1,128}$")
+
+
+class KeyKind(StrEnum):
+    """Curve / signature scheme of a key."""
+
+    SECP256R1 = "secp256r1"  # Neo N3 accounts, CryptoLib.verifyWithECDsa
+    SECP256K1 = "secp256k1"  # EVM (Neo X) and CryptoLib secp256k1
+    ED25519 = "ed25519"
+    BLS12_381 = "bls12-381"  # public key in G1, signature in G2
+
+
+class Purpose(StrEnum):
+    """What a key may be used for; the sealed policy lists the allowed ones."""
+
+    NEO_TX = "neo-tx"
+    MESSAGE = "message"
+    RANDOMNESS = "randomness"
+    ORACLE = "oracle"
+    EVM_TX = "evm-tx"
+    ATTESTATION = "attestation"
+    AUTOMATION = "automation"
+
+
+class SignatureFormat(StrEnum):
+    """How the message is hashed and how the signature is encoded."""
+
+    NEO_TX = "neo-tx"  # secp256r1: SHA-256 over network magic (u32 LE) + 32-byte tx hash; r||s
+    ECDSA_SHA256 = "ecdsa-sha256"  # 64-byte r||s over SHA-256(message)
+    ECDSA_KECCAK256 = "ecdsa-keccak256"  # 64-byte r||s over Keccak-256(message)
+    EVM_RECOVERABLE = "evm-recoverable"  # secp256k1: 65-byte r||s||v (v=27/28) over Keccak-256(message)
+    EVM_DIGEST = "evm-digest"  # secp256k1: 65-byte r||s||v over a caller-computed 32-byte digest
+    ED25519 = "ed25519"  # 64-byte RFC 8032 signature over the message
+    BLS = "bls"  # 96-byte G2 signature over hash_to_G2(message, BLS_DST)
+
+
+FORMATS_BY_KIND: Mapping[KeyKind, frozenset[SignatureFormat]] = {
+    KeyKind.SECP256R1: frozenset(
+        {SignatureFormat.NEO_TX, SignatureFormat.ECDSA_SHA256, SignatureFormat.ECDSA_KECCAK256}
+    ),
+    KeyKind.SECP256K1: frozenset(
+        {
+            SignatureFormat.EVM_RECOVERABLE,
+            SignatureFormat.EVM_DIGEST,
+            SignatureFormat.ECDSA_SHA256,
+            SignatureFormat.ECDSA_KECCAK256,
+        }
+    ),
+    KeyKind.ED25519: frozenset({SignatureFormat.ED25519}),
+    KeyKind.BLS12_381: frozenset({SignatureFormat.BLS}),
+}
+
+
+class KeyStatus(StrEnum):
+    ACTIVE = "active"
+    DISABLED = "disabled"
+
+
+# Errors ------------------------------------------------------------------------------------------
+# Raised inside the enclave and raised again, with the same class, by the enclave client.
+
+
+class EnclaveOperationError(Exception):
+    """An enclave operation was refused; ``code`` is the stable wire code."""
+
+    code: ClassVar[str] = "enclave_error"
+
+
+class InvalidKeyRequest(EnclaveOperationError):
+    """Arguments that can never succeed (unknown kind, format not valid for the key, bad length)."""
+
+    code = "invalid_argument"
+
+
+class KeyNotLoaded(EnclaveOperationError):
+    """The enclave does not hold this key (version) in memory; load its sealed record first."""
+
+    code = "key_not_loaded"
+
+
+class PolicyDenied(EnclaveOperationError):
+    """The key's sealed policy does not allow this tenant or purpose."""
+
+    code = "policy_denied"
+
+
+class SignRateExceeded(PolicyDenied):
+    """The key's sealed policy caps signatures per minute and the cap is reached."""
+
+    code = "rate_limited"
+
+
+class KeyDisabled(EnclaveOperationError):
+    """The key was disabled or destroyed and signs nothing more."""
+
+    code = "key_disabled"
+
+
+class SealedDataInvalid(EnclaveOperationError):
+    """A sealed blob was edited, truncated, moved to another key/tenant/label, or sealed elsewhere."""
+
+    code = "unseal_failed"
+
+
+class AttestationFailed(EnclaveOperationError):
+    """The platform could not produce an attestation report."""
+
+    code = "attestation_failed"
+
+
+ERRORS_BY_CODE: Mapping[str, type[EnclaveOperationError]] = {
+    cls.code: cls
+    for cls in (
+        InvalidKeyRequest,
+        KeyNotLoaded,
+        PolicyDenied,
+        SignRateExceeded,
+        KeyDisabled,
+        SealedDataInvalid,
+        AttestationFailed,
+    )
+}
+
+
+# Value objects -----------------------------------------------------------------------------------
+
+
+def check_key_id(key_id: str) -> KeyId:
+    """Return ``key_id`` if it is a well-formed key id, else raise ``InvalidKeyRequest``."""
+    if not isinstance(key_id, str) or not _KEY_ID.fullmatch(key_id):
+        raise InvalidKeyRequest("key id must be 1-64 characters of [A-Za-z0-9_-]")
+    return key_id
+
+
+def check_name(value: str, what: str) -> str:
+    """Return a tenant id or seal label if well formed, else raise ``InvalidKeyRequest``."""
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
+        raise InvalidKeyRequest(f"{what} must be 1-128 characters of [A-Za-z0-9_.:@/-]")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPolicy:
+    """Who may use a key and for what. Sealed with the key, so editing the database cannot widen it."""
+
+    tenant: TenantId
+    purposes: frozenset[Purpose]
+    max_signs_per_minute: int | None = None
+
+    def __post_init__(self) -> None:
+        check_name(self.tenant, "tenant")
+        if not self.purposes:
+            raise InvalidKeyRequest("a key policy needs at least one purpose")
+        if self.max_signs_per_minute is not None and self.max_signs_per_minute < 1:
+            raise InvalidKeyRequest("max_signs_per_minute must be at least 1")
+
+    @classmethod
+    def of(
+        cls, tenant: str, purposes: Iterable[Purpose | str], max_signs_per_minute: int | None = None
+    ) -> KeyPolicy:
+        """Build a policy from plain values; unknown purposes raise ``InvalidKeyRequest``."""
+        try:
+            chosen = frozenset(Purpose(p) for p in purposes)
+        except ValueError as exc:
+            raise InvalidKeyRequest(f"unknown purpose: {exc}") from None
+        return cls(tenant=tenant, purposes=chosen, max_signs_per_minute=max_signs_per_minute)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tenant": self.tenant,
+            "purposes": sorted(p.value for p in self.purposes),
+            "max_signs_per_minute": self.max_signs_per_minute,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> KeyPolicy:
+        """Inverse of ``to_dict``; raises ``InvalidKeyRequest`` on malformed input."""
+        try:
+            tenant = data["tenant"]
+            purposes = data["purposes"]
+            rate = data.get("max_signs_per_minute")
+        except (KeyError, TypeError, AttributeError):
+            raise InvalidKeyRequest("policy needs tenant and purposes") from None
+        if not isinstance(purposes, list) or not all(isinstance(p, str) for p in purposes):
+            raise InvalidKeyRequest("policy purposes must be a list of strings")
+        if rate is not None and (not isinstance(rate, int) or isinstance(rate, bool)):
+            raise InvalidKeyRequest("max_signs_per_minute must be an integer or null")
+        return cls.of(tenant, purposes, rate)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    """Public facts about one version of a key."""
+
+    key_id: KeyId
+    kind: KeyKind
+    version: int
+    public_key: bytes
+    status: KeyStatus
+    tenant: TenantId
+
+
+@dataclass(frozen=True, slots=True)
+class SealedKey:
+    """A key version plus its sealed record: what the database stores to re-provision an enclave."""
+
+    info: KeyInfo
+    sealed_record: bytes = field(repr=False)

@@ -1,0 +1,87 @@
+"""FastAPI application factory. Resources open in the lifespan, through the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import fastapi_offline
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
+
+from neo_service_layer import __version__
+from neo_service_layer.bootstrap import open_container
+from neo_service_layer.config import Settings
+from neo_service_layer.entrypoints.http.errors import install_error_handlers
+from neo_service_layer.entrypoints.http.middleware import BodyLimitMiddleware, EdgeMiddleware
+from neo_service_layer.entrypoints.http.routes import health, system
+from neo_service_layer.observability.metrics import HttpMetrics, create_registry
+
+API_PREFIX = "/api/v1"
+_DOCS_STATIC = Path(fastapi_offline.__file__).parent / "static"
+
+
+def create_app(settings: Settings, *, migrate: bool | None = None) -> FastAPI:
+    """Build the API. ``migrate`` overrides the settings' automatic-migration choice."""
+
+    registry = create_registry("api")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_container(settings, "api", migrate=migrate, registry=registry) as container:
+            app.state.container = container
+            yield
+
+    app = FastAPI(
+        title="Neo Service Layer",
+        version=__version__,
+        description="Trusted off-chain services for Neo N3 smart contracts.",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(system.router)
+    app.include_router(api)
+    _add_docs(app)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(EdgeMiddleware, metrics=HttpMetrics(registry))
+    return app
+
+
+def _add_docs(app: FastAPI) -> None:
+    """Interactive docs served from bundled assets (no CDN: the API may run without internet)."""
+    app.mount("/static/docs", StaticFiles(directory=_DOCS_STATIC), name="docs-static")
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Neo Service Layer — API",
+            swagger_js_url="/static/docs/swagger-ui-bundle.js",
+            swagger_css_url="/static/docs/swagger-ui.css",
+            swagger_favicon_url="/static/docs/favicon.png",
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url="/openapi.json",
+            title="Neo Service Layer — API",
+            redoc_js_url="/static/docs/redoc.standalone.js",
+            redoc_favicon_url="/static/docs/favicon.png",
+            with_google_fonts=False,
+        )

@@ -1,0 +1,66 @@
+"""Prometheus metrics. One registry per process (or per app in tests), never the global default.
+
+Naming scheme: ``nsl_<area>_<what>_<unit>``; counters end in ``_total``. The full list is in
+``docs/metrics.md``; a test checks that dashboards and alert rules only use names registered here.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+from neo_service_layer import __version__
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class HttpMetrics:
+    """RED metrics of the HTTP API, labelled by route template (never the raw path)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter(
+            "nsl_http_requests_total",
+            "HTTP requests answered.",
+            ["route", "method", "status"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "nsl_http_request_duration_seconds",
+            "Time from request start to the end of the response body.",
+            ["route", "method", "status"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.in_flight = Gauge(
+            "nsl_http_requests_in_flight",
+            "HTTP requests being processed (by method: the route is only known once routing is done).",
+            ["method"],
+            registry=registry,
+        )
+
+
+class ComponentMetrics:
+    """Readiness of each dependency, as last seen by ``/health/ready``."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.up = Gauge(
+            "nsl_component_up",
+            "1 when the component answered its last readiness check, else 0.",
+            ["component"],
+            registry=registry,
+        )
+        self.check_seconds = Histogram(
+            "nsl_component_check_duration_seconds",
+            "Duration of readiness checks.",
+            ["component"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+
+
+def create_registry(role: str) -> CollectorRegistry:
+    """A fresh registry carrying ``nsl_build_info`` for this process role."""
+    registry = CollectorRegistry(auto_describe=True)
+    Info("nsl_build", "Version and role of this process.", registry=registry).info(
+        {"version": __version__, "role": role}
+    )
+    return registry

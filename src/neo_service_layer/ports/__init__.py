@@ -1,0 +1,1 @@
+"""Ports: the Protocols services need, implemented by adapters. One module per concern."""
