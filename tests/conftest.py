@@ -1,0 +1,81 @@
+"""Shared fixtures: settings on a temporary data dir, and real PostgreSQL / Redis when configured.
+
+Tests that need PostgreSQL or Redis read ``NSL_TEST_POSTGRES_URL`` / ``NSL_TEST_REDIS_URL``. Without
+them they skip locally, and fail when ``CI=true`` (a CI run must never silently skip them).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from neo_service_layer.config import Settings
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _require(env: str) -> str:
+    value = os.environ.get(env)
+    if value:
+        return value
+    if IN_CI:
+        pytest.fail(f"{env} must be set in CI")
+    pytest.skip(f"{env} not set")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests build their own settings; NSL_* variables of the developer's shell must not leak in."""
+    for name in list(os.environ):
+        if name.startswith("NSL_") and not name.startswith("NSL_TEST_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {"data_dir": tmp_path / "data", "env": "test"}
+        values.update(overrides)
+        return Settings(**values)
+
+    return make
+
+
+@pytest.fixture
+def postgres_admin_url() -> str:
+    return _require("NSL_TEST_POSTGRES_URL")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    return _require("NSL_TEST_REDIS_URL")
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+@pytest.fixture
+async def postgres_url(postgres_admin_url: str) -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    name = f"nsl_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(_asyncpg_dsn(postgres_admin_url))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    base, _, _ = _asyncpg_dsn(postgres_admin_url).rpartition("/")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        admin = await asyncpg.connect(_asyncpg_dsn(postgres_admin_url))
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
