@@ -15,7 +15,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from neo_service_layer.config import Settings
+from neo_service_layer.config import LogFormat, Settings
+from neo_service_layer.observability.logs import configure_logging
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -27,6 +28,12 @@ def _require(env: str) -> str:
     if IN_CI:
         pytest.fail(f"{env} must be set in CI")
     pytest.skip(f"{env} not set")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _logging() -> None:
+    """Route structlog through stdlib logging as the processes do, so ``caplog`` sees every event."""
+    configure_logging("INFO", LogFormat.JSON)
 
 
 @pytest.fixture(autouse=True)

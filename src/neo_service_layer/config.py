@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     trusted_proxies: list[str] = Field(default_factory=list)
 
     # Persistence
-    database_url: str | None = None
+    database_url: SecretStr | None = None
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
     db_pool_timeout: float = Field(default=10.0, gt=0)
@@ -121,8 +121,8 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         """The configured database, or the embedded SQLite file under the data directory."""
-        if self.database_url:
-            return self.database_url
+        if self.database_url is not None and self.database_url.get_secret_value():
+            return self.database_url.get_secret_value()
         return f"sqlite+aiosqlite:///{(self.data_dir / 'nsl.db').resolve()}"
 
     @property
@@ -164,10 +164,10 @@ class Settings(BaseSettings):
         """Settings as plain data with every secret replaced by ``********``."""
         shown: dict[str, Any] = {}
         for name, value in self.model_dump().items():
-            if isinstance(value, SecretStr):
+            if name == "database_url" and isinstance(value, SecretStr):
+                shown[name] = mask_url_password(value.get_secret_value())
+            elif isinstance(value, SecretStr):
                 shown[name] = "********" if value.get_secret_value() else ""
-            elif name == "database_url" and isinstance(value, str):
-                shown[name] = mask_url_password(value)
             elif isinstance(value, Path):
                 shown[name] = str(value)
             else:

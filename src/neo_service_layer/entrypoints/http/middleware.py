@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 import structlog
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from neo_service_layer.entrypoints.http.problems import problem_response
@@ -155,8 +156,11 @@ def _client(scope: Scope) -> str | None:
     return str(client[0]) if client else None
 
 
-class BodyTooLarge(Exception):
-    """The request body exceeded the configured limit."""
+class BodyTooLarge(HTTPException):
+    """The request body exceeded the configured limit (an HTTPException so FastAPI re-raises it)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"Request body is larger than {max_bytes} bytes.")
 
 
 class BodyLimitMiddleware:
@@ -183,7 +187,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(self.max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:

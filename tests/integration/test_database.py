@@ -1,0 +1,110 @@
+"""Migrations and the unit of work on a real SQLite file and a real PostgreSQL database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from neo_service_layer.adapters.db.engine import create_engine
+from neo_service_layer.adapters.db.migrate import current_revision, head_revision, upgrade_to_head
+from neo_service_layer.adapters.db.tables import worker_heartbeats
+from neo_service_layer.adapters.db.unit_of_work import SqlUnitOfWork
+from neo_service_layer.config import Settings
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def settings(request: pytest.FixtureRequest, make_settings: Callable[..., Settings]) -> Settings:
+    if request.param == "sqlite":
+        return make_settings()
+    return make_settings(database_url=request.getfixturevalue("postgres_url"), db_pool_size=3)
+
+
+@pytest.fixture
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings)
+    yield engine
+    await engine.dispose()
+
+
+def _row(worker_id: str) -> dict[str, object]:
+    now = datetime.now(UTC)
+    return {"worker_id": worker_id, "hostname": "h", "pid": 1, "started_at": now, "last_seen_at": now}
+
+
+async def _count(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return int((await conn.execute(select(func.count()).select_from(worker_heartbeats))).scalar_one())
+
+
+async def test_migrations_reach_head_and_are_idempotent(engine: AsyncEngine) -> None:
+    assert await current_revision(engine) is None
+    assert await upgrade_to_head(engine) == head_revision()
+    assert await upgrade_to_head(engine) == head_revision()
+    assert await current_revision(engine) == head_revision()
+
+
+async def test_unit_of_work_rolls_back_unless_committed(engine: AsyncEngine) -> None:
+    await upgrade_to_head(engine)
+    async with SqlUnitOfWork(engine) as uow:
+        await uow.connection.execute(insert(worker_heartbeats).values(**_row("discarded")))
+    assert await _count(engine) == 0
+
+    with pytest.raises(RuntimeError):
+        async with SqlUnitOfWork(engine) as uow:
+            await uow.connection.execute(insert(worker_heartbeats).values(**_row("failed")))
+            raise RuntimeError("boom")
+    assert await _count(engine) == 0
+
+    async with SqlUnitOfWork(engine) as uow:
+        await uow.connection.execute(insert(worker_heartbeats).values(**_row("kept")))
+        await uow.commit()
+    assert await _count(engine) == 1
+
+
+async def test_unit_of_work_outside_context_is_refused(engine: AsyncEngine) -> None:
+    uow = SqlUnitOfWork(engine)
+    with pytest.raises(RuntimeError, match="outside"):
+        _ = uow.connection
+    with pytest.raises(RuntimeError, match="outside"):
+        await uow.commit()
+
+
+@pytest.mark.postgres
+async def test_postgres_pool_settings_come_from_config(
+    make_settings: Callable[..., Settings], postgres_url: str
+) -> None:
+    settings = make_settings(database_url=postgres_url, db_pool_size=4, db_max_overflow=2, db_pool_timeout=3)
+    engine = create_engine(settings)
+    try:
+        pool = engine.pool
+        assert pool.size() == 4  # type: ignore[attr-defined]
+        assert pool._max_overflow == 2  # type: ignore[attr-defined]
+        assert pool._timeout == 3  # type: ignore[attr-defined]
+        assert engine.dialect.name == "postgresql"
+        assert engine.url.drivername == "postgresql+asyncpg"
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_postgres_unit_of_work_sets_the_tenant_per_transaction(
+    make_settings: Callable[..., Settings], postgres_url: str
+) -> None:
+    from sqlalchemy import text
+
+    engine = create_engine(make_settings(database_url=postgres_url))
+    try:
+        async with SqlUnitOfWork(engine, tenant_id="tenant-a") as uow:
+            value = (
+                await uow.connection.execute(text("SELECT current_setting('app.tenant_id', true)"))
+            ).scalar()
+            assert value == "tenant-a"
+        async with engine.connect() as conn:
+            after = (await conn.execute(text("SELECT current_setting('app.tenant_id', true)"))).scalar()
+            assert after in (None, "")
+    finally:
+        await engine.dispose()
