@@ -56,7 +56,7 @@ def _assert_problem(response: httpx.Response, status: int) -> dict[str, object]:
     assert response.status_code == status
     assert response.headers["content-type"] == "application/problem+json"
     body = response.json()
-    assert PROBLEM_KEYS <= body.keys()
+    assert body.keys() >= PROBLEM_KEYS
     assert body["status"] == status
     assert body["correlation_id"] == response.headers["x-request-id"]
     return dict(body)

@@ -92,9 +92,11 @@ def test_ready_is_503_when_the_database_never_answers(tmp_path: Path) -> None:
 
 
 def _handshake(port: int, context: ssl.SSLContext) -> str | None:
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
-        with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
-            return tls.version()
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        return tls.version()
 
 
 def test_tls_prefers_1_3_accepts_1_2_and_refuses_1_0_and_1_1(tmp_path: Path) -> None:

@@ -53,10 +53,13 @@ async def test_unit_of_work_rolls_back_unless_committed(engine: AsyncEngine) -> 
         await uow.connection.execute(insert(worker_heartbeats).values(**_row("discarded")))
     assert await _count(engine) == 0
 
-    with pytest.raises(RuntimeError):
+    async def fail_midway() -> None:
         async with SqlUnitOfWork(engine) as uow:
             await uow.connection.execute(insert(worker_heartbeats).values(**_row("failed")))
             raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        await fail_midway()
     assert await _count(engine) == 0
 
     async with SqlUnitOfWork(engine) as uow:
