@@ -9,7 +9,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -39,5 +40,15 @@ async def upgrade_to_head(engine: AsyncEngine) -> str:
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
+    """The revision the database is at (``None`` before the first migration)."""
     async with engine.connect() as conn:
         return await conn.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
+
+
+async def stored_revision(engine: AsyncEngine) -> str | None:
+    """Cheap read of the revision on the request path; ``current_revision`` does more bookkeeping."""
+    async with engine.connect() as conn:
+        try:
+            return (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+        except DBAPIError:
+            return None

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from neo_service_layer import __version__
-from neo_service_layer.adapters.db.migrate import current_revision, head_revision
+from neo_service_layer.adapters.db.migrate import head_revision, stored_revision
 from neo_service_layer.bootstrap import Container
 
 router = APIRouter(prefix="/system", tags=["system"])
@@ -24,7 +24,7 @@ class SystemInfo(BaseModel):
 @router.get("/info", summary="Version, environment and schema revision of this installation")
 async def info(request: Request) -> SystemInfo:
     container: Container = request.app.state.container
-    revision = await current_revision(container.engine)
+    revision = await stored_revision(container.engine)
     head = head_revision()
     return SystemInfo(
         version=__version__,
