@@ -102,7 +102,9 @@ def configure_logging(level: str = "INFO", fmt: LogFormat = LogFormat.AUTO) -> N
     root.setLevel(level)
     # uvicorn's own access log duplicates ours; its error log goes through the pipeline above.
     logging.getLogger("uvicorn.access").disabled = True
-    logging.getLogger("alembic").setLevel(max(root.level, logging.WARNING))
+    # These log at INFO what is noise for operators (alembic) or names of secrets (azure request URLs).
+    for noisy in ("alembic", "azure.core.pipeline.policies.http_logging_policy"):
+        logging.getLogger(noisy).setLevel(max(root.level, logging.WARNING))
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
