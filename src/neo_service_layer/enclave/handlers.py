@@ -1,0 +1,141 @@
+"""The enclave's operations: each takes validated request arguments and returns a JSON-able result."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from neo_service_layer.domain.keys import (
+    InvalidKeyRequest,
+    KeyKind,
+    KeyPolicy,
+    Purpose,
+    SignatureFormat,
+    check_name,
+)
+from neo_service_layer.enclave import attestation
+from neo_service_layer.enclave.encoding import b64encode
+from neo_service_layer.enclave.keystore import KeyStore
+from neo_service_layer.enclave.platforms import Platform
+from neo_service_layer.enclave.protocol import (
+    PROTOCOL_VERSION,
+    Args,
+    UnknownOp,
+    key_info_to_wire,
+    sealed_key_to_wire,
+)
+from neo_service_layer.enclave.sealing import Sealer, SealUse
+
+MAX_RANDOM_BYTES = 65536
+
+Result = dict[str, Any]
+
+
+def _enum[E: (KeyKind, Purpose, SignatureFormat)](kind: type[E], value: str) -> E:
+    try:
+        return kind(value)
+    except ValueError:
+        raise InvalidKeyRequest(f"unknown {kind.__name__} {value!r}") from None
+
+
+class EnclaveOperations:
+    """Dispatches an op name to its handler; handlers raise domain or protocol errors, never crash."""
+
+    def __init__(self, platform: Platform, sealer: Sealer, keys: KeyStore) -> None:
+        self._platform = platform
+        self._sealer = sealer
+        self._keys = keys
+        self._ops: dict[str, Callable[[Args], Result]] = {
+            "status": self.status,
+            "create_key": self.create_key,
+            "load_key": self.load_key,
+            "public_key": self.public_key,
+            "sign": self.sign,
+            "sign_batch": self.sign_batch,
+            "rotate": self.rotate,
+            "disable": self.disable,
+            "destroy": self.destroy,
+            "seal": self.seal,
+            "unseal": self.unseal,
+            "random": self.random,
+            "attest": self.attest,
+        }
+
+    def dispatch(self, op: str, args: Args) -> Result:
+        handler = self._ops.get(op)
+        if handler is None:
+            raise UnknownOp(f"unknown op {op[:64]!r}")
+        return handler(args)
+
+    def status(self, args: Args) -> Result:
+        mode = "simulation" if self._platform.name == "simulation" else "hardware"
+        return {
+            "platform": self._platform.name,
+            "mode": mode,
+            "protocol_version": PROTOCOL_VERSION,
+            "loaded_keys": len(self._keys),
+        }
+
+    def create_key(self, args: Args) -> Result:
+        kind = _enum(KeyKind, args.text("kind"))
+        policy = KeyPolicy.from_dict(args.mapping("policy"))
+        return sealed_key_to_wire(self._keys.create(kind, policy))
+
+    def load_key(self, args: Args) -> Result:
+        return key_info_to_wire(self._keys.load(args.text("key_id"), args.blob("sealed_record")))
+
+    def public_key(self, args: Args) -> Result:
+        return key_info_to_wire(self._keys.info(args.text("key_id"), args.opt_integer("version")))
+
+    def _sign(self, args: Args, messages: list[bytes]) -> list[bytes]:
+        return self._keys.sign(
+            args.text("key_id"),
+            messages,
+            tenant=args.text("tenant"),
+            purpose=_enum(Purpose, args.text("purpose")),
+            fmt=_enum(SignatureFormat, args.text("format")),
+            version=args.opt_integer("version"),
+            network_magic=args.opt_integer("network_magic"),
+        )
+
+    def sign(self, args: Args) -> Result:
+        return {"signature": b64encode(self._sign(args, [args.blob("message")])[0])}
+
+    def sign_batch(self, args: Args) -> Result:
+        return {"signatures": [b64encode(s) for s in self._sign(args, args.blob_list("messages"))]}
+
+    def rotate(self, args: Args) -> Result:
+        return sealed_key_to_wire(self._keys.rotate(args.text("key_id"), args.text("tenant")))
+
+    def disable(self, args: Args) -> Result:
+        sealed = self._keys.disable(args.text("key_id"), args.text("tenant"))
+        return {"keys": [sealed_key_to_wire(s) for s in sealed]}
+
+    def destroy(self, args: Args) -> Result:
+        self._keys.destroy(args.text("key_id"), args.text("tenant"))
+        return {}
+
+    def _context(self, args: Args) -> dict[str, str | int]:
+        return {
+            "tenant": check_name(args.text("tenant"), "tenant"),
+            "label": check_name(args.text("label"), "label"),
+        }
+
+    def seal(self, args: Args) -> Result:
+        blob = self._sealer.seal(SealUse.DATA, self._context(args), args.blob("plaintext"))
+        return {"blob": b64encode(blob)}
+
+    def unseal(self, args: Args) -> Result:
+        plaintext = self._sealer.unseal(SealUse.DATA, self._context(args), args.blob("blob"))
+        return {"plaintext": b64encode(plaintext)}
+
+    def random(self, args: Args) -> Result:
+        n = args.integer("n")
+        if not 1 <= n <= MAX_RANDOM_BYTES:
+            raise InvalidKeyRequest(f"n must be between 1 and {MAX_RANDOM_BYTES}")
+        return {"bytes": b64encode(secrets.token_bytes(n))}
+
+    def attest(self, args: Args) -> Result:
+        keys = self._keys.current_infos(args.text_list("key_ids"))
+        return {"report": attestation.build_report(self._platform, keys, args.blob("nonce"))}

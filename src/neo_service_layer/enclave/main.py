@@ -1,0 +1,86 @@
+"""Starting the enclave process from settings: platform, sealing, key store, RPC server, signals."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from pathlib import Path
+
+from neo_service_layer.config import Settings, TeePlatform
+from neo_service_layer.enclave.handlers import EnclaveOperations
+from neo_service_layer.enclave.keystore import KeyStore
+from neo_service_layer.enclave.platforms import (
+    GramineSgxPlatform,
+    Platform,
+    PlatformError,
+    SimulationPlatform,
+)
+from neo_service_layer.enclave.revocations import Revocations
+from neo_service_layer.enclave.sealing import Sealer
+from neo_service_layer.enclave.server import EnclaveServer, SocketInUse
+
+log = logging.getLogger(__name__)
+
+
+class EnclaveStartupError(Exception):
+    """The enclave refuses to start as configured; the message says why (never a secret)."""
+
+
+def build_platform(settings: Settings) -> Platform:
+    """The configured platform; simulation in production only with NSL_TEE_ALLOW_SIMULATION=true."""
+    try:
+        if settings.tee_platform is TeePlatform.SIMULATION:
+            if settings.is_production and not settings.tee_allow_simulation:
+                raise EnclaveStartupError(
+                    "NSL_TEE_PLATFORM=simulation in production needs NSL_TEE_ALLOW_SIMULATION=true"
+                )
+            return SimulationPlatform(settings.data_dir)
+        return GramineSgxPlatform(settings.gramine_attestation_dir)
+    except PlatformError as exc:
+        raise EnclaveStartupError(str(exc)) from None
+
+
+def build_server(settings: Settings, tcp_address: tuple[str, int] | None = None) -> EnclaveServer:
+    """Everything the enclave process holds, wired together (no socket bound yet)."""
+    if settings.enclave_token is None or not settings.enclave_token.get_secret_value():
+        raise EnclaveStartupError("NSL_ENCLAVE_TOKEN is not set; the enclave will not serve without it")
+    platform = build_platform(settings)
+    try:
+        sealer = Sealer(platform.sealing_secret())
+    except (PlatformError, ValueError) as exc:
+        raise EnclaveStartupError(str(exc)) from None
+    state_dir = Path(settings.data_dir) / "enclave"
+    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    keys = KeyStore(sealer, Revocations(sealer, state_dir / "revocations.sealed"))
+    if isinstance(platform, SimulationPlatform):
+        (state_dir / "platform.pub").write_text(platform.platform_public_key.hex() + "\n")
+    operations = EnclaveOperations(platform, sealer, keys)
+    token = settings.enclave_token.get_secret_value().encode()
+    return EnclaveServer(operations, token, settings.effective_enclave_socket, tcp_address)
+
+
+async def serve(server: EnclaveServer) -> None:
+    """Serve until SIGTERM or SIGINT, then close the socket and remove its file."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await server.start()
+        await stop.wait()
+    except SocketInUse as exc:
+        raise EnclaveStartupError(str(exc)) from None
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        await server.close()
+        log.info("enclave stopped")
+
+
+def run_enclave(settings: Settings, tcp_address: tuple[str, int] | None = None) -> None:
+    """Run the enclave in the foreground until SIGTERM/SIGINT; raises ``EnclaveStartupError``.
+
+    ``tcp_address`` (loopback host, port) replaces the Unix socket; needed under Gramine SGX.
+    """
+    asyncio.run(serve(build_server(settings, tcp_address)))

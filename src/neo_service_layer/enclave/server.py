@@ -1,0 +1,167 @@
+"""The enclave's RPC server: asyncio on a Unix socket (mode 0600), one request at a time per connection.
+
+Input never crashes the server: every malformed frame or request gets a typed error response (or,
+when the framing itself is lost, the connection is closed) and other connections carry on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import stat
+from pathlib import Path
+
+from neo_service_layer.domain.keys import EnclaveOperationError
+from neo_service_layer.enclave.handlers import EnclaveOperations
+from neo_service_layer.enclave.protocol import (
+    FrameTooLarge,
+    IncompleteFrame,
+    ProtocolError,
+    Unauthorized,
+    decode_request,
+    encode_frame,
+    error_response,
+    ok_response,
+    read_frame,
+    request_id_of,
+)
+
+log = logging.getLogger(__name__)
+
+BODY_TIMEOUT_SECONDS = 10.0
+MAX_CONNECTIONS = 64
+
+
+class SocketInUse(Exception):
+    """Another process is already serving on the socket path."""
+
+
+class EnclaveServer:
+    """Serves ``EnclaveOperations`` to clients that present the shared token."""
+
+    def __init__(
+        self,
+        operations: EnclaveOperations,
+        token: bytes,
+        socket_path: Path,
+        tcp_address: tuple[str, int] | None = None,
+    ) -> None:
+        """Listen on ``socket_path``, or on loopback TCP ``tcp_address`` when given.
+
+        Under Gramine SGX a Unix socket inside the enclave cannot be reached from host processes, so
+        the enclave must listen on loopback TCP there (the token still guards every request).
+        """
+        if not token:
+            raise ValueError("the enclave needs a non-empty token")
+        self._operations = operations
+        self._token = token
+        self.socket_path = socket_path
+        self.tcp_address = tcp_address
+        self._server: asyncio.Server | None = None
+        self._connections = 0
+
+    async def start(self) -> None:
+        """Bind the socket (removing a stale one) with mode 0600, or the TCP address."""
+        if self.tcp_address is not None:
+            host, port = self.tcp_address
+            self._server = await asyncio.start_server(self._serve, host=host, port=port)
+            log.info("enclave listening", extra={"address": f"{host}:{port}"})
+            return
+        _remove_stale_socket(self.socket_path)
+        self.socket_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        old_umask = os.umask(0o177)
+        try:
+            self._server = await asyncio.start_unix_server(self._serve, path=str(self.socket_path))
+        finally:
+            os.umask(old_umask)
+        os.chmod(self.socket_path, 0o600)
+        log.info("enclave listening", extra={"socket": str(self.socket_path)})
+
+    @property
+    def tcp_port(self) -> int | None:
+        """The bound TCP port (useful with port 0), or None on a Unix socket."""
+        if self._server is None or self.tcp_address is None:
+            return None
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), timeout=2)
+            self._server = None
+        if self.tcp_address is None:
+            with contextlib.suppress(FileNotFoundError):
+                self.socket_path.unlink()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._connections += 1
+        try:
+            if self._connections <= MAX_CONNECTIONS:
+                await self._conversation(reader, writer)
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            self._connections -= 1
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _conversation(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                body = await read_frame(reader, BODY_TIMEOUT_SECONDS)
+            except FrameTooLarge as exc:
+                await _send(writer, error_response(None, exc.code, str(exc)))
+                return
+            except IncompleteFrame:
+                return
+            if body is None:
+                return
+            response, keep_open = self._answer(body)
+            await _send(writer, response)
+            if not keep_open:
+                return
+
+    def _answer(self, body: bytes) -> tuple[dict[str, object], bool]:
+        try:
+            request = decode_request(body, self._token)
+        except Unauthorized as exc:
+            return error_response(request_id_of(body), exc.code, str(exc)), False
+        except ProtocolError as exc:
+            return error_response(request_id_of(body), exc.code, str(exc)), True
+        try:
+            result = self._operations.dispatch(request.op, request.args)
+        except (ProtocolError, EnclaveOperationError) as exc:
+            return error_response(request.id, exc.code, str(exc)), True
+        except Exception as exc:
+            log.error("enclave op failed", extra={"op": request.op, "error_type": type(exc).__name__})
+            return error_response(request.id, "internal", "internal enclave error"), True
+        return ok_response(request.id, result), True
+
+
+async def _send(writer: asyncio.StreamWriter, message: dict[str, object]) -> None:
+    writer.write(encode_frame(message))
+    await writer.drain()
+
+
+def _remove_stale_socket(path: Path) -> None:
+    """Unlink a leftover socket file, but refuse to take over one that someone still serves."""
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise SocketInUse(f"{path} exists and is not a socket")
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+    except OSError:
+        path.unlink()
+    else:
+        raise SocketInUse(f"another process serves {path}")
+    finally:
+        probe.close()

@@ -1,0 +1,87 @@
+"""The enclave as a subprocess, and a record store standing in for the database (integration helpers)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from neo_service_layer.domain.keys import SealedKey
+
+
+@dataclass
+class EnclaveProcess:
+    """One enclave process on a short socket path; restartable on the same data directory."""
+
+    data_dir: Path
+    socket_path: Path
+    token: str = "integration-token-0123456789"
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.log_path = self.data_dir / "enclave.log"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NSL_")}
+        env.update(
+            NSL_DATA_DIR=str(self.data_dir),
+            NSL_ENCLAVE_SOCKET=str(self.socket_path),
+            NSL_ENCLAVE_TOKEN=self.token,
+            NSL_ENV="test",
+        )
+        env.update(extra)
+        return env
+
+    def start(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "neo_service_layer.enclave"], env=self.env(), stdout=log, stderr=log
+            )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"enclave exited: {self.log_path.read_text()}")
+            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                probe.connect(str(self.socket_path))
+            except OSError:
+                time.sleep(0.05)
+            else:
+                return
+            finally:
+                probe.close()
+        raise RuntimeError("enclave did not start listening")
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up at all, like a crash."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+    def terminate(self) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=10)
+
+
+class RecordStore:
+    """Stands in for the database table of sealed key records; records every lookup."""
+
+    def __init__(self) -> None:
+        self.records: dict[tuple[str, int], bytes] = {}
+        self.lookups: list[tuple[str, int | None]] = []
+
+    def put(self, sealed: SealedKey) -> None:
+        self.records[(sealed.info.key_id, sealed.info.version)] = sealed.sealed_record
+
+    async def load(self, key_id: str, version: int | None) -> bytes:
+        self.lookups.append((key_id, version))
+        if version is None:
+            version = max(v for (k, v) in self.records if k == key_id)
+        return self.records[(key_id, version)]
