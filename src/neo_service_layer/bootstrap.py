@@ -19,16 +19,26 @@ from neo_service_layer.adapters.db.health import DatabaseCheck
 from neo_service_layer.adapters.db.heartbeats import WorkersCheck
 from neo_service_layer.adapters.db.migrate import upgrade_to_head
 from neo_service_layer.adapters.db.unit_of_work import SqlUnitOfWork
+from neo_service_layer.bootstrap_identity import Identity, open_identity, use_app_role
+from neo_service_layer.adapters.enclave.client import EnclaveClient
+from neo_service_layer.adapters.enclave.health import EnclaveCheck
+from neo_service_layer.adapters.enclave.health import not_configured as enclave_not_configured
 from neo_service_layer.config import Settings
+from neo_service_layer.domain.errors import DependencyUnavailable
 from neo_service_layer.observability.logs import get_logger
 from neo_service_layer.observability.metrics import ComponentMetrics, create_registry
 from neo_service_layer.ports.clock import Clock, SystemClock
+from neo_service_layer.ports.enclave import Enclave
 from neo_service_layer.ports.health import ReadinessCheck
 
 log = get_logger("nsl.bootstrap")
 
 #: a worker that has not written its heartbeat for this long is not counted as active
 WORKER_FRESHNESS = timedelta(seconds=30)
+
+
+class EnclaveNotConfigured(DependencyUnavailable):
+    """An operation needs the enclave but this process was started without one."""
 
 
 @dataclass
@@ -42,6 +52,25 @@ class Container:
     component_metrics: ComponentMetrics
     clock: Clock = field(default_factory=SystemClock)
     readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)
+    #: the enclave client; ``None`` when no enclave token is configured (API-only development)
+    enclave_client: EnclaveClient | None = None
+
+    @property
+    def enclave(self) -> Enclave:
+        """The enclave, or ``DependencyUnavailable`` (503) when this process has none configured."""
+        if self.enclave_client is None:
+            raise EnclaveNotConfigured("no enclave is configured for this process (NSL_ENCLAVE_TOKEN)")
+        return self.enclave_client
+
+    #: authentication, tenants, API keys, audit log and rate limiter (see ``bootstrap_identity``)
+    identity: Identity | None = None
+
+    @property
+    def iam(self) -> Identity:
+        """The identity components; set for every role once the container is open."""
+        if self.identity is None:
+            raise RuntimeError("container is not open")
+        return self.identity
 
     def unit_of_work(self, tenant_id: str | None = None) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, tenant_id)
@@ -54,6 +83,7 @@ async def open_container(
     *,
     migrate: bool | None = None,
     registry: CollectorRegistry | None = None,
+    clock: Clock | None = None,
 ) -> AsyncIterator[Container]:
     """Open every resource for ``role``; migrate first when asked (default: development only)."""
     engine = create_engine(settings)
@@ -64,14 +94,27 @@ async def open_container(
         engine=engine,
         registry=registry,
         component_metrics=ComponentMetrics(registry),
+        clock=clock or SystemClock(),
     )
     container.readiness_checks["database"] = DatabaseCheck(engine)
     if role == "api":
         container.readiness_checks["workers"] = WorkersCheck(engine, container.clock, WORKER_FRESHNESS)
+    if settings.enclave_token is not None:
+        container.enclave_client = EnclaveClient.from_settings(settings)
+        container.readiness_checks["enclave"] = EnclaveCheck(container.enclave_client)
+    else:
+        container.readiness_checks["enclave"] = enclave_not_configured
     try:
         if settings.should_auto_migrate if migrate is None else migrate:
             revision = await upgrade_to_head(engine)
             log.info("database migrated", revision=revision)
-        yield container
+        if settings.db_app_role and engine.dialect.name == "postgresql":
+            await engine.dispose()  # connections used to migrate act as the owner; drop them
+            use_app_role(engine, settings.db_app_role)
+        async with open_identity(settings, engine, container.clock) as identity:
+            container.identity = identity
+            yield container
     finally:
+        if container.enclave_client is not None:
+            await container.enclave_client.close()
         await engine.dispose()

@@ -7,10 +7,12 @@ that ``repr``, logs and ``nsl config show`` never print them; nothing secret has
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
@@ -36,6 +38,32 @@ class LogFormat(StrEnum):
     AUTO = "auto"
     JSON = "json"
     CONSOLE = "console"
+
+
+#: requests per window by route group, per principal and per client IP, unless configured otherwise
+DEFAULT_RATE_LIMITS: dict[str, str] = {
+    "general": "1000/minute",
+    "key_management": "100/minute",
+    "auth": "10/minute",
+}
+
+
+def decode_kek(text: str) -> bytes:
+    """A key-encryption key: 32 bytes as 64 hex characters or (url-safe) base64; ``ValueError`` if not."""
+    text = text.strip()
+    if len(text) == 64:
+        try:
+            return bytes.fromhex(text)
+        except ValueError:
+            pass
+    for decoder in (base64.b64decode, base64.urlsafe_b64decode):
+        try:
+            raw = decoder(text + "=" * (-len(text) % 4))
+        except (binascii.Error, ValueError):
+            continue
+        if len(raw) == 32:
+            return raw
+    raise ValueError("the KEK must be 32 bytes, as 64 hex characters or base64")
 
 
 class Settings(BaseSettings):
@@ -66,6 +94,15 @@ class Settings(BaseSettings):
 
     # Cache / rate limiting
     redis_url: SecretStr | None = None
+    rate_limit_enabled: bool = True
+    rate_limit_strategy: Literal["moving-window", "fixed-window", "sliding-window-counter"] = "moving-window"
+    #: per authenticated principal (user or API key), by route group: general, key_management, auth
+    rate_limits: dict[str, str] = Field(default_factory=dict)
+    #: per client IP, by route group
+    rate_limits_per_ip: dict[str, str] = Field(default_factory=dict)
+    #: per tenant plan, overrides of ``rate_limits``: {"enterprise": {"general": "10000/minute"}}
+    rate_limit_plans: dict[str, dict[str, str]] = Field(default_factory=dict)
+    rate_limit_namespace: str = "nsl:rl"
 
     # Logging / tracing
     log_level: str = "INFO"
@@ -75,13 +112,33 @@ class Settings(BaseSettings):
     # Authentication
     jwt_issuer: str = "neo-service-layer"
     jwt_audience: str = "neo-service-layer-api"
+    #: key-encryption key (32 bytes, hex or base64) sealing JWT signing keys and TOTP secrets at rest;
+    #: outside production a random one is generated into <data_dir>/secrets/jwt.kek when unset
+    jwt_kek: SecretStr | None = None
+    access_token_ttl_seconds: int = Field(default=900, ge=60, le=3600)
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=3600)
+    jwt_leeway_seconds: int = Field(default=10, ge=0, le=300)
+    password_min_length: int = Field(default=12, ge=12, le=128)
+    password_hash_time_cost: int = Field(default=3, ge=1)
+    password_hash_memory_kib: int = Field(default=65536, ge=8)
+    password_hash_parallelism: int = Field(default=4, ge=1)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_seconds: int = Field(default=900, ge=1)
+    mfa_required_roles: list[str] = Field(default_factory=lambda: ["superadmin", "owner", "admin"])
+    totp_issuer: str = "Neo Service Layer"
 
     # Enclave
     tee_platform: TeePlatform = TeePlatform.SIMULATION
     tee_allow_simulation: bool = False
     enclave_socket: Path | None = None
+    #: loopback "host:port" instead of the Unix socket (Gramine: host processes cannot reach an
+    #: in-enclave Unix socket)
+    enclave_tcp: str | None = None
+    enclave_timeout_seconds: float = Field(default=10.0, gt=0)
     enclave_token: SecretStr | None = None
     gramine_attestation_dir: Path = Path("/dev/attestation")
+    #: enclave measurements (MRENCLAVE hex) that attestation verification accepts
+    attest_allowed_measurements: list[str] = Field(default_factory=list)
 
     @classmethod
     def settings_customise_sources(
@@ -105,6 +162,31 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError(f"unknown log level {value!r}")
         return level
+
+    @field_validator("jwt_kek")
+    @classmethod
+    def _kek_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            decode_kek(value.get_secret_value())
+        return value
+
+    @field_validator("rate_limits", "rate_limits_per_ip")
+    @classmethod
+    def _rate_limit_defaults(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = set(value) - set(DEFAULT_RATE_LIMITS)
+        if unknown:
+            raise ValueError(f"unknown rate-limit groups {sorted(unknown)}; known: {sorted(DEFAULT_RATE_LIMITS)}")
+        return {**DEFAULT_RATE_LIMITS, **value}
+
+    @field_validator("enclave_tcp")
+    @classmethod
+    def _loopback_only(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        host, sep, port = value.rpartition(":")
+        if not sep or not port.isdigit() or host.strip("[]") not in {"127.0.0.1", "::1", "localhost"}:
+            raise ValueError("NSL_ENCLAVE_TCP must be a loopback host:port, e.g. 127.0.0.1:7443")
+        return value
 
     @model_validator(mode="after")
     def _tls_pair(self) -> Self:
@@ -143,6 +225,13 @@ class Settings(BaseSettings):
     def effective_enclave_socket(self) -> Path:
         return self.enclave_socket or (self.data_dir / "enclave.sock")
 
+    @property
+    def enclave_tcp_address(self) -> tuple[str, int] | None:
+        if not self.enclave_tcp:
+            return None
+        host, _, port = self.enclave_tcp.rpartition(":")
+        return host.strip("[]"), int(port)
+
     def production_problems(self) -> list[str]:
         """Development-only settings that production refuses, each said plainly."""
         if not self.is_production:
@@ -158,6 +247,8 @@ class Settings(BaseSettings):
             )
         if self.enclave_token is None:
             problems.append("NSL_ENCLAVE_TOKEN is not set")
+        if self.jwt_kek is None:
+            problems.append("NSL_JWT_KEK is not set (it seals the JWT signing keys and TOTP secrets)")
         return problems
 
     def masked(self) -> dict[str, Any]:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
+import secrets
 import signal
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -16,6 +19,8 @@ from neo_service_layer.observability.logs import configure_logging
 app = typer.Typer(no_args_is_help=True, help="Neo Service Layer: trusted off-chain services for Neo N3.")
 config_app = typer.Typer(no_args_is_help=True, help="Inspect configuration.")
 app.add_typer(config_app, name="config")
+attest_app = typer.Typer(no_args_is_help=True, help="Check enclave attestation reports.")
+app.add_typer(attest_app, name="attest")
 
 console = Console(stderr=True, soft_wrap=True)
 
@@ -71,6 +76,19 @@ def worker() -> None:
 
 
 @app.command()
+def enclave() -> None:
+    """Run the enclave process: the only process that holds private keys and the sealing key."""
+    from neo_service_layer.enclave.main import EnclaveStartupError, run_enclave
+
+    settings = _settings()
+    try:
+        run_enclave(settings, settings.enclave_tcp_address)
+    except EnclaveStartupError as exc:
+        console.print(f"[red]enclave refused to start:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+@app.command()
 def migrate() -> None:
     """Apply every pending database migration."""
     from neo_service_layer.adapters.db.engine import create_engine
@@ -98,9 +116,14 @@ def run() -> None:
     settings = _settings()
     migrate()
     url = base_url(settings)
+    # One token per run, handed to the children through their environment only: it is never
+    # printed, logged or written to disk, and other local users cannot read another user's environ.
+    token = settings.enclave_token.get_secret_value() if settings.enclave_token else secrets.token_urlsafe(32)
+    shared = {"NSL_ENCLAVE_TOKEN": token, "NSL_AUTO_MIGRATE": "false"}
     children = [
-        ChildSpec("worker", nsl_command("worker"), env={"NSL_AUTO_MIGRATE": "false"}),
-        ChildSpec("api", nsl_command("serve", "--no-migrate")),
+        ChildSpec("enclave", nsl_command("enclave"), env=shared, ready=lambda: _enclave_ready(settings)),
+        ChildSpec("worker", nsl_command("worker"), env=shared),
+        ChildSpec("api", nsl_command("serve", "--no-migrate"), env=shared),
     ]
     console.print(
         f"[bold]Neo Service Layer[/bold] ({settings.env.value}) data in {settings.data_dir.resolve()}\n"
@@ -109,6 +132,62 @@ def run() -> None:
     )
     code = asyncio.run(Supervisor(children, grace_seconds=settings.shutdown_grace_seconds + 5).run())
     raise typer.Exit(code)
+
+
+def _enclave_ready(settings: Settings) -> bool:
+    """The enclave accepts connections on its configured socket (or loopback TCP address)."""
+    import socket
+
+    tcp = settings.enclave_tcp_address
+    family = socket.AF_INET6 if tcp and ":" in tcp[0] else socket.AF_INET if tcp else socket.AF_UNIX
+    with socket.socket(family) as probe:
+        try:
+            probe.connect(tcp or str(settings.effective_enclave_socket))
+        except OSError:
+            return False
+    return True
+
+
+@attest_app.command("verify")
+def attest_verify(
+    report_file: Annotated[
+        Path, typer.Argument(help="JSON attestation report (from GET /api/v1/attestation)")
+    ],
+    nonce: Annotated[str, typer.Option(help="The hex nonce you asked the report for")],
+    measurement: Annotated[
+        list[str] | None, typer.Option(help="Allowed MRENCLAVE / measurement (hex)")
+    ] = None,
+    accept_simulation: Annotated[
+        bool, typer.Option(help="Accept reports of the simulation platform")
+    ] = False,
+    platform_key: Annotated[
+        list[str] | None, typer.Option(help="Trusted simulation platform public key (hex)")
+    ] = None,
+    expect_key: Annotated[list[str] | None, typer.Option(help="Public key (hex) that must be bound")] = None,
+) -> None:
+    """Verify an attestation report; exit 1 and list the problems if it does not hold."""
+    from neo_service_layer.enclave.attestation import verify_report
+
+    settings = _settings(check_production=False)
+    platform_keys = [bytes.fromhex(k) for k in platform_key or []]
+    local_key = settings.data_dir / "enclave" / "platform.pub"
+    if accept_simulation and not platform_keys and local_key.exists():
+        platform_keys.append(bytes.fromhex(local_key.read_text().strip()))
+    try:
+        report = json.loads(report_file.read_text())
+        verdict = verify_report(
+            report,
+            nonce=bytes.fromhex(nonce),
+            allowed_measurements=measurement or settings.attest_allowed_measurements,
+            accept_simulation=accept_simulation,
+            simulation_platform_keys=platform_keys,
+            expected_public_keys=[bytes.fromhex(k) for k in expect_key or []],
+        )
+    except (OSError, ValueError) as exc:
+        console.print(f"[red]cannot read the report:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    typer.echo(json.dumps(dataclasses.asdict(verdict), indent=2))
+    raise typer.Exit(0 if verdict.ok else 1)
 
 
 @config_app.command("show")

@@ -60,8 +60,12 @@ class EnclaveClient:
     def from_settings(cls, settings: Settings, loader: SealedRecordLoader | None = None) -> EnclaveClient:
         if settings.enclave_token is None:
             raise ValueError("NSL_ENCLAVE_TOKEN is not set")
+        endpoint: Path | tuple[str, int] = settings.enclave_tcp_address or settings.effective_enclave_socket
         return cls(
-            settings.effective_enclave_socket, settings.enclave_token.get_secret_value(), loader=loader
+            endpoint,
+            settings.enclave_token.get_secret_value(),
+            loader=loader,
+            timeout=settings.enclave_timeout_seconds,
         )
 
     async def close(self) -> None:

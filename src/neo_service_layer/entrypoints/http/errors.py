@@ -9,8 +9,11 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from neo_service_layer.adapters.enclave.transport import EnclaveRequestRejected
 from neo_service_layer.domain import errors as domain
+from neo_service_layer.domain import keys
 from neo_service_layer.entrypoints.http.problems import problem_response
+from neo_service_layer.ports.enclave import EnclaveUnavailable
 
 # Most specific first; the first class in an exception's MRO that appears here decides the status.
 DOMAIN_STATUS: dict[type[domain.DomainError], int] = {
@@ -103,7 +106,44 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
     )
 
 
+ENCLAVE_STATUS: dict[type[keys.EnclaveOperationError], int] = {
+    keys.SignRateExceeded: 429,
+    keys.PolicyDenied: 403,
+    keys.KeyDisabled: 409,
+    keys.InvalidKeyRequest: 422,
+    keys.SealedDataInvalid: 422,
+    keys.KeyNotLoaded: 503,
+    keys.AttestationFailed: 503,
+}
+
+
+async def _enclave_refusal(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, keys.EnclaveOperationError)
+    status = next((ENCLAVE_STATUS[c] for c in type(exc).__mro__ if c in ENCLAVE_STATUS), 400)
+    return problem_response(
+        status,
+        code=exc.code.replace("_", "-"),
+        detail=str(exc) or exc.code,
+        instance=request.url.path,
+        correlation_id=correlation_id(request),
+    )
+
+
+async def _enclave_unavailable(request: Request, exc: Exception) -> Response:
+    return problem_response(
+        503,
+        code="enclave-unavailable",
+        detail="The enclave holding the keys is not reachable; retry shortly.",
+        instance=request.url.path,
+        correlation_id=correlation_id(request),
+        headers={"retry-after": "2"},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(domain.DomainError, _domain_error)
+    app.add_exception_handler(keys.EnclaveOperationError, _enclave_refusal)
+    app.add_exception_handler(EnclaveUnavailable, _enclave_unavailable)
+    app.add_exception_handler(EnclaveRequestRejected, _enclave_unavailable)
