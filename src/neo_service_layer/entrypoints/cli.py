@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from neo_service_layer.config import ConfigurationError, Settings, load_settings
+from neo_service_layer.entrypoints.cli_identity import admin_app, audit_app, auth_app
 from neo_service_layer.observability.logs import configure_logging
 
 app = typer.Typer(no_args_is_help=True, help="Neo Service Layer: trusted off-chain services for Neo N3.")
@@ -21,6 +22,9 @@ config_app = typer.Typer(no_args_is_help=True, help="Inspect configuration.")
 app.add_typer(config_app, name="config")
 attest_app = typer.Typer(no_args_is_help=True, help="Check enclave attestation reports.")
 app.add_typer(attest_app, name="attest")
+app.add_typer(admin_app, name="admin")
+app.add_typer(auth_app, name="auth")
+app.add_typer(audit_app, name="audit")
 
 console = Console(stderr=True, soft_wrap=True)
 
@@ -80,7 +84,9 @@ def enclave() -> None:
     """Run the enclave process: the only process that holds private keys and the sealing key."""
     from neo_service_layer.enclave.main import EnclaveStartupError, run_enclave
 
-    settings = _settings()
+    # The enclave has no database or HTTP listener: it checks only its own production rules
+    # (token, simulation allowance) when it starts.
+    settings = _settings(check_production=False)
     try:
         run_enclave(settings, settings.enclave_tcp_address)
     except EnclaveStartupError as exc:
