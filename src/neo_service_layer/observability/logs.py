@@ -16,6 +16,7 @@ from typing import Any
 import structlog
 
 from neo_service_layer.config import LogFormat
+from neo_service_layer.observability.tracing import add_trace_context
 
 REDACTED = "[REDACTED]"
 _SECRET_KEY = re.compile(
@@ -80,6 +81,7 @@ def configure_logging(level: str = "INFO", fmt: LogFormat = LogFormat.AUTO) -> N
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
+        add_trace_context,
         redact_secrets,
     ]
     renderer: Any = (

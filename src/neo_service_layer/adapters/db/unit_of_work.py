@@ -10,8 +10,13 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
+
+from neo_service_layer.observability.tracing import get_tracer
 
 
 class SqlUnitOfWork:
@@ -32,6 +37,10 @@ class SqlUnitOfWork:
         return self._engine.dialect.name == "postgresql"
 
     async def __aenter__(self) -> Self:
+        self._span = get_tracer().start_span(
+            "db.transaction", kind=SpanKind.CLIENT, attributes={"db.system": self._engine.dialect.name}
+        )
+        self._span_token = otel_context.attach(trace.set_span_in_context(self._span))
         self._connection = await self._engine.connect()
         self._transaction = await self._connection.begin()
         if self.is_postgres:
@@ -55,6 +64,11 @@ class SqlUnitOfWork:
                 await self._connection.close()
             self._connection = None
             self._transaction = None
+            if exc is not None:
+                self._span.record_exception(exc)
+                self._span.set_status(trace.StatusCode.ERROR)
+            otel_context.detach(self._span_token)
+            self._span.end()
 
     async def commit(self) -> None:
         if self._transaction is None:

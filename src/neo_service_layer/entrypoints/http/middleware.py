@@ -10,15 +10,18 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import structlog
+from opentelemetry.trace import SpanKind
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from neo_service_layer.entrypoints.http.problems import problem_response
 from neo_service_layer.observability.logs import get_logger
 from neo_service_layer.observability.metrics import HttpMetrics
+from neo_service_layer.observability.tracing import traced
 
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{8,128}$")
 UNMATCHED_ROUTE = "<unmatched>"
@@ -120,35 +123,45 @@ class EdgeMiddleware:
         in_flight = self.metrics.in_flight.labels(method)
         in_flight.inc()
         start = time.perf_counter()
-        try:
-            await self.app(scope, receive, send_wrapper)
-        except Exception:
-            log.exception("unhandled error", method=method, route=route_template(scope))
-            if not started:
-                response = problem_response(
-                    500,
-                    code="internal-error",
-                    detail="The server failed to handle this request; quote the correlation id to support.",
-                    instance=path,
-                    correlation_id=request_id,
+        async with traced("http.request", {"http.request.method": method}, kind=SpanKind.SERVER) as span:
+            try:
+                await self._call_app(scope, receive, send_wrapper, request_id, lambda: started)
+            finally:
+                duration = time.perf_counter() - start
+                in_flight.dec()
+                route = route_template(scope)
+                span.update_name(f"{method} {route}")
+                span.set_attributes({"http.route": route, "http.response.status_code": status})
+                self.metrics.requests.labels(route, method, str(status)).inc()
+                self.metrics.latency.labels(route, method, str(status)).observe(duration)
+                log.info(
+                    "request",
+                    method=method,
+                    route=route,
+                    status=status,
+                    duration_ms=round(duration * 1000, 3),
+                    client=_client(scope),
                 )
-                await response(scope, receive, send_wrapper)
-        finally:
-            duration = time.perf_counter() - start
-            in_flight.dec()
-            route = route_template(scope)
-            labels = (route, method, str(status))
-            self.metrics.requests.labels(*labels).inc()
-            self.metrics.latency.labels(*labels).observe(duration)
-            log.info(
-                "request",
-                method=method,
-                route=route,
-                status=status,
-                duration_ms=round(duration * 1000, 3),
-                client=_client(scope),
+                structlog.contextvars.unbind_contextvars("request_id")
+
+    async def _call_app(
+        self, scope: Scope, receive: Receive, send: Send, request_id: str, started: Callable[[], bool]
+    ) -> None:
+        """Run the app; an exception it lets out is logged and, if nothing was sent yet, becomes a 500."""
+        try:
+            await self.app(scope, receive, send)
+        except Exception:
+            log.exception("unhandled error", method=scope["method"], route=route_template(scope))
+            if started():
+                return
+            response = problem_response(
+                500,
+                code="internal-error",
+                detail="The server failed to handle this request; quote the correlation id to support.",
+                instance=scope["path"],
+                correlation_id=request_id,
             )
-            structlog.contextvars.unbind_contextvars("request_id")
+            await response(scope, receive, send)
 
 
 def _client(scope: Scope) -> str | None:
