@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from neo_service_layer.adapters.enclave.transport import EnclaveRequestRejected, EnclaveTransport
+from opentelemetry.trace import SpanKind
+
 from neo_service_layer.config import Settings
 from neo_service_layer.domain.keys import (
     KeyId,
@@ -31,6 +33,7 @@ from neo_service_layer.enclave.protocol import (
     key_info_from_wire,
     sealed_key_from_wire,
 )
+from neo_service_layer.observability.tracing import traced
 from neo_service_layer.ports.enclave import (
     AttestationReport,
     EnclaveStatus,
@@ -161,7 +164,8 @@ class EnclaveClient:
         return bls.message_point(message)
 
     async def _call(self, op: str, args: dict[str, Any], *, idempotent: bool) -> dict[str, Any]:
-        return await self._transport.call(op, args, idempotent=idempotent)
+        async with traced(f"enclave.{op}", {"rpc.system": "nsl-enclave"}, kind=SpanKind.CLIENT):
+            return await self._transport.call(op, args, idempotent=idempotent)
 
     # Transport ------------------------------------------------------------------------------------
 
