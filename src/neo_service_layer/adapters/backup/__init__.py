@@ -1,0 +1,1 @@
+"""Backup adapters: archive format and encryption, database snapshots, storage targets."""
