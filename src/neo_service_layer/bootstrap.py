@@ -17,16 +17,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from neo_service_layer.adapters.db.engine import create_engine
 from neo_service_layer.adapters.db.health import DatabaseCheck
 from neo_service_layer.adapters.db.heartbeats import WorkersCheck
+from neo_service_layer.adapters.db.keys_repositories import sealed_record_loader
 from neo_service_layer.adapters.db.migrate import upgrade_to_head
 from neo_service_layer.adapters.db.unit_of_work import SqlUnitOfWork
-from neo_service_layer.bootstrap_identity import Identity, open_identity, use_app_role
 from neo_service_layer.adapters.enclave.client import EnclaveClient
 from neo_service_layer.adapters.enclave.health import EnclaveCheck
 from neo_service_layer.adapters.enclave.health import not_configured as enclave_not_configured
+from neo_service_layer.bootstrap_chain import ChainParts, open_chain
+from neo_service_layer.bootstrap_identity import Identity, open_identity, use_app_role
+from neo_service_layer.bootstrap_keys import KeyServices, build_key_services, rotation_gauge
 from neo_service_layer.config import Settings
 from neo_service_layer.domain.errors import DependencyUnavailable
 from neo_service_layer.observability.logs import get_logger
 from neo_service_layer.observability.metrics import ComponentMetrics, create_registry
+from neo_service_layer.observability.tracing import configure_tracing, shutdown_tracing
 from neo_service_layer.ports.clock import Clock, SystemClock
 from neo_service_layer.ports.enclave import Enclave
 from neo_service_layer.ports.health import ReadinessCheck
@@ -72,6 +76,19 @@ class Container:
             raise RuntimeError("container is not open")
         return self.identity
 
+    #: keys, secrets and attestation services (see ``bootstrap_keys``)
+    key_services: KeyServices | None = None
+
+    @property
+    def vault(self) -> KeyServices:
+        """The keys, secrets and attestation services; set for every role once the container is open."""
+        if self.key_services is None:
+            raise RuntimeError("container is not open")
+        return self.key_services
+
+    #: Neo network, chain adapter and chain services (see ``bootstrap_chain``); ``None`` without a network
+    chain_parts: ChainParts | None = None
+
     def unit_of_work(self, tenant_id: str | None = None) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, tenant_id)
 
@@ -86,6 +103,7 @@ async def open_container(
     clock: Clock | None = None,
 ) -> AsyncIterator[Container]:
     """Open every resource for ``role``; migrate first when asked (default: development only)."""
+    tracing = configure_tracing(settings, role) if settings.otlp_endpoint else None
     engine = create_engine(settings)
     registry = registry or create_registry(role)
     container = Container(
@@ -100,7 +118,8 @@ async def open_container(
     if role == "api":
         container.readiness_checks["workers"] = WorkersCheck(engine, container.clock, WORKER_FRESHNESS)
     if settings.enclave_token is not None:
-        container.enclave_client = EnclaveClient.from_settings(settings)
+        # an enclave restarted empty is re-provisioned from the sealed records in the database
+        container.enclave_client = EnclaveClient.from_settings(settings, loader=sealed_record_loader(engine))
         container.readiness_checks["enclave"] = EnclaveCheck(container.enclave_client)
     else:
         container.readiness_checks["enclave"] = enclave_not_configured
@@ -113,8 +132,21 @@ async def open_container(
             use_app_role(engine, settings.db_app_role)
         async with open_identity(settings, engine, container.clock) as identity:
             container.identity = identity
-            yield container
+            container.key_services = build_key_services(
+                settings, engine, lambda: container.enclave, identity.audit_log, container.clock, registry
+            )
+            checks = container.readiness_checks
+            async with open_chain(
+                settings, engine, lambda: container.enclave, container.clock, registry, checks
+            ) as chain_parts:
+                container.chain_parts = chain_parts
+                if role == "api":
+                    async with rotation_gauge(container.key_services):
+                        yield container
+                else:
+                    yield container
     finally:
         if container.enclave_client is not None:
             await container.enclave_client.close()
         await engine.dispose()
+        shutdown_tracing(tracing)

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -83,6 +85,10 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
     trusted_proxies: list[str] = Field(default_factory=list)
 
+    # Worker
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int | None = Field(default=None, ge=0, le=65535)
+
     # Persistence
     database_url: SecretStr | None = None
     db_pool_size: int = Field(default=10, ge=1)
@@ -139,6 +145,47 @@ class Settings(BaseSettings):
     gramine_attestation_dir: Path = Path("/dev/attestation")
     #: enclave measurements (MRENCLAVE hex) that attestation verification accepts
     attest_allowed_measurements: list[str] = Field(default_factory=list)
+    #: accept reports of the simulation platform (never by default; production must opt in)
+    attest_accept_simulation: bool = False
+    #: simulated platform public keys (Ed25519, hex) that verification trusts; outside production the
+    #: local enclave's <data_dir>/enclave/platform.pub is trusted too when simulation is accepted
+    attest_simulation_platform_keys: list[str] = Field(default_factory=list)
+
+    # Keys
+    #: keys whose current version is older than this show ``rotation_due`` (``nsl keys rotate-due``)
+    key_max_age_days: int = Field(default=90, ge=1)
+    #: how often the worker looks for keys whose destruction grace has passed
+    key_destruction_interval_seconds: float = Field(default=300.0, gt=0)
+
+    # Neo N3 (chain adapter, watcher, randomness service)
+    #: ``local``: the embedded privnet of ``nsl chain up`` / ``nsl run`` (RPC URL, magic and contract
+    #: hashes from <data_dir>/network.json); ``mainnet``/``testnet``/``private``: from the settings below
+    neo_network: Literal["local", "mainnet", "testnet", "private"] = "local"
+    #: RPC endpoints in order of preference (failover with health tracking)
+    neo_rpc_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    #: expected network magic; checked against the node's ``getversion`` when set
+    neo_network_magic: int | None = Field(default=None, ge=0, le=0xFFFFFFFF)
+    #: script hash (0x...) of the deployed randomness service contract
+    neo_randomness_contract: str | None = None
+    #: first block to scan when a watcher has no cursor yet (default: the current height)
+    neo_start_block: int | None = Field(default=None, ge=0)
+    #: block time of the local chain, and the pace the watcher polls at (a tenth of it)
+    neo_block_time_seconds: float = Field(default=1.0, gt=0)
+    neo_poll_interval_seconds: float | None = Field(default=None, gt=0)
+    #: validUntilBlock = height + this, for the service's transactions
+    neo_valid_until_blocks: int = Field(default=20, ge=2, le=5760)
+    #: requests answered per transaction (a burst in one block shares transactions)
+    neo_fulfilments_per_transaction: int = Field(default=20, ge=1, le=100)
+    #: GAS a consumer callback may burn per request before it is delivered separately / marked failed
+    neo_max_callback_gas: float = Field(default=20.0, gt=0)
+    #: a worker's claim on a request expires after this (another worker may take it over)
+    neo_lease_seconds: float = Field(default=30.0, gt=0)
+    #: readiness reports a warning when the sender account holds less GAS than this
+    neo_sender_low_balance_gas: float = Field(default=10.0, ge=0)
+    #: local chain: RPC port (0: a free one, kept across restarts while it stays free)
+    neo_local_rpc_port: int = Field(default=0, ge=0, le=65535)
+    #: local chain: GAS given to the service's sender account at deployment
+    neo_local_sender_gas: int = Field(default=100_000, ge=1)
 
     @classmethod
     def settings_customise_sources(
@@ -175,8 +222,30 @@ class Settings(BaseSettings):
     def _rate_limit_defaults(cls, value: dict[str, str]) -> dict[str, str]:
         unknown = set(value) - set(DEFAULT_RATE_LIMITS)
         if unknown:
-            raise ValueError(f"unknown rate-limit groups {sorted(unknown)}; known: {sorted(DEFAULT_RATE_LIMITS)}")
+            known = sorted(DEFAULT_RATE_LIMITS)
+            raise ValueError(f"unknown rate-limit groups {sorted(unknown)}; known: {known}")
         return {**DEFAULT_RATE_LIMITS, **value}
+
+    @field_validator("attest_simulation_platform_keys")
+    @classmethod
+    def _hex_keys(cls, value: list[str]) -> list[str]:
+        for key in value:
+            try:
+                if len(bytes.fromhex(key)) != 32:
+                    raise ValueError
+            except ValueError:
+                raise ValueError("simulation platform keys are 32-byte Ed25519 public keys in hex") from None
+        return [k.lower() for k in value]
+
+    @field_validator("neo_rpc_urls", mode="before")
+    @classmethod
+    def _url_list(cls, value: Any) -> Any:
+        if isinstance(value, str):  # NSL_NEO_RPC_URLS=a,b or a JSON list
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [u.strip() for u in text.split(",") if u.strip()]
+        return value
 
     @field_validator("enclave_tcp")
     @classmethod

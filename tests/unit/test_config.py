@@ -53,6 +53,7 @@ def test_production_accepts_a_complete_configuration(tmp_path: Path) -> None:
         tee_allow_simulation=True,
         trusted_proxies=["10.0.0.1"],
         enclave_token="t" * 32,
+        jwt_kek="11" * 32,
     )
     assert settings.production_problems() == []
 

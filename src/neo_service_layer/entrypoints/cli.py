@@ -14,6 +14,8 @@ import typer
 from rich.console import Console
 
 from neo_service_layer.config import ConfigurationError, Settings, load_settings
+from neo_service_layer.entrypoints.cli_backup import backup_app, dr_app
+from neo_service_layer.entrypoints.cli_chain import chain_app, randomness_app
 from neo_service_layer.entrypoints.cli_identity import admin_app, audit_app, auth_app
 from neo_service_layer.observability.logs import configure_logging
 
@@ -22,9 +24,15 @@ config_app = typer.Typer(no_args_is_help=True, help="Inspect configuration.")
 app.add_typer(config_app, name="config")
 attest_app = typer.Typer(no_args_is_help=True, help="Check enclave attestation reports.")
 app.add_typer(attest_app, name="attest")
+keys_app = typer.Typer(no_args_is_help=True, help="Enclave keys: rotation.")
+app.add_typer(keys_app, name="keys")
 app.add_typer(admin_app, name="admin")
 app.add_typer(auth_app, name="auth")
 app.add_typer(audit_app, name="audit")
+app.add_typer(backup_app, name="backup")
+app.add_typer(dr_app, name="dr")
+app.add_typer(chain_app, name="chain")
+app.add_typer(randomness_app, name="randomness")
 
 console = Console(stderr=True, soft_wrap=True)
 
@@ -118,6 +126,7 @@ def run() -> None:
     """Run everything on this machine on the embedded defaults, in the foreground, until Ctrl-C."""
     from neo_service_layer.entrypoints.http.server import base_url
     from neo_service_layer.entrypoints.supervisor import ChildSpec, Supervisor, nsl_command
+    from neo_service_layer.entrypoints.cli_chain import local_chain_children
 
     settings = _settings()
     migrate()
@@ -128,6 +137,7 @@ def run() -> None:
     shared = {"NSL_ENCLAVE_TOKEN": token, "NSL_AUTO_MIGRATE": "false"}
     children = [
         ChildSpec("enclave", nsl_command("enclave"), env=shared, ready=lambda: _enclave_ready(settings)),
+        *local_chain_children(settings, shared),
         ChildSpec("worker", nsl_command("worker"), env=shared),
         ChildSpec("api", nsl_command("serve", "--no-migrate"), env=shared),
     ]
@@ -194,6 +204,29 @@ def attest_verify(
         raise typer.Exit(2) from exc
     typer.echo(json.dumps(dataclasses.asdict(verdict), indent=2))
     raise typer.Exit(0 if verdict.ok else 1)
+
+
+@keys_app.command("rotate-due")
+def keys_rotate_due(
+    dry_run: Annotated[bool, typer.Option(help="Only list the keys that are due")] = False,
+) -> None:
+    """Rotate every active key older than NSL_KEY_MAX_AGE_DAYS (needs the enclave running)."""
+    from neo_service_layer.bootstrap import open_container
+
+    settings = _settings()
+
+    async def main() -> list[dict[str, str | int]]:
+        async with open_container(settings, "cli", migrate=False) as container:
+            keys = container.vault.keys
+            found = await (keys.rotation_due() if dry_run else keys.rotate_due())
+        return [
+            {"tenant_id": k.tenant_id, "key_id": k.key_id, "kind": k.kind.value, "version": k.current_version}
+            for k in found
+        ]
+
+    result = asyncio.run(main())
+    typer.echo(json.dumps({"rotated" if not dry_run else "due": result}, indent=2))
+    console.print(f"{len(result)} key(s) {'due for rotation' if dry_run else 'rotated'}")
 
 
 @config_app.command("show")

@@ -17,23 +17,41 @@ from starlette.staticfiles import StaticFiles
 from neo_service_layer import __version__
 from neo_service_layer.bootstrap import open_container
 from neo_service_layer.config import Settings
+from neo_service_layer.domain.rate_limits import RateLimited
 from neo_service_layer.entrypoints.http.errors import install_error_handlers
 from neo_service_layer.entrypoints.http.middleware import BodyLimitMiddleware, EdgeMiddleware
-from neo_service_layer.entrypoints.http.routes import health, system
+from neo_service_layer.entrypoints.http.rate_limits import RateLimitMiddleware, rate_limited_handler
+from neo_service_layer.entrypoints.http.routes import (
+    api_keys,
+    attestation,
+    audit,
+    auth,
+    health,
+    keys,
+    secrets,
+    system,
+    tenants,
+)
 from neo_service_layer.observability.metrics import HttpMetrics, create_registry
+from neo_service_layer.ports.clock import Clock
 
 API_PREFIX = "/api/v1"
 _DOCS_STATIC = Path(fastapi_offline.__file__).parent / "static"
 
 
-def create_app(settings: Settings, *, migrate: bool | None = None) -> FastAPI:
-    """Build the API. ``migrate`` overrides the settings' automatic-migration choice."""
+def create_app(settings: Settings, *, migrate: bool | None = None, clock: Clock | None = None) -> FastAPI:
+    """Build the API. ``migrate`` overrides the settings' automatic-migration choice.
+
+    ``clock`` replaces the system clock (tests).
+    """
 
     registry = create_registry("api")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_container(settings, "api", migrate=migrate, registry=registry) as container:
+        async with open_container(
+            settings, "api", migrate=migrate, registry=registry, clock=clock
+        ) as container:
             app.state.container = container
             yield
 
@@ -47,9 +65,18 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> FastAPI:
         openapi_url="/openapi.json",
     )
     install_error_handlers(app)
+    app.add_exception_handler(RateLimited, rate_limited_handler)
     app.include_router(health.router)
+    app.include_router(auth.wellknown)
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(system.router)
+    api.include_router(auth.router)
+    api.include_router(tenants.router)
+    api.include_router(api_keys.router)
+    api.include_router(audit.router)
+    api.include_router(keys.router)
+    api.include_router(secrets.router)
+    api.include_router(attestation.router)
     app.include_router(api)
     _add_docs(app)
 
@@ -58,6 +85,7 @@ def create_app(settings: Settings, *, migrate: bool | None = None) -> FastAPI:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RateLimitMiddleware, trusted_proxies=settings.trusted_proxies)
     app.add_middleware(EdgeMiddleware, metrics=HttpMetrics(registry))
     return app
 

@@ -1,0 +1,47 @@
+"""Every /api/v1 route declares the scope it needs (or is on the short list of public routes)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from fastapi.routing import APIRoute
+
+from neo_service_layer.config import Settings
+from neo_service_layer.domain.identity import ALL_SCOPES
+from neo_service_layer.entrypoints.http.app import create_app
+from neo_service_layer.entrypoints.http.security import declared_scopes
+
+PUBLIC = {
+    ("POST", "/api/v1/auth/token"),
+    ("POST", "/api/v1/auth/refresh"),
+    ("GET", "/api/v1/system/info"),
+}
+AUTHENTICATED_ONLY = {("GET", "/api/v1/auth/me")}
+
+
+def api_routes(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, APIRoute]]:
+    """Every APIRoute with its full path, through included routers (plain or lazily included)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield prefix + route.path, route
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            context = getattr(route, "include_context", None)
+            yield from api_routes(included.routes, prefix + str(getattr(context, "prefix", "")))
+
+
+def test_every_api_route_declares_a_known_scope(make_settings: Callable[..., Settings]) -> None:
+    app = create_app(make_settings())
+    checked = 0
+    for path, route in api_routes(list(app.routes)):
+        if not path.startswith("/api/v1/"):
+            continue
+        for method in route.methods:
+            if (method, path) in PUBLIC | AUTHENTICATED_ONLY:
+                continue
+            scopes = declared_scopes(route.dependant)
+            assert scopes, f"{method} {path} declares no scope"
+            assert set(scopes) <= ALL_SCOPES, f"{method} {path}: unknown scope {scopes}"
+            checked += 1
+    assert checked >= 14
