@@ -1,0 +1,218 @@
+"""Signatures per second for secp256r1 through the API versus ``cryptography`` in-process.
+
+Usage: ``.venv/bin/python -m bench.keys_sign [--duration 5] [--concurrency 16]``. Starts a real
+``nsl enclave`` and ``nsl serve`` on loopback (temporary SQLite data dir, fresh enclave token), creates a
+tenant, an API key (``keys:admin keys:sign``) and a secp256r1 key for the run, then for a bounded time
+(and at most ``--max-requests`` requests per phase) drives:
+
+- ``POST /api/v1/keys/{id}/sign`` (one 32-byte message per request);
+- ``POST /api/v1/keys/{id}/sign-batch`` (100 messages per request);
+
+and signs the same kind of messages in-process with ``cryptography`` (deterministic ECDSA P-256/SHA-256,
+one thread). Prints a markdown table with the rates and their ratio to the in-process rate. Rate
+limiting is switched off and the API logs at WARNING, so the figures are the signing path's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from neo_service_layer.bootstrap import open_container
+from neo_service_layer.config import Settings
+from neo_service_layer.domain.identity import (
+    ALL_SCOPES,
+    PLATFORM_TENANT,
+    SUPERADMIN,
+    TENANT_SCOPES,
+    Principal,
+    PrincipalKind,
+)
+
+BATCH = 100
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _api_key(env: dict[str, str]) -> str:
+    """A tenant and an API key for the run, written straight through the services (as the CLI would)."""
+    settings = Settings(**{k.removeprefix("NSL_").lower(): v for k, v in env.items() if k.startswith("NSL_")})
+    async with open_container(settings, "cli", migrate=True) as container:
+        admin = Principal(
+            PLATFORM_TENANT, "usr_bench", PrincipalKind.USER, frozenset({SUPERADMIN}), ALL_SCOPES
+        )
+        tenant = await container.iam.identity.create_tenant(admin, "bench")
+        owner = Principal(tenant.id, "usr_bench", PrincipalKind.USER, frozenset({"owner"}), TENANT_SCOPES)
+        _, key = await container.iam.api_keys.create(
+            owner, tenant.id, name="bench", scopes=["keys:admin", "keys:sign"]
+        )
+    return key
+
+
+async def _drive(
+    client: httpx.AsyncClient, path: str, body: dict[str, object], per_request: int, args: argparse.Namespace
+) -> tuple[float, int, int]:
+    """(signatures/s, requests, errors) for ``duration`` seconds or ``max_requests`` requests."""
+    deadline = time.perf_counter() + args.duration
+    done = errors = 0
+
+    async def worker() -> None:
+        nonlocal done, errors
+        while time.perf_counter() < deadline and done + errors < args.max_requests:
+            response = await client.post(path, json=body)
+            if response.status_code == 200:
+                done += 1
+            else:
+                errors += 1
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(args.concurrency)))
+    elapsed = time.perf_counter() - start
+    return done * per_request / elapsed, done, errors
+
+
+def _cpu(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _in_process(duration: float) -> float:
+    key = ec.generate_private_key(ec.SECP256R1())
+    algorithm = ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
+    messages = [os.urandom(32) for _ in range(1000)]
+    count = 0
+    deadline = time.perf_counter() + duration
+    start = time.perf_counter()
+    while time.perf_counter() < deadline:
+        for message in messages[:100]:
+            key.sign(message, algorithm)
+        count += 100
+    return count / (time.perf_counter() - start)
+
+
+async def _run(args: argparse.Namespace, data: Path) -> None:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NSL_")}
+    nsl = {
+        "NSL_DATA_DIR": str(data),
+        "NSL_HTTP_PORT": str(port),
+        "NSL_ENCLAVE_SOCKET": str(data / "e.sock"),
+        "NSL_ENCLAVE_TOKEN": secrets.token_urlsafe(32),
+        "NSL_RATE_LIMIT_ENABLED": "false",
+        "NSL_LOG_LEVEL": "WARNING",
+        "NSL_LOG_FORMAT": "json",
+    }
+    env.update(nsl)
+    key = await _api_key(nsl)
+    log = (data / "processes.log").open("wb")
+    enclave = subprocess.Popen(  # noqa: ASYNC220 (started once, before measuring)
+        [sys.executable, "-m", "neo_service_layer", "enclave"], env=env, stdout=log, stderr=log
+    )
+    server = subprocess.Popen(  # noqa: ASYNC220
+        [sys.executable, "-m", "neo_service_layer", "serve", "--no-migrate"], env=env, stdout=log, stderr=log
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(
+            base_url=base,
+            headers={"authorization": f"Bearer {key}"},
+            timeout=30,
+            limits=httpx.Limits(max_connections=args.concurrency),
+        ) as client:
+            for _ in range(400):
+                try:
+                    ready = await client.get("/health/ready")
+                    if ready.status_code < 500 and (data / "e.sock").exists():
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.05)
+            created = await client.post(
+                "/api/v1/keys", json={"kind": "secp256r1", "label": "bench", "purposes": ["message"]}
+            )
+            created.raise_for_status()
+            key_id = created.json()["key_id"]
+            message = os.urandom(32).hex()
+            single = {"message": message, "purpose": "message"}
+            batch = {"messages": [os.urandom(32).hex() for _ in range(BATCH)], "purpose": "message"}
+            await _drive(client, f"/api/v1/keys/{key_id}/sign", single, 1, _warmup(args))
+            cpu = [(_cpu(server.pid), _cpu(enclave.pid), time.process_time())]
+            sign_rate, sign_requests, sign_errors = await _drive(
+                client, f"/api/v1/keys/{key_id}/sign", single, 1, args
+            )
+            cpu.append((_cpu(server.pid), _cpu(enclave.pid), time.process_time()))
+            batch_rate, batch_requests, batch_errors = await _drive(
+                client, f"/api/v1/keys/{key_id}/sign-batch", batch, BATCH, args
+            )
+            cpu.append((_cpu(server.pid), _cpu(enclave.pid), time.process_time()))
+        local = _in_process(args.duration)
+    finally:
+        for process in (server, enclave):
+            process.terminate()
+            process.wait(timeout=20)
+        log.close()
+    print(
+        f"# {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, {os.cpu_count()} cores, "
+        f"python {platform.python_version()}, {args.duration:g}s per phase, concurrency {args.concurrency}, "
+        f"1 API process + 1 enclave process on loopback, SQLite"
+    )
+    per = [
+        tuple((after[i] - before[i]) * 1000 / max(requests, 1) for i in range(3))
+        for before, after, requests in ((cpu[0], cpu[1], sign_requests), (cpu[1], cpu[2], batch_requests))
+    ]
+    print(
+        "| path | signatures/s | requests | errors | vs in-process | CPU ms/request: API / enclave / client |"
+    )
+    print("| --- | --- | --- | --- | --- | --- |")
+    print(f"| `cryptography` in-process (1 thread) | {local:.0f} | — | — | 100 % | — |")
+    rows = [
+        ("`POST /keys/{id}/sign`", sign_rate, sign_requests, sign_errors, per[0]),
+        ("`POST /keys/{id}/sign-batch` (100/request)", batch_rate, batch_requests, batch_errors, per[1]),
+    ]
+    for name, rate, requests, errors, cpu_ms in rows:
+        print(
+            f"| {name} | {rate:.0f} | {requests} | {errors} | {rate / local:.1%} | "
+            f"{cpu_ms[0]:.1f} / {cpu_ms[1]:.1f} / {cpu_ms[2]:.1f} |"
+        )
+
+
+def _warmup(args: argparse.Namespace) -> argparse.Namespace:
+    return argparse.Namespace(
+        duration=min(1.0, args.duration), max_requests=200, concurrency=args.concurrency
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per phase")
+    parser.add_argument("--concurrency", type=int, default=16, help="requests in flight")
+    parser.add_argument("--max-requests", type=int, default=200_000, help="per phase")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="nsl-b-") as data:
+        asyncio.run(_run(args, Path(data)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Public-key cryptography of the API process (no private keys here)."""
