@@ -64,3 +64,20 @@ def create_registry(role: str) -> CollectorRegistry:
         {"version": __version__, "role": role}
     )
     return registry
+
+
+class KeyMetrics:
+    """Keys held by the enclave: rotation backlog and signatures made through the API."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.rotation_due = Gauge(
+            "nsl_keys_rotation_due",
+            "Active keys whose current version is older than NSL_KEY_MAX_AGE_DAYS (refreshed every minute).",
+            registry=registry,
+        )
+        self.signatures = Counter(
+            "nsl_keys_signatures_total",
+            "Signatures made by the enclave for API requests, by key kind and endpoint (sign or batch).",
+            ["kind", "endpoint"],
+            registry=registry,
+        )

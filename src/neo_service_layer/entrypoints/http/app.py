@@ -28,6 +28,8 @@ from neo_service_layer.entrypoints.http.routes import (
     auth,
     health,
     keys,
+    neo,
+    randomness,
     secrets,
     system,
     tenants,
@@ -77,6 +79,8 @@ def create_app(settings: Settings, *, migrate: bool | None = None, clock: Clock 
     api.include_router(keys.router)
     api.include_router(secrets.router)
     api.include_router(attestation.router)
+    api.include_router(neo.router)
+    api.include_router(randomness.router)
     app.include_router(api)
     _add_docs(app)
 
