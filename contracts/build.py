@@ -19,6 +19,9 @@ SOURCES = (
     CONTRACTS_DIR / "randomness_service.py",
     CONTRACTS_DIR / "examples" / "dice_consumer.py",
     CONTRACTS_DIR / "examples" / "faulty_consumer.py",
+    CONTRACTS_DIR / "oracle_service.py",
+    CONTRACTS_DIR / "examples" / "price_consumer.py",
+    CONTRACTS_DIR / "examples" / "faulty_oracle_consumer.py",
 )
 
 

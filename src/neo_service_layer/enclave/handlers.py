@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from neo_service_layer.domain.keys import (
@@ -16,7 +16,10 @@ from neo_service_layer.domain.keys import (
 )
 from neo_service_layer.enclave import attestation
 from neo_service_layer.enclave.encoding import b64encode
+from neo_service_layer.enclave.fetch import Fetcher
+from neo_service_layer.enclave.fetch_guard import GuardPolicy
 from neo_service_layer.enclave.keystore import KeyStore
+from neo_service_layer.enclave.oracle import OracleFetchOp
 from neo_service_layer.enclave.platforms import Platform
 from neo_service_layer.enclave.protocol import (
     PROTOCOL_VERSION,
@@ -40,9 +43,16 @@ def _enum[E: (KeyKind, Purpose, SignatureFormat)](kind: type[E], value: str) -> 
 
 
 class EnclaveOperations:
-    """Dispatches an op name to its handler; handlers raise domain or protocol errors, never crash."""
+    """Dispatches an op name to its handler; handlers raise domain or protocol errors, never crash.
 
-    def __init__(self, platform: Platform, sealer: Sealer, keys: KeyStore) -> None:
+    Most handlers are synchronous (pure computation). Handlers that do I/O (``oracle_fetch``) are
+    coroutine functions: ``dispatch`` then returns an awaitable, and the server awaits it, so one slow
+    fetch does not hold up requests on other connections.
+    """
+
+    def __init__(
+        self, platform: Platform, sealer: Sealer, keys: KeyStore, fetcher: Fetcher | None = None
+    ) -> None:
         self._platform = platform
         self._sealer = sealer
         self._keys = keys
@@ -61,12 +71,20 @@ class EnclaveOperations:
             "random": self.random,
             "attest": self.attest,
         }
+        fetcher = fetcher if fetcher is not None else Fetcher(GuardPolicy.from_env())
+        self._async_ops: dict[str, Callable[[Args], Awaitable[Result]]] = {
+            "oracle_fetch": OracleFetchOp(keys, sealer, fetcher),
+        }
 
-    def dispatch(self, op: str, args: Args) -> Result:
+    def dispatch(self, op: str, args: Args) -> Result | Awaitable[Result]:
+        """The result of a synchronous op, or an awaitable of it for an I/O op."""
         handler = self._ops.get(op)
-        if handler is None:
+        if handler is not None:
+            return handler(args)
+        async_handler = self._async_ops.get(op)
+        if async_handler is None:
             raise UnknownOp(f"unknown op {op[:64]!r}")
-        return handler(args)
+        return async_handler(args)
 
     def status(self, args: Args) -> Result:
         mode = "simulation" if self._platform.name == "simulation" else "hardware"

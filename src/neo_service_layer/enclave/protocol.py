@@ -163,6 +163,13 @@ class Args:
     def integer(self, name: str) -> int:
         return int(self._get(name, int, False))
 
+    def opt_text(self, name: str) -> str | None:
+        value = self._get(name, str, True)
+        return None if value is None else str(value)
+
+    def opt_list(self, name: str) -> list[Any]:
+        return list(self._get(name, list, True) or [])
+
     def opt_integer(self, name: str) -> int | None:
         value = self._get(name, int, True)
         return None if value is None else int(value)

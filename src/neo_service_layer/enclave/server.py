@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import os
 import socket
@@ -121,12 +122,12 @@ class EnclaveServer:
                 return
             if body is None:
                 return
-            response, keep_open = self._answer(body)
+            response, keep_open = await self._answer(body)
             await _send(writer, response)
             if not keep_open:
                 return
 
-    def _answer(self, body: bytes) -> tuple[dict[str, object], bool]:
+    async def _answer(self, body: bytes) -> tuple[dict[str, object], bool]:
         try:
             request = decode_request(body, self._token)
         except Unauthorized as exc:
@@ -134,7 +135,8 @@ class EnclaveServer:
         except ProtocolError as exc:
             return error_response(request_id_of(body), exc.code, str(exc)), True
         try:
-            result = self._operations.dispatch(request.op, request.args)
+            outcome = self._operations.dispatch(request.op, request.args)
+            result = await outcome if inspect.isawaitable(outcome) else outcome
         except (ProtocolError, EnclaveOperationError) as exc:
             return error_response(request.id, exc.code, str(exc)), True
         except Exception as exc:

@@ -22,6 +22,7 @@ from neo_service_layer.domain.keys import (
     SignatureFormat,
     TenantId,
 )
+from neo_service_layer.domain.oracle import FetchSpec, OracleResponse, SealedSecret
 
 AttestationReport: TypeAlias = Mapping[str, Any]
 """A JSON document; check it with ``neo_service_layer.enclave.attestation.verify_report``."""
@@ -113,6 +114,29 @@ class Enclave(Protocol):
 
     async def attest(self, nonce: bytes, key_ids: Sequence[KeyId] = ()) -> AttestationReport:
         """A platform report binding the listed keys' public keys and the caller's nonce."""
+        ...
+
+    async def oracle_fetch(
+        self,
+        request_id: int,
+        spec: FetchSpec,
+        *,
+        tenant: TenantId,
+        key_id: KeyId,
+        key_tenant: TenantId,
+        key_version: int | None = None,
+        request_url: str | None = None,
+        secrets: Sequence[SealedSecret] = (),
+    ) -> OracleResponse:
+        """Fetch ``spec`` inside the enclave (SSRF guard, limits, filter) and sign the answer.
+
+        ``secrets`` are the sealed values (sealed for ``tenant``) of the secrets the spec references as
+        ``{{secret:name}}``; they are unsealed and injected inside the enclave only. The answer is
+        signed with ``key_id`` (secp256r1, purpose ``oracle``, owned by ``key_tenant``) over
+        ``domain.oracle.response_message``, with ``request_url`` (an ``nsl://template/<id>`` URL as
+        requested on chain) as the signed URL when given. Fetch failures come back as result codes,
+        never as exceptions; bad arguments raise ``InvalidKeyRequest``, key refusals the key errors.
+        """
         ...
 
     def bls_message_point(self, message: bytes) -> bytes:

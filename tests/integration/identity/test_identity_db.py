@@ -88,6 +88,18 @@ async def test_concurrent_audit_appends_do_not_fork_the_chain(container: Contain
     assert (count, broken) == (26, None)
 
 
+async def test_group_commit_keeps_each_tenant_chain_contiguous(container: Container) -> None:
+    log = container.iam.audit_log
+    tenants = [await container.iam.identity.create_tenant(ROOT, name) for name in ("north", "south")]
+    records = [AuditRecord(tenants[i % 2].id, f"user:u{i}", "test.event", Outcome.SUCCESS) for i in range(60)]
+    entries = await asyncio.gather(*(log.record(r) for r in records))
+    for tenant in tenants:
+        seqs = sorted(e.seq for e in entries if e.tenant_id == tenant.id)
+        assert seqs == list(range(2, 32))  # seq 1 is tenant.create
+        assert await log.verify(tenant.id) == (31, None)
+    assert [e.actor for e in entries] == [r.actor for r in records]
+
+
 async def test_verify_names_the_first_altered_entry(container: Container) -> None:
     log = container.iam.audit_log
     acme = await container.iam.identity.create_tenant(ROOT, "acme")

@@ -12,9 +12,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from neo_service_layer.adapters.enclave.transport import EnclaveRequestRejected, EnclaveTransport
 from opentelemetry.trace import SpanKind
 
+from neo_service_layer.adapters.enclave.transport import EnclaveRequestRejected, EnclaveTransport
 from neo_service_layer.config import Settings
 from neo_service_layer.domain.keys import (
     KeyId,
@@ -27,6 +27,7 @@ from neo_service_layer.domain.keys import (
     SignatureFormat,
     TenantId,
 )
+from neo_service_layer.domain.oracle import FetchSpec, OracleResponse, ResultCode, SealedSecret
 from neo_service_layer.enclave import bls
 from neo_service_layer.enclave.encoding import b64decode, b64encode
 from neo_service_layer.enclave.protocol import (
@@ -56,6 +57,7 @@ class EnclaveClient:
         timeout: float = 10.0,
     ) -> None:
         self._loader = loader
+        self._timeout = timeout
         address = endpoint if isinstance(endpoint, tuple) else str(endpoint)
         self._transport = EnclaveTransport(address, token, pool_size=pool_size, timeout=timeout)
 
@@ -163,6 +165,40 @@ class EnclaveClient:
     def bls_message_point(self, message: bytes) -> bytes:
         return bls.message_point(message)
 
+    async def oracle_fetch(
+        self,
+        request_id: int,
+        spec: FetchSpec,
+        *,
+        tenant: TenantId,
+        key_id: KeyId,
+        key_tenant: TenantId,
+        key_version: int | None = None,
+        request_url: str | None = None,
+        secrets: Sequence[SealedSecret] = (),
+    ) -> OracleResponse:
+        args = {
+            "request_id": request_id,
+            "tenant": tenant,
+            "key_id": key_id,
+            "key_tenant": key_tenant,
+            "key_version": key_version,
+            "request": spec.to_dict(),
+            "request_url": request_url,
+            "secrets": [{"name": s.name, "version": s.version, "blob": b64encode(s.blob)} for s in secrets],
+        }
+        timeout = max(self._timeout, spec.timeout_seconds + 5.0)  # the fetch itself may take that long
+        call = self._transport.call
+        async with traced("enclave.oracle_fetch", {"rpc.system": "nsl-enclave"}, kind=SpanKind.CLIENT):
+            try:
+                result = await call("oracle_fetch", args, idempotent=False, timeout=timeout)
+            except KeyNotLoaded:  # checked before the fetch: load the sealed key and ask again
+                if self._loader is None:
+                    raise
+                await self.load_key(key_id, await self._loader(key_id, key_version))
+                result = await call("oracle_fetch", args, idempotent=False, timeout=timeout)
+        return _decode(_oracle_response, result)
+
     async def _call(self, op: str, args: dict[str, Any], *, idempotent: bool) -> dict[str, Any]:
         async with traced(f"enclave.{op}", {"rpc.system": "nsl-enclave"}, kind=SpanKind.CLIENT):
             return await self._transport.call(op, args, idempotent=idempotent)
@@ -199,6 +235,25 @@ def _sign_args(
         "version": version,
         "network_magic": network_magic,
     }
+
+
+def _oracle_response(r: dict[str, Any]) -> OracleResponse:
+    status, content_type = r.get("status"), r.get("content_type")
+    return OracleResponse(
+        request_id=int(r["request_id"]),
+        code=ResultCode(int(r["code"])),
+        result=b64decode(r["result"]),
+        timestamp_ms=int(r["timestamp"]),
+        url=str(r["url"]),
+        filter=str(r["filter"]),
+        signature=b64decode(r["signature"]),
+        key_id=str(r["key_id"]),
+        key_version=int(r["key_version"]),
+        public_key=b64decode(r["public_key"]),
+        status=None if status is None else int(status),
+        content_type=None if content_type is None else str(content_type),
+        detail=str(r.get("detail", "")),
+    )
 
 
 def _decode[T](parse: Callable[[dict[str, Any]], T], result: dict[str, Any]) -> T:

@@ -64,7 +64,11 @@ class EnclaveTransport:
             with contextlib.suppress(OSError):
                 await conn.writer.wait_closed()
 
-    async def call(self, op: str, args: Mapping[str, Any], *, idempotent: bool) -> dict[str, Any]:
+    async def call(
+        self, op: str, args: Mapping[str, Any], *, idempotent: bool, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """One request and its result; ``timeout`` overrides the transport's for a slow op."""
+        wait = self._timeout if timeout is None else timeout
         request_id = next(self._ids)
         clean_args = {k: v for k, v in args.items() if v is not None}
         frame = encode_frame(
@@ -74,7 +78,7 @@ class EnclaveTransport:
             conn, reused = await self._acquire()
             healthy = False
             try:
-                async with asyncio.timeout(self._timeout):
+                async with asyncio.timeout(wait):
                     conn.writer.write(frame)
                     await conn.writer.drain()
                     body = await read_frame(conn.reader)
@@ -82,7 +86,7 @@ class EnclaveTransport:
                     raise ConnectionResetError("enclave closed the connection")
                 healthy = True
             except TimeoutError:
-                raise EnclaveTimeout(f"enclave did not answer {op} within {self._timeout}s") from None
+                raise EnclaveTimeout(f"enclave did not answer {op} within {wait}s") from None
             except (OSError, IncompleteFrame) as exc:
                 if reused and idempotent and attempt == 0:
                     continue  # a pooled connection went stale (enclave restarted): try a fresh one

@@ -1,0 +1,180 @@
+"""The enclave's ``oracle_fetch`` op: unseal secrets, fetch behind the guard, filter, sign.
+
+Wire arguments (all binary values base64)::
+
+    {"request_id": int, "tenant": str, "key_id": str, "key_tenant": str, "key_version": int | null,
+     "request": FetchSpec.to_dict(), "request_url": str | null,
+     "secrets": [{"name": str, "version": int, "blob": b64}, ...]}
+
+Result::
+
+    {"request_id": int, "code": int, "result": b64, "timestamp": int (ms), "url": str, "filter": str,
+     "signature": b64 (64-byte r||s), "key_id": str, "key_version": int, "public_key": b64,
+     "status": int | null, "content_type": str | null, "detail": str}
+
+``tenant`` owns the secrets (unsealed with label ``secret:<name>:v<version>``); ``key_tenant`` owns the
+oracle key (purpose ``oracle``, secp256r1). ``url`` in the result is the URL that was signed:
+``request_url`` when given (the on-chain ``nsl://template/<id>`` reference), else the fetched URL. Secret
+values appear nowhere in the result, the detail text or logs; a response that echoes one is answered
+with ``FORBIDDEN`` and no result.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from neo_service_layer.domain.errors import InvalidInput
+from neo_service_layer.domain.keys import InvalidKeyRequest, KeyKind, Purpose, SignatureFormat, check_name
+from neo_service_layer.domain.oracle import (
+    FetchSpec,
+    ResultCode,
+    inject_secrets,
+    is_template_url,
+    response_message,
+    secret_references,
+)
+from neo_service_layer.domain.tenant_secrets import InvalidSecretInput, seal_label
+from neo_service_layer.enclave.encoding import b64decode, b64encode
+from neo_service_layer.enclave.fetch import Fetched, Fetcher, FetchRequest
+from neo_service_layer.enclave.keystore import KeyStore
+from neo_service_layer.enclave.oracle_filter import apply_filter, media_type
+from neo_service_layer.enclave.protocol import Args, BadRequest
+from neo_service_layer.enclave.sealing import Sealer, SealUse
+
+log = logging.getLogger(__name__)
+
+MAX_SECRETS = 16
+_U63 = 2**63
+
+
+class OracleFetchOp:
+    """Runs ``oracle_fetch``; the fetch is awaited, so other requests are served meanwhile."""
+
+    def __init__(
+        self, keys: KeyStore, sealer: Sealer, fetcher: Fetcher, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._keys = keys
+        self._sealer = sealer
+        self._fetcher = fetcher
+        self._clock = clock
+
+    async def __call__(self, args: Args) -> dict[str, Any]:
+        request_id = args.integer("request_id")
+        if not 0 <= request_id < _U63:
+            raise InvalidKeyRequest("request_id must be between 0 and 2^63-1")
+        tenant = check_name(args.text("tenant"), "tenant")
+        key_id, key_tenant = args.text("key_id"), args.text("key_tenant")
+        key_version = args.opt_integer("key_version")
+        try:
+            spec = FetchSpec.from_dict(args.mapping("request"))
+        except InvalidInput as exc:
+            raise InvalidKeyRequest(str(exc)) from None
+        signed_url = args.opt_text("request_url") or spec.url
+        if signed_url != spec.url and not is_template_url(signed_url):
+            raise InvalidKeyRequest("request_url must equal the fetched URL or be an nsl://template/ URL")
+        info = self._keys.info(key_id, key_version)  # fail before fetching if the key is not loaded
+        if info.kind is not KeyKind.SECP256R1:
+            raise InvalidKeyRequest("the oracle key must be a secp256r1 key")
+        values = self._unseal(tenant, spec, args.opt_list("secrets"))
+
+        fetched = await self._fetch(spec, values)
+        code, result, detail = fetched.code, b"", fetched.message
+        if code is ResultCode.SUCCESS:
+            filtered = apply_filter(fetched.body, fetched.content_type, spec.filter, spec.max_result_bytes)
+            code, result, detail = filtered.code, filtered.result, filtered.message
+        content_type = media_type(fetched.content_type)[0][:100] or None
+        if _echoes(values, result, detail, content_type or ""):
+            code, result, content_type = ResultCode.FORBIDDEN, b"", None
+            detail = "the response contains an injected secret value"
+        timestamp = int(self._clock() * 1000)
+        message = response_message(request_id, code, timestamp, signed_url, spec.filter, result)
+        (signature,) = self._keys.sign(
+            key_id,
+            [message],
+            tenant=key_tenant,
+            purpose=Purpose.ORACLE,
+            fmt=SignatureFormat.ECDSA_SHA256,
+            version=info.version,
+        )
+        log.info("oracle fetch answered", extra={"request_id": request_id, "code": int(code)})
+        return {
+            "request_id": request_id,
+            "code": int(code),
+            "result": b64encode(result),
+            "timestamp": timestamp,
+            "url": signed_url,
+            "filter": spec.filter,
+            "signature": b64encode(signature),
+            "key_id": info.key_id,
+            "key_version": info.version,
+            "public_key": b64encode(info.public_key),
+            "status": fetched.status,
+            "content_type": content_type,
+            "detail": detail,
+        }
+
+    def _unseal(self, tenant: str, spec: FetchSpec, supplied: list[Any]) -> dict[str, str]:
+        """Values of the secrets the spec references, unsealed for ``tenant``; never logged."""
+        if len(supplied) > MAX_SECRETS:
+            raise InvalidKeyRequest(f"at most {MAX_SECRETS} secrets")
+        blobs: dict[str, tuple[int, bytes]] = {}
+        for item in supplied:
+            if not isinstance(item, dict):
+                raise BadRequest("secrets must be a list of objects")
+            name, version, blob = item.get("name"), item.get("version"), item.get("blob")
+            if not isinstance(name, str) or not isinstance(version, int) or not isinstance(blob, str):
+                raise BadRequest("each secret needs name, version and blob")
+            try:
+                blobs[name] = (version, b64decode(blob))
+            except ValueError:
+                raise BadRequest("secret blob is not base64") from None
+        values: dict[str, str] = {}
+        for name in spec.secret_names():
+            if name not in blobs:
+                raise InvalidKeyRequest(f"secret {name} is referenced but its sealed value was not supplied")
+            version, blob = blobs[name]
+            try:
+                label = seal_label(name, version)
+            except InvalidSecretInput:
+                raise InvalidKeyRequest(f"secret name {name!r} is not valid") from None
+            plaintext = self._sealer.unseal(SealUse.DATA, {"tenant": tenant, "label": label}, blob)
+            try:
+                value = plaintext.decode()
+            except UnicodeDecodeError:
+                raise InvalidKeyRequest(f"secret {name} is not UTF-8 text") from None
+            if any(c in value for c in "\r\n\0"):
+                raise InvalidKeyRequest(f"secret {name} contains a line break or NUL")
+            values[name] = value
+        return values
+
+    async def _fetch(self, spec: FetchSpec, values: dict[str, str]) -> Fetched:
+        secret_headers = frozenset(name.lower() for name, value in spec.headers if secret_references(value))
+        headers = tuple((name, inject_secrets(value, values)) for name, value in spec.headers)
+        body = None if spec.body is None else inject_secrets(spec.body, values).encode()
+        request = FetchRequest(
+            method=spec.method,
+            url=spec.url,
+            headers=headers,
+            body=body,
+            secret_headers=secret_headers,
+            body_has_secrets=bool(secret_references(spec.body or "")),
+            max_response_bytes=spec.max_response_bytes,
+            timeout=spec.timeout_seconds,
+            max_redirects=spec.max_redirects,
+        )
+        return await self._fetcher.fetch(request)
+
+
+def _echoes(values: dict[str, str], *outputs: bytes | str) -> bool:
+    """True if any secret value occurs in any of ``outputs``."""
+    for value in values.values():
+        if not value:
+            continue
+        encoded = value.encode()
+        for output in outputs:
+            if (encoded in output) if isinstance(output, bytes) else (value in output):
+                return True
+    return False
