@@ -150,6 +150,13 @@ class Settings(BaseSettings):
     #: simulated platform public keys (Ed25519, hex) that verification trusts; outside production the
     #: local enclave's <data_dir>/enclave/platform.pub is trusted too when simulation is accepted
     attest_simulation_platform_keys: list[str] = Field(default_factory=list)
+    #: key migration (``nsl keys migrate``), read by the enclave itself: measurements of the enclaves
+    #: it gives keys to and takes keys from; empty means its own measurement only (the same code)
+    migration_allowed_measurements: list[str] = Field(default_factory=list)
+    #: accept simulated enclaves as migration peers (never by default)
+    migration_accept_simulation: bool = False
+    #: simulated platform public keys (Ed25519, hex) of accepted migration peers
+    migration_simulation_platform_keys: list[str] = Field(default_factory=list)
 
     # Keys
     #: keys whose current version is older than this show ``rotation_due`` (``nsl keys rotate-due``)
@@ -226,7 +233,7 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown rate-limit groups {sorted(unknown)}; known: {known}")
         return {**DEFAULT_RATE_LIMITS, **value}
 
-    @field_validator("attest_simulation_platform_keys")
+    @field_validator("attest_simulation_platform_keys", "migration_simulation_platform_keys")
     @classmethod
     def _hex_keys(cls, value: list[str]) -> list[str]:
         for key in value:

@@ -124,9 +124,9 @@ def migrate() -> None:
 @app.command()
 def run() -> None:
     """Run everything on this machine on the embedded defaults, in the foreground, until Ctrl-C."""
+    from neo_service_layer.entrypoints.cli_chain import local_chain_children
     from neo_service_layer.entrypoints.http.server import base_url
     from neo_service_layer.entrypoints.supervisor import ChildSpec, Supervisor, nsl_command
-    from neo_service_layer.entrypoints.cli_chain import local_chain_children
 
     settings = _settings()
     migrate()

@@ -1,0 +1,130 @@
+"""The embedded local chain: a neo-go privnet under ``<data_dir>/chain`` with the service contracts deployed.
+
+``provision`` is idempotent: on a chain that already has the randomness contract recorded in
+``network.json`` (same magic, contract still there) it only refreshes the RPC URL; otherwise it deploys
+the contract with the committee account (owner: the service's sender account, whose key is in the
+enclave, so the worker may record callback failures with ``markCallbackFailed``; ECDSA and BLS keys: the
+enclave's service keys) and funds the sender with GAS.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from neo3.api import noderpc
+
+from neo_service_layer.adapters.db.chain_repositories import ChainStore
+from neo_service_layer.adapters.neo import privnet_deploy as deploy
+from neo_service_layer.adapters.neo.network import NetworkFile
+from neo_service_layer.adapters.neo.privnet import Privnet, PrivnetSettings, _port_is_free
+from neo_service_layer.adapters.neo.service_keys import ServiceKeys, ensure_service_keys
+from neo_service_layer.config import Settings
+from neo_service_layer.observability.logs import get_logger
+from neo_service_layer.ports.clock import Clock
+from neo_service_layer.ports.enclave import Enclave
+
+log = get_logger("nsl.chain")
+
+REPO_CONTRACTS = Path(__file__).resolve().parents[4] / "contracts" / "build"
+
+
+class ContractsNotBuilt(Exception):
+    """The compiled contracts are missing: run ``make contracts`` (``python contracts/build.py``)."""
+
+
+def contracts_dir() -> Path:
+    return Path(os.environ.get("NSL_NEO_CONTRACTS_DIR") or REPO_CONTRACTS)
+
+
+def artifact(name: str) -> tuple[Path, Path]:
+    base = contracts_dir()
+    nef, manifest = base / f"{name}.nef", base / f"{name}.manifest.json"
+    if not nef.exists() or not manifest.exists():
+        raise ContractsNotBuilt(f"{nef} is missing: run `make contracts` first")
+    return nef, manifest
+
+
+def chain_dir(settings: Settings) -> Path:
+    return settings.data_dir / "chain"
+
+
+def privnet_for(settings: Settings) -> Privnet:
+    """The local node of this data directory; keeps its RPC port across restarts while it stays free."""
+    directory = chain_dir(settings)
+    port = settings.neo_local_rpc_port
+    if not port:
+        recorded = Privnet.from_data_dir(directory) if (directory / "privnet.json").exists() else None
+        if recorded is not None and recorded._rpc_port and _port_is_free(recorded._rpc_port):
+            port = recorded._rpc_port
+    return Privnet(
+        PrivnetSettings(data_dir=directory, rpc_port=port, block_time=settings.neo_block_time_seconds)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Provisioned:
+    network: NetworkFile
+    deployed: bool
+
+
+async def _contract_exists(rpc_url: str, contract: str) -> bool:
+    async with noderpc.NeoRpcClient(rpc_url, timeout=10.0) as client:
+        try:
+            await client._do_post("getcontractstate", [contract])
+        except noderpc.JsonRpcError:
+            return False
+    return True
+
+
+async def provision(
+    settings: Settings, net: Privnet, enclave: Enclave, store: ChainStore, clock: Clock
+) -> Provisioned:
+    """Deploy (once) and describe the local chain; write and return ``network.json``."""
+    keys = await ensure_service_keys(store, enclave, clock)
+    block_time = settings.neo_block_time_seconds
+    existing = NetworkFile.read(settings.data_dir)
+    contract = existing.contracts.get("randomness") if existing else None
+    if (
+        existing is not None
+        and contract
+        and existing.magic == net.magic
+        and existing.service_keys == keys.public()
+        and await _contract_exists(net.rpc_url, contract)
+    ):
+        existing.rpc_url, existing.ws_url, existing.block_time = net.rpc_url, net.ws_url, block_time
+        existing.write(settings.data_dir)
+        return Provisioned(existing, deployed=False)
+
+    facade = deploy.make_facade(net.rpc_url, block_time)
+    committee = deploy.committee_invoker(facade, block_time)
+    nef, manifest = artifact("randomness_service")
+    service = await deploy.deploy_contract(
+        committee,
+        nef,
+        manifest,
+        [keys.sender.script_hash, keys.randomness.ecdsa_public_key, keys.randomness.bls_public_key],
+    )
+    await deploy.fund(committee, keys.sender.script_hash, settings.neo_local_sender_gas * deploy.GAS)
+    async with noderpc.NeoRpcClient(net.rpc_url, timeout=10.0) as client:
+        height = await client.get_block_count() - 1
+    file = network_file(net, keys, f"0x{service}", height, block_time)
+    file.write(settings.data_dir)
+    log.info("local chain provisioned", randomness=file.contracts["randomness"], height=height)
+    return Provisioned(file, deployed=True)
+
+
+def network_file(
+    net: Privnet, keys: ServiceKeys, randomness_contract: str, height: int, block_time: float
+) -> NetworkFile:
+    return NetworkFile(
+        rpc_url=net.rpc_url,
+        ws_url=net.ws_url,
+        magic=net.magic,
+        block_time=block_time,
+        contracts={"randomness": randomness_contract},
+        service_keys=keys.public(),
+        sender={"address": keys.sender.address, "script_hash": f"0x{keys.sender.script_hash}"},
+        deployed_height=height,
+    )

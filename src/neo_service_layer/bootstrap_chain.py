@@ -1,0 +1,133 @@
+"""The chain part of the composition root: Neo network, RPC pool, chain adapter, store, services, metrics.
+
+Called by :func:`neo_service_layer.bootstrap.open_container`. Without a configured network (the local
+chain not deployed yet and no ``NSL_NEO_NETWORK``) the container gets ``None`` and readiness says so
+(non-critical). The sender and randomness keys come from the database (``chain_service_keys``); a
+process that has no enclave still reads the chain (network info, request state).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from neo_service_layer.adapters.db.chain_repositories import ChainStore
+from neo_service_layer.adapters.neo.chain import NeoChain, NeoRpcEndpoint
+from neo_service_layer.adapters.neo.health import ChainCheck
+from neo_service_layer.adapters.neo.health import not_configured as chain_not_configured
+from neo_service_layer.adapters.neo.network import NeoNetwork, resolve_network
+from neo_service_layer.adapters.neo.privnet import DEV_VALIDATOR_PUBLIC_KEY
+from neo_service_layer.adapters.neo.rpc import RpcPool
+from neo_service_layer.adapters.neo.service_keys import ServiceKeys, load_service_keys
+from neo_service_layer.adapters.neo.signing import EnclaveAccount, enclave_signing_function
+from neo_service_layer.config import Settings
+from neo_service_layer.observability.chain_metrics import ChainMetrics
+from neo_service_layer.ports.clock import Clock
+from neo_service_layer.ports.enclave import Enclave
+from neo_service_layer.ports.health import ReadinessCheck
+from neo_service_layer.services import randomness
+from neo_service_layer.services.chain_outbox import OutboxRelay
+from neo_service_layer.services.chain_watcher import ChainWatcher
+
+#: placeholder sender for processes that only read the chain (no service keys in the database yet)
+_NO_SENDER = EnclaveAccount("none", bytes.fromhex(DEV_VALIDATOR_PUBLIC_KEY))
+
+
+@dataclass
+class ChainParts:
+    settings: Settings
+    network: NeoNetwork
+    chain: NeoChain
+    store: ChainStore
+    metrics: ChainMetrics
+    keys: ServiceKeys | None
+    enclave: Callable[[], Enclave]
+    clock: Clock
+
+    @property
+    def poll_interval(self) -> float:
+        return self.settings.neo_poll_interval_seconds or max(self.network.block_time / 10, 0.05)
+
+    def watcher(self) -> ChainWatcher | None:
+        if not self.network.randomness_contract:
+            return None
+        return ChainWatcher(
+            self.chain,
+            self.store,
+            self.clock,
+            self.metrics,
+            service=randomness.SERVICE,
+            contract=self.network.randomness_contract,
+            decode=randomness.decode_events,
+            start_block=self.network.start_block,
+        )
+
+    def fulfiller(self, worker_id: str) -> randomness.RandomnessFulfiller | None:
+        if not self.network.randomness_contract or self.keys is None:
+            return None
+        return randomness.RandomnessFulfiller(
+            self.chain,
+            self.store,
+            self.enclave,
+            self.clock,
+            self.metrics,
+            contract=self.network.randomness_contract,
+            keys=self.keys.randomness,
+            worker_id=worker_id,
+            lease_seconds=self.settings.neo_lease_seconds,
+            per_transaction=self.settings.neo_fulfilments_per_transaction,
+            max_callback_gas=int(self.settings.neo_max_callback_gas * 10**8),
+        )
+
+    def relay(self) -> OutboxRelay:
+        return OutboxRelay(
+            self.chain,
+            self.store,
+            self.clock,
+            self.metrics,
+            service=randomness.SERVICE,
+            resend_after=timedelta(seconds=max(self.network.block_time * 2, 0.5)),
+        )
+
+
+@asynccontextmanager
+async def open_chain(
+    settings: Settings,
+    engine: AsyncEngine,
+    enclave: Callable[[], Enclave],
+    clock: Clock,
+    registry: CollectorRegistry,
+    readiness: dict[str, ReadinessCheck],
+) -> AsyncIterator[ChainParts | None]:
+    network = resolve_network(settings)
+    if network is None or network.magic is None:
+        readiness["chain"] = chain_not_configured
+        yield None
+        return
+    store = ChainStore(engine)
+    metrics = ChainMetrics(registry)
+    endpoints = [(url, NeoRpcEndpoint(url)) for url in network.rpc_urls]
+    pool: RpcPool[NeoRpcEndpoint] = RpcPool(endpoints)
+    keys = await load_service_keys(store)
+    sender = keys.sender if keys is not None else _NO_SENDER
+    chain = NeoChain(
+        pool,
+        magic=network.magic,
+        sender=sender,
+        sign=enclave_signing_function(enclave, sender),
+        valid_until_blocks=settings.neo_valid_until_blocks,
+        system_fee_margin=0.01,
+    )
+    readiness["chain"] = ChainCheck(
+        chain, metrics, network=network.name, low_balance_gas=settings.neo_sender_low_balance_gas
+    )
+    try:
+        yield ChainParts(settings, network, chain, store, metrics, keys, enclave, clock)
+    finally:
+        for _url, endpoint in endpoints:
+            await endpoint.close()
