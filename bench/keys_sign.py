@@ -119,9 +119,11 @@ async def _run(args: argparse.Namespace, data: Path) -> None:
         "NSL_ENCLAVE_SOCKET": str(data / "e.sock"),
         "NSL_ENCLAVE_TOKEN": secrets.token_urlsafe(32),
         "NSL_RATE_LIMIT_ENABLED": "false",
-        "NSL_LOG_LEVEL": "WARNING",
+        "NSL_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
         "NSL_LOG_FORMAT": "json",
     }
+    if args.database_url:
+        nsl["NSL_DATABASE_URL"] = args.database_url
     env.update(nsl)
     key = await _api_key(nsl)
     log = (data / "processes.log").open("wb")
@@ -174,7 +176,7 @@ async def _run(args: argparse.Namespace, data: Path) -> None:
     print(
         f"# {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, {os.cpu_count()} cores, "
         f"python {platform.python_version()}, {args.duration:g}s per phase, concurrency {args.concurrency}, "
-        f"1 API process + 1 enclave process on loopback, SQLite"
+        f"1 API process + 1 enclave process on loopback, {'PostgreSQL' if args.database_url else 'SQLite'}"
     )
     per = [
         tuple((after[i] - before[i]) * 1000 / max(requests, 1) for i in range(3))
@@ -209,6 +211,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per phase")
     parser.add_argument("--concurrency", type=int, default=16, help="requests in flight")
     parser.add_argument("--max-requests", type=int, default=200_000, help="per phase")
+    parser.add_argument("--database-url", default=None, help="PostgreSQL URL (a fresh, empty database)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="nsl-b-") as data:
         asyncio.run(_run(args, Path(data)))

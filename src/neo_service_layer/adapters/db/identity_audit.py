@@ -95,18 +95,23 @@ class SqlAuditLog:
         async with self._serialised(), SqlUnitOfWork(self._engine, tenant_id) as uow:
             conn = uow.connection
             dialect = postgresql if uow.is_postgres else sqlite
-            await conn.execute(
+            lock_head = (
+                select(audit_chain_heads.c.seq, audit_chain_heads.c.hash)
+                .where(audit_chain_heads.c.tenant_id == tenant_id)
+                .with_for_update()
+            )
+            create_head = (
                 dialect.insert(audit_chain_heads)
                 .values(tenant_id=tenant_id, seq=0, hash=GENESIS_HASH)
                 .on_conflict_do_nothing()
             )
-            head = (
-                await conn.execute(
-                    select(audit_chain_heads.c.seq, audit_chain_heads.c.hash)
-                    .where(audit_chain_heads.c.tenant_id == tenant_id)
-                    .with_for_update()
-                )
-            ).one()
+            # SQLite: write first, so this transaction holds the database's write lock before it
+            # reads the head (another process cannot read the same head and fork the chain).
+            # PostgreSQL: the row lock does that; the insert is needed only for a tenant's first entry.
+            head = None if not uow.is_postgres else (await conn.execute(lock_head)).first()
+            if head is None:
+                await conn.execute(create_head)
+                head = (await conn.execute(lock_head)).one()
             now = self._clock.now().astimezone(UTC)
             entries: list[AuditEntry] = []
             seq, prev_hash = head.seq, head.hash

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Self
 
-from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy import Row, and_, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from neo_service_layer.adapters.db.identity_tables import tenants
@@ -58,16 +58,37 @@ class SqlKeys(_Repository):
         await self._add_versions(key, key.versions)
 
     async def get(self, tenant_id: str, key_id: KeyId) -> ManagedKey | None:
-        row = (
+        """One round trip: the key row joined with its versions (this is on every sign request)."""
+        versions = managed_key_versions
+        rows = (
             await self._conn.execute(
-                select(managed_keys).where(
-                    managed_keys.c.tenant_id == tenant_id, managed_keys.c.key_id == key_id
+                select(
+                    managed_keys,
+                    versions.c.version.label("v_version"),
+                    versions.c.public_key.label("v_public_key"),
+                    versions.c.created_at.label("v_created_at"),
                 )
+                .select_from(
+                    managed_keys.outerjoin(
+                        versions,
+                        and_(
+                            versions.c.tenant_id == managed_keys.c.tenant_id,
+                            versions.c.key_id == managed_keys.c.key_id,
+                        ),
+                    )
+                )
+                .where(managed_keys.c.tenant_id == tenant_id, managed_keys.c.key_id == key_id)
+                .order_by(versions.c.version)
             )
-        ).first()
-        if row is None:
+        ).all()
+        if not rows:
             return None
-        return _key(row, await self._versions(tenant_id, [key_id]))
+        found = [
+            KeyVersion(row.v_version, bytes(row.v_public_key), _utc_required(row.v_created_at))
+            for row in rows
+            if row.v_version is not None
+        ]
+        return _key(rows[0], {key_id: found})
 
     async def for_tenant(self, tenant_id: str) -> list[ManagedKey]:
         rows = (
