@@ -61,7 +61,15 @@ def main() -> None:
     port = _free_port()
     with tempfile.TemporaryDirectory() as data:
         env = {k: v for k, v in os.environ.items() if not k.startswith("NSL_")}
-        env.update({"NSL_DATA_DIR": data, "NSL_HTTP_PORT": str(port), "NSL_LOG_FORMAT": "json"})
+        # Rate limiting off: one loopback client would otherwise be throttled to 1000 requests/min.
+        env.update(
+            {
+                "NSL_DATA_DIR": data,
+                "NSL_HTTP_PORT": str(port),
+                "NSL_LOG_FORMAT": "json",
+                "NSL_RATE_LIMIT_ENABLED": "false",
+            }
+        )
         log = Path(data) / "server.log"
         with log.open("wb") as sink:
             server = subprocess.Popen(
