@@ -167,7 +167,9 @@ class RefreshTokenRepository(Protocol):
 
 
 class RevokedTokenRepository(Protocol):
-    async def add(self, jti: str, tenant_id: TenantId, expires_at: datetime, now: datetime | None = None) -> None:
+    async def add(
+        self, jti: str, tenant_id: TenantId, expires_at: datetime, now: datetime | None = None
+    ) -> None:
         """Deny ``jti`` until ``expires_at``; with ``now``, also forget the tenant's expired entries."""
         ...
 

@@ -364,7 +364,9 @@ class SqlRevokedTokens(_Repository):
     async def add(self, jti: str, tenant_id: str, expires_at: datetime, now: datetime | None = None) -> None:
         if now is not None:  # entries for tokens that expired anyway are no longer needed
             await self._conn.execute(
-                delete(revoked_tokens).where(revoked_tokens.c.tenant_id == tenant_id, revoked_tokens.c.expires_at < now)
+                delete(revoked_tokens).where(
+                    revoked_tokens.c.tenant_id == tenant_id, revoked_tokens.c.expires_at < now
+                )
             )
         await self._conn.execute(
             self._insert_ignore(revoked_tokens, jti=jti, tenant_id=tenant_id, expires_at=expires_at)
