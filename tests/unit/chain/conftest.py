@@ -1,4 +1,4 @@
-"""A migrated SQLite database per test for the chain store (real SQL, no network)."""
+"""A migrated database per test for the chain store (real SQL on SQLite and PostgreSQL, no network)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,17 @@ from neo_service_layer.adapters.db.migrate import upgrade_to_head
 from neo_service_layer.config import Settings
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_settings(request: pytest.FixtureRequest, make_settings: Callable[..., Settings]) -> Settings:
+    """The store runs on SQLite, and on PostgreSQL too (where claiming uses ``SKIP LOCKED``)."""
+    if request.param == "sqlite":
+        return make_settings()
+    return make_settings(database_url=request.getfixturevalue("postgres_url"))
+
+
 @pytest.fixture
-async def store(make_settings: Callable[..., Settings]) -> AsyncIterator[ChainStore]:
-    settings = make_settings()
-    engine = create_engine(settings)
+async def store(store_settings: Settings) -> AsyncIterator[ChainStore]:
+    engine = create_engine(store_settings)
     await upgrade_to_head(engine)
     try:
         yield ChainStore(engine)

@@ -228,10 +228,16 @@ class ChainStore:
             .limit(limit)
         )
         if self._postgres:
+            # A materialised CTE: PostgreSQL may otherwise re-run a LIMIT subquery inside UPDATE ... IN
+            # and lease more than ``limit`` rows.
             candidates = candidates.with_for_update(skip_locked=True)
+            picked = candidates.cte("picked").prefix_with("MATERIALIZED", dialect="postgresql")
+            chosen: Any = select(picked.c.service, picked.c.contract, picked.c.request_id)
+        else:
+            chosen = candidates
         statement = (
             update(R)
-            .where(tuple_(R.c.service, R.c.contract, R.c.request_id).in_(candidates), mine, free)
+            .where(tuple_(R.c.service, R.c.contract, R.c.request_id).in_(chosen), mine, free)
             .values(lease_owner=worker, lease_until=until, updated_at=now)
             .returning(*R.c)
         )
