@@ -194,6 +194,25 @@ class Settings(BaseSettings):
     #: local chain: GAS given to the service's sender account at deployment
     neo_local_sender_gas: int = Field(default=100_000, ge=1)
 
+    # Oracle (web data for contracts) and price feeds
+    #: script hashes (0x...) of the deployed oracle service and price feed contracts (local chain:
+    #: from network.json)
+    neo_oracle_contract: str | None = None
+    neo_feed_contract: str | None = None
+    #: read by the enclave from its own environment (shown here for ``nsl config show``): IP addresses or
+    #: CIDR networks the SSRF guard lets through, plain ``http://`` allowed, a CA bundle instead of certifi
+    oracle_allow_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    oracle_allow_http: bool = False
+    oracle_ca_file: Path | None = None
+    #: oracle requests fetched at the same time by one worker, and answered per transaction
+    oracle_fetch_concurrency: int = Field(default=8, ge=1, le=64)
+    oracle_answers_per_transaction: int = Field(default=10, ge=1, le=50)
+    #: price feeds: a JSON list of {pair, description, decimals, sources: [{name, url, path}],
+    #: deviation, heartbeat_seconds, quorum, max_outlier_distance}; see docs/oracle.md
+    feeds: list[dict[str, Any]] = Field(default_factory=list)
+    #: how often the worker runs a round of every feed
+    feed_interval_seconds: float = Field(default=10.0, gt=0)
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -244,7 +263,7 @@ class Settings(BaseSettings):
                 raise ValueError("simulation platform keys are 32-byte Ed25519 public keys in hex") from None
         return [k.lower() for k in value]
 
-    @field_validator("neo_rpc_urls", mode="before")
+    @field_validator("neo_rpc_urls", "oracle_allow_hosts", mode="before")
     @classmethod
     def _url_list(cls, value: Any) -> Any:
         if isinstance(value, str):  # NSL_NEO_RPC_URLS=a,b or a JSON list

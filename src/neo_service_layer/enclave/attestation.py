@@ -48,20 +48,28 @@ def bound_key(info: KeyInfo) -> dict[str, Any]:
     }
 
 
-def compute_report_data(keys: Sequence[Mapping[str, Any]], nonce: bytes) -> bytes:
+def compute_report_data(keys: Sequence[Mapping[str, Any]], nonce: bytes, purpose: str | None = None) -> bytes:
+    """64 bytes of report data; a ``purpose`` (set only by enclave-internal protocols such as key
+    migration, never by ``attest``) changes the hashed document, so the reports cannot stand in for
+    each other."""
     ordered = sorted(keys, key=lambda k: (str(k.get("key_id")), str(k.get("version"))))
-    return hashlib.sha256(canonical_json({"keys": ordered, "nonce": nonce.hex()})).digest() + bytes(32)
+    body: dict[str, Any] = {"keys": ordered, "nonce": nonce.hex()}
+    if purpose is not None:
+        body["purpose"] = purpose
+    return hashlib.sha256(canonical_json(body)).digest() + bytes(32)
 
 
-def build_report(platform: Platform, keys: Sequence[KeyInfo], nonce: bytes) -> dict[str, Any]:
-    """The report the enclave returns from ``attest``."""
+def build_report(
+    platform: Platform, keys: Sequence[KeyInfo], nonce: bytes, purpose: str | None = None
+) -> dict[str, Any]:
+    """The report the enclave returns from ``attest`` (``purpose``: see ``compute_report_data``)."""
     if not MIN_NONCE <= len(nonce) <= MAX_NONCE:
         raise InvalidKeyRequest(f"nonce must be {MIN_NONCE}-{MAX_NONCE} bytes")
     if len(keys) > MAX_BOUND_KEYS:
         raise InvalidKeyRequest(f"at most {MAX_BOUND_KEYS} keys per report")
     bound = sorted((bound_key(k) for k in keys), key=lambda k: (k["key_id"], k["version"]))
-    data = compute_report_data(bound, nonce)
-    return {
+    data = compute_report_data(bound, nonce, purpose)
+    report: dict[str, Any] = {
         "format": REPORT_FORMAT,
         "mode": platform.name,
         "nonce": nonce.hex(),
@@ -69,6 +77,9 @@ def build_report(platform: Platform, keys: Sequence[KeyInfo], nonce: bytes) -> d
         "report_data": data.hex(),
         "evidence": platform.evidence(data),
     }
+    if purpose is not None:
+        report["purpose"] = purpose
+    return report
 
 
 @dataclass(slots=True)
@@ -96,8 +107,13 @@ def verify_report(
     sgx_root_ca_pem: bytes = INTEL_SGX_ROOT_CA_PEM,
     allow_debug_enclave: bool = False,
     now: datetime | None = None,
+    purpose: str | None = None,
 ) -> Verdict:
-    """Check a report from ``attest`` against the caller's nonce, measurements and trusted keys."""
+    """Check a report from ``attest`` against the caller's nonce, measurements and trusted keys.
+
+    ``purpose``: the report must have been made for this enclave-internal purpose (``None``: by
+    ``attest``); see ``compute_report_data``.
+    """
     verdict = Verdict()
     try:
         mode, report_data, keys, evidence = _fields(report)
@@ -107,7 +123,9 @@ def verify_report(
     verdict.mode, verdict.keys = mode, keys
     if not hmac.compare_digest(bytes.fromhex(report["nonce"]), nonce):
         verdict.problems.append("nonce does not match")
-    if not hmac.compare_digest(compute_report_data(keys, nonce), report_data):
+    if report.get("purpose") != purpose:
+        verdict.problems.append(f"report was made for purpose {report.get('purpose')!r}, not {purpose!r}")
+    if not hmac.compare_digest(compute_report_data(keys, nonce, purpose), report_data):
         verdict.problems.append("report data does not bind these keys and this nonce")
     bound = {k["public_key"] for k in keys}
     for missing in sorted(pk.hex() for pk in expected_public_keys if pk.hex() not in bound):

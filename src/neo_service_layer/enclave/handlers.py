@@ -19,11 +19,13 @@ from neo_service_layer.enclave.encoding import b64encode
 from neo_service_layer.enclave.fetch import Fetcher
 from neo_service_layer.enclave.fetch_guard import GuardPolicy
 from neo_service_layer.enclave.keystore import KeyStore
+from neo_service_layer.enclave.migration import KeyMigration, MigrationPolicy, RecordToExport
 from neo_service_layer.enclave.oracle import OracleFetchOp
 from neo_service_layer.enclave.platforms import Platform
 from neo_service_layer.enclave.protocol import (
     PROTOCOL_VERSION,
     Args,
+    BadRequest,
     UnknownOp,
     key_info_to_wire,
     sealed_key_to_wire,
@@ -51,11 +53,17 @@ class EnclaveOperations:
     """
 
     def __init__(
-        self, platform: Platform, sealer: Sealer, keys: KeyStore, fetcher: Fetcher | None = None
+        self,
+        platform: Platform,
+        sealer: Sealer,
+        keys: KeyStore,
+        fetcher: Fetcher | None = None,
+        migration: MigrationPolicy | None = None,
     ) -> None:
         self._platform = platform
         self._sealer = sealer
         self._keys = keys
+        self._migration = KeyMigration(platform, keys, migration or MigrationPolicy())
         self._ops: dict[str, Callable[[Args], Result]] = {
             "status": self.status,
             "create_key": self.create_key,
@@ -70,6 +78,9 @@ class EnclaveOperations:
             "unseal": self.unseal,
             "random": self.random,
             "attest": self.attest,
+            "migration_offer": self.migration_offer,
+            "migration_export": self.migration_export,
+            "migration_import": self.migration_import,
         }
         fetcher = fetcher if fetcher is not None else Fetcher(GuardPolicy.from_env())
         self._async_ops: dict[str, Callable[[Args], Awaitable[Result]]] = {
@@ -157,3 +168,23 @@ class EnclaveOperations:
     def attest(self, args: Args) -> Result:
         keys = self._keys.current_infos(args.text_list("key_ids"))
         return {"report": attestation.build_report(self._platform, keys, args.blob("nonce"))}
+
+    def migration_offer(self, args: Args) -> Result:
+        return {"offer": self._migration.offer()}
+
+    def migration_export(self, args: Args) -> Result:
+        records = []
+        for item in args.opt_list("records"):
+            if not isinstance(item, dict):
+                raise BadRequest("field 'records' must be a list of objects")
+            record = Args(item)
+            records.append(
+                RecordToExport(
+                    record.text("key_id"), record.opt_integer("version"), record.blob("sealed_record")
+                )
+            )
+        return self._migration.export(args.mapping("offer"), records)
+
+    def migration_import(self, args: Args) -> Result:
+        imported = self._migration.import_bundle(args.mapping("bundle"))
+        return {"keys": [sealed_key_to_wire(s) for s in imported]}

@@ -7,7 +7,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from neo_service_layer.domain.keys import (
     InvalidKeyRequest,
@@ -32,6 +32,18 @@ from neo_service_layer.enclave.sealing import SEAL_FORMAT, Sealer
 
 MAX_BATCH = 256
 _WINDOW_SECONDS = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationMaterial:
+    """One key version in the clear, only ever inside an enclave (between two migration steps)."""
+
+    key_id: str
+    version: int
+    kind: KeyKind
+    public_key: bytes
+    secret: bytes = field(repr=False)
+    policy: KeyPolicy
 
 
 @dataclass(slots=True)
@@ -74,6 +86,47 @@ class KeyStore:
 
     def load(self, key_id: str, record: bytes) -> KeyInfo:
         """Unseal a key record and hold the key; the record must belong to ``key_id``."""
+        entry = self._open(key_id, record)
+        self._keys.setdefault(key_id, {})[entry.version] = entry
+        return entry.info()
+
+    def export_material(self, key_id: str, record: bytes) -> MigrationMaterial:
+        """Open a record of this enclave for key migration; disabled and destroyed keys are refused.
+
+        Raises:
+            SealedDataInvalid: the record does not open here. KeyDisabled: the key is revoked.
+        """
+        entry = self._open(key_id, record)
+        if entry.status is not KeyStatus.ACTIVE:
+            raise KeyDisabled("key is disabled")
+        return MigrationMaterial(
+            key_id=entry.key_id,
+            version=entry.version,
+            kind=entry.signer.kind,
+            public_key=entry.signer.public_key,
+            secret=entry.signer.secret_bytes(),
+            policy=entry.policy,
+        )
+
+    def import_material(self, material: MigrationMaterial) -> SealedKey:
+        """Hold a migrated key and seal it under this enclave's sealing key.
+
+        Raises:
+            KeyDisabled: this enclave was told to destroy or disable the key.
+            SealedDataInvalid: the secret does not give the stated public key.
+        """
+        check_key_id(material.key_id)
+        if self._revocations.status(material.key_id) is not KeyStatus.ACTIVE:
+            raise KeyDisabled("key was revoked in this enclave")
+        try:
+            signer = signing.from_secret(material.kind, material.secret)
+        except (ValueError, InvalidKeyRequest):
+            raise SealedDataInvalid("migrated key material is malformed") from None
+        if signer.public_key != material.public_key or material.version < 1:
+            raise SealedDataInvalid("migrated key material is inconsistent")
+        return self._add(_Entry(material.key_id, material.version, signer, material.policy, KeyStatus.ACTIVE))
+
+    def _open(self, key_id: str, record: bytes) -> _Entry:
         check_key_id(key_id)
         header, payload = self._sealer.open_record(record)
         if header.get("key_id") != key_id:
@@ -95,9 +148,7 @@ class KeyStore:
             raise SealedDataInvalid("sealed record version is malformed")
         if self._revocations.status(key_id) is KeyStatus.DISABLED:
             status = KeyStatus.DISABLED
-        entry = _Entry(key_id, version, signer, policy, status)
-        self._keys.setdefault(key_id, {})[version] = entry
-        return entry.info()
+        return _Entry(key_id, version, signer, policy, status)
 
     def info(self, key_id: str, version: int | None = None) -> KeyInfo:
         return self._entry(key_id, version).info()

@@ -10,6 +10,7 @@ from pathlib import Path
 from neo_service_layer.config import Settings, TeePlatform
 from neo_service_layer.enclave.handlers import EnclaveOperations
 from neo_service_layer.enclave.keystore import KeyStore
+from neo_service_layer.enclave.migration import MigrationPolicy
 from neo_service_layer.enclave.platforms import (
     GramineSgxPlatform,
     Platform,
@@ -41,6 +42,21 @@ def build_platform(settings: Settings) -> Platform:
         raise EnclaveStartupError(str(exc)) from None
 
 
+def migration_policy(settings: Settings) -> MigrationPolicy:
+    """The key-migration peers this enclave trusts, from its own (measured, under Gramine) config."""
+    if settings.migration_accept_simulation and settings.is_production and not settings.tee_allow_simulation:
+        raise EnclaveStartupError(
+            "NSL_MIGRATION_ACCEPT_SIMULATION=true in production needs NSL_TEE_ALLOW_SIMULATION=true"
+        )
+    return MigrationPolicy(
+        allowed_measurements=frozenset(m.lower() for m in settings.migration_allowed_measurements),
+        accept_simulation=settings.migration_accept_simulation,
+        simulation_platform_keys=frozenset(
+            bytes.fromhex(k) for k in settings.migration_simulation_platform_keys
+        ),
+    )
+
+
 def build_server(settings: Settings, tcp_address: tuple[str, int] | None = None) -> EnclaveServer:
     """Everything the enclave process holds, wired together (no socket bound yet)."""
     if settings.enclave_token is None or not settings.enclave_token.get_secret_value():
@@ -55,7 +71,7 @@ def build_server(settings: Settings, tcp_address: tuple[str, int] | None = None)
     keys = KeyStore(sealer, Revocations(sealer, state_dir / "revocations.sealed"))
     if isinstance(platform, SimulationPlatform):
         (state_dir / "platform.pub").write_text(platform.platform_public_key.hex() + "\n")
-    operations = EnclaveOperations(platform, sealer, keys)
+    operations = EnclaveOperations(platform, sealer, keys, migration=migration_policy(settings))
     token = settings.enclave_token.get_secret_value().encode()
     return EnclaveServer(operations, token, settings.effective_enclave_socket, tcp_address)
 

@@ -17,6 +17,7 @@ from neo_service_layer.config import ConfigurationError, Settings, load_settings
 from neo_service_layer.entrypoints.cli_backup import backup_app, dr_app
 from neo_service_layer.entrypoints.cli_chain import chain_app, randomness_app
 from neo_service_layer.entrypoints.cli_identity import admin_app, audit_app, auth_app
+from neo_service_layer.entrypoints.cli_keys_migration import register as register_key_migration
 from neo_service_layer.observability.logs import configure_logging
 
 app = typer.Typer(no_args_is_help=True, help="Neo Service Layer: trusted off-chain services for Neo N3.")
@@ -24,7 +25,8 @@ config_app = typer.Typer(no_args_is_help=True, help="Inspect configuration.")
 app.add_typer(config_app, name="config")
 attest_app = typer.Typer(no_args_is_help=True, help="Check enclave attestation reports.")
 app.add_typer(attest_app, name="attest")
-keys_app = typer.Typer(no_args_is_help=True, help="Enclave keys: rotation.")
+keys_app = typer.Typer(no_args_is_help=True, help="Enclave keys: rotation, migration between enclaves.")
+register_key_migration(keys_app)
 app.add_typer(keys_app, name="keys")
 app.add_typer(admin_app, name="admin")
 app.add_typer(auth_app, name="auth")

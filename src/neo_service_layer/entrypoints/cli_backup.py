@@ -26,6 +26,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from neo_service_layer.adapters.backup.checks import restore_checks
 from neo_service_layer.adapters.backup.factory import build_backup_service, retention_policy
 from neo_service_layer.adapters.backup.settings import BackupSettings
 from neo_service_layer.config import ConfigurationError, Settings, load_settings
@@ -51,7 +52,7 @@ def load() -> tuple[Settings, BackupSettings]:
 
 def open_service(settings: Settings, backup: BackupSettings) -> BackupService:
     try:
-        return build_backup_service(settings, backup)
+        return build_backup_service(settings, backup, checks=restore_checks(settings))
     except BackupError as exc:
         console.print(f"[red]backup configuration error:[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -155,13 +156,19 @@ def verify(backup_id: Annotated[str, typer.Argument(help="A backup id, or 'lates
         report = await with_progress(f"verifying {chosen}", size, lambda p: service.verify(chosen, p))
         table = Table("check", "result", "detail")
         for check in report.checks:
-            table.add_row(check.name, "[green]ok[/green]" if check.ok else "[red]FAILED[/red]", check.detail)
+            table.add_row(check.name, _verdict(check.ok, check.detail), check.detail)
         out.print(table)
         out.print(f"{chosen}: {'verified' if report.ok else 'NOT verified'} in {report.seconds:.2f} s")
         return report.ok
 
     if not run(main()):
         raise typer.Exit(1)
+
+
+def _verdict(ok: bool, detail: str) -> str:
+    if ok and detail.startswith("skipped"):
+        return "[yellow]skipped[/yellow]"
+    return "[green]ok[/green]" if ok else "[red]FAILED[/red]"
 
 
 @backup_app.command("restore")
@@ -180,6 +187,9 @@ def restore(
         )
         out.print(f"restored {chosen} into {settings.masked_database_url} in {result.seconds:.2f} s")
         out.print(result.previous)
+        for check in result.checks:
+            if not check.ok:
+                out.print(f"[yellow]check {check.name} (not blocking) failed:[/yellow] {check.detail}")
         for path in result.installed_files:
             out.print(f"enclave file written: {path}")
 

@@ -158,3 +158,6 @@ class NamedCheck:
 
     name: str
     run: Callable[[RestoredDatabase, Manifest], Awaitable[CheckOutcome]]
+    #: a failure stops ``restore`` (``verify`` reports every failure either way). Non-blocking: checks
+    #: that a restore onto a new machine is expected to fail until a follow-up step (key migration)
+    blocking: bool = True

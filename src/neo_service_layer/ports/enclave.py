@@ -142,3 +142,30 @@ class Enclave(Protocol):
     def bls_message_point(self, message: bytes) -> bytes:
         """Compressed G2 point H(message) (96 bytes) for the on-chain BLS pairing check."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationExport:
+    """What an old enclave answers to ``migration_export``: the bundle and what it left out (and why)."""
+
+    bundle: Mapping[str, Any]
+    exported: Sequence[tuple[KeyId, int]]
+    skipped: Sequence[tuple[KeyId, int | None, str]]
+
+
+class KeyMigrationEnclave(Protocol):
+    """Attested key migration between enclaves (see ``neo_service_layer.enclave.migration``)."""
+
+    async def migration_offer(self) -> Mapping[str, Any]:
+        """New enclave: an offer (ephemeral X25519 public key bound in an attestation report)."""
+        ...
+
+    async def migration_export(
+        self, offer: Mapping[str, Any], records: Sequence[tuple[KeyId, int, bytes]]
+    ) -> MigrationExport:
+        """Old enclave: the keys of ``records`` (key id, version, sealed record) encrypted to ``offer``."""
+        ...
+
+    async def migration_import(self, bundle: Mapping[str, Any]) -> list[SealedKey]:
+        """New enclave: the keys of ``bundle``, re-sealed under its own sealing key (store them)."""
+        ...

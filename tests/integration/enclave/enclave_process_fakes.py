@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from neo_service_layer.domain.keys import SealedKey
+from neo_service_layer.enclave.platforms import SimulationPlatform
 
 
 @dataclass
@@ -68,6 +71,36 @@ class EnclaveProcess:
         assert self.process is not None
         self.process.send_signal(signal.SIGTERM)
         return self.process.wait(timeout=10)
+
+
+@dataclass
+class PeerEnclave(EnclaveProcess):
+    """An enclave process with extra environment (its migration policy)."""
+
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def platform_key(self) -> str:
+        """The simulated platform public key (hex) of this enclave's data directory."""
+        return platform_key(self.data_dir)
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return super().env(**{**self.extra, **extra})
+
+
+def platform_key(directory: Path) -> str:
+    """Create the simulated platform (as the enclave will find it) and return its public key."""
+    return SimulationPlatform(directory).platform_public_key.hex()
+
+
+def trusting(*keys: str, allowed: Sequence[str] = ()) -> dict[str, str]:
+    env = {
+        "NSL_MIGRATION_ACCEPT_SIMULATION": "true",
+        "NSL_MIGRATION_SIMULATION_PLATFORM_KEYS": json.dumps(list(keys)),
+    }
+    if allowed:
+        env["NSL_MIGRATION_ALLOWED_MEASUREMENTS"] = json.dumps(list(allowed))
+    return env
 
 
 class RecordStore:

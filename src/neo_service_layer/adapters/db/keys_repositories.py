@@ -7,7 +7,7 @@ records are global (no tenant, no RLS): see ``keys_tables`` for why.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Self
 
@@ -25,7 +25,7 @@ from neo_service_layer.adapters.db.keys_tables import (
 )
 from neo_service_layer.adapters.db.unit_of_work import SqlUnitOfWork
 from neo_service_layer.domain.key_lifecycle import KeyNotFound, KeyState, KeyVersion, ManagedKey
-from neo_service_layer.domain.keys import KeyId, KeyKind, Purpose
+from neo_service_layer.domain.keys import KeyId, KeyKind, Purpose, SealedKey
 from neo_service_layer.domain.tenant_secrets import Consumer, SecretVersion, TenantSecret
 from neo_service_layer.ports.enclave import SealedRecordLoader
 from neo_service_layer.ports.keys import RememberedSource
@@ -420,3 +420,49 @@ def sealed_record_loader(engine: AsyncEngine) -> SealedRecordLoader:
         return record
 
     return load
+
+
+class SqlSealedRecordStore:
+    """Every row of ``key_sealed_records``, for key migration (``services.key_migration.RecordStore``).
+
+    Storing a re-sealed record replaces the old enclave's record of the same key id and version.
+    """
+
+    def __init__(self, engine: AsyncEngine, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._engine = engine
+        self._now = now
+
+    async def all_records(self) -> list[tuple[KeyId, int, bytes]]:
+        table = key_sealed_records
+        async with SqlKeysUnitOfWork(self._engine) as uow:
+            rows = (
+                await uow.connection.execute(
+                    select(table.c.key_id, table.c.version, table.c.sealed).order_by(
+                        table.c.key_id, table.c.version
+                    )
+                )
+            ).all()
+        return [(str(row.key_id), int(row.version), bytes(row.sealed)) for row in rows]
+
+    async def put_records(self, records: Sequence[SealedKey]) -> None:
+        now = self._now()
+        async with SqlKeysUnitOfWork(self._engine) as uow:
+            for record in records:
+                await uow.sealed_records.put(
+                    record.info.key_id, record.info.version, record.sealed_record, now
+                )
+            await uow.commit()
+
+    async def unknown_keys(self, key_ids: Sequence[KeyId]) -> list[KeyId]:
+        """Those of ``key_ids`` with no row in ``managed_keys`` (created after a restored backup)."""
+        if not key_ids:
+            return []
+        async with SqlKeysUnitOfWork(self._engine) as uow:
+            known = set(
+                (
+                    await uow.connection.execute(
+                        select(managed_keys.c.key_id).where(managed_keys.c.key_id.in_(list(key_ids)))
+                    )
+                ).scalars()
+            )
+        return sorted(set(key_ids) - known)

@@ -8,7 +8,7 @@ loaded, and the call retried once. Unreachable or silent enclave: ``EnclaveUnava
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ from neo_service_layer.ports.enclave import (
     EnclaveStatus,
     EnclaveTimeout,
     EnclaveUnavailable,
+    MigrationExport,
     SealedRecordLoader,
 )
 
@@ -199,6 +200,27 @@ class EnclaveClient:
                 result = await call("oracle_fetch", args, idempotent=False, timeout=timeout)
         return _decode(_oracle_response, result)
 
+    # Key migration (``ports.enclave.KeyMigrationEnclave``) -----------------------------------------
+
+    async def migration_offer(self) -> Mapping[str, Any]:
+        return _decode(lambda r: dict(r["offer"]), await self._call("migration_offer", {}, idempotent=False))
+
+    async def migration_export(
+        self, offer: Mapping[str, Any], records: Sequence[tuple[KeyId, int, bytes]]
+    ) -> MigrationExport:
+        args = {
+            "offer": dict(offer),
+            "records": [
+                {"key_id": key_id, "version": version, "sealed_record": b64encode(record)}
+                for key_id, version, record in records
+            ],
+        }
+        return _decode(_migration_export, await self._call("migration_export", args, idempotent=True))
+
+    async def migration_import(self, bundle: Mapping[str, Any]) -> list[SealedKey]:
+        result = await self._call("migration_import", {"bundle": dict(bundle)}, idempotent=False)
+        return _decode(lambda r: [sealed_key_from_wire(k) for k in r["keys"]], result)
+
     async def _call(self, op: str, args: dict[str, Any], *, idempotent: bool) -> dict[str, Any]:
         async with traced(f"enclave.{op}", {"rpc.system": "nsl-enclave"}, kind=SpanKind.CLIENT):
             return await self._transport.call(op, args, idempotent=idempotent)
@@ -253,6 +275,17 @@ def _oracle_response(r: dict[str, Any]) -> OracleResponse:
         status=None if status is None else int(status),
         content_type=None if content_type is None else str(content_type),
         detail=str(r.get("detail", "")),
+    )
+
+
+def _migration_export(r: dict[str, Any]) -> MigrationExport:
+    return MigrationExport(
+        bundle=dict(r["bundle"]),
+        exported=[(str(e["key_id"]), int(e["version"])) for e in r["exported"]],
+        skipped=[
+            (str(s["key_id"]), None if s.get("version") is None else int(s["version"]), str(s["reason"]))
+            for s in r["skipped"]
+        ],
     )
 
 

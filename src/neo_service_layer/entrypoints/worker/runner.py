@@ -11,6 +11,7 @@ from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import start_http_server
 
+from neo_service_layer.adapters.backup.checks import restore_checks
 from neo_service_layer.adapters.backup.factory import build_backup_service
 from neo_service_layer.adapters.backup.settings import BackupSettings
 from neo_service_layer.adapters.db.heartbeats import record_heartbeat
@@ -73,7 +74,8 @@ def _backup_jobs(settings: Settings, container: Container) -> list[PeriodicJob]:
     backup_settings = BackupSettings()
     if not backup_settings.schedule_enabled:
         return []
-    service = build_backup_service(settings, backup_settings, clock=container.clock)
+    checks = restore_checks(settings, container.clock)
+    service = build_backup_service(settings, backup_settings, clock=container.clock, checks=checks)
     return backup_jobs(container.clock, service, backup_settings, BackupMetrics(container.registry))
 
 
