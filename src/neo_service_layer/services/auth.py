@@ -127,7 +127,7 @@ class AuthService:
         self._audit = audit
         self._clock = clock
         self.policy = policy
-        self._dummy_hash: str | None = None
+        self._unknown_user_hash: str | None = None
 
     # Sign-in ---------------------------------------------------------------------------------
 
@@ -160,7 +160,7 @@ class AuthService:
             await self._login_audit(audit_tenant, username, user, Outcome.DENIED, meta, "locked")
             raise AccountLocked("too many failed sign-ins; try again later")
         if user is None:
-            await self._hasher.verify(await self._dummy(), password)
+            await self._hasher.verify(await self._unknown_user(), password)
             await self._fail(keys, audit_tenant, username, None, meta, "bad-credentials")
         elif not await self._hasher.verify(user.password_hash, password) or user.disabled:
             await self._fail(keys, audit_tenant, username, user, meta, "bad-credentials")
@@ -242,10 +242,10 @@ class AuthService:
             raise InvalidMfaCode("the two-factor code is wrong or was used already")
         raise InvalidCredentials("unknown user name or wrong password")
 
-    async def _dummy(self) -> str:
-        if self._dummy_hash is None:
-            self._dummy_hash = await self._hasher.hash(secrets.token_urlsafe(24))
-        return self._dummy_hash
+    async def _unknown_user(self) -> str:
+        if self._unknown_user_hash is None:
+            self._unknown_user_hash = await self._hasher.hash(secrets.token_urlsafe(24))
+        return self._unknown_user_hash
 
     async def _audit_tenant_for(self, uow: IdentityUnitOfWork, hint: str | None) -> str:
         if hint and hint != PLATFORM_TENANT:

@@ -135,7 +135,7 @@ class AccountInvoker:
             await builder.set_valid_until_block(100)
             builder.tx.system_fee = dry.result.gas_consumed + append_system_fee
             # witnesses are needed to price verification; the fee is part of what is signed, so sign twice
-            builder.tx.network_fee = 999  # placeholder: a zero fee fails neo-mamba's pre-sign check
+            builder.tx.network_fee = 999  # provisional: a zero fee fails neo-mamba's pre-sign check
             await builder.build_and_sign()
             await builder.calculate_network_fee()
             builder.tx.witnesses = []
