@@ -22,6 +22,8 @@ SOURCES = (
     CONTRACTS_DIR / "oracle_service.py",
     CONTRACTS_DIR / "examples" / "price_consumer.py",
     CONTRACTS_DIR / "examples" / "faulty_oracle_consumer.py",
+    CONTRACTS_DIR / "price_feed.py",
+    CONTRACTS_DIR / "examples" / "feed_consumer.py",
 )
 
 

@@ -10,31 +10,36 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from neo_service_layer.adapters.db.chain_repositories import ChainStore
+from neo_service_layer.adapters.db.oracle_repositories import OracleTemplates
 from neo_service_layer.adapters.neo.chain import NeoChain, NeoRpcEndpoint
 from neo_service_layer.adapters.neo.health import ChainCheck
 from neo_service_layer.adapters.neo.health import not_configured as chain_not_configured
-from neo_service_layer.adapters.neo.network import NeoNetwork, resolve_network
+from neo_service_layer.adapters.neo.network import NeoNetwork, NetworkFile, resolve_network
+from neo_service_layer.adapters.neo.oracle_keys import load_oracle_key
 from neo_service_layer.adapters.neo.privnet import DEV_VALIDATOR_PUBLIC_KEY
 from neo_service_layer.adapters.neo.rpc import RpcPool
 from neo_service_layer.adapters.neo.service_keys import ServiceKeys, load_service_keys
 from neo_service_layer.adapters.neo.signing import EnclaveAccount, enclave_signing_function
 from neo_service_layer.config import Settings
+from neo_service_layer.domain.feed_updates import FeedDefinition
 from neo_service_layer.observability.chain_metrics import ChainMetrics
 from neo_service_layer.ports.clock import Clock
 from neo_service_layer.ports.enclave import Enclave
 from neo_service_layer.ports.health import ReadinessCheck
-from neo_service_layer.services import randomness
+from neo_service_layer.services import oracle, randomness
 from neo_service_layer.services.chain_outbox import OutboxRelay
 from neo_service_layer.services.chain_watcher import ChainWatcher
+from neo_service_layer.services.feeds import FeedRunner
 
-#: placeholder sender for processes that only read the chain (no service keys in the database yet)
+#: the sender of processes that only read the chain (no service keys in the database yet): it never
+#: signs, since the enclave holds no key "none"
 _NO_SENDER = EnclaveAccount("none", bytes.fromhex(DEV_VALIDATOR_PUBLIC_KEY))
 
 
@@ -48,6 +53,11 @@ class ChainParts:
     keys: ServiceKeys | None
     enclave: Callable[[], Enclave]
     clock: Clock
+    oracle_contract: str | None = None
+    feed_contract: str | None = None
+    oracle_key: oracle.OracleKey | None = None
+    feeds: list[FeedDefinition] = field(default_factory=list)
+    templates: OracleTemplates | None = None
 
     @property
     def poll_interval(self) -> float:
@@ -84,15 +94,78 @@ class ChainParts:
             max_callback_gas=int(self.settings.neo_max_callback_gas * 10**8),
         )
 
-    def relay(self) -> OutboxRelay:
+    def relay(self, service: str = randomness.SERVICE) -> OutboxRelay:
         return OutboxRelay(
             self.chain,
             self.store,
             self.clock,
             self.metrics,
-            service=randomness.SERVICE,
+            service=service,
             resend_after=timedelta(seconds=max(self.network.block_time * 2, 0.5)),
         )
+
+    def oracle_watcher(self) -> ChainWatcher | None:
+        if not self.oracle_contract:
+            return None
+        return ChainWatcher(
+            self.chain,
+            self.store,
+            self.clock,
+            self.metrics,
+            service=oracle.SERVICE,
+            contract=self.oracle_contract,
+            decode=oracle.decode_events,
+            start_block=self.network.start_block,
+        )
+
+    def oracle_answerer(self, secrets: oracle.SealedSecretReader) -> oracle.OracleAnswerer | None:
+        if self.oracle_key is None or self.templates is None:
+            return None
+        return oracle.OracleAnswerer(self.enclave, self.oracle_key, self.templates, secrets, self.clock)
+
+    def oracle_fulfiller(
+        self, worker_id: str, secrets: oracle.SealedSecretReader
+    ) -> oracle.OracleFulfiller | None:
+        answerer = self.oracle_answerer(secrets)
+        if not self.oracle_contract or answerer is None or self.keys is None:
+            return None
+        return oracle.OracleFulfiller(
+            self.chain,
+            self.store,
+            answerer,
+            self.clock,
+            self.metrics,
+            contract=self.oracle_contract,
+            worker_id=worker_id,
+            lease_seconds=self.settings.neo_lease_seconds,
+            per_transaction=self.settings.oracle_answers_per_transaction,
+            max_callback_gas=int(self.settings.neo_max_callback_gas * 10**8),
+            fetch_concurrency=self.settings.oracle_fetch_concurrency,
+        )
+
+    def feed_runner(self) -> FeedRunner | None:
+        if not self.feed_contract or self.oracle_key is None or self.keys is None or not self.feeds:
+            return None
+        return FeedRunner(
+            self.chain,
+            self.enclave,
+            self.oracle_key,
+            self.clock,
+            self.metrics,
+            contract=self.feed_contract,
+            feeds=self.feeds,
+        )
+
+
+def service_contract(settings: Settings, name: str) -> str | None:
+    """Hash of the ``oracle`` or ``feed`` contract: from the settings, else the local chain's network.json."""
+    configured = settings.neo_oracle_contract if name == "oracle" else settings.neo_feed_contract
+    if configured:
+        return configured
+    if settings.neo_network != "local":
+        return None
+    file = NetworkFile.read(settings.data_dir)
+    return file.contracts.get(name) if file is not None else None
 
 
 @asynccontextmanager
@@ -110,7 +183,7 @@ async def open_chain(
         yield None
         return
     store = ChainStore(engine)
-    metrics = ChainMetrics(registry)
+    metrics = ChainMetrics(registry, low_balance_gas=settings.neo_sender_low_balance_gas)
     endpoints = [(url, NeoRpcEndpoint(url)) for url in network.rpc_urls]
     pool: RpcPool[NeoRpcEndpoint] = RpcPool(endpoints)
     keys = await load_service_keys(store)
@@ -127,7 +200,21 @@ async def open_chain(
         chain, metrics, network=network.name, low_balance_gas=settings.neo_sender_low_balance_gas
     )
     try:
-        yield ChainParts(settings, network, chain, store, metrics, keys, enclave, clock)
+        yield ChainParts(
+            settings,
+            network,
+            chain,
+            store,
+            metrics,
+            keys,
+            enclave,
+            clock,
+            oracle_contract=service_contract(settings, "oracle"),
+            feed_contract=service_contract(settings, "feed"),
+            oracle_key=await load_oracle_key(store),
+            feeds=[FeedDefinition.from_dict(feed) for feed in settings.feeds],
+            templates=OracleTemplates(engine),
+        )
     finally:
         for _url, endpoint in endpoints:
             await endpoint.close()

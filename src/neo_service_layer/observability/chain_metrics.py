@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from neo_service_layer.adapters.neo.rpc import EndpointHealth
@@ -11,7 +13,7 @@ SECOND_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 60.0, 12
 
 
 class ChainMetrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, registry: CollectorRegistry, *, low_balance_gas: float | None = None) -> None:
         self.behind = Gauge(
             "nsl_chain_blocks_behind",
             "Blocks between the chain head and the watcher's cursor (last fully processed block).",
@@ -48,7 +50,23 @@ class ChainMetrics:
         )
         self.sender_gas = Gauge(
             "nsl_chain_sender_gas_balance",
-            "GAS held by the service's transaction-sender account.",
+            "GAS held by the service's transaction-sender account (NaN until first read).",
+            registry=registry,
+        )
+        # NaN, not 0, before the first successful read: an unreachable RPC is not an empty account
+        self.sender_gas.set(math.nan)
+        self.sender_gas_low = Gauge(
+            "nsl_chain_sender_gas_low_threshold",
+            "GAS below which the sender's balance is low (NSL_NEO_SENDER_LOW_BALANCE_GAS).",
+            registry=registry,
+        )
+        if low_balance_gas is not None:
+            self.sender_gas_low.set(low_balance_gas)
+        self.feed_rounds = Counter(
+            "nsl_feed_rounds_total",
+            "Price feed rounds by pair and outcome (published_first, published_deviation,"
+            " published_heartbeat, unchanged, quorum_lost, in_flight, rejected, error).",
+            ["pair", "outcome"],
             registry=registry,
         )
         self.rpc_up = Gauge(
@@ -73,6 +91,9 @@ class ChainMetrics:
 
     def transaction_outcome(self, service: str, outcome: str) -> None:
         self.transactions.labels(service, outcome).inc()
+
+    def feed_round(self, pair: str, outcome: str) -> None:
+        self.feed_rounds.labels(pair, outcome).inc()
 
     def endpoints(self, health: list[EndpointHealth]) -> None:
         for endpoint in health:

@@ -1,9 +1,9 @@
 """The embedded local chain: a neo-go privnet under ``<data_dir>/chain`` with the service contracts deployed.
 
-``provision`` is idempotent: on a chain that already has the randomness contract recorded in
-``network.json`` (same magic, contract still there) it only refreshes the RPC URL; otherwise it deploys
-the contract with the committee account (owner: the service's sender account, whose key is in the
-enclave, so the worker may record callback failures with ``markCallbackFailed``; ECDSA and BLS keys: the
+``provision`` is idempotent: on a chain that already has the service contracts recorded in
+``network.json`` (same magic and keys, contracts still there) it only refreshes the RPC URL; otherwise it
+deploys the missing contracts with the committee account (owner: the service's sender account, whose key
+is in the enclave, so the worker may record callback failures with ``markCallbackFailed``; keys: the
 enclave's service keys) and funds the sender with GAS.
 """
 
@@ -18,8 +18,9 @@ from neo3.api import noderpc
 from neo_service_layer.adapters.db.chain_repositories import ChainStore
 from neo_service_layer.adapters.neo import privnet_deploy as deploy
 from neo_service_layer.adapters.neo.network import NetworkFile
+from neo_service_layer.adapters.neo.oracle_keys import ensure_oracle_key
 from neo_service_layer.adapters.neo.privnet import Privnet, PrivnetSettings, _port_is_free
-from neo_service_layer.adapters.neo.service_keys import ServiceKeys, ensure_service_keys
+from neo_service_layer.adapters.neo.service_keys import ensure_service_keys
 from neo_service_layer.config import Settings
 from neo_service_layer.observability.logs import get_logger
 from neo_service_layer.ports.clock import Clock
@@ -81,50 +82,66 @@ async def _contract_exists(rpc_url: str, contract: str) -> bool:
 async def provision(
     settings: Settings, net: Privnet, enclave: Enclave, store: ChainStore, clock: Clock
 ) -> Provisioned:
-    """Deploy (once) and describe the local chain; write and return ``network.json``."""
+    """Deploy (once) and describe the local chain; write and return ``network.json``.
+
+    Contracts: ``randomness`` (randomness service), ``oracle`` (oracle service) and ``feed`` (price
+    feeds), all owned by the service's sender account; the oracle and feed contracts trust the enclave's
+    oracle key. A chain provisioned before a contract existed gets just the missing one.
+    """
     keys = await ensure_service_keys(store, enclave, clock)
+    oracle_key = await ensure_oracle_key(store, enclave, clock)
+    public = {**keys.public(), "oracle": oracle_key.public_key.hex()}
     block_time = settings.neo_block_time_seconds
     existing = NetworkFile.read(settings.data_dir)
-    contract = existing.contracts.get("randomness") if existing else None
-    if (
+    reuse = (
         existing is not None
-        and contract
         and existing.magic == net.magic
-        and existing.service_keys == keys.public()
-        and await _contract_exists(net.rpc_url, contract)
-    ):
+        and {k: v for k, v in existing.service_keys.items() if k != "oracle"} == keys.public()
+        and existing.service_keys.get("oracle", public["oracle"]) == public["oracle"]
+    )
+    contracts: dict[str, str] = {}
+    if reuse and existing is not None:
+        for name, contract in existing.contracts.items():
+            if name in CONTRACTS and await _contract_exists(net.rpc_url, contract):
+                contracts[name] = contract
+    if existing is not None and reuse and set(contracts) == set(CONTRACTS):
         existing.rpc_url, existing.ws_url, existing.block_time = net.rpc_url, net.ws_url, block_time
+        existing.service_keys = public
         existing.write(settings.data_dir)
         return Provisioned(existing, deployed=False)
 
     facade = deploy.make_facade(net.rpc_url, block_time)
     committee = deploy.committee_invoker(facade, block_time)
-    nef, manifest = artifact("randomness_service")
-    service = await deploy.deploy_contract(
-        committee,
-        nef,
-        manifest,
-        [keys.sender.script_hash, keys.randomness.ecdsa_public_key, keys.randomness.bls_public_key],
-    )
-    await deploy.fund(committee, keys.sender.script_hash, settings.neo_local_sender_gas * deploy.GAS)
+    owner = keys.sender.script_hash
+    data = {
+        "randomness": [owner, keys.randomness.ecdsa_public_key, keys.randomness.bls_public_key],
+        "oracle": [owner, oracle_key.public_key],
+        "feed": [owner, oracle_key.public_key],
+    }
+    for name, artifact_name in CONTRACTS.items():
+        if name not in contracts:
+            nef, manifest = artifact(artifact_name)
+            contracts[name] = f"0x{await deploy.deploy_contract(committee, nef, manifest, data[name])}"
+    if not reuse:
+        await deploy.fund(committee, owner, settings.neo_local_sender_gas * deploy.GAS)
     async with noderpc.NeoRpcClient(net.rpc_url, timeout=10.0) as client:
         height = await client.get_block_count() - 1
-    file = network_file(net, keys, f"0x{service}", height, block_time)
-    file.write(settings.data_dir)
-    log.info("local chain provisioned", randomness=file.contracts["randomness"], height=height)
-    return Provisioned(file, deployed=True)
-
-
-def network_file(
-    net: Privnet, keys: ServiceKeys, randomness_contract: str, height: int, block_time: float
-) -> NetworkFile:
-    return NetworkFile(
+    if reuse and existing is not None:
+        height = existing.deployed_height
+    file = NetworkFile(
         rpc_url=net.rpc_url,
         ws_url=net.ws_url,
         magic=net.magic,
         block_time=block_time,
-        contracts={"randomness": randomness_contract},
-        service_keys=keys.public(),
+        contracts=contracts,
+        service_keys=public,
         sender={"address": keys.sender.address, "script_hash": f"0x{keys.sender.script_hash}"},
         deployed_height=height,
     )
+    file.write(settings.data_dir)
+    log.info("local chain provisioned", contracts=contracts, height=height)
+    return Provisioned(file, deployed=True)
+
+
+#: network.json name -> compiled artifact
+CONTRACTS = {"randomness": "randomness_service", "oracle": "oracle_service", "feed": "price_feed"}

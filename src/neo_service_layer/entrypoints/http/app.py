@@ -26,16 +26,25 @@ from neo_service_layer.entrypoints.http.routes import (
     attestation,
     audit,
     auth,
+    feeds,
     health,
     keys,
     neo,
+    oracle,
     randomness,
     secrets,
     system,
     tenants,
 )
-from neo_service_layer.observability.metrics import HttpMetrics, create_registry
+from neo_service_layer.observability.logs import get_logger
+from neo_service_layer.observability.metrics import (
+    HttpMetrics,
+    create_registry,
+    register_tls_certificate_expiry,
+)
 from neo_service_layer.ports.clock import Clock
+
+log = get_logger("nsl.http")
 
 API_PREFIX = "/api/v1"
 _DOCS_STATIC = Path(fastapi_offline.__file__).parent / "static"
@@ -48,6 +57,15 @@ def create_app(settings: Settings, *, migrate: bool | None = None, clock: Clock 
     """
 
     registry = create_registry("api")
+    if settings.tls_cert_file is not None:
+        try:
+            register_tls_certificate_expiry(registry, settings.tls_cert_file)
+        except (OSError, ValueError) as exc:  # the server reports the unusable file when it loads it
+            log.warning(
+                "TLS certificate unreadable: no expiry metric",
+                file=str(settings.tls_cert_file),
+                error=str(exc),
+            )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -81,6 +99,8 @@ def create_app(settings: Settings, *, migrate: bool | None = None, clock: Clock 
     api.include_router(attestation.router)
     api.include_router(neo.router)
     api.include_router(randomness.router)
+    api.include_router(oracle.router)
+    api.include_router(feeds.router)
     app.include_router(api)
     _add_docs(app)
 

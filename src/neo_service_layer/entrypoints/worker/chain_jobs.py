@@ -1,4 +1,5 @@
-"""Worker jobs of the chain services: watch + fulfil (every poll), outbox relay, sender balance."""
+"""Worker jobs of the chain services: watch + fulfil (every poll) and outbox relay for randomness and the
+oracle, price feed rounds, sender balance."""
 
 from __future__ import annotations
 
@@ -7,10 +8,14 @@ import time
 from datetime import timedelta
 
 from neo_service_layer.bootstrap import Container
+from neo_service_layer.bootstrap_chain import ChainParts
+from neo_service_layer.domain.tenant_secrets import Consumer
 from neo_service_layer.entrypoints.worker.jobs import PeriodicJob
 from neo_service_layer.observability.logs import get_logger
 from neo_service_layer.ports.chain import ChainUnavailable
-from neo_service_layer.services.randomness import worker_identity
+from neo_service_layer.services.chain_watcher import ChainWatcher
+from neo_service_layer.services.oracle import OracleFulfiller
+from neo_service_layer.services.randomness import RandomnessFulfiller, worker_identity
 
 log = get_logger("nsl.chain")
 
@@ -39,13 +44,26 @@ def chain_jobs(container: Container) -> list[PeriodicJob]:
     if parts is None:
         log.info("no Neo network configured: chain jobs are off")
         return []
-    watcher = parts.watcher()
-    fulfiller = parts.fulfiller(worker_identity())
-    if watcher is None or fulfiller is None:
-        log.warning("randomness contract or service keys missing: chain jobs are off")
+    jobs = randomness_jobs(parts) + oracle_jobs(container, parts) + feed_jobs(parts)
+    if not jobs:
         return []
-    relay = parts.relay()
-    quiet_watch, quiet_relay = _Quiet("randomness"), _Quiet("randomness-outbox")
+
+    async def balance() -> None:
+        with contextlib.suppress(ChainUnavailable):
+            parts.metrics.sender_gas.set(await parts.chain.gas_balance() / 10**8)
+        parts.metrics.endpoints(parts.chain.pool.health)
+
+    return [*jobs, PeriodicJob("chain-balance", BALANCE_INTERVAL, balance)]
+
+
+def _watch_jobs(
+    parts: ChainParts,
+    service: str,
+    watcher: ChainWatcher,
+    fulfiller: RandomnessFulfiller | OracleFulfiller,
+) -> list[PeriodicJob]:
+    relay = parts.relay(service)
+    quiet_watch, quiet_relay = _Quiet(service), _Quiet(f"{service}-outbox")
 
     async def watch_and_fulfil() -> None:
         try:
@@ -61,16 +79,47 @@ def chain_jobs(container: Container) -> list[PeriodicJob]:
         except ChainUnavailable as exc:
             quiet_relay.unavailable(exc)
 
-    async def balance() -> None:
-        with contextlib.suppress(ChainUnavailable):
-            parts.metrics.sender_gas.set(await parts.chain.gas_balance() / 10**8)
-        parts.metrics.endpoints(parts.chain.pool.health)
-
     interval = timedelta(seconds=parts.poll_interval)
+    relay_interval = timedelta(seconds=max(parts.network.block_time / 2, 0.05))
     return [
-        PeriodicJob("randomness", interval, watch_and_fulfil),
-        PeriodicJob(
-            "randomness-outbox", timedelta(seconds=max(parts.network.block_time / 2, 0.05)), relay_outbox
-        ),
-        PeriodicJob("chain-balance", BALANCE_INTERVAL, balance),
+        PeriodicJob(service, interval, watch_and_fulfil),
+        PeriodicJob(f"{service}-outbox", relay_interval, relay_outbox),
     ]
+
+
+def randomness_jobs(parts: ChainParts) -> list[PeriodicJob]:
+    watcher = parts.watcher()
+    fulfiller = parts.fulfiller(worker_identity())
+    if watcher is None or fulfiller is None:
+        log.warning("randomness contract or service keys missing: randomness jobs are off")
+        return []
+    return _watch_jobs(parts, "randomness", watcher, fulfiller)
+
+
+def oracle_jobs(container: Container, parts: ChainParts) -> list[PeriodicJob]:
+    async def sealed(tenant: str, name: str) -> tuple[str, bytes]:
+        return await container.vault.secrets.sealed_for_consumer(tenant, name, Consumer.ORACLE)
+
+    watcher = parts.oracle_watcher()
+    fulfiller = parts.oracle_fulfiller(worker_identity(), sealed)
+    if watcher is None or fulfiller is None:
+        log.info("oracle contract or oracle key missing: oracle jobs are off")
+        return []
+    return _watch_jobs(parts, "oracle", watcher, fulfiller)
+
+
+def feed_jobs(parts: ChainParts) -> list[PeriodicJob]:
+    runner = parts.feed_runner()
+    if runner is None:
+        if parts.feeds:
+            log.warning("price feeds are configured but the feed contract or oracle key is missing")
+        return []
+    quiet = _Quiet("feeds")
+
+    async def rounds() -> None:
+        try:
+            await runner.run_all()
+        except ChainUnavailable as exc:
+            quiet.unavailable(exc)
+
+    return [PeriodicJob("feeds", timedelta(seconds=parts.settings.feed_interval_seconds), rounds)]
