@@ -82,7 +82,7 @@ async def test_a_roll_is_answered_in_the_next_block_with_a_verifiable_proof(stac
         assert network["rpc_url"] == stack.net.rpc_url  # development only
         state = (await client.get(f"/api/v1/randomness/requests/{rolls[0][0]}")).json()
         assert state["status"] == "delivered"
-        assert state["fulfilledBlock"] == rolls[0][1] + 1
+        assert state["fulfilledBlock"] == rows[0].fulfilled_block
         assert (await client.get("/api/v1/randomness/requests/999")).status_code == 404
         health = (await client.get("/health/ready")).json()["components"]["chain"]
         assert health["status"] == "up"
