@@ -29,7 +29,7 @@ from neo_service_layer.bootstrap_keys import KeyServices, build_key_services, ro
 from neo_service_layer.config import Settings
 from neo_service_layer.domain.errors import DependencyUnavailable
 from neo_service_layer.observability.logs import get_logger
-from neo_service_layer.observability.metrics import ComponentMetrics, create_registry
+from neo_service_layer.observability.metrics import ComponentMetrics, EnclaveMetrics, create_registry
 from neo_service_layer.observability.tracing import configure_tracing, shutdown_tracing
 from neo_service_layer.ports.clock import Clock, SystemClock
 from neo_service_layer.ports.enclave import Enclave
@@ -120,7 +120,9 @@ async def open_container(
     if settings.enclave_token is not None:
         # an enclave restarted empty is re-provisioned from the sealed records in the database
         container.enclave_client = EnclaveClient.from_settings(settings, loader=sealed_record_loader(engine))
-        container.readiness_checks["enclave"] = EnclaveCheck(container.enclave_client)
+        container.readiness_checks["enclave"] = EnclaveCheck(
+            container.enclave_client, metrics=EnclaveMetrics(registry)
+        )
     else:
         container.readiness_checks["enclave"] = enclave_not_configured
     try:

@@ -155,6 +155,8 @@ def test_overlays_render_the_expected_objects(rendered: Rendered) -> None:
         assert ("Deployment", "nsl-api") in kinds
         assert ("Deployment", "nsl-worker") in kinds
         assert ("Job", "nsl-migrate") in kinds
+        assert ("CronJob", "nsl-backup") in kinds
+        assert ("CronJob", "nsl-backup-verify") in kinds
         assert len(kinds) == len(rendered[overlay]), "no object may be defined twice"
 
 
@@ -190,7 +192,7 @@ def test_long_running_containers_have_probes_limits_and_a_locked_down_security_c
 ) -> None:
     checked = 0
     for overlay, obj in _all(rendered):
-        if obj["kind"] not in (*LONG_RUNNING, "Job"):
+        if obj["kind"] not in (*LONG_RUNNING, "Job", "CronJob"):
             continue
         for container in containers(obj):
             where = f"{overlay} {obj['kind']}/{obj['metadata']['name']}/{container['name']}"
@@ -212,7 +214,7 @@ def test_long_running_containers_have_probes_limits_and_a_locked_down_security_c
             mounts = {m["mountPath"] for m in container.get("volumeMounts", [])}
             assert "/tmp" in mounts, f"{where}: /tmp must be an emptyDir (read-only root)"
             checked += 1
-    assert checked == 2 * 4
+    assert checked == 2 * 6
 
 
 def test_pods_meet_the_restricted_pod_security_standard(rendered: Rendered) -> None:
@@ -352,6 +354,83 @@ def test_network_policies_deny_by_default_and_allow_only_named_paths(rendered: R
         for peer in rule["from"]
     ]
     assert sorted(api_sources) == ["ingress-nginx", "monitoring"]
+    open_egress = {
+        name for name, spec in policies.items() for rule in spec.get("egress", []) if "to" not in rule
+    }
+    assert open_egress == {"allow-backup-object-store"}, "only the backups leave the cluster"
+    backup_egress = policies["allow-backup-object-store"]
+    assert backup_egress["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "backup"
+    assert backup_egress["egress"] == [{"ports": [{"protocol": "TCP", "port": 443}]}]
+
+
+def test_prometheus_may_scrape_the_worker_metrics_port_and_nothing_else(rendered: Rendered) -> None:
+    for overlay in OVERLAYS:
+        objects = rendered[overlay]
+        worker = containers(_find(objects, "Deployment", "nsl-worker"))[0]
+        assert worker["ports"] == [{"name": "metrics", "containerPort": 9102, "protocol": "TCP"}]
+        env = {e["name"]: e["value"] for e in worker["env"]}
+        assert env == {"NSL_WORKER_METRICS_HOST": "0.0.0.0", "NSL_WORKER_METRICS_PORT": "9102"}
+        policy = _find(objects, "NetworkPolicy", "allow-prometheus-scrape-worker")["spec"]
+        assert policy["podSelector"]["matchLabels"] == {
+            "app.kubernetes.io/name": "nsl",
+            "app.kubernetes.io/component": "worker",
+        }
+        (rule,) = policy["ingress"]
+        assert rule["ports"] == [{"protocol": "TCP", "port": 9102}]
+        (peer,) = rule["from"]
+        assert peer["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "monitoring"}
+        assert peer["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "prometheus"}
+        for pod in ("api", "worker"):
+            template = _find(objects, "Deployment", f"nsl-{pod}")["spec"]["template"]
+            # the scrape configuration derives `environment` from this label (nsl-<overlay>)
+            assert template["metadata"]["labels"]["app.kubernetes.io/instance"] == f"nsl-{overlay}"
+
+
+def test_backup_cronjobs_create_daily_and_verify_weekly(rendered: Rendered) -> None:
+    from neo_service_layer.adapters.backup.settings import BackupSettings
+
+    for overlay in OVERLAYS:
+        objects = rendered[overlay]
+        schedules = {}
+        for name in ("nsl-backup", "nsl-backup-verify"):
+            cronjob = _find(objects, "CronJob", name)
+            spec = cronjob["spec"]
+            assert spec["concurrencyPolicy"] == "Forbid"
+            assert spec["timeZone"] == "Etc/UTC"
+            job = spec["jobTemplate"]["spec"]
+            assert job["template"]["spec"]["restartPolicy"] == "Never"
+            assert job["template"]["spec"]["serviceAccountName"] == "nsl-backup"
+            assert job["activeDeadlineSeconds"] <= 4 * 3600
+            labels = job["template"]["metadata"]["labels"]
+            assert labels["app.kubernetes.io/component"] == "backup"
+            assert labels["app.kubernetes.io/instance"] == f"nsl-{overlay}"
+            (container,) = containers(cronjob)
+            schedules[name] = (spec["schedule"], container["args"])
+            sources = {ref["configMapRef"]["name"] for ref in container["envFrom"]}
+            assert sources == {"nsl-config", "nsl-backup-config"}
+            for variable in container["env"]:
+                reference = variable["valueFrom"]["secretKeyRef"]
+                assert reference["name"] == "nsl-backup-secrets", variable["name"]
+            (secrets,) = [v for v in job["template"]["spec"]["volumes"] if v["name"] == "secrets"]
+            files = {
+                item["path"]
+                for source in secrets["projected"]["sources"]
+                for item in source["secret"]["items"]
+                if source["secret"]["name"] == "nsl-backup-secrets"
+            }
+            assert files == {"nsl_database_url", "nsl_backup_key"}
+        day, month, weekday = schedules["nsl-backup"][0].split()[2:]
+        assert (day, month, weekday) == ("*", "*", "*"), "daily"
+        assert schedules["nsl-backup"][1] == ["backup", "create", "--prune"]
+        assert schedules["nsl-backup-verify"][0].split()[2:] == ["*", "*", "0"], "weekly"
+        assert schedules["nsl-backup-verify"][1] == ["backup", "verify", "latest"]
+        config = _find(objects, "ConfigMap", "nsl-backup-config")["data"]
+        known = {f"NSL_BACKUP_{name.upper()}" for name in BackupSettings.model_fields}
+        assert set(config) <= known, set(config) - known
+        assert not {"NSL_BACKUP_KEY", "NSL_BACKUP_KEY_FILE"} & set(config)
+        assert config["NSL_BACKUP_TARGET"] == "s3"
+        worker_env = _find(objects, "ConfigMap", "nsl-config")["data"]
+        assert worker_env.get("NSL_BACKUP_SCHEDULE_ENABLED", "false") == "false", "the CronJobs do it"
 
 
 def test_service_accounts_mount_no_token_and_nothing_is_granted(rendered: Rendered) -> None:
@@ -362,6 +441,7 @@ def test_service_accounts_mount_no_token_and_nothing_is_granted(rendered: Render
             "nsl-worker",
             "nsl-enclave",
             "nsl-migrate",
+            "nsl-backup",
         }
         assert all(a["automountServiceAccountToken"] is False for a in accounts)
         kinds = {o["kind"] for o in rendered[overlay]}
@@ -379,7 +459,12 @@ def test_secrets_are_referenced_never_defined(rendered: Rendered) -> None:
                 referenced.add(volume["secret"]["secretName"])
             for source in volume.get("projected", {}).get("sources", []):
                 referenced.add(source["secret"]["name"])
-    assert referenced == {"nsl-secrets", "nsl-migrate-secrets"}
+        for container in containers(obj):
+            for variable in container.get("env", []):
+                assert "value" in variable or "secretKeyRef" in variable["valueFrom"], variable
+                if "valueFrom" in variable:
+                    referenced.add(variable["valueFrom"]["secretKeyRef"]["name"])
+    assert referenced == {"nsl-secrets", "nsl-migrate-secrets", "nsl-backup-secrets"}
 
 
 def test_configmap_holds_only_known_non_secret_settings(rendered: Rendered) -> None:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import datetime
 import json
+import math
+import os
 import re
+import socket
 import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +22,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from neo_service_layer.config import Settings
 from neo_service_layer.entrypoints.http.app import create_app
-from tests.deploy.conftest import DEPLOY, require_tool
+from tests.deploy.conftest import DEPLOY, ROOT, require_tool
+from tests.deploy.metric_inventory import defined_metrics
 
 MONITORING = DEPLOY / "monitoring"
 RULES = sorted((MONITORING / "prometheus" / "rules").glob("*.yml"))
@@ -26,6 +33,17 @@ PROMTOOL_INSTALL = "apt-get install prometheus"
 
 #: series that Prometheus writes itself for every target
 PROMETHEUS_SERIES = frozenset({"up", "scrape_duration_seconds", "scrape_samples_scraped"})
+#: kube-state-metrics (v2.5+) series of the backup CronJobs' status (rules/backups.yml): the only
+#: series of another exporter that a rule may use
+KUBE_STATE_METRICS_SERIES = frozenset(
+    {
+        "kube_cronjob_created",
+        "kube_cronjob_status_active",
+        "kube_cronjob_status_last_schedule_time",
+        "kube_cronjob_status_last_successful_time",
+    }
+)
+WORKER_METRICS_PORT = 9102
 
 PROMQL_FUNCTIONS = frozenset(
     [
@@ -224,10 +242,92 @@ def _dashboard_exprs() -> Iterator[tuple[str, str]]:
                 yield f"{path.name}: variable {variable['name']}", match.group(1)
 
 
+_SUFFIXES = {
+    "counter": ("_total", "_created"),
+    "gauge": ("",),
+    "histogram": ("_bucket", "_sum", "_count", "_created"),
+    "summary": ("", "_sum", "_count", "_created"),
+    "info": ("_info",),
+    "stateset": ("",),
+    "unknown": ("",),
+}
+_EXPOSED = {"counter": "_total", "info": "_info"}
+
+
+def _families(text: str) -> dict[str, str]:
+    """Metric names of an exposition as documented (counters with _total, info with _info) -> type.
+
+    The classic text format writes the ``_created`` samples of labelled histograms and counters as
+    gauge families of their own; those are left out.
+    """
+    families = {f.name: f.type for f in text_string_to_metric_families(text)}
+    return {
+        name + _EXPOSED.get(kind, ""): kind
+        for name, kind in families.items()
+        if not (name.endswith("_created") and name.removesuffix("_created") in families)
+    }
+
+
+def _series_names(text: str) -> set[str]:
+    names: set[str] = set()
+    for family in text_string_to_metric_families(text):
+        names.update(family.name + suffix for suffix in _SUFFIXES[family.type])
+        names.update(sample.name for sample in family.samples)
+    return names
+
+
+def _self_signed_certificate(directory: Path, days: int) -> tuple[Path, Path]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "tls.crt", directory / "tls.key"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_file, key_file
+
+
+#: a Neo network whose RPC does not answer: the chain metrics are registered, nothing is reached
+_UNREACHABLE_NETWORK = {
+    "NSL_NEO_NETWORK": "private",
+    "NSL_NEO_RPC_URLS": '["http://127.0.0.1:9"]',
+    "NSL_NEO_NETWORK_MAGIC": "860833102",
+}
+
+
 @pytest.fixture
-async def registered_names(make_settings: Callable[..., Settings]) -> set[str]:
-    """Every series name the API's /metrics can expose, after requests and a readiness check."""
-    app = create_app(make_settings())
+async def api_exposition(make_settings: Callable[..., Settings], tmp_path: Path) -> str:
+    """The API's /metrics after requests and a readiness check, with every optional part configured:
+    a Neo network (chain metrics), an enclave (enclave mode) and a TLS certificate (its expiry)."""
+    cert_file, key_file = _self_signed_certificate(tmp_path, days=90)
+    settings = make_settings(
+        neo_network="private",
+        neo_rpc_urls=["http://127.0.0.1:9"],
+        neo_network_magic=860833102,
+        enclave_socket=tmp_path / "no-enclave.sock",
+        enclave_token="0" * 64,
+        tls_cert_file=cert_file,
+        tls_key_file=key_file,
+    )
+    app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
@@ -235,23 +335,74 @@ async def registered_names(make_settings: Callable[..., Settings]) -> set[str]:
             await client.get("/health/ready")
             response = await client.get("/metrics")
     assert response.status_code == 200
-    names: set[str] = set()
-    suffixes = {
-        "counter": ("_total", "_created"),
-        "gauge": ("",),
-        "histogram": ("_bucket", "_sum", "_count", "_created"),
-        "summary": ("", "_sum", "_count", "_created"),
-        "info": ("_info",),
-        "stateset": ("",),
-        "unknown": ("",),
+    return response.text
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def worker_exposition(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """/metrics of a real `nsl worker` (SQLite, a Neo network that does not answer, the backup schedule
+    on with a local target), scraped on NSL_WORKER_METRICS_PORT as Prometheus does."""
+    directory = tmp_path_factory.mktemp("worker")
+    port = _free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("NSL_", "OTEL_")) and key != "CI"
     }
-    for family in text_string_to_metric_families(response.text):
-        names.update(family.name + suffix for suffix in suffixes[family.type])
-        names.update(sample.name for sample in family.samples)
-    return names
+    env.update(
+        {
+            "NSL_ENV": "test",
+            "NSL_DATA_DIR": str(directory / "data"),
+            "NSL_LOG_FORMAT": "json",
+            "NSL_WORKER_METRICS_HOST": "127.0.0.1",
+            "NSL_WORKER_METRICS_PORT": str(port),
+            "NSL_ENCLAVE_SOCKET": str(directory / "no-enclave.sock"),
+            "NSL_ENCLAVE_TOKEN": "0" * 64,
+            "NSL_BACKUP_SCHEDULE_ENABLED": "true",
+            "NSL_BACKUP_KEY": "11" * 32,
+            "NSL_BACKUP_DIR": str(directory / "backups"),
+            **_UNREACHABLE_NETWORK,
+        }
+    )
+    command = [sys.executable, "-c", "from neo_service_layer.entrypoints.cli import app; app()", "worker"]
+    log = directory / "worker.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(command, env=env, cwd=directory, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2)
+                if "nsl_backup_last_success_timestamp_seconds" in response.text:
+                    return response.text
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the worker served no metrics on port {port}: {log.read_text()[-3000:]}")
+            time.sleep(0.2)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
-def test_the_api_registers_the_documented_metrics(registered_names: set[str]) -> None:
+@pytest.fixture
+def registered_names(api_exposition: str, worker_exposition: str) -> set[str]:
+    """Every series name the API or the worker can expose."""
+    return _series_names(api_exposition) | _series_names(worker_exposition)
+
+
+def test_the_api_registers_the_documented_metrics(api_exposition: str) -> None:
     assert {
         "nsl_http_requests_total",
         "nsl_http_request_duration_seconds_bucket",
@@ -259,12 +410,71 @@ def test_the_api_registers_the_documented_metrics(registered_names: set[str]) ->
         "nsl_component_up",
         "nsl_component_check_duration_seconds_count",
         "nsl_build_info",
-    } <= registered_names
+        "nsl_keys_rotation_due",
+        "nsl_enclave_simulation",
+        "nsl_tls_certificate_expiry_timestamp_seconds",
+        "nsl_chain_sender_gas_balance",
+        "nsl_chain_sender_gas_low_threshold",
+    } <= _series_names(api_exposition)
+
+
+def test_the_api_exports_its_certificate_expiry_and_the_gas_threshold(api_exposition: str) -> None:
+    samples = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(api_exposition)
+        for sample in family.samples
+    }
+    in_days = (samples["nsl_tls_certificate_expiry_timestamp_seconds"] - time.time()) / 86400
+    assert 89 < in_days <= 90
+    assert samples["nsl_chain_sender_gas_low_threshold"] == Settings().neo_sender_low_balance_gas
+    # the enclave did not answer, so its mode is unknown (NaN), not "hardware"
+    assert math.isnan(samples["nsl_enclave_simulation"])
+
+
+def test_the_worker_serves_its_registry(worker_exposition: str) -> None:
+    names = _series_names(worker_exposition)
+    assert 'role="worker"' in worker_exposition
+    assert {
+        "nsl_build_info",
+        "nsl_chain_blocks_behind",
+        "nsl_chain_requests_total",
+        "nsl_chain_sender_gas_balance",
+        "nsl_backup_last_success_timestamp_seconds",
+        "nsl_backup_last_verify_success_timestamp_seconds",
+        "nsl_backup_failures_total",
+        "nsl_keys_rotation_due",
+    } <= names
+    assert not {n for n in names if n.startswith("nsl_http_")}, "the worker has no HTTP API"
+
+
+def test_the_metrics_table_lists_exactly_what_the_code_defines(
+    api_exposition: str, worker_exposition: str
+) -> None:
+    rows = re.findall(
+        r"^\| `(nsl_\w+)` \|\s*(\w+)\s*\|([^|]*)\|", (ROOT / "docs" / "metrics.md").read_text(), re.M
+    )
+    documented = {name: (kind, tuple(re.findall(r"`(\w+)`", labels))) for name, kind, labels in rows}
+    assert len(documented) == len(rows), "a metric is listed twice"
+    defined = defined_metrics()
+    assert set(documented) == set(defined), (
+        f"missing from docs/metrics.md: {sorted(set(defined) - set(documented))}; "
+        f"not in the code: {sorted(set(documented) - set(defined))}"
+    )
+    for name, metric in defined.items():
+        kind, labels = documented[name]
+        assert kind == metric.kind, name
+        if metric.kind != "info":
+            assert labels == metric.labels, name
+    exposed = _families(api_exposition) | _families(worker_exposition)
+    assert set(exposed) <= set(defined), "a running process exposes a metric the scan missed"
+    for name, kind in exposed.items():
+        # the classic text format writes an info metric as a gauge
+        assert kind == defined[name].kind or (kind, defined[name].kind) == ("gauge", "info"), name
 
 
 def test_rules_and_dashboards_use_only_registered_metrics(registered_names: set[str]) -> None:
     recorded = {rule["record"] for rule in _rules() if "record" in rule}
-    known = registered_names | recorded | PROMETHEUS_SERIES
+    known = registered_names | recorded | PROMETHEUS_SERIES | KUBE_STATE_METRICS_SERIES
     uses: list[tuple[str, str]] = [(f"rule {r.get('alert') or r['record']}", r["expr"]) for r in _rules()]
     uses.extend(_dashboard_exprs())
     assert len(uses) > 20
@@ -322,18 +532,70 @@ def test_promtool_accepts_the_compose_prometheus_config(tmp_path: Path) -> None:
     local.write_text(yaml.safe_dump(config))
     result = _run(_promtool(), "check", "config", str(local))
     assert result.returncode == 0, result.stdout + result.stderr
-    jobs = {job["job_name"] for job in config["scrape_configs"]}
-    assert jobs == {"prometheus", "nsl-api"}
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert set(jobs) == {"prometheus", "nsl-api", "nsl-worker"}
+    compose = yaml.safe_load((DEPLOY / "compose" / "docker-compose.production.yml").read_text())
+    worker = compose["services"]["worker"]
+    assert worker["environment"]["NSL_WORKER_METRICS_HOST"] == "0.0.0.0"
+    assert int(worker["environment"]["NSL_WORKER_METRICS_PORT"]) == WORKER_METRICS_PORT
+    assert "monitoring" in worker["networks"]
+    assert "ports" not in worker, "the worker's metrics stay on the monitoring network"
+    (discovery,) = jobs["nsl-worker"]["dns_sd_configs"]
+    assert (discovery["names"], discovery["port"]) == (["worker"], WORKER_METRICS_PORT)
+    for name in ("nsl-api", "nsl-worker"):
+        assert {"target_label": "environment", "replacement": "production"} in jobs[name]["relabel_configs"]
 
 
-def test_kubernetes_scrape_config_keeps_only_api_pods() -> None:
+def test_kubernetes_scrape_config_keeps_only_api_and_worker_pods() -> None:
     # Debian's promtool is built without Kubernetes discovery, so this one is checked by rule
     config = yaml.safe_load((MONITORING / "prometheus" / "scrape-kubernetes.yml").read_text())
-    (job,) = config["scrape_configs"]
-    assert job["kubernetes_sd_configs"] == [{"role": "pod", "namespaces": {"names": ["nsl"]}}]
-    keep = [r["regex"] for r in job["relabel_configs"] if r.get("action") == "keep"]
-    assert keep == ["nsl;api", "http"]
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert set(jobs) == {"nsl-api", "nsl-worker"}
+    expected = {"nsl-api": ["nsl;api", "http"], "nsl-worker": ["nsl;worker", "metrics"]}
+    for name, job in jobs.items():
+        assert job["kubernetes_sd_configs"] == [{"role": "pod", "namespaces": {"names": ["nsl"]}}]
+        keep = [r["regex"] for r in job["relabel_configs"] if r.get("action") == "keep"]
+        assert keep == expected[name]
+        assert {
+            "source_labels": ["__meta_kubernetes_pod_label_app_kubernetes_io_instance"],
+            "regex": "nsl-(.+)",
+            "target_label": "environment",
+        } in job["relabel_configs"]
     assert config["rule_files"] == ["/etc/prometheus/rules/*.yml"]
+
+
+def test_alerts_that_select_an_environment_get_it_from_a_target_label() -> None:
+    # external labels are added after rule evaluation: a rule can only select a target label
+    for name in ("prometheus.yml", "scrape-kubernetes.yml"):
+        config = yaml.safe_load((MONITORING / "prometheus" / name).read_text())
+        assert "environment" not in config["global"].get("external_labels", {}), name
+    uses = [rule["expr"] for rule in _rules() if "environment=" in rule["expr"]]
+    assert uses, 'NslEnclaveSimulationInProduction selects environment="production"'
+
+
+def test_every_new_area_has_alerts_with_the_expected_severities() -> None:
+    alerts = {rule["alert"]: rule["labels"]["severity"] for rule in _rules() if "alert" in rule}
+    assert {
+        "NslChainWatcherBehind": "critical",
+        "NslChainFulfilmentFailureRatioHigh": "critical",
+        "NslChainSenderGasLow": "warning",
+        "NslEnclaveUnavailable": "critical",
+        "NslEnclaveSimulationInProduction": "critical",
+        "NslTlsCertificateExpiresSoon": "warning",
+        "NslBackupTooOld": "critical",
+        "NslBackupRestoreTestFailing": "warning",
+        "NslBackupRestoreTestTooOld": "warning",
+        "NslKeysRotationDue": "warning",
+        "NslWorkerTargetDown": "warning",
+    }.items() <= alerts.items()
+
+
+def test_every_alert_has_a_promtool_unit_test() -> None:
+    tests = "".join(path.read_text() for path in (MONITORING / "prometheus" / "tests").glob("*.yml"))
+    tested = set(re.findall(r"alertname: (\w+)", tests))
+    alerts = {rule["alert"] for rule in _rules() if "alert" in rule}
+    untested = alerts - tested - {"NslApiTargetsMissing", "NslMixedVersions", "NslReadinessCheckSlow"}
+    assert not untested, f"alerts without a promtool test: {sorted(untested)}"
 
 
 def test_alertmanager_routes_by_severity() -> None:
@@ -353,7 +615,14 @@ def test_alertmanager_routes_by_severity() -> None:
 
 
 def test_dashboards_are_sane() -> None:
-    assert {path.stem for path in DASHBOARDS} >= {"overview", "http", "components"}
+    assert {path.stem for path in DASHBOARDS} >= {
+        "overview",
+        "http",
+        "components",
+        "chain",
+        "keys-enclave",
+        "backups",
+    }
     uids = set()
     for path in DASHBOARDS:
         dashboard = json.loads(path.read_text())
@@ -378,3 +647,28 @@ def test_grafana_provisioning_points_at_the_dashboards_and_datasource() -> None:
     assert [d["uid"] for d in datasources["datasources"]] == [DATASOURCE_UID]
     providers = yaml.safe_load((provisioning / "dashboards" / "nsl.yml").read_text())["providers"]
     assert providers[0]["options"]["path"] == "/var/lib/grafana/dashboards/nsl"
+
+
+@pytest.mark.parametrize(("mode", "value"), [("simulation", 1.0), ("hardware", 0.0)])
+async def test_the_enclave_check_sets_the_simulation_gauge(mode: str, value: float) -> None:
+    from typing import cast
+
+    from prometheus_client import CollectorRegistry
+
+    from neo_service_layer.adapters.enclave.health import EnclaveCheck
+    from neo_service_layer.observability.metrics import EnclaveMetrics
+    from neo_service_layer.ports.enclave import Enclave, EnclaveStatus
+
+    class Reporting:
+        async def status(self) -> EnclaveStatus:
+            return EnclaveStatus(platform=mode, mode=mode, protocol_version=1, loaded_keys=0)
+
+    registry = CollectorRegistry()
+    check = EnclaveCheck(cast(Enclave, Reporting()), metrics=EnclaveMetrics(registry))
+    unknown = registry.get_sample_value("nsl_enclave_simulation")
+    assert unknown is not None
+    assert math.isnan(unknown), "NaN before the first check"
+    status = await check()
+    assert status.ok
+    assert status.info["mode"] == mode
+    assert registry.get_sample_value("nsl_enclave_simulation") == value

@@ -6,6 +6,10 @@ Naming scheme: ``nsl_<area>_<what>_<unit>``; counters end in ``_total``. The ful
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
+
+from cryptography import x509
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 from neo_service_layer import __version__
@@ -81,3 +85,36 @@ class KeyMetrics:
             ["kind", "endpoint"],
             registry=registry,
         )
+
+
+class EnclaveMetrics:
+    """What the enclave says about itself, as last seen by the readiness check (``/health/ready``)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.simulation = Gauge(
+            "nsl_enclave_simulation",
+            "1 when the enclave reports mode simulation (keys protected only by the host), 0 when it"
+            " runs on TEE hardware; NaN until a readiness check has reached the enclave.",
+            registry=registry,
+        )
+        self.simulation.set(math.nan)
+
+    def mode(self, mode: str) -> None:
+        self.simulation.set(1 if mode == "simulation" else 0)
+
+
+def register_tls_certificate_expiry(registry: CollectorRegistry, cert_file: Path) -> float:
+    """Register ``nsl_tls_certificate_expiry_timestamp_seconds`` for the API's own certificate.
+
+    Read once, when the app is created: the server loads the same file once at start, so the gauge
+    describes the certificate actually served (a renewed file takes effect at the next restart).
+    Returns the expiry as a Unix time.
+    """
+    certificate = x509.load_pem_x509_certificate(cert_file.read_bytes())
+    expiry = certificate.not_valid_after_utc.timestamp()
+    Gauge(
+        "nsl_tls_certificate_expiry_timestamp_seconds",
+        "Unix time at which the API's TLS certificate (NSL_TLS_CERT_FILE, first in the file) expires.",
+        registry=registry,
+    ).set(expiry)
+    return expiry

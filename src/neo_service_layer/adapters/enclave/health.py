@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 
 from neo_service_layer.domain.health import ComponentStatus
+from neo_service_layer.observability.metrics import EnclaveMetrics
 from neo_service_layer.ports.enclave import Enclave, EnclaveUnavailable
 
 
 class EnclaveCheck:
-    def __init__(self, enclave: Enclave, timeout: float = 2.0) -> None:
+    def __init__(self, enclave: Enclave, timeout: float = 2.0, metrics: EnclaveMetrics | None = None) -> None:
         self._enclave = enclave
         self._timeout = timeout
+        self._metrics = metrics
 
     async def __call__(self) -> ComponentStatus:
         try:
@@ -19,6 +21,8 @@ class EnclaveCheck:
                 status = await self._enclave.status()
         except (EnclaveUnavailable, TimeoutError):
             return ComponentStatus("enclave", ok=False, detail="enclave process unreachable")
+        if self._metrics is not None:
+            self._metrics.mode(status.mode)
         return ComponentStatus(
             "enclave",
             ok=True,
