@@ -59,7 +59,12 @@ def test_dockerfile_is_multi_stage_on_a_pinned_slim_python() -> None:
     stages = [line for line in lines if line.startswith("FROM ")]
     assert stages == ["FROM ${PYTHON_IMAGE} AS builder", "FROM ${PYTHON_IMAGE}"]
     final = lines[lines.index("FROM ${PYTHON_IMAGE}") :]
-    assert not any("apt-get" in line or "build-essential" in line for line in final)
+    # The runtime stage installs exactly one thing: the PostgreSQL client tools `nsl backup` runs.
+    installs = [line for line in final if "apt-get install" in line]
+    assert len(installs) == 1
+    assert "--no-install-recommends postgresql-client-15 " in installs[0] + " "
+    assert "rm -rf /var/lib/apt/lists/*" in installs[0]
+    assert not any(tool in line for line in final for tool in ("build-essential", "gcc", "make "))
     assert "latest" not in (DOCKER / "Dockerfile").read_text()
 
 
