@@ -24,6 +24,7 @@ SOURCES = (
     CONTRACTS_DIR / "examples" / "faulty_oracle_consumer.py",
     CONTRACTS_DIR / "price_feed.py",
     CONTRACTS_DIR / "examples" / "feed_consumer.py",
+    CONTRACTS_DIR / "examples" / "native_oracle_consumer.py",
 )
 
 

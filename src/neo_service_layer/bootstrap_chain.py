@@ -18,9 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from neo_service_layer.adapters.db.chain_repositories import ChainStore
 from neo_service_layer.adapters.db.oracle_repositories import OracleTemplates
+from neo_service_layer.adapters.fetch.neo_filter import neo_filter
 from neo_service_layer.adapters.neo.chain import NeoChain, NeoRpcEndpoint
 from neo_service_layer.adapters.neo.health import ChainCheck
 from neo_service_layer.adapters.neo.health import not_configured as chain_not_configured
+from neo_service_layer.adapters.neo.native_oracle import NeoNativeOracle, load_native_oracle_key
 from neo_service_layer.adapters.neo.network import NeoNetwork, NetworkFile, resolve_network
 from neo_service_layer.adapters.neo.oracle_keys import load_oracle_key
 from neo_service_layer.adapters.neo.privnet import DEV_VALIDATOR_PUBLIC_KEY
@@ -29,11 +31,12 @@ from neo_service_layer.adapters.neo.service_keys import ServiceKeys, load_servic
 from neo_service_layer.adapters.neo.signing import EnclaveAccount, enclave_signing_function
 from neo_service_layer.config import Settings
 from neo_service_layer.domain.feed_updates import FeedDefinition
+from neo_service_layer.domain.native_oracle import ORACLE_CONTRACT
 from neo_service_layer.observability.chain_metrics import ChainMetrics
 from neo_service_layer.ports.clock import Clock
 from neo_service_layer.ports.enclave import Enclave
 from neo_service_layer.ports.health import ReadinessCheck
-from neo_service_layer.services import oracle, randomness
+from neo_service_layer.services import native_oracle, oracle, randomness
 from neo_service_layer.services.chain_outbox import OutboxRelay
 from neo_service_layer.services.chain_watcher import ChainWatcher
 from neo_service_layer.services.feeds import FeedRunner
@@ -58,6 +61,8 @@ class ChainParts:
     oracle_key: oracle.OracleKey | None = None
     feeds: list[FeedDefinition] = field(default_factory=list)
     templates: OracleTemplates | None = None
+    #: the key this node answers native Oracle requests with (``None``: not a native oracle node)
+    native_oracle_key: EnclaveAccount | None = None
 
     @property
     def poll_interval(self) -> float:
@@ -143,6 +148,39 @@ class ChainParts:
             fetch_concurrency=self.settings.oracle_fetch_concurrency,
         )
 
+    def native_oracle_watcher(self) -> ChainWatcher | None:
+        if self.native_oracle_key is None or not self.settings.neo_native_oracle:
+            return None
+        return ChainWatcher(
+            self.chain,
+            self.store,
+            self.clock,
+            self.metrics,
+            service=native_oracle.SERVICE,
+            contract=ORACLE_CONTRACT,
+            decode=native_oracle.decode_events,
+            start_block=self.network.start_block,
+        )
+
+    def native_oracle_fulfiller(self, worker_id: str) -> native_oracle.NativeOracleFulfiller | None:
+        key = self.native_oracle_key
+        if key is None or self.oracle_key is None or not self.settings.neo_native_oracle:
+            return None
+        node = NeoNativeOracle(
+            self.chain, self.enclave, key, valid_until_blocks=self.settings.neo_valid_until_blocks
+        )
+        return native_oracle.NativeOracleFulfiller(
+            self.chain,
+            node,
+            self.store,
+            native_oracle.NativeFetcher(self.enclave, self.oracle_key, neo_filter),
+            self.clock,
+            self.metrics,
+            worker_id=worker_id,
+            lease_seconds=self.settings.neo_lease_seconds,
+            concurrency=self.settings.oracle_fetch_concurrency * 2,
+        )
+
     def feed_runner(self) -> FeedRunner | None:
         if not self.feed_contract or self.oracle_key is None or self.keys is None or not self.feeds:
             return None
@@ -214,6 +252,7 @@ async def open_chain(
             oracle_key=await load_oracle_key(store),
             feeds=[FeedDefinition.from_dict(feed) for feed in settings.feeds],
             templates=OracleTemplates(engine),
+            native_oracle_key=await load_native_oracle_key(store),
         )
     finally:
         for _url, endpoint in endpoints:

@@ -207,6 +207,9 @@ class Settings(BaseSettings):
     #: oracle requests fetched at the same time by one worker, and answered per transaction
     oracle_fetch_concurrency: int = Field(default=8, ge=1, le=64)
     oracle_answers_per_transaction: int = Field(default=10, ge=1, le=50)
+    #: serve Neo's native Oracle as a designated node when the node key exists (``nsl chain up`` creates
+    #: and designates it on the local chain; elsewhere the committee designates it); see docs/oracle.md
+    neo_native_oracle: bool = True
     #: price feeds: a JSON list of {pair, description, decimals, sources: [{name, url, path}],
     #: deviation, heartbeat_seconds, quorum, max_outlier_distance}; see docs/oracle.md
     feeds: list[dict[str, Any]] = Field(default_factory=list)

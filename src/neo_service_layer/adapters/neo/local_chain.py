@@ -17,6 +17,11 @@ from neo3.api import noderpc
 
 from neo_service_layer.adapters.db.chain_repositories import ChainStore
 from neo_service_layer.adapters.neo import privnet_deploy as deploy
+from neo_service_layer.adapters.neo.native_oracle import (
+    designate_oracles,
+    designated_oracles,
+    ensure_native_oracle_key,
+)
 from neo_service_layer.adapters.neo.network import NetworkFile
 from neo_service_layer.adapters.neo.oracle_keys import ensure_oracle_key
 from neo_service_layer.adapters.neo.privnet import Privnet, PrivnetSettings, _port_is_free
@@ -86,18 +91,29 @@ async def provision(
 
     Contracts: ``randomness`` (randomness service), ``oracle`` (oracle service) and ``feed`` (price
     feeds), all owned by the service's sender account; the oracle and feed contracts trust the enclave's
-    oracle key. A chain provisioned before a contract existed gets just the missing one.
+    oracle key. A chain provisioned before a contract existed gets just the missing one. The enclave's
+    native oracle node key is designated for Neo's Oracle role (replacing any other designation).
     """
     keys = await ensure_service_keys(store, enclave, clock)
     oracle_key = await ensure_oracle_key(store, enclave, clock)
-    public = {**keys.public(), "oracle": oracle_key.public_key.hex()}
+    node_key = await ensure_native_oracle_key(store, enclave, clock)
+    public = {
+        **keys.public(),
+        "oracle": oracle_key.public_key.hex(),
+        "native_oracle": node_key.public_key.hex(),
+    }
     block_time = settings.neo_block_time_seconds
+    if node_key.public_key not in await designated_oracles(net.rpc_url):
+        # the enclave's node key answers Neo's native Oracle requests (RoleManagement role 8)
+        committee = deploy.committee_invoker(deploy.make_facade(net.rpc_url, block_time), block_time)
+        await designate_oracles(committee, [node_key.public_key])
     existing = NetworkFile.read(settings.data_dir)
+    later = ("oracle", "native_oracle")  # keys added after the first release: absent from older files
     reuse = (
         existing is not None
         and existing.magic == net.magic
-        and {k: v for k, v in existing.service_keys.items() if k != "oracle"} == keys.public()
-        and existing.service_keys.get("oracle", public["oracle"]) == public["oracle"]
+        and {k: v for k, v in existing.service_keys.items() if k not in later} == keys.public()
+        and all(existing.service_keys.get(k, public[k]) == public[k] for k in later)
     )
     contracts: dict[str, str] = {}
     if reuse and existing is not None:

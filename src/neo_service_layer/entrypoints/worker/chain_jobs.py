@@ -13,7 +13,9 @@ from neo_service_layer.domain.tenant_secrets import Consumer
 from neo_service_layer.entrypoints.worker.jobs import PeriodicJob
 from neo_service_layer.observability.logs import get_logger
 from neo_service_layer.ports.chain import ChainUnavailable
+from neo_service_layer.ports.native_oracle import NotAnOracleNode
 from neo_service_layer.services.chain_watcher import ChainWatcher
+from neo_service_layer.services.native_oracle import NativeOracleFulfiller
 from neo_service_layer.services.oracle import OracleFulfiller
 from neo_service_layer.services.randomness import RandomnessFulfiller, worker_identity
 
@@ -31,11 +33,12 @@ class _Quiet:
         self._job = job
         self._last = 0.0
 
-    def unavailable(self, exc: ChainUnavailable) -> None:
+    def unavailable(self, exc: ChainUnavailable | NotAnOracleNode) -> None:
         now = time.monotonic()
         if now - self._last >= _QUIET_SECONDS:
             self._last = now
-            log.warning("chain unreachable; retrying", job=self._job, error=str(exc))
+            what = "not a designated oracle node" if isinstance(exc, NotAnOracleNode) else "chain unreachable"
+            log.warning(f"{what}; retrying", job=self._job, error=str(exc))
 
 
 def chain_jobs(container: Container) -> list[PeriodicJob]:
@@ -44,7 +47,9 @@ def chain_jobs(container: Container) -> list[PeriodicJob]:
     if parts is None:
         log.info("no Neo network configured: chain jobs are off")
         return []
-    jobs = randomness_jobs(parts) + oracle_jobs(container, parts) + feed_jobs(parts)
+    jobs = (
+        randomness_jobs(parts) + oracle_jobs(container, parts) + native_oracle_jobs(parts) + feed_jobs(parts)
+    )
     if not jobs:
         return []
 
@@ -60,7 +65,7 @@ def _watch_jobs(
     parts: ChainParts,
     service: str,
     watcher: ChainWatcher,
-    fulfiller: RandomnessFulfiller | OracleFulfiller,
+    fulfiller: RandomnessFulfiller | OracleFulfiller | NativeOracleFulfiller,
 ) -> list[PeriodicJob]:
     relay = parts.relay(service)
     quiet_watch, quiet_relay = _Quiet(service), _Quiet(f"{service}-outbox")
@@ -70,7 +75,7 @@ def _watch_jobs(
             await watcher.poll()
             while await fulfiller.run_once():
                 pass
-        except ChainUnavailable as exc:
+        except (ChainUnavailable, NotAnOracleNode) as exc:
             quiet_watch.unavailable(exc)
 
     async def relay_outbox() -> None:
@@ -106,6 +111,16 @@ def oracle_jobs(container: Container, parts: ChainParts) -> list[PeriodicJob]:
         log.info("oracle contract or oracle key missing: oracle jobs are off")
         return []
     return _watch_jobs(parts, "oracle", watcher, fulfiller)
+
+
+def native_oracle_jobs(parts: ChainParts) -> list[PeriodicJob]:
+    """Serving Neo's native Oracle (when this installation has a designated node key)."""
+    watcher = parts.native_oracle_watcher()
+    fulfiller = parts.native_oracle_fulfiller(worker_identity())
+    if watcher is None or fulfiller is None:
+        log.info("no native oracle node key (or turned off): native oracle jobs are off")
+        return []
+    return _watch_jobs(parts, "native-oracle", watcher, fulfiller)
 
 
 def feed_jobs(parts: ChainParts) -> list[PeriodicJob]:

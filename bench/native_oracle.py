@@ -1,0 +1,243 @@
+"""Neo's native Oracle served by neo-go's own oracle service (run A) and by our node (run B), side by side.
+
+Usage: ``python -m bench.native_oracle [--requests 20] [--burst 250] [--block-time 1.0]``.
+
+Both runs use the same local chain config (one neo-go 0.120.0 validator, ``--block-time`` blocks), the
+same consumer (``contracts/examples/native_oracle_consumer.py``, 1 GAS for the response), the same URL
+served over https from loopback with a throwaway test CA, and the same requests:
+
+1. ``--requests`` sequential requests (the next one is sent once the previous callback is in): blocks and
+   seconds (block timestamps) from the request's block to the callback's block;
+2. a burst of ``--burst`` requests sent together (transactions of 50 ``Oracle.request`` calls, signed and
+   sent at once): the distribution of callback blocks after the requests' block.
+
+Run A: neo-go's oracle service on (``Oracle.Enabled``, ``AllowPrivateHost``, the validator wallet
+unlocked, ``SSL_CERT_FILE`` = the test CA), the validator key designated; nothing of ours runs. Run B:
+neo-go's oracle off, the enclave's node key designated (``nsl chain up`` provisioning), one ``nsl worker``
+subprocess. Bounded: every wait has a timeout; every process is stopped at the end. Prints markdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import shutil
+import statistics
+import tempfile
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from neo3.core import types
+from tests.e2e.chain.stack import call, close_stack, open_stack
+from tests.e2e.chain.tls_support import LoopbackCertificates, https_server, make_certificates
+
+from neo_service_layer.adapters.neo import privnet_deploy as deploy
+from neo_service_layer.adapters.neo.chain import NeoRpcEndpoint
+from neo_service_layer.adapters.neo.local_chain import artifact
+from neo_service_layer.adapters.neo.native_oracle import designate_oracles, designated_oracles
+from neo_service_layer.adapters.neo.privnet import (
+    DEV_VALIDATOR_PUBLIC_KEY,
+    DEV_WALLET_PASSWORD,
+    Privnet,
+    PrivnetSettings,
+)
+
+GAS_FOR_RESPONSE = deploy.GAS
+PER_TRANSACTION = 50
+PATH = "/ticker"
+BODY = {"price": 42.17, "volume": 3}
+FILTER = "$.price"
+
+
+class OraclePrivnet(Privnet):
+    """The local node with neo-go's own oracle service enabled (validator wallet unlocked)."""
+
+    def configure(self) -> Path:
+        path = super().configure()
+        config: dict[str, Any] = yaml.safe_load(path.read_text())
+        config["ApplicationConfiguration"]["Oracle"] = {
+            "Enabled": True,
+            "AllowPrivateHost": True,
+            "UnlockWallet": {"Path": "wallet.json", "Password": DEV_WALLET_PASSWORD},
+        }
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        return path
+
+
+@dataclass
+class Setup:
+    rpc_url: str
+    committee: deploy.AccountInvoker
+    consumer: types.UInt160
+
+
+async def callback_blocks(
+    rpc_url: str, consumer: types.UInt160, tags: set[int], first: int, timeout: float
+) -> dict[int, int]:
+    """Block of the ``Answered`` event of each tag, scanning from block ``first``."""
+    endpoint = NeoRpcEndpoint(rpc_url)
+    found: dict[int, int] = {}
+    index = first
+    deadline = time.monotonic() + timeout
+    try:
+        while set(found) != tags:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no callback for {sorted(tags - set(found))[:10]} within {timeout}s")
+            head = await endpoint.client.get_block_count() - 1
+            while index <= head:
+                events, _ = await endpoint.block_events(index, f"0x{consumer}")
+                for event in events:
+                    if event.name == "Answered" and int(event.values[0]) in tags:
+                        found.setdefault(int(event.values[0]), index)
+                index += 1
+            await asyncio.sleep(0.02)
+    finally:
+        await endpoint.close()
+    return found
+
+
+async def block_time(rpc_url: str, index: int) -> float:
+    endpoint = NeoRpcEndpoint(rpc_url)
+    try:
+        return (await endpoint.block_time(index)).timestamp()
+    finally:
+        await endpoint.close()
+
+
+async def measure(setup: Setup, url: str, requests: int, burst: int, block: float) -> dict[str, Any]:
+    timeout = max(30 * block, 15.0)
+    # warm-up (not counted): the first answer includes connection set-up on either side
+    receipt = await setup.committee.invoke(call(setup.consumer, "request", url, FILTER, 0, GAS_FOR_RESPONSE))
+    await callback_blocks(setup.rpc_url, setup.consumer, {0}, receipt.included_in_block, timeout)
+    blocks: list[int] = []
+    seconds: list[float] = []
+    for tag in range(1, requests + 1):
+        receipt = await setup.committee.invoke(
+            call(setup.consumer, "request", url, FILTER, tag, GAS_FOR_RESPONSE)
+        )
+        asked = int(receipt.included_in_block)
+        answered = (await callback_blocks(setup.rpc_url, setup.consumer, {tag}, asked, timeout))[tag]
+        blocks.append(answered - asked)
+        seconds.append(await block_time(setup.rpc_url, answered) - await block_time(setup.rpc_url, asked))
+    first = 10_000
+    calls = [
+        call(setup.consumer, "requestMany", url, FILTER, first + start, min(PER_TRANSACTION, burst - start),
+             GAS_FOR_RESPONSE)
+        for start in range(0, burst, PER_TRANSACTION)
+    ]  # fmt: skip
+    receipts = await asyncio.gather(*(setup.committee.invoke(c) for c in calls))
+    request_blocks = [int(r.included_in_block) for r in receipts]
+    tags = set(range(first, first + burst))
+    found = await callback_blocks(setup.rpc_url, setup.consumer, tags, min(request_blocks), timeout * 4)
+    after = Counter(b - max(request_blocks) for b in found.values())
+    return {
+        "blocks": blocks,
+        "seconds": seconds,
+        "burst_request_blocks": sorted(set(request_blocks)),
+        "burst_after": dict(sorted(after.items())),
+    }
+
+
+async def deploy_consumer(committee: deploy.AccountInvoker) -> types.UInt160:
+    nef, manifest = artifact("native_oracle_consumer")
+    return await deploy.deploy_contract(committee, nef, manifest)
+
+
+@asynccontextmanager
+async def neo_go_run(certificates: LoopbackCertificates, block: float) -> AsyncIterator[Setup]:
+    directory = Path(tempfile.mkdtemp(prefix="nsl-bench-neogo-"))
+    previous = os.environ.get("SSL_CERT_FILE")
+    os.environ["SSL_CERT_FILE"] = str(certificates.ca_file)  # inherited by the node
+    net = OraclePrivnet(PrivnetSettings(data_dir=directory, block_time=block, max_gas_invoke=200))
+    try:
+        await net.start()
+        committee = deploy.committee_invoker(deploy.make_facade(net.rpc_url, block), block)
+        await designate_oracles(committee, [bytes.fromhex(DEV_VALIDATOR_PUBLIC_KEY)])
+        consumer = await deploy_consumer(committee)
+        yield Setup(net.rpc_url, committee, consumer)
+    finally:
+        await net.stop()
+        if previous is None:
+            os.environ.pop("SSL_CERT_FILE", None)
+        else:
+            os.environ["SSL_CERT_FILE"] = previous
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@asynccontextmanager
+async def our_run(certificates: LoopbackCertificates, block: float) -> AsyncIterator[Setup]:
+    stack = await open_stack(
+        block_time=block, oracle_allow_hosts="127.0.0.1", oracle_ca_file=str(certificates.ca_file)
+    )
+    try:
+        key = bytes.fromhex(stack.network.service_keys["native_oracle"])
+        assert await designated_oracles(stack.net.rpc_url) == (key,)
+        consumer = await deploy_consumer(stack.committee)
+        stack.start_worker()
+        yield Setup(stack.net.rpc_url, stack.committee, consumer)
+    finally:
+        await close_stack(stack)
+        shutil.rmtree(stack.directory, ignore_errors=True)
+
+
+def _line(name: str, result: dict[str, Any]) -> str:
+    blocks, seconds = result["blocks"], result["seconds"]
+    burst_total = sum(result["burst_after"].values())
+    last = max(result["burst_after"]) if result["burst_after"] else None
+    return (
+        f"| {name} | {statistics.median(blocks):g} / {max(blocks)} | "
+        f"{statistics.median(seconds):.2f} / {max(seconds):.2f} | "
+        f"{burst_total} in block(s) {result['burst_request_blocks']} | "
+        f"{', '.join(f'+{k}: {v}' for k, v in result['burst_after'].items())} | +{last} |"
+    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument("--burst", type=int, default=250)
+    parser.add_argument("--block-time", type=float, default=1.0)
+    args = parser.parse_args()
+    tls_dir = Path(tempfile.mkdtemp(prefix="nsl-bench-tls-"))
+    certificates = make_certificates(tls_dir)
+    results: dict[str, dict[str, Any]] = {}
+    try:
+        with https_server(certificates) as web:
+            web.routes[PATH] = BODY
+            url = web.url(PATH)
+            async with neo_go_run(certificates, args.block_time) as setup:
+                results["A: neo-go oracle service"] = await measure(
+                    setup, url, args.requests, args.burst, args.block_time
+                )
+            async with our_run(certificates, args.block_time) as setup:
+                results["B: our node (enclave + worker)"] = await measure(
+                    setup, url, args.requests, args.burst, args.block_time
+                )
+    finally:
+        shutil.rmtree(tls_dir, ignore_errors=True)
+    print(
+        f"\n### Native Oracle: neo-go's oracle service vs our node ({platform.machine()}, "
+        f"{os.cpu_count()} cores, {args.block_time:g} s blocks, {args.requests} sequential, "
+        f"burst of {args.burst})\n"
+    )
+    print(
+        "| run | request→callback blocks (median / max) | seconds (median / max) | burst requests "
+        "included | burst callbacks per block after the last request block | last |"
+    )
+    print("| --- | --- | --- | --- | --- | --- |")
+    for name, result in results.items():
+        print(_line(name, result))
+    for name, result in results.items():
+        print(f"\n{name}: blocks {result['blocks']}; seconds {[round(s, 2) for s in result['seconds']]}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

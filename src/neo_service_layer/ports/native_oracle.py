@@ -1,0 +1,39 @@
+"""What serving Neo's native Oracle needs from the chain, beyond the ``Chain`` port."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from neo_service_layer.domain.native_oracle import NativeRequest, NeoResponseCode
+from neo_service_layer.ports.chain import SignedTransaction
+
+
+class NotAnOracleNode(Exception):
+    """This node's key is not designated, or the designated set needs more signatures than it holds."""
+
+
+class NativeOracleChain(Protocol):
+    @property
+    def public_key(self) -> bytes:
+        """The compressed public key this node signs responses with."""
+        ...
+
+    async def pending_request(self, request_id: int) -> NativeRequest | None:
+        """The request as the native contract stores it; ``None`` once it was answered (or never was)."""
+        ...
+
+    async def oracle_nodes(self) -> tuple[bytes, ...]:
+        """Public keys designated for the Oracle role as of the next block."""
+        ...
+
+    async def build_response(
+        self,
+        request_id: int,
+        request: NativeRequest,
+        code: NeoResponseCode,
+        result: bytes,
+        nodes: Sequence[bytes],
+    ) -> SignedTransaction:
+        """The signed response transaction (``NotAnOracleNode`` if this node cannot sign it alone)."""
+        ...
