@@ -111,3 +111,39 @@ async def test_postgres_unit_of_work_sets_the_tenant_per_transaction(
             assert after in (None, "")
     finally:
         await engine.dispose()
+
+
+async def test_sqlite_pool_settings_come_from_config(make_settings: Callable[..., Settings]) -> None:
+    # the library default (5) is too small for a loaded API: overflow connections are opened per use
+    engine = create_engine(make_settings(db_pool_size=12, db_max_overflow=3))
+    try:
+        assert engine.pool.size() == 12  # type: ignore[attr-defined]
+        assert engine.pool._max_overflow == 3  # type: ignore[attr-defined]
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_postgres_replaces_a_connection_the_server_closed(
+    make_settings: Callable[..., Settings], postgres_url: str
+) -> None:
+    import asyncio
+
+    import asyncpg
+    from sqlalchemy import text
+
+    engine = create_engine(make_settings(database_url=postgres_url, db_pool_size=1, db_max_overflow=0))
+    try:
+        async with engine.connect() as conn:
+            first = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        admin = await asyncpg.connect(postgres_url)  # ends the pooled backend (as a restart would)
+        try:
+            await admin.execute("SELECT pg_terminate_backend($1)", first)
+        finally:
+            await admin.close()
+        await asyncio.sleep(0.2)  # the pooled connection reads the server's goodbye
+        async with engine.connect() as conn:
+            second = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        assert second != first
+    finally:
+        await engine.dispose()

@@ -15,7 +15,7 @@ from neo_service_layer.domain.keys import (
     check_name,
 )
 from neo_service_layer.enclave import attestation
-from neo_service_layer.enclave.encoding import b64encode
+from neo_service_layer.enclave.encoding import b64encode, pack_blobs
 from neo_service_layer.enclave.fetch import Fetcher
 from neo_service_layer.enclave.fetch_guard import GuardPolicy
 from neo_service_layer.enclave.keystore import KeyStore
@@ -71,6 +71,7 @@ class EnclaveOperations:
             "public_key": self.public_key,
             "sign": self.sign,
             "sign_batch": self.sign_batch,
+            "sign_batch_packed": self.sign_batch_packed,
             "rotate": self.rotate,
             "disable": self.disable,
             "destroy": self.destroy,
@@ -133,6 +134,9 @@ class EnclaveOperations:
 
     def sign_batch(self, args: Args) -> Result:
         return {"signatures": [b64encode(s) for s in self._sign(args, args.blob_list("messages"))]}
+
+    def sign_batch_packed(self, args: Args) -> Result:
+        return {"signatures": b64encode(pack_blobs(self._sign(args, args.packed_blobs("messages"))))}
 
     def rotate(self, args: Args) -> Result:
         return sealed_key_to_wire(self._keys.rotate(args.text("key_id"), args.text("tenant")))

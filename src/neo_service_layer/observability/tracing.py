@@ -12,6 +12,7 @@ leads to its trace and back.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Mapping, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -105,7 +106,16 @@ def shutdown_tracing(provider: TracerProvider | None) -> None:
 
 def get_tracer(provider: trace.TracerProvider | None = None) -> Tracer:
     """The service layer's tracer from ``provider``, or from the process-wide provider."""
+    if provider is None:
+        return _process_tracer()
     return trace.get_tracer(INSTRUMENTATION_NAME, __version__, tracer_provider=provider)
+
+
+@functools.cache
+def _process_tracer() -> Tracer:
+    # Looked up once (the lookup reads the environment; spans start on every request and transaction).
+    # Before configure_tracing this is OpenTelemetry's proxy, which follows the provider set later.
+    return trace.get_tracer(INSTRUMENTATION_NAME, __version__)
 
 
 @asynccontextmanager

@@ -151,5 +151,6 @@ async def test_a_plain_neo_contract_gets_native_oracle_callbacks_from_our_node(
     )
     assert int(fees[0][0]) + int(fees[0][1]) == GAS_FOR_RESPONSE
     print(
-        f"\nnative oracle e2e: request->callback {blocks} block(s); network fee {int(fees[0][1]) / 1e8} GAS"
+        f"\nnative oracle e2e: request->callback {second.fulfilled_block - second.request_block} block(s); "
+        f"network fee {int(fees[0][1]) / 1e8} GAS"
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -27,24 +27,44 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
     target = normalise_url(url or settings.effective_database_url)
     if target.startswith("sqlite"):
         database = make_url(target).database
+        pool: dict[str, Any] = {}
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(target, connect_args={"timeout": settings.db_connect_timeout})
+            # the pool bounds of PostgreSQL: with the library default (5) concurrent requests overflow it,
+            # and each overflow connection costs a fresh SQLite connection, its thread and the PRAGMAs
+            pool = {
+                "pool_size": settings.db_pool_size,
+                "max_overflow": settings.db_max_overflow,
+                "pool_timeout": settings.db_pool_timeout,
+            }
+        engine = create_async_engine(target, connect_args={"timeout": settings.db_connect_timeout}, **pool)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     connect_args: dict[str, Any] = {
         "timeout": settings.db_connect_timeout,
         "server_settings": {"application_name": "neo-service-layer"},
     }
-    return create_async_engine(
+    engine = create_async_engine(
         target,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
-        pool_pre_ping=True,
         pool_recycle=1800,
         connect_args=connect_args,
     )
+    event.listen(engine.sync_engine.pool, "checkout", _refuse_closed_connection)
+    return engine
+
+
+def _refuse_closed_connection(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """Pessimistic disconnect check on checkout, without a round trip.
+
+    ``pool_pre_ping`` costs three round trips per checkout on asyncpg (BEGIN, ``;``, ROLLBACK). An
+    asyncpg connection reads its socket all the time, so a server restart or a terminated backend has
+    closed it by the time it is checked out again; the pool then replaces it (``DisconnectionError``).
+    """
+    if record.driver_connection.is_closed():
+        raise exc.DisconnectionError("the pooled PostgreSQL connection was closed by the server")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

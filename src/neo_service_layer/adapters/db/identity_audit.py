@@ -1,11 +1,11 @@
 """The audit log on SQL: append-only entries, hash-chained per tenant, appends serialised per chain.
 
 Each append is its own short transaction: insert the chain-head row if missing, lock it
-(``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite the first statement is a write, which takes the
-database's single write lock, and an in-process lock keeps this process's appends in line), compute the
-next entry from the head, insert it and move the head. ``UNIQUE (tenant_id, seq)`` refuses a fork even
-if serialisation were bypassed. On PostgreSQL the application role may only SELECT and INSERT
-``audit_events`` (no UPDATE, no DELETE).
+(``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite one upsert that returns the head is the first
+statement, a write, which takes the database's single write lock, and an in-process lock keeps this
+process's appends in line), compute the next entry from the head, insert it and move the head.
+``UNIQUE (tenant_id, seq)`` refuses a fork even if serialisation were bypassed. On PostgreSQL the
+application role may only SELECT and INSERT ``audit_events`` (no UPDATE, no DELETE).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -39,6 +39,33 @@ from neo_service_layer.ports.clock import Clock
 VERIFY_BATCH = 1000
 #: most records appended in one group commit
 MAX_GROUP = 500
+
+
+# The append's statements, built once (each append runs them; building costs more than running).
+_LOCK_HEAD = (
+    select(audit_chain_heads.c.seq, audit_chain_heads.c.hash)
+    .where(audit_chain_heads.c.tenant_id == bindparam("head_tenant"))
+    .with_for_update()
+)
+_CREATE_HEAD_POSTGRES = (
+    postgresql.insert(audit_chain_heads)
+    .values(tenant_id=bindparam("head_tenant"), seq=0, hash=GENESIS_HASH)
+    .on_conflict_do_nothing()
+)
+_TAKE_HEAD_SQLITE = (
+    sqlite.insert(audit_chain_heads)
+    .values(tenant_id=bindparam("head_tenant"), seq=0, hash=GENESIS_HASH)
+    .on_conflict_do_update(
+        index_elements=[audit_chain_heads.c.tenant_id], set_={"seq": audit_chain_heads.c.seq}
+    )
+    .returning(audit_chain_heads.c.seq, audit_chain_heads.c.hash)
+)
+_INSERT_EVENTS = insert(audit_events)
+_MOVE_HEAD = (
+    update(audit_chain_heads)
+    .where(audit_chain_heads.c.tenant_id == bindparam("head_tenant"))
+    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+)
 
 
 class SqlAuditLog:
@@ -94,24 +121,17 @@ class SqlAuditLog:
     async def _append(self, tenant_id: str, records: list[AuditRecord]) -> list[AuditEntry]:
         async with self._serialised(), SqlUnitOfWork(self._engine, tenant_id) as uow:
             conn = uow.connection
-            dialect = postgresql if uow.is_postgres else sqlite
-            lock_head = (
-                select(audit_chain_heads.c.seq, audit_chain_heads.c.hash)
-                .where(audit_chain_heads.c.tenant_id == tenant_id)
-                .with_for_update()
-            )
-            create_head = (
-                dialect.insert(audit_chain_heads)
-                .values(tenant_id=tenant_id, seq=0, hash=GENESIS_HASH)
-                .on_conflict_do_nothing()
-            )
-            # SQLite: write first, so this transaction holds the database's write lock before it
-            # reads the head (another process cannot read the same head and fork the chain).
-            # PostgreSQL: the row lock does that; the insert is needed only for a tenant's first entry.
-            head = None if not uow.is_postgres else (await conn.execute(lock_head)).first()
-            if head is None:
-                await conn.execute(create_head)
-                head = (await conn.execute(lock_head)).one()
+            tenant = {"head_tenant": tenant_id}
+            if uow.is_postgres:
+                # the row lock serialises appends; the insert is needed only for a tenant's first entry
+                head = (await conn.execute(_LOCK_HEAD, tenant)).first()
+                if head is None:
+                    await conn.execute(_CREATE_HEAD_POSTGRES, tenant)
+                    head = (await conn.execute(_LOCK_HEAD, tenant)).one()
+            else:
+                # one write that creates the head if missing and returns it: this transaction holds the
+                # database's write lock before it reads the head (no other process can fork the chain)
+                head = (await conn.execute(_TAKE_HEAD_SQLITE, tenant)).one()
             now = self._clock.now().astimezone(UTC)
             entries: list[AuditEntry] = []
             seq, prev_hash = head.seq, head.hash
@@ -120,12 +140,8 @@ class SqlAuditLog:
                 entry = chain_entry(record, seq=seq, occurred_at=now, prev_hash=prev_hash)
                 entries.append(entry)
                 prev_hash = entry.hash
-            await conn.execute(insert(audit_events), [_row(entry) for entry in entries])
-            await conn.execute(
-                update(audit_chain_heads)
-                .where(audit_chain_heads.c.tenant_id == tenant_id)
-                .values(seq=seq, hash=prev_hash)
-            )
+            await conn.execute(_INSERT_EVENTS, [_row(entry) for entry in entries])
+            await conn.execute(_MOVE_HEAD, {**tenant, "new_seq": seq, "new_hash": prev_hash})
             await uow.commit()
         return entries
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Row, and_, delete, insert, select, update
+from sqlalchemy import Row, and_, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from neo_service_layer.adapters.db.identity_tables import (
@@ -232,6 +232,14 @@ def _membership(row: Row[Any]) -> Membership:
     )
 
 
+#: built once (this lookup authenticates every request that presents an API key)
+_KEY_BY_PREFIX = (
+    select(api_keys, tenants.c.plan)
+    .join(tenants, tenants.c.id == api_keys.c.tenant_id)
+    .where(api_keys.c.prefix == bindparam("prefix"), tenants.c.active.is_(True))
+)
+
+
 class SqlApiKeys(_Repository):
     async def add(self, key: ApiKey) -> None:
         await self._conn.execute(
@@ -250,12 +258,7 @@ class SqlApiKeys(_Repository):
 
     async def by_prefix(self, prefix: str) -> ApiKey | None:
         await self._uow.set_local("app.api_key_prefix", prefix)
-        query = (
-            select(api_keys, tenants.c.plan)
-            .join(tenants, tenants.c.id == api_keys.c.tenant_id)
-            .where(api_keys.c.prefix == prefix, tenants.c.active.is_(True))
-        )
-        row = (await self._conn.execute(query)).first()
+        row = (await self._conn.execute(_KEY_BY_PREFIX, {"prefix": prefix})).first()
         return _api_key(row, row.plan) if row else None
 
     async def get(self, tenant_id: str, key_id: str) -> ApiKey | None:

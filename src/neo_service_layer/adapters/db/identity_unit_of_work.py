@@ -20,6 +20,8 @@ from neo_service_layer.adapters.db.identity_repositories import (
 )
 from neo_service_layer.adapters.db.unit_of_work import SqlUnitOfWork
 
+_SET_LOCAL = text("SELECT set_config(:name, :value, true)")
+
 
 class SqlIdentityUnitOfWork(SqlUnitOfWork):
     """Implements ``ports.identity.IdentityUnitOfWork``."""
@@ -42,9 +44,7 @@ class SqlIdentityUnitOfWork(SqlUnitOfWork):
     async def set_local(self, name: str, value: str) -> None:
         """A transaction-local setting that RLS policies read (PostgreSQL; nothing on SQLite)."""
         if self.is_postgres:
-            await self.connection.execute(
-                text("SELECT set_config(:name, :value, true)"), {"name": name, "value": value}
-            )
+            await self.connection.execute(_SET_LOCAL, {"name": name, "value": value})
 
     async def enter_tenant(self, tenant_id: str) -> None:
         """Scope the rest of this transaction to ``tenant_id`` (once; never to a second tenant)."""

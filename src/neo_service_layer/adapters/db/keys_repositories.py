@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Self
 
-from sqlalchemy import Row, and_, delete, insert, select, update
+from sqlalchemy import Row, and_, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from neo_service_layer.adapters.db.identity_tables import tenants
@@ -52,6 +52,28 @@ class _Repository:
         return self._uow.connection
 
 
+#: built once: constructing the statement costs more than running it (``SqlKeys.get`` is on every sign)
+_KEY_WITH_VERSIONS = (
+    select(
+        managed_keys,
+        managed_key_versions.c.version.label("v_version"),
+        managed_key_versions.c.public_key.label("v_public_key"),
+        managed_key_versions.c.created_at.label("v_created_at"),
+    )
+    .select_from(
+        managed_keys.outerjoin(
+            managed_key_versions,
+            and_(
+                managed_key_versions.c.tenant_id == managed_keys.c.tenant_id,
+                managed_key_versions.c.key_id == managed_keys.c.key_id,
+            ),
+        )
+    )
+    .where(managed_keys.c.tenant_id == bindparam("tenant_id"), managed_keys.c.key_id == bindparam("key_id"))
+    .order_by(managed_key_versions.c.version)
+)
+
+
 class SqlKeys(_Repository):
     async def add(self, key: ManagedKey) -> None:
         await self._conn.execute(insert(managed_keys).values(**_key_row(key), key_id=key.key_id))
@@ -59,28 +81,8 @@ class SqlKeys(_Repository):
 
     async def get(self, tenant_id: str, key_id: KeyId) -> ManagedKey | None:
         """One round trip: the key row joined with its versions (this is on every sign request)."""
-        versions = managed_key_versions
-        rows = (
-            await self._conn.execute(
-                select(
-                    managed_keys,
-                    versions.c.version.label("v_version"),
-                    versions.c.public_key.label("v_public_key"),
-                    versions.c.created_at.label("v_created_at"),
-                )
-                .select_from(
-                    managed_keys.outerjoin(
-                        versions,
-                        and_(
-                            versions.c.tenant_id == managed_keys.c.tenant_id,
-                            versions.c.key_id == managed_keys.c.key_id,
-                        ),
-                    )
-                )
-                .where(managed_keys.c.tenant_id == tenant_id, managed_keys.c.key_id == key_id)
-                .order_by(versions.c.version)
-            )
-        ).all()
+        ids = {"tenant_id": tenant_id, "key_id": key_id}
+        rows = (await self._conn.execute(_KEY_WITH_VERSIONS, ids)).all()
         if not rows:
             return None
         found = [

@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransactio
 
 from neo_service_layer.observability.tracing import get_tracer
 
+_SET_TENANT = text("SELECT set_config('app.tenant_id', :tenant, true)")
+
 
 class SqlUnitOfWork:
     def __init__(self, engine: AsyncEngine, tenant_id: str | None = None) -> None:
@@ -44,10 +46,7 @@ class SqlUnitOfWork:
         self._connection = await self._engine.connect()
         self._transaction = await self._connection.begin()
         if self.is_postgres:
-            await self._connection.execute(
-                text("SELECT set_config('app.tenant_id', :tenant, true)"),
-                {"tenant": self.tenant_id or ""},
-            )
+            await self._connection.execute(_SET_TENANT, {"tenant": self.tenant_id or ""})
         return self
 
     async def __aexit__(
@@ -57,11 +56,11 @@ class SqlUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         try:
-            if self._transaction is not None and self._transaction.is_active:
-                await self._transaction.rollback()
-        finally:
+            # closing rolls back a transaction that was not committed, and then the pool skips its own
+            # reset-on-return rollback (an explicit rollback first would cost a second one)
             if self._connection is not None:
                 await self._connection.close()
+        finally:
             self._connection = None
             self._transaction = None
             if exc is not None:

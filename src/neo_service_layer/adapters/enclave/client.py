@@ -29,8 +29,9 @@ from neo_service_layer.domain.keys import (
 )
 from neo_service_layer.domain.oracle import FetchSpec, OracleResponse, ResultCode, SealedSecret
 from neo_service_layer.enclave import bls
-from neo_service_layer.enclave.encoding import b64decode, b64encode
+from neo_service_layer.enclave.encoding import b64decode, b64encode, pack_blobs, unpack_blobs
 from neo_service_layer.enclave.protocol import (
+    UnknownOp,
     key_info_from_wire,
     sealed_key_from_wire,
 )
@@ -59,6 +60,7 @@ class EnclaveClient:
     ) -> None:
         self._loader = loader
         self._timeout = timeout
+        self._packed_batches = True  # until the enclave answers that it does not know the op
         address = endpoint if isinstance(endpoint, tuple) else str(endpoint)
         self._transport = EnclaveTransport(address, token, pool_size=pool_size, timeout=timeout)
 
@@ -124,6 +126,16 @@ class EnclaveClient:
         network_magic: int | None = None,
     ) -> list[bytes]:
         args = _sign_args(key_id, tenant, purpose, fmt, version, network_magic)
+        if self._packed_batches:
+            args["messages"] = b64encode(pack_blobs(messages))
+            try:
+                result = await self._keyed("sign_batch_packed", key_id, version, args)
+            except EnclaveRequestRejected as exc:
+                if exc.code != UnknownOp.code:
+                    raise
+                self._packed_batches = False  # an enclave of an older release: lists of strings
+            else:
+                return _decode(lambda r: unpack_blobs(b64decode(r["signatures"])), result)
         args["messages"] = [b64encode(m) for m in messages]
         result = await self._keyed("sign_batch", key_id, version, args)
         return _decode(lambda r: [b64decode(s) for s in r["signatures"]], result)

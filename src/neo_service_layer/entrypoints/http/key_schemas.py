@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from datetime import datetime
 from typing import Annotated, Literal, Self
 
@@ -23,16 +22,19 @@ from neo_service_layer.services.keys import KeyView
 
 Encoding = Literal["hex", "base64"]
 MAX_MESSAGE_TEXT = 2 * 64 * 1024  # 64 KiB as hex
-_HEX = re.compile(r"[0-9a-fA-F]*")
 
 
 def decode(text: str, encoding: Encoding) -> bytes:
     """Strictly decode ``text``; ``ValueError`` (without the value) when it is not valid."""
     if encoding == "hex":
         body = text[2:] if text.startswith(("0x", "0X")) else text
-        if len(body) % 2 or not _HEX.fullmatch(body):
+        try:
+            data = bytes.fromhex(body)
+        except ValueError:
             return _fail(encoding)
-        return bytes.fromhex(body)
+        if 2 * len(data) != len(body):  # ``fromhex`` skips whitespace, which is not valid here
+            return _fail(encoding)
+        return data
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):

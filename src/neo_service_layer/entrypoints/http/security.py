@@ -52,7 +52,12 @@ def request_meta(request: Request) -> RequestMeta:
     return RequestMeta(request_id=str(getattr(request.state, "request_id", "")), client_ip=str(client))
 
 
-Meta = Annotated[RequestMeta, Depends(request_meta)]
+async def _meta(request: Request) -> RequestMeta:
+    # a coroutine, so that FastAPI calls it inline rather than in its thread pool
+    return request_meta(request)
+
+
+Meta = Annotated[RequestMeta, Depends(_meta)]
 
 
 async def authenticate(
