@@ -48,10 +48,11 @@ from neo_service_layer.domain.oracle_requests import (
     encode_params,
     template_id_of,
 )
-from neo_service_layer.ports.chain import Chain, ChainEvent, ChainObserver, ContractCall, DryRun, SendOutcome
+from neo_service_layer.ports.chain import Chain, ChainEvent, ChainObserver, ContractCall
 from neo_service_layer.ports.chain_store import ChainStore
 from neo_service_layer.ports.clock import Clock
 from neo_service_layer.ports.enclave import Enclave
+from neo_service_layer.services.callback_delivery import CallbackDelivery
 
 SERVICE = "oracle"
 PLATFORM_TENANT = "__platform__"
@@ -241,8 +242,10 @@ class Answered:
         return len(self.response.result) + 200
 
 
-class OracleFulfiller:
+class OracleFulfiller(CallbackDelivery[Answered]):
     """Claims seen oracle requests, answers them through the enclave, and sends the fulfilments."""
+
+    service = SERVICE
 
     def __init__(
         self,
@@ -334,64 +337,10 @@ class OracleFulfiller:
             (a.request.request_id, int(r.code), r.result, r.timestamp_ms, r.signature),
         )
 
-    def _deliver(self, a: Answered) -> ContractCall:
-        return ContractCall(self.contract, "deliver", (a.request.request_id,))
-
-    def _gas_ok(self, dry: DryRun, requests: int) -> bool:
-        return dry.gas_consumed <= self._max_callback_gas * requests
-
-    async def _send_group(self, group: list[Answered]) -> None:
-        calls = [c for a in group for c in (self._fulfill(a), self._deliver(a))]
-        dry = await self._chain.dry_run(calls)
-        if dry.halted and self._gas_ok(dry, len(group)):
-            await self._send(calls, dry, [self._fulfilment(a, True) for a in group])
-            return
-        for a in group:  # something in the batch faults: find out which, one by one
-            await self._send_single(a)
-
-    async def _send_single(self, a: Answered) -> None:
-        rid = a.request.request_id
-        with_delivery = [self._fulfill(a), self._deliver(a)]
-        dry = await self._chain.dry_run(with_delivery)
-        if dry.halted and self._gas_ok(dry, 1):
-            await self._send(with_delivery, dry, [self._fulfilment(a, True)])
-            return
-        reason = (
-            f"callback faults: {dry.exception}"
-            if not dry.halted
-            else f"callback needs more than the GAS cap ({dry.gas_consumed})"
-        )[:256]
-        marked = [self._fulfill(a), ContractCall(self.contract, "markCallbackFailed", (rid, reason))]
-        dry = await self._chain.dry_run(marked)
-        if dry.halted:
-            await self._send(marked, dry, [self._fulfilment(a, False, reason)])
-            return
-        alone = [self._fulfill(a)]
-        dry = await self._chain.dry_run(alone)
-        if dry.halted:
-            await self._send(alone, dry, [self._fulfilment(a, False, reason)])
-            return
-        failed = await self._store.mark_failed(
-            SERVICE, self.contract, self.worker_id, rid, dry.exception or "FAULT", self._clock.now()
-        )
-        if failed:
-            self._observer.request_outcome(SERVICE, "failed")
-
     def _fulfilment(self, a: Answered, with_delivery: bool, failure: str | None = None) -> Fulfilment:
         r = a.response
         meta = struct.pack("<IQ", int(r.code), r.timestamp_ms)
         return Fulfilment(a.request.request_id, r.result, meta, r.signature, with_delivery, failure)
-
-    async def _send(self, calls: list[ContractCall], dry: DryRun, fulfilments: list[Fulfilment]) -> None:
-        tx = await self._chain.build_transaction(calls, dry)
-        now = self._clock.now()
-        if not await self._store.write_outbox(SERVICE, self.contract, self.worker_id, now, tx, fulfilments):
-            self._observer.transaction_outcome(SERVICE, "lease_lost")
-            return  # another worker owns these requests now: this transaction is dropped unsent
-        result = await self._chain.send(tx.raw)
-        error = result.detail if result.outcome is SendOutcome.REJECTED else None
-        await self._store.mark_sent(tx.tx_hash, self._clock.now(), error)
-        self._observer.transaction_outcome(SERVICE, result.outcome.value)
 
 
 def stored_answer(request: ChainRequest) -> tuple[int, int] | None:

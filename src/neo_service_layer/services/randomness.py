@@ -32,10 +32,11 @@ from neo_service_layer.domain.chain_requests import (
     lease_until,
 )
 from neo_service_layer.domain.keys import Purpose, SignatureFormat
-from neo_service_layer.ports.chain import Chain, ChainEvent, ChainObserver, ContractCall, DryRun, SendOutcome
+from neo_service_layer.ports.chain import Chain, ChainEvent, ChainObserver, ContractCall
 from neo_service_layer.ports.chain_store import ChainStore
 from neo_service_layer.ports.clock import Clock
 from neo_service_layer.ports.enclave import Enclave
+from neo_service_layer.services.callback_delivery import CallbackDelivery
 
 SERVICE = "randomness"
 PLATFORM_TENANT = "__platform__"
@@ -132,8 +133,10 @@ async def prove(
     return results
 
 
-class RandomnessFulfiller:
+class RandomnessFulfiller(CallbackDelivery[Proved]):
     """Claims seen requests, proves and signs them in the enclave, and sends the fulfilments."""
+
+    service = SERVICE
 
     def __init__(
         self,
@@ -197,62 +200,8 @@ class RandomnessFulfiller:
     def _fulfill(self, p: Proved) -> ContractCall:
         return ContractCall(self.contract, "fulfill", (p.request.request_id, p.output, p.proof, p.signature))
 
-    def _deliver(self, p: Proved) -> ContractCall:
-        return ContractCall(self.contract, "deliver", (p.request.request_id,))
-
-    def _gas_ok(self, dry: DryRun, requests: int) -> bool:
-        return dry.gas_consumed <= self._max_callback_gas * requests
-
-    async def _send_group(self, group: list[Proved]) -> None:
-        calls = [c for p in group for c in (self._fulfill(p), self._deliver(p))]
-        dry = await self._chain.dry_run(calls)
-        if dry.halted and self._gas_ok(dry, len(group)):
-            await self._send(calls, dry, [self._fulfilment(p, True) for p in group])
-            return
-        for p in group:  # something in the batch faults: find out which, one by one
-            await self._send_single(p)
-
-    async def _send_single(self, p: Proved) -> None:
-        rid = p.request.request_id
-        with_delivery = [self._fulfill(p), self._deliver(p)]
-        dry = await self._chain.dry_run(with_delivery)
-        if dry.halted and self._gas_ok(dry, 1):
-            await self._send(with_delivery, dry, [self._fulfilment(p, True)])
-            return
-        reason = (
-            f"callback faults: {dry.exception}"
-            if not dry.halted
-            else f"callback needs more than the GAS cap ({dry.gas_consumed})"
-        )[:256]
-        marked = [self._fulfill(p), ContractCall(self.contract, "markCallbackFailed", (rid, reason))]
-        dry = await self._chain.dry_run(marked)
-        if dry.halted:
-            await self._send(marked, dry, [self._fulfilment(p, False, reason)])
-            return
-        alone = [self._fulfill(p)]
-        dry = await self._chain.dry_run(alone)
-        if dry.halted:
-            await self._send(alone, dry, [self._fulfilment(p, False, reason)])
-            return
-        failed = await self._store.mark_failed(
-            SERVICE, self.contract, self.worker_id, rid, dry.exception or "FAULT", self._clock.now()
-        )
-        if failed:
-            self._observer.request_outcome(SERVICE, "failed")
-
     def _fulfilment(self, p: Proved, with_delivery: bool, failure: str | None = None) -> Fulfilment:
         return Fulfilment(p.request.request_id, p.output, p.proof, p.signature, with_delivery, failure)
-
-    async def _send(self, calls: list[ContractCall], dry: DryRun, fulfilments: list[Fulfilment]) -> None:
-        tx = await self._chain.build_transaction(calls, dry)
-        now = self._clock.now()
-        if not await self._store.write_outbox(SERVICE, self.contract, self.worker_id, now, tx, fulfilments):
-            self._observer.transaction_outcome(SERVICE, "lease_lost")
-            return  # another worker owns these requests now: this transaction is dropped unsent
-        result = await self._chain.send(tx.raw)
-        error = result.detail if result.outcome is SendOutcome.REJECTED else None
-        await self._store.mark_sent(tx.tx_hash, self._clock.now(), error)
-        self._observer.transaction_outcome(SERVICE, result.outcome.value)
 
 
 # Off-chain requests ------------------------------------------------------------------------------
