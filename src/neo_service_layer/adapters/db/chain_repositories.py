@@ -17,7 +17,7 @@ Concurrency between worker processes on one database:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, insert, or_, select, tuple_, update
@@ -31,6 +31,7 @@ from neo_service_layer.adapters.db.chain_tables import (
     chain_service_keys,
 )
 from neo_service_layer.adapters.db.keys_tables import key_sealed_records
+from neo_service_layer.adapters.db.timestamps import utc
 from neo_service_layer.domain.chain_requests import (
     ChainEventKind,
     ChainRequest,
@@ -46,12 +47,6 @@ from neo_service_layer.ports.chain import SignedTransaction
 
 R = chain_requests
 O = chain_outbox  # noqa: E741
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _request(row: Any) -> ChainRequest:
@@ -75,7 +70,7 @@ def _request(row: Any) -> ChainRequest:
         delivered_block=row.delivered_block,
         failure_reason=row.failure_reason,
         callback_failure=row.callback_failure,
-        seen_at=_utc(row.seen_at),
+        seen_at=utc(row.seen_at),
     )
 
 
@@ -193,7 +188,7 @@ class ChainStore:
         if row is None:
             return None
         return Transitioned(
-            upd.request_id, target, int(row.request_block), upd.block, _utc(row.request_time), block_time
+            upd.request_id, target, int(row.request_block), upd.block, utc(row.request_time), block_time
         )
 
     async def _advance(self, conn: AsyncConnection, name: str, block: int, now: datetime) -> None:
@@ -347,7 +342,7 @@ class ChainStore:
             ).all()
         return [
             OutboxEntry(
-                r.tx_hash, bytes(r.raw), int(r.valid_until_block), int(r.send_count), _utc(r.last_sent_at)
+                r.tx_hash, bytes(r.raw), int(r.valid_until_block), int(r.send_count), utc(r.last_sent_at)
             )
             for r in rows
         ]

@@ -21,8 +21,8 @@ from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from neo_service_layer.adapters.db.identity_repositories import utc_required
 from neo_service_layer.adapters.db.identity_tables import audit_chain_heads, audit_events, tenants
+from neo_service_layer.adapters.db.timestamps import utc_required
 from neo_service_layer.adapters.db.unit_of_work import SqlUnitOfWork
 from neo_service_layer.domain.audit import (
     GENESIS_HASH,

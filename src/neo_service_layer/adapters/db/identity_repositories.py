@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Row, and_, bindparam, delete, insert, select, update
@@ -27,6 +27,7 @@ from neo_service_layer.adapters.db.identity_tables import (
     user_backup_codes,
     users,
 )
+from neo_service_layer.adapters.db.timestamps import utc, utc_required
 from neo_service_layer.domain.identity import (
     ApiKey,
     Membership,
@@ -40,19 +41,6 @@ from neo_service_layer.domain.identity_passwords import LockoutPolicy, LockoutSt
 
 if TYPE_CHECKING:
     from neo_service_layer.adapters.db.identity_unit_of_work import SqlIdentityUnitOfWork
-
-
-def utc(moment: datetime | None) -> datetime | None:
-    """SQLite returns naive datetimes; everything stored is UTC."""
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def utc_required(moment: datetime) -> datetime:
-    result = utc(moment)
-    assert result is not None
-    return result
 
 
 class _Repository:

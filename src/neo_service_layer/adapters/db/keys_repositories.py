@@ -23,24 +23,13 @@ from neo_service_layer.adapters.db.keys_tables import (
     tenant_secret_versions,
     tenant_secrets,
 )
+from neo_service_layer.adapters.db.timestamps import utc, utc_required
 from neo_service_layer.adapters.db.unit_of_work import SqlUnitOfWork
 from neo_service_layer.domain.key_lifecycle import KeyNotFound, KeyState, KeyVersion, ManagedKey
 from neo_service_layer.domain.keys import KeyId, KeyKind, Purpose, SealedKey
 from neo_service_layer.domain.tenant_secrets import Consumer, SecretVersion, TenantSecret
 from neo_service_layer.ports.enclave import SealedRecordLoader
 from neo_service_layer.ports.keys import RememberedSource
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _utc_required(moment: datetime) -> datetime:
-    result = _utc(moment)
-    assert result is not None
-    return result
 
 
 class _Repository:
@@ -86,7 +75,7 @@ class SqlKeys(_Repository):
         if not rows:
             return None
         found = [
-            KeyVersion(row.v_version, bytes(row.v_public_key), _utc_required(row.v_created_at))
+            KeyVersion(row.v_version, bytes(row.v_public_key), utc_required(row.v_created_at))
             for row in rows
             if row.v_version is not None
         ]
@@ -141,7 +130,7 @@ class SqlKeys(_Repository):
         found: dict[str, list[KeyVersion]] = {}
         for row in rows:
             found.setdefault(row.key_id, []).append(
-                KeyVersion(row.version, bytes(row.public_key), _utc_required(row.created_at))
+                KeyVersion(row.version, bytes(row.public_key), utc_required(row.created_at))
             )
         return found
 
@@ -175,11 +164,11 @@ def _key(row: Row[Any], versions: dict[str, list[KeyVersion]]) -> ManagedKey:
         current_version=row.current_version,
         min_sign_version=row.min_sign_version,
         max_signs_per_minute=row.max_signs_per_minute,
-        created_at=_utc_required(row.created_at),
-        rotated_at=_utc(row.rotated_at),
-        disabled_at=_utc(row.disabled_at),
-        destroy_after=_utc(row.destroy_after),
-        destroyed_at=_utc(row.destroyed_at),
+        created_at=utc_required(row.created_at),
+        rotated_at=utc(row.rotated_at),
+        disabled_at=utc(row.disabled_at),
+        destroy_after=utc(row.destroy_after),
+        destroyed_at=utc(row.destroyed_at),
         versions=tuple(versions.get(row.key_id, [])),
     )
 
@@ -320,8 +309,8 @@ class SqlSecrets(_Repository):
             found.setdefault(row.name, []).append(
                 SecretVersion(
                     version=row.version,
-                    created_at=_utc_required(row.created_at),
-                    expires_at=_utc(row.expires_at),
+                    created_at=utc_required(row.created_at),
+                    expires_at=utc(row.expires_at),
                     source=row.source,
                     size=row.size,
                 )
@@ -335,8 +324,8 @@ def _secret(row: Row[Any], versions: dict[str, list[SecretVersion]]) -> TenantSe
         name=row.name,
         consumers=frozenset(Consumer(c) for c in row.consumers.split()),
         current_version=row.current_version,
-        created_at=_utc_required(row.created_at),
-        updated_at=_utc_required(row.updated_at),
+        created_at=utc_required(row.created_at),
+        updated_at=utc_required(row.updated_at),
         versions=tuple(versions.get(row.name, [])),
     )
 
@@ -382,7 +371,7 @@ def _source(row: Row[Any]) -> RememberedSource:
         name=row.name,
         provider=row.provider,
         sealed_config=bytes(row.sealed_config),
-        created_at=_utc_required(row.created_at),
+        created_at=utc_required(row.created_at),
     )
 
 
