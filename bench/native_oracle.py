@@ -1,6 +1,6 @@
 """Neo's native Oracle served by neo-go's own oracle service (run A) and by our node (run B), side by side.
 
-Usage: ``python -m bench.native_oracle [--requests 20] [--burst 250] [--block-time 1.0]``.
+Usage: ``python -m bench.native_oracle [--requests 20] [--burst 250] [--block-time 1.0] [--only ours]``.
 
 Both runs use the same local chain config (one neo-go 0.120.0 validator, ``--block-time`` blocks), the
 same consumer (``contracts/examples/native_oracle_consumer.py``, 1 GAS for the response), the same URL
@@ -205,6 +205,7 @@ async def main() -> None:
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--burst", type=int, default=250)
     parser.add_argument("--block-time", type=float, default=1.0)
+    parser.add_argument("--only", choices=("neo-go", "ours"), default=None, help="run one side only")
     args = parser.parse_args()
     tls_dir = Path(tempfile.mkdtemp(prefix="nsl-bench-tls-"))
     certificates = make_certificates(tls_dir)
@@ -213,14 +214,16 @@ async def main() -> None:
         with https_server(certificates) as web:
             web.routes[PATH] = BODY
             url = web.url(PATH)
-            async with neo_go_run(certificates, args.block_time) as setup:
-                results["A: neo-go oracle service"] = await measure(
-                    setup, url, args.requests, args.burst, args.block_time
-                )
-            async with our_run(certificates, args.block_time) as setup:
-                results["B: our node (enclave + worker)"] = await measure(
-                    setup, url, args.requests, args.burst, args.block_time
-                )
+            if args.only != "ours":
+                async with neo_go_run(certificates, args.block_time) as setup:
+                    results["A: neo-go oracle service"] = await measure(
+                        setup, url, args.requests, args.burst, args.block_time
+                    )
+            if args.only != "neo-go":
+                async with our_run(certificates, args.block_time) as setup:
+                    results["B: our node (enclave + worker)"] = await measure(
+                        setup, url, args.requests, args.burst, args.block_time
+                    )
     finally:
         shutil.rmtree(tls_dir, ignore_errors=True)
     print(

@@ -27,6 +27,8 @@ from neo_service_layer.domain.oracle import ResultCode
 ORACLE_CONTRACT: Final = "0xfe924b7cfe89ddd271abaf7210a80a7e11178758"
 #: script hash of the native RoleManagement contract
 ROLE_MANAGEMENT: Final = "0x49cf4e5378ffcd4dec034fd98a174c5491e395e2"
+#: script hash of the native Policy contract (``getFeePerByte`` prices response transactions)
+POLICY_CONTRACT: Final = "0xcc5e4edd9f5f8dba8bb65734541df7a1c081c67b"
 #: ``Role.Oracle`` in RoleManagement
 ORACLE_ROLE: Final = 8
 REQUEST_PREFIX: Final = 7
@@ -102,6 +104,16 @@ class NativeRequest:
     callback_contract: str  # 0x + 40 hex
     callback_method: str
     user_data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class NativeAnswer:
+    """What a response transaction carries for one request (a non-success code carries no result)."""
+
+    request_id: int
+    request: NativeRequest
+    code: NeoResponseCode
+    result: bytes
 
 
 def parse_request(data: bytes) -> NativeRequest:

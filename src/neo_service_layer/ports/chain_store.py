@@ -51,6 +51,17 @@ class ChainStore(Protocol):
         fulfilments: Sequence[Fulfilment],
     ) -> bool: ...
 
+    async def write_outboxes(
+        self,
+        service: str,
+        contract: str,
+        worker: str,
+        now: datetime,
+        items: Sequence[tuple[SignedTransaction, Sequence[Fulfilment]]],
+    ) -> list[bool]:
+        """``write_outbox`` for each item, in one database transaction; per item, whether it was written."""
+        ...
+
     async def mark_failed(
         self, service: str, contract: str, worker: str, request_id: int, reason: str, now: datetime
     ) -> bool: ...
@@ -58,6 +69,10 @@ class ChainStore(Protocol):
     async def pending_outbox(self, service: str) -> list[OutboxEntry]: ...
 
     async def mark_sent(self, tx_hash: str, now: datetime, error: str | None) -> None: ...
+
+    async def mark_sent_many(self, sent: Sequence[tuple[str, str | None]], now: datetime) -> None:
+        """``mark_sent`` for each (transaction hash, error), in one database transaction."""
+        ...
 
     async def outbox_included(self, tx_hash: str, block: int) -> None: ...
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from neo_service_layer.domain.native_oracle import NativeRequest, NeoResponseCode
+from neo_service_layer.domain.native_oracle import NativeAnswer, NativeRequest
 from neo_service_layer.ports.chain import SignedTransaction
 
 
@@ -27,13 +27,11 @@ class NativeOracleChain(Protocol):
         """Public keys designated for the Oracle role as of the next block."""
         ...
 
-    async def build_response(
-        self,
-        request_id: int,
-        request: NativeRequest,
-        code: NeoResponseCode,
-        result: bytes,
-        nodes: Sequence[bytes],
-    ) -> SignedTransaction:
-        """The signed response transaction (``NotAnOracleNode`` if this node cannot sign it alone)."""
+    async def build_responses(
+        self, answers: Sequence[NativeAnswer], nodes: Sequence[bytes]
+    ) -> list[SignedTransaction]:
+        """The signed response transactions, in order (``NotAnOracleNode`` if this node cannot sign alone).
+
+        A batch is priced and signed together: a burst costs one fee estimate and one enclave call.
+        """
         ...

@@ -11,7 +11,8 @@ transaction, delivered). For each claimed request the fulfiller:
    same SSRF guard as the oracle service;
    ``https`` only, as Neo's protocol; a body of at most 65,535 bytes, at most 2 redirects) and applies
    Neo's filter semantics (``adapters.fetch.neo_filter``);
-3. builds the response transaction, signed by the enclave's node key, writes it to the outbox and sends it.
+3. builds one response transaction per request, the batch priced with one fee estimate and signed by the
+   enclave's node key in one call, writes them to the outbox in one database transaction and sends them.
 
 Exactly once: the shared chain machinery (idempotency key = native Oracle contract + request id, leases,
 outbox, an unincluded answer is rebuilt only after its ``validUntilBlock``) and the protocol, which keeps
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from neo_service_layer.domain.chain_requests import (
@@ -38,13 +38,14 @@ from neo_service_layer.domain.native_oracle import (
     MAX_REDIRECTS,
     MAX_RESULT_BYTES,
     ORACLE_CONTRACT,
+    NativeAnswer,
     NativeRequest,
     NeoResponseCode,
     neo_code,
 )
 from neo_service_layer.domain.oracle import FetchSpec, ResultCode
 from neo_service_layer.domain.oracle_requests import encode_params
-from neo_service_layer.ports.chain import Chain, ChainEvent, ChainObserver, SendOutcome
+from neo_service_layer.ports.chain import Chain, ChainEvent, ChainObserver, SendOutcome, SendResult
 from neo_service_layer.ports.chain_store import ChainStore
 from neo_service_layer.ports.clock import Clock
 from neo_service_layer.ports.enclave import Enclave
@@ -124,14 +125,6 @@ class NativeFetcher:
         return NeoResponseCode.SUCCESS, fetched.result
 
 
-@dataclass(frozen=True, slots=True)
-class _Answer:
-    request: ChainRequest
-    stored: NativeRequest
-    code: NeoResponseCode
-    result: bytes
-
-
 class NativeOracleFulfiller:
     """Claims seen native requests, answers each with one response transaction through the outbox."""
 
@@ -190,18 +183,22 @@ class NativeOracleFulfiller:
         )
         fetched = dict(zip(urls, bodies, strict=True))
         results: list[BaseException | None] = [s if isinstance(s, BaseException) else None for s in stored]
-        sends = []
+        position = {r.request_id: i for i, r in enumerate(claimed)}
+        answers: list[NativeAnswer] = []
         for r, s in pending:
             body = fetched[s.url]
             if isinstance(body, BaseException):
-                results[claimed.index(r)] = body
+                results[position[r.request_id]] = body
                 continue
             code, result = self._fetcher.filtered(body, s.filter)
-            sends.append((r, self._limited_send(_Answer(r, s, code, result), nodes)))
-        sent = await asyncio.gather(*(c for _, c in sends), return_exceptions=True)
-        for (r, _), outcome in zip(sends, sent, strict=True):
-            if isinstance(outcome, BaseException):
-                results[claimed.index(r)] = outcome
+            answers.append(NativeAnswer(r.request_id, s, code, result))
+        if answers:
+            try:
+                failures = await self._answer(answers, nodes)
+            except Exception as exc:  # released below; a transaction already recorded stays in the outbox
+                failures = {a.request_id: exc for a in answers}
+            for request_id, error in failures.items():
+                results[position[request_id]] = error
         failed = [r.request_id for r, e in zip(claimed, results, strict=True) if e is not None]
         if failed:
             await self._release(failed)
@@ -225,19 +222,41 @@ class NativeOracleFulfiller:
         async with self._semaphore:
             return await self._fetcher.fetch(request_id, url)
 
-    async def _limited_send(self, answer: _Answer, nodes: Sequence[bytes]) -> None:
-        async with self._semaphore:
-            await self._send(answer, nodes)
+    async def _answer(
+        self, answers: Sequence[NativeAnswer], nodes: Sequence[bytes]
+    ) -> dict[int, BaseException]:
+        """Build, record and send one response transaction per answer; return the sends that failed.
 
-    async def _send(self, answer: _Answer, nodes: Sequence[bytes]) -> None:
-        rid = answer.request.request_id
-        tx = await self._node.build_response(rid, answer.stored, answer.code, answer.result, nodes)
-        fulfilment = Fulfilment(rid, answer.result, bytes([int(answer.code)]), b"", True)
+        The batch is priced and signed together, recorded in one outbox write and marked sent in one
+        more; a send that failed stays in the outbox for the relay job to resend.
+        """
+        txs = await self._node.build_responses(answers, nodes)
+        items = [
+            (tx, [Fulfilment(a.request_id, a.result, bytes([int(a.code)]), b"", True)])
+            for tx, a in zip(txs, answers, strict=True)
+        ]
         now = self._clock.now()
-        if not await self._store.write_outbox(SERVICE, self.contract, self.worker_id, now, tx, [fulfilment]):
-            self._observer.transaction_outcome(SERVICE, "lease_lost")
-            return  # another worker owns this request now: this transaction is dropped unsent
-        sent = await self._chain.send(tx.raw)
-        error = sent.detail if sent.outcome is SendOutcome.REJECTED else None
-        await self._store.mark_sent(tx.tx_hash, self._clock.now(), error)
-        self._observer.transaction_outcome(SERVICE, sent.outcome.value)
+        written = await self._store.write_outboxes(SERVICE, self.contract, self.worker_id, now, items)
+        recorded = []
+        for (tx, _), answer, ok in zip(items, answers, written, strict=True):
+            if ok:
+                recorded.append((tx, answer.request_id))
+            else:  # another worker owns this request now: this transaction is dropped unsent
+                self._observer.transaction_outcome(SERVICE, "lease_lost")
+        outcomes = await asyncio.gather(
+            *(self._limited_send(tx.raw) for tx, _ in recorded), return_exceptions=True
+        )
+        sent: list[tuple[str, str | None]] = []
+        failures: dict[int, BaseException] = {}
+        for (tx, request_id), outcome in zip(recorded, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                failures[request_id] = outcome
+                continue
+            sent.append((tx.tx_hash, outcome.detail if outcome.outcome is SendOutcome.REJECTED else None))
+            self._observer.transaction_outcome(SERVICE, outcome.outcome.value)
+        await self._store.mark_sent_many(sent, self._clock.now())
+        return failures
+
+    async def _limited_send(self, raw: bytes) -> SendResult:
+        async with self._semaphore:
+            return await self._chain.send(raw)

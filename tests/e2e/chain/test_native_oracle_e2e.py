@@ -7,17 +7,29 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from neo3.core import types
+from neo3.network.payloads import transaction
+from neo3.network.payloads.verification import Witness
 
 from neo_service_layer.adapters.neo import privnet_deploy as deploy
 from neo_service_layer.adapters.neo.chain import NeoRpcEndpoint
 from neo_service_layer.adapters.neo.local_chain import artifact
-from neo_service_layer.adapters.neo.native_oracle import designated_oracles
+from neo_service_layer.adapters.neo.native_oracle import NeoNativeOracle, designated_oracles
+from neo_service_layer.bootstrap import open_container
 from neo_service_layer.domain.chain_requests import ChainRequest, RequestStatus
-from neo_service_layer.domain.native_oracle import ORACLE_CONTRACT, NeoResponseCode
+from neo_service_layer.domain.native_oracle import (
+    ORACLE_CONTRACT,
+    NativeAnswer,
+    NativeRequest,
+    NeoResponseCode,
+)
 from neo_service_layer.services.native_oracle import SERVICE
 from tests.e2e.chain.stack import InProcessWorker, Stack, call, close_stack, open_stack, sql, wait_for
 from tests.e2e.chain.tls_support import HttpsServer, LoopbackCertificates, https_server, make_certificates
@@ -154,3 +166,57 @@ async def test_a_plain_neo_contract_gets_native_oracle_callbacks_from_our_node(
         f"\nnative oracle e2e: request->callback {second.fulfilled_block - second.request_block} block(s); "
         f"network fee {int(fees[0][1]) / 1e8} GAS"
     )
+
+
+async def test_a_batch_of_responses_is_priced_as_the_node_prices_each_and_signed_by_the_node_key(
+    nstack: Stack,
+) -> None:
+    """One ``calculatenetworkfee`` prices a whole batch by size: each transaction's fee must equal the
+    node's own estimate for it (varint boundaries of the result included), and an answer whose fee
+    exceeds ``gasForResponse`` becomes ``InsufficientFunds`` with no result, as in neo-go."""
+    stack = nstack
+    sizes = (0, 1, 252, 253, 4096, 65_535)
+    tx_hash, consumer = "0x" + "ab" * 32, "0x" + "11" * 20
+    pending = NativeRequest(tx_hash, GAS_FOR_RESPONSE, "https://x", None, consumer, "cb", b"")
+    poor = replace(pending, gas_for_response=10_000_000)  # 0.1 GAS, the native contract's minimum
+    answers = [NativeAnswer(i, pending, NeoResponseCode.SUCCESS, b"7" * n) for i, n in enumerate(sizes)]
+    answers.append(NativeAnswer(100, poor, NeoResponseCode.SUCCESS, b"7" * 20_000))
+    answers.append(NativeAnswer(101, pending, NeoResponseCode.NOT_FOUND, b"never carried"))
+    endpoint = NeoRpcEndpoint(stack.net.rpc_url)
+    try:
+        async with open_container(stack.settings, "worker") as container:
+            parts = container.chain_parts
+            assert parts is not None
+            assert parts.native_oracle_key is not None
+            node = NeoNativeOracle(parts.chain, parts.enclave, parts.native_oracle_key, valid_until_blocks=8)
+            nodes = await node.oracle_nodes()
+            built = await node.build_responses(answers, nodes)
+            magic = parts.chain.magic
+        assert len(built) == len(answers)
+        public_key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), node.public_key)
+        for answer, signed in zip(answers, built, strict=True):
+            tx = transaction.Transaction.deserialize_from_bytes(signed.raw)
+            (attribute,) = tx.attributes
+            assert isinstance(attribute, transaction.OracleResponse)
+            assert attribute.id == answer.request_id
+            assert tx.system_fee + tx.network_fee == answer.request.gas_for_response
+            signature = tx.witnesses[1].invocation_script[2:]
+            public_key.verify(  # the node key signed magic || hash (cryptography raises if not)
+                encode_dss_signature(int.from_bytes(signature[:32]), int.from_bytes(signature[32:])),
+                magic.to_bytes(4, "little") + tx.hash().to_array(),
+                ec.ECDSA(hashes.SHA256()),
+            )
+            verification_script = tx.witnesses[1].verification_script
+            tx.witnesses = [Witness(b"", b""), Witness(b"", verification_script)]
+            assert tx.network_fee == await endpoint.client.calculate_network_fee(tx)
+            if answer.request_id == 100:
+                assert attribute.code == transaction.OracleResponseCode.INSUFFICIENT_FUNDS
+                assert attribute.result == b""
+            elif answer.request_id == 101:
+                assert attribute.code == transaction.OracleResponseCode.NOT_FOUND
+                assert attribute.result == b""
+            else:
+                assert attribute.code == transaction.OracleResponseCode.SUCCESS
+                assert attribute.result == answer.result
+    finally:
+        await endpoint.close()

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -47,6 +47,32 @@ from neo_service_layer.ports.chain import SignedTransaction
 
 R = chain_requests
 O = chain_outbox  # noqa: E741
+
+
+class _LeaseMoved(Exception):
+    """A batched outbox write found a lease gone between reading it and updating (SQLite only)."""
+
+
+#: one request of a batched outbox write: SEEN and still leased -> FULFILLING with its transaction
+_FULFILLING = (
+    update(R)
+    .where(
+        R.c.service == bindparam("b_service"),
+        R.c.contract == bindparam("b_contract"),
+        R.c.request_id == bindparam("b_id"),
+        R.c.status == RequestStatus.SEEN.value,
+        R.c.lease_owner == bindparam("b_worker"),
+    )
+    .values(
+        status=RequestStatus.FULFILLING.value,
+        tx_hash=bindparam("b_tx"),
+        with_delivery=bindparam("b_delivery"),
+        output=bindparam("b_output"),
+        proof=bindparam("b_proof"),
+        callback_failure=bindparam("b_failure"),
+        attempts=R.c.attempts + 1,
+    )
+)
 
 
 def _request(row: Any) -> ChainRequest:
@@ -309,6 +335,83 @@ class ChainStore:
             )
         return True
 
+    async def write_outboxes(
+        self,
+        service: str,
+        contract: str,
+        worker: str,
+        now: datetime,
+        items: Sequence[tuple[SignedTransaction, Sequence[Fulfilment]]],
+    ) -> list[bool]:
+        """``write_outbox`` for many transactions in one database transaction (a burst of answers).
+
+        The leases are read first (``FOR UPDATE`` on PostgreSQL, so they cannot move until commit); an
+        item whose requests are not all still leased by ``worker`` (or were taken by an earlier item) is
+        skipped (``False``), as ``write_outbox`` called item by item would. On SQLite a lease that ran out and was taken between that read and the
+        updates shows in the row count: the batch is rolled back and written item by item instead.
+        """
+        ids = [f.request_id for _, fulfilments in items for f in fulfilments]
+        try:
+            async with self._engine.begin() as conn:
+                held_query = select(R.c.request_id).where(
+                    R.c.service == service,
+                    R.c.contract == contract,
+                    R.c.request_id.in_(ids),
+                    R.c.status == RequestStatus.SEEN.value,
+                    R.c.lease_owner == worker,
+                    R.c.lease_until > now,
+                )
+                if conn.dialect.name == "postgresql":
+                    held_query = held_query.with_for_update()
+                held = {int(i) for i in (await conn.execute(held_query)).scalars()}
+                written = []
+                for _, fulfilments in items:  # a request is taken by the first item that holds it
+                    mine = {f.request_id for f in fulfilments}
+                    written.append(mine <= held)
+                    if written[-1]:
+                        held -= mine
+                chosen = [item for item, ok in zip(items, written, strict=True) if ok]
+                if not chosen:
+                    return written
+                rows = [
+                    {
+                        "b_service": service,
+                        "b_contract": contract,
+                        "b_worker": worker,
+                        "b_id": f.request_id,
+                        "b_tx": tx.tx_hash,
+                        "b_delivery": f.with_delivery,
+                        "b_output": f.output,
+                        "b_proof": f.proof,
+                        "b_failure": f.callback_failure,
+                    }
+                    for tx, fulfilments in chosen
+                    for f in fulfilments
+                ]
+                result = await conn.execute(_FULFILLING.values(updated_at=now), rows)
+                if conn.dialect.supports_sane_multi_rowcount and result.rowcount != len(rows):
+                    raise _LeaseMoved
+                await conn.execute(
+                    insert(O),
+                    [
+                        {
+                            "tx_hash": tx.tx_hash,
+                            "service": service,
+                            "raw": tx.raw,
+                            "valid_until_block": tx.valid_until_block,
+                            "system_fee": tx.system_fee,
+                            "network_fee": tx.network_fee,
+                            "status": "pending",
+                            "send_count": 0,
+                            "created_at": now,
+                        }
+                        for tx, _ in chosen
+                    ],
+                )
+        except _LeaseMoved:
+            return [await self.write_outbox(service, contract, worker, now, tx, f) for tx, f in items]
+        return written
+
     async def mark_failed(
         self, service: str, contract: str, worker: str, request_id: int, reason: str, now: datetime
     ) -> bool:
@@ -353,6 +456,18 @@ class ChainStore:
                 update(O)
                 .where(O.c.tx_hash == tx_hash)
                 .values(send_count=O.c.send_count + 1, last_sent_at=now, last_error=error)
+            )
+
+    async def mark_sent_many(self, sent: Sequence[tuple[str, str | None]], now: datetime) -> None:
+        """``mark_sent`` for several transactions (hash, error) in one database transaction."""
+        if not sent:
+            return
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(O)
+                .where(O.c.tx_hash == bindparam("b_tx"))
+                .values(send_count=O.c.send_count + 1, last_sent_at=now, last_error=bindparam("b_error")),
+                [{"b_tx": tx_hash, "b_error": error} for tx_hash, error in sent],
             )
 
     async def outbox_included(self, tx_hash: str, block: int) -> None:

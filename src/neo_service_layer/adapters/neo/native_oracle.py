@@ -8,10 +8,12 @@ The response transaction is built as neo-go's oracle service builds it (``Create
 - attribute ``OracleResponse {Id, Code, Result}`` (a non-success code carries an empty result);
 - signers: the native Oracle contract, then the oracle nodes' multisig account, both scope ``None``;
 - witnesses: empty invocation and verification for the Oracle contract (its ``verify`` checks the
-  attribute), the multisig witness signed by this node's enclave key (``SignatureFormat.NEO_TX``);
+  attribute), the multisig witness signed by this node's enclave key (``SignatureFormat.NEO_TX``; a
+  batch of responses in one enclave call);
 - nonce: the request id's low 32 bits (as neo-go), so two workers building the same answer for the same
   ``validUntilBlock`` produce the same transaction;
-- fees: network fee from the node's ``calculatenetworkfee``; system fee = ``gasForResponse`` - network
+- fees: network fee from the node's ``calculatenetworkfee`` on one transaction of a batch, the others
+  priced from it by size (``_fees``); system fee = ``gasForResponse`` - network
   fee (the Oracle contract pays from the GAS the request deposited); when the network fee alone exceeds
   ``gasForResponse`` the answer becomes ``InsufficientFunds`` with no result, as in neo-go;
 - ``validUntilBlock``: current height + ``valid_until_blocks`` (neo-go uses the request's height + the
@@ -35,11 +37,14 @@ from neo_service_layer.adapters.db.chain_repositories import ChainStore
 from neo_service_layer.adapters.neo import privnet_deploy as deploy
 from neo_service_layer.adapters.neo.chain import NeoChain, hash_text, uint160
 from neo_service_layer.adapters.neo.signing import PLATFORM_TENANT, EnclaveAccount, invocation_script
+from neo_service_layer.domain.key_lifecycle import MAX_BATCH_MESSAGES
 from neo_service_layer.domain.keys import KeyKind, KeyPolicy, Purpose, SignatureFormat
 from neo_service_layer.domain.native_oracle import (
     ORACLE_CONTRACT,
     ORACLE_ROLE,
+    POLICY_CONTRACT,
     ROLE_MANAGEMENT,
+    NativeAnswer,
     NativeRequest,
     NeoResponseCode,
     multisig_threshold,
@@ -113,14 +118,9 @@ class NeoNativeOracle:
         )
         return tuple(bytes(key) for key in (stack[0] if stack else ()))
 
-    async def build_response(
-        self,
-        request_id: int,
-        request: NativeRequest,
-        code: NeoResponseCode,
-        result: bytes,
-        nodes: Sequence[bytes],
-    ) -> SignedTransaction:
+    async def build_responses(
+        self, answers: Sequence[NativeAnswer], nodes: Sequence[bytes]
+    ) -> list[SignedTransaction]:
         if self.public_key not in nodes:
             raise NotAnOracleNode("this node's key is not designated for the Oracle role")
         if multisig_threshold(len(nodes)) > 1:
@@ -128,58 +128,104 @@ class NeoNativeOracle:
                 f"{len(nodes)} oracle nodes are designated: their account needs "
                 f"{multisig_threshold(len(nodes))} signatures and this node signs alone"
             )
+        if not answers:
+            return []
         multisig, multisig_hash = nodes_account(nodes)
-        if code is not NeoResponseCode.SUCCESS:
-            result = b""
-        height = await self._chain.height()
-        tx = transaction.Transaction(
-            version=0,
-            nonce=request_id & 0xFFFFFFFF,
-            system_fee=0,
-            network_fee=0,
-            valid_until_block=height + 1 + self._valid_until_blocks,
-            attributes=[_attribute(request_id, code, result)],
-            signers=[
-                verification.Signer(uint160(ORACLE_CONTRACT), _NONE),
-                verification.Signer(multisig_hash, _NONE),
-            ],
-            script=self._script,
-        )
-        fee = await self._network_fee(tx, multisig)
-        if fee > request.gas_for_response and code is not NeoResponseCode.INSUFFICIENT_FUNDS:
-            tx.attributes = [_attribute(request_id, NeoResponseCode.INSUFFICIENT_FUNDS, b"")]
-            fee = await self._network_fee(tx, multisig)
-        tx.network_fee = fee
-        tx.system_fee = request.gas_for_response - fee
-        signature = await self._enclave().sign(
-            self._account.key_id,
-            tx.hash().to_array(),
-            tenant=PLATFORM_TENANT,
-            purpose=Purpose.NEO_TX,
-            fmt=SignatureFormat.NEO_TX,
-            network_magic=self._chain.magic,
-        )
-        tx.witnesses = [
-            verification.Witness(b"", b""),
-            verification.Witness(invocation_script(signature), multisig),
+        valid_until = await self._chain.height() + 1 + self._valid_until_blocks
+        signers = [
+            verification.Signer(uint160(ORACLE_CONTRACT), _NONE),
+            verification.Signer(multisig_hash, _NONE),
         ]
-        return SignedTransaction(
-            tx_hash=hash_text(tx.hash()),
-            raw=tx.to_array(),
-            valid_until_block=tx.valid_until_block,
-            system_fee=tx.system_fee,
-            network_fee=tx.network_fee,
-        )
+        txs = [
+            transaction.Transaction(
+                version=0,
+                nonce=answer.request_id & 0xFFFFFFFF,
+                system_fee=0,
+                network_fee=0,
+                valid_until_block=valid_until,
+                attributes=[_attribute(answer.request_id, answer.code, answer.result)],
+                signers=signers,
+                script=self._script,
+            )
+            for answer in answers
+        ]
+        fee = await self._fees(txs[0], multisig)
+        for tx, answer in zip(txs, answers, strict=True):
+            network_fee = fee(tx)
+            if network_fee > answer.request.gas_for_response:
+                tx.attributes = [_attribute(answer.request_id, NeoResponseCode.INSUFFICIENT_FUNDS, b"")]
+                network_fee = fee(tx)
+            tx.network_fee = network_fee
+            tx.system_fee = answer.request.gas_for_response - network_fee
+        hashes = [tx.hash().to_array() for tx in txs]
+        signatures: list[bytes] = []
+        for start in range(0, len(hashes), MAX_BATCH_MESSAGES):
+            signatures += await self._enclave().sign_batch(
+                self._account.key_id,
+                hashes[start : start + MAX_BATCH_MESSAGES],
+                tenant=PLATFORM_TENANT,
+                purpose=Purpose.NEO_TX,
+                fmt=SignatureFormat.NEO_TX,
+                network_magic=self._chain.magic,
+            )
+        signed = []
+        for tx, signature in zip(txs, signatures, strict=True):
+            tx.witnesses = [
+                verification.Witness(b"", b""),
+                verification.Witness(invocation_script(signature), multisig),
+            ]
+            signed.append(
+                SignedTransaction(
+                    tx_hash=hash_text(tx.hash()),
+                    raw=tx.to_array(),
+                    valid_until_block=tx.valid_until_block,
+                    system_fee=tx.system_fee,
+                    network_fee=tx.network_fee,
+                )
+            )
+        return signed
 
-    async def _network_fee(self, tx: transaction.Transaction, multisig: bytes) -> int:
-        tx.witnesses = [verification.Witness(b"", b""), verification.Witness(b"", multisig)]
-        fee: int = await self._chain.pool.call(lambda ep: ep.client.calculate_network_fee(tx))
-        tx.witnesses = []
+    async def _fees(
+        self, sample: transaction.Transaction, multisig: bytes
+    ) -> Callable[[transaction.Transaction], int]:
+        """The network fee of a response transaction as a function of its size.
+
+        The node's ``calculatenetworkfee`` is verification GAS (the Oracle contract's ``verify`` and the
+        multisig check: the same for every response of this batch) + size x ``FeePerByte`` (+ attribute
+        fees, the same too). One RPC on a sample and one ``FeePerByte`` read price the whole batch: a
+        response differs from the sample only in its ``OracleResponse`` attribute, so only in size.
+        """
+        sample.witnesses = [verification.Witness(b"", b""), verification.Witness(b"", multisig)]
+        sample_fee: int = await self._chain.pool.call(lambda ep: ep.client.calculate_network_fee(sample))
+        per_byte = int((await self._chain.read(ContractCall(POLICY_CONTRACT, "getFeePerByte", ())))[0])
+        sample_size = _signed_size(sample, multisig)
+        sample.witnesses = []
+
+        def fee(tx: transaction.Transaction) -> int:
+            return sample_fee + (_signed_size(tx, multisig) - sample_size) * per_byte
+
         return fee
 
 
+def _signed_size(tx: transaction.Transaction, multisig: bytes) -> int:
+    """Size of ``tx`` once signed (one 64-byte signature in the multisig witness), as the strictest node
+    counts it: neo-go writes a length of exactly 0xFFFF with a 5-byte varint (``PutVarUint``: ``val <
+    0xFFFF``) where C# and neo-mamba use 3 bytes, so a result of 65,535 bytes is priced 2 bytes larger."""
+    witnesses = tx.witnesses
+    tx.witnesses = [
+        verification.Witness(b"", b""),
+        verification.Witness(invocation_script(bytes(64)), multisig),
+    ]
+    size = len(tx.to_array())
+    tx.witnesses = witnesses
+    results = [a.result for a in tx.attributes if isinstance(a, transaction.OracleResponse)]
+    return size + sum(2 for result in results if len(result) == 0xFFFF)
+
+
 def _attribute(request_id: int, code: NeoResponseCode, result: bytes) -> transaction.OracleResponse:
-    return transaction.OracleResponse(request_id, transaction.OracleResponseCode(int(code)), result)
+    """The ``OracleResponse`` attribute; a non-success code carries an empty result, as the protocol wants."""
+    carried = result if code is NeoResponseCode.SUCCESS else b""
+    return transaction.OracleResponse(request_id, transaction.OracleResponseCode(int(code)), carried)
 
 
 # Key and designation ------------------------------------------------------------------------------
