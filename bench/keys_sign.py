@@ -5,21 +5,33 @@ Usage: ``.venv/bin/python -m bench.keys_sign [--duration 5] [--concurrency 16]``
 tenant, an API key (``keys:admin keys:sign``) and a secp256r1 key for the run, then for a bounded time
 (and at most ``--max-requests`` requests per phase) drives:
 
-- ``POST /api/v1/keys/{id}/sign`` (one 32-byte message per request);
-- ``POST /api/v1/keys/{id}/sign-batch`` (100 messages per request);
+- ``POST /api/v1/keys/{id}/sign`` (one 32-byte message per request), with wrk;
+- ``POST /api/v1/keys/{id}/sign-batch`` (100 messages per request), with wrk;
+- the same batch route with an ``httpx`` client in this process;
 
 and signs the same kind of messages in-process with ``cryptography`` (deterministic ECDSA P-256/SHA-256,
-one thread). Prints a markdown table with the rates and their ratio to the in-process rate. Rate
-limiting is switched off and the API logs at WARNING, so the figures are the signing path's.
+one thread). Prints a markdown table with the rates, their ratio to the in-process rate and the CPU each
+process spent per request. Rate limiting is switched off and the API logs at WARNING, so the figures are
+the signing path's.
+
+Load generator: client, API and enclave share the machine's cores. wrk (C, as in ``bench.http_load``)
+spends about 0.1 ms of CPU per request; the Python ``httpx`` client about 2 ms, a fifth of the whole
+budget of a batch request, taken from the service under test. The wrk rows are the service's rate; the
+``httpx`` row shows what a Python client on the same 2 cores gets. Needs ``wrk`` (``make bench``
+installs it).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
+import re
+import resource
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -90,6 +102,43 @@ async def _drive(
     return done * per_request / elapsed, done, errors
 
 
+def _wrk(
+    url: str, body: dict[str, object], api_key: str, per_request: int, args: argparse.Namespace, data: Path
+) -> tuple[float, int, int, float]:
+    """(signatures/s, requests, errors, wrk CPU seconds) for ``duration`` s or ``max_requests`` requests."""
+    script = data / "post.lua"
+    script.write_text(
+        f"""wrk.method = "POST"
+wrk.body = {json.dumps(json.dumps(body))}
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer {api_key}"
+local seen, limit = 0, {args.max_requests}
+response = function(status, headers, body)
+  seen = seen + 1
+  if seen >= limit then wrk.thread:stop() end
+end
+"""
+    )
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{args.concurrency}", f"-d{args.duration:g}s", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=args.duration + 60,
+    ).stdout
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    found = re.search(r"(\d+) requests in ([\d.]+)(ms|s)", out)
+    if found is None:
+        raise RuntimeError(f"unexpected wrk output:\n{out}")
+    requests = int(found.group(1))
+    elapsed = float(found.group(2)) / (1000 if found.group(3) == "ms" else 1)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = int(non2xx.group(1)) if non2xx else 0
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return (requests - errors) * per_request / elapsed, requests - errors, errors, cpu
+
+
 def _cpu(pid: int) -> float:
     """User + system CPU seconds of a process so far (Linux ``/proc``)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
@@ -158,16 +207,35 @@ async def _run(args: argparse.Namespace, data: Path) -> None:
             single = {"message": message, "purpose": "message"}
             batch = {"messages": [os.urandom(32).hex() for _ in range(BATCH)], "purpose": "message"}
             await _drive(client, f"/api/v1/keys/{key_id}/sign", single, 1, _warmup(args))
-            cpu = [(_cpu(server.pid), _cpu(enclave.pid), time.process_time())]
-            sign_rate, sign_requests, sign_errors = await _drive(
-                client, f"/api/v1/keys/{key_id}/sign", single, 1, args
+            local_before = _in_process(args.duration)
+            sign_url, batch_url = (
+                f"{base}/api/v1/keys/{key_id}/sign",
+                f"{base}/api/v1/keys/{key_id}/sign-batch",
             )
-            cpu.append((_cpu(server.pid), _cpu(enclave.pid), time.process_time()))
-            batch_rate, batch_requests, batch_errors = await _drive(
-                client, f"/api/v1/keys/{key_id}/sign-batch", batch, BATCH, args
+            rows = []
+            for name, url, body, per_request in (
+                ("`POST /keys/{id}/sign`, wrk", sign_url, single, 1),
+                ("`POST /keys/{id}/sign-batch` (100/request), wrk", batch_url, batch, BATCH),
+            ):
+                before = (_cpu(server.pid), _cpu(enclave.pid))
+                rate, requests, errors, client_cpu = _wrk(url, body, key, per_request, args, data)
+                after = (_cpu(server.pid), _cpu(enclave.pid))
+                rows.append((name, rate, requests, errors, (*_per(before, after, requests), client_cpu)))
+            before = (_cpu(server.pid), _cpu(enclave.pid))
+            start_cpu = time.process_time()
+            rate, requests, errors = await _drive(client, batch_url, batch, BATCH, args)
+            after = (_cpu(server.pid), _cpu(enclave.pid))
+            client_cpu = time.process_time() - start_cpu
+            rows.append(
+                (
+                    "`POST /keys/{id}/sign-batch` (100/request), httpx in Python",
+                    rate,
+                    requests,
+                    errors,
+                    (*_per(before, after, requests), client_cpu),
+                )
             )
-            cpu.append((_cpu(server.pid), _cpu(enclave.pid), time.process_time()))
-        local = _in_process(args.duration)
+        local_after = _in_process(args.duration)
     finally:
         for process in (server, enclave):
             process.terminate()
@@ -178,24 +246,27 @@ async def _run(args: argparse.Namespace, data: Path) -> None:
         f"python {platform.python_version()}, {args.duration:g}s per phase, concurrency {args.concurrency}, "
         f"1 API process + 1 enclave process on loopback, {'PostgreSQL' if args.database_url else 'SQLite'}"
     )
-    per = [
-        tuple((after[i] - before[i]) * 1000 / max(requests, 1) for i in range(3))
-        for before, after, requests in ((cpu[0], cpu[1], sign_requests), (cpu[1], cpu[2], batch_requests))
-    ]
     print(
         "| path | signatures/s | requests | errors | vs in-process | CPU ms/request: API / enclave / client |"
     )
     print("| --- | --- | --- | --- | --- | --- |")
-    print(f"| `cryptography` in-process (1 thread) | {local:.0f} | — | — | 100 % | — |")
-    rows = [
-        ("`POST /keys/{id}/sign`", sign_rate, sign_requests, sign_errors, per[0]),
-        ("`POST /keys/{id}/sign-batch` (100/request)", batch_rate, batch_requests, batch_errors, per[1]),
-    ]
-    for name, rate, requests, errors, cpu_ms in rows:
+    local = (local_before + local_after) / 2  # measured before and after the API phases
+    print(
+        f"| `cryptography` in-process (1 thread; {local_before:.0f} before, {local_after:.0f} after) "
+        f"| {local:.0f} | — | — | 100 % | — |"
+    )
+    for name, rate, requests, errors, (api_ms, enclave_ms, client_s) in rows:
+        client_ms = client_s * 1000 / max(requests, 1)
         print(
             f"| {name} | {rate:.0f} | {requests} | {errors} | {rate / local:.1%} | "
-            f"{cpu_ms[0]:.1f} / {cpu_ms[1]:.1f} / {cpu_ms[2]:.1f} |"
+            f"{api_ms:.1f} / {enclave_ms:.1f} / {client_ms:.1f} |"
         )
+
+
+def _per(before: tuple[float, float], after: tuple[float, float], requests: int) -> tuple[float, float]:
+    """CPU ms per request of the API and enclave processes between two readings."""
+    count = max(requests, 1)
+    return (after[0] - before[0]) * 1000 / count, (after[1] - before[1]) * 1000 / count
 
 
 def _warmup(args: argparse.Namespace) -> argparse.Namespace:
@@ -213,6 +284,8 @@ def main() -> None:
     parser.add_argument("--max-requests", type=int, default=200_000, help="per phase")
     parser.add_argument("--database-url", default=None, help="PostgreSQL URL (a fresh, empty database)")
     args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: make bench (or apt-get install wrk)")
     with tempfile.TemporaryDirectory(prefix="nsl-b-") as data:
         asyncio.run(_run(args, Path(data)))
 
