@@ -135,6 +135,10 @@ end
     elapsed = float(found.group(2)) / (1000 if found.group(3) == "ms" else 1)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = int(non2xx.group(1)) if non2xx else 0
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if socket_errors:  # failed or timed-out requests are not in wrk's count of requests
+        requests += sum(int(n) for n in socket_errors.groups())
+        errors += sum(int(n) for n in socket_errors.groups())
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     return (requests - errors) * per_request / elapsed, requests - errors, errors, cpu
 

@@ -120,7 +120,7 @@ def parse_request(data: bytes) -> NativeRequest:
     """A stored request from its binary stack item serialisation (``MalformedRequest`` otherwise)."""
     try:
         item, end = _item(data, 0, 0)
-    except (IndexError, struct.error, UnicodeDecodeError) as exc:
+    except (IndexError, TypeError, struct.error, UnicodeDecodeError) as exc:  # TypeError: unhashable map key
         raise MalformedRequest(f"not a serialised stack item: {exc}") from None
     if end != len(data) or not isinstance(item, list) or len(item) < 7:
         raise MalformedRequest("not an array of 7 items")

@@ -1,14 +1,30 @@
-"""Fakes for the chain services: a chain that records every call, an enclave that signs deterministically."""
+"""Fakes for the chain services: a chain that records every call, an enclave that signs (and fetches)
+deterministically, and an in-memory chain store with the SQL store's lease rules."""
 
 from __future__ import annotations
 
 import hashlib
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from neo_service_layer.domain.chain_requests import (
+    ChainRequest,
+    Fulfilment,
+    Lease,
+    NewRequest,
+    OutboxEntry,
+    RequestStatus,
+)
+from neo_service_layer.domain.oracle import (
+    FetchSpec,
+    OracleResponse,
+    ResultCode,
+    SealedSecret,
+    response_message,
+)
 from neo_service_layer.ports.chain import (
     BlockEvents,
     ChainEvent,
@@ -58,6 +74,11 @@ class FakeChain:
     fault_fulfill: dict[int, str] = field(default_factory=dict)
     fault_deliver: dict[int, str] = field(default_factory=dict)
     fault_mark: bool = False
+    #: method name -> VM reason, for any call of that method (e.g. a feed's "submit")
+    fault_methods: dict[str, str] = field(default_factory=dict)
+    #: method name -> stack returned by ``read``
+    read_results: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    reads: list[ContractCall] = field(default_factory=list)
     included: dict[str, TransactionState] = field(default_factory=dict)
     send_outcome: SendOutcome = SendOutcome.ACCEPTED
     dry_runs: list[list[ContractCall]] = field(default_factory=list)
@@ -82,6 +103,10 @@ class FakeChain:
     async def dry_run(self, calls: Sequence[ContractCall]) -> DryRun:
         self.dry_runs.append(list(calls))
         for call in calls:
+            if call.method in self.fault_methods:
+                return DryRun(False, 1000, self.fault_methods[call.method])
+            if call.method not in ("fulfill", "deliver", "markCallbackFailed"):
+                continue
             rid = int(call.args[0]) if call.args else -1
             if call.method == "fulfill" and rid in self.fault_fulfill:
                 return DryRun(False, 1000, self.fault_fulfill[rid])
@@ -110,19 +135,85 @@ class FakeChain:
         return 10**12
 
     async def read(self, call: ContractCall) -> tuple[Any, ...]:
-        return ()
+        self.reads.append(call)
+        return self.read_results.get(call.method, ())
+
+
+def fake_signature(key_id: str, message: bytes, size: int = 64) -> bytes:
+    """What ``FakeEnclave`` returns as the signature of ``message`` by ``key_id``."""
+    return (hashlib.sha512(key_id.encode() + message).digest() * 2)[:size]
+
+
+@dataclass(frozen=True, slots=True)
+class Fetch:
+    """One ``oracle_fetch`` call as the fake enclave received it."""
+
+    request_id: int
+    spec: FetchSpec
+    tenant: str
+    key_id: str
+    key_tenant: str
+    request_url: str | None
+    secrets: tuple[SealedSecret, ...]
 
 
 class FakeEnclave:
-    """Signs with hashes of the message (right lengths; the fakes check no signature)."""
+    """Signs with hashes of the message (right lengths; the fakes check no signature).
 
-    def __init__(self) -> None:
+    ``oracle_fetch`` answers from ``answers`` (URL -> code and result; ``SUCCESS`` with ``default_result``
+    otherwise), raises ``errors[url]`` when set, and records every call in ``fetches``; ``on_fetch`` runs
+    first (a test can move a clock there, as a slow fetch would).
+    """
+
+    def __init__(self, fetched_at_ms: int = 1_767_225_600_000) -> None:
         self.batches: list[tuple[str, int]] = []
+        self.signed: list[tuple[str, bytes, str, str, str]] = []
+        self.fetches: list[Fetch] = []
+        self.answers: dict[str, tuple[ResultCode, bytes]] = {}
+        self.errors: dict[str, Exception] = {}
+        self.default_result = b'"42"'
+        self.fetched_at_ms = fetched_at_ms
+        self.on_fetch: Any = None
+        self.random_bytes = bytes(range(1, 9))
 
     async def sign_batch(self, key_id: str, messages: Sequence[bytes], **_: Any) -> list[bytes]:
         self.batches.append((key_id, len(messages)))
         size = 96 if key_id == "bls" else 64
-        return [(hashlib.sha512(key_id.encode() + m).digest() * 2)[:size] for m in messages]
+        return [fake_signature(key_id, m, size) for m in messages]
+
+    async def sign(
+        self, key_id: str, message: bytes, *, tenant: str, purpose: Any, fmt: Any, **_: Any
+    ) -> bytes:
+        self.signed.append((key_id, message, tenant, str(purpose), str(fmt)))
+        return fake_signature(key_id, message)
+
+    async def random(self, n: int) -> bytes:
+        return (self.random_bytes * (n // len(self.random_bytes) + 1))[:n]
+
+    async def oracle_fetch(
+        self,
+        request_id: int,
+        spec: FetchSpec,
+        *,
+        tenant: str,
+        key_id: str,
+        key_tenant: str,
+        key_version: int | None = None,
+        request_url: str | None = None,
+        secrets: Sequence[SealedSecret] = (),
+    ) -> OracleResponse:
+        self.fetches.append(Fetch(request_id, spec, tenant, key_id, key_tenant, request_url, tuple(secrets)))
+        if self.on_fetch is not None:
+            self.on_fetch(request_id, spec)
+        if spec.url in self.errors:
+            raise self.errors[spec.url]
+        code, result = self.answers.get(spec.url, (ResultCode.SUCCESS, self.default_result))
+        url = request_url or spec.url
+        message = response_message(request_id, code, self.fetched_at_ms, url, spec.filter, result)
+        return OracleResponse(
+            request_id, code, result, self.fetched_at_ms, url, spec.filter,
+            fake_signature(key_id, message), key_id, 1, b"\x02" * 33,
+        )  # fmt: skip
 
 
 @dataclass
@@ -143,3 +234,134 @@ class RecordingObserver:
 
     def transaction_outcome(self, service: str, outcome: str) -> None:
         self.transactions.append(outcome)
+
+
+@dataclass
+class Outboxed:
+    """A transaction the in-memory store accepted: its fulfilments and how often it was marked sent."""
+
+    tx: SignedTransaction
+    fulfilments: list[Fulfilment]
+    sends: list[str | None] = field(default_factory=list)
+
+
+class MemoryChainStore:
+    """The ``ChainStore`` operations the fulfillers use, in memory, with the SQL store's lease rules.
+
+    ``claim`` leases SEEN requests whose lease is free or ran out (oldest first); ``write_outbox`` accepts
+    a transaction only while every request is SEEN and leased by the writer, and then moves them to
+    FULFILLING; ``release`` frees the writer's leases; ``mark_failed`` moves a leased SEEN request to
+    FAILED. Every call that changes state is recorded.
+    """
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str, int], ChainRequest] = {}
+        self.leases: dict[tuple[str, str, int], Lease] = {}
+        self.outbox: dict[str, Outboxed] = {}
+        self.released: list[list[int]] = []
+        self.failed: list[tuple[int, str]] = []
+
+    def add(self, service: str, contract: str, new: Sequence[NewRequest]) -> None:
+        for n in new:
+            self.rows[(service, contract, n.request_id)] = ChainRequest(
+                service, contract, n.request_id, n.consumer, n.num_words, n.seed, n.block, n.tx_hash,
+                RequestStatus.SEEN, 0,
+            )  # fmt: skip
+            self.leases[(service, contract, n.request_id)] = Lease(None, None)
+
+    def status(self, service: str, contract: str, request_id: int) -> RequestStatus:
+        return self.rows[(service, contract, request_id)].status
+
+    def statuses(self) -> dict[int, RequestStatus]:
+        return {key[2]: row.status for key, row in self.rows.items()}
+
+    async def claim(
+        self, service: str, contract: str, worker: str, now: datetime, until: datetime, limit: int
+    ) -> list[ChainRequest]:
+        def lapsed(lease: Lease) -> bool:  # as the SQL store: nobody's, or run out (even our own)
+            return lease.until is None or lease.until <= now
+
+        free = [
+            row
+            for key, row in self.rows.items()
+            if key[:2] == (service, contract)
+            and row.status is RequestStatus.SEEN
+            and lapsed(self.leases[key])
+        ]
+        picked = sorted(free, key=lambda r: (r.request_block, r.request_id))[:limit]
+        for row in picked:
+            self.leases[(service, contract, row.request_id)] = Lease(worker, until)
+        return picked
+
+    async def release(self, service: str, contract: str, worker: str, request_ids: Sequence[int]) -> None:
+        self.released.append(list(request_ids))
+        for rid in request_ids:
+            key = (service, contract, rid)
+            if key in self.leases and self.leases[key].owner == worker:
+                self.leases[key] = Lease(None, None)
+
+    async def write_outbox(
+        self,
+        service: str,
+        contract: str,
+        worker: str,
+        now: datetime,
+        tx: SignedTransaction,
+        fulfilments: Sequence[Fulfilment],
+    ) -> bool:
+        keys = [(service, contract, f.request_id) for f in fulfilments]
+        if not all(
+            self.rows[k].status is RequestStatus.SEEN and self.leases[k].held_by(worker, now) for k in keys
+        ):
+            return False
+        for key, f in zip(keys, fulfilments, strict=True):
+            row = self.rows[key]
+            self.rows[key] = replace(
+                row,
+                status=RequestStatus.FULFILLING,
+                tx_hash=tx.tx_hash,
+                with_delivery=f.with_delivery,
+                output=f.output,
+                proof=f.proof,
+                callback_failure=f.callback_failure,
+                attempts=row.attempts + 1,
+            )
+        self.outbox[tx.tx_hash] = Outboxed(tx, list(fulfilments))
+        return True
+
+    async def write_outboxes(
+        self,
+        service: str,
+        contract: str,
+        worker: str,
+        now: datetime,
+        items: Sequence[tuple[SignedTransaction, Sequence[Fulfilment]]],
+    ) -> list[bool]:
+        return [await self.write_outbox(service, contract, worker, now, tx, f) for tx, f in items]
+
+    async def mark_failed(
+        self, service: str, contract: str, worker: str, request_id: int, reason: str, now: datetime
+    ) -> bool:
+        key = (service, contract, request_id)
+        if self.rows[key].status is not RequestStatus.SEEN or self.leases[key].owner != worker:
+            return False
+        self.rows[key] = replace(self.rows[key], status=RequestStatus.FAILED, failure_reason=reason)
+        self.leases[key] = Lease(None, None)
+        self.failed.append((request_id, reason))
+        return True
+
+    async def mark_sent(self, tx_hash: str, now: datetime, error: str | None) -> None:
+        self.outbox[tx_hash].sends.append(error)
+
+    async def mark_sent_many(self, sent: Sequence[tuple[str, str | None]], now: datetime) -> None:
+        for tx_hash, error in sent:
+            await self.mark_sent(tx_hash, now, error)
+
+    async def pending_outbox(self, service: str) -> list[OutboxEntry]:
+        return [
+            OutboxEntry(o.tx.tx_hash, o.tx.raw, o.tx.valid_until_block, len(o.sends), None)
+            for o in self.outbox.values()
+        ]
+
+    async def get(self, service: str, contract: str, request_id: int) -> ChainRequest | None:
+        return self.rows.get((service, contract, request_id))
