@@ -242,6 +242,10 @@ class Answered:
         return len(self.response.result) + 200
 
 
+class UnreadableRequest(Exception):
+    """A stored request's parameters do not decode (a damaged row): it is marked failed, not retried."""
+
+
 class OracleFulfiller(CallbackDelivery[Answered]):
     """Claims seen oracle requests, answers them through the enclave, and sends the fulfilments."""
 
@@ -294,24 +298,36 @@ class OracleFulfiller(CallbackDelivery[Answered]):
         answered = [
             Answered(r, a) for r, a in zip(claimed, results, strict=True) if isinstance(a, OracleResponse)
         ]
-        errors = [e for e in results if isinstance(e, BaseException)]
-        lost = [r.request_id for r, a in zip(claimed, results, strict=True) if isinstance(a, BaseException)]
+        lost: list[int] = []
+        errors: list[BaseException] = []
+        for r, a in zip(claimed, results, strict=True):
+            if isinstance(a, UnreadableRequest):  # no retry can read it: failed, not released forever
+                if await self._store.mark_failed(
+                    SERVICE, self.contract, self.worker_id, r.request_id, str(a), self._clock.now()
+                ):
+                    self._observer.request_outcome(SERVICE, "failed")
+            elif isinstance(a, BaseException):
+                lost.append(r.request_id)
+                errors.append(a)
         if lost:
             await self._store.release(SERVICE, self.contract, self.worker_id, lost)
-        for group in self._groups(answered):
+        groups = self._groups(answered)
+        for index, group in enumerate(groups):
             try:
                 await self._send_group(group)
-            except Exception:
-                await self._store.release(
-                    SERVICE, self.contract, self.worker_id, [a.request.request_id for a in group]
-                )
+            except Exception:  # this group and the ones not tried yet go back for a later run
+                rest = [a.request.request_id for g in groups[index:] for a in g]
+                await self._store.release(SERVICE, self.contract, self.worker_id, rest)
                 raise
         if errors:
             raise errors[0]
         return len(claimed)
 
     async def _answer(self, request: ChainRequest) -> OracleResponse:
-        url, filter_ = decode_params(request.seed)
+        try:
+            url, filter_ = decode_params(request.seed)
+        except InvalidInput as exc:
+            raise UnreadableRequest(f"stored request parameters unreadable: {exc}") from None
         async with self._fetches:
             return await self._answerer.answer(request.request_id, request.consumer, url, filter_)
 

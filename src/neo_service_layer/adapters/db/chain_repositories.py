@@ -347,8 +347,9 @@ class ChainStore:
 
         The leases are read first (``FOR UPDATE`` on PostgreSQL, so they cannot move until commit); an
         item whose requests are not all still leased by ``worker`` (or were taken by an earlier item) is
-        skipped (``False``), as ``write_outbox`` called item by item would. On SQLite a lease that ran out and was taken between that read and the
-        updates shows in the row count: the batch is rolled back and written item by item instead.
+        skipped (``False``), as ``write_outbox`` called item by item would. On SQLite a lease that ran
+        out and was taken between that read and the updates shows in the row count: the batch is rolled
+        back and written item by item instead.
         """
         ids = [f.request_id for _, fulfilments in items for f in fulfilments]
         try:
