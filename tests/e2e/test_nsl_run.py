@@ -1,4 +1,5 @@
-"""``nsl run`` end to end: chain, enclave, worker and API come up, a roll is answered, Ctrl-C stops all."""
+"""``nsl run`` end to end: chain, enclave, worker and API come up; a roll, our oracle, Neo's native Oracle
+and a price feed are answered on chain; Ctrl-C stops all."""
 
 from __future__ import annotations
 
@@ -11,15 +12,25 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from neo3.contracts.contract import CONTRACT_HASHES
+from neo3.core import types
 
 from neo_service_layer.adapters.neo import privnet_deploy as deploy
+from neo_service_layer.adapters.neo.chain import uint160
+from neo_service_layer.adapters.neo.local_chain import artifact
 from neo_service_layer.adapters.neo.privnet import find_free_port
 from tests.contracts.contract_support import build_contracts
+from tests.e2e.chain.oracle_support import web_server
 from tests.e2e.chain.stack import call
+from tests.e2e.chain.tls_support import https_server, make_certificates
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
@@ -41,7 +52,23 @@ def processes_of(data_dir: Path) -> list[int]:
     return found
 
 
-async def test_nsl_run_serves_a_roll_and_stops_cleanly() -> None:
+@dataclass
+class Run:
+    """A running ``nsl run``: its data dir, API port, ``network.json`` and the committee account."""
+
+    data_dir: Path
+    port: int
+    network: dict[str, Any]
+    committee: deploy.AccountInvoker
+
+    def contract(self, name: str) -> types.UInt160:
+        return uint160(self.network["contracts"][name])
+
+
+@asynccontextmanager
+async def nsl_run(**extra_env: str) -> AsyncIterator[Run]:
+    """``nsl run`` on its embedded defaults (plus ``extra_env``), up to a ready chain; on exit Ctrl-C
+    stops it with exit code 0 and no process of the run left."""
     build_contracts()
     data_dir = Path(tempfile.mkdtemp(prefix="nsl-run-"))
     port = find_free_port()
@@ -51,6 +78,7 @@ async def test_nsl_run_serves_a_roll_and_stops_cleanly() -> None:
         NSL_HTTP_PORT=str(port),
         NSL_NEO_BLOCK_TIME_SECONDS="0.2",
         NSL_LOG_FORMAT="json",
+        **extra_env,
     )
     with (data_dir / "run.log").open("ab") as log:
         runner = subprocess.Popen(
@@ -75,26 +103,7 @@ async def test_nsl_run_serves_a_roll_and_stops_cleanly() -> None:
                 await asyncio.sleep(0.2)
         network = json.loads((data_dir / "network.json").read_text())
         facade = deploy.make_facade(network["rpc_url"], network["block_time"])
-        committee = deploy.committee_invoker(facade, network["block_time"])
-        from neo_service_layer.adapters.neo.chain import uint160
-        from neo_service_layer.adapters.neo.local_chain import artifact
-
-        service = uint160(network["contracts"]["randomness"])
-        nef, manifest = artifact("dice_consumer")
-        dice = await deploy.deploy_contract(committee, nef, manifest, service)
-        from neo3.contracts.contract import CONTRACT_HASHES
-
-        await committee.invoke(
-            call(CONTRACT_HASHES.GAS_TOKEN, "transfer", committee.script_hash, service, 5 * deploy.GAS, dice)
-        )
-        receipt = await committee.invoke(call(dice, "roll"))
-        request_id = receipt.result.stack[0].as_int()
-        for _ in range(100):
-            result = (await committee.test(call(dice, "getRoll", request_id))).result.stack[0].as_int()
-            if result:
-                break
-            await asyncio.sleep(0.1)
-        assert 1 <= result <= 6, "the roll's callback arrived"
+        yield Run(data_dir, port, network, deploy.committee_invoker(facade, network["block_time"]))
     finally:
         runner.send_signal(signal.SIGINT)  # Ctrl-C
         try:
@@ -109,3 +118,108 @@ async def test_nsl_run_serves_a_roll_and_stops_cleanly() -> None:
         await asyncio.sleep(0.1)
     assert processes_of(data_dir) == [], "no process of this run is left"
     shutil.rmtree(data_dir, ignore_errors=True)
+
+
+async def until(read: Callable[[], Awaitable[Any]], expected: Any, what: str, timeout: float = 30) -> None:
+    """Poll ``read`` until it returns ``expected``."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await read()
+        if last == expected:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{what}: expected {expected!r}, last read {last!r}")
+
+
+async def prepaid_consumer(run: Run, name: str, service: types.UInt160) -> types.UInt160:
+    """Deploy example contract ``name`` bound to ``service`` and prepay 5 GAS of its fees there."""
+    nef, manifest = artifact(name)
+    consumer = await deploy.deploy_contract(run.committee, nef, manifest, service)
+    await run.committee.invoke(
+        call(
+            CONTRACT_HASHES.GAS_TOKEN,
+            "transfer",
+            run.committee.script_hash,
+            service,
+            5 * deploy.GAS,
+            consumer,
+        )
+    )
+    return consumer
+
+
+async def test_nsl_run_serves_a_roll_and_stops_cleanly() -> None:
+    async with nsl_run() as run:
+        dice = await prepaid_consumer(run, "dice_consumer", run.contract("randomness"))
+        receipt = await run.committee.invoke(call(dice, "roll"))
+        request_id = receipt.result.stack[0].as_int()
+
+        async def rolled() -> bool:
+            result = (await run.committee.test(call(dice, "getRoll", request_id))).result.stack[0].as_int()
+            return 1 <= result <= 6
+
+        await until(rolled, True, "the roll's callback")
+
+
+async def test_nsl_run_answers_oracle_requests_native_oracle_requests_and_publishes_a_feed() -> None:
+    """Parts A, B and C of the oracle through ``nsl run``: our oracle contract (http on loopback, allowed
+    by configuration), Neo's native Oracle answered by our node (https with a test CA) and a price feed
+    defined in ``NSL_FEEDS`` whose first round lands on the feed contract."""
+    tls_dir = Path(tempfile.mkdtemp(prefix="nsl-tls-"))
+    certificates = make_certificates(tls_dir)
+    feeds = [
+        {
+            "pair": "NEO/USD",
+            "decimals": 8,
+            "quorum": 2,
+            "sources": [{"name": n, "url": "", "path": "$.price"} for n in ("a", "b", "c")],
+        }
+    ]
+    try:
+        with web_server() as web, https_server(certificates) as tls:
+            web.set("/ticker", {"price": 42.17})
+            for name, price in (("a", "100.0"), ("b", 100.2), ("c", 99.8)):
+                web.set(f"/{name}", {"price": price})
+            for source in feeds[0]["sources"]:  # type: ignore[attr-defined]
+                source["url"] = web.url(f"/{source['name']}")
+            tls.routes["/ticker"] = {"price": 42.17, "volume": 3}
+            async with nsl_run(
+                NSL_ORACLE_ALLOW_HOSTS="127.0.0.1",
+                NSL_ORACLE_ALLOW_HTTP="true",
+                NSL_ORACLE_CA_FILE=str(certificates.ca_file),
+                NSL_FEEDS=json.dumps(feeds),
+                NSL_FEED_INTERVAL_SECONDS="0.5",
+            ) as run:
+                committee = run.committee
+
+                # A: our oracle contract
+                consumer = await prepaid_consumer(run, "price_consumer", run.contract("oracle"))
+                await committee.invoke(call(consumer, "requestPrice", web.url("/ticker"), "$.price"))
+
+                async def price() -> str:
+                    return str((await committee.test(call(consumer, "latestPrice"))).result.stack[0].as_str())
+
+                await until(price, "42.17", "our oracle's callback")
+
+                # B: Neo's native Oracle, answered by our node
+                nef, manifest = artifact("native_oracle_consumer")
+                native = await deploy.deploy_contract(committee, nef, manifest)
+                await committee.invoke(call(native, "request", tls.url("/ticker"), "$.price", 1, deploy.GAS))
+
+                async def native_result() -> bytes:
+                    return bytes((await committee.test(call(native, "lastResult"))).result.stack[0].value)
+
+                await until(native_result, b"[42.17]", "the native Oracle's callback")
+
+                # C: the feed's first round, the median of three sources
+                feed = run.contract("feed")
+
+                async def answer() -> int:
+                    stack = (await committee.test(call(feed, "latestRoundData", "NEO/USD"))).result.stack
+                    values = stack[0].value if stack and stack[0].value else []
+                    return int(values[1].as_int()) if values else 0
+
+                await until(answer, 100_00000000, "the feed's first round")
+    finally:
+        shutil.rmtree(tls_dir, ignore_errors=True)
