@@ -220,3 +220,39 @@ async def test_a_batch_of_responses_is_priced_as_the_node_prices_each_and_signed
                 assert attribute.result == answer.result
     finally:
         await endpoint.close()
+
+
+async def test_a_worker_killed_after_writing_the_outbox_answers_each_request_once_and_misses_none(
+    nstack: Stack, web: HttpsServer
+) -> None:
+    """SIGKILL between recording the response transactions and seeing them confirmed, more requests
+    while no worker runs, then a new worker: every request answered, each by exactly one response."""
+    stack = nstack
+    web.routes["/ticker"] = {"price": 7}
+    nef, manifest = artifact("native_oracle_consumer")
+    consumer = await deploy.deploy_contract(stack.committee, nef, manifest)
+    first_block = stack.network.deployed_height
+    worker = stack.start_worker()
+    await stack.committee.invoke(
+        call(consumer, "requestMany", web.url("/ticker"), "$.price", 0, 6, GAS_FOR_RESPONSE)
+    )
+
+    async def outbox_written() -> bool:
+        return bool(await sql(stack, f"SELECT 1 FROM chain_outbox WHERE service = '{SERVICE}'"))
+
+    await wait_for(outbox_written, 20, "the first native oracle outbox row")
+    worker.kill()  # SIGKILL: no clean-up
+    worker.wait(timeout=10)
+    pending = await sql(
+        stack, f"SELECT request_id FROM chain_requests WHERE service = '{SERVICE}' AND status != 'delivered'"
+    )
+    assert pending, "the kill must land before every request was confirmed"
+    await stack.committee.invoke(  # asked while no worker runs: the watcher's cursor finds them
+        call(consumer, "requestMany", web.url("/ticker"), "$.price", 100, 4, GAS_FOR_RESPONSE)
+    )
+    stack.start_worker()
+    for rid in range(10):
+        await wait_delivered(stack, rid, timeout=30)
+    responses = await oracle_events(stack, first_block, "OracleResponse")
+    assert responses == dict.fromkeys(range(10), 1)
+    assert (await stack.read(consumer, "answers")).as_int() == 10
