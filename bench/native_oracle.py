@@ -34,42 +34,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from neo3.core import types
+from tests.e2e.chain.neogo_oracle import deploy_consumer, neo_go_oracle
 from tests.e2e.chain.stack import call, close_stack, open_stack
 from tests.e2e.chain.tls_support import LoopbackCertificates, https_server, make_certificates
 
 from neo_service_layer.adapters.neo import privnet_deploy as deploy
 from neo_service_layer.adapters.neo.chain import NeoRpcEndpoint
-from neo_service_layer.adapters.neo.local_chain import artifact
-from neo_service_layer.adapters.neo.native_oracle import designate_oracles, designated_oracles
-from neo_service_layer.adapters.neo.privnet import (
-    DEV_VALIDATOR_PUBLIC_KEY,
-    DEV_WALLET_PASSWORD,
-    Privnet,
-    PrivnetSettings,
-)
+from neo_service_layer.adapters.neo.native_oracle import designated_oracles
 
 GAS_FOR_RESPONSE = deploy.GAS
 PER_TRANSACTION = 50
 PATH = "/ticker"
 BODY = {"price": 42.17, "volume": 3}
 FILTER = "$.price"
-
-
-class OraclePrivnet(Privnet):
-    """The local node with neo-go's own oracle service enabled (validator wallet unlocked)."""
-
-    def configure(self) -> Path:
-        path = super().configure()
-        config: dict[str, Any] = yaml.safe_load(path.read_text())
-        config["ApplicationConfiguration"]["Oracle"] = {
-            "Enabled": True,
-            "AllowPrivateHost": True,
-            "UnlockWallet": {"Path": "wallet.json", "Password": DEV_WALLET_PASSWORD},
-        }
-        path.write_text(yaml.safe_dump(config, sort_keys=False))
-        return path
 
 
 @dataclass
@@ -146,30 +124,10 @@ async def measure(setup: Setup, url: str, requests: int, burst: int, block: floa
     }
 
 
-async def deploy_consumer(committee: deploy.AccountInvoker) -> types.UInt160:
-    nef, manifest = artifact("native_oracle_consumer")
-    return await deploy.deploy_contract(committee, nef, manifest)
-
-
 @asynccontextmanager
 async def neo_go_run(certificates: LoopbackCertificates, block: float) -> AsyncIterator[Setup]:
-    directory = Path(tempfile.mkdtemp(prefix="nsl-bench-neogo-"))
-    previous = os.environ.get("SSL_CERT_FILE")
-    os.environ["SSL_CERT_FILE"] = str(certificates.ca_file)  # inherited by the node
-    net = OraclePrivnet(PrivnetSettings(data_dir=directory, block_time=block, max_gas_invoke=200))
-    try:
-        await net.start()
-        committee = deploy.committee_invoker(deploy.make_facade(net.rpc_url, block), block)
-        await designate_oracles(committee, [bytes.fromhex(DEV_VALIDATOR_PUBLIC_KEY)])
-        consumer = await deploy_consumer(committee)
-        yield Setup(net.rpc_url, committee, consumer)
-    finally:
-        await net.stop()
-        if previous is None:
-            os.environ.pop("SSL_CERT_FILE", None)
-        else:
-            os.environ["SSL_CERT_FILE"] = previous
-        shutil.rmtree(directory, ignore_errors=True)
+    async with neo_go_oracle(certificates, block) as node:
+        yield Setup(node.rpc_url, node.committee, node.consumer)
 
 
 @asynccontextmanager

@@ -88,7 +88,8 @@ def make_certificates(directory: Path) -> LoopbackCertificates:
 
 @dataclass
 class HttpsServer:
-    """Serves ``routes`` (path -> JSON value) on https://127.0.0.1:<port>; counts requests per path."""
+    """Serves ``routes`` (path -> JSON value, or bytes served as they are) on https://127.0.0.1:<port>;
+    counts requests per path."""
 
     routes: dict[str, Any] = field(default_factory=dict)
     hits: dict[str, int] = field(default_factory=dict)
@@ -110,7 +111,8 @@ def https_server(certificates: LoopbackCertificates) -> Iterator[HttpsServer]:
             if self.path not in state.routes:
                 self._reply(404, b"{}")
                 return
-            self._reply(200, json.dumps(state.routes[self.path]).encode())
+            value = state.routes[self.path]
+            self._reply(200, value if isinstance(value, bytes) else json.dumps(value).encode())
 
         def _reply(self, status: int, body: bytes) -> None:
             self.send_response(status)
