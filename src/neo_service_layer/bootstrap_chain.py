@@ -167,7 +167,11 @@ class ChainParts:
         if key is None or self.oracle_key is None or not self.settings.neo_native_oracle:
             return None
         node = NeoNativeOracle(
-            self.chain, self.enclave, key, valid_until_blocks=self.settings.neo_valid_until_blocks
+            self.chain,
+            self.enclave,
+            key,
+            valid_until_blocks=self.settings.neo_valid_until_blocks,
+            peers=self.settings.neo_oracle_peers,
         )
         return native_oracle.NativeOracleFulfiller(
             self.chain,

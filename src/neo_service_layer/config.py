@@ -210,6 +210,10 @@ class Settings(BaseSettings):
     #: serve Neo's native Oracle as a designated node when the node key exists (``nsl chain up`` creates
     #: and designates it on the local chain; elsewhere the committee designates it); see docs/oracle.md
     neo_native_oracle: bool = True
+    #: RPC URLs of the other designated oracle nodes (with their oracle service on): when the Oracle role
+    #: needs more than this node's signature, each response signature is submitted to them
+    #: (``submitoracleresponse``) and the node that gathers enough signatures sends the transaction
+    neo_oracle_peers: Annotated[list[str], NoDecode] = Field(default_factory=list)
     #: price feeds: a JSON list of {pair, description, decimals, sources: [{name, url, path}],
     #: deviation, heartbeat_seconds, quorum, max_outlier_distance}; see docs/oracle.md
     feeds: list[dict[str, Any]] = Field(default_factory=list)
@@ -266,7 +270,7 @@ class Settings(BaseSettings):
                 raise ValueError("simulation platform keys are 32-byte Ed25519 public keys in hex") from None
         return [k.lower() for k in value]
 
-    @field_validator("neo_rpc_urls", "oracle_allow_hosts", mode="before")
+    @field_validator("neo_rpc_urls", "oracle_allow_hosts", "neo_oracle_peers", mode="before")
     @classmethod
     def _url_list(cls, value: Any) -> Any:
         if isinstance(value, str):  # NSL_NEO_RPC_URLS=a,b or a JSON list

@@ -27,6 +27,10 @@ class NativeOracleChain(Protocol):
         """Public keys designated for the Oracle role as of the next block."""
         ...
 
+    def signs_alone(self, nodes: Sequence[bytes]) -> bool:
+        """Whether this node's signature alone completes a response for the designated ``nodes``."""
+        ...
+
     async def build_responses(
         self, answers: Sequence[NativeAnswer], nodes: Sequence[bytes]
     ) -> list[SignedTransaction]:
@@ -34,4 +38,11 @@ class NativeOracleChain(Protocol):
 
         A batch is priced and signed together: a burst costs one fee estimate and one enclave call.
         """
+        ...
+
+    async def submit_responses(self, answers: Sequence[NativeAnswer], nodes: Sequence[bytes]) -> int:
+        """When the designated nodes' account needs several signatures: sign each response transaction as
+        every designated node builds it and hand the signatures to the other nodes, one of which sends
+        the transaction once it holds enough; return how many of them took the signatures
+        (``ChainUnavailable`` if none did, ``NotAnOracleNode`` if none is configured)."""
         ...

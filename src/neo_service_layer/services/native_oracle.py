@@ -12,7 +12,9 @@ transaction, delivered). For each claimed request the fulfiller:
    ``https`` only, as Neo's protocol; a body of at most 65,535 bytes, at most 2 redirects) and applies
    Neo's filter semantics (``adapters.fetch.neo_filter``);
 3. builds one response transaction per request, the batch priced with one fee estimate and signed by the
-   enclave's node key in one call, writes them to the outbox in one database transaction and sends them.
+   enclave's node key in one call, writes them to the outbox in one database transaction and sends them;
+   when the designated nodes' account needs more than this node's signature, it hands its signatures to
+   the other oracle nodes instead (``submitoracleresponse``), and whichever gathers enough sends.
 
 Exactly once: the shared chain machinery (idempotency key = native Oracle contract + request id, leases,
 outbox, an unincluded answer is rebuilt only after its ``validUntilBlock``) and the protocol, which keeps
@@ -192,7 +194,15 @@ class NativeOracleFulfiller:
                 continue
             code, result = self._fetcher.filtered(body, s.filter)
             answers.append(NativeAnswer(r.request_id, s, code, result))
-        if answers:
+        if answers and not self._node.signs_alone(nodes):
+            try:
+                await self._node.submit_responses(answers, nodes)
+            except Exception as exc:
+                for answer in answers:
+                    results[position[answer.request_id]] = exc
+            else:  # the leases stay: unanswered after the lease, a request is fetched and submitted again
+                self._observer.transaction_outcome(SERVICE, "submitted")
+        elif answers:
             try:
                 failures = await self._answer(answers, nodes)
             except Exception as exc:  # released below; a transaction already recorded stays in the outbox

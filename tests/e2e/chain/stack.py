@@ -178,7 +178,10 @@ def _enclave_up(path: Path) -> bool:
 
 
 async def open_stack(
-    database_url: str | None = None, block_time: float = BLOCK_TIME, **settings_overrides: Any
+    database_url: str | None = None,
+    block_time: float = BLOCK_TIME,
+    privnet: type[Privnet] = Privnet,
+    **settings_overrides: Any,
 ) -> Stack:
     directory = Path(tempfile.mkdtemp(prefix="nsl-e2e-"))  # short: Unix socket paths are limited
     port = find_free_port()
@@ -214,7 +217,7 @@ async def open_stack(
         assert enclave.poll() is None, (directory / "enclave.log").read_text()
         assert time.monotonic() < deadline, "the enclave did not start listening"
         await asyncio.sleep(0.05)
-    net = Privnet(PrivnetSettings(data_dir=directory / "chain", rpc_port=port, block_time=block_time))
+    net = privnet(PrivnetSettings(data_dir=directory / "chain", rpc_port=port, block_time=block_time))
     await net.start()
     engine = create_engine(settings)
     await upgrade_to_head(engine)

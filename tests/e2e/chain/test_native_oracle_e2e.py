@@ -4,6 +4,7 @@ node key designated; the URL is https on loopback with a test CA)."""
 
 from __future__ import annotations
 
+import base64
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -11,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -21,7 +23,12 @@ from neo3.network.payloads.verification import Witness
 from neo_service_layer.adapters.neo import privnet_deploy as deploy
 from neo_service_layer.adapters.neo.chain import NeoRpcEndpoint
 from neo_service_layer.adapters.neo.local_chain import artifact
-from neo_service_layer.adapters.neo.native_oracle import NeoNativeOracle, designated_oracles
+from neo_service_layer.adapters.neo.native_oracle import (
+    NeoNativeOracle,
+    designate_oracles,
+    designated_oracles,
+)
+from neo_service_layer.adapters.neo.privnet import DEV_VALIDATOR_PUBLIC_KEY
 from neo_service_layer.bootstrap import open_container
 from neo_service_layer.domain.chain_requests import ChainRequest, RequestStatus
 from neo_service_layer.domain.native_oracle import (
@@ -31,6 +38,7 @@ from neo_service_layer.domain.native_oracle import (
     NeoResponseCode,
 )
 from neo_service_layer.services.native_oracle import SERVICE
+from tests.e2e.chain.neogo_oracle import OraclePrivnet
 from tests.e2e.chain.stack import InProcessWorker, Stack, call, close_stack, open_stack, sql, wait_for
 from tests.e2e.chain.tls_support import HttpsServer, LoopbackCertificates, https_server, make_certificates
 
@@ -256,3 +264,79 @@ async def test_a_worker_killed_after_writing_the_outbox_answers_each_request_onc
     responses = await oracle_events(stack, first_block, "OracleResponse")
     assert responses == dict.fromkeys(range(10), 1)
     assert (await stack.read(consumer, "answers")).as_int() == 10
+
+
+async def test_with_neo_go_as_a_second_oracle_node_each_response_carries_both_signatures(
+    contracts_built: None,
+    certificates: LoopbackCertificates,
+    web: HttpsServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two designated nodes (2 of 2): our node and neo-go's own oracle service. Neither can answer alone;
+    our worker hands its signatures to neo-go (``submitoracleresponse``), neo-go adds its own and sends.
+    Each answer on chain carries both nodes' signatures over the same transaction."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificates.ca_file))  # neo-go's fetches trust the test CA
+    stack = await open_stack(
+        privnet=OraclePrivnet, oracle_allow_hosts="127.0.0.1", oracle_ca_file=str(certificates.ca_file)
+    )
+    try:
+        ours = bytes.fromhex(stack.network.service_keys["native_oracle"])
+        theirs = bytes.fromhex(DEV_VALIDATOR_PUBLIC_KEY)
+        await designate_oracles(stack.committee, [ours, theirs])
+        assert set(await designated_oracles(stack.net.rpc_url)) == {ours, theirs}
+        web.routes["/ticker"] = {"price": 42.17}
+        nef, manifest = artifact("native_oracle_consumer")
+        consumer = await deploy.deploy_contract(stack.committee, nef, manifest)
+        first_block = stack.network.deployed_height
+        stack.start_worker(NSL_NEO_ORACLE_PEERS=stack.net.rpc_url)
+        await stack.committee.invoke(
+            call(consumer, "requestMany", web.url("/ticker"), "$.price", 0, 3, GAS_FOR_RESPONSE)
+        )
+
+        async def all_answered() -> bool:
+            return bool((await stack.read(consumer, "answers")).as_int() == 3)
+
+        await wait_for(all_answered, 30, "three callbacks through two oracle nodes")
+        assert (await stack.read(consumer, "lastResult")).value == b"[42.17]"
+        responses = await oracle_transactions(stack, first_block)
+        assert sorted(responses) == [0, 1, 2]
+        keys = {
+            key: ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), key) for key in (ours, theirs)
+        }
+        for tx in responses.values():
+            invocation = tx.witnesses[1].invocation_script
+            signatures = [invocation[i + 2 : i + 66] for i in range(0, len(invocation), 66)]
+            assert len(signatures) == 2  # PUSHDATA1 64 <sig>, twice: the 2-of-2 account
+            message = stack.net.magic.to_bytes(4, "little") + tx.hash().to_array()
+            signers = set()
+            for signature in signatures:
+                der = encode_dss_signature(int.from_bytes(signature[:32]), int.from_bytes(signature[32:]))
+                for key, public in keys.items():
+                    try:
+                        public.verify(der, message, ec.ECDSA(hashes.SHA256()))
+                    except InvalidSignature:
+                        continue
+                    signers.add(key)
+            assert signers == {ours, theirs}
+    finally:
+        await close_stack(stack)
+        shutil.rmtree(stack.directory, ignore_errors=True)
+
+
+async def oracle_transactions(stack: Stack, first_block: int) -> dict[int, transaction.Transaction]:
+    """The transactions that carried an ``OracleResponse`` event since ``first_block``, by request id."""
+    endpoint = NeoRpcEndpoint(stack.net.rpc_url)
+    found: dict[int, transaction.Transaction] = {}
+    try:
+        head = await endpoint.client.get_block_count() - 1
+        for index in range(first_block, head + 1):
+            events, _ = await endpoint.block_events(index, ORACLE_CONTRACT)
+            for event in events:
+                if event.name == "OracleResponse":
+                    raw = await endpoint.post("getrawtransaction", [event.tx_hash, False])
+                    found[int(event.values[0])] = transaction.Transaction.deserialize_from_bytes(
+                        base64.b64decode(raw)
+                    )
+    finally:
+        await endpoint.close()
+    return found

@@ -16,12 +16,16 @@ The response transaction is built as neo-go's oracle service builds it (``Create
   priced from it by size (``_fees``); system fee = ``gasForResponse`` - network
   fee (the Oracle contract pays from the GAS the request deposited); when the network fee alone exceeds
   ``gasForResponse`` the answer becomes ``InsufficientFunds`` with no result, as in neo-go;
-- ``validUntilBlock``: current height + ``valid_until_blocks`` (neo-go uses the request's height + the
-  maximum increment; a short window lets an answer that was not included be rebuilt soon).
+- ``validUntilBlock``: alone, current height + ``valid_until_blocks`` (a short window lets an answer that
+  was not included be rebuilt soon); with other designated nodes, the request's block + the protocol's
+  ``MaxValidUntilBlockIncrement``, as neo-go builds it, so every node signs the same transaction;
+- several designated nodes: this node's signatures go to the other nodes with ``submitoracleresponse``
+  (``submit_responses``); whichever node gathers enough sends the transaction.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -35,7 +39,8 @@ from neo3.network.payloads import transaction, verification
 
 from neo_service_layer.adapters.db.chain_repositories import ChainStore
 from neo_service_layer.adapters.neo import privnet_deploy as deploy
-from neo_service_layer.adapters.neo.chain import NeoChain, hash_text, uint160
+from neo_service_layer.adapters.neo.chain import NeoChain, NeoRpcEndpoint, hash_text, uint160
+from neo_service_layer.adapters.neo.rpc import TRANSPORT_ERRORS
 from neo_service_layer.adapters.neo.signing import PLATFORM_TENANT, EnclaveAccount, invocation_script
 from neo_service_layer.domain.key_lifecycle import MAX_BATCH_MESSAGES
 from neo_service_layer.domain.keys import KeyKind, KeyPolicy, Purpose, SignatureFormat
@@ -51,7 +56,7 @@ from neo_service_layer.domain.native_oracle import (
     parse_request,
     request_key,
 )
-from neo_service_layer.ports.chain import ContractCall, SignedTransaction
+from neo_service_layer.ports.chain import ChainUnavailable, ContractCall, SignedTransaction
 from neo_service_layer.ports.clock import Clock
 from neo_service_layer.ports.enclave import Enclave
 from neo_service_layer.ports.native_oracle import NotAnOracleNode
@@ -61,6 +66,12 @@ ROLE = "native-oracle"
 _NONE = verification.WitnessScope(0)
 #: JSON-RPC errors of ``getstorage`` for a missing item (neo-go ``ErrUnknownStorageItem``, older -100)
 _NO_STORAGE = {-104, -100}
+
+
+def submission_message(public_key: bytes, request_id: int, tx_signature: bytes) -> bytes:
+    """What an oracle node signs when it hands its response signature to another node
+    (``submitoracleresponse``): public key || request id (u64 LE) || transaction signature."""
+    return public_key + request_id.to_bytes(8, "little") + tx_signature
 
 
 def response_script() -> bytes:
@@ -88,11 +99,14 @@ class NeoNativeOracle:
         account: EnclaveAccount,
         *,
         valid_until_blocks: int,
+        peers: Sequence[str] = (),
     ) -> None:
         self._chain = chain
         self._enclave = enclave
         self._account = account
         self._valid_until_blocks = valid_until_blocks
+        self._peers = tuple(peers)
+        self._increment: int | None = None
         self._script = response_script()
 
     @property
@@ -118,56 +132,26 @@ class NeoNativeOracle:
         )
         return tuple(bytes(key) for key in (stack[0] if stack else ()))
 
+    def signs_alone(self, nodes: Sequence[bytes]) -> bool:
+        return multisig_threshold(len(nodes)) == 1
+
     async def build_responses(
         self, answers: Sequence[NativeAnswer], nodes: Sequence[bytes]
     ) -> list[SignedTransaction]:
-        if self.public_key not in nodes:
-            raise NotAnOracleNode("this node's key is not designated for the Oracle role")
-        if multisig_threshold(len(nodes)) > 1:
+        self._designated(nodes)
+        if not self.signs_alone(nodes):
             raise NotAnOracleNode(
                 f"{len(nodes)} oracle nodes are designated: their account needs "
                 f"{multisig_threshold(len(nodes))} signatures and this node signs alone"
             )
         if not answers:
             return []
-        multisig, multisig_hash = nodes_account(nodes)
+        multisig, _ = nodes_account(nodes)
         valid_until = await self._chain.height() + 1 + self._valid_until_blocks
-        signers = [
-            verification.Signer(uint160(ORACLE_CONTRACT), _NONE),
-            verification.Signer(multisig_hash, _NONE),
-        ]
-        txs = [
-            transaction.Transaction(
-                version=0,
-                nonce=answer.request_id & 0xFFFFFFFF,
-                system_fee=0,
-                network_fee=0,
-                valid_until_block=valid_until,
-                attributes=[_attribute(answer.request_id, answer.code, answer.result)],
-                signers=signers,
-                script=self._script,
-            )
-            for answer in answers
-        ]
-        fee = await self._fees(txs[0], multisig)
-        for tx, answer in zip(txs, answers, strict=True):
-            network_fee = fee(tx)
-            if network_fee > answer.request.gas_for_response:
-                tx.attributes = [_attribute(answer.request_id, NeoResponseCode.INSUFFICIENT_FUNDS, b"")]
-                network_fee = fee(tx)
-            tx.network_fee = network_fee
-            tx.system_fee = answer.request.gas_for_response - network_fee
-        hashes = [tx.hash().to_array() for tx in txs]
-        signatures: list[bytes] = []
-        for start in range(0, len(hashes), MAX_BATCH_MESSAGES):
-            signatures += await self._enclave().sign_batch(
-                self._account.key_id,
-                hashes[start : start + MAX_BATCH_MESSAGES],
-                tenant=PLATFORM_TENANT,
-                purpose=Purpose.NEO_TX,
-                fmt=SignatureFormat.NEO_TX,
-                network_magic=self._chain.magic,
-            )
+        txs = await self._priced(answers, nodes, [valid_until] * len(answers))
+        signatures = await self._sign(
+            [tx.hash().to_array() for tx in txs], Purpose.NEO_TX, SignatureFormat.NEO_TX
+        )
         signed = []
         for tx, signature in zip(txs, signatures, strict=True):
             tx.witnesses = [
@@ -184,6 +168,122 @@ class NeoNativeOracle:
                 )
             )
         return signed
+
+    async def submit_responses(self, answers: Sequence[NativeAnswer], nodes: Sequence[bytes]) -> int:
+        self._designated(nodes)
+        if not self._peers:
+            raise NotAnOracleNode(
+                f"{len(nodes)} oracle nodes are designated ({multisig_threshold(len(nodes))} signatures "
+                "needed) and no other oracle node's RPC is configured (NSL_NEO_ORACLE_PEERS)"
+            )
+        if not answers:
+            return len(self._peers)
+        # the transaction every designated node builds for this request (neo-go processRequest):
+        # valid until the request's block + the protocol's largest increment
+        increment = await self._valid_until_increment()
+        current = await self._chain.height()
+        originals = sorted({a.request.original_tx for a in answers})
+        found = await asyncio.gather(*(self._transaction_height(tx) for tx in originals))
+        heights = dict(zip(originals, found, strict=True))
+        valid_until = [(heights[a.request.original_tx] or current) + increment for a in answers]
+        txs = await self._priced(answers, nodes, valid_until)
+        tx_signatures = await self._sign(
+            [tx.hash().to_array() for tx in txs], Purpose.NEO_TX, SignatureFormat.NEO_TX
+        )
+        messages = [
+            submission_message(self.public_key, a.request_id, signature)
+            for a, signature in zip(answers, tx_signatures, strict=True)
+        ]
+        message_signatures = await self._sign(messages, Purpose.ORACLE, SignatureFormat.ECDSA_SHA256)
+        public_key = base64.b64encode(self.public_key).decode()
+        submissions = [
+            [public_key, a.request_id, base64.b64encode(tx_sig).decode(), base64.b64encode(msg_sig).decode()]
+            for a, tx_sig, msg_sig in zip(answers, tx_signatures, message_signatures, strict=True)
+        ]
+        outcomes = await asyncio.gather(*(self._submit(url, submissions) for url in self._peers))
+        accepted = sum(1 for outcome in outcomes if outcome is None)
+        if not accepted:
+            raise ChainUnavailable(f"no oracle peer took the signatures: {'; '.join(map(str, outcomes))}")
+        return accepted
+
+    def _designated(self, nodes: Sequence[bytes]) -> None:
+        if self.public_key not in nodes:
+            raise NotAnOracleNode("this node's key is not designated for the Oracle role")
+
+    async def _submit(self, url: str, submissions: Sequence[list[object]]) -> str | None:
+        """Send every submission to one peer; ``None`` when it took them all, else why not."""
+        endpoint = NeoRpcEndpoint(url)
+        try:
+            for params in submissions:
+                await endpoint.post("submitoracleresponse", list(params))
+        except noderpc.JsonRpcError as exc:
+            return f"{url}: {exc}"
+        except TRANSPORT_ERRORS as exc:
+            return f"{url}: {type(exc).__name__}"
+        finally:
+            await endpoint.close()
+        return None
+
+    async def _valid_until_increment(self) -> int:
+        """The protocol's ``MaxValidUntilBlockIncrement`` (``getversion``), read once."""
+        if self._increment is None:
+            version = await self._chain.pool.call(lambda ep: ep.post("getversion", []))
+            self._increment = int(version["protocol"]["maxvaliduntilblockincrement"])
+        return self._increment
+
+    async def _transaction_height(self, tx_hash: str) -> int | None:
+        """The block of a transaction, ``None`` while the node does not know it."""
+        try:
+            return int(await self._chain.pool.call(lambda ep: ep.post("gettransactionheight", [tx_hash])))
+        except noderpc.JsonRpcError:
+            return None
+
+    async def _priced(
+        self, answers: Sequence[NativeAnswer], nodes: Sequence[bytes], valid_until: Sequence[int]
+    ) -> list[transaction.Transaction]:
+        """Unsigned response transactions with their fees (``InsufficientFunds`` where the network fee
+        alone exceeds ``gasForResponse``, as neo-go's ``CreateResponseTx``)."""
+        multisig, multisig_hash = nodes_account(nodes)
+        signers = [
+            verification.Signer(uint160(ORACLE_CONTRACT), _NONE),
+            verification.Signer(multisig_hash, _NONE),
+        ]
+        txs = [
+            transaction.Transaction(
+                version=0,
+                nonce=answer.request_id & 0xFFFFFFFF,
+                system_fee=0,
+                network_fee=0,
+                valid_until_block=until,
+                attributes=[_attribute(answer.request_id, answer.code, answer.result)],
+                signers=signers,
+                script=self._script,
+            )
+            for answer, until in zip(answers, valid_until, strict=True)
+        ]
+        fee = await self._fees(txs[0], multisig)
+        for tx, answer in zip(txs, answers, strict=True):
+            network_fee = fee(tx)
+            if network_fee > answer.request.gas_for_response:
+                tx.attributes = [_attribute(answer.request_id, NeoResponseCode.INSUFFICIENT_FUNDS, b"")]
+                network_fee = fee(tx)
+            tx.network_fee = network_fee
+            tx.system_fee = answer.request.gas_for_response - network_fee
+        return txs
+
+    async def _sign(self, messages: Sequence[bytes], purpose: Purpose, fmt: SignatureFormat) -> list[bytes]:
+        """Signatures of the node key, in enclave calls of at most ``MAX_BATCH_MESSAGES``."""
+        signatures: list[bytes] = []
+        for start in range(0, len(messages), MAX_BATCH_MESSAGES):
+            signatures += await self._enclave().sign_batch(
+                self._account.key_id,
+                messages[start : start + MAX_BATCH_MESSAGES],
+                tenant=PLATFORM_TENANT,
+                purpose=purpose,
+                fmt=fmt,
+                network_magic=self._chain.magic if fmt is SignatureFormat.NEO_TX else None,
+            )
+        return signatures
 
     async def _fees(
         self, sample: transaction.Transaction, multisig: bytes
@@ -234,7 +334,9 @@ def _attribute(request_id: int, code: NeoResponseCode, result: bytes) -> transac
 async def ensure_native_oracle_key(store: ChainStore, enclave: Enclave, clock: Clock) -> EnclaveAccount:
     """The node key, created in the enclave (tenant ``__platform__``, purpose ``neo-tx``) if missing."""
     if await store.service_key(ROLE) is None:
-        sealed = await enclave.create_key(KeyKind.SECP256R1, KeyPolicy.of(PLATFORM_TENANT, [Purpose.NEO_TX]))
+        # neo-tx: response transactions; oracle: the message that hands a signature to another node
+        policy = KeyPolicy.of(PLATFORM_TENANT, [Purpose.NEO_TX, Purpose.ORACLE])
+        sealed = await enclave.create_key(KeyKind.SECP256R1, policy)
         info = sealed.info
         await store.put_service_key(
             ROLE,
