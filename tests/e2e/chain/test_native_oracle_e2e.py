@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import base64
 import shutil
-import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from cryptography.exceptions import InvalidSignature
@@ -40,20 +38,11 @@ from neo_service_layer.domain.native_oracle import (
 from neo_service_layer.services.native_oracle import SERVICE
 from tests.e2e.chain.neogo_oracle import OraclePrivnet
 from tests.e2e.chain.stack import InProcessWorker, Stack, call, close_stack, open_stack, sql, wait_for
-from tests.e2e.chain.tls_support import HttpsServer, LoopbackCertificates, https_server, make_certificates
+from tests.e2e.chain.tls_support import HttpsServer, LoopbackCertificates, https_server
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
 GAS_FOR_RESPONSE = deploy.GAS  # 1 GAS: the callback writes storage three times
-
-
-@pytest.fixture
-def certificates() -> Iterator[LoopbackCertificates]:
-    directory = Path(tempfile.mkdtemp(prefix="nsl-tls-"))
-    try:
-        yield make_certificates(directory)
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture

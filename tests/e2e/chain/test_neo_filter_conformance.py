@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import tempfile
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -21,7 +17,7 @@ from neo_service_layer.adapters.neo import privnet_deploy as deploy
 from neo_service_layer.domain.native_oracle import NeoResponseCode
 from tests.e2e.chain.neogo_oracle import NeoGoOracle, neo_go_oracle
 from tests.e2e.chain.stack import call
-from tests.e2e.chain.tls_support import LoopbackCertificates, https_server, make_certificates
+from tests.e2e.chain.tls_support import LoopbackCertificates, https_server
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
@@ -42,15 +38,6 @@ CASES: list[tuple[bytes, str]] = [
     (b"not json", "$.a"),
     (b'{"a": 1}', "$.a["),
 ]
-
-
-@pytest.fixture
-def certificates() -> Iterator[LoopbackCertificates]:
-    directory = Path(tempfile.mkdtemp(prefix="nsl-tls-"))
-    try:
-        yield make_certificates(directory)
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 async def answered(node: NeoGoOracle, count: int, timeout: float = 20) -> tuple[int, bytes]:
