@@ -287,6 +287,8 @@ async def test_with_neo_go_as_a_second_oracle_node_each_response_carries_both_si
 
         await wait_for(all_answered, 30, "three callbacks through two oracle nodes")
         assert (await stack.read(consumer, "lastResult")).value == b"[42.17]"
+        for rid in range(3):  # our watcher saw each response: delivered, nothing left to submit
+            await wait_delivered(stack, rid)
         responses = await oracle_transactions(stack, first_block)
         assert sorted(responses) == [0, 1, 2]
         keys = {
