@@ -34,6 +34,13 @@ CASES: list[tuple[bytes, str]] = [
     (b'{"data": [{"id": 1, "v": "a"}, {"id": 2, "v": "b"}]}', "$.data[*].id"),
     (b'{"a b": {"c": 5}}', "$['a b'].c"),
     (b'{"a": 1}', "$.missing"),
+    (b'{"data": [1, 2, 3, 4]}', "$.data[1:3]"),
+    (b'{"data": [1, 2, 3, 4]}', "$.data[0,2]"),
+    (b'{"data": [1, 2, 3, 4]}', "$.data[-1]"),
+    (b'{"a": [{"b": 1}, {"b": 2}]}', "$..b"),
+    (b'{"a": {"b": 1}}', "$.a[?(@.b)]"),  # filter expressions: RFC 9535 has them, Neo's JSONPath not
+    (b'{"a": 1}', '$["a"]'),
+    (b'{"a": 1}', "$ .a"),
     (b'{"x": 1.50, "y": "<"}', ""),
     (b"not json", "$.a"),
     (b'{"a": 1}', "$.a["),

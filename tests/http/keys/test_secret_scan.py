@@ -21,6 +21,7 @@ keys themselves.
 from __future__ import annotations
 
 import base64
+import logging
 import os
 from pathlib import Path
 
@@ -58,6 +59,7 @@ async def test_no_secret_in_database_logs_or_responses(
     caplog: pytest.LogCaptureFixture,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
+    caplog.set_level(logging.INFO)  # whatever level an earlier test left the root logger at
     responses: list[bytes] = []
 
     async def keep(response: httpx.Response) -> None:

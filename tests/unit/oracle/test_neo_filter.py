@@ -51,8 +51,7 @@ STORE = b"""{
         ("$['Stores'][-1]", b'["Willis Street"]'),
         ("$.Stores[0:1]", b'["Lambton Quay"]'),
         ("$..Price", b"[50,99.95,4]"),
-        ("$..Products[?@.Price > 50]", b'[{"Name":"Elbow Grease","Price":99.95}]'),
-        ("$.Manufacturers[?@.Name == 'Contoso'].Products[?@.Price < 10].Name", b'["Headlight Fluid"]'),
+        ("$.Stores[0,1]", b'["Lambton Quay","Willis Street"]'),
         (
             "$.Manufacturers[0]",
             b'[{"Name":"Acme Co","Products":[{"Name":"Anvil","Price":50}]}]',  # keys in document order
@@ -79,7 +78,7 @@ def test_matches_as_one_compact_json_array(path: str, result: bytes) -> None:
             b"[1.5,100000,-0,0.0000015,1e-7,1e+22,1e+21,123456789012345680]",
         ),
         (b'{"p": [42.17, 0, 100.0, 1.5e300, -2.5E-8]}', "$.p[*]", b"[42.17,0,100,1.5e+300,-2.5e-8]"),
-        (b'{"p": [1.0, 2, 0.10]}', "$.p[?@ == 1]", b"[1]"),  # compared as numbers, written as float64
+        (b'{"p": [1.0, 2, 0.10]}', "$.p[0,2]", b"[1,0.1]"),  # written as float64
         # strings: ASCII out, escaped as neo-go escapes them (measured against neo-go's oracle service in
         # tests/e2e/chain/test_neo_filter_conformance.py)
         (b'{"a": "\\u00e9\\n\\"/\\t"}', "$.a", b'["\\u00E9\\n\\u0022/\\t"]'),
@@ -135,6 +134,22 @@ def test_a_body_that_is_not_json_is_error(body: bytes) -> None:
     ],
 )
 def test_a_filter_that_does_not_parse_is_error(path: str) -> None:
+    assert neo_filter(STORE, path) == (ERROR, b"")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "$..Products[?@.Price > 50]",
+        "$.Manufacturers[?(@.Name == 'Contoso')].Products",
+        "$.Manufacturers[?@.Name == 'Contoso'].Products[?@.Price < 10].Name",
+        '$["Stores"]',
+        "$.Stores[ 0 ]",
+        "$.Manufacturers[?length(@.Products) > 1]",
+    ],
+)
+def test_rfc9535_forms_outside_neo_s_jsonpath_are_error_as_on_other_oracle_nodes(path: str) -> None:
+    """RFC 9535 evaluates these; neo-go and C# nodes answer ``Error``, and so does this node."""
     assert neo_filter(STORE, path) == (ERROR, b"")
 
 

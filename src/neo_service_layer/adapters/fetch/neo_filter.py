@@ -3,8 +3,11 @@ r"""Neo's oracle filter: a JSONPath applied to the fetched body, the matches ret
 As Neo's oracle nodes do (neo-go ``pkg/services/oracle/filter.go``, C# ``OracleService.Filter``): without a
 filter (null, or empty as in the C# node) the result is the body itself; with one, the body is parsed as
 JSON and the result is the compact JSON array of every match (``[]`` when nothing matches); a body that is
-not UTF-8 JSON or a filter that does not parse gives ``Error``. The result is at most 65,535 bytes, else
-``ResponseTooLarge``.
+not UTF-8 JSON or a filter that does not parse gives ``Error``. Filters are Neo's JSONPath: the RFC 9535
+forms made of ``$``, ``.``, ``..``, ``*``, brackets with integers, slices or single-quoted names; a filter
+with anything else (filter expressions ``?(...)``, functions, double quotes, spaces) is ``Error``, as on
+neo-go and C# nodes, although RFC 9535 could evaluate it. Not mirrored: neo-go's limits of 6 levels of
+descent and 1,024 intermediate values. The result is at most 65,535 bytes, else ``ResponseTooLarge``.
 
 The matches are written byte for byte as neo-go writes them, so a dApp moving between nodes reads the
 same result: object keys in document order; every number through float64, as Go's ``encoding/json``
@@ -36,6 +39,10 @@ _SHORT = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r", "\\":
 _UNSAFE = re.compile("[^ !#-%(-*,-;=?-\\[\\]-_a-~]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SHORT_NEGATIVE_EXPONENT = re.compile(r"e-0(\d)$")
+#: the characters of Neo's JSONPath (neo-go ``pkg/services/oracle/jsonpath``, as the C# node's): ``$``,
+#: dots, brackets, ``*``, ``,``, ``:``, integers, identifiers and single-quoted names — no filter
+#: expressions (``?``), functions or double-quoted names, which RFC 9535 would accept
+_NEO_PATH = re.compile(r"\$(?:[.\[\]*,:\-0-9A-Za-z_]|'[^']*')*")
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -95,6 +102,8 @@ def neo_filter(body: bytes, filter_: str | None) -> tuple[NeoResponseCode, bytes
         if len(body) > MAX_RESULT_BYTES:
             return NeoResponseCode.RESPONSE_TOO_LARGE, b""
         return NeoResponseCode.SUCCESS, body
+    if not _NEO_PATH.fullmatch(filter_):
+        return NeoResponseCode.ERROR, b""  # what the other oracle nodes answer to this filter
     try:
         document = json.loads(
             body.decode(), parse_float=_float64, parse_int=_float64, parse_constant=_no_constant
