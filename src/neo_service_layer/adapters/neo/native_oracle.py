@@ -184,8 +184,9 @@ class NeoNativeOracle:
         current = await self._chain.height()
         originals = sorted({a.request.original_tx for a in answers})
         found = await asyncio.gather(*(self._transaction_height(tx) for tx in originals))
-        heights = dict(zip(originals, found, strict=True))
-        valid_until = [(heights[a.request.original_tx] or current) + increment for a in answers]
+        # a request transaction the node does not know yet counts at the current height, as in neo-go
+        heights = {tx: current if h is None else h for tx, h in zip(originals, found, strict=True)}
+        valid_until = [heights[a.request.original_tx] + increment for a in answers]
         txs = await self._priced(answers, nodes, valid_until)
         tx_signatures = await self._sign(
             [tx.hash().to_array() for tx in txs], Purpose.NEO_TX, SignatureFormat.NEO_TX
