@@ -61,7 +61,9 @@ def new_backup_id(created_at: datetime, suffix: str | None = None) -> str:
 def check_backup_id(backup_id: str) -> str:
     """Return ``backup_id`` if well formed (it becomes part of object names), else raise."""
     if not _ID.match(backup_id):
-        raise InvalidBackupId(f"{backup_id!r} is not a backup id (expected nsl-YYYYMMDDTHHMMSSZ-xxxxxx)")
+        raise InvalidBackupId(
+            f"{backup_id!r} is not a backup id (nsl-, UTC time, 6 hex digits: nsl-20261123T120000Z-a1b2c3)"
+        )
     return backup_id
 
 

@@ -16,7 +16,8 @@ formats it (shortest round-trip digits, exponent form below 1e-6 and from 1e21: 
 strings in ASCII as neo-go writes them (the escapes .NET's default JSON encoder makes): ``\b``,
 ``\t``, ``\n``, ``\f``, ``\r`` and ``\\`` as two characters; printable ASCII as is, except ``"``, ``&``,
 ``'``, ``+``, ``<``, ``>`` and the backtick; those, the other control characters, DEL and every
-non-ASCII character as ``\uXXXX`` (upper-case hex; beyond the BMP as two UTF-16 units); a lone
+non-ASCII character as a ``\u`` escape of four upper-case hex digits (``é`` -> ``\u00E9``; beyond the BMP
+two such escapes, one per UTF-16 unit); a lone
 surrogate escape becomes U+FFFD, as Go's decoder makes it. The e2e test
 ``test_neo_filter_conformance.py`` checks these bytes against neo-go's own oracle service.
 """
@@ -33,7 +34,8 @@ import jsonpath_rfc9535
 
 from neo_service_layer.domain.native_oracle import MAX_RESULT_BYTES, NeoResponseCode
 
-#: escapes neo-go writes as two characters; any other character ``_UNSAFE`` matches becomes ``\\uXXXX``
+#: escapes neo-go writes as two characters; any other character ``_UNSAFE`` matches gets ``_escape``'s
+#: four-digit form (``<`` -> ``\\u003C``)
 _SHORT = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r", "\\": "\\\\"}
 #: written as they are: printable ASCII except ``"``, ``&``, ``'``, ``+``, ``<``, ``>``, backtick, backslash
 _UNSAFE = re.compile("[^ !#-%(-*,-;=?-\\[\\]-_a-~]")
