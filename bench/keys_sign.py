@@ -44,8 +44,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from neo_service_layer.bootstrap import open_container
-from neo_service_layer.config import Settings
-from neo_service_layer.domain.identity import (
+from neo_service_layer.kernel.config import Settings
+from neo_service_layer.kernel.identity.rules.identity import (
     ALL_SCOPES,
     PLATFORM_TENANT,
     SUPERADMIN,

@@ -39,9 +39,9 @@ from tests.e2e.chain.neogo_oracle import deploy_consumer, neo_go_oracle
 from tests.e2e.chain.stack import call, close_stack, open_stack
 from tests.e2e.chain.tls_support import LoopbackCertificates, https_server, make_certificates
 
-from neo_service_layer.adapters.neo import privnet_deploy as deploy
-from neo_service_layer.adapters.neo.chain import NeoRpcEndpoint
-from neo_service_layer.adapters.neo.native_oracle import designated_oracles
+from neo_service_layer.kernel.chain.adapters import privnet_deploy as deploy
+from neo_service_layer.kernel.chain.adapters.neo_chain import NeoRpcEndpoint
+from neo_service_layer.services.native_oracle.adapters.node import designated_oracles
 
 GAS_FOR_RESPONSE = deploy.GAS
 PER_TRANSACTION = 50

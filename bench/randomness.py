@@ -32,7 +32,7 @@ from neo3.api import noderpc
 from neo3.api.helpers import txbuilder
 from tests.e2e.chain.stack import Stack, close_stack, open_stack, sql
 
-from neo_service_layer.adapters.neo.privnet_deploy import GAS
+from neo_service_layer.kernel.chain.adapters.privnet_deploy import GAS
 
 CHAINLINK_VRF_MIN_CONFIRMATIONS = 3
 

@@ -15,8 +15,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from neo_service_layer.config import LogFormat, Settings
-from neo_service_layer.observability.logs import configure_logging
+from neo_service_layer.kernel.config import LogFormat, Settings
+from neo_service_layer.kernel.observability.logs import configure_logging
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

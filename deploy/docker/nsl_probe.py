@@ -62,9 +62,9 @@ def probe_socket(path: str, timeout: float) -> str | None:
 async def _last_heartbeat(hostname: str) -> datetime | None:
     from sqlalchemy import func, select
 
-    from neo_service_layer.adapters.db.engine import create_engine
-    from neo_service_layer.adapters.db.tables import worker_heartbeats
-    from neo_service_layer.config import load_settings
+    from neo_service_layer.kernel.db.engine import create_engine
+    from neo_service_layer.kernel.db.tables import worker_heartbeats
+    from neo_service_layer.kernel.config import load_settings
 
     engine = create_engine(load_settings())
     try:

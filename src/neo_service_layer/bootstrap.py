@@ -14,26 +14,26 @@ from datetime import timedelta
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from neo_service_layer.adapters.db.engine import create_engine
-from neo_service_layer.adapters.db.health import DatabaseCheck
-from neo_service_layer.adapters.db.heartbeats import WorkersCheck
-from neo_service_layer.adapters.db.keys_repositories import sealed_record_loader
-from neo_service_layer.adapters.db.migrate import upgrade_to_head
-from neo_service_layer.adapters.db.unit_of_work import SqlUnitOfWork
-from neo_service_layer.adapters.enclave.client import EnclaveClient
-from neo_service_layer.adapters.enclave.health import EnclaveCheck
-from neo_service_layer.adapters.enclave.health import not_configured as enclave_not_configured
-from neo_service_layer.bootstrap_chain import ChainParts, open_chain
-from neo_service_layer.bootstrap_identity import Identity, open_identity, use_app_role
-from neo_service_layer.bootstrap_keys import KeyServices, build_key_services, rotation_gauge
-from neo_service_layer.config import Settings
-from neo_service_layer.domain.errors import DependencyUnavailable
-from neo_service_layer.observability.logs import get_logger
-from neo_service_layer.observability.metrics import ComponentMetrics, EnclaveMetrics, create_registry
-from neo_service_layer.observability.tracing import configure_tracing, shutdown_tracing
-from neo_service_layer.ports.clock import Clock, SystemClock
-from neo_service_layer.ports.enclave import Enclave
-from neo_service_layer.ports.health import ReadinessCheck
+from neo_service_layer.enclave.wire.errors import DependencyUnavailable
+from neo_service_layer.kernel.chain.setup import ChainParts, open_chain
+from neo_service_layer.kernel.clock import Clock, SystemClock
+from neo_service_layer.kernel.config import Settings
+from neo_service_layer.kernel.db.engine import create_engine
+from neo_service_layer.kernel.db.health import DatabaseCheck
+from neo_service_layer.kernel.db.heartbeats import WorkersCheck
+from neo_service_layer.kernel.db.migrate import upgrade_to_head
+from neo_service_layer.kernel.db.unit_of_work import SqlUnitOfWork
+from neo_service_layer.kernel.enclave_client.client import EnclaveClient
+from neo_service_layer.kernel.enclave_client.health import EnclaveCheck
+from neo_service_layer.kernel.enclave_client.health import not_configured as enclave_not_configured
+from neo_service_layer.kernel.enclave_client.ports import Enclave
+from neo_service_layer.kernel.health.ports import ReadinessCheck
+from neo_service_layer.kernel.identity.setup import Identity, open_identity, use_app_role
+from neo_service_layer.kernel.observability.logs import get_logger
+from neo_service_layer.kernel.observability.metrics import ComponentMetrics, EnclaveMetrics, create_registry
+from neo_service_layer.kernel.observability.tracing import configure_tracing, shutdown_tracing
+from neo_service_layer.services.keys.adapters.repositories import sealed_record_loader
+from neo_service_layer.services.keys.setup import KeyServices, build_key_services, rotation_gauge
 
 log = get_logger("nsl.bootstrap")
 

@@ -9,8 +9,8 @@ import pytest_asyncio
 from neo3.contracts.contract import CONTRACT_HASHES
 from neo3.wallet import account
 
-from neo_service_layer.adapters.neo import privnet_deploy as deploy
-from neo_service_layer.adapters.neo.privnet import Privnet, PrivnetSettings
+from neo_service_layer.kernel.chain.adapters import privnet_deploy as deploy
+from neo_service_layer.kernel.chain.adapters.privnet import Privnet, PrivnetSettings
 from tests.contracts.contract_support import (
     BLOCK_TIME,
     Chain,

@@ -26,9 +26,9 @@ from neo3.core import types
 from neo3.wallet import account
 from pyblst import BlstP1Element, BlstP2Element
 
-from neo_service_layer.adapters.neo import privnet_deploy as deploy
-from neo_service_layer.adapters.neo.privnet import Privnet
-from neo_service_layer.domain import randomness
+from neo_service_layer.kernel.chain.adapters import privnet_deploy as deploy
+from neo_service_layer.kernel.chain.adapters.privnet import Privnet
+from neo_service_layer.services.randomness import rules as randomness
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD = REPO / "contracts" / "build"

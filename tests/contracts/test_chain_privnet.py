@@ -10,8 +10,8 @@ import pytest
 import yaml
 from neo3.api import noderpc
 
-from neo_service_layer.adapters.neo import privnet_deploy as deploy
-from neo_service_layer.adapters.neo.privnet import (
+from neo_service_layer.kernel.chain.adapters import privnet_deploy as deploy
+from neo_service_layer.kernel.chain.adapters.privnet import (
     Privnet,
     PrivnetError,
     PrivnetSettings,

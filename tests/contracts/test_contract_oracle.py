@@ -1,7 +1,7 @@
 """The oracle service contract on a real neo-go privnet: every method and every refusal.
 
 Fulfilments are signed with a python ``cryptography`` secp256r1 key over
-``neo_service_layer.domain.oracle.response_message`` (what the enclave's oracle key signs).
+``neo_service_layer.enclave.wire.oracle.response_message`` (what the enclave's oracle key signs).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from neo3.contracts.contract import CONTRACT_HASHES
 from neo3.core import types
 
-from neo_service_layer.adapters.neo import privnet_deploy as deploy
-from neo_service_layer.domain.oracle import RequestState, ResultCode, response_message
+from neo_service_layer.enclave.wire.oracle import RequestState, ResultCode, response_message
+from neo_service_layer.kernel.chain.adapters import privnet_deploy as deploy
 from tests.contracts.contract_support import (
     REPO,
     Chain,

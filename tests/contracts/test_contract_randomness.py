@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from neo3.contracts.contract import CONTRACT_HASHES
 
-from neo_service_layer.adapters.neo import privnet_deploy as deploy
-from neo_service_layer.domain import randomness
-from neo_service_layer.domain.randomness import RequestState
+from neo_service_layer.kernel.chain.adapters import privnet_deploy as deploy
+from neo_service_layer.services.randomness import rules as randomness
+from neo_service_layer.services.randomness.rules import RequestState
 from tests.contracts.contract_support import (
     Chain,
     Deployment,

@@ -6,8 +6,8 @@ import hashlib
 
 import pytest
 
-from neo_service_layer.domain import randomness
-from neo_service_layer.domain.errors import InvalidInput
+from neo_service_layer.enclave.wire.errors import InvalidInput
+from neo_service_layer.services.randomness import rules as randomness
 
 SEED = bytes(range(32))
 PROOF = bytes(range(96))

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 import yaml
 
-from neo_service_layer.adapters.db.engine import create_engine
-from neo_service_layer.adapters.db.heartbeats import record_heartbeat
-from neo_service_layer.adapters.db.migrate import upgrade_to_head
-from neo_service_layer.config import Settings
+from neo_service_layer.kernel.config import Settings
+from neo_service_layer.kernel.db.engine import create_engine
+from neo_service_layer.kernel.db.heartbeats import record_heartbeat
+from neo_service_layer.kernel.db.migrate import upgrade_to_head
 from tests.deploy.conftest import DEPLOY, ROOT, require_tool
 from tests.deploy.test_k8s_manifests import SECRET_LOOKING
 

@@ -387,7 +387,7 @@ def test_prometheus_may_scrape_the_worker_metrics_port_and_nothing_else(rendered
 
 
 def test_backup_cronjobs_create_daily_and_verify_weekly(rendered: Rendered) -> None:
-    from neo_service_layer.adapters.backup.settings import BackupSettings
+    from neo_service_layer.services.backup.adapters.settings import BackupSettings
 
     for overlay in OVERLAYS:
         objects = rendered[overlay]
@@ -468,7 +468,7 @@ def test_secrets_are_referenced_never_defined(rendered: Rendered) -> None:
 
 
 def test_configmap_holds_only_known_non_secret_settings(rendered: Rendered) -> None:
-    from neo_service_layer.config import Settings
+    from neo_service_layer.kernel.config import Settings
 
     known = {f"NSL_{name.upper()}" for name in Settings.model_fields} | {"NSL_SECRETS_DIR"}
     secret_settings = {"NSL_DATABASE_URL", "NSL_REDIS_URL", "NSL_ENCLAVE_TOKEN"}

@@ -20,8 +20,8 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from neo_service_layer.config import Settings
-from neo_service_layer.entrypoints.http.app import create_app
+from neo_service_layer.kernel.config import Settings
+from neo_service_layer.kernel.http.app import create_app
 from tests.deploy.conftest import DEPLOY, ROOT, require_tool
 from tests.deploy.metric_inventory import defined_metrics
 
@@ -371,7 +371,7 @@ def worker_exposition(tmp_path_factory: pytest.TempPathFactory) -> str:
             **_UNREACHABLE_NETWORK,
         }
     )
-    command = [sys.executable, "-c", "from neo_service_layer.entrypoints.cli import app; app()", "worker"]
+    command = [sys.executable, "-c", "from neo_service_layer.cli import app; app()", "worker"]
     log = directory / "worker.log"
     with log.open("w") as output:
         process = subprocess.Popen(command, env=env, cwd=directory, stdout=output, stderr=subprocess.STDOUT)
@@ -655,9 +655,9 @@ async def test_the_enclave_check_sets_the_simulation_gauge(mode: str, value: flo
 
     from prometheus_client import CollectorRegistry
 
-    from neo_service_layer.adapters.enclave.health import EnclaveCheck
-    from neo_service_layer.observability.metrics import EnclaveMetrics
-    from neo_service_layer.ports.enclave import Enclave, EnclaveStatus
+    from neo_service_layer.kernel.enclave_client.health import EnclaveCheck
+    from neo_service_layer.kernel.enclave_client.ports import Enclave, EnclaveStatus
+    from neo_service_layer.kernel.observability.metrics import EnclaveMetrics
 
     class Reporting:
         async def status(self) -> EnclaveStatus:

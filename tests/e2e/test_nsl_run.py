@@ -23,10 +23,10 @@ import pytest
 from neo3.contracts.contract import CONTRACT_HASHES
 from neo3.core import types
 
-from neo_service_layer.adapters.neo import privnet_deploy as deploy
-from neo_service_layer.adapters.neo.chain import uint160
-from neo_service_layer.adapters.neo.local_chain import artifact
-from neo_service_layer.adapters.neo.privnet import find_free_port
+from neo_service_layer.kernel.chain.adapters import privnet_deploy as deploy
+from neo_service_layer.kernel.chain.adapters.local_chain import artifact
+from neo_service_layer.kernel.chain.adapters.neo_chain import uint160
+from neo_service_layer.kernel.chain.adapters.privnet import find_free_port
 from tests.contracts.contract_support import build_contracts
 from tests.e2e.chain.oracle_support import web_server
 from tests.e2e.chain.stack import call

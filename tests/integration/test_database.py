@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from neo_service_layer.adapters.db.engine import create_engine
-from neo_service_layer.adapters.db.migrate import current_revision, head_revision, upgrade_to_head
-from neo_service_layer.adapters.db.tables import worker_heartbeats
-from neo_service_layer.adapters.db.unit_of_work import SqlUnitOfWork
-from neo_service_layer.config import Settings
+from neo_service_layer.kernel.config import Settings
+from neo_service_layer.kernel.db.engine import create_engine
+from neo_service_layer.kernel.db.migrate import current_revision, head_revision, upgrade_to_head
+from neo_service_layer.kernel.db.tables import worker_heartbeats
+from neo_service_layer.kernel.db.unit_of_work import SqlUnitOfWork
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from neo_service_layer.domain.feed_updates import FeedDefinition, update_message
-from neo_service_layer.domain.oracle import FetchSpec, ResultCode
-from neo_service_layer.ports.chain import ContractCall, SendOutcome, TransactionState
-from neo_service_layer.ports.enclave import EnclaveUnavailable
-from neo_service_layer.services.feeds import SOURCE_TIMEOUT_SECONDS, FeedRunner, script_hash_le
-from neo_service_layer.services.oracle import PLATFORM_TENANT, OracleKey
+from neo_service_layer.enclave.wire.oracle import FetchSpec, ResultCode
+from neo_service_layer.kernel.chain.ports.chain import ContractCall, SendOutcome, TransactionState
+from neo_service_layer.kernel.enclave_client.ports import EnclaveUnavailable
+from neo_service_layer.services.feeds.rules.updates import FeedDefinition, update_message
+from neo_service_layer.services.feeds.use_cases import SOURCE_TIMEOUT_SECONDS, FeedRunner, script_hash_le
+from neo_service_layer.services.oracle.use_cases.fulfilment import PLATFORM_TENANT, OracleKey
 from tests.unit.chain.fakes import FakeChain, FakeClock, FakeEnclave, fake_signature
 
 CONTRACT = "0x" + "cd" * 19 + "01"

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from neo_service_layer.domain.errors import InvalidInput
-from neo_service_layer.domain.feeds import (
+from neo_service_layer.enclave.wire.errors import InvalidInput
+from neo_service_layer.services.feeds.rules.aggregation import (
     FeedPolicy,
     Published,
     PublishReason,

@@ -3,8 +3,13 @@ import logging
 
 import pytest
 
-from neo_service_layer.config import LogFormat
-from neo_service_layer.observability.logs import REDACTED, configure_logging, get_logger, redact_secrets
+from neo_service_layer.kernel.config import LogFormat
+from neo_service_layer.kernel.observability.logs import (
+    REDACTED,
+    configure_logging,
+    get_logger,
+    redact_secrets,
+)
 
 
 def test_secret_keys_are_redacted_at_any_depth() -> None:

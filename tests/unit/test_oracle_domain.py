@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from neo_service_layer.domain.errors import InvalidInput
-from neo_service_layer.domain.oracle import (
+from neo_service_layer.enclave.wire.errors import InvalidInput
+from neo_service_layer.enclave.wire.oracle import (
     MESSAGE_TAG,
     FetchSpec,
     ResultCode,

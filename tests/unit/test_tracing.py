@@ -6,8 +6,8 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import NoOpTracerProvider, SpanKind, StatusCode
 
-from neo_service_layer.config import Settings
-from neo_service_layer.observability.tracing import (
+from neo_service_layer.kernel.config import Settings
+from neo_service_layer.kernel.observability.tracing import (
     SERVICE_NAME,
     add_trace_context,
     configure_tracing,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import sys
 
-from neo_service_layer.config import ConfigurationError, load_settings
 from neo_service_layer.enclave.main import EnclaveStartupError, run_enclave
+from neo_service_layer.kernel.config import ConfigurationError, load_settings
 
 
 def main() -> int:

@@ -17,8 +17,6 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from neo_service_layer.domain.keys import InvalidKeyRequest, KeyInfo
-from neo_service_layer.enclave.encoding import b64decode, canonical_json
 from neo_service_layer.enclave.platforms import (
     GRAMINE_SGX,
     SIMULATION,
@@ -33,6 +31,8 @@ from neo_service_layer.enclave.sgx_quote import (
     pck_chain_problems,
     quote_signature_valid,
 )
+from neo_service_layer.enclave.wire.encoding import b64decode, canonical_json
+from neo_service_layer.enclave.wire.keys import InvalidKeyRequest, KeyInfo
 
 REPORT_FORMAT = "nsl-attestation/1"
 MIN_NONCE, MAX_NONCE = 8, 64

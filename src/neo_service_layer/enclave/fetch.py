@@ -27,12 +27,6 @@ from urllib.parse import quote, urljoin
 import certifi
 import httpx
 
-from neo_service_layer.domain.oracle import (
-    DEFAULT_MAX_REDIRECTS,
-    DEFAULT_TIMEOUT_SECONDS,
-    MAX_RESPONSE_BYTES,
-    ResultCode,
-)
 from neo_service_layer.enclave.fetch_guard import (
     GuardPolicy,
     GuardRefused,
@@ -40,6 +34,12 @@ from neo_service_layer.enclave.fetch_guard import (
     Target,
     check_address,
     check_url,
+)
+from neo_service_layer.enclave.wire.oracle import (
+    DEFAULT_MAX_REDIRECTS,
+    DEFAULT_TIMEOUT_SECONDS,
+    MAX_RESPONSE_BYTES,
+    ResultCode,
 )
 
 CA_FILE_ENV = "NSL_ORACLE_CA_FILE"

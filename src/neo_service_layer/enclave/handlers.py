@@ -6,7 +6,16 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from neo_service_layer.domain.keys import (
+from neo_service_layer.enclave import attestation
+from neo_service_layer.enclave.fetch import Fetcher
+from neo_service_layer.enclave.fetch_guard import GuardPolicy
+from neo_service_layer.enclave.keystore import KeyStore
+from neo_service_layer.enclave.migration import KeyMigration, MigrationPolicy, RecordToExport
+from neo_service_layer.enclave.oracle import OracleFetchOp
+from neo_service_layer.enclave.platforms import Platform
+from neo_service_layer.enclave.sealing import Sealer, SealUse
+from neo_service_layer.enclave.wire.encoding import b64encode, pack_blobs
+from neo_service_layer.enclave.wire.keys import (
     InvalidKeyRequest,
     KeyKind,
     KeyPolicy,
@@ -14,15 +23,7 @@ from neo_service_layer.domain.keys import (
     SignatureFormat,
     check_name,
 )
-from neo_service_layer.enclave import attestation
-from neo_service_layer.enclave.encoding import b64encode, pack_blobs
-from neo_service_layer.enclave.fetch import Fetcher
-from neo_service_layer.enclave.fetch_guard import GuardPolicy
-from neo_service_layer.enclave.keystore import KeyStore
-from neo_service_layer.enclave.migration import KeyMigration, MigrationPolicy, RecordToExport
-from neo_service_layer.enclave.oracle import OracleFetchOp
-from neo_service_layer.enclave.platforms import Platform
-from neo_service_layer.enclave.protocol import (
+from neo_service_layer.enclave.wire.protocol import (
     PROTOCOL_VERSION,
     Args,
     BadRequest,
@@ -30,7 +31,6 @@ from neo_service_layer.enclave.protocol import (
     key_info_to_wire,
     sealed_key_to_wire,
 )
-from neo_service_layer.enclave.sealing import Sealer, SealUse
 
 MAX_RANDOM_BYTES = 65536
 

@@ -9,7 +9,11 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from neo_service_layer.domain.keys import (
+from neo_service_layer.enclave import signing
+from neo_service_layer.enclave.revocations import Revocations
+from neo_service_layer.enclave.sealing import SEAL_FORMAT, Sealer
+from neo_service_layer.enclave.wire.encoding import canonical_json
+from neo_service_layer.enclave.wire.keys import (
     InvalidKeyRequest,
     KeyDisabled,
     KeyInfo,
@@ -25,10 +29,6 @@ from neo_service_layer.domain.keys import (
     SignRateExceeded,
     check_key_id,
 )
-from neo_service_layer.enclave import signing
-from neo_service_layer.enclave.encoding import canonical_json
-from neo_service_layer.enclave.revocations import Revocations
-from neo_service_layer.enclave.sealing import SEAL_FORMAT, Sealer
 
 MAX_BATCH = 256
 _WINDOW_SECONDS = 60.0

@@ -7,7 +7,6 @@ import logging
 import signal
 from pathlib import Path
 
-from neo_service_layer.config import Settings, TeePlatform
 from neo_service_layer.enclave.handlers import EnclaveOperations
 from neo_service_layer.enclave.keystore import KeyStore
 from neo_service_layer.enclave.migration import MigrationPolicy
@@ -20,6 +19,7 @@ from neo_service_layer.enclave.platforms import (
 from neo_service_layer.enclave.revocations import Revocations
 from neo_service_layer.enclave.sealing import Sealer
 from neo_service_layer.enclave.server import EnclaveServer, SocketInUse
+from neo_service_layer.kernel.config import Settings, TeePlatform
 
 log = logging.getLogger(__name__)
 

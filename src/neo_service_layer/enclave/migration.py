@@ -38,7 +38,12 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from neo_service_layer.domain.keys import (
+from neo_service_layer.enclave import attestation
+from neo_service_layer.enclave.keystore import KeyStore, MigrationMaterial
+from neo_service_layer.enclave.platforms import REPORT_DATA_BYTES, Platform, SimulationPlatform
+from neo_service_layer.enclave.sgx_quote import QuoteFormatError, parse_quote
+from neo_service_layer.enclave.wire.encoding import b64decode, b64encode, canonical_json
+from neo_service_layer.enclave.wire.keys import (
     AttestationFailed,
     InvalidKeyRequest,
     KeyDisabled,
@@ -47,11 +52,6 @@ from neo_service_layer.domain.keys import (
     SealedDataInvalid,
     SealedKey,
 )
-from neo_service_layer.enclave import attestation
-from neo_service_layer.enclave.encoding import b64decode, b64encode, canonical_json
-from neo_service_layer.enclave.keystore import KeyStore, MigrationMaterial
-from neo_service_layer.enclave.platforms import REPORT_DATA_BYTES, Platform, SimulationPlatform
-from neo_service_layer.enclave.sgx_quote import QuoteFormatError, parse_quote
 
 OFFER_FORMAT = "nsl-key-migration-offer/1"
 BUNDLE_FORMAT = "nsl-key-migration-bundle/1"

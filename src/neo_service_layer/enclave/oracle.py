@@ -26,9 +26,20 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from neo_service_layer.domain.errors import InvalidInput
-from neo_service_layer.domain.keys import InvalidKeyRequest, KeyKind, Purpose, SignatureFormat, check_name
-from neo_service_layer.domain.oracle import (
+from neo_service_layer.enclave.fetch import Fetched, Fetcher, FetchRequest
+from neo_service_layer.enclave.keystore import KeyStore
+from neo_service_layer.enclave.oracle_filter import apply_filter, media_type
+from neo_service_layer.enclave.sealing import Sealer, SealUse
+from neo_service_layer.enclave.wire.encoding import b64decode, b64encode
+from neo_service_layer.enclave.wire.errors import InvalidInput
+from neo_service_layer.enclave.wire.keys import (
+    InvalidKeyRequest,
+    KeyKind,
+    Purpose,
+    SignatureFormat,
+    check_name,
+)
+from neo_service_layer.enclave.wire.oracle import (
     FetchSpec,
     ResultCode,
     inject_secrets,
@@ -36,13 +47,8 @@ from neo_service_layer.domain.oracle import (
     response_message,
     secret_references,
 )
-from neo_service_layer.domain.tenant_secrets import InvalidSecretInput, seal_label
-from neo_service_layer.enclave.encoding import b64decode, b64encode
-from neo_service_layer.enclave.fetch import Fetched, Fetcher, FetchRequest
-from neo_service_layer.enclave.keystore import KeyStore
-from neo_service_layer.enclave.oracle_filter import apply_filter, media_type
-from neo_service_layer.enclave.protocol import Args, BadRequest
-from neo_service_layer.enclave.sealing import Sealer, SealUse
+from neo_service_layer.enclave.wire.protocol import Args, BadRequest
+from neo_service_layer.services.secrets.rules import InvalidSecretInput, seal_label
 
 log = logging.getLogger(__name__)
 

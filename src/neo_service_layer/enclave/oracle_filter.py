@@ -22,7 +22,7 @@ from typing import Any
 
 import jsonpath_rfc9535
 
-from neo_service_layer.domain.oracle import ResultCode
+from neo_service_layer.enclave.wire.oracle import ResultCode
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,9 +17,9 @@ from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from neo_service_layer.domain.keys import AttestationFailed
-from neo_service_layer.enclave.encoding import b64encode, canonical_json
 from neo_service_layer.enclave.sgx_quote import QuoteFormatError, parse_quote
+from neo_service_layer.enclave.wire.encoding import b64encode, canonical_json
+from neo_service_layer.enclave.wire.keys import AttestationFailed
 
 SIMULATION = "simulation"
 GRAMINE_SGX = "gramine-sgx"

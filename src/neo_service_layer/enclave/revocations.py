@@ -12,8 +12,8 @@ import json
 import os
 from pathlib import Path
 
-from neo_service_layer.domain.keys import KeyStatus, SealedDataInvalid
 from neo_service_layer.enclave.sealing import Sealer, SealUse
+from neo_service_layer.enclave.wire.keys import KeyStatus, SealedDataInvalid
 
 _CONTEXT = {"name": "revocations"}
 

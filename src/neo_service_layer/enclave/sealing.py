@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from neo_service_layer.domain.keys import SealedDataInvalid
-from neo_service_layer.enclave.encoding import canonical_json
+from neo_service_layer.enclave.wire.encoding import canonical_json
+from neo_service_layer.enclave.wire.keys import SealedDataInvalid
 
 SEAL_FORMAT = 1
 _BLOB_MAGIC = b"NSL" + bytes([SEAL_FORMAT])

@@ -15,9 +15,9 @@ import socket
 import stat
 from pathlib import Path
 
-from neo_service_layer.domain.keys import EnclaveOperationError
 from neo_service_layer.enclave.handlers import EnclaveOperations
-from neo_service_layer.enclave.protocol import (
+from neo_service_layer.enclave.wire.keys import EnclaveOperationError
+from neo_service_layer.enclave.wire.protocol import (
     FrameTooLarge,
     IncompleteFrame,
     ProtocolError,

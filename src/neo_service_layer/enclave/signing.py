@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature
 
-from neo_service_layer.domain.keys import FORMATS_BY_KIND, InvalidKeyRequest, KeyKind, SignatureFormat
 from neo_service_layer.enclave import bls
+from neo_service_layer.enclave.wire.keys import FORMATS_BY_KIND, InvalidKeyRequest, KeyKind, SignatureFormat
 
 _P256_ECDSA = ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
 _P256_PREHASHED = ec.ECDSA(Prehashed(hashes.SHA256()), deterministic_signing=True)

@@ -15,15 +15,15 @@ from typing import Any
 import yaml
 from neo3.core import types
 
-from neo_service_layer.adapters.neo import privnet_deploy as deploy
-from neo_service_layer.adapters.neo.local_chain import artifact
-from neo_service_layer.adapters.neo.native_oracle import designate_oracles
-from neo_service_layer.adapters.neo.privnet import (
+from neo_service_layer.kernel.chain.adapters import privnet_deploy as deploy
+from neo_service_layer.kernel.chain.adapters.local_chain import artifact
+from neo_service_layer.kernel.chain.adapters.privnet import (
     DEV_VALIDATOR_PUBLIC_KEY,
     DEV_WALLET_PASSWORD,
     Privnet,
     PrivnetSettings,
 )
+from neo_service_layer.services.native_oracle.adapters.node import designate_oracles
 from tests.e2e.chain.tls_support import LoopbackCertificates
 
 

@@ -14,11 +14,11 @@ from neo3.api import noderpc
 from neo3.contracts.contract import CONTRACT_HASHES
 from neo3.core import types
 
-from neo_service_layer.adapters.neo import privnet_deploy as deploy
-from neo_service_layer.adapters.neo.chain import NeoRpcEndpoint, uint160
-from neo_service_layer.adapters.neo.local_chain import artifact
-from neo_service_layer.domain.chain_requests import ChainRequest, RequestStatus
-from neo_service_layer.services.oracle import SERVICE
+from neo_service_layer.kernel.chain.adapters import privnet_deploy as deploy
+from neo_service_layer.kernel.chain.adapters.local_chain import artifact
+from neo_service_layer.kernel.chain.adapters.neo_chain import NeoRpcEndpoint, uint160
+from neo_service_layer.kernel.chain.rules import ChainRequest, RequestStatus
+from neo_service_layer.services.oracle.use_cases.fulfilment import SERVICE
 from tests.e2e.chain.stack import Stack, call, wait_for
 
 

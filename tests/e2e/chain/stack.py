@@ -22,21 +22,21 @@ from neo3.contracts.contract import CONTRACT_HASHES
 from neo3.core import types
 from sqlalchemy import func, select, text
 
-from neo_service_layer.adapters.db.chain_repositories import ChainStore
-from neo_service_layer.adapters.db.chain_tables import chain_outbox
-from neo_service_layer.adapters.db.engine import create_engine
-from neo_service_layer.adapters.db.keys_repositories import sealed_record_loader
-from neo_service_layer.adapters.db.migrate import upgrade_to_head
-from neo_service_layer.adapters.enclave.client import EnclaveClient
-from neo_service_layer.adapters.neo import privnet_deploy as deploy
-from neo_service_layer.adapters.neo.chain import uint160
-from neo_service_layer.adapters.neo.local_chain import artifact, provision
-from neo_service_layer.adapters.neo.network import NetworkFile
-from neo_service_layer.adapters.neo.privnet import Privnet, PrivnetSettings, find_free_port
-from neo_service_layer.config import Settings
-from neo_service_layer.domain.chain_requests import ChainRequest, RequestStatus
-from neo_service_layer.ports.clock import SystemClock
-from neo_service_layer.services.randomness import SERVICE
+from neo_service_layer.kernel.chain.adapters import privnet_deploy as deploy
+from neo_service_layer.kernel.chain.adapters.local_chain import artifact, provision
+from neo_service_layer.kernel.chain.adapters.neo_chain import uint160
+from neo_service_layer.kernel.chain.adapters.network import NetworkFile
+from neo_service_layer.kernel.chain.adapters.privnet import Privnet, PrivnetSettings, find_free_port
+from neo_service_layer.kernel.chain.adapters.request_store import ChainStore
+from neo_service_layer.kernel.chain.adapters.tables import chain_outbox
+from neo_service_layer.kernel.chain.rules import ChainRequest, RequestStatus
+from neo_service_layer.kernel.clock import SystemClock
+from neo_service_layer.kernel.config import Settings
+from neo_service_layer.kernel.db.engine import create_engine
+from neo_service_layer.kernel.db.migrate import upgrade_to_head
+from neo_service_layer.kernel.enclave_client.client import EnclaveClient
+from neo_service_layer.services.keys.adapters.repositories import sealed_record_loader
+from neo_service_layer.services.randomness.use_cases import SERVICE
 
 BLOCK_TIME = 0.1
 TOKEN = "e2e-enclave-token-0123456789"
@@ -152,7 +152,7 @@ class Stack:
 
     async def fulfilled_events(self, first_block: int) -> dict[int, int]:
         """How many ``RandomnessFulfilled`` events each request id got on chain since ``first_block``."""
-        from neo_service_layer.adapters.neo.chain import NeoRpcEndpoint
+        from neo_service_layer.kernel.chain.adapters.neo_chain import NeoRpcEndpoint
 
         endpoint = NeoRpcEndpoint(self.net.rpc_url)
         counts: dict[int, int] = {}
@@ -256,7 +256,7 @@ class InProcessWorker:
         self._task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> InProcessWorker:
-        from neo_service_layer.entrypoints.worker.runner import run_worker
+        from neo_service_layer.kernel.worker.runner import run_worker
 
         self._task = asyncio.create_task(run_worker(self._settings, self._stop))
         return self

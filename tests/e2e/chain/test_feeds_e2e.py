@@ -12,17 +12,17 @@ import pytest
 from neo3.core import types
 from prometheus_client import CollectorRegistry
 
-from neo_service_layer.adapters.db.keys_repositories import sealed_record_loader
-from neo_service_layer.adapters.enclave.client import EnclaveClient
-from neo_service_layer.adapters.neo import privnet_deploy as deploy
-from neo_service_layer.adapters.neo.chain import uint160
-from neo_service_layer.adapters.neo.local_chain import artifact
-from neo_service_layer.bootstrap_chain import open_chain
-from neo_service_layer.domain.feed_updates import FeedDefinition
-from neo_service_layer.observability.chain_metrics import ChainMetrics
-from neo_service_layer.ports.clock import SystemClock
-from neo_service_layer.ports.health import ReadinessCheck
-from neo_service_layer.services.feeds import FeedRunner, RoundReport
+from neo_service_layer.kernel.chain.adapters import privnet_deploy as deploy
+from neo_service_layer.kernel.chain.adapters.local_chain import artifact
+from neo_service_layer.kernel.chain.adapters.metrics import ChainMetrics
+from neo_service_layer.kernel.chain.adapters.neo_chain import uint160
+from neo_service_layer.kernel.chain.setup import open_chain
+from neo_service_layer.kernel.clock import SystemClock
+from neo_service_layer.kernel.enclave_client.client import EnclaveClient
+from neo_service_layer.kernel.health.ports import ReadinessCheck
+from neo_service_layer.services.feeds.rules.updates import FeedDefinition
+from neo_service_layer.services.feeds.use_cases import FeedRunner, RoundReport
+from neo_service_layer.services.keys.adapters.repositories import sealed_record_loader
 from tests.e2e.chain.oracle_support import WebServer, web_server
 from tests.e2e.chain.stack import Stack, call, close_stack, open_stack, wait_for
 

@@ -18,24 +18,24 @@ from neo3.core import types
 from neo3.network.payloads import transaction
 from neo3.network.payloads.verification import Witness
 
-from neo_service_layer.adapters.neo import privnet_deploy as deploy
-from neo_service_layer.adapters.neo.chain import NeoRpcEndpoint
-from neo_service_layer.adapters.neo.local_chain import artifact
-from neo_service_layer.adapters.neo.native_oracle import (
+from neo_service_layer.bootstrap import open_container
+from neo_service_layer.kernel.chain.adapters import privnet_deploy as deploy
+from neo_service_layer.kernel.chain.adapters.local_chain import artifact
+from neo_service_layer.kernel.chain.adapters.neo_chain import NeoRpcEndpoint
+from neo_service_layer.kernel.chain.adapters.privnet import DEV_VALIDATOR_PUBLIC_KEY
+from neo_service_layer.kernel.chain.rules import ChainRequest, RequestStatus
+from neo_service_layer.services.native_oracle.adapters.node import (
     NeoNativeOracle,
     designate_oracles,
     designated_oracles,
 )
-from neo_service_layer.adapters.neo.privnet import DEV_VALIDATOR_PUBLIC_KEY
-from neo_service_layer.bootstrap import open_container
-from neo_service_layer.domain.chain_requests import ChainRequest, RequestStatus
-from neo_service_layer.domain.native_oracle import (
+from neo_service_layer.services.native_oracle.rules import (
     ORACLE_CONTRACT,
     NativeAnswer,
     NativeRequest,
     NeoResponseCode,
 )
-from neo_service_layer.services.native_oracle import SERVICE
+from neo_service_layer.services.native_oracle.use_cases import SERVICE
 from tests.e2e.chain.neogo_oracle import OraclePrivnet
 from tests.e2e.chain.stack import InProcessWorker, Stack, call, close_stack, open_stack, sql, wait_for
 from tests.e2e.chain.tls_support import HttpsServer, LoopbackCertificates, https_server

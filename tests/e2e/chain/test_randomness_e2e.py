@@ -11,14 +11,14 @@ import pytest
 from fastapi import FastAPI
 from neo3.api.wrappers import GenericContract
 
-from neo_service_layer.adapters.crypto.randomness_proofs import verify_randomness
-from neo_service_layer.adapters.neo import privnet_deploy as deploy
-from neo_service_layer.adapters.neo.chain import uint160
-from neo_service_layer.domain import randomness
-from neo_service_layer.domain.chain_requests import RequestStatus
-from neo_service_layer.domain.identity import Principal, PrincipalKind, Scopes
-from neo_service_layer.entrypoints.http.app import create_app
-from neo_service_layer.entrypoints.http.security import authenticate
+from neo_service_layer.kernel.chain.adapters import privnet_deploy as deploy
+from neo_service_layer.kernel.chain.adapters.neo_chain import uint160
+from neo_service_layer.kernel.chain.rules import RequestStatus
+from neo_service_layer.kernel.http.app import create_app
+from neo_service_layer.kernel.http.security import authenticate
+from neo_service_layer.kernel.identity.rules.identity import Principal, PrincipalKind, Scopes
+from neo_service_layer.services.randomness import rules as randomness
+from neo_service_layer.services.randomness.adapters.proofs import verify_randomness
 from tests.e2e.chain.stack import InProcessWorker, Stack, call
 from tests.http.appclient import app_client
 
@@ -148,7 +148,7 @@ async def test_a_short_consumer_balance_is_refused_on_chain(stack: Stack) -> Non
 async def test_a_fulfilment_whose_dry_run_faults_is_never_sent(stack: Stack) -> None:
     """The contract's keys are rotated away from the enclave's: every fulfil would fault."""
     from neo_service_layer.bootstrap import open_container
-    from neo_service_layer.ports.chain import ContractCall
+    from neo_service_layer.kernel.chain.ports.chain import ContractCall
     from tests.contracts.contract_support import LocalRandomnessKeys
 
     faulty = await stack.deploy_consumer("faulty_consumer")
@@ -192,9 +192,9 @@ def _unused() -> None:  # keep imports honest for linters
 
 async def test_ten_thousand_offchain_words_look_uniform(stack: Stack) -> None:
     """Chi-square over bytes and the monobit test on 10,000 words from the service function."""
-    from neo_service_layer.adapters.enclave.client import EnclaveClient
-    from neo_service_layer.adapters.neo.service_keys import load_service_keys
-    from neo_service_layer.services.randomness import generate_offchain
+    from neo_service_layer.kernel.chain.adapters.service_keys import load_service_keys
+    from neo_service_layer.kernel.enclave_client.client import EnclaveClient
+    from neo_service_layer.services.randomness.use_cases import generate_offchain
 
     keys = await load_service_keys(stack.store)
     assert keys is not None

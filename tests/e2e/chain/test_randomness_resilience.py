@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 from neo3.core import types
 
-from neo_service_layer.adapters.neo.privnet import Privnet, PrivnetSettings
-from neo_service_layer.domain.chain_requests import RequestStatus
+from neo_service_layer.kernel.chain.adapters.privnet import Privnet, PrivnetSettings
+from neo_service_layer.kernel.chain.rules import RequestStatus
 from tests.e2e.chain.stack import BLOCK_TIME, InProcessWorker, Stack, close_stack, open_stack, sql, wait_for
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]

@@ -13,8 +13,8 @@ import pytest
 from fastapi import FastAPI
 
 from neo_service_layer.bootstrap import Container
-from neo_service_layer.config import Settings
-from neo_service_layer.entrypoints.http.app import create_app
+from neo_service_layer.kernel.config import Settings
+from neo_service_layer.kernel.http.app import create_app
 from tests.http.appclient import app_client
 from tests.unit.identity.fakes import FakeClock
 

@@ -20,8 +20,9 @@ import pytest
 from fastapi import FastAPI
 
 from neo_service_layer.bootstrap import Container
-from neo_service_layer.config import Settings
-from neo_service_layer.domain.identity import (
+from neo_service_layer.kernel.config import Settings
+from neo_service_layer.kernel.http.app import create_app
+from neo_service_layer.kernel.identity.rules.identity import (
     ALL_SCOPES,
     PLATFORM_TENANT,
     SUPERADMIN,
@@ -29,7 +30,6 @@ from neo_service_layer.domain.identity import (
     Principal,
     PrincipalKind,
 )
-from neo_service_layer.entrypoints.http.app import create_app
 from tests.http.appclient import app_client
 from tests.integration.enclave.enclave_process_fakes import EnclaveProcess
 

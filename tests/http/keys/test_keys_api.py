@@ -22,9 +22,9 @@ from eth_keys import keys as eth
 from neo3.core import cryptography as neo_crypto
 from neo3.wallet import utils as neo_wallet
 
-from neo_service_layer.domain.audit import Actions, AuditQuery
-from neo_service_layer.domain.keys import KeyDisabled
-from neo_service_layer.services.keys import batch_digest
+from neo_service_layer.enclave.wire.keys import KeyDisabled
+from neo_service_layer.kernel.identity.rules.audit import Actions, AuditQuery
+from neo_service_layer.services.keys.use_cases.keys import batch_digest
 from tests.http.keys.conftest import Api, MovableClock, Tenant
 
 

@@ -12,9 +12,9 @@ from collections.abc import Callable
 import asyncpg
 import pytest
 
-from neo_service_layer.adapters.db.keys_tables import TENANT_TABLES
-from neo_service_layer.config import Settings
-from neo_service_layer.entrypoints.http.app import create_app
+from neo_service_layer.kernel.config import Settings
+from neo_service_layer.kernel.http.app import create_app
+from neo_service_layer.services.keys.adapters.tables import TENANT_TABLES
 from tests.http.appclient import app_client
 from tests.http.keys.conftest import Api, MovableClock
 from tests.http.keys.test_keys_api import create, p256_verify, sign

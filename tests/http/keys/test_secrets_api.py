@@ -8,8 +8,8 @@ from typing import Any
 import boto3
 import pytest
 
-from neo_service_layer.domain.audit import Actions, AuditQuery
-from neo_service_layer.domain.tenant_secrets import Consumer, ConsumerNotAllowed
+from neo_service_layer.kernel.identity.rules.audit import Actions, AuditQuery
+from neo_service_layer.services.secrets.rules import Consumer, ConsumerNotAllowed
 from tests.http.keys.conftest import Api
 from tests.integration.secrets_sources.conftest import aws_endpoint, moto_endpoint  # noqa: F401
 

@@ -16,13 +16,13 @@ from typing import Any
 import asyncpg
 import pytest
 
-from neo_service_layer.adapters.backup.factory import build_backup_service
-from neo_service_layer.adapters.backup.settings import BackupSettings
-from neo_service_layer.adapters.db.engine import create_engine
-from neo_service_layer.adapters.db.heartbeats import record_heartbeat
-from neo_service_layer.adapters.db.migrate import upgrade_to_head
-from neo_service_layer.config import Settings
-from neo_service_layer.domain.backup import BackupCorrupted
+from neo_service_layer.kernel.config import Settings
+from neo_service_layer.kernel.db.engine import create_engine
+from neo_service_layer.kernel.db.heartbeats import record_heartbeat
+from neo_service_layer.kernel.db.migrate import upgrade_to_head
+from neo_service_layer.services.backup.adapters.factory import build_backup_service
+from neo_service_layer.services.backup.adapters.settings import BackupSettings
+from neo_service_layer.services.backup.rules.backup import BackupCorrupted
 from tests.integration.backup.conftest import dump_tables, fill_every_table
 
 SEALED = b"sealed-blob-" + os.urandom(32)
@@ -195,9 +195,9 @@ async def test_tampered_or_truncated_backup_is_refused(
 ) -> None:
     import dataclasses
 
-    from neo_service_layer.adapters.backup.codec import EncryptedArchiveCodec
-    from neo_service_layer.adapters.backup.factory import configured_key
-    from neo_service_layer.adapters.backup.stream_cipher import StreamHeader
+    from neo_service_layer.services.backup.adapters.codec import EncryptedArchiveCodec
+    from neo_service_layer.services.backup.adapters.factory import configured_key
+    from neo_service_layer.services.backup.adapters.stream_cipher import StreamHeader
 
     settings = make_settings()
     engine = create_engine(settings)

@@ -11,11 +11,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from neo_service_layer.adapters.db.engine import create_engine
-from neo_service_layer.adapters.db.heartbeats import record_heartbeat
-from neo_service_layer.adapters.db.migrate import upgrade_to_head
-from neo_service_layer.config import load_settings
-from neo_service_layer.entrypoints.cli_backup import backup_app, dr_app
+from neo_service_layer.kernel.config import load_settings
+from neo_service_layer.kernel.db.engine import create_engine
+from neo_service_layer.kernel.db.heartbeats import record_heartbeat
+from neo_service_layer.kernel.db.migrate import upgrade_to_head
+from neo_service_layer.services.backup.cli.backup import backup_app, dr_app
 
 app = typer.Typer()
 app.add_typer(backup_app, name="backup")

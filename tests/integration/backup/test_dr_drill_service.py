@@ -27,25 +27,25 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from neo_service_layer.adapters.backup.checks import (
+from neo_service_layer.kernel.chain.adapters.request_store import ChainStore
+from neo_service_layer.kernel.chain.rules import NewRequest, RequestStatus
+from neo_service_layer.kernel.clock import SystemClock
+from neo_service_layer.kernel.config import Settings
+from neo_service_layer.kernel.db.engine import create_engine
+from neo_service_layer.kernel.enclave_client.client import EnclaveClient
+from neo_service_layer.kernel.http.app import create_app
+from neo_service_layer.services.backup.adapters.checks import (
     AUDIT_CHAIN,
     SEALED_KEYS,
     audit_chains_verify,
     restore_checks,
     sealed_records_unseal,
 )
-from neo_service_layer.adapters.backup.factory import build_backup_service
-from neo_service_layer.adapters.backup.settings import BackupSettings
-from neo_service_layer.adapters.db.chain_repositories import ChainStore
-from neo_service_layer.adapters.db.engine import create_engine
-from neo_service_layer.adapters.db.keys_repositories import SqlSealedRecordStore
-from neo_service_layer.adapters.enclave.client import EnclaveClient
-from neo_service_layer.config import Settings
-from neo_service_layer.domain.chain_requests import NewRequest, RequestStatus
-from neo_service_layer.entrypoints.cli_keys_migration import RecordFile
-from neo_service_layer.entrypoints.http.app import create_app
-from neo_service_layer.ports.clock import SystemClock
-from neo_service_layer.services import key_migration
+from neo_service_layer.services.backup.adapters.factory import build_backup_service
+from neo_service_layer.services.backup.adapters.settings import BackupSettings
+from neo_service_layer.services.keys.adapters.repositories import SqlSealedRecordStore
+from neo_service_layer.services.keys.cli import RecordFile
+from neo_service_layer.services.keys.use_cases import migration as key_migration
 from tests.http.appclient import app_client
 from tests.http.keys.conftest import Api, Tenant
 from tests.integration.backup.conftest import dump_tables

@@ -9,18 +9,18 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from neo_service_layer.adapters.backup.factory import build_backup_service
-from neo_service_layer.adapters.backup.settings import BackupSettings
-from neo_service_layer.adapters.db.engine import create_engine
-from neo_service_layer.adapters.db.migrate import upgrade_to_head
-from neo_service_layer.config import Settings
-from neo_service_layer.domain.backup import BackupCorrupted, RetentionPolicy
-from neo_service_layer.entrypoints.worker.backup_jobs import (
+from neo_service_layer.kernel.config import Settings
+from neo_service_layer.kernel.db.engine import create_engine
+from neo_service_layer.kernel.db.migrate import upgrade_to_head
+from neo_service_layer.services.backup.adapters.factory import build_backup_service
+from neo_service_layer.services.backup.adapters.metrics import BackupMetrics
+from neo_service_layer.services.backup.adapters.settings import BackupSettings
+from neo_service_layer.services.backup.jobs import (
     backup_jobs,
     run_restore_test,
     run_scheduled_backup,
 )
-from neo_service_layer.observability.backup_metrics import BackupMetrics
+from neo_service_layer.services.backup.rules.backup import BackupCorrupted, RetentionPolicy
 
 
 class SteppingClock:

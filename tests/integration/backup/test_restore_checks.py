@@ -8,17 +8,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from neo_service_layer.adapters.backup.checks import AUDIT_CHAIN, SEALED_KEYS, restore_checks
-from neo_service_layer.adapters.backup.factory import build_backup_service
-from neo_service_layer.adapters.backup.settings import BackupSettings
-from neo_service_layer.adapters.db.engine import create_engine
-from neo_service_layer.adapters.db.identity_audit import SqlAuditLog
-from neo_service_layer.adapters.db.identity_tables import audit_events
-from neo_service_layer.adapters.db.migrate import upgrade_to_head
-from neo_service_layer.config import Settings
-from neo_service_layer.domain.audit import AuditRecord, Outcome
-from neo_service_layer.domain.backup import BackupCorrupted
-from neo_service_layer.ports.clock import SystemClock
+from neo_service_layer.kernel.clock import SystemClock
+from neo_service_layer.kernel.config import Settings
+from neo_service_layer.kernel.db.engine import create_engine
+from neo_service_layer.kernel.db.migrate import upgrade_to_head
+from neo_service_layer.kernel.identity.adapters.audit_store import SqlAuditLog
+from neo_service_layer.kernel.identity.adapters.tables import audit_events
+from neo_service_layer.kernel.identity.rules.audit import AuditRecord, Outcome
+from neo_service_layer.services.backup.adapters.checks import AUDIT_CHAIN, SEALED_KEYS, restore_checks
+from neo_service_layer.services.backup.adapters.factory import build_backup_service
+from neo_service_layer.services.backup.adapters.settings import BackupSettings
+from neo_service_layer.services.backup.rules.backup import BackupCorrupted
 
 
 async def _audited(settings: Settings, tamper: bool) -> None:

@@ -10,14 +10,14 @@ from pathlib import Path
 import boto3
 import pytest
 
-from neo_service_layer.adapters.backup.factory import build_backup_service
-from neo_service_layer.adapters.backup.settings import BackupSettings
-from neo_service_layer.adapters.backup.targets import MIN_PART_SIZE, S3Target
-from neo_service_layer.adapters.db.engine import create_engine
-from neo_service_layer.adapters.db.migrate import upgrade_to_head
-from neo_service_layer.config import Settings
-from neo_service_layer.domain.backup import BackupNotFound
-from neo_service_layer.ports.backup import Retention
+from neo_service_layer.kernel.config import Settings
+from neo_service_layer.kernel.db.engine import create_engine
+from neo_service_layer.kernel.db.migrate import upgrade_to_head
+from neo_service_layer.services.backup.adapters.factory import build_backup_service
+from neo_service_layer.services.backup.adapters.settings import BackupSettings
+from neo_service_layer.services.backup.adapters.targets import MIN_PART_SIZE, S3Target
+from neo_service_layer.services.backup.ports import Retention
+from neo_service_layer.services.backup.rules.backup import BackupNotFound
 
 # moto 5.2 serves no GetObjectRetention; HeadObject reports the lock (x-amz-object-lock-* headers).
 

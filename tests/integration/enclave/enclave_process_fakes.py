@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from neo_service_layer.domain.keys import SealedKey
 from neo_service_layer.enclave.platforms import SimulationPlatform
+from neo_service_layer.enclave.wire.keys import SealedKey
 
 
 @dataclass

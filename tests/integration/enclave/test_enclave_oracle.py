@@ -14,10 +14,10 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from enclave_process_fakes import EnclaveProcess, RecordStore
 from tests.unit.enclave.loopback_http import LoopbackServer, json_route, raw_route
 
-from neo_service_layer.adapters.enclave.client import EnclaveClient
-from neo_service_layer.domain.keys import KeyKind, KeyPolicy, Purpose
-from neo_service_layer.domain.oracle import FetchSpec, ResultCode, SealedSecret, response_message
-from neo_service_layer.domain.tenant_secrets import seal_label
+from neo_service_layer.enclave.wire.keys import KeyKind, KeyPolicy, Purpose
+from neo_service_layer.enclave.wire.oracle import FetchSpec, ResultCode, SealedSecret, response_message
+from neo_service_layer.kernel.enclave_client.client import EnclaveClient
+from neo_service_layer.services.secrets.rules import seal_label
 
 
 class OracleEnclaveProcess(EnclaveProcess):

@@ -17,8 +17,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from enclave_process_fakes import EnclaveProcess, RecordStore
 
-from neo_service_layer.adapters.enclave.client import EnclaveClient, EnclaveRequestRejected
-from neo_service_layer.domain.keys import (
+from neo_service_layer.enclave import bls
+from neo_service_layer.enclave.attestation import verify_report
+from neo_service_layer.enclave.platforms import simulation_measurement
+from neo_service_layer.enclave.wire.keys import (
     KeyDisabled,
     KeyKind,
     KeyNotLoaded,
@@ -29,10 +31,8 @@ from neo_service_layer.domain.keys import (
     SealedDataInvalid,
     SignatureFormat,
 )
-from neo_service_layer.enclave import bls
-from neo_service_layer.enclave.attestation import verify_report
-from neo_service_layer.enclave.platforms import simulation_measurement
-from neo_service_layer.ports.enclave import Enclave, EnclaveUnavailable
+from neo_service_layer.kernel.enclave_client.client import EnclaveClient, EnclaveRequestRejected
+from neo_service_layer.kernel.enclave_client.ports import Enclave, EnclaveUnavailable
 
 POLICY = KeyPolicy.of("acme", [Purpose.NEO_TX, Purpose.ORACLE, Purpose.RANDOMNESS])
 TX_HASH = bytes(range(32))

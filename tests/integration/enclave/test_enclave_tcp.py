@@ -6,11 +6,11 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from neo_service_layer.adapters.enclave.client import EnclaveClient
-from neo_service_layer.config import Settings
-from neo_service_layer.domain.keys import KeyKind, KeyPolicy, Purpose, SignatureFormat
 from neo_service_layer.enclave.main import build_server
-from neo_service_layer.ports.enclave import EnclaveUnavailable
+from neo_service_layer.enclave.wire.keys import KeyKind, KeyPolicy, Purpose, SignatureFormat
+from neo_service_layer.kernel.config import Settings
+from neo_service_layer.kernel.enclave_client.client import EnclaveClient
+from neo_service_layer.kernel.enclave_client.ports import EnclaveUnavailable
 
 
 async def test_tcp_round_trip(tmp_path: Path) -> None:

@@ -21,12 +21,9 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from enclave_process_fakes import EnclaveProcess, PeerEnclave, platform_key, trusting
 from typer.testing import CliRunner
 
-from neo_service_layer.adapters.db.engine import create_engine
-from neo_service_layer.adapters.db.keys_repositories import SqlSealedRecordStore
-from neo_service_layer.adapters.db.migrate import upgrade_to_head
-from neo_service_layer.adapters.enclave.client import EnclaveClient
-from neo_service_layer.config import Settings
-from neo_service_layer.domain.keys import (
+from neo_service_layer.cli import app
+from neo_service_layer.enclave.wire.encoding import b64decode, b64encode
+from neo_service_layer.enclave.wire.keys import (
     AttestationFailed,
     KeyKind,
     KeyPolicy,
@@ -35,10 +32,13 @@ from neo_service_layer.domain.keys import (
     SealedKey,
     SignatureFormat,
 )
-from neo_service_layer.enclave.encoding import b64decode, b64encode
-from neo_service_layer.entrypoints.cli import app
-from neo_service_layer.services import key_migration
-from neo_service_layer.services.key_migration import Record
+from neo_service_layer.kernel.config import Settings
+from neo_service_layer.kernel.db.engine import create_engine
+from neo_service_layer.kernel.db.migrate import upgrade_to_head
+from neo_service_layer.kernel.enclave_client.client import EnclaveClient
+from neo_service_layer.services.keys.adapters.repositories import SqlSealedRecordStore
+from neo_service_layer.services.keys.use_cases import migration as key_migration
+from neo_service_layer.services.keys.use_cases.migration import Record
 
 POLICY = KeyPolicy.of("acme", [Purpose.MESSAGE, Purpose.ORACLE])
 

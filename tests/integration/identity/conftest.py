@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from neo_service_layer.bootstrap import Container, open_container
-from neo_service_layer.config import Settings
+from neo_service_layer.kernel.config import Settings
 from tests.unit.identity.fakes import FakeClock
 
 FAST_HASHING: dict[str, Any] = {

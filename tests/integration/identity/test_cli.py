@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from neo_service_layer.entrypoints.cli import app
+from neo_service_layer.cli import app
 
 
 @pytest.fixture

@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from neo_service_layer.adapters.db.engine import normalise_url
-from neo_service_layer.adapters.db.identity_tables import api_keys, audit_events
 from neo_service_layer.bootstrap import Container
-from neo_service_layer.domain.audit import AuditRecord, Outcome
-from neo_service_layer.domain.identity import (
+from neo_service_layer.kernel.db.engine import normalise_url
+from neo_service_layer.kernel.identity.adapters.tables import api_keys, audit_events
+from neo_service_layer.kernel.identity.rules.audit import AuditRecord, Outcome
+from neo_service_layer.kernel.identity.rules.identity import (
     ALL_SCOPES,
     PLATFORM_TENANT,
     AccountLocked,

@@ -9,9 +9,9 @@ from contextlib import AsyncExitStack
 import httpx
 import pytest
 
-from neo_service_layer.adapters.cache.rate_limits import LimitsRateLimiter
-from neo_service_layer.config import Settings
-from neo_service_layer.entrypoints.http.app import create_app
+from neo_service_layer.kernel.config import Settings
+from neo_service_layer.kernel.http.app import create_app
+from neo_service_layer.kernel.identity.adapters.rate_limits import LimitsRateLimiter
 from tests.http.appclient import app_client
 from tests.integration.identity.conftest import FAST_HASHING
 

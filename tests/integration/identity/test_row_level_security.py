@@ -6,11 +6,22 @@ import pytest
 from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from neo_service_layer.adapters.db.identity_tables import TENANT_TABLES, api_keys, audit_events, memberships
-from neo_service_layer.adapters.db.identity_unit_of_work import SqlIdentityUnitOfWork
-from neo_service_layer.adapters.db.unit_of_work import SqlUnitOfWork
 from neo_service_layer.bootstrap import Container
-from neo_service_layer.domain.identity import ALL_SCOPES, PLATFORM_TENANT, Principal, PrincipalKind, Role
+from neo_service_layer.kernel.db.unit_of_work import SqlUnitOfWork
+from neo_service_layer.kernel.identity.adapters.tables import (
+    TENANT_TABLES,
+    api_keys,
+    audit_events,
+    memberships,
+)
+from neo_service_layer.kernel.identity.adapters.unit_of_work import SqlIdentityUnitOfWork
+from neo_service_layer.kernel.identity.rules.identity import (
+    ALL_SCOPES,
+    PLATFORM_TENANT,
+    Principal,
+    PrincipalKind,
+    Role,
+)
 from tests.integration.identity.conftest import APP_ROLE
 
 pytestmark = pytest.mark.postgres
@@ -97,7 +108,7 @@ async def test_the_owner_would_see_everything(postgres_container: Container, pos
     """Sanity check of the test itself: without the app role (superuser), both tenants' rows show."""
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from neo_service_layer.adapters.db.engine import normalise_url
+    from neo_service_layer.kernel.db.engine import normalise_url
 
     alpha, bravo = await _two_tenants(postgres_container)
     owner = create_async_engine(normalise_url(postgres_url))

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import pytest
 from azure.identity.aio import ClientSecretCredential, ManagedIdentityCredential
 
-from neo_service_layer.adapters.secrets.azure import AzureSecretSource, build_credential
-from neo_service_layer.adapters.secrets.factory import build_secret_source
-from neo_service_layer.domain.secret_values import Secret
-from neo_service_layer.ports.secret_sources import (
+from neo_service_layer.kernel.secret_values import Secret
+from neo_service_layer.services.secrets.adapters.azure import AzureSecretSource, build_credential
+from neo_service_layer.services.secrets.adapters.sources import build_secret_source
+from neo_service_layer.services.secrets.ports import (
     AzureSourceConfig,
     SecretNotFoundInSource,
     SecretSourceDenied,

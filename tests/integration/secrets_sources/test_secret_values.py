@@ -6,9 +6,9 @@ import pickle
 
 import pytest
 
-from neo_service_layer.domain.errors import DependencyUnavailable, NotFound, PermissionDenied
-from neo_service_layer.domain.secret_values import Secret
-from neo_service_layer.ports.secret_sources import (
+from neo_service_layer.enclave.wire.errors import DependencyUnavailable, NotFound, PermissionDenied
+from neo_service_layer.kernel.secret_values import Secret
+from neo_service_layer.services.secrets.ports import (
     AwsSourceConfig,
     AwsStaticCredentials,
     SecretNotFoundInSource,

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from neo_service_layer.adapters.secrets.factory import build_secret_source
-from neo_service_layer.domain.secret_values import Secret
-from neo_service_layer.ports.secret_sources import (
+from neo_service_layer.kernel.secret_values import Secret
+from neo_service_layer.services.secrets.adapters.sources import build_secret_source
+from neo_service_layer.services.secrets.ports import (
     SecretNotFoundInSource,
     SecretSource,
     SecretSourceDenied,

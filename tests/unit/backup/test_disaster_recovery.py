@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from neo_service_layer.domain.disaster_recovery import DrFacts, Objectives, Probe, assess
+from neo_service_layer.services.backup.rules.disaster_recovery import DrFacts, Objectives, Probe, assess
 
 NOW = datetime(2026, 6, 30, 12, tzinfo=UTC)
 GOALS = Objectives(rpo=timedelta(hours=25), rto=timedelta(minutes=60))

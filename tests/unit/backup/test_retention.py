@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from neo_service_layer.domain.backup import (
+from neo_service_layer.enclave.wire.errors import InvalidInput
+from neo_service_layer.services.backup.rules.backup import (
     BackupRecord,
     InvalidBackupId,
     Manifest,
@@ -16,7 +17,6 @@ from neo_service_layer.domain.backup import (
     backup_time,
     new_backup_id,
 )
-from neo_service_layer.domain.errors import InvalidInput
 
 NOW = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)  # a Tuesday
 

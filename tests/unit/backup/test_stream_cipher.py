@@ -7,16 +7,16 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from neo_service_layer.adapters.backup.keys import BackupKeyError, parse_backup_key
-from neo_service_layer.adapters.backup.stream_cipher import (
+from neo_service_layer.kernel.secret_values import Secret
+from neo_service_layer.services.backup.adapters.keys import BackupKeyError, parse_backup_key
+from neo_service_layer.services.backup.adapters.stream_cipher import (
     TAG_BYTES,
     StreamHeader,
     decrypt_stream,
     encrypt_stream,
     key_id,
 )
-from neo_service_layer.domain.backup import BackupCorrupted, BackupKeyMismatch
-from neo_service_layer.domain.secret_values import Secret
+from neo_service_layer.services.backup.rules.backup import BackupCorrupted, BackupKeyMismatch
 
 KEY = Secret(os.urandom(32))
 CHUNK = 64

@@ -6,10 +6,10 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from neo_service_layer.adapters.db.chain_repositories import ChainStore
-from neo_service_layer.adapters.db.engine import create_engine
-from neo_service_layer.adapters.db.migrate import upgrade_to_head
-from neo_service_layer.config import Settings
+from neo_service_layer.kernel.chain.adapters.request_store import ChainStore
+from neo_service_layer.kernel.config import Settings
+from neo_service_layer.kernel.db.engine import create_engine
+from neo_service_layer.kernel.db.migrate import upgrade_to_head
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -10,22 +10,14 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from neo_service_layer.domain.chain_requests import (
-    ChainRequest,
-    Fulfilment,
-    Lease,
-    NewRequest,
-    OutboxEntry,
-    RequestStatus,
-)
-from neo_service_layer.domain.oracle import (
+from neo_service_layer.enclave.wire.oracle import (
     FetchSpec,
     OracleResponse,
     ResultCode,
     SealedSecret,
     response_message,
 )
-from neo_service_layer.ports.chain import (
+from neo_service_layer.kernel.chain.ports.chain import (
     BlockEvents,
     ChainEvent,
     ContractCall,
@@ -34,6 +26,14 @@ from neo_service_layer.ports.chain import (
     SendResult,
     SignedTransaction,
     TransactionState,
+)
+from neo_service_layer.kernel.chain.rules import (
+    ChainRequest,
+    Fulfilment,
+    Lease,
+    NewRequest,
+    OutboxEntry,
+    RequestStatus,
 )
 
 CONTRACT = "0x" + "ab" * 20

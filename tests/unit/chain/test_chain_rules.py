@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from neo_service_layer.domain.chain_requests import (
+from neo_service_layer.kernel.chain.rules import (
     ChainEventKind,
     InvalidTransition,
     Lease,

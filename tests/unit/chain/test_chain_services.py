@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from neo_service_layer.adapters.db.chain_repositories import ChainStore
-from neo_service_layer.domain.chain_requests import OutboxAction, RequestStatus
-from neo_service_layer.ports.chain import SendOutcome, TransactionState
-from neo_service_layer.services import randomness
-from neo_service_layer.services.chain_outbox import OutboxRelay
-from neo_service_layer.services.chain_watcher import ChainWatcher
-from neo_service_layer.services.randomness import RandomnessFulfiller, RandomnessKeys
+from neo_service_layer.kernel.chain.adapters.request_store import ChainStore
+from neo_service_layer.kernel.chain.ports.chain import SendOutcome, TransactionState
+from neo_service_layer.kernel.chain.rules import OutboxAction, RequestStatus
+from neo_service_layer.kernel.chain.use_cases.outbox import OutboxRelay
+from neo_service_layer.kernel.chain.use_cases.watcher import ChainWatcher
+from neo_service_layer.services.randomness import use_cases as randomness
+from neo_service_layer.services.randomness.use_cases import RandomnessFulfiller, RandomnessKeys
 from tests.unit.chain.fakes import (
     CONTRACT,
     FakeChain,

@@ -9,26 +9,26 @@ from collections.abc import Sequence
 
 import pytest
 
-from neo_service_layer.adapters.db.chain_repositories import ChainStore
-from neo_service_layer.adapters.fetch.neo_filter import neo_filter
-from neo_service_layer.domain.chain_requests import RequestStatus
-from neo_service_layer.domain.native_oracle import (
+from neo_service_layer.enclave.wire.oracle import ResultCode
+from neo_service_layer.kernel.chain.adapters.request_store import ChainStore
+from neo_service_layer.kernel.chain.ports.chain import ChainEvent, ChainUnavailable, SignedTransaction
+from neo_service_layer.kernel.chain.rules import RequestStatus
+from neo_service_layer.services.native_oracle.adapters.neo_filter import neo_filter
+from neo_service_layer.services.native_oracle.ports import NotAnOracleNode
+from neo_service_layer.services.native_oracle.rules import (
     ORACLE_CONTRACT,
     NativeAnswer,
     NativeRequest,
     NeoResponseCode,
 )
-from neo_service_layer.domain.oracle import ResultCode
-from neo_service_layer.ports.chain import ChainEvent, ChainUnavailable, SignedTransaction
-from neo_service_layer.ports.native_oracle import NotAnOracleNode
-from neo_service_layer.services.native_oracle import (
+from neo_service_layer.services.native_oracle.use_cases import (
     GONE,
     SERVICE,
     NativeFetcher,
     NativeOracleFulfiller,
     decode_events,
 )
-from neo_service_layer.services.oracle import OracleKey
+from neo_service_layer.services.oracle.use_cases.fulfilment import OracleKey
 from tests.unit.chain.fakes import FakeChain, FakeClock, FakeEnclave, RecordingObserver
 
 URL = "https://example.org/price"

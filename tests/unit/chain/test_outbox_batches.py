@@ -13,14 +13,14 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from neo_service_layer.adapters.db.chain_repositories import ChainStore
-from neo_service_layer.adapters.db.chain_tables import chain_outbox, chain_requests
-from neo_service_layer.adapters.db.engine import create_engine
-from neo_service_layer.adapters.db.migrate import upgrade_to_head
-from neo_service_layer.config import Settings
-from neo_service_layer.domain.chain_requests import Fulfilment, RequestStatus
-from neo_service_layer.ports.chain import SignedTransaction
-from neo_service_layer.services import randomness
+from neo_service_layer.kernel.chain.adapters.request_store import ChainStore
+from neo_service_layer.kernel.chain.adapters.tables import chain_outbox, chain_requests
+from neo_service_layer.kernel.chain.ports.chain import SignedTransaction
+from neo_service_layer.kernel.chain.rules import Fulfilment, RequestStatus
+from neo_service_layer.kernel.config import Settings
+from neo_service_layer.kernel.db.engine import create_engine
+from neo_service_layer.kernel.db.migrate import upgrade_to_head
+from neo_service_layer.services.randomness import use_cases as randomness
 from tests.unit.chain.fakes import CONTRACT, FakeClock, requested
 
 SERVICE = randomness.SERVICE

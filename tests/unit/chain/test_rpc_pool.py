@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from neo3.api import noderpc
 
-from neo_service_layer.adapters.neo.rpc import RpcPool
-from neo_service_layer.ports.chain import ChainUnavailable
+from neo_service_layer.kernel.chain.adapters.rpc import RpcPool
+from neo_service_layer.kernel.chain.ports.chain import ChainUnavailable
 
 
 class FakeEndpoint:

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from enclave_fakes import FakeQuotingEnclave, make_attestation_dir
 
-from neo_service_layer.domain.keys import AttestationFailed, KeyInfo, KeyKind, KeyPolicy, Purpose
 from neo_service_layer.enclave.attestation import bound_key, build_report, compute_report_data, verify_report
 from neo_service_layer.enclave.keystore import KeyStore
 from neo_service_layer.enclave.platforms import GramineSgxPlatform, PlatformError, SimulationPlatform
 from neo_service_layer.enclave.sealing import Sealer
 from neo_service_layer.enclave.sgx_quote import INTEL_SGX_ROOT_CA_PEM
+from neo_service_layer.enclave.wire.keys import AttestationFailed, KeyInfo, KeyKind, KeyPolicy, Purpose
 
 NONCE = os.urandom(32)
 

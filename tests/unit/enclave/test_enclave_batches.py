@@ -11,15 +11,15 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from neo_service_layer.adapters.enclave.client import EnclaveClient
-from neo_service_layer.domain.keys import KeyKind, KeyPolicy, PolicyDenied, Purpose, SignatureFormat
-from neo_service_layer.enclave.encoding import b64encode, pack_blobs, unpack_blobs
 from neo_service_layer.enclave.handlers import EnclaveOperations, Result
 from neo_service_layer.enclave.keystore import KeyStore
 from neo_service_layer.enclave.platforms import SimulationPlatform
-from neo_service_layer.enclave.protocol import Args, BadRequest, UnknownOp
 from neo_service_layer.enclave.sealing import Sealer
 from neo_service_layer.enclave.server import EnclaveServer
+from neo_service_layer.enclave.wire.encoding import b64encode, pack_blobs, unpack_blobs
+from neo_service_layer.enclave.wire.keys import KeyKind, KeyPolicy, PolicyDenied, Purpose, SignatureFormat
+from neo_service_layer.enclave.wire.protocol import Args, BadRequest, UnknownOp
+from neo_service_layer.kernel.enclave_client.client import EnclaveClient
 
 POLICY = KeyPolicy.of("acme", [Purpose.ORACLE])
 

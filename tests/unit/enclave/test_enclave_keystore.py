@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 from enclave_fakes import FakeClock
 
-from neo_service_layer.domain.keys import (
+from neo_service_layer.enclave.keystore import MAX_BATCH, KeyStore
+from neo_service_layer.enclave.revocations import Revocations
+from neo_service_layer.enclave.sealing import Sealer
+from neo_service_layer.enclave.wire.keys import (
     InvalidKeyRequest,
     KeyDisabled,
     KeyKind,
@@ -21,9 +24,6 @@ from neo_service_layer.domain.keys import (
     SignatureFormat,
     SignRateExceeded,
 )
-from neo_service_layer.enclave.keystore import MAX_BATCH, KeyStore
-from neo_service_layer.enclave.revocations import Revocations
-from neo_service_layer.enclave.sealing import Sealer
 
 POLICY = KeyPolicy.of("acme", [Purpose.ORACLE, Purpose.NEO_TX])
 SHA = SignatureFormat.ECDSA_SHA256

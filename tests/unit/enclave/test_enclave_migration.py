@@ -10,17 +10,7 @@ from typing import Any
 
 import pytest
 
-from neo_service_layer.domain.keys import (
-    AttestationFailed,
-    KeyKind,
-    KeyPolicy,
-    Purpose,
-    SealedDataInvalid,
-    SealedKey,
-    SignatureFormat,
-)
 from neo_service_layer.enclave import attestation
-from neo_service_layer.enclave.encoding import b64decode, b64encode
 from neo_service_layer.enclave.keystore import KeyStore
 from neo_service_layer.enclave.migration import (
     EXPORT_PURPOSE,
@@ -32,6 +22,16 @@ from neo_service_layer.enclave.migration import (
 from neo_service_layer.enclave.platforms import SimulationPlatform
 from neo_service_layer.enclave.revocations import Revocations
 from neo_service_layer.enclave.sealing import Sealer
+from neo_service_layer.enclave.wire.encoding import b64decode, b64encode
+from neo_service_layer.enclave.wire.keys import (
+    AttestationFailed,
+    KeyKind,
+    KeyPolicy,
+    Purpose,
+    SealedDataInvalid,
+    SealedKey,
+    SignatureFormat,
+)
 
 POLICY = KeyPolicy.of("acme", [Purpose.MESSAGE, Purpose.ORACLE], max_signs_per_minute=1000)
 

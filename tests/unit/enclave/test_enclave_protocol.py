@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from neo_service_layer.config import Environment, Settings, TeePlatform
 from neo_service_layer.enclave.main import EnclaveStartupError, build_server
-from neo_service_layer.enclave.protocol import (
+from neo_service_layer.enclave.wire.protocol import (
     MAX_FRAME,
     BadJson,
     BadRequest,
@@ -24,6 +23,7 @@ from neo_service_layer.enclave.protocol import (
     encode_frame,
     read_frame,
 )
+from neo_service_layer.kernel.config import Environment, Settings, TeePlatform
 
 TOKEN = b"s3cret-token"
 

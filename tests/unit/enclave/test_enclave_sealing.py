@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from neo_service_layer.domain.keys import SealedDataInvalid
 from neo_service_layer.enclave.sealing import Sealer, SealUse, read_record_header
+from neo_service_layer.enclave.wire.keys import SealedDataInvalid
 
 CONTEXT = {"tenant": "acme", "label": "api-secret"}
 PLAINTEXT = b"the quick brown fox" * 3

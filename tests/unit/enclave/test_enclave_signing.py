@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_ds
 from eth_keys import keys as eth
 from pyblst import BlstP1Element, BlstP2Element, final_verify, miller_loop
 
-from neo_service_layer.domain.keys import InvalidKeyRequest, KeyKind, SignatureFormat
 from neo_service_layer.enclave import bls, signing
+from neo_service_layer.enclave.wire.keys import InvalidKeyRequest, KeyKind, SignatureFormat
 
 MESSAGE = b"neo service layer says hello"
 TX_HASH = bytes(range(32))

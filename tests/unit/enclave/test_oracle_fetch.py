@@ -18,9 +18,9 @@ from loopback_http import (
     stream_route,
 )
 
-from neo_service_layer.domain.oracle import MAX_RESPONSE_BYTES, ResultCode
 from neo_service_layer.enclave.fetch import Fetcher, FetchRequest
 from neo_service_layer.enclave.fetch_guard import GuardPolicy, IPAddress
+from neo_service_layer.enclave.wire.oracle import MAX_RESPONSE_BYTES, ResultCode
 
 LOOPBACK = GuardPolicy.of(["127.0.0.1"], allow_http=True)
 MiB = 1024 * 1024

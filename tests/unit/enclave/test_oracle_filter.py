@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from neo_service_layer.domain.oracle import MAX_RESULT_BYTES, ResultCode
 from neo_service_layer.enclave.oracle_filter import apply_filter, media_type
+from neo_service_layer.enclave.wire.oracle import MAX_RESULT_BYTES, ResultCode
 
 JSON = "application/json"
 DOC = json.dumps(

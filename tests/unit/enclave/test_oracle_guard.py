@@ -8,7 +8,6 @@ from collections.abc import Sequence
 import httpx
 import pytest
 
-from neo_service_layer.domain.oracle import ResultCode
 from neo_service_layer.enclave.fetch import Fetcher, FetchRequest
 from neo_service_layer.enclave.fetch_guard import (
     GuardPolicy,
@@ -18,6 +17,7 @@ from neo_service_layer.enclave.fetch_guard import (
     check_url,
     refusal_reason,
 )
+from neo_service_layer.enclave.wire.oracle import ResultCode
 
 STRICT = GuardPolicy()
 

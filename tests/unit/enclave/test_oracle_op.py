@@ -14,8 +14,16 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from loopback_http import LoopbackServer, echo_headers_route, json_route, raw_route, stall_route
 
-from neo_service_layer.adapters.enclave.client import EnclaveClient
-from neo_service_layer.domain.keys import (
+from neo_service_layer.enclave.fetch import Fetcher
+from neo_service_layer.enclave.fetch_guard import GuardPolicy
+from neo_service_layer.enclave.handlers import EnclaveOperations
+from neo_service_layer.enclave.keystore import KeyStore
+from neo_service_layer.enclave.oracle import OracleFetchOp
+from neo_service_layer.enclave.platforms import SimulationPlatform
+from neo_service_layer.enclave.sealing import Sealer, SealUse
+from neo_service_layer.enclave.server import EnclaveServer
+from neo_service_layer.enclave.wire.encoding import b64decode, b64encode
+from neo_service_layer.enclave.wire.keys import (
     InvalidKeyRequest,
     KeyKind,
     KeyNotLoaded,
@@ -24,17 +32,9 @@ from neo_service_layer.domain.keys import (
     Purpose,
     SealedDataInvalid,
 )
-from neo_service_layer.domain.oracle import FetchSpec, ResultCode, SealedSecret, response_message
-from neo_service_layer.enclave.encoding import b64decode, b64encode
-from neo_service_layer.enclave.fetch import Fetcher
-from neo_service_layer.enclave.fetch_guard import GuardPolicy
-from neo_service_layer.enclave.handlers import EnclaveOperations
-from neo_service_layer.enclave.keystore import KeyStore
-from neo_service_layer.enclave.oracle import OracleFetchOp
-from neo_service_layer.enclave.platforms import SimulationPlatform
-from neo_service_layer.enclave.protocol import Args
-from neo_service_layer.enclave.sealing import Sealer, SealUse
-from neo_service_layer.enclave.server import EnclaveServer
+from neo_service_layer.enclave.wire.oracle import FetchSpec, ResultCode, SealedSecret, response_message
+from neo_service_layer.enclave.wire.protocol import Args
+from neo_service_layer.kernel.enclave_client.client import EnclaveClient
 
 SECRET = "sk-live-9f8e7d6c5b4a"
 FETCHER = Fetcher(GuardPolicy.of(["127.0.0.1"], allow_http=True))

@@ -10,11 +10,11 @@ from urllib.parse import parse_qs, urlparse
 import pyotp
 import pytest
 
-from neo_service_layer.adapters.auth.jwt import Es256Codec
-from neo_service_layer.adapters.auth.passwords import Argon2Hasher
-from neo_service_layer.adapters.auth.secret_box import AesGcmBox
-from neo_service_layer.adapters.auth.totp import PyOtpAuthenticator
-from neo_service_layer.domain.identity import (
+from neo_service_layer.kernel.identity.adapters.jwt import Es256Codec
+from neo_service_layer.kernel.identity.adapters.passwords import Argon2Hasher
+from neo_service_layer.kernel.identity.adapters.secret_box import AesGcmBox
+from neo_service_layer.kernel.identity.adapters.totp import PyOtpAuthenticator
+from neo_service_layer.kernel.identity.rules.identity import (
     ALL_SCOPES,
     PLATFORM_TENANT,
     Membership,
@@ -23,9 +23,9 @@ from neo_service_layer.domain.identity import (
     Role,
     Tenant,
 )
-from neo_service_layer.services.api_keys import ApiKeyService
-from neo_service_layer.services.auth import AuthPolicy, AuthService
-from neo_service_layer.services.identity import IdentityService
+from neo_service_layer.kernel.identity.use_cases.api_keys import ApiKeyService
+from neo_service_layer.kernel.identity.use_cases.auth import AuthPolicy, AuthService
+from neo_service_layer.kernel.identity.use_cases.users import IdentityService
 from tests.unit.identity.fakes import FakeAuditLog, FakeClock, FakeUnitOfWork, Store
 
 ISSUER = "nsl-test"

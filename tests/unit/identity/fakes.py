@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Self
 
-from neo_service_layer.domain.audit import (
+from neo_service_layer.kernel.identity.rules.audit import (
     GENESIS_HASH,
     AuditEntry,
     AuditPage,
@@ -18,7 +18,7 @@ from neo_service_layer.domain.audit import (
     chain_entry,
     verify_chain,
 )
-from neo_service_layer.domain.identity import (
+from neo_service_layer.kernel.identity.rules.identity import (
     ApiKey,
     Membership,
     RefreshToken,
@@ -27,8 +27,8 @@ from neo_service_layer.domain.identity import (
     Tenant,
     User,
 )
-from neo_service_layer.domain.identity_passwords import LockoutPolicy, LockoutState
-from neo_service_layer.domain.rate_limits import RateDecision
+from neo_service_layer.kernel.identity.rules.passwords import LockoutPolicy, LockoutState
+from neo_service_layer.kernel.identity.rules.rate_limits import RateDecision
 
 
 class FakeClock:

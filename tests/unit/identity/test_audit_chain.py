@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from neo_service_layer.domain.audit import (
+from neo_service_layer.kernel.identity.rules.audit import (
     GENESIS_HASH,
     AuditEntry,
     AuditRecord,

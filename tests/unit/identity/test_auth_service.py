@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from neo_service_layer.domain.audit import Actions, RequestMeta
-from neo_service_layer.domain.identity import (
+from neo_service_layer.kernel.identity.rules.audit import Actions, RequestMeta
+from neo_service_layer.kernel.identity.rules.identity import (
     PLATFORM_TENANT,
     AccountLocked,
     InvalidApiKey,

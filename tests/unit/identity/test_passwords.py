@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from neo_service_layer.domain.identity import WeakPassword
-from neo_service_layer.domain.identity_passwords import (
+from neo_service_layer.kernel.identity.rules.identity import WeakPassword
+from neo_service_layer.kernel.identity.rules.passwords import (
     LockoutPolicy,
     LockoutState,
     check_password,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from neo_service_layer.domain.errors import InvalidInput, PermissionDenied
-from neo_service_layer.domain.identity import (
+from neo_service_layer.enclave.wire.errors import InvalidInput, PermissionDenied
+from neo_service_layer.kernel.identity.rules.identity import (
     ALL_SCOPES,
     ROLE_SCOPES,
     SUPERADMIN,

@@ -12,7 +12,12 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from neo_service_layer.domain.identity import InvalidToken, TokenClaims, TokenExpired, check_token_times
+from neo_service_layer.kernel.identity.rules.identity import (
+    InvalidToken,
+    TokenClaims,
+    TokenExpired,
+    check_token_times,
+)
 from tests.unit.identity.conftest import AUDIENCE, ISSUER, World
 
 

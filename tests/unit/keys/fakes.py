@@ -6,9 +6,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Self
 
-from neo_service_layer.domain.audit import AuditRecord
-from neo_service_layer.domain.key_lifecycle import ManagedKey
-from neo_service_layer.domain.keys import (
+from neo_service_layer.enclave.wire.keys import (
     KeyInfo,
     KeyKind,
     KeyPolicy,
@@ -18,8 +16,10 @@ from neo_service_layer.domain.keys import (
     SealedKey,
     SignatureFormat,
 )
-from neo_service_layer.domain.tenant_secrets import TenantSecret
-from neo_service_layer.ports.keys import RememberedSource
+from neo_service_layer.kernel.identity.rules.audit import AuditRecord
+from neo_service_layer.services.keys.ports import RememberedSource
+from neo_service_layer.services.keys.rules import ManagedKey
+from neo_service_layer.services.secrets.rules import TenantSecret
 
 
 @dataclass
@@ -241,6 +241,6 @@ class FakeCrypto:
         return signature == b"sig:" + message
 
     def addresses(self, kind: KeyKind, public_key: bytes) -> object:
-        from neo_service_layer.ports.keys import KeyAddresses
+        from neo_service_layer.services.keys.ports import KeyAddresses
 
         return KeyAddresses()

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from neo_service_layer.domain.key_lifecycle import (
+from neo_service_layer.enclave.wire.keys import KeyKind, Purpose
+from neo_service_layer.services.keys.rules import (
     DESTRUCTION_GRACE,
     InvalidKeyInput,
     KeyNotUsable,
@@ -17,8 +18,7 @@ from neo_service_layer.domain.key_lifecycle import (
     check_label,
     check_purposes,
 )
-from neo_service_layer.domain.keys import KeyKind, Purpose
-from neo_service_layer.domain.tenant_secrets import (
+from neo_service_layer.services.secrets.rules import (
     Consumer,
     ConsumerNotAllowed,
     InvalidSecretInput,

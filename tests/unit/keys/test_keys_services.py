@@ -6,21 +6,21 @@ from datetime import timedelta
 
 import pytest
 
-from neo_service_layer.domain.audit import Actions
-from neo_service_layer.domain.identity import MissingScope, Principal, PrincipalKind, Scopes
-from neo_service_layer.domain.key_lifecycle import KeyNotFound, KeyNotUsable, KeyState
-from neo_service_layer.domain.keys import KeyKind, Purpose, SignatureFormat
-from neo_service_layer.domain.secret_values import Secret
-from neo_service_layer.domain.tenant_secrets import Consumer, ConsumerNotAllowed
-from neo_service_layer.ports.secret_sources import (
+from neo_service_layer.enclave.wire.keys import KeyKind, Purpose, SignatureFormat
+from neo_service_layer.kernel.identity.rules.audit import Actions
+from neo_service_layer.kernel.identity.rules.identity import MissingScope, Principal, PrincipalKind, Scopes
+from neo_service_layer.kernel.secret_values import Secret
+from neo_service_layer.services.keys.rules import KeyNotFound, KeyNotUsable, KeyState
+from neo_service_layer.services.keys.use_cases.keys import KeysService, batch_digest
+from neo_service_layer.services.secrets.ports import (
     AwsSourceConfig,
     AwsStaticCredentials,
     SecretNotFoundInSource,
     SecretSourceConfig,
     SourcedSecret,
 )
-from neo_service_layer.services.keys import KeysService, batch_digest
-from neo_service_layer.services.secrets import SecretsService
+from neo_service_layer.services.secrets.rules import Consumer, ConsumerNotAllowed
+from neo_service_layer.services.secrets.use_cases.secrets import SecretsService
 from tests.unit.identity.fakes import FakeClock
 from tests.unit.keys.fakes import FakeAudit, FakeCrypto, FakeEnclave, FakeUnitOfWork, Store
 

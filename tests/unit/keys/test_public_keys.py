@@ -10,12 +10,12 @@ from eth_keys import keys as eth
 from neo3.core import cryptography as neo_crypto
 from neo3.wallet import utils as neo_wallet
 
-from neo_service_layer.adapters.crypto.public_keys import (
+from neo_service_layer.enclave.wire.keys import KeyKind, SignatureFormat
+from neo_service_layer.services.keys.adapters.public_keys import (
     PublicKeyOperations,
     keccak256,
     neo_verification_script,
 )
-from neo_service_layer.domain.keys import KeyKind, SignatureFormat
 
 OPS = PublicKeyOperations()
 

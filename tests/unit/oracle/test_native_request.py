@@ -17,7 +17,8 @@ import pytest
 from neo3.api.helpers.stdlib import binary_deserialize
 from neo3.core import serialization, types
 
-from neo_service_layer.domain.native_oracle import (
+from neo_service_layer.enclave.wire.oracle import ResultCode
+from neo_service_layer.services.native_oracle.rules import (
     MalformedRequest,
     NativeRequest,
     NeoResponseCode,
@@ -26,7 +27,6 @@ from neo_service_layer.domain.native_oracle import (
     parse_request,
     request_key,
 )
-from neo_service_layer.domain.oracle import ResultCode
 
 # A tiny BinarySerializer ----------------------------------------------------------------------------
 

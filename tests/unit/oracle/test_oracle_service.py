@@ -16,7 +16,23 @@ from typing import Any
 
 import pytest
 
-from neo_service_layer.domain.chain_requests import (
+from neo_service_layer.enclave.wire.errors import NotFound, PermissionDenied
+from neo_service_layer.enclave.wire.keys import Purpose, SignatureFormat
+from neo_service_layer.enclave.wire.oracle import (
+    FetchSpec,
+    OracleResponse,
+    ResultCode,
+    SealedSecret,
+    response_message,
+)
+from neo_service_layer.kernel.chain.ports.chain import (
+    ChainEvent,
+    ChainUnavailable,
+    ContractCall,
+    DryRun,
+    SendOutcome,
+)
+from neo_service_layer.kernel.chain.rules import (
     ChainEventKind,
     Fulfilment,
     Lease,
@@ -24,25 +40,9 @@ from neo_service_layer.domain.chain_requests import (
     RequestStatus,
     RequestUpdate,
 )
-from neo_service_layer.domain.errors import NotFound, PermissionDenied
-from neo_service_layer.domain.keys import Purpose, SignatureFormat
-from neo_service_layer.domain.oracle import (
-    FetchSpec,
-    OracleResponse,
-    ResultCode,
-    SealedSecret,
-    response_message,
-)
-from neo_service_layer.domain.oracle_requests import OracleTemplate, encode_params, new_template
-from neo_service_layer.ports.chain import (
-    ChainEvent,
-    ChainUnavailable,
-    ContractCall,
-    DryRun,
-    SendOutcome,
-)
-from neo_service_layer.ports.enclave import EnclaveUnavailable
-from neo_service_layer.services.oracle import (
+from neo_service_layer.kernel.enclave_client.ports import EnclaveUnavailable
+from neo_service_layer.services.oracle.rules import OracleTemplate, encode_params, new_template
+from neo_service_layer.services.oracle.use_cases.fulfilment import (
     PLATFORM_TENANT,
     SERVICE,
     OracleAnswerer,

@@ -1,1 +1,0 @@
-"""Backup adapters: archive format and encryption, database snapshots, storage targets."""

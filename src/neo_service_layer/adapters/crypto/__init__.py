@@ -1,1 +1,0 @@
-"""Public-key cryptography of the API process (no private keys here)."""

@@ -1,0 +1,83 @@
+"""Persistence the chain services need: cursors, idempotent requests with leases, the outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from neo_service_layer.kernel.chain.ports.chain import SignedTransaction
+from neo_service_layer.kernel.chain.rules import (
+    ChainRequest,
+    Fulfilment,
+    NewRequest,
+    OutboxEntry,
+    RequestStatus,
+    RequestUpdate,
+    Transitioned,
+)
+
+
+class ChainStore(Protocol):
+    async def cursor(self, name: str) -> int | None: ...
+
+    async def apply_block(
+        self,
+        cursor_name: str,
+        service: str,
+        contract: str,
+        block: int,
+        block_time: datetime | None,
+        new: Sequence[NewRequest],
+        updates: Sequence[RequestUpdate],
+        now: datetime,
+    ) -> list[Transitioned]:
+        """Apply a block's events and move the cursor to ``block`` atomically; return real transitions."""
+        ...
+
+    async def claim(
+        self, service: str, contract: str, worker: str, now: datetime, until: datetime, limit: int
+    ) -> list[ChainRequest]: ...
+
+    async def release(self, service: str, contract: str, worker: str, request_ids: Sequence[int]) -> None: ...
+
+    async def write_outbox(
+        self,
+        service: str,
+        contract: str,
+        worker: str,
+        now: datetime,
+        tx: SignedTransaction,
+        fulfilments: Sequence[Fulfilment],
+    ) -> bool: ...
+
+    async def write_outboxes(
+        self,
+        service: str,
+        contract: str,
+        worker: str,
+        now: datetime,
+        items: Sequence[tuple[SignedTransaction, Sequence[Fulfilment]]],
+    ) -> list[bool]:
+        """``write_outbox`` for each item, in one database transaction; per item, whether it was written."""
+        ...
+
+    async def mark_failed(
+        self, service: str, contract: str, worker: str, request_id: int, reason: str, now: datetime
+    ) -> bool: ...
+
+    async def pending_outbox(self, service: str) -> list[OutboxEntry]: ...
+
+    async def mark_sent(self, tx_hash: str, now: datetime, error: str | None) -> None: ...
+
+    async def mark_sent_many(self, sent: Sequence[tuple[str, str | None]], now: datetime) -> None:
+        """``mark_sent`` for each (transaction hash, error), in one database transaction."""
+        ...
+
+    async def outbox_included(self, tx_hash: str, block: int) -> None: ...
+
+    async def outbox_retry(self, tx_hash: str, status: str, now: datetime) -> int: ...
+
+    async def get(self, service: str, contract: str, request_id: int) -> ChainRequest | None: ...
+
+    async def count_by_status(self, service: str, contract: str) -> dict[RequestStatus, int]: ...

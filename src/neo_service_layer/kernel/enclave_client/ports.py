@@ -1,0 +1,171 @@
+"""The ``Enclave`` port: everything the services may ask of the process that holds the keys.
+
+Services depend on this Protocol only. The implementation (``adapters.enclave.client``) talks to the
+enclave process over its Unix socket; a test can supply any object with these methods.
+Errors: the domain errors of ``domain.keys`` (``PolicyDenied``, ``KeyDisabled``, ...) for refusals,
+``EnclaveUnavailable`` when the enclave cannot be reached (the HTTP edge maps it to 503).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeAlias
+
+from neo_service_layer.enclave.wire.keys import (
+    KeyId,
+    KeyInfo,
+    KeyKind,
+    KeyPolicy,
+    Purpose,
+    SealedKey,
+    SignatureFormat,
+    TenantId,
+)
+from neo_service_layer.enclave.wire.oracle import FetchSpec, OracleResponse, SealedSecret
+
+AttestationReport: TypeAlias = Mapping[str, Any]
+"""A JSON document; check it with ``neo_service_layer.enclave.attestation.verify_report``."""
+
+SealedRecordLoader: TypeAlias = Callable[[KeyId, int | None], Awaitable[bytes]]
+"""Fetches the sealed record of (key id, version or latest) from the database, for re-provisioning."""
+
+
+class EnclaveUnavailable(Exception):
+    """The enclave process cannot be reached or did not answer (socket down, reset, timed out)."""
+
+
+class EnclaveTimeout(EnclaveUnavailable):
+    """The enclave did not answer within the client's timeout."""
+
+
+@dataclass(frozen=True, slots=True)
+class EnclaveStatus:
+    """What the enclave says about itself (for readiness checks)."""
+
+    platform: str
+    mode: str
+    protocol_version: int
+    loaded_keys: int
+
+
+class Enclave(Protocol):
+    """Asynchronous operations of the key-holding enclave."""
+
+    async def status(self) -> EnclaveStatus: ...
+
+    async def create_key(self, kind: KeyKind, policy: KeyPolicy) -> SealedKey:
+        """Generate a key inside the enclave; store the returned sealed record to survive restarts."""
+        ...
+
+    async def load_key(self, key_id: KeyId, sealed_record: bytes) -> KeyInfo:
+        """Re-provision a key (version) from its sealed record."""
+        ...
+
+    async def public_key(self, key_id: KeyId, version: int | None = None) -> KeyInfo: ...
+
+    async def sign(
+        self,
+        key_id: KeyId,
+        message: bytes,
+        *,
+        tenant: TenantId,
+        purpose: Purpose,
+        fmt: SignatureFormat,
+        version: int | None = None,
+        network_magic: int | None = None,
+    ) -> bytes:
+        """Sign one message; ``network_magic`` is required for ``SignatureFormat.NEO_TX``."""
+        ...
+
+    async def sign_batch(
+        self,
+        key_id: KeyId,
+        messages: Sequence[bytes],
+        *,
+        tenant: TenantId,
+        purpose: Purpose,
+        fmt: SignatureFormat,
+        version: int | None = None,
+        network_magic: int | None = None,
+    ) -> list[bytes]:
+        """Sign up to ``MAX_BATCH`` messages in one round trip; signatures in message order."""
+        ...
+
+    async def rotate(self, key_id: KeyId, *, tenant: TenantId) -> SealedKey:
+        """Create the next version of a key (same kind and policy); older versions stay verifiable."""
+        ...
+
+    async def disable(self, key_id: KeyId, *, tenant: TenantId) -> list[SealedKey]:
+        """Stop a key signing; returns the re-sealed records (status disabled) of its loaded versions."""
+        ...
+
+    async def destroy(self, key_id: KeyId, *, tenant: TenantId) -> None:
+        """Forget every version of a key and refuse to load it again; delete its records too."""
+        ...
+
+    async def seal(self, tenant: TenantId, label: str, plaintext: bytes) -> bytes: ...
+
+    async def unseal(self, tenant: TenantId, label: str, blob: bytes) -> bytes: ...
+
+    async def random(self, n: int) -> bytes:
+        """``n`` bytes from the enclave's CSPRNG."""
+        ...
+
+    async def attest(self, nonce: bytes, key_ids: Sequence[KeyId] = ()) -> AttestationReport:
+        """A platform report binding the listed keys' public keys and the caller's nonce."""
+        ...
+
+    async def oracle_fetch(
+        self,
+        request_id: int,
+        spec: FetchSpec,
+        *,
+        tenant: TenantId,
+        key_id: KeyId,
+        key_tenant: TenantId,
+        key_version: int | None = None,
+        request_url: str | None = None,
+        secrets: Sequence[SealedSecret] = (),
+    ) -> OracleResponse:
+        """Fetch ``spec`` inside the enclave (SSRF guard, limits, filter) and sign the answer.
+
+        ``secrets`` are the sealed values (sealed for ``tenant``) of the secrets the spec references as
+        ``{{secret:name}}``; they are unsealed and injected inside the enclave only. The answer is
+        signed with ``key_id`` (secp256r1, purpose ``oracle``, owned by ``key_tenant``) over
+        ``domain.oracle.response_message``, with ``request_url`` (an ``nsl://template/<id>`` URL as
+        requested on chain) as the signed URL when given. Fetch failures come back as result codes,
+        never as exceptions; bad arguments raise ``InvalidKeyRequest``, key refusals the key errors.
+        """
+        ...
+
+    def bls_message_point(self, message: bytes) -> bytes:
+        """Compressed G2 point H(message) (96 bytes) for the on-chain BLS pairing check."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationExport:
+    """What an old enclave answers to ``migration_export``: the bundle and what it left out (and why)."""
+
+    bundle: Mapping[str, Any]
+    exported: Sequence[tuple[KeyId, int]]
+    skipped: Sequence[tuple[KeyId, int | None, str]]
+
+
+class KeyMigrationEnclave(Protocol):
+    """Attested key migration between enclaves (see ``neo_service_layer.enclave.migration``)."""
+
+    async def migration_offer(self) -> Mapping[str, Any]:
+        """New enclave: an offer (ephemeral X25519 public key bound in an attestation report)."""
+        ...
+
+    async def migration_export(
+        self, offer: Mapping[str, Any], records: Sequence[tuple[KeyId, int, bytes]]
+    ) -> MigrationExport:
+        """Old enclave: the keys of ``records`` (key id, version, sealed record) encrypted to ``offer``."""
+        ...
+
+    async def migration_import(self, bundle: Mapping[str, Any]) -> list[SealedKey]:
+        """New enclave: the keys of ``bundle``, re-sealed under its own sealing key (store them)."""
+        ...

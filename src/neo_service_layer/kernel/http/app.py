@@ -1,0 +1,134 @@
+"""FastAPI application factory. Resources open in the lifespan, through the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import fastapi_offline
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
+
+from neo_service_layer import __version__
+from neo_service_layer.bootstrap import open_container
+from neo_service_layer.kernel.chain import routes as neo
+from neo_service_layer.kernel.clock import Clock
+from neo_service_layer.kernel.config import Settings
+from neo_service_layer.kernel.http import health_routes as health
+from neo_service_layer.kernel.http import system_routes as system
+from neo_service_layer.kernel.http.errors import install_error_handlers
+from neo_service_layer.kernel.http.middleware import BodyLimitMiddleware, EdgeMiddleware
+from neo_service_layer.kernel.http.rate_limits import RateLimitMiddleware, rate_limited_handler
+from neo_service_layer.kernel.identity.routes import api_keys, audit, auth, tenants
+from neo_service_layer.kernel.identity.rules.rate_limits import RateLimited
+from neo_service_layer.kernel.observability.logs import get_logger
+from neo_service_layer.kernel.observability.metrics import (
+    HttpMetrics,
+    create_registry,
+    register_tls_certificate_expiry,
+)
+from neo_service_layer.services.attestation import routes as attestation
+from neo_service_layer.services.feeds import routes as feeds
+from neo_service_layer.services.keys.routes import keys
+from neo_service_layer.services.oracle import routes as oracle
+from neo_service_layer.services.randomness import routes as randomness
+from neo_service_layer.services.secrets import routes as secrets
+
+log = get_logger("nsl.http")
+
+API_PREFIX = "/api/v1"
+_DOCS_STATIC = Path(fastapi_offline.__file__).parent / "static"
+
+
+def create_app(settings: Settings, *, migrate: bool | None = None, clock: Clock | None = None) -> FastAPI:
+    """Build the API. ``migrate`` overrides the settings' automatic-migration choice.
+
+    ``clock`` replaces the system clock (tests).
+    """
+
+    registry = create_registry("api")
+    if settings.tls_cert_file is not None:
+        try:
+            register_tls_certificate_expiry(registry, settings.tls_cert_file)
+        except (OSError, ValueError) as exc:  # the server reports the unusable file when it loads it
+            log.warning(
+                "TLS certificate unreadable: no expiry metric",
+                file=str(settings.tls_cert_file),
+                error=str(exc),
+            )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_container(
+            settings, "api", migrate=migrate, registry=registry, clock=clock
+        ) as container:
+            app.state.container = container
+            yield
+
+    app = FastAPI(
+        title="Neo Service Layer",
+        version=__version__,
+        description="Trusted off-chain services for Neo N3 smart contracts.",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    install_error_handlers(app)
+    app.add_exception_handler(RateLimited, rate_limited_handler)
+    app.include_router(health.router)
+    app.include_router(auth.wellknown)
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(system.router)
+    api.include_router(auth.router)
+    api.include_router(tenants.router)
+    api.include_router(api_keys.router)
+    api.include_router(audit.router)
+    api.include_router(keys.router)
+    api.include_router(secrets.router)
+    api.include_router(attestation.router)
+    api.include_router(neo.router)
+    api.include_router(randomness.router)
+    api.include_router(oracle.router)
+    api.include_router(feeds.router)
+    app.include_router(api)
+    _add_docs(app)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RateLimitMiddleware, trusted_proxies=settings.trusted_proxies)
+    app.add_middleware(EdgeMiddleware, metrics=HttpMetrics(registry))
+    return app
+
+
+def _add_docs(app: FastAPI) -> None:
+    """Interactive docs served from bundled assets (no CDN: the API may run without internet)."""
+    app.mount("/static/docs", StaticFiles(directory=_DOCS_STATIC), name="docs-static")
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Neo Service Layer — API",
+            swagger_js_url="/static/docs/swagger-ui-bundle.js",
+            swagger_css_url="/static/docs/swagger-ui.css",
+            swagger_favicon_url="/static/docs/favicon.png",
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url="/openapi.json",
+            title="Neo Service Layer — API",
+            redoc_js_url="/static/docs/redoc.standalone.js",
+            redoc_favicon_url="/static/docs/favicon.png",
+            with_google_fonts=False,
+        )

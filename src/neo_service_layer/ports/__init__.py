@@ -1,1 +1,0 @@
-"""Ports: the Protocols services need, implemented by adapters. One module per concern."""

@@ -1,0 +1,69 @@
+"""Attestation reports of the enclave, binding the tenant's key public keys and the caller's nonce.
+
+Scope: ``attestation:read``. ``GET /attestation?nonce=<hex>[&key_id=...]`` returns the report;
+``POST /attestation/verify`` checks one with this installation's trust settings.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from neo_service_layer.enclave.wire.errors import InvalidInput
+from neo_service_layer.kernel.http.security import Meta, require_scope
+from neo_service_layer.kernel.identity.rules.identity import Principal, Scopes
+from neo_service_layer.services.keys.routes.schemas import (
+    AttestationVerdictOut,
+    AttestationVerifyRequest,
+    decode,
+)
+from neo_service_layer.services.keys.setup import KeyServices
+
+router = APIRouter(prefix="/attestation", tags=["attestation"])
+
+Reader = Annotated[Principal, Depends(require_scope(Scopes.ATTESTATION_READ))]
+
+
+class InvalidNonce(InvalidInput):
+    code = "invalid-nonce"
+
+
+def services(request: Request) -> KeyServices:
+    return request.app.state.container.vault  # type: ignore[no-any-return]
+
+
+@router.get("", summary="A fresh report binding your nonce and the public keys of your keys")
+async def report(
+    principal: Reader,
+    request: Request,
+    meta: Meta,
+    nonce: Annotated[str, Query(min_length=16, max_length=128, description="8-64 bytes, hex")],
+    key_id: Annotated[list[str] | None, Query(max_length=64, description="bind these keys only")] = None,
+) -> dict[str, Any]:
+    try:
+        raw = decode(nonce, "hex")
+    except ValueError:
+        raise InvalidNonce("nonce: not valid hex") from None
+    found = await services(request).attestation.report(principal, raw, key_id, meta=meta)
+    return dict(found)
+
+
+@router.post("/verify", summary="Verify a report against a nonce and this installation's trust settings")
+async def verify(
+    body: AttestationVerifyRequest, principal: Reader, request: Request
+) -> AttestationVerdictOut:
+    verdict = services(request).attestation.verify(
+        principal,
+        body.report,
+        decode(body.nonce, "hex"),
+        [decode(k, "hex") for k in body.expected_public_keys],
+    )
+    return AttestationVerdictOut(
+        ok=verdict.ok,
+        mode=verdict.mode,
+        measurement=verdict.measurement,
+        keys=[dict(k) for k in verdict.keys],
+        problems=list(verdict.problems),
+        notes=list(verdict.notes),
+    )

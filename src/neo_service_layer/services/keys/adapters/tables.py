@@ -1,0 +1,134 @@
+"""Tables of the keys and secrets services (SQLAlchemy Core, on the shared ``metadata``).
+
+The split that matters for isolation (see ``migrations/versions/0003_keys_secrets.py``):
+
+- ``key_sealed_records`` has **no** tenant column and **no** row-level security. The enclave client's
+  ``SealedRecordLoader`` reads it to re-provision an enclave and has no tenant context. Its blobs are
+  opaque: AES-256-GCM sealed under a key only the enclave derives, with the key id, version and tenant
+  bound in as associated data, and the enclave checks the tenant of the sealed policy on every use.
+- Everything a tenant sees (``managed_keys``, ``managed_key_versions``, ``tenant_secrets``,
+  ``tenant_secret_versions``, ``secret_sources``) has ``tenant_id`` and row-level security on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
+
+from neo_service_layer.kernel.db.tables import metadata
+
+ID = 64
+#: tables protected by row-level security on PostgreSQL
+TENANT_TABLES = (
+    "managed_keys",
+    "managed_key_versions",
+    "tenant_secrets",
+    "tenant_secret_versions",
+    "secret_sources",
+)
+
+
+def _ts(name: str, nullable: bool = False) -> Column[object]:
+    return Column(name, DateTime(timezone=True), nullable=nullable)
+
+
+key_sealed_records = Table(
+    "key_sealed_records",
+    metadata,
+    Column("key_id", String(ID), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("sealed", LargeBinary, nullable=False),
+    _ts("created_at"),
+    PrimaryKeyConstraint("key_id", "version", name="pk_key_sealed_records"),
+)
+
+managed_keys = Table(
+    "managed_keys",
+    metadata,
+    Column("key_id", String(ID), nullable=False),
+    Column("tenant_id", String(ID), nullable=False),
+    Column("label", String(100), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("purposes", Text, nullable=False),  # space-separated
+    Column("status", String(24), nullable=False),
+    Column("current_version", Integer, nullable=False),
+    Column("min_sign_version", Integer, nullable=False),
+    Column("max_signs_per_minute", Integer, nullable=True),
+    _ts("created_at"),
+    _ts("rotated_at", True),
+    _ts("disabled_at", True),
+    _ts("destroy_after", True),
+    _ts("destroyed_at", True),
+    PrimaryKeyConstraint("key_id", name="pk_managed_keys"),
+    Index("ix_managed_keys_tenant_id", "tenant_id"),
+)
+
+managed_key_versions = Table(
+    "managed_key_versions",
+    metadata,
+    Column("key_id", String(ID), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("tenant_id", String(ID), nullable=False),
+    Column("public_key", LargeBinary, nullable=False),
+    _ts("created_at"),
+    PrimaryKeyConstraint("key_id", "version", name="pk_managed_key_versions"),
+    ForeignKeyConstraint(
+        ["key_id"],
+        ["managed_keys.key_id"],
+        name="fk_managed_key_versions_key_id_managed_keys",
+        ondelete="CASCADE",
+    ),
+)
+
+tenant_secrets = Table(
+    "tenant_secrets",
+    metadata,
+    Column("tenant_id", String(ID), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("consumers", Text, nullable=False),  # space-separated
+    Column("current_version", Integer, nullable=False),
+    _ts("created_at"),
+    _ts("updated_at"),
+    PrimaryKeyConstraint("tenant_id", "name", name="pk_tenant_secrets"),
+)
+
+tenant_secret_versions = Table(
+    "tenant_secret_versions",
+    metadata,
+    Column("tenant_id", String(ID), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("sealed", LargeBinary, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("source", String(16), nullable=False),
+    _ts("created_at"),
+    _ts("expires_at", True),
+    PrimaryKeyConstraint("tenant_id", "name", "version", name="pk_tenant_secret_versions"),
+    ForeignKeyConstraint(
+        ["tenant_id", "name"],
+        ["tenant_secrets.tenant_id", "tenant_secrets.name"],
+        name="fk_tenant_secret_versions_tenant_id_tenant_secrets",
+        ondelete="CASCADE",
+    ),
+)
+
+secret_sources = Table(
+    "secret_sources",
+    metadata,
+    Column("tenant_id", String(ID), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("provider", String(16), nullable=False),
+    Column("sealed_config", LargeBinary, nullable=False),  # enclave-sealed JSON incl. credentials
+    _ts("created_at"),
+    PrimaryKeyConstraint("tenant_id", "name", name="pk_secret_sources"),
+)

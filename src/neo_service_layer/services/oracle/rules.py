@@ -1,0 +1,132 @@
+"""Oracle requests as stored by the chain machinery, and the tenant's request templates.
+
+The shared ``chain_requests`` table (idempotency key: service, contract, request id) has a generic
+``seed`` column for the request's parameters; an oracle request keeps its on-chain URL and filter there
+as ``u32le(len(url)) || url || u32le(len(filter)) || filter`` (UTF-8), and ``num_words`` is 0.
+
+A template (``nsl://template/<id>``) is registered off chain by a tenant: the real URL, method, headers
+(which may reference the tenant's secrets as ``{{secret:name}}``) and body. A template that references
+secrets must name the consumer contracts allowed to use it: otherwise any contract that learnt the id
+could spend the tenant's paid API quota and publish the answers.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from neo_service_layer.enclave.wire.errors import InvalidInput
+from neo_service_layer.enclave.wire.oracle import TEMPLATE_URL_PREFIX, FetchSpec
+
+_ID = re.compile(r"^[a-z0-9]{8,40}$")
+_CONTRACT = re.compile(r"^0x[0-9a-f]{40}$")
+MAX_TEMPLATE_CONSUMERS: Final = 32
+MAX_DESCRIPTION: Final = 200
+
+
+def encode_params(url: str, filter_: str) -> bytes:
+    """The ``seed`` bytes of an oracle request."""
+    raw_url, raw_filter = url.encode(), filter_.encode()
+    return struct.pack("<I", len(raw_url)) + raw_url + struct.pack("<I", len(raw_filter)) + raw_filter
+
+
+def decode_params(data: bytes) -> tuple[str, str]:
+    """(url, filter) from ``encode_params``; ``InvalidInput`` when malformed."""
+    try:
+        (n,) = struct.unpack_from("<I", data, 0)
+        url = data[4 : 4 + n]
+        (m,) = struct.unpack_from("<I", data, 4 + n)
+        filter_ = data[8 + n : 8 + n + m]
+        if len(url) != n or len(filter_) != m or 8 + n + m != len(data):
+            raise ValueError
+        return url.decode(), filter_.decode()
+    except (struct.error, ValueError, UnicodeDecodeError):
+        raise InvalidInput("malformed oracle request parameters") from None
+
+
+def template_id_of(url: str) -> str | None:
+    """The template id of an ``nsl://template/<id>`` URL, ``None`` for any other URL.
+
+    Raises:
+        InvalidInput: the URL has the template prefix but no valid id.
+    """
+    if not url.startswith(TEMPLATE_URL_PREFIX):
+        return None
+    template_id = url[len(TEMPLATE_URL_PREFIX) :]
+    if not _ID.fullmatch(template_id):
+        raise InvalidInput("a template URL is nsl://template/<id> with 8-40 lowercase letters or digits")
+    return template_id
+
+
+def template_url(template_id: str) -> str:
+    return TEMPLATE_URL_PREFIX + template_id
+
+
+def check_consumer_hash(value: str) -> str:
+    """A consumer script hash in the ``0x`` + 40 lowercase hex form; ``InvalidInput`` otherwise."""
+    text = value.strip().lower()
+    if not text.startswith("0x"):
+        text = "0x" + text
+    if not _CONTRACT.fullmatch(text):
+        raise InvalidInput("a consumer is a contract script hash: 0x followed by 40 hex characters")
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class OracleTemplate:
+    """A tenant's request template (no secret values: secrets are referenced by name only)."""
+
+    template_id: str
+    tenant_id: str
+    spec: FetchSpec
+    allowed_consumers: tuple[str, ...]
+    description: str
+    created_at: datetime
+
+    @property
+    def url(self) -> str:
+        return template_url(self.template_id)
+
+    def allows(self, consumer: str) -> bool:
+        """Whether ``consumer`` (0x script hash) may use the template (empty list: anyone)."""
+        return not self.allowed_consumers or consumer.lower() in self.allowed_consumers
+
+    def spec_for(self, filter_: str) -> FetchSpec:
+        """The fetch for an on-chain request with ``filter_`` (the filter is the consumer's)."""
+        return FetchSpec(
+            url=self.spec.url,
+            method=self.spec.method,
+            headers=self.spec.headers,
+            body=self.spec.body,
+            filter=filter_,
+            timeout_seconds=self.spec.timeout_seconds,
+        ).check()
+
+
+def new_template(
+    template_id: str,
+    tenant_id: str,
+    spec: FetchSpec,
+    allowed_consumers: list[str],
+    description: str,
+    now: datetime,
+) -> OracleTemplate:
+    """A checked template; ``InvalidInput`` says what is wrong."""
+    if not _ID.fullmatch(template_id):
+        raise InvalidInput("template id must be 8-40 lowercase letters or digits")
+    if not spec.url.startswith(("https://", "http://")):
+        raise InvalidInput("a template fetches an https:// URL")
+    if spec.filter:
+        raise InvalidInput("the filter comes from the on-chain request, not the template")
+    spec.check()
+    consumers = tuple(dict.fromkeys(check_consumer_hash(c) for c in allowed_consumers))
+    if len(consumers) > MAX_TEMPLATE_CONSUMERS:
+        raise InvalidInput(f"at most {MAX_TEMPLATE_CONSUMERS} allowed consumers")
+    if spec.secret_names() and not consumers:
+        raise InvalidInput("a template that uses secrets must list the consumer contracts allowed to use it")
+    if len(description) > MAX_DESCRIPTION:
+        raise InvalidInput(f"description must be at most {MAX_DESCRIPTION} characters")
+    return OracleTemplate(template_id, tenant_id, spec, consumers, description, now)

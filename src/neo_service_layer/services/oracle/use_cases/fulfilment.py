@@ -1,0 +1,367 @@
+"""The oracle service: answers ``OracleRequested`` on chain, and web fetches off chain.
+
+For each on-chain request (``contracts/README.md`` and ``docs/oracle.md`` have the encodings):
+
+1. The URL is an ``https://`` URL fetched with GET and the consumer's filter, or ``nsl://template/<id>``:
+   the tenant's template (method, URL, headers, body) with the sealed values of the secrets it references
+   (``SecretsService.sealed_for_consumer(..., consumer="oracle")``), unsealed only in the enclave.
+2. ``Enclave.oracle_fetch`` fetches behind the SSRF guard, filters and signs with the oracle key. A request
+   that cannot be fetched at all (unknown template, consumer not allowed, secret missing) is answered
+   with a signed refusal (``NOT_FOUND`` / ``FORBIDDEN``): no request stays pending.
+3. ``fulfill`` and ``deliver`` go in one transaction through the outbox, several requests per
+   transaction; a batch whose dry-run faults is retried request by request with the same fallbacks as
+   randomness: ``[fulfill; deliver]``, else ``[fulfill; markCallbackFailed(reason)]``, else ``fulfill``
+   alone; a request whose ``fulfill`` alone faults is marked ``failed`` with the VM's reason.
+
+Exactly once: the shared chain machinery (idempotent request rows, leases, outbox, at most one
+includable transaction per request) and the contract, which refuses a second ``fulfill``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from neo_service_layer.enclave.wire.errors import InvalidInput, NotFound, PermissionDenied
+from neo_service_layer.enclave.wire.keys import Purpose, SignatureFormat
+from neo_service_layer.enclave.wire.oracle import (
+    FetchSpec,
+    OracleResponse,
+    ResultCode,
+    SealedSecret,
+    response_message,
+)
+from neo_service_layer.kernel.chain.ports.chain import Chain, ChainEvent, ChainObserver, ContractCall
+from neo_service_layer.kernel.chain.ports.request_store import ChainStore
+from neo_service_layer.kernel.chain.rules import (
+    ChainEventKind,
+    ChainRequest,
+    Fulfilment,
+    NewRequest,
+    RequestUpdate,
+    lease_until,
+)
+from neo_service_layer.kernel.chain.use_cases.callback_delivery import CallbackDelivery
+from neo_service_layer.kernel.clock import Clock
+from neo_service_layer.kernel.enclave_client.ports import Enclave
+from neo_service_layer.services.oracle.rules import (
+    OracleTemplate,
+    decode_params,
+    encode_params,
+    template_id_of,
+)
+
+SERVICE = "oracle"
+PLATFORM_TENANT = "__platform__"
+_U63 = 2**63
+
+
+@dataclass(frozen=True, slots=True)
+class OracleKey:
+    """The oracle's enclave key (secp256r1, purpose ``oracle``, tenant ``__platform__``)."""
+
+    key_id: str
+    public_key: bytes
+
+
+class TemplateStore(Protocol):
+    async def add(self, template: OracleTemplate) -> None: ...
+
+    async def get(self, tenant_id: str, template_id: str) -> OracleTemplate | None: ...
+
+    async def list(self, tenant_id: str) -> list[OracleTemplate]: ...
+
+    async def resolve(self, template_id: str) -> OracleTemplate | None:
+        """The template named on chain, whoever owns it."""
+        ...
+
+
+#: (tenant, secret name) -> (seal label ``secret:<name>:v<version>``, sealed blob), for consumer "oracle"
+SealedSecretReader = Callable[[str, str], Awaitable[tuple[str, bytes]]]
+
+
+def script_hash_hex(value: bytes) -> str:
+    return "0x" + value[::-1].hex()
+
+
+def _text(value: object) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def decode_events(events: Sequence[ChainEvent]) -> tuple[list[NewRequest], list[RequestUpdate]]:
+    """The oracle contract's events as new requests and updates (other events are ignored)."""
+    new: list[NewRequest] = []
+    updates: list[RequestUpdate] = []
+    for event in events:
+        values = event.values
+        if event.name == "OracleRequested" and len(values) == 4:
+            request_id, consumer, url, filter_ = values
+            params = encode_params(_text(url), _text(filter_))
+            new.append(
+                NewRequest(
+                    int(request_id), script_hash_hex(bytes(consumer)), 0, params, event.block, event.tx_hash
+                )
+            )
+        elif event.name == "OracleFulfilled" and values:
+            updates.append(
+                RequestUpdate(int(values[0]), ChainEventKind.FULFILLED, event.block, event.tx_hash)
+            )
+        elif event.name == "OracleDelivered" and values:
+            updates.append(
+                RequestUpdate(int(values[0]), ChainEventKind.DELIVERED, event.block, event.tx_hash)
+            )
+        elif event.name == "CallbackFailed" and len(values) == 2:
+            updates.append(
+                RequestUpdate(
+                    int(values[0]),
+                    ChainEventKind.CALLBACK_FAILED,
+                    event.block,
+                    event.tx_hash,
+                    _text(values[1]),
+                )
+            )
+    return new, updates
+
+
+def version_of(label: str) -> int:
+    """The version in a seal label ``secret:<name>:v<version>``."""
+    return int(label.rsplit(":v", 1)[1])
+
+
+class OracleAnswerer:
+    """Turns a request (URL, filter, consumer) into a signed answer, through the enclave."""
+
+    def __init__(
+        self,
+        enclave: Callable[[], Enclave],
+        key: OracleKey,
+        templates: TemplateStore,
+        secrets: SealedSecretReader,
+        clock: Clock,
+    ) -> None:
+        self._enclave = enclave
+        self._key = key
+        self._templates = templates
+        self._secrets = secrets
+        self._clock = clock
+
+    async def answer(self, request_id: int, consumer: str, url: str, filter_: str) -> OracleResponse:
+        """The signed answer to an on-chain request; fetch problems are result codes, never exceptions."""
+        try:
+            template_id = template_id_of(url)
+        except InvalidInput as exc:
+            return await self.refusal(request_id, ResultCode.FORBIDDEN, url, filter_, str(exc))
+        if template_id is None:
+            try:
+                spec = FetchSpec(url=url, filter=filter_).check()
+            except InvalidInput as exc:
+                return await self.refusal(request_id, ResultCode.FORBIDDEN, url, filter_, str(exc))
+            return await self._fetch(request_id, spec, PLATFORM_TENANT, None, ())
+        template = await self._templates.resolve(template_id)
+        if template is None:
+            return await self.refusal(request_id, ResultCode.NOT_FOUND, url, filter_, "unknown template")
+        if not template.allows(consumer):
+            detail = "the consumer may not use this template"
+            return await self.refusal(request_id, ResultCode.FORBIDDEN, url, filter_, detail)
+        try:
+            spec = template.spec_for(filter_)
+            sealed = await self.sealed(template.tenant_id, spec)
+        except (InvalidInput, NotFound, PermissionDenied) as exc:
+            return await self.refusal(request_id, ResultCode.FORBIDDEN, url, filter_, str(exc)[:200])
+        return await self._fetch(request_id, spec, template.tenant_id, url, sealed)
+
+    async def sealed(self, tenant: str, spec: FetchSpec) -> list[SealedSecret]:
+        """The sealed values of the secrets ``spec`` references (``NotFound`` / ``PermissionDenied``)."""
+        found: list[SealedSecret] = []
+        for name in spec.secret_names():
+            label, blob = await self._secrets(tenant, name)
+            found.append(SealedSecret(name, version_of(label), blob))
+        return found
+
+    async def _fetch(
+        self,
+        request_id: int,
+        spec: FetchSpec,
+        tenant: str,
+        request_url: str | None,
+        secrets: Sequence[SealedSecret],
+    ) -> OracleResponse:
+        return await self._enclave().oracle_fetch(
+            request_id,
+            spec,
+            tenant=tenant,
+            key_id=self._key.key_id,
+            key_tenant=PLATFORM_TENANT,
+            request_url=request_url,
+            secrets=secrets,
+        )
+
+    async def fetch_offchain(
+        self, tenant: str, spec: FetchSpec, template: OracleTemplate | None = None
+    ) -> OracleResponse:
+        """An answer for the API: a fresh request id from the enclave, secrets of ``tenant``.
+
+        With ``template`` (owned by ``tenant``) the template's request is fetched with ``spec.filter``
+        and its ``nsl://template/<id>`` URL is signed.
+        """
+        request_id = int.from_bytes(await self._enclave().random(8), "little") % _U63
+        if template is not None:
+            spec = template.spec_for(spec.filter)
+        sealed = await self.sealed(tenant, spec)
+        return await self._fetch(request_id, spec, tenant, template.url if template else None, sealed)
+
+    async def refusal(
+        self, request_id: int, code: ResultCode, url: str, filter_: str, detail: str
+    ) -> OracleResponse:
+        """A signed answer without fetching (code other than SUCCESS, empty result)."""
+        timestamp = int(self._clock.now().timestamp() * 1000)
+        message = response_message(request_id, code, timestamp, url, filter_, b"")
+        signature = await self._enclave().sign(
+            self._key.key_id,
+            message,
+            tenant=PLATFORM_TENANT,
+            purpose=Purpose.ORACLE,
+            fmt=SignatureFormat.ECDSA_SHA256,
+        )
+        return OracleResponse(
+            request_id, code, b"", timestamp, url, filter_, signature, self._key.key_id, 0,
+            self._key.public_key, detail=detail,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    request: ChainRequest
+    response: OracleResponse
+
+    @property
+    def size(self) -> int:
+        return len(self.response.result) + 200
+
+
+class UnreadableRequest(Exception):
+    """A stored request's parameters do not decode (a damaged row): it is marked failed, not retried."""
+
+
+class OracleFulfiller(CallbackDelivery[Answered]):
+    """Claims seen oracle requests, answers them through the enclave, and sends the fulfilments."""
+
+    service = SERVICE
+
+    def __init__(
+        self,
+        chain: Chain,
+        store: ChainStore,
+        answerer: OracleAnswerer,
+        clock: Clock,
+        observer: ChainObserver,
+        *,
+        contract: str,
+        worker_id: str,
+        lease_seconds: float = 30.0,
+        claim_limit: int = 64,
+        per_transaction: int = 10,
+        max_transaction_result_bytes: int = 48 * 1024,
+        max_callback_gas: int = 20 * 10**8,
+        fetch_concurrency: int = 8,
+    ) -> None:
+        self._chain = chain
+        self._store = store
+        self._answerer = answerer
+        self._clock = clock
+        self._observer = observer
+        self.contract = contract
+        self.worker_id = worker_id
+        self._lease = lease_seconds
+        self._limit = claim_limit
+        self._per_tx = per_transaction
+        self._max_bytes = max_transaction_result_bytes
+        self._max_callback_gas = max_callback_gas
+        self._fetches = asyncio.Semaphore(fetch_concurrency)
+
+    async def run_once(self) -> int:
+        """Claim and answer what is waiting; return how many requests were claimed.
+
+        A request whose answer could not be produced (enclave unreachable) is released for a later try;
+        the first such error is raised after the others were sent.
+        """
+        now = self._clock.now()
+        claimed = await self._store.claim(
+            SERVICE, self.contract, self.worker_id, now, lease_until(now, self._lease), self._limit
+        )
+        if not claimed:
+            return 0
+        results = await asyncio.gather(*(self._answer(r) for r in claimed), return_exceptions=True)
+        answered = [
+            Answered(r, a) for r, a in zip(claimed, results, strict=True) if isinstance(a, OracleResponse)
+        ]
+        lost: list[int] = []
+        errors: list[BaseException] = []
+        for r, a in zip(claimed, results, strict=True):
+            if isinstance(a, UnreadableRequest):  # no retry can read it: failed, not released forever
+                if await self._store.mark_failed(
+                    SERVICE, self.contract, self.worker_id, r.request_id, str(a), self._clock.now()
+                ):
+                    self._observer.request_outcome(SERVICE, "failed")
+            elif isinstance(a, BaseException):
+                lost.append(r.request_id)
+                errors.append(a)
+        if lost:
+            await self._store.release(SERVICE, self.contract, self.worker_id, lost)
+        groups = self._groups(answered)
+        for index, group in enumerate(groups):
+            try:
+                await self._send_group(group)
+            except Exception:  # this group and the ones not tried yet go back for a later run
+                rest = [a.request.request_id for g in groups[index:] for a in g]
+                await self._store.release(SERVICE, self.contract, self.worker_id, rest)
+                raise
+        if errors:
+            raise errors[0]
+        return len(claimed)
+
+    async def _answer(self, request: ChainRequest) -> OracleResponse:
+        try:
+            url, filter_ = decode_params(request.seed)
+        except InvalidInput as exc:
+            raise UnreadableRequest(f"stored request parameters unreadable: {exc}") from None
+        async with self._fetches:
+            return await self._answerer.answer(request.request_id, request.consumer, url, filter_)
+
+    def _groups(self, answered: list[Answered]) -> list[list[Answered]]:
+        groups: list[list[Answered]] = []
+        current: list[Answered] = []
+        size = 0
+        for item in answered:
+            if current and (len(current) >= self._per_tx or size + item.size > self._max_bytes):
+                groups.append(current)
+                current, size = [], 0
+            current.append(item)
+            size += item.size
+        if current:
+            groups.append(current)
+        return groups
+
+    def _fulfill(self, a: Answered) -> ContractCall:
+        r = a.response
+        return ContractCall(
+            self.contract,
+            "fulfill",
+            (a.request.request_id, int(r.code), r.result, r.timestamp_ms, r.signature),
+        )
+
+    def _fulfilment(self, a: Answered, with_delivery: bool, failure: str | None = None) -> Fulfilment:
+        r = a.response
+        meta = struct.pack("<IQ", int(r.code), r.timestamp_ms)
+        return Fulfilment(a.request.request_id, r.result, meta, r.signature, with_delivery, failure)
+
+
+def stored_answer(request: ChainRequest) -> tuple[int, int] | None:
+    """(code, timestamp ms) of the answer recorded for a request (``proof`` column), if any."""
+    if request.proof is None or len(request.proof) != 12:
+        return None
+    code, timestamp = struct.unpack("<IQ", request.proof)
+    return int(code), int(timestamp)

@@ -1,0 +1,253 @@
+"""The randomness service: answers ``RandomnessRequested`` on chain, and random words off chain.
+
+For each request (``contracts/README.md`` has the exact encodings):
+
+1. proof = the enclave's BLS signature over ``vrf_input(requestId, seed)``; output = SHA-256(proof);
+2. signature = the enclave's ECDSA (secp256r1) signature over ``fulfil_message(...)``;
+3. ``fulfill(...)`` and ``deliver(requestId)`` in one transaction when the dry-run halts. Several requests
+   share one transaction (``per_transaction``), so a burst of hundreds in one block is answered by a few
+   transactions in the next block.
+
+When a batch's dry-run faults, each of its requests is tried alone: ``[fulfill; deliver]``, else (the
+callback aborts: NeoVM cannot catch that) ``[fulfill; markCallbackFailed(reason)]`` when the service's
+sender owns the contract, else ``fulfill`` alone with the callback failure recorded here. A request whose
+``fulfill`` alone faults is marked ``failed`` with the VM's reason and nothing is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from neo_service_layer.enclave.wire.keys import Purpose, SignatureFormat
+from neo_service_layer.kernel.chain.ports.chain import Chain, ChainEvent, ChainObserver, ContractCall
+from neo_service_layer.kernel.chain.ports.request_store import ChainStore
+from neo_service_layer.kernel.chain.rules import (
+    ChainEventKind,
+    ChainRequest,
+    Fulfilment,
+    NewRequest,
+    RequestUpdate,
+    lease_until,
+)
+from neo_service_layer.kernel.chain.use_cases.callback_delivery import CallbackDelivery
+from neo_service_layer.kernel.clock import Clock
+from neo_service_layer.kernel.enclave_client.ports import Enclave
+from neo_service_layer.services.randomness import rules as randomness
+
+SERVICE = "randomness"
+PLATFORM_TENANT = "__platform__"
+OFFCHAIN_SEED_TAG = b"NSL-RANDOMNESS-OFFCHAIN-SEED-V1"
+#: the enclave signs at most this many messages per call
+ENCLAVE_BATCH = 256
+
+
+@dataclass(frozen=True, slots=True)
+class RandomnessKeys:
+    """The service's enclave keys (tenant ``__platform__``, purpose ``randomness``)."""
+
+    ecdsa_key_id: str
+    ecdsa_public_key: bytes
+    bls_key_id: str
+    bls_public_key: bytes
+
+
+def script_hash_hex(value: bytes) -> str:
+    """A 20-byte script hash as stored by NeoVM (little-endian) in the usual ``0x`` big-endian form."""
+    return "0x" + value[::-1].hex()
+
+
+def decode_events(events: Sequence[ChainEvent]) -> tuple[list[NewRequest], list[RequestUpdate]]:
+    """The randomness contract's events as new requests and updates (other events are ignored)."""
+    new: list[NewRequest] = []
+    updates: list[RequestUpdate] = []
+    for event in events:
+        values = event.values
+        if event.name == "RandomnessRequested" and len(values) == 4:
+            request_id, consumer, num_words, seed = values
+            new.append(
+                NewRequest(
+                    int(request_id),
+                    script_hash_hex(bytes(consumer)),
+                    int(num_words),
+                    bytes(seed),
+                    event.block,
+                    event.tx_hash,
+                )
+            )
+        elif event.name == "RandomnessFulfilled" and values:
+            updates.append(
+                RequestUpdate(int(values[0]), ChainEventKind.FULFILLED, event.block, event.tx_hash)
+            )
+        elif event.name == "RandomnessDelivered" and values:
+            updates.append(
+                RequestUpdate(int(values[0]), ChainEventKind.DELIVERED, event.block, event.tx_hash)
+            )
+        elif event.name == "CallbackFailed" and len(values) == 2:
+            reason = values[1].decode("utf-8", "replace") if isinstance(values[1], bytes) else str(values[1])
+            updates.append(
+                RequestUpdate(
+                    int(values[0]), ChainEventKind.CALLBACK_FAILED, event.block, event.tx_hash, reason
+                )
+            )
+    return new, updates
+
+
+@dataclass(frozen=True, slots=True)
+class Proved:
+    request: ChainRequest
+    output: bytes
+    proof: bytes
+    signature: bytes
+
+
+async def prove(
+    enclave: Enclave, keys: RandomnessKeys, items: Sequence[tuple[int, bytes]]
+) -> list[tuple[bytes, bytes, bytes]]:
+    """(output, proof, signature) for each (request id, seed), in enclave batches."""
+    results: list[tuple[bytes, bytes, bytes]] = []
+    for start in range(0, len(items), ENCLAVE_BATCH):
+        chunk = items[start : start + ENCLAVE_BATCH]
+        proofs = await enclave.sign_batch(
+            keys.bls_key_id,
+            [randomness.vrf_input(rid, seed) for rid, seed in chunk],
+            tenant=PLATFORM_TENANT,
+            purpose=Purpose.RANDOMNESS,
+            fmt=SignatureFormat.BLS,
+        )
+        outputs = [randomness.output_from_proof(p) for p in proofs]
+        signatures = await enclave.sign_batch(
+            keys.ecdsa_key_id,
+            [
+                randomness.fulfil_message(rid, seed, o, p)
+                for (rid, seed), o, p in zip(chunk, outputs, proofs, strict=True)
+            ],
+            tenant=PLATFORM_TENANT,
+            purpose=Purpose.RANDOMNESS,
+            fmt=SignatureFormat.ECDSA_SHA256,
+        )
+        results.extend(zip(outputs, proofs, signatures, strict=True))
+    return results
+
+
+class RandomnessFulfiller(CallbackDelivery[Proved]):
+    """Claims seen requests, proves and signs them in the enclave, and sends the fulfilments."""
+
+    service = SERVICE
+
+    def __init__(
+        self,
+        chain: Chain,
+        store: ChainStore,
+        enclave: Callable[[], Enclave],
+        clock: Clock,
+        observer: ChainObserver,
+        *,
+        contract: str,
+        keys: RandomnessKeys,
+        worker_id: str,
+        lease_seconds: float = 30.0,
+        claim_limit: int = 512,
+        per_transaction: int = 20,
+        max_callback_gas: int = 20 * 10**8,
+        concurrency: int = 4,
+    ) -> None:
+        self._chain = chain
+        self._store = store
+        self._enclave = enclave
+        self._clock = clock
+        self._observer = observer
+        self.contract = contract
+        self._keys = keys
+        self.worker_id = worker_id
+        self._lease = lease_seconds
+        self._limit = claim_limit
+        self._per_tx = per_transaction
+        self._max_callback_gas = max_callback_gas
+        self._semaphore = asyncio.Semaphore(concurrency)
+
+    async def run_once(self) -> int:
+        """Claim and answer what is waiting; return how many requests were claimed."""
+        now = self._clock.now()
+        claimed = await self._store.claim(
+            SERVICE, self.contract, self.worker_id, now, lease_until(now, self._lease), self._limit
+        )
+        if not claimed:
+            return 0
+        try:
+            signed = await prove(self._enclave(), self._keys, [(r.request_id, r.seed) for r in claimed])
+        except Exception:
+            await self._store.release(SERVICE, self.contract, self.worker_id, [r.request_id for r in claimed])
+            raise
+        proved = [Proved(r, *s) for r, s in zip(claimed, signed, strict=True)]
+        groups = [proved[i : i + self._per_tx] for i in range(0, len(proved), self._per_tx)]
+        await asyncio.gather(*(self._limited(group) for group in groups))
+        return len(claimed)
+
+    async def _limited(self, group: list[Proved]) -> None:
+        async with self._semaphore:
+            try:
+                await self._send_group(group)
+            except Exception:
+                await self._store.release(
+                    SERVICE, self.contract, self.worker_id, [p.request.request_id for p in group]
+                )
+                raise
+
+    def _fulfill(self, p: Proved) -> ContractCall:
+        return ContractCall(self.contract, "fulfill", (p.request.request_id, p.output, p.proof, p.signature))
+
+    def _fulfilment(self, p: Proved, with_delivery: bool, failure: str | None = None) -> Fulfilment:
+        return Fulfilment(p.request.request_id, p.output, p.proof, p.signature, with_delivery, failure)
+
+
+# Off-chain requests ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OffchainRandomness:
+    request_id: int
+    seed: bytes
+    proof: bytes
+    output: bytes
+    words: list[int]
+    signature: bytes
+    public_key: bytes
+    bls_public_key: bytes
+
+
+def offchain_seed(tenant: str, request_id: int, caller_seed: bytes) -> bytes:
+    """The seed of an off-chain request: bound to the tenant and request, never equal to a chosen value."""
+    tag = OFFCHAIN_SEED_TAG + len(tenant).to_bytes(2, "big") + tenant.encode()
+    return hashlib.sha256(tag + randomness.encode_request_id(request_id) + caller_seed).digest()
+
+
+async def generate_offchain(
+    enclave: Enclave, keys: RandomnessKeys, tenant: str, num_words: int, caller_seed: bytes | None
+) -> OffchainRandomness:
+    """Random words with the same proof and signature as an on-chain fulfilment.
+
+    The request id and (without a caller seed) the seed material come from the enclave's CSPRNG.
+    """
+    randomness.check_request(num_words, b"")
+    entropy = await enclave.random(40)
+    request_id = int.from_bytes(entropy[:8], "little") >> 1  # 63 bits, as the contract's ids
+    seed = offchain_seed(tenant, request_id, caller_seed if caller_seed is not None else entropy[8:])
+    ((output, proof, signature),) = await prove(enclave, keys, [(request_id, seed)])
+    return OffchainRandomness(
+        request_id=request_id,
+        seed=seed,
+        proof=proof,
+        output=output,
+        words=randomness.derive_words(output, num_words),
+        signature=signature,
+        public_key=keys.ecdsa_public_key,
+        bls_public_key=keys.bls_public_key,
+    )
+
+
+def worker_identity() -> str:
+    return f"{os.uname().nodename[:40]}-{os.getpid()}"

@@ -1,0 +1,175 @@
+"""Secrets of the caller's tenant: values sealed by the enclave at write time, never returned.
+
+Scopes: ``secrets:read`` (metadata: list, get, versions, remembered sources), ``secrets:write`` (put,
+rotate, delete, import from Vault / AWS Secrets Manager / Azure Key Vault).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, assert_never
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from neo_service_layer.kernel.http.security import Meta, require_scope
+from neo_service_layer.kernel.identity.rules.identity import Principal, Scopes
+from neo_service_layer.kernel.secret_values import Secret
+from neo_service_layer.services.keys.routes.schemas import (
+    AwsIn,
+    AzureIn,
+    ImportOut,
+    ImportRequest,
+    ImportResultOut,
+    RememberedSourceOut,
+    SecretOut,
+    SecretPut,
+    SecretRotate,
+    SecretVersionOut,
+    VaultIn,
+    VaultTokenIn,
+)
+from neo_service_layer.services.keys.setup import KeyServices
+from neo_service_layer.services.secrets.ports import (
+    AwsSourceConfig,
+    AwsStaticCredentials,
+    AzureSourceConfig,
+    SecretSourceConfig,
+    VaultAppRoleAuth,
+    VaultSourceConfig,
+    VaultTokenAuth,
+)
+
+router = APIRouter(prefix="/secrets", tags=["secrets"])
+
+Reader = Annotated[Principal, Depends(require_scope(Scopes.SECRETS_READ))]
+Writer = Annotated[Principal, Depends(require_scope(Scopes.SECRETS_WRITE))]
+
+
+def services(request: Request) -> KeyServices:
+    return request.app.state.container.vault  # type: ignore[no-any-return]
+
+
+@router.get("", summary="Names and metadata of the tenant's secrets (never values)")
+async def list_secrets(principal: Reader, request: Request) -> list[SecretOut]:
+    now = request.app.state.container.clock.now()
+    return [SecretOut.of(s, now) for s in await services(request).secrets.list_secrets(principal)]
+
+
+@router.get("/sources", summary="Import sources remembered for re-sync (never their credentials)")
+async def list_sources(principal: Reader, request: Request) -> list[RememberedSourceOut]:
+    found = await services(request).secrets.remembered_sources(principal)
+    return [RememberedSourceOut(name=s.name, provider=s.provider, created_at=s.created_at) for s in found]
+
+
+@router.post("/import", summary="Import secrets from Vault, AWS Secrets Manager or Azure Key Vault")
+async def import_secrets(body: ImportRequest, principal: Writer, request: Request, meta: Meta) -> ImportOut:
+    results = await services(request).secrets.import_secrets(
+        principal,
+        body.names,
+        config=None if body.source is None else _config(body.source),
+        remembered=body.remembered,
+        remember_as=body.remember_as,
+        consumers=frozenset(body.consumers),
+        ttl_seconds=body.ttl_seconds,
+        meta=meta,
+    )
+    return ImportOut(
+        results=[
+            ImportResultOut(
+                name=r.name, imported=r.imported, version=r.version, error=r.error, detail=r.detail
+            )
+            for r in results
+        ]
+    )
+
+
+@router.get("/{name:path}/versions", summary="Versions of one secret (metadata only)")
+async def versions(name: str, principal: Reader, request: Request) -> list[SecretVersionOut]:
+    now = request.app.state.container.clock.now()
+    secret = await services(request).secrets.get(principal, name)
+    return [SecretVersionOut.of(v, now) for v in secret.versions]
+
+
+@router.post("/{name:path}/rotate", summary="Store a new value as the next version")
+async def rotate(name: str, body: SecretRotate, principal: Writer, request: Request, meta: Meta) -> SecretOut:
+    secret = await services(request).secrets.rotate(
+        principal, name, Secret(body.raw()), ttl_seconds=body.ttl_seconds, meta=meta
+    )
+    return SecretOut.of(secret, request.app.state.container.clock.now())
+
+
+@router.get("/{name:path}", summary="Metadata of one secret")
+async def get_secret(name: str, principal: Reader, request: Request) -> SecretOut:
+    secret = await services(request).secrets.get(principal, name)
+    return SecretOut.of(secret, request.app.state.container.clock.now())
+
+
+@router.put("/{name:path}", summary="Create a secret, or store a new version with these consumers")
+async def put_secret(
+    name: str, body: SecretPut, principal: Writer, request: Request, response: Response, meta: Meta
+) -> SecretOut:
+    secret, created = await services(request).secrets.put(
+        principal,
+        name,
+        Secret(body.raw()),
+        consumers=frozenset(body.consumers),
+        ttl_seconds=body.ttl_seconds,
+        meta=meta,
+    )
+    response.status_code = 201 if created else 200
+    return SecretOut.of(secret, request.app.state.container.clock.now())
+
+
+@router.delete("/{name:path}", status_code=204, summary="Delete a secret and all of its sealed versions")
+async def delete_secret(name: str, principal: Writer, request: Request, meta: Meta) -> Response:
+    await services(request).secrets.delete(principal, name, meta=meta)
+    return Response(status_code=204)
+
+
+def _config(source: VaultIn | AwsIn | AzureIn) -> SecretSourceConfig:
+    match source:
+        case VaultIn():
+            auth = source.auth
+            return VaultSourceConfig(
+                url=source.url,
+                auth=VaultTokenAuth(Secret(auth.token.get_secret_value()))
+                if isinstance(auth, VaultTokenIn)
+                else VaultAppRoleAuth(
+                    Secret(auth.role_id.get_secret_value()),
+                    Secret(auth.secret_id.get_secret_value()),
+                    auth.mount_point,
+                ),
+                mount_point=source.mount_point,
+                path_prefix=source.path_prefix,
+                namespace=source.namespace,
+                verify_tls=source.verify_tls,
+                timeout_seconds=source.timeout_seconds,
+            )
+        case AwsIn():
+            credentials = source.credentials
+            return AwsSourceConfig(
+                region=source.region,
+                endpoint_url=source.endpoint_url,
+                credentials=None
+                if credentials is None
+                else AwsStaticCredentials(
+                    credentials.access_key_id,
+                    Secret(credentials.secret_access_key.get_secret_value()),
+                    None
+                    if credentials.session_token is None
+                    else Secret(credentials.session_token.get_secret_value()),
+                ),
+                name_prefix=source.name_prefix,
+                timeout_seconds=source.timeout_seconds,
+            )
+        case AzureIn():
+            return AzureSourceConfig(
+                vault_url=source.vault_url,
+                tenant_id=source.tenant_id,
+                client_id=source.client_id,
+                client_secret=None
+                if source.client_secret is None
+                else Secret(source.client_secret.get_secret_value()),
+                timeout_seconds=source.timeout_seconds,
+            )
+        case _:
+            assert_never(source)
