@@ -45,14 +45,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from neo_service_layer.bootstrap import open_container
 from neo_service_layer.kernel.config import Settings
-from neo_service_layer.kernel.identity.rules.identity import (
-    ALL_SCOPES,
-    PLATFORM_TENANT,
-    SUPERADMIN,
-    TENANT_SCOPES,
-    Principal,
-    PrincipalKind,
-)
+from neo_service_layer.kernel.identity.rules.access import ALL_SCOPES, TENANT_SCOPES, Principal, PrincipalKind
+from neo_service_layer.kernel.identity.rules.accounts import PLATFORM_TENANT, SUPERADMIN
 
 BATCH = 100
 

@@ -1,96 +1,51 @@
-"""Composition root: builds adapters from settings and hands them to services.
+"""The composition root: reads the registry, opens the kernel's resources, then each service's parts.
 
-The API, the worker and the CLI all open a :class:`Container` through :func:`open_container`, inside
-their lifespan, so no resource is opened at import time and every resource is closed on shutdown.
+The API, the worker and the CLI all open a :class:`~neo_service_layer.kernel.container.Container`
+through :func:`open_container`, inside their lifespan, so no resource is opened at import time and every
+resource is closed on shutdown (services in reverse order). This is the only module that knows both the
+kernel and the list of services; the kernel's app factory, worker and command groups are handed what
+the services contribute.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 
+from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from neo_service_layer.enclave.wire.errors import DependencyUnavailable
-from neo_service_layer.kernel.chain.setup import ChainParts, open_chain
+from neo_service_layer.kernel.chain.adapters.provisioning import ChainHooks
+from neo_service_layer.kernel.chain.adapters.role_key_store import SqlRoleKeyStore
+from neo_service_layer.kernel.chain.jobs import balance_job
+from neo_service_layer.kernel.chain.parts import open_chain
 from neo_service_layer.kernel.clock import Clock, SystemClock
 from neo_service_layer.kernel.config import Settings
+from neo_service_layer.kernel.container import Container, OpenContainer
 from neo_service_layer.kernel.db.engine import create_engine
 from neo_service_layer.kernel.db.health import DatabaseCheck
 from neo_service_layer.kernel.db.heartbeats import WorkersCheck
 from neo_service_layer.kernel.db.migrate import upgrade_to_head
-from neo_service_layer.kernel.db.unit_of_work import SqlUnitOfWork
 from neo_service_layer.kernel.enclave_client.client import EnclaveClient
 from neo_service_layer.kernel.enclave_client.health import EnclaveCheck
 from neo_service_layer.kernel.enclave_client.health import not_configured as enclave_not_configured
-from neo_service_layer.kernel.enclave_client.ports import Enclave
-from neo_service_layer.kernel.health.ports import ReadinessCheck
-from neo_service_layer.kernel.identity.setup import Identity, open_identity, use_app_role
+from neo_service_layer.kernel.enclave_client.sealed_records import sealed_record_loader
+from neo_service_layer.kernel.http.app import build_app
+from neo_service_layer.kernel.identity.parts import open_identity, use_app_role
 from neo_service_layer.kernel.observability.logs import get_logger
 from neo_service_layer.kernel.observability.metrics import ComponentMetrics, EnclaveMetrics, create_registry
 from neo_service_layer.kernel.observability.tracing import configure_tracing, shutdown_tracing
-from neo_service_layer.services.keys.adapters.repositories import sealed_record_loader
-from neo_service_layer.services.keys.setup import KeyServices, build_key_services, rotation_gauge
+from neo_service_layer.kernel.service_descriptor import Command, ServiceDescriptor
+from neo_service_layer.kernel.worker.jobs import PeriodicJob
+from neo_service_layer.kernel.worker.runner import heartbeat_job, run_jobs
+from neo_service_layer.registry import SERVICES
 
 log = get_logger("nsl.bootstrap")
 
 #: a worker that has not written its heartbeat for this long is not counted as active
 WORKER_FRESHNESS = timedelta(seconds=30)
-
-
-class EnclaveNotConfigured(DependencyUnavailable):
-    """An operation needs the enclave but this process was started without one."""
-
-
-@dataclass
-class Container:
-    """Everything a process role needs, built once per process."""
-
-    settings: Settings
-    role: str
-    engine: AsyncEngine
-    registry: CollectorRegistry
-    component_metrics: ComponentMetrics
-    clock: Clock = field(default_factory=SystemClock)
-    readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)
-    #: the enclave client; ``None`` when no enclave token is configured (API-only development)
-    enclave_client: EnclaveClient | None = None
-
-    @property
-    def enclave(self) -> Enclave:
-        """The enclave, or ``DependencyUnavailable`` (503) when this process has none configured."""
-        if self.enclave_client is None:
-            raise EnclaveNotConfigured("no enclave is configured for this process (NSL_ENCLAVE_TOKEN)")
-        return self.enclave_client
-
-    #: authentication, tenants, API keys, audit log and rate limiter (see ``bootstrap_identity``)
-    identity: Identity | None = None
-
-    @property
-    def iam(self) -> Identity:
-        """The identity components; set for every role once the container is open."""
-        if self.identity is None:
-            raise RuntimeError("container is not open")
-        return self.identity
-
-    #: keys, secrets and attestation services (see ``bootstrap_keys``)
-    key_services: KeyServices | None = None
-
-    @property
-    def vault(self) -> KeyServices:
-        """The keys, secrets and attestation services; set for every role once the container is open."""
-        if self.key_services is None:
-            raise RuntimeError("container is not open")
-        return self.key_services
-
-    #: Neo network, chain adapter and chain services (see ``bootstrap_chain``); ``None`` without a network
-    chain_parts: ChainParts | None = None
-
-    def unit_of_work(self, tenant_id: str | None = None) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, tenant_id)
 
 
 @asynccontextmanager
@@ -101,6 +56,7 @@ async def open_container(
     migrate: bool | None = None,
     registry: CollectorRegistry | None = None,
     clock: Clock | None = None,
+    services: Sequence[ServiceDescriptor] = SERVICES,
 ) -> AsyncIterator[Container]:
     """Open every resource for ``role``; migrate first when asked (default: development only)."""
     tracing = configure_tracing(settings, role) if settings.otlp_endpoint else None
@@ -113,6 +69,7 @@ async def open_container(
         registry=registry,
         component_metrics=ComponentMetrics(registry),
         clock=clock or SystemClock(),
+        role_keys=SqlRoleKeyStore(engine),
     )
     container.readiness_checks["database"] = DatabaseCheck(engine)
     if role == "api":
@@ -132,23 +89,76 @@ async def open_container(
         if settings.db_app_role and engine.dialect.name == "postgresql":
             await engine.dispose()  # connections used to migrate act as the owner; drop them
             use_app_role(engine, settings.db_app_role)
-        async with open_identity(settings, engine, container.clock) as identity:
-            container.identity = identity
-            container.key_services = build_key_services(
-                settings, engine, lambda: container.enclave, identity.audit_log, container.clock, registry
+        async with AsyncExitStack() as stack:
+            container.identity = await stack.enter_async_context(
+                open_identity(settings, engine, container.clock)
             )
-            checks = container.readiness_checks
-            async with open_chain(
-                settings, engine, lambda: container.enclave, container.clock, registry, checks
-            ) as chain_parts:
-                container.chain_parts = chain_parts
-                if role == "api":
-                    async with rotation_gauge(container.key_services):
-                        yield container
-                else:
-                    yield container
+            container.chain = await stack.enter_async_context(
+                open_chain(
+                    settings,
+                    engine,
+                    lambda: container.enclave,
+                    container.clock,
+                    registry,
+                    container.readiness_checks,
+                )
+            )
+            for service in services:
+                if service.open is not None:
+                    container.parts[service.name] = await stack.enter_async_context(service.open(container))
+            yield container
     finally:
         if container.enclave_client is not None:
             await container.enclave_client.close()
         await engine.dispose()
         shutdown_tracing(tracing)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    migrate: bool | None = None,
+    clock: Clock | None = None,
+    services: Sequence[ServiceDescriptor] = SERVICES,
+) -> FastAPI:
+    """The HTTP API with every registered service's routes. ``clock`` replaces the system clock (tests)."""
+    registry = create_registry("api")
+
+    def open_api(_settings: Settings, role: str) -> AbstractAsyncContextManager[Container]:
+        return open_container(
+            settings, role, migrate=migrate, registry=registry, clock=clock, services=services
+        )
+
+    routers = [router for service in services for router in service.routers]
+    return build_app(settings, open_api, registry=registry, routers=routers)
+
+
+def worker_jobs(container: Container, services: Sequence[ServiceDescriptor] = SERVICES) -> list[PeriodicJob]:
+    """The kernel's jobs (heartbeat, sender balance) and every service's."""
+    jobs = [heartbeat_job(container)]
+    for service in services:
+        if service.jobs is not None:
+            jobs += service.jobs(container)
+    if container.chain is None:
+        log.info("no Neo network configured: chain jobs are off")
+    elif container.chain.sender is not None:
+        jobs.append(balance_job(container.chain))
+    return jobs
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
+    """Run every job until ``stop`` is set; each job's current iteration finishes first."""
+    async with open_container(settings, "worker") as container:
+        await run_jobs(container, worker_jobs(container), stop)
+
+
+def chain_hooks(services: Sequence[ServiceDescriptor] = SERVICES) -> list[ChainHooks]:
+    """What each service provisions on the local chain, in registry order."""
+    return [service.chain for service in services]
+
+
+def service_commands(
+    opener: OpenContainer = open_container, services: Sequence[ServiceDescriptor] = SERVICES
+) -> list[Command]:
+    """Every service's ``nsl`` command groups, their commands opening containers with ``opener``."""
+    return [command for service in services if service.commands for command in service.commands(opener)]

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from neo3.contracts.contract import CONTRACT_HASHES
 from neo3.core import types
 
-from neo_service_layer.enclave.wire.oracle import RequestState, ResultCode, response_message
+from neo_service_layer.enclave.wire.oracle import OracleContractState, ResultCode, response_message
 from neo_service_layer.kernel.chain.adapters import privnet_deploy as deploy
 from tests.contracts.contract_support import (
     REPO,
@@ -118,7 +118,9 @@ async def test_initial_configuration(chain: Chain, oracle: Oracle) -> None:
     assert [i.as_int() for i in (await chain.read(o.service, "keyInfo")).as_list()] == [1, 0, 0]
     assert (await chain.read(o.service, "isPaused")).as_bool() is False
     assert (await chain.read(o.service, "balanceOf", o.price)).as_int() == 50 * GAS
-    assert (await chain.read(o.service, "getRequest", 10**9)).as_list()[0].as_int() == RequestState.NONE
+    assert (await chain.read(o.service, "getRequest", 10**9)).as_list()[
+        0
+    ].as_int() == OracleContractState.NONE
 
 
 async def test_price_consumer_end_to_end_with_measured_gas(chain: Chain, oracle: Oracle) -> None:
@@ -136,7 +138,7 @@ async def test_price_consumer_end_to_end_with_measured_gas(chain: Chain, oracle:
         await chain.read(o.service, "getRequest", request_id)
     ).as_list()
     assert (state.as_int(), consumer.as_uint160(), url.as_str(), filter_.as_str(), user_data.as_bytes()) == (
-        RequestState.PENDING,
+        OracleContractState.PENDING,
         o.price,
         URL,
         "$.price",
@@ -167,7 +169,7 @@ async def test_price_consumer_end_to_end_with_measured_gas(chain: Chain, oracle:
     )
     assert (await chain.read(o.service, "getRequest", request_id)).as_list()[
         0
-    ].as_int() == RequestState.DELIVERED
+    ].as_int() == OracleContractState.DELIVERED
 
     # fulfil alone, then deliver alone: the measured split
     receipt = await chain.stranger.invoke(call(o.price, "requestPrice", [URL, "$.price"]))
@@ -299,7 +301,7 @@ async def test_throwing_callback_keeps_response_and_reports_failure(chain: Chain
     assert (await chain.read(o.faulty, "calls")).as_int() == calls  # the callback's write was rolled back
     assert (await chain.read(o.service, "getRequest", request_id)).as_list()[
         0
-    ].as_int() == RequestState.CALLBACK_FAILED
+    ].as_int() == OracleContractState.CALLBACK_FAILED
     assert (await chain.read(o.service, "getResponse", request_id)).as_list()[1].as_bytes() == b"7"
     assert (
         await chain.read(o.service, "getCallbackFailure", request_id)
@@ -321,14 +323,14 @@ async def test_aborting_callback_cannot_block_fulfilment(chain: Chain, oracle: O
     await chain.stranger.invoke(call(o.service, "fulfill", fulfil))  # the service falls back to fulfil alone
     assert (await chain.read(o.service, "getRequest", request_id)).as_list()[
         0
-    ].as_int() == RequestState.FULFILLED
+    ].as_int() == OracleContractState.FULFILLED
     assert (await chain.read(o.service, "getResponse", request_id)).as_list()[1].as_bytes() == b"8"
     assert "only the owner" in await fault(chain, o.service, "markCallbackFailed", [request_id, "aborts"])
     receipt = await chain.owner.invoke(call(o.service, "markCallbackFailed", [request_id, "callback aborts"]))
     assert events(receipt, "CallbackFailed")[0][1].as_str() == "callback aborts"
     assert (await chain.read(o.service, "getRequest", request_id)).as_list()[
         0
-    ].as_int() == RequestState.CALLBACK_FAILED
+    ].as_int() == OracleContractState.CALLBACK_FAILED
 
 
 async def test_price_consumer_accepts_callbacks_only_from_the_service(chain: Chain, oracle: Oracle) -> None:

@@ -7,7 +7,7 @@ from neo3.contracts.contract import CONTRACT_HASHES
 
 from neo_service_layer.kernel.chain.adapters import privnet_deploy as deploy
 from neo_service_layer.services.randomness import rules as randomness
-from neo_service_layer.services.randomness.rules import RequestState
+from neo_service_layer.services.randomness.rules import RandomnessContractState
 from tests.contracts.contract_support import (
     Chain,
     Deployment,
@@ -41,12 +41,14 @@ async def fulfil(chain: Chain, d: Deployment, request_id: int, seed: bytes, *, d
     return [item.as_bool() for item in stack(receipt)[-1:]] if deliver else []
 
 
-async def get_request(chain: Chain, d: Deployment, request_id: int) -> tuple[RequestState, bytes, int]:
+async def get_request(
+    chain: Chain, d: Deployment, request_id: int
+) -> tuple[RandomnessContractState, bytes, int]:
     """(state, output, numWords) from getRequest."""
     state, _consumer, num_words, _seed, output = (
         await chain.read(d.service, "getRequest", request_id)
     ).as_list()
-    return RequestState(state.as_int()), output.as_bytes(), num_words.as_int()
+    return RandomnessContractState(state.as_int()), output.as_bytes(), num_words.as_int()
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -62,7 +64,7 @@ async def test_initial_configuration(chain: Chain, deployed: Deployment) -> None
     assert [i.as_int() for i in (await chain.read(d.service, "keyInfo")).as_list()] == [1, 0, 0]
     assert (await chain.read(d.service, "isPaused")).as_bool() is False
     unknown = (await chain.read(d.service, "getRequest", 10**9)).as_list()
-    assert unknown[0].as_int() == RequestState.NONE
+    assert unknown[0].as_int() == RandomnessContractState.NONE
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -122,7 +124,7 @@ async def test_dice_roll_end_to_end(chain: Chain, deployed: Deployment) -> None:
     assert (await chain.read(d.service, "balanceOf", d.dice)).as_int() == balance_before - fee
     assert (await chain.read(d.service, "collectedFees")).as_int() == collected_before + fee
     state, output, _ = await get_request(chain, d, request_id)
-    assert state == RequestState.PENDING
+    assert state == RandomnessContractState.PENDING
     assert output == b""
     assert (await chain.read(d.dice, "getRoll", request_id)).as_int() == 0
 
@@ -147,7 +149,7 @@ async def test_dice_roll_end_to_end(chain: Chain, deployed: Deployment) -> None:
     assert (await chain.read(d.dice, "getRoll", request_id)).as_int() == expected
     assert (await chain.read(d.dice, "lastRoll")).as_int() == expected
     state, output, num_words = await get_request(chain, d, request_id)
-    assert (state, output, num_words) == (RequestState.DELIVERED, f.output, 1)
+    assert (state, output, num_words) == (RandomnessContractState.DELIVERED, f.output, 1)
     proof, version = (await chain.read(d.service, "getProof", request_id)).as_list()
     assert (proof.as_bytes(), version.as_int()) == (f.proof, 1)
 
@@ -272,7 +274,7 @@ async def test_throwing_callback_keeps_result_and_reports_failure(chain: Chain, 
     assert events(receipt, "RandomnessFulfilled")
     assert not events(receipt, "RandomnessDelivered")
     state, output, _ = await get_request(chain, d, request_id)
-    assert (state, output) == (RequestState.CALLBACK_FAILED, f.output)
+    assert (state, output) == (RandomnessContractState.CALLBACK_FAILED, f.output)
     assert (
         await chain.read(d.service, "getCallbackFailure", request_id)
     ).as_str() == "callback threw an exception"
@@ -284,7 +286,7 @@ async def test_throwing_callback_keeps_result_and_reports_failure(chain: Chain, 
     await chain.stranger.invoke(call(d.faulty, "setMode", [0]))
     receipt = await chain.stranger.invoke(call(d.service, "deliver", [request_id]))
     assert stack(receipt)[0].as_bool() is True
-    assert (await get_request(chain, d, request_id))[0] == RequestState.DELIVERED
+    assert (await get_request(chain, d, request_id))[0] == RandomnessContractState.DELIVERED
     words = [w.as_int() for w in (await chain.read(d.faulty, "lastWords")).as_list()]
     assert words == randomness.derive_words(f.output, 3)
 
@@ -302,7 +304,7 @@ async def test_aborting_callback_cannot_block_fulfilment(chain: Chain, deployed:
 
     await chain.stranger.invoke(script(fulfil_call))
     state, output, _ = await get_request(chain, d, request_id)
-    assert (state, output) == (RequestState.FULFILLED, f.output)
+    assert (state, output) == (RandomnessContractState.FULFILLED, f.output)
     assert "faulty consumer aborts" in fault_of(
         await chain.stranger.test(call(d.service, "deliver", [request_id]))
     )
@@ -313,7 +315,7 @@ async def test_aborting_callback_cannot_block_fulfilment(chain: Chain, deployed:
     (failed,) = events(receipt, "CallbackFailed")
     assert failed[1].as_str() == "callback aborts: faulty consumer aborts"
     state, output, _ = await get_request(chain, d, request_id)
-    assert (state, output) == (RequestState.CALLBACK_FAILED, f.output)
+    assert (state, output) == (RandomnessContractState.CALLBACK_FAILED, f.output)
     assert "only a fulfilled, undelivered request" in fault_of(await chain.owner.test(mark))
     await chain.stranger.invoke(call(d.faulty, "setMode", [0]))
 

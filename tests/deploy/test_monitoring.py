@@ -20,8 +20,8 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from neo_service_layer.bootstrap import create_app
 from neo_service_layer.kernel.config import Settings
-from neo_service_layer.kernel.http.app import create_app
 from tests.deploy.conftest import DEPLOY, ROOT, require_tool
 from tests.deploy.metric_inventory import defined_metrics
 

@@ -12,9 +12,9 @@ from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import BaseModel, Field
 
+from neo_service_layer.bootstrap import create_app
 from neo_service_layer.enclave.wire.errors import Conflict, NotFound
 from neo_service_layer.kernel.config import Settings
-from neo_service_layer.kernel.http.app import create_app
 from tests.http.appclient import app_client
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance", "correlation_id"}

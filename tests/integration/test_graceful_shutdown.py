@@ -8,8 +8,8 @@ from collections.abc import Callable
 import httpx
 import uvicorn
 
+from neo_service_layer.bootstrap import create_app
 from neo_service_layer.kernel.config import Settings
-from neo_service_layer.kernel.http.app import create_app
 from tests.http.serverproc import free_port
 
 

@@ -12,12 +12,13 @@ from typing import Any
 
 import pytest
 
+from neo_service_layer.enclave.wire.keys import PLATFORM_KEY_OWNER
 from neo_service_layer.enclave.wire.oracle import FetchSpec, ResultCode
 from neo_service_layer.kernel.chain.ports.chain import ContractCall, SendOutcome, TransactionState
 from neo_service_layer.kernel.enclave_client.ports import EnclaveUnavailable
 from neo_service_layer.services.feeds.rules.updates import FeedDefinition, update_message
 from neo_service_layer.services.feeds.use_cases import SOURCE_TIMEOUT_SECONDS, FeedRunner, script_hash_le
-from neo_service_layer.services.oracle.use_cases.fulfilment import PLATFORM_TENANT, OracleKey
+from neo_service_layer.services.oracle.api import OracleKey
 from tests.unit.chain.fakes import FakeChain, FakeClock, FakeEnclave, fake_signature
 
 CONTRACT = "0x" + "cd" * 19 + "01"
@@ -111,7 +112,7 @@ async def test_the_first_round_publishes_the_median_signed_by_the_oracle_key() -
     (signed,) = w.enclave.signed
     assert signed[1:] == (
         update_message(script_hash_le(CONTRACT), PAIR, 1, 100 * E8, NOW_MS, 8, DESCRIPTION),
-        PLATFORM_TENANT,
+        PLATFORM_KEY_OWNER,
         "oracle",
         "ecdsa-sha256",
     )
@@ -125,8 +126,8 @@ async def test_every_source_is_fetched_through_the_enclave_with_its_path() -> No
     await w.round()
     specs = [(f.spec, f.tenant, f.key_id, f.key_tenant) for f in w.enclave.fetches[:3]]
     assert specs == [
-        (FetchSpec(url=url(n), filter="$.price", timeout_seconds=SOURCE_TIMEOUT_SECONDS), PLATFORM_TENANT,
-         KEY.key_id, PLATFORM_TENANT)
+        (FetchSpec(url=url(n), filter="$.price", timeout_seconds=SOURCE_TIMEOUT_SECONDS), PLATFORM_KEY_OWNER,
+         KEY.key_id, PLATFORM_KEY_OWNER)
         for n in "abc"
     ]  # fmt: skip
     ids = [f.request_id for f in w.enclave.fetches]

@@ -1,4 +1,4 @@
-"""``python -m neo_service_layer.enclave``: run the enclave from NSL_* environment settings."""
+"""``python -m neo_service_layer.enclave``: run the enclave from its NSL_* environment settings."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import logging
 import sys
 
 from neo_service_layer.enclave.main import EnclaveStartupError, run_enclave
-from neo_service_layer.kernel.config import ConfigurationError, load_settings
+from neo_service_layer.enclave.settings import EnclaveConfigurationError, load_enclave_settings
 
 
 def main() -> int:
     try:
-        settings = load_settings()
-    except ConfigurationError as exc:
+        settings = load_enclave_settings()
+    except EnclaveConfigurationError as exc:
         print(f"enclave: invalid configuration: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level, stream=sys.stderr)

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import os
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import quote, urljoin
 
 import certifi
@@ -42,7 +42,6 @@ from neo_service_layer.enclave.wire.oracle import (
     ResultCode,
 )
 
-CA_FILE_ENV = "NSL_ORACLE_CA_FILE"
 USER_AGENT = "neo-service-layer-oracle/1"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _DROP_ACROSS_ORIGINS = frozenset({"authorization", "cookie"})
@@ -61,9 +60,10 @@ async def system_resolver(host: str, port: int) -> list[IPAddress]:
     return addresses
 
 
-def default_ssl_context() -> ssl.SSLContext:
-    """TLS with certificate and hostname verification against ``NSL_ORACLE_CA_FILE`` or certifi's CAs."""
-    return ssl.create_default_context(cafile=os.environ.get(CA_FILE_ENV) or certifi.where())
+def default_ssl_context(ca_file: Path | None = None) -> ssl.SSLContext:
+    """TLS with certificate and hostname verification against ``ca_file`` (the enclave's
+    ``NSL_ORACLE_CA_FILE``) or certifi's CAs."""
+    return ssl.create_default_context(cafile=str(ca_file) if ca_file is not None else certifi.where())
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,23 +9,20 @@ unspecified, broadcast, reserved and documentation ranges, benchmarking (198.18/
 endpoints, IPv4-mapped / IPv4-compatible / 6to4 / Teredo / NAT64 IPv6 addresses whose embedded IPv4
 address is refused, and anything else that is not globally routable. The development allow-list
 (``NSL_ORACLE_ALLOW_HOSTS``: IP addresses or CIDR networks) lets chosen addresses through;
-``NSL_ORACLE_ALLOW_HTTP`` permits plain ``http://``.
+``NSL_ORACLE_ALLOW_HTTP`` permits plain ``http://``. Both are read by ``enclave.settings``; the
+policy is built from them by ``enclave.main.build_fetcher``.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import json
-import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import SplitResult, urlsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-ALLOW_HOSTS_ENV = "NSL_ORACLE_ALLOW_HOSTS"
-ALLOW_HTTP_ENV = "NSL_ORACLE_ALLOW_HTTP"
 MAX_URL_CHARS = 2048
 
 _METADATA = frozenset(
@@ -81,22 +78,6 @@ class GuardPolicy:
         """Build from IP addresses / CIDR networks; anything else raises ``ValueError``."""
         networks = tuple(ipaddress.ip_network(entry.strip(), strict=False) for entry in allow_hosts)
         return cls(networks, allow_http)
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> GuardPolicy:
-        """``NSL_ORACLE_ALLOW_HOSTS`` (JSON list or comma-separated) and ``NSL_ORACLE_ALLOW_HTTP``."""
-        env = os.environ if environ is None else environ
-        raw = env.get(ALLOW_HOSTS_ENV, "").strip()
-        hosts: list[str]
-        if raw.startswith("["):
-            parsed = json.loads(raw)
-            if not isinstance(parsed, list) or not all(isinstance(h, str) for h in parsed):
-                raise ValueError(f"{ALLOW_HOSTS_ENV} must be a JSON list of strings")
-            hosts = parsed
-        else:
-            hosts = [h for h in raw.split(",") if h.strip()]
-        allow_http = env.get(ALLOW_HTTP_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
-        return cls.of(hosts, allow_http)
 
     def allows(self, address: IPAddress) -> bool:
         return any(address.version == net.version and address in net for net in self.allow_networks)

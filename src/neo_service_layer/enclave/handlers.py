@@ -83,7 +83,8 @@ class EnclaveOperations:
             "migration_export": self.migration_export,
             "migration_import": self.migration_import,
         }
-        fetcher = fetcher if fetcher is not None else Fetcher(GuardPolicy.from_env())
+        # No fetcher given (tests, tools): the strict guard, public HTTPS only.
+        fetcher = fetcher if fetcher is not None else Fetcher(GuardPolicy())
         self._async_ops: dict[str, Callable[[Args], Awaitable[Result]]] = {
             "oracle_fetch": OracleFetchOp(keys, sealer, fetcher),
         }

@@ -1,12 +1,15 @@
-"""Starting the enclave process from settings: platform, sealing, key store, RPC server, signals."""
+"""Starting the enclave process from its settings: platform, sealing, key store, RPC server, signals."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
+import ssl
 from pathlib import Path
 
+from neo_service_layer.enclave.fetch import Fetcher, default_ssl_context
+from neo_service_layer.enclave.fetch_guard import GuardPolicy
 from neo_service_layer.enclave.handlers import EnclaveOperations
 from neo_service_layer.enclave.keystore import KeyStore
 from neo_service_layer.enclave.migration import MigrationPolicy
@@ -19,7 +22,10 @@ from neo_service_layer.enclave.platforms import (
 from neo_service_layer.enclave.revocations import Revocations
 from neo_service_layer.enclave.sealing import Sealer
 from neo_service_layer.enclave.server import EnclaveServer, SocketInUse
-from neo_service_layer.kernel.config import Settings, TeePlatform
+from neo_service_layer.enclave.settings import (
+    EnclaveSettings,
+    TeePlatform,
+)
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +34,7 @@ class EnclaveStartupError(Exception):
     """The enclave refuses to start as configured; the message says why (never a secret)."""
 
 
-def build_platform(settings: Settings) -> Platform:
+def build_platform(settings: EnclaveSettings) -> Platform:
     """The configured platform; simulation in production only with NSL_TEE_ALLOW_SIMULATION=true."""
     try:
         if settings.tee_platform is TeePlatform.SIMULATION:
@@ -42,7 +48,7 @@ def build_platform(settings: Settings) -> Platform:
         raise EnclaveStartupError(str(exc)) from None
 
 
-def migration_policy(settings: Settings) -> MigrationPolicy:
+def migration_policy(settings: EnclaveSettings) -> MigrationPolicy:
     """The key-migration peers this enclave trusts, from its own (measured, under Gramine) config."""
     if settings.migration_accept_simulation and settings.is_production and not settings.tee_allow_simulation:
         raise EnclaveStartupError(
@@ -57,8 +63,21 @@ def migration_policy(settings: Settings) -> MigrationPolicy:
     )
 
 
-def build_server(settings: Settings, tcp_address: tuple[str, int] | None = None) -> EnclaveServer:
-    """Everything the enclave process holds, wired together (no socket bound yet)."""
+def build_fetcher(settings: EnclaveSettings) -> Fetcher:
+    """The oracle's fetcher: the SSRF guard's allow-list and the CA bundle from the settings."""
+    policy = GuardPolicy.of(settings.oracle_allow_hosts, settings.oracle_allow_http)
+    try:
+        ssl_context = default_ssl_context(settings.oracle_ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise EnclaveStartupError(f"NSL_ORACLE_CA_FILE cannot be loaded: {exc}") from None
+    return Fetcher(policy, ssl_context=ssl_context)
+
+
+def build_server(settings: EnclaveSettings, tcp_address: tuple[str, int] | None = None) -> EnclaveServer:
+    """Everything the enclave process holds, wired together (no socket bound yet).
+
+    ``tcp_address`` (loopback host, port) replaces the Unix socket; default ``NSL_ENCLAVE_TCP``.
+    """
     if settings.enclave_token is None or not settings.enclave_token.get_secret_value():
         raise EnclaveStartupError("NSL_ENCLAVE_TOKEN is not set; the enclave will not serve without it")
     platform = build_platform(settings)
@@ -71,9 +90,12 @@ def build_server(settings: Settings, tcp_address: tuple[str, int] | None = None)
     keys = KeyStore(sealer, Revocations(sealer, state_dir / "revocations.sealed"))
     if isinstance(platform, SimulationPlatform):
         (state_dir / "platform.pub").write_text(platform.platform_public_key.hex() + "\n")
-    operations = EnclaveOperations(platform, sealer, keys, migration=migration_policy(settings))
+    operations = EnclaveOperations(
+        platform, sealer, keys, fetcher=build_fetcher(settings), migration=migration_policy(settings)
+    )
     token = settings.enclave_token.get_secret_value().encode()
-    return EnclaveServer(operations, token, settings.effective_enclave_socket, tcp_address)
+    tcp = tcp_address if tcp_address is not None else settings.enclave_tcp_address
+    return EnclaveServer(operations, token, settings.effective_enclave_socket, tcp)
 
 
 async def serve(server: EnclaveServer) -> None:
@@ -94,9 +116,10 @@ async def serve(server: EnclaveServer) -> None:
         log.info("enclave stopped")
 
 
-def run_enclave(settings: Settings, tcp_address: tuple[str, int] | None = None) -> None:
+def run_enclave(settings: EnclaveSettings, tcp_address: tuple[str, int] | None = None) -> None:
     """Run the enclave in the foreground until SIGTERM/SIGINT; raises ``EnclaveStartupError``.
 
-    ``tcp_address`` (loopback host, port) replaces the Unix socket; needed under Gramine SGX.
+    ``tcp_address`` (loopback host, port) replaces the Unix socket, as ``NSL_ENCLAVE_TCP`` does; needed
+    under Gramine SGX.
     """
     asyncio.run(serve(build_server(settings, tcp_address)))

@@ -48,7 +48,7 @@ from neo_service_layer.enclave.wire.oracle import (
     secret_references,
 )
 from neo_service_layer.enclave.wire.protocol import Args, BadRequest
-from neo_service_layer.services.secrets.rules import InvalidSecretInput, seal_label
+from neo_service_layer.enclave.wire.secret_labels import InvalidSecretInput, seal_label
 
 log = logging.getLogger(__name__)
 

@@ -174,6 +174,9 @@ class Settings(BaseSettings):
     neo_network_magic: int | None = Field(default=None, ge=0, le=0xFFFFFFFF)
     #: script hash (0x...) of the deployed randomness service contract
     neo_randomness_contract: str | None = None
+    #: contract hash by service contract name, e.g. ``{"randomness": "0x..."}`` (JSON); a service's own
+    #: variable (``NSL_NEO_RANDOMNESS_CONTRACT``...) wins over its entry here
+    neo_contracts: dict[str, str] = Field(default_factory=dict)
     #: first block to scan when a watcher has no cursor yet (default: the current height)
     neo_start_block: int | None = Field(default=None, ge=0)
     #: block time of the local chain, and the pace the watcher polls at (a tenth of it)

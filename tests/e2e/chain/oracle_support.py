@@ -17,8 +17,9 @@ from neo3.core import types
 from neo_service_layer.kernel.chain.adapters import privnet_deploy as deploy
 from neo_service_layer.kernel.chain.adapters.local_chain import artifact
 from neo_service_layer.kernel.chain.adapters.neo_chain import NeoRpcEndpoint, uint160
-from neo_service_layer.kernel.chain.rules import ChainRequest, RequestStatus
-from neo_service_layer.services.oracle.use_cases.fulfilment import SERVICE
+from neo_service_layer.kernel.chain.rules import RequestStatus
+from neo_service_layer.services.oracle.adapters.payloads import OraclePayloads
+from neo_service_layer.services.oracle.use_cases.fulfilment import SERVICE, OracleRequest
 from tests.e2e.chain.stack import Stack, call, wait_for
 
 
@@ -114,13 +115,13 @@ async def invoke(stack: Stack, contract: types.UInt160, method: str, *args: Any)
     return value, receipt.included_in_block, int(receipt.result.gas_consumed)
 
 
-async def oracle_row(stack: Stack, request_id: int) -> ChainRequest | None:
-    return await stack.store.get(SERVICE, stack.network.contracts["oracle"], request_id)
+async def oracle_row(stack: Stack, request_id: int) -> OracleRequest | None:
+    return await stack.requests(OraclePayloads()).get(SERVICE, stack.network.contracts["oracle"], request_id)
 
 
 async def wait_oracle(
     stack: Stack, request_id: int, *statuses: RequestStatus, timeout: float = 20
-) -> ChainRequest:
+) -> OracleRequest:
     async def done() -> bool:
         row = await oracle_row(stack, request_id)
         return row is not None and row.status in statuses

@@ -21,22 +21,27 @@ from neo3.api.wrappers import GenericContract
 from neo3.contracts.contract import CONTRACT_HASHES
 from neo3.core import types
 from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from neo_service_layer.bootstrap import chain_hooks
 from neo_service_layer.kernel.chain.adapters import privnet_deploy as deploy
 from neo_service_layer.kernel.chain.adapters.local_chain import artifact, provision
 from neo_service_layer.kernel.chain.adapters.neo_chain import uint160
 from neo_service_layer.kernel.chain.adapters.network import NetworkFile
+from neo_service_layer.kernel.chain.adapters.payloads import RequestPayloads
 from neo_service_layer.kernel.chain.adapters.privnet import Privnet, PrivnetSettings, find_free_port
-from neo_service_layer.kernel.chain.adapters.request_store import ChainStore
+from neo_service_layer.kernel.chain.adapters.request_store import SqlRequestStore
+from neo_service_layer.kernel.chain.adapters.role_key_store import SqlRoleKeyStore
 from neo_service_layer.kernel.chain.adapters.tables import chain_outbox
-from neo_service_layer.kernel.chain.rules import ChainRequest, RequestStatus
+from neo_service_layer.kernel.chain.rules import RequestStatus
 from neo_service_layer.kernel.clock import SystemClock
 from neo_service_layer.kernel.config import Settings
 from neo_service_layer.kernel.db.engine import create_engine
 from neo_service_layer.kernel.db.migrate import upgrade_to_head
 from neo_service_layer.kernel.enclave_client.client import EnclaveClient
-from neo_service_layer.services.keys.adapters.repositories import sealed_record_loader
-from neo_service_layer.services.randomness.use_cases import SERVICE
+from neo_service_layer.kernel.enclave_client.sealed_records import sealed_record_loader
+from neo_service_layer.services.randomness.adapters.payloads import RandomnessPayloads
+from neo_service_layer.services.randomness.use_cases import SERVICE, RandomnessRequest
 
 BLOCK_TIME = 0.1
 TOKEN = "e2e-enclave-token-0123456789"
@@ -63,7 +68,7 @@ class Stack:
     net: Privnet
     enclave: subprocess.Popen[bytes]
     network: NetworkFile
-    store: ChainStore
+    engine: AsyncEngine
     committee: deploy.AccountInvoker
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
@@ -105,12 +110,16 @@ class Stack:
         assert receipt.result.state == "HALT", receipt.result.exception
         return receipt.result.stack[0]
 
-    async def request(self, request_id: int) -> ChainRequest | None:
-        return await self.store.get(SERVICE, self.contract, request_id)
+    def requests[Q, A](self, payloads: RequestPayloads[Q, A]) -> SqlRequestStore[Q, A]:
+        """A service's view of the stored requests (``payloads``: the service's own table)."""
+        return SqlRequestStore(self.engine, payloads)
+
+    async def request(self, request_id: int) -> RandomnessRequest | None:
+        return await self.requests(RandomnessPayloads()).get(SERVICE, self.contract, request_id)
 
     async def wait_status(
         self, request_id: int, *statuses: RequestStatus, timeout: float = 15.0
-    ) -> ChainRequest:
+    ) -> RandomnessRequest:
         async def done() -> bool:
             row = await self.request(request_id)
             return row is not None and row.status in statuses
@@ -222,20 +231,21 @@ async def open_stack(
     engine = create_engine(settings)
     await upgrade_to_head(engine)
     client = EnclaveClient.from_settings(settings, loader=sealed_record_loader(engine))
-    store = ChainStore(engine)
     try:
-        provisioned = await provision(settings, net, client, store, SystemClock())
+        provisioned = await provision(
+            settings, net, client, SqlRoleKeyStore(engine), SystemClock(), chain_hooks()
+        )
     finally:
         await client.close()
     facade = deploy.make_facade(net.rpc_url, block_time)
     committee = deploy.committee_invoker(facade, block_time)
-    return Stack(directory, settings, env, net, enclave, provisioned.network, store, committee)
+    return Stack(directory, settings, env, net, enclave, provisioned.network, engine, committee)
 
 
 async def close_stack(stack: Stack) -> None:
     stack.stop_processes()
     await stack.net.stop()
-    await stack.store._engine.dispose()
+    await stack.engine.dispose()
 
 
 async def sql(stack: Stack, statement: str) -> list[Any]:
@@ -256,7 +266,7 @@ class InProcessWorker:
         self._task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> InProcessWorker:
-        from neo_service_layer.kernel.worker.runner import run_worker
+        from neo_service_layer.bootstrap import run_worker
 
         self._task = asyncio.create_task(run_worker(self._settings, self._stop))
         return self

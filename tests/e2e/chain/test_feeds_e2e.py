@@ -16,13 +16,13 @@ from neo_service_layer.kernel.chain.adapters import privnet_deploy as deploy
 from neo_service_layer.kernel.chain.adapters.local_chain import artifact
 from neo_service_layer.kernel.chain.adapters.metrics import ChainMetrics
 from neo_service_layer.kernel.chain.adapters.neo_chain import uint160
-from neo_service_layer.kernel.chain.setup import open_chain
+from neo_service_layer.kernel.chain.parts import open_chain
 from neo_service_layer.kernel.clock import SystemClock
 from neo_service_layer.kernel.enclave_client.client import EnclaveClient
+from neo_service_layer.kernel.enclave_client.sealed_records import sealed_record_loader
 from neo_service_layer.kernel.health.ports import ReadinessCheck
 from neo_service_layer.services.feeds.rules.updates import FeedDefinition
 from neo_service_layer.services.feeds.use_cases import FeedRunner, RoundReport
-from neo_service_layer.services.keys.adapters.repositories import sealed_record_loader
 from tests.e2e.chain.oracle_support import WebServer, web_server
 from tests.e2e.chain.stack import Stack, call, close_stack, open_stack, wait_for
 
@@ -65,7 +65,7 @@ def exchanges(web: WebServer, a: object, b: object, c: object) -> None:
 async def test_rounds_publish_on_deviation_and_heartbeat_and_survive_bad_sources(fstack: Stack) -> None:
     stack = fstack
     clock = ShiftedClock()
-    engine = stack.store._engine
+    engine = stack.engine
     client = EnclaveClient.from_settings(stack.settings, loader=sealed_record_loader(engine))
     registry = CollectorRegistry()
     readiness: dict[str, ReadinessCheck] = {}

@@ -23,19 +23,20 @@ from neo_service_layer.kernel.chain.adapters import privnet_deploy as deploy
 from neo_service_layer.kernel.chain.adapters.local_chain import artifact
 from neo_service_layer.kernel.chain.adapters.neo_chain import NeoRpcEndpoint
 from neo_service_layer.kernel.chain.adapters.privnet import DEV_VALIDATOR_PUBLIC_KEY
-from neo_service_layer.kernel.chain.rules import ChainRequest, RequestStatus
+from neo_service_layer.kernel.chain.rules import RequestStatus
 from neo_service_layer.services.native_oracle.adapters.node import (
     NeoNativeOracle,
     designate_oracles,
     designated_oracles,
 )
+from neo_service_layer.services.native_oracle.adapters.payloads import NativeOraclePayloads
 from neo_service_layer.services.native_oracle.rules import (
     ORACLE_CONTRACT,
     NativeAnswer,
     NativeRequest,
     NeoResponseCode,
 )
-from neo_service_layer.services.native_oracle.use_cases import SERVICE
+from neo_service_layer.services.native_oracle.use_cases import SERVICE, NativeOracleRequest
 from tests.e2e.chain.neogo_oracle import OraclePrivnet
 from tests.e2e.chain.stack import InProcessWorker, Stack, call, close_stack, open_stack, sql, wait_for
 from tests.e2e.chain.tls_support import HttpsServer, LoopbackCertificates, https_server
@@ -67,11 +68,11 @@ async def request(stack: Stack, consumer: types.UInt160, url: str, filter_: str,
     return int(receipt.included_in_block)
 
 
-async def row(stack: Stack, request_id: int) -> ChainRequest | None:
-    return await stack.store.get(SERVICE, ORACLE_CONTRACT, request_id)
+async def row(stack: Stack, request_id: int) -> NativeOracleRequest | None:
+    return await stack.requests(NativeOraclePayloads()).get(SERVICE, ORACLE_CONTRACT, request_id)
 
 
-async def wait_delivered(stack: Stack, request_id: int, timeout: float = 20) -> ChainRequest:
+async def wait_delivered(stack: Stack, request_id: int, timeout: float = 20) -> NativeOracleRequest:
     async def done() -> bool:
         found = await row(stack, request_id)
         return found is not None and found.status is RequestStatus.DELIVERED

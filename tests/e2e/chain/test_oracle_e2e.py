@@ -12,11 +12,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from neo_service_layer.bootstrap import create_app
 from neo_service_layer.enclave.wire.oracle import ResultCode
 from neo_service_layer.kernel.chain.rules import RequestStatus
-from neo_service_layer.kernel.http.app import create_app
 from neo_service_layer.kernel.http.security import authenticate
-from neo_service_layer.kernel.identity.rules.identity import Principal, PrincipalKind, Scopes
+from neo_service_layer.kernel.identity.rules.access import Principal, PrincipalKind, Scopes
 from tests.e2e.chain.oracle_support import (
     Route,
     WebServer,

@@ -11,12 +11,12 @@ import pytest
 from fastapi import FastAPI
 from neo3.api.wrappers import GenericContract
 
+from neo_service_layer.bootstrap import create_app
 from neo_service_layer.kernel.chain.adapters import privnet_deploy as deploy
 from neo_service_layer.kernel.chain.adapters.neo_chain import uint160
 from neo_service_layer.kernel.chain.rules import RequestStatus
-from neo_service_layer.kernel.http.app import create_app
 from neo_service_layer.kernel.http.security import authenticate
-from neo_service_layer.kernel.identity.rules.identity import Principal, PrincipalKind, Scopes
+from neo_service_layer.kernel.identity.rules.access import Principal, PrincipalKind, Scopes
 from neo_service_layer.services.randomness import rules as randomness
 from neo_service_layer.services.randomness.adapters.proofs import verify_randomness
 from tests.e2e.chain.stack import InProcessWorker, Stack, call
@@ -54,22 +54,22 @@ async def test_a_roll_is_answered_in_the_next_block_with_a_verifiable_proof(stac
         # not asserted here (at 100 ms blocks on a busy machine that would be a timing test)
         assert row.fulfilled_block is not None
         assert row.fulfilled_block > block
-        assert row.output is not None
-        assert row.proof is not None
+        assert row.answer is not None
+        answer = row.answer
         die = (await stack.read(dice, "getRoll", rid)).as_int()
-        words = randomness.derive_words(row.output, 1)
+        words = randomness.derive_words(answer.output, 1)
         assert die == words[0] % 6 + 1
         verdict = verify_randomness(
             request_id=rid,
-            seed=row.seed,
-            proof=row.proof,
-            output=row.output,
+            seed=row.asked.seed,
+            proof=answer.proof,
+            output=answer.output,
             bls_public_key=bytes.fromhex(stack.network.service_keys["randomness_bls"]),
             words=words,
         )
         assert verdict.ok
         # the contract's own pairing check agrees (message point computed here, never trusted)
-        point = randomness_point(randomness.vrf_input(rid, row.seed))
+        point = randomness_point(randomness.vrf_input(rid, row.asked.seed))
         assert (await stack.read(stack.service, "verifyProof", rid, point)).as_bool() is True
 
     async with api(stack) as client:
@@ -131,7 +131,7 @@ async def test_callbacks_that_throw_or_abort_are_fulfilled_and_reported(stack: S
     assert aborted.callback_failure.startswith("callback faults:")
     for rid in ids.values():
         state = (await stack.read(stack.service, "getRequest", rid)).as_list()
-        assert state[0].as_int() == randomness.RequestState.CALLBACK_FAILED
+        assert state[0].as_int() == randomness.RandomnessContractState.CALLBACK_FAILED
         assert len(state[4].as_bytes()) == 32  # the output stays readable on chain
     async with api(stack) as client:
         shown = (await client.get(f"/api/v1/randomness/requests/{ids[2]}")).json()
@@ -154,7 +154,7 @@ async def test_a_fulfilment_whose_dry_run_faults_is_never_sent(stack: Stack) -> 
     faulty = await stack.deploy_consumer("faulty_consumer")
     other = LocalRandomnessKeys()
     async with open_container(stack.settings, "worker", migrate=False) as container:
-        parts = container.chain_parts
+        parts = container.chain
         assert parts is not None
         rotate = [ContractCall(stack.contract, "rotateKey", (other.public_key, other.bls_public_key, 0))]
         tx = await parts.chain.build_transaction(rotate, await parts.chain.dry_run(rotate))
@@ -176,10 +176,10 @@ async def test_a_fulfilment_whose_dry_run_faults_is_never_sent(stack: Stack) -> 
     assert "invalid signature" in failed.failure_reason
     assert await stack.outbox_count() == outbox_before  # nothing was ever built for sending
     async with open_container(stack.settings, "worker", migrate=False) as container:
-        assert container.chain_parts is not None
-        assert await container.chain_parts.chain.gas_balance() == balance_before  # no fee paid
+        assert container.chain is not None
+        assert await container.chain.chain.gas_balance() == balance_before  # no fee paid
     state = (await stack.read(stack.service, "getRequest", rid)).as_list()
-    assert state[0].as_int() == randomness.RequestState.PENDING
+    assert state[0].as_int() == randomness.RandomnessContractState.PENDING
     async with api(stack) as client:
         shown = (await client.get(f"/api/v1/randomness/requests/{rid}")).json()
         assert shown["status"] == "failed"
@@ -192,17 +192,18 @@ def _unused() -> None:  # keep imports honest for linters
 
 async def test_ten_thousand_offchain_words_look_uniform(stack: Stack) -> None:
     """Chi-square over bytes and the monobit test on 10,000 words from the service function."""
-    from neo_service_layer.kernel.chain.adapters.service_keys import load_service_keys
+    from neo_service_layer.kernel.chain.adapters.role_key_store import SqlRoleKeyStore
     from neo_service_layer.kernel.enclave_client.client import EnclaveClient
+    from neo_service_layer.services.randomness.adapters.keys import load_randomness_keys
     from neo_service_layer.services.randomness.use_cases import generate_offchain
 
-    keys = await load_service_keys(stack.store)
+    keys = await load_randomness_keys(SqlRoleKeyStore(stack.engine))
     assert keys is not None
     client = EnclaveClient.from_settings(stack.settings)
     try:
         words: list[int] = []
         for i in range(100):
-            answer = await generate_offchain(client, keys.randomness, "acme", 100, i.to_bytes(4, "big"))
+            answer = await generate_offchain(client, keys, "acme", 100, i.to_bytes(4, "big"))
             words.extend(answer.words)
     finally:
         await client.close()

@@ -12,9 +12,9 @@ import pyotp
 import pytest
 from fastapi import FastAPI
 
-from neo_service_layer.bootstrap import Container
+from neo_service_layer.bootstrap import create_app
 from neo_service_layer.kernel.config import Settings
-from neo_service_layer.kernel.http.app import create_app
+from neo_service_layer.kernel.container import Container
 from tests.http.appclient import app_client
 from tests.unit.identity.fakes import FakeClock
 

@@ -8,7 +8,7 @@ import json
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from neo_service_layer.kernel.identity.rules.identity import TokenClaims
+from neo_service_layer.kernel.identity.rules.tokens import TokenClaims
 from tests.http.identity.conftest import PASSWORD, ROOT, ROOT_PASSWORD, Api, bearer
 
 PROBLEM = "application/problem+json"

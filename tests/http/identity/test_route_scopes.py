@@ -7,10 +7,10 @@ from typing import Any
 
 from fastapi.routing import APIRoute
 
+from neo_service_layer.bootstrap import create_app
 from neo_service_layer.kernel.config import Settings
-from neo_service_layer.kernel.http.app import create_app
 from neo_service_layer.kernel.http.security import declared_scopes
-from neo_service_layer.kernel.identity.rules.identity import ALL_SCOPES
+from neo_service_layer.kernel.identity.rules.access import ALL_SCOPES
 
 PUBLIC = {
     ("POST", "/api/v1/auth/token"),

@@ -19,17 +19,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from neo_service_layer.bootstrap import Container
+from neo_service_layer.bootstrap import create_app
 from neo_service_layer.kernel.config import Settings
-from neo_service_layer.kernel.http.app import create_app
-from neo_service_layer.kernel.identity.rules.identity import (
-    ALL_SCOPES,
-    PLATFORM_TENANT,
-    SUPERADMIN,
-    TENANT_SCOPES,
-    Principal,
-    PrincipalKind,
-)
+from neo_service_layer.kernel.container import Container
+from neo_service_layer.kernel.identity.rules.access import ALL_SCOPES, TENANT_SCOPES, Principal, PrincipalKind
+from neo_service_layer.kernel.identity.rules.accounts import PLATFORM_TENANT, SUPERADMIN
 from tests.http.appclient import app_client
 from tests.integration.enclave.enclave_process_fakes import EnclaveProcess
 

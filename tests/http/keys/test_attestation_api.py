@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
+from neo_service_layer.bootstrap import create_app
 from neo_service_layer.kernel.config import Settings
-from neo_service_layer.kernel.http.app import create_app
 from tests.http.appclient import app_client
 from tests.http.keys.conftest import Api, Tenant
 from tests.http.keys.test_keys_api import create

@@ -24,7 +24,8 @@ from neo3.wallet import utils as neo_wallet
 
 from neo_service_layer.enclave.wire.keys import KeyDisabled
 from neo_service_layer.kernel.identity.rules.audit import Actions, AuditQuery
-from neo_service_layer.services.keys.use_cases.keys import batch_digest
+from neo_service_layer.services.keys.parts import KeysParts
+from neo_service_layer.services.keys.use_cases.signing import batch_digest
 from tests.http.keys.conftest import Api, MovableClock, Tenant
 
 
@@ -240,17 +241,17 @@ async def test_disable_and_destruction_schedule(api: Api, clock: MovableClock) -
     assert refused.headers["content-type"].startswith("application/problem+json")
 
     await acme.call("POST", f"/api/v1/keys/{key['key_id']}/destruction", "keys:admin")
-    async with api.container.vault.keys._uow(None) as uow:
+    async with api.container.parts_of("keys", KeysParts).keys._uow(None) as uow:
         old_record = await uow.sealed_records.get(key["key_id"], None)
     assert old_record is not None
     clock.advance(days=6)
-    assert await api.container.vault.keys.destroy_due() == []
+    assert await api.container.parts_of("keys", KeysParts).keys.destroy_due() == []
     clock.advance(days=1, seconds=1)
-    assert await api.container.vault.keys.destroy_due() == [key["key_id"]]
+    assert await api.container.parts_of("keys", KeysParts).keys.destroy_due() == [key["key_id"]]
     gone = await acme.call("GET", f"/api/v1/keys/{key['key_id']}", "keys:read")
     assert gone.json()["status"] == "destroyed"
     assert (await sign(acme, key["key_id"], b"x")).status_code == 409
-    async with api.container.vault.keys._uow(None) as uow:
+    async with api.container.parts_of("keys", KeysParts).keys._uow(None) as uow:
         assert await uow.sealed_records.get(key["key_id"], None) is None
     # the enclave refuses the key for good, even if an old copy of its sealed record comes back
     with pytest.raises(KeyDisabled):
@@ -264,12 +265,12 @@ async def test_rotation_due_metric_and_rotate_due(api: Api, clock: MovableClock)
     clock.advance(days=91)
     got = await acme.call("GET", f"/api/v1/keys/{key['key_id']}", "keys:read")
     assert got.json()["rotation_due"] is True
-    assert await api.container.vault.refresh_rotation_gauge() == 1
+    assert await api.container.parts_of("keys", KeysParts).refresh_rotation_gauge() == 1
     metrics = (await api.client.get("/metrics")).text
     assert "nsl_keys_rotation_due 1.0" in metrics
-    rotated = await api.container.vault.keys.rotate_due()
+    rotated = await api.container.parts_of("keys", KeysParts).keys.rotate_due()
     assert [k.key_id for k in rotated] == [key["key_id"]]
-    assert await api.container.vault.refresh_rotation_gauge() == 0
+    assert await api.container.parts_of("keys", KeysParts).refresh_rotation_gauge() == 0
     entries = await api.container.iam.audit_log.page(AuditQuery(tenant_id=acme.id, action="key.rotate"))
     assert entries.entries[0].actor == "system:key-rotation"
 

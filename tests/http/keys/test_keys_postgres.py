@@ -12,9 +12,10 @@ from collections.abc import Callable
 import asyncpg
 import pytest
 
+from neo_service_layer.bootstrap import create_app
 from neo_service_layer.kernel.config import Settings
-from neo_service_layer.kernel.http.app import create_app
 from neo_service_layer.services.keys.adapters.tables import TENANT_TABLES
+from neo_service_layer.services.keys.parts import KeysParts
 from tests.http.appclient import app_client
 from tests.http.keys.conftest import Api, MovableClock
 from tests.http.keys.test_keys_api import create, p256_verify, sign
@@ -62,9 +63,10 @@ async def test_flow_and_row_level_security(
         assert put.status_code == 201
         assert (await evil.call("GET", "/api/v1/secrets/db")).status_code == 404
         clock.advance(days=91)
-        assert await api.container.vault.refresh_rotation_gauge() == 1  # acme's key (evil's is disabled)
+        keys = api.container.parts_of("keys", KeysParts)
+        assert await keys.refresh_rotation_gauge() == 1  # acme's key (evil's is disabled)
         # the loader reads sealed records with no tenant: the enclave re-provisions from PostgreSQL
-        record = await api.container.vault.keys.load_sealed_record(key["key_id"], None)
+        record = await keys.keys.load_sealed_record(key["key_id"], None)
         assert (await api.container.enclave.load_key(key["key_id"], record)).version == 2
 
     connection = await asyncpg.connect(postgres_url)

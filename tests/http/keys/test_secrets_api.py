@@ -9,7 +9,9 @@ import boto3
 import pytest
 
 from neo_service_layer.kernel.identity.rules.audit import Actions, AuditQuery
+from neo_service_layer.services.keys.parts import KeysParts
 from neo_service_layer.services.secrets.rules import Consumer, ConsumerNotAllowed
+from neo_service_layer.services.secrets.use_cases.secrets import SecretsService
 from tests.http.keys.conftest import Api
 from tests.integration.secrets_sources.conftest import aws_endpoint, moto_endpoint  # noqa: F401
 
@@ -46,14 +48,16 @@ async def test_put_list_versions_rotate_delete(api: Api) -> None:
     assert "value" not in one.json()
 
     # later services get the sealed blob as an allowed consumer; only the enclave opens it
-    label, blob = await api.container.vault.secrets.sealed_for_consumer(
+    label, blob = await api.container.parts_of("secrets", SecretsService).sealed_for_consumer(
         acme.id, "db/password", Consumer.ORACLE
     )
     assert label == "secret:db/password:v2"
     assert await api.container.enclave.unseal(acme.id, label, blob) == b"next-value"
     assert b"next-value" not in blob
     with pytest.raises(ConsumerNotAllowed):
-        await api.container.vault.secrets.sealed_for_consumer(acme.id, "db/password", Consumer.COMPUTE)
+        await api.container.parts_of("secrets", SecretsService).sealed_for_consumer(
+            acme.id, "db/password", Consumer.COMPUTE
+        )
 
     again = await acme.call("PUT", "/api/v1/secrets/db/password", "secrets:write", json={"value": "v3"})
     assert again.status_code == 200
@@ -137,7 +141,7 @@ async def test_import_from_aws_secrets_manager(api: Api, aws_endpoint: str) -> N
     assert results["missing"] == {**results["missing"], "imported": False, "error": "secret-source-not-found"}
     assert "imported-db-pa55" not in response.text
     assert AWS_SECRET not in response.text
-    label, blob = await api.container.vault.secrets.sealed_for_consumer(
+    label, blob = await api.container.parts_of("secrets", SecretsService).sealed_for_consumer(
         acme.id, "db-password", Consumer.COMPUTE
     )
     assert await api.container.enclave.unseal(acme.id, label, blob) == b"imported-db-pa55"
@@ -155,11 +159,11 @@ async def test_import_from_aws_secrets_manager(api: Api, aws_endpoint: str) -> N
         json={"remembered": "aws-main", "names": ["db-password"]},
     )
     assert resync.json()["results"][0]["version"] == 2, resync.text
-    label, blob = await api.container.vault.secrets.sealed_for_consumer(
+    label, blob = await api.container.parts_of("secrets", SecretsService).sealed_for_consumer(
         acme.id, "db-password", Consumer.COMPUTE
     )
     assert await api.container.enclave.unseal(acme.id, label, blob) == b"rotated-in-aws"
-    async with api.container.vault.keys._uow(acme.id) as uow:
+    async with api.container.parts_of("keys", KeysParts).keys._uow(acme.id) as uow:
         stored = await uow.secret_sources.get(acme.id, "aws-main")
     assert stored is not None
     assert AWS_SECRET.encode() not in stored.sealed_config

@@ -27,13 +27,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from neo_service_layer.kernel.chain.adapters.request_store import ChainStore
+from neo_service_layer.bootstrap import create_app
+from neo_service_layer.kernel.chain.adapters.request_store import SqlRequestStore
 from neo_service_layer.kernel.chain.rules import NewRequest, RequestStatus
 from neo_service_layer.kernel.clock import SystemClock
 from neo_service_layer.kernel.config import Settings
 from neo_service_layer.kernel.db.engine import create_engine
 from neo_service_layer.kernel.enclave_client.client import EnclaveClient
-from neo_service_layer.kernel.http.app import create_app
 from neo_service_layer.services.backup.adapters.checks import (
     AUDIT_CHAIN,
     SEALED_KEYS,
@@ -43,9 +43,11 @@ from neo_service_layer.services.backup.adapters.checks import (
 )
 from neo_service_layer.services.backup.adapters.factory import build_backup_service
 from neo_service_layer.services.backup.adapters.settings import BackupSettings
-from neo_service_layer.services.keys.adapters.repositories import SqlSealedRecordStore
+from neo_service_layer.services.keys.adapters.sealed_record_store import SqlSealedRecordStore
 from neo_service_layer.services.keys.cli import RecordFile
 from neo_service_layer.services.keys.use_cases import migration as key_migration
+from neo_service_layer.services.randomness.adapters.payloads import RandomnessPayloads
+from neo_service_layer.services.randomness.rules import RandomnessParams
 from tests.http.appclient import app_client
 from tests.http.keys.conftest import Api, Tenant
 from tests.integration.backup.conftest import dump_tables
@@ -192,9 +194,10 @@ async def _drill(
         )
         assert put.status_code == 201, put.text
         engine = app.state.container.engine
-        chain = ChainStore(engine)
+        chain = SqlRequestStore(engine, RandomnessPayloads())
         pending = [
-            NewRequest(i, "0x" + "cd" * 20, 1, bytes([i]) * 32, 100 + i, "0x" + f"{i:064x}") for i in (1, 2)
+            NewRequest(i, "0x" + "cd" * 20, RandomnessParams(1, bytes([i]) * 32), 100 + i, "0x" + f"{i:064x}")
+            for i in (1, 2)
         ]
         await chain.apply_block("randomness", "randomness", CONTRACT, 102, SEEN_AT, pending, [], SEEN_AT)
         claimed = await chain.claim(
@@ -258,7 +261,7 @@ async def _drill(
         assert audit.ok, audit
         await b.close()
         await c.close()
-        chain = ChainStore(engine)
+        chain = SqlRequestStore(engine, RandomnessPayloads())
         assert (await chain.get("randomness", CONTRACT, 2)) is not None
         statuses = await chain.count_by_status("randomness", CONTRACT)
         assert statuses.get(RequestStatus.SEEN) == 2  # both requests still pending after the restore

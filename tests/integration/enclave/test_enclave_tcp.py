@@ -7,14 +7,14 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from neo_service_layer.enclave.main import build_server
+from neo_service_layer.enclave.settings import EnclaveSettings
 from neo_service_layer.enclave.wire.keys import KeyKind, KeyPolicy, Purpose, SignatureFormat
-from neo_service_layer.kernel.config import Settings
 from neo_service_layer.kernel.enclave_client.client import EnclaveClient
 from neo_service_layer.kernel.enclave_client.ports import EnclaveUnavailable
 
 
 async def test_tcp_round_trip(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, enclave_token=SecretStr("tcp-token"))
+    settings = EnclaveSettings(data_dir=tmp_path, enclave_token=SecretStr("tcp-token"))
     server = build_server(settings, tcp_address=("127.0.0.1", 0))
     await server.start()
     port = server.tcp_port

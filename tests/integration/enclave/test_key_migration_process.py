@@ -36,7 +36,7 @@ from neo_service_layer.kernel.config import Settings
 from neo_service_layer.kernel.db.engine import create_engine
 from neo_service_layer.kernel.db.migrate import upgrade_to_head
 from neo_service_layer.kernel.enclave_client.client import EnclaveClient
-from neo_service_layer.services.keys.adapters.repositories import SqlSealedRecordStore
+from neo_service_layer.services.keys.adapters.sealed_record_store import SqlSealedRecordStore
 from neo_service_layer.services.keys.use_cases import migration as key_migration
 from neo_service_layer.services.keys.use_cases.migration import Record
 

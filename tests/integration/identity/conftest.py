@@ -11,8 +11,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-from neo_service_layer.bootstrap import Container, open_container
+from neo_service_layer.bootstrap import open_container
 from neo_service_layer.kernel.config import Settings
+from neo_service_layer.kernel.container import Container
 from tests.unit.identity.fakes import FakeClock
 
 FAST_HASHING: dict[str, Any] = {

@@ -8,20 +8,17 @@ import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from neo_service_layer.bootstrap import Container
+from neo_service_layer.kernel.container import Container
 from neo_service_layer.kernel.db.engine import normalise_url
 from neo_service_layer.kernel.identity.adapters.tables import api_keys, audit_events
+from neo_service_layer.kernel.identity.rules.access import ALL_SCOPES, Principal, PrincipalKind
+from neo_service_layer.kernel.identity.rules.accounts import PLATFORM_TENANT, Role
 from neo_service_layer.kernel.identity.rules.audit import AuditRecord, Outcome
-from neo_service_layer.kernel.identity.rules.identity import (
-    ALL_SCOPES,
-    PLATFORM_TENANT,
+from neo_service_layer.kernel.identity.rules.errors import (
     AccountLocked,
     InvalidApiKey,
     InvalidCredentials,
-    Principal,
-    PrincipalKind,
     RefreshReuseDetected,
-    Role,
     TokenRevoked,
 )
 from tests.unit.identity.fakes import FakeClock

@@ -9,8 +9,8 @@ from contextlib import AsyncExitStack
 import httpx
 import pytest
 
+from neo_service_layer.bootstrap import create_app
 from neo_service_layer.kernel.config import Settings
-from neo_service_layer.kernel.http.app import create_app
 from neo_service_layer.kernel.identity.adapters.rate_limits import LimitsRateLimiter
 from tests.http.appclient import app_client
 from tests.integration.identity.conftest import FAST_HASHING

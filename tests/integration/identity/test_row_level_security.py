@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from neo_service_layer.bootstrap import Container
+from neo_service_layer.kernel.container import Container
 from neo_service_layer.kernel.db.unit_of_work import SqlUnitOfWork
 from neo_service_layer.kernel.identity.adapters.tables import (
     TENANT_TABLES,
@@ -15,13 +15,8 @@ from neo_service_layer.kernel.identity.adapters.tables import (
     memberships,
 )
 from neo_service_layer.kernel.identity.adapters.unit_of_work import SqlIdentityUnitOfWork
-from neo_service_layer.kernel.identity.rules.identity import (
-    ALL_SCOPES,
-    PLATFORM_TENANT,
-    Principal,
-    PrincipalKind,
-    Role,
-)
+from neo_service_layer.kernel.identity.rules.access import ALL_SCOPES, Principal, PrincipalKind
+from neo_service_layer.kernel.identity.rules.accounts import PLATFORM_TENANT, Role
 from tests.integration.identity.conftest import APP_ROLE
 
 pytestmark = pytest.mark.postgres

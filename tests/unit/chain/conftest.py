@@ -1,15 +1,18 @@
-"""A migrated database per test for the chain store (real SQL on SQLite and PostgreSQL, no network)."""
+"""A migrated database per test for the chain stores (real SQL on SQLite and PostgreSQL, no network)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from neo_service_layer.kernel.chain.adapters.request_store import ChainStore
+from neo_service_layer.kernel.chain.adapters.request_store import SqlRequestStore
 from neo_service_layer.kernel.config import Settings
 from neo_service_layer.kernel.db.engine import create_engine
 from neo_service_layer.kernel.db.migrate import upgrade_to_head
+from neo_service_layer.services.randomness.adapters.payloads import RandomnessPayloads
+from neo_service_layer.services.randomness.use_cases import RandomnessStore
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -21,10 +24,16 @@ def store_settings(request: pytest.FixtureRequest, make_settings: Callable[..., 
 
 
 @pytest.fixture
-async def store(store_settings: Settings) -> AsyncIterator[ChainStore]:
+async def engine(store_settings: Settings) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(store_settings)
     await upgrade_to_head(engine)
     try:
-        yield ChainStore(engine)
+        yield engine
     finally:
         await engine.dispose()
+
+
+@pytest.fixture
+def store(engine: AsyncEngine) -> RandomnessStore:
+    """The pipeline's store as the randomness service uses it (payloads in ``randomness_requests``)."""
+    return SqlRequestStore(engine, RandomnessPayloads())

@@ -237,16 +237,16 @@ class RecordingObserver:
 
 
 @dataclass
-class Outboxed:
+class Outboxed[A]:
     """A transaction the in-memory store accepted: its fulfilments and how often it was marked sent."""
 
     tx: SignedTransaction
-    fulfilments: list[Fulfilment]
+    fulfilments: list[Fulfilment[A]]
     sends: list[str | None] = field(default_factory=list)
 
 
-class MemoryChainStore:
-    """The ``ChainStore`` operations the fulfillers use, in memory, with the SQL store's lease rules.
+class MemoryRequestStore[Q, A]:
+    """The ``RequestStore`` operations the fulfillers use, in memory, with the SQL store's lease rules.
 
     ``claim`` leases SEEN requests whose lease is free or ran out (oldest first); ``write_outbox`` accepts
     a transaction only while every request is SEEN and leased by the writer, and then moves them to
@@ -255,18 +255,25 @@ class MemoryChainStore:
     """
 
     def __init__(self) -> None:
-        self.rows: dict[tuple[str, str, int], ChainRequest] = {}
+        self.rows: dict[tuple[str, str, int], ChainRequest[Q, A]] = {}
         self.leases: dict[tuple[str, str, int], Lease] = {}
-        self.outbox: dict[str, Outboxed] = {}
+        self.outbox: dict[str, Outboxed[A]] = {}
         self.released: list[list[int]] = []
         self.failed: list[tuple[int, str]] = []
 
-    def add(self, service: str, contract: str, new: Sequence[NewRequest]) -> None:
+    def add(self, service: str, contract: str, new: Sequence[NewRequest[Q]]) -> None:
         for n in new:
             self.rows[(service, contract, n.request_id)] = ChainRequest(
-                service, contract, n.request_id, n.consumer, n.num_words, n.seed, n.block, n.tx_hash,
-                RequestStatus.SEEN, 0,
-            )  # fmt: skip
+                service,
+                contract,
+                n.request_id,
+                n.consumer,
+                n.asked,
+                n.block,
+                n.tx_hash,
+                RequestStatus.SEEN,
+                0,
+            )
             self.leases[(service, contract, n.request_id)] = Lease(None, None)
 
     def status(self, service: str, contract: str, request_id: int) -> RequestStatus:
@@ -277,7 +284,7 @@ class MemoryChainStore:
 
     async def claim(
         self, service: str, contract: str, worker: str, now: datetime, until: datetime, limit: int
-    ) -> list[ChainRequest]:
+    ) -> list[ChainRequest[Q, A]]:
         def lapsed(lease: Lease) -> bool:  # as the SQL store: nobody's, or run out (even our own)
             return lease.until is None or lease.until <= now
 
@@ -307,7 +314,7 @@ class MemoryChainStore:
         worker: str,
         now: datetime,
         tx: SignedTransaction,
-        fulfilments: Sequence[Fulfilment],
+        fulfilments: Sequence[Fulfilment[A]],
     ) -> bool:
         keys = [(service, contract, f.request_id) for f in fulfilments]
         if not all(
@@ -321,8 +328,7 @@ class MemoryChainStore:
                 status=RequestStatus.FULFILLING,
                 tx_hash=tx.tx_hash,
                 with_delivery=f.with_delivery,
-                output=f.output,
-                proof=f.proof,
+                answer=f.answer,
                 callback_failure=f.callback_failure,
                 attempts=row.attempts + 1,
             )
@@ -335,7 +341,7 @@ class MemoryChainStore:
         contract: str,
         worker: str,
         now: datetime,
-        items: Sequence[tuple[SignedTransaction, Sequence[Fulfilment]]],
+        items: Sequence[tuple[SignedTransaction, Sequence[Fulfilment[A]]]],
     ) -> list[bool]:
         return [await self.write_outbox(service, contract, worker, now, tx, f) for tx, f in items]
 
@@ -363,5 +369,5 @@ class MemoryChainStore:
             for o in self.outbox.values()
         ]
 
-    async def get(self, service: str, contract: str, request_id: int) -> ChainRequest | None:
+    async def get(self, service: str, contract: str, request_id: int) -> ChainRequest[Q, A] | None:
         return self.rows.get((service, contract, request_id))

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from neo_service_layer.kernel.chain.adapters.request_store import ChainStore
 from neo_service_layer.kernel.chain.ports.chain import SendOutcome, TransactionState
 from neo_service_layer.kernel.chain.rules import OutboxAction, RequestStatus
 from neo_service_layer.kernel.chain.use_cases.outbox import OutboxRelay
 from neo_service_layer.kernel.chain.use_cases.watcher import ChainWatcher
 from neo_service_layer.services.randomness import use_cases as randomness
-from neo_service_layer.services.randomness.use_cases import RandomnessFulfiller, RandomnessKeys
+from neo_service_layer.services.randomness.use_cases import (
+    RandomnessFulfiller,
+    RandomnessKeys,
+    RandomnessStore,
+)
 from tests.unit.chain.fakes import (
     CONTRACT,
     FakeChain,
@@ -31,7 +34,12 @@ SERVICE = randomness.SERVICE
 
 
 def watcher(
-    chain: FakeChain, store: ChainStore, observer: RecordingObserver, *, start: int = 0, max_blocks: int = 100
+    chain: FakeChain,
+    store: RandomnessStore,
+    observer: RecordingObserver,
+    *,
+    start: int = 0,
+    max_blocks: int = 100,
 ) -> ChainWatcher:
     return ChainWatcher(
         chain,
@@ -48,7 +56,7 @@ def watcher(
 
 def fulfiller(
     chain: FakeChain,
-    store: ChainStore,
+    store: RandomnessStore,
     clock: FakeClock,
     worker: str = "w1",
     per_transaction: int = 20,
@@ -69,14 +77,14 @@ def fulfiller(
     )
 
 
-async def statuses(store: ChainStore) -> dict[RequestStatus, int]:
+async def statuses(store: RandomnessStore) -> dict[RequestStatus, int]:
     return await store.count_by_status(SERVICE, CONTRACT)
 
 
 # Watcher -------------------------------------------------------------------------------------
 
 
-async def test_watcher_records_each_request_once_and_moves_the_cursor(store: ChainStore) -> None:
+async def test_watcher_records_each_request_once_and_moves_the_cursor(store: RandomnessStore) -> None:
     chain = FakeChain(head=5, blocks={2: [requested(2, 0), requested(2, 1)], 4: [requested(4, 2)]})
     observer = RecordingObserver()
     result = await watcher(chain, store, observer).poll()
@@ -94,7 +102,7 @@ async def test_watcher_records_each_request_once_and_moves_the_cursor(store: Cha
     assert chain.event_reads == [0, 1, 2, 3, 4, 5]
 
 
-async def test_watcher_resumes_from_the_durable_cursor_after_a_restart(store: ChainStore) -> None:
+async def test_watcher_resumes_from_the_durable_cursor_after_a_restart(store: RandomnessStore) -> None:
     chain = FakeChain(head=3, blocks={1: [requested(1, 0)]})
     await watcher(chain, store, RecordingObserver()).poll()
     # "downtime": blocks 4..9 are produced while no watcher runs
@@ -108,7 +116,7 @@ async def test_watcher_resumes_from_the_durable_cursor_after_a_restart(store: Ch
     assert await statuses(store) == {RequestStatus.SEEN: 3}
 
 
-async def test_watcher_catches_up_in_bounded_steps(store: ChainStore) -> None:
+async def test_watcher_catches_up_in_bounded_steps(store: RandomnessStore) -> None:
     chain = FakeChain(head=10, blocks={10: [requested(10, 0)]})
     observer = RecordingObserver()
     w = watcher(chain, store, observer, max_blocks=4)
@@ -120,7 +128,7 @@ async def test_watcher_catches_up_in_bounded_steps(store: ChainStore) -> None:
     assert await statuses(store) == {RequestStatus.SEEN: 1}
 
 
-async def test_reapplying_a_block_changes_nothing(store: ChainStore) -> None:
+async def test_reapplying_a_block_changes_nothing(store: RandomnessStore) -> None:
     """Two watchers (or a crash after the events but before the cursor) apply one block twice."""
     new, updates = randomness.decode_events([requested(3, 7), requested(3, 8)])
     clock = FakeClock()
@@ -134,7 +142,7 @@ async def test_reapplying_a_block_changes_nothing(store: ChainStore) -> None:
     assert await store.cursor("c") == 3
 
 
-async def test_chain_events_move_requests_and_report_latency(store: ChainStore) -> None:
+async def test_chain_events_move_requests_and_report_latency(store: RandomnessStore) -> None:
     chain = FakeChain(head=2, blocks={2: [requested(2, 0)]})
     observer = RecordingObserver()
     w = watcher(chain, store, observer)
@@ -153,12 +161,12 @@ async def test_chain_events_move_requests_and_report_latency(store: ChainStore) 
 # Fulfiller -----------------------------------------------------------------------------------
 
 
-async def seed_requests(store: ChainStore, ids: range, block: int = 1) -> None:
+async def seed_requests(store: RandomnessStore, ids: range, block: int = 1) -> None:
     new, _ = randomness.decode_events([requested(block, i) for i in ids])
     await store.apply_block("c", SERVICE, CONTRACT, block, None, new, [], FakeClock().now())
 
 
-async def test_a_burst_is_answered_in_a_few_batched_transactions(store: ChainStore) -> None:
+async def test_a_burst_is_answered_in_a_few_batched_transactions(store: RandomnessStore) -> None:
     await seed_requests(store, range(45))
     chain, clock = FakeChain(head=1), FakeClock()
     assert await fulfiller(chain, store, clock).run_once() == 45
@@ -171,7 +179,7 @@ async def test_a_burst_is_answered_in_a_few_batched_transactions(store: ChainSto
     assert await fulfiller(chain, store, clock).run_once() == 0  # nothing left to claim
 
 
-async def test_two_workers_claim_disjoint_requests_and_a_lease_expires(store: ChainStore) -> None:
+async def test_two_workers_claim_disjoint_requests_and_a_lease_expires(store: RandomnessStore) -> None:
     await seed_requests(store, range(6))
     clock = FakeClock()
     until = clock.now() + timedelta(seconds=30)
@@ -185,7 +193,7 @@ async def test_two_workers_claim_disjoint_requests_and_a_lease_expires(store: Ch
     assert [r.request_id for r in taken] == [0, 1, 2, 3, 4, 5]
 
 
-async def test_a_worker_that_lost_its_lease_never_sends(store: ChainStore) -> None:
+async def test_a_worker_that_lost_its_lease_never_sends(store: RandomnessStore) -> None:
     await seed_requests(store, range(2))
     clock = FakeClock()
     claimed = await store.claim(
@@ -202,7 +210,7 @@ async def test_a_worker_that_lost_its_lease_never_sends(store: ChainStore) -> No
     assert await store.pending_outbox(SERVICE) == []
 
 
-async def test_a_faulting_fulfilment_is_never_sent_and_marked_failed(store: ChainStore) -> None:
+async def test_a_faulting_fulfilment_is_never_sent_and_marked_failed(store: RandomnessStore) -> None:
     await seed_requests(store, range(3))
     chain, clock = FakeChain(head=1, fault_fulfill={1: "invalid signature"}), FakeClock()
     await fulfiller(chain, store, clock).run_once()
@@ -215,7 +223,7 @@ async def test_a_faulting_fulfilment_is_never_sent_and_marked_failed(store: Chai
     assert await statuses(store) == {RequestStatus.FULFILLING: 2, RequestStatus.FAILED: 1}
 
 
-async def test_an_aborting_callback_gets_fulfil_and_mark_failed(store: ChainStore) -> None:
+async def test_an_aborting_callback_gets_fulfil_and_mark_failed(store: RandomnessStore) -> None:
     await seed_requests(store, range(1))
     chain, clock = FakeChain(head=1, fault_deliver={0: "ABORTMSG is executed"}), FakeClock()
     await fulfiller(chain, store, clock).run_once()
@@ -226,7 +234,7 @@ async def test_an_aborting_callback_gets_fulfil_and_mark_failed(store: ChainStor
     assert row.callback_failure == "callback faults: ABORTMSG is executed"
 
 
-async def test_without_ownership_an_aborting_callback_gets_fulfil_alone(store: ChainStore) -> None:
+async def test_without_ownership_an_aborting_callback_gets_fulfil_alone(store: RandomnessStore) -> None:
     await seed_requests(store, range(1))
     chain = FakeChain(head=1, fault_deliver={0: "ABORT"}, fault_mark=True)
     await fulfiller(chain, store, FakeClock()).run_once()
@@ -236,13 +244,13 @@ async def test_without_ownership_an_aborting_callback_gets_fulfil_alone(store: C
 # Outbox relay --------------------------------------------------------------------------------
 
 
-def relay(chain: FakeChain, store: ChainStore, clock: FakeClock) -> OutboxRelay:
+def relay(chain: FakeChain, store: RandomnessStore, clock: FakeClock) -> OutboxRelay:
     return OutboxRelay(
         chain, store, clock, RecordingObserver(), service=SERVICE, resend_after=timedelta(seconds=2)
     )
 
 
-async def test_relay_sends_what_a_crashed_worker_wrote_but_never_sent(store: ChainStore) -> None:
+async def test_relay_sends_what_a_crashed_worker_wrote_but_never_sent(store: RandomnessStore) -> None:
     await seed_requests(store, range(1))
     chain, clock = FakeChain(head=1), FakeClock()
     f = fulfiller(chain, store, clock)
@@ -257,7 +265,7 @@ async def test_relay_sends_what_a_crashed_worker_wrote_but_never_sent(store: Cha
     assert await relay(chain, store, clock).run_once() == {OutboxAction.WAIT: 1}
 
 
-async def test_relay_rebuilds_only_after_valid_until_block(store: ChainStore) -> None:
+async def test_relay_rebuilds_only_after_valid_until_block(store: RandomnessStore) -> None:
     await seed_requests(store, range(2))
     chain, clock = FakeChain(head=1, valid_for=3), FakeClock()
     await fulfiller(chain, store, clock).run_once()
@@ -278,7 +286,7 @@ async def test_relay_rebuilds_only_after_valid_until_block(store: ChainStore) ->
     assert row.tx_hash != entry.tx_hash
 
 
-async def test_relay_marks_included_and_faulted_transactions(store: ChainStore) -> None:
+async def test_relay_marks_included_and_faulted_transactions(store: RandomnessStore) -> None:
     await seed_requests(store, range(2))
     chain, clock = FakeChain(head=1), FakeClock()
     await fulfiller(chain, store, clock, per_transaction=1).run_once()
@@ -292,7 +300,7 @@ async def test_relay_marks_included_and_faulted_transactions(store: ChainStore) 
     assert await statuses(store) == {RequestStatus.FULFILLING: 1, RequestStatus.SEEN: 1}
 
 
-async def test_known_transactions_count_as_sent(store: ChainStore) -> None:
+async def test_known_transactions_count_as_sent(store: RandomnessStore) -> None:
     await seed_requests(store, range(1))
     chain = FakeChain(head=1, send_outcome=SendOutcome.KNOWN)
     await fulfiller(chain, store, FakeClock()).run_once()

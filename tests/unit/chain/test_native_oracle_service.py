@@ -8,17 +8,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from neo_service_layer.enclave.wire.oracle import ResultCode
-from neo_service_layer.kernel.chain.adapters.request_store import ChainStore
+from neo_service_layer.kernel.chain.adapters.request_store import SqlRequestStore
 from neo_service_layer.kernel.chain.ports.chain import ChainEvent, ChainUnavailable, SignedTransaction
 from neo_service_layer.kernel.chain.rules import RequestStatus
 from neo_service_layer.services.native_oracle.adapters.neo_filter import neo_filter
+from neo_service_layer.services.native_oracle.adapters.payloads import NativeOraclePayloads
 from neo_service_layer.services.native_oracle.ports import NotAnOracleNode
 from neo_service_layer.services.native_oracle.rules import (
     ORACLE_CONTRACT,
     NativeAnswer,
+    NativeParams,
     NativeRequest,
+    NativeResult,
     NeoResponseCode,
 )
 from neo_service_layer.services.native_oracle.use_cases import (
@@ -26,6 +30,7 @@ from neo_service_layer.services.native_oracle.use_cases import (
     SERVICE,
     NativeFetcher,
     NativeOracleFulfiller,
+    NativeOracleStore,
     decode_events,
 )
 from neo_service_layer.services.oracle.use_cases.fulfilment import OracleKey
@@ -38,6 +43,12 @@ OTHER = b"\x03" + b"\x22" * 32
 
 def stored(request_id: int, url: str = URL, filter_: str | None = "$.price") -> NativeRequest:
     return NativeRequest(f"0x{request_id:064x}", 10**8, url, filter_, "0x" + "33" * 20, "cb", b"")
+
+
+@pytest.fixture
+def store(engine: AsyncEngine) -> NativeOracleStore:
+    """The pipeline's store as the native Oracle node uses it (``native_oracle_requests``)."""
+    return SqlRequestStore(engine, NativeOraclePayloads())
 
 
 class FakeNode:
@@ -80,7 +91,7 @@ class FakeNode:
 
 
 class World:
-    def __init__(self, store: ChainStore, node: FakeNode | None = None) -> None:
+    def __init__(self, store: NativeOracleStore, node: FakeNode | None = None) -> None:
         self.store = store
         self.chain = FakeChain(head=1)
         self.node = node or FakeNode()
@@ -116,7 +127,7 @@ class World:
         return found.status
 
 
-async def test_a_batch_is_fetched_once_built_once_recorded_and_sent(store: ChainStore) -> None:
+async def test_a_batch_is_fetched_once_built_once_recorded_and_sent(store: NativeOracleStore) -> None:
     w = World(store)
     await w.request(1, 2, 3)
     assert await w.fulfiller.run_once() == 3
@@ -127,19 +138,26 @@ async def test_a_batch_is_fetched_once_built_once_recorded_and_sent(store: Chain
     assert w.observer.transactions == ["accepted"] * 3
     assert [await w.status(i) for i in (1, 2, 3)] == [RequestStatus.FULFILLING] * 3
     assert {e.send_count for e in await store.pending_outbox(SERVICE)} == {1}
+    row = await store.get(SERVICE, ORACLE_CONTRACT, 2)
+    assert row is not None
+    assert row.asked == NativeParams(URL, "$.price")  # what the event asked, in the node's own table
+    assert row.answer == NativeResult(NeoResponseCode.SUCCESS, b"[42.17]")  # recorded with the outbox
     assert await w.fulfiller.run_once() == 0
 
 
-async def test_a_failed_fetch_is_answered_with_neo_s_code_and_no_result(store: ChainStore) -> None:
+async def test_a_failed_fetch_is_answered_with_neo_s_code_and_no_result(store: NativeOracleStore) -> None:
     w = World(store)
     w.enclave.answers[URL] = (ResultCode.NOT_FOUND, b"")
     await w.request(1)
     await w.fulfiller.run_once()
     (answer,) = w.node.built[0]
     assert (answer.code, answer.result) == (NeoResponseCode.NOT_FOUND, b"")
+    row = await store.get(SERVICE, ORACLE_CONTRACT, 1)
+    assert row is not None
+    assert row.answer == NativeResult(NeoResponseCode.NOT_FOUND, b"")
 
 
-async def test_a_request_no_longer_stored_is_marked_failed_and_never_built(store: ChainStore) -> None:
+async def test_a_request_no_longer_stored_is_marked_failed_and_never_built(store: NativeOracleStore) -> None:
     w = World(store)
     await w.request(1, 2)
     del w.node.pending[2]  # answered by another node, or its response faulted
@@ -151,7 +169,7 @@ async def test_a_request_no_longer_stored_is_marked_failed_and_never_built(store
     assert w.observer.outcomes == ["failed"]
 
 
-async def test_a_node_not_designated_releases_its_claims(store: ChainStore) -> None:
+async def test_a_node_not_designated_releases_its_claims(store: NativeOracleStore) -> None:
     w = World(store, FakeNode(nodes=(OTHER,)))
     await w.request(1)
     with pytest.raises(NotAnOracleNode):
@@ -163,7 +181,7 @@ async def test_a_node_not_designated_releases_its_claims(store: ChainStore) -> N
 
 
 async def test_with_several_signatures_needed_the_signatures_go_to_the_peers_and_the_leases_stay(
-    store: ChainStore,
+    store: NativeOracleStore,
 ) -> None:
     w = World(store, FakeNode(nodes=(OURS, OTHER)))
     await w.request(1, 2)
@@ -180,7 +198,7 @@ async def test_with_several_signatures_needed_the_signatures_go_to_the_peers_and
     assert len(w.node.submitted) == 2
 
 
-async def test_when_no_peer_takes_the_signatures_the_requests_are_released(store: ChainStore) -> None:
+async def test_when_no_peer_takes_the_signatures_the_requests_are_released(store: NativeOracleStore) -> None:
     w = World(store, FakeNode(nodes=(OURS, OTHER)))
     w.node.submit_error = ChainUnavailable("no oracle peer took the signatures")
     await w.request(1)

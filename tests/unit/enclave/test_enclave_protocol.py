@@ -11,6 +11,7 @@ import pytest
 from pydantic import SecretStr
 
 from neo_service_layer.enclave.main import EnclaveStartupError, build_server
+from neo_service_layer.enclave.settings import EnclaveSettings, Environment, TeePlatform
 from neo_service_layer.enclave.wire.protocol import (
     MAX_FRAME,
     BadJson,
@@ -23,7 +24,6 @@ from neo_service_layer.enclave.wire.protocol import (
     encode_frame,
     read_frame,
 )
-from neo_service_layer.kernel.config import Environment, Settings, TeePlatform
 
 TOKEN = b"s3cret-token"
 
@@ -97,10 +97,10 @@ def test_args_are_typed() -> None:
     assert request.args.opt_integer("missing") is None
 
 
-def _settings(tmp_path: Path, **overrides: object) -> Settings:
+def _settings(tmp_path: Path, **overrides: object) -> EnclaveSettings:
     values: dict[str, object] = {"data_dir": tmp_path, "enclave_token": SecretStr("t")}
     values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
+    return EnclaveSettings(**values)  # type: ignore[arg-type]
 
 
 def test_refuses_to_start_without_token(tmp_path: Path) -> None:

@@ -100,19 +100,6 @@ def test_allow_list_admits_only_listed_addresses() -> None:
             check_address(ipaddress.ip_address(other), policy)
 
 
-def test_policy_from_environment() -> None:
-    policy = GuardPolicy.from_env(
-        {"NSL_ORACLE_ALLOW_HOSTS": '["127.0.0.1", "::1"]', "NSL_ORACLE_ALLOW_HTTP": "1"}
-    )
-    assert policy.allow_http is True
-    assert [str(n) for n in policy.allow_networks] == ["127.0.0.1/32", "::1/128"]
-    policy = GuardPolicy.from_env({"NSL_ORACLE_ALLOW_HOSTS": "10.0.0.0/8, 192.168.1.1"})
-    assert (policy.allow_http, len(policy.allow_networks)) == (False, 2)
-    assert GuardPolicy.from_env({}) == GuardPolicy()
-    with pytest.raises(ValueError, match="does not appear to be an IPv4 or IPv6"):
-        GuardPolicy.from_env({"NSL_ORACLE_ALLOW_HOSTS": "localhost"})
-
-
 HOSTILE_URLS = [
     "http://example.com/",
     "ftp://example.com/file",

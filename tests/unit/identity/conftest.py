@@ -14,17 +14,11 @@ from neo_service_layer.kernel.identity.adapters.jwt import Es256Codec
 from neo_service_layer.kernel.identity.adapters.passwords import Argon2Hasher
 from neo_service_layer.kernel.identity.adapters.secret_box import AesGcmBox
 from neo_service_layer.kernel.identity.adapters.totp import PyOtpAuthenticator
-from neo_service_layer.kernel.identity.rules.identity import (
-    ALL_SCOPES,
-    PLATFORM_TENANT,
-    Membership,
-    Principal,
-    PrincipalKind,
-    Role,
-    Tenant,
-)
+from neo_service_layer.kernel.identity.rules.access import ALL_SCOPES, Principal, PrincipalKind
+from neo_service_layer.kernel.identity.rules.accounts import PLATFORM_TENANT, Membership, Role, Tenant
 from neo_service_layer.kernel.identity.use_cases.api_keys import ApiKeyService
-from neo_service_layer.kernel.identity.use_cases.auth import AuthPolicy, AuthService
+from neo_service_layer.kernel.identity.use_cases.auth import AuthService
+from neo_service_layer.kernel.identity.use_cases.auth_policy import AuthPolicy
 from neo_service_layer.kernel.identity.use_cases.users import IdentityService
 from tests.unit.identity.fakes import FakeAuditLog, FakeClock, FakeUnitOfWork, Store
 

@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Self
 
+from neo_service_layer.kernel.identity.rules.accounts import Membership, Role, Tenant, User
+from neo_service_layer.kernel.identity.rules.api_keys import ApiKey
 from neo_service_layer.kernel.identity.rules.audit import (
     GENESIS_HASH,
     AuditEntry,
@@ -18,17 +20,9 @@ from neo_service_layer.kernel.identity.rules.audit import (
     chain_entry,
     verify_chain,
 )
-from neo_service_layer.kernel.identity.rules.identity import (
-    ApiKey,
-    Membership,
-    RefreshToken,
-    Role,
-    SigningKey,
-    Tenant,
-    User,
-)
 from neo_service_layer.kernel.identity.rules.passwords import LockoutPolicy, LockoutState
 from neo_service_layer.kernel.identity.rules.rate_limits import RateDecision
+from neo_service_layer.kernel.identity.rules.tokens import RefreshToken, SigningKey
 
 
 class FakeClock:

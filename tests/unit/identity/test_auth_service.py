@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import pytest
 
+from neo_service_layer.kernel.identity.rules.access import PrincipalKind, Scopes
+from neo_service_layer.kernel.identity.rules.accounts import PLATFORM_TENANT, Role
 from neo_service_layer.kernel.identity.rules.audit import Actions, RequestMeta
-from neo_service_layer.kernel.identity.rules.identity import (
-    PLATFORM_TENANT,
+from neo_service_layer.kernel.identity.rules.errors import (
     AccountLocked,
     InvalidApiKey,
     InvalidCredentials,
     InvalidMfaCode,
     MfaRequired,
     NotAMember,
-    PrincipalKind,
     RefreshReuseDetected,
-    Role,
-    Scopes,
     TenantRequired,
     TokenExpired,
     TokenRevoked,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from neo_service_layer.kernel.identity.rules.identity import WeakPassword
+from neo_service_layer.kernel.identity.rules.errors import WeakPassword
 from neo_service_layer.kernel.identity.rules.passwords import (
     LockoutPolicy,
     LockoutState,

@@ -5,26 +5,26 @@ from __future__ import annotations
 import pytest
 
 from neo_service_layer.enclave.wire.errors import InvalidInput, PermissionDenied
-from neo_service_layer.kernel.identity.rules.identity import (
+from neo_service_layer.kernel.identity.rules.access import (
     ALL_SCOPES,
     ROLE_SCOPES,
-    SUPERADMIN,
     TENANT_SCOPES,
-    InvalidToken,
-    MissingScope,
     Principal,
     PrincipalKind,
-    Role,
-    ScopeNotHeld,
     Scopes,
-    TenantMismatch,
-    TokenClaims,
-    api_key_scopes,
-    can_assign_role,
     needs_mfa_enrolment,
     scopes_for_roles,
     user_token_scopes,
 )
+from neo_service_layer.kernel.identity.rules.accounts import SUPERADMIN, Role, can_assign_role
+from neo_service_layer.kernel.identity.rules.api_keys import api_key_scopes
+from neo_service_layer.kernel.identity.rules.errors import (
+    InvalidToken,
+    MissingScope,
+    ScopeNotHeld,
+    TenantMismatch,
+)
+from neo_service_layer.kernel.identity.rules.tokens import TokenClaims
 
 
 def test_every_role_maps_to_known_tenant_scopes() -> None:

@@ -12,12 +12,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from neo_service_layer.kernel.identity.rules.identity import (
-    InvalidToken,
-    TokenClaims,
-    TokenExpired,
-    check_token_times,
-)
+from neo_service_layer.kernel.identity.rules.errors import InvalidToken, TokenExpired
+from neo_service_layer.kernel.identity.rules.tokens import TokenClaims, check_token_times
 from tests.unit.identity.conftest import AUDIENCE, ISSUER, World
 
 

@@ -7,11 +7,13 @@ from datetime import timedelta
 import pytest
 
 from neo_service_layer.enclave.wire.keys import KeyKind, Purpose, SignatureFormat
+from neo_service_layer.kernel.identity.rules.access import Principal, PrincipalKind, Scopes
 from neo_service_layer.kernel.identity.rules.audit import Actions
-from neo_service_layer.kernel.identity.rules.identity import MissingScope, Principal, PrincipalKind, Scopes
+from neo_service_layer.kernel.identity.rules.errors import MissingScope
 from neo_service_layer.kernel.secret_values import Secret
 from neo_service_layer.services.keys.rules import KeyNotFound, KeyNotUsable, KeyState
-from neo_service_layer.services.keys.use_cases.keys import KeysService, batch_digest
+from neo_service_layer.services.keys.use_cases.keys import KeysService
+from neo_service_layer.services.keys.use_cases.signing import batch_digest
 from neo_service_layer.services.secrets.ports import (
     AwsSourceConfig,
     AwsStaticCredentials,

@@ -8,15 +8,14 @@ store's lease rules, a hand-moved clock and a recording observer.
 from __future__ import annotations
 
 import asyncio
-import struct
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from neo_service_layer.enclave.wire.errors import NotFound, PermissionDenied
+from neo_service_layer.enclave.wire.keys import PLATFORM_KEY_OWNER as OWNER
 from neo_service_layer.enclave.wire.keys import Purpose, SignatureFormat
 from neo_service_layer.enclave.wire.oracle import (
     FetchSpec,
@@ -36,20 +35,17 @@ from neo_service_layer.kernel.chain.rules import (
     ChainEventKind,
     Fulfilment,
     Lease,
-    NewRequest,
     RequestStatus,
     RequestUpdate,
 )
 from neo_service_layer.kernel.enclave_client.ports import EnclaveUnavailable
-from neo_service_layer.services.oracle.rules import OracleTemplate, encode_params, new_template
+from neo_service_layer.services.oracle.rules import OracleParams, OracleResult, OracleTemplate, new_template
 from neo_service_layer.services.oracle.use_cases.fulfilment import (
-    PLATFORM_TENANT,
     SERVICE,
     OracleAnswerer,
     OracleFulfiller,
     OracleKey,
     decode_events,
-    stored_answer,
 )
 from tests.unit.chain.fakes import (
     CONSUMER,
@@ -58,7 +54,7 @@ from tests.unit.chain.fakes import (
     FakeClock,
     FakeEnclave,
     Fetch,
-    MemoryChainStore,
+    MemoryRequestStore,
     RecordingObserver,
     fake_signature,
 )
@@ -133,7 +129,7 @@ class World:
 
     def __init__(self, chain: FakeChain | None = None, **options: Any) -> None:
         self.chain = chain or FakeChain(head=1)
-        self.store = MemoryChainStore()
+        self.store = MemoryRequestStore[OracleParams, OracleResult]()
         self.enclave = FakeEnclave(fetched_at_ms=FETCHED_AT)
         self.clock = FakeClock()
         self.observer = RecordingObserver()
@@ -170,7 +166,7 @@ class World:
         claimed = await self.store.claim(SERVICE, CONTRACT, worker, now, now.replace(year=2027), 100)
         return [r.request_id for r in claimed]
 
-    def fulfilment(self, request_id: int) -> Fulfilment:
+    def fulfilment(self, request_id: int) -> Fulfilment[OracleResult]:
         (found,) = [
             f for o in self.store.outbox.values() for f in o.fulfilments if f.request_id == request_id
         ]
@@ -194,7 +190,7 @@ async def test_a_claimed_request_gets_an_outbox_transaction_and_moves_on() -> No
     assert await w.fulfiller.run_once() == 1
 
     assert w.enclave.fetches == [
-        Fetch(7, FetchSpec(url=URL, filter=FILTER), PLATFORM_TENANT, KEY.key_id, PLATFORM_TENANT, None, ())
+        Fetch(7, FetchSpec(url=URL, filter=FILTER), OWNER, KEY.key_id, OWNER, None, ())
     ]
     signature = signed(7, ResultCode.SUCCESS, FETCHED_AT, URL, FILTER, b'"42"')
     assert w.chain.built == [
@@ -205,16 +201,15 @@ async def test_a_claimed_request_gets_an_outbox_transaction_and_moves_on() -> No
     ]
     (tx_hash,) = w.store.outbox
     outboxed = w.store.outbox[tx_hash]
-    assert outboxed.fulfilments == [
-        Fulfilment(7, b'"42"', struct.pack("<IQ", 0, FETCHED_AT), signature, True, None)
-    ]
+    assert outboxed.fulfilments == [Fulfilment(7, OracleResult(0, b'"42"', FETCHED_AT), True, None)]
     assert w.chain.sent == [outboxed.tx.raw]
     assert outboxed.sends == [None]  # marked sent, no error
     assert w.observer.transactions == ["accepted"]
     row = await w.store.get(SERVICE, CONTRACT, 7)
     assert row is not None
     assert (row.status, row.tx_hash, row.with_delivery) == (RequestStatus.FULFILLING, tx_hash, True)
-    assert stored_answer(row) == (0, FETCHED_AT)
+    assert row.asked == OracleParams(URL, FILTER)
+    assert row.answer == OracleResult(ResultCode.SUCCESS, b'"42"', FETCHED_AT)
     # answered: nothing is claimed, fetched or sent again
     assert await w.fulfiller.run_once() == 0
     assert (len(w.enclave.fetches), len(w.chain.dry_runs), len(w.chain.sent)) == (1, 1, 1)
@@ -405,19 +400,6 @@ async def test_a_chain_error_releases_the_failing_group_and_every_group_not_trie
     assert await w.claim_as("w2") == [1, 2, 3]
 
 
-async def test_a_stored_request_that_cannot_be_read_is_marked_failed_not_retried() -> None:
-    w = World()
-    w.request(1)
-    w.store.add(SERVICE, CONTRACT, [NewRequest(2, CONSUMER, 0, b"\x05\x00", 1, "0xreq2")])  # damaged row
-    assert await w.fulfiller.run_once() == 2
-    assert w.status(1) is RequestStatus.FULFILLING
-    assert w.status(2) is RequestStatus.FAILED
-    assert [rid for rid, _ in w.store.failed] == [2]
-    assert "unreadable" in w.store.failed[0][1]
-    assert w.store.released == []
-    assert await w.fulfiller.run_once() == 0  # nothing comes back to be tried again
-
-
 async def test_a_rejected_transaction_is_recorded_as_sent_with_its_error() -> None:
     w = World(chain=FakeChain(head=1, send_outcome=SendOutcome.REJECTED))
     w.request(1)
@@ -451,7 +433,7 @@ async def test_an_https_request_is_fetched_by_the_enclave_as_the_platform() -> N
     enclave.answers[URL] = (ResultCode.SUCCESS, b"[1.5]")
     answer = await make_answerer(enclave).answer(9, CONSUMER_HASH, URL, FILTER)
     assert enclave.fetches == [
-        Fetch(9, FetchSpec(url=URL, filter=FILTER), PLATFORM_TENANT, KEY.key_id, PLATFORM_TENANT, None, ())
+        Fetch(9, FetchSpec(url=URL, filter=FILTER), OWNER, KEY.key_id, OWNER, None, ())
     ]
     assert (answer.request_id, answer.code, answer.result, answer.url) == (
         9,
@@ -485,9 +467,7 @@ async def test_requests_that_cannot_be_fetched_get_a_signed_refusal(
     )  # fmt: skip
     assert detail in answer.detail
     message = response_message(3, code, timestamp, url, filter_, b"")
-    assert enclave.signed == [
-        (KEY.key_id, message, PLATFORM_TENANT, Purpose.ORACLE, SignatureFormat.ECDSA_SHA256)
-    ]
+    assert enclave.signed == [(KEY.key_id, message, OWNER, Purpose.ORACLE, SignatureFormat.ECDSA_SHA256)]
     assert answer.signature == fake_signature(KEY.key_id, message)
     assert answer.message() == message
     assert (answer.key_id, answer.public_key) == (KEY.key_id, KEY.public_key)
@@ -506,7 +486,7 @@ async def test_a_template_is_fetched_for_its_tenant_with_its_sealed_secrets() ->
         t.spec_for("$.bid"),
         "tenant-a",
         KEY.key_id,
-        PLATFORM_TENANT,
+        OWNER,
         "nsl://template/pricefeed01",
         (SealedSecret("api-token", 3, b"sealed-blob"),),
     )
@@ -582,8 +562,8 @@ def test_decode_events() -> None:
         ChainEvent(7, "0xc", CONTRACT, "Transfer", (1, 2, 3)),
     ]
     new, updates = decode_events(events)
-    assert [(n.request_id, n.consumer, n.num_words, n.seed, n.block, n.tx_hash) for n in new] == [
-        (11, CONSUMER_HASH, 0, encode_params("https://x.example", "$.p"), 5, "0xa")
+    assert [(n.request_id, n.consumer, n.asked, n.block, n.tx_hash) for n in new] == [
+        (11, CONSUMER_HASH, OracleParams("https://x.example", "$.p"), 5, "0xa")
     ]
     assert updates == [
         RequestUpdate(11, ChainEventKind.FULFILLED, 6, "0xb"),
@@ -592,11 +572,9 @@ def test_decode_events() -> None:
     ]
 
 
-async def test_stored_answer_reads_only_a_recorded_answer() -> None:
+async def test_a_request_has_no_answer_until_one_is_written() -> None:
     w = World()
     w.request(1)
     row = await w.store.get(SERVICE, CONTRACT, 1)
     assert row is not None
-    assert stored_answer(row) is None  # not answered yet
-    assert stored_answer(replace(row, proof=b"\x00" * 11)) is None
-    assert stored_answer(replace(row, proof=struct.pack("<IQ", 0x14, 99))) == (0x14, 99)
+    assert (row.asked, row.answer) == (OracleParams(URL, FILTER), None)  # not answered yet

@@ -16,6 +16,10 @@ from typing import Any, ClassVar, TypeAlias
 KeyId: TypeAlias = str
 TenantId: TypeAlias = str
 
+#: the enclave tenant that owns the platform's own keys (services' signing keys, the transaction sender);
+#: not an identity tenant: no user or API key can act for it
+PLATFORM_KEY_OWNER: TenantId = "__platform__"
+
 _KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _NAME = re.compile(r"^[A-Za-z0-9_.:@/-]{1,128}$")
 

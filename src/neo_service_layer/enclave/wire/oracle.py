@@ -91,8 +91,8 @@ class ResultCode(IntEnum):
     UPSTREAM_ERROR = 0xFF  # connection failure, TLS failure, HTTP error status, malformed JSON, ...
 
 
-class RequestState(IntEnum):
-    """State of a request as returned first by the contract's ``getRequest``."""
+class OracleContractState(IntEnum):
+    """State of a request in the oracle contract, as its ``getRequest`` returns first."""
 
     NONE = 0
     PENDING = 1

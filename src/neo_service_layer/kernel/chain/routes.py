@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
-from neo_service_layer.bootstrap import Container
 from neo_service_layer.kernel.chain.ports.chain import ChainNotConfigured
-from neo_service_layer.kernel.chain.setup import ChainParts
+from neo_service_layer.kernel.chain.ports.role_keys import PublishesKeys
+from neo_service_layer.kernel.container import Container
 from neo_service_layer.kernel.http.security import require_scope
-from neo_service_layer.kernel.identity.rules.identity import Principal, Scopes
+from neo_service_layer.kernel.identity.rules.access import Principal, Scopes
 
 router = APIRouter(prefix="/neo", tags=["neo"])
 
@@ -28,26 +29,32 @@ class NetworkOut(BaseModel):
     rpc_url: str | None = None
 
 
-def chain_parts(request: Request) -> ChainParts:
+def _container(request: Request) -> Container:
     container: Container = request.app.state.container
-    if container.chain_parts is None:
-        raise ChainNotConfigured("no Neo network is configured (run `nsl chain up` or set NSL_NEO_NETWORK)")
-    return container.chain_parts
+    return container
 
 
 @router.get("/network", summary="Network magic, height, contract hashes and the service's public keys")
 async def network(request: Request, _caller: Caller) -> NetworkOut:
-    parts = chain_parts(request)
-    height = await parts.chain.height()
-    keys = parts.keys.public() if parts.keys is not None else dict(parts.network.service_keys)
-    contracts = {"randomness": parts.network.randomness_contract} if parts.network.randomness_contract else {}
-    development = not parts.settings.is_production
+    container = _container(request)
+    chain = container.chain
+    if chain is None:
+        raise ChainNotConfigured("no Neo network is configured (run `nsl chain up` or set NSL_NEO_NETWORK)")
+    height = await chain.chain.height()
+    keys = dict(chain.network.service_keys)
+    for parts in container.parts.values():
+        if isinstance(parts, PublishesKeys):
+            with contextlib.suppress(ChainNotConfigured):  # a key not created yet is not shown
+                keys |= await parts.published_keys()
+    if chain.sender is not None:
+        keys["sender"] = chain.sender.public_key.hex()
+    development = not chain.settings.is_production
     return NetworkOut(
-        network=parts.network.name,
-        magic=parts.chain.magic,
+        network=chain.network.name,
+        magic=chain.chain.magic,
         height=height,
-        contracts=contracts,
+        contracts=dict(chain.network.contracts),
         service_public_keys=keys,
-        sender=parts.chain.sender if parts.keys is not None else None,
-        rpc_url=parts.chain.pool.current_url if development else None,
+        sender=chain.chain.sender if chain.sender is not None else None,
+        rpc_url=chain.chain.pool.current_url if development else None,
     )

@@ -1,15 +1,17 @@
 """Rules of on-chain request handling shared by every chain service: statuses, cursor, lease, outbox.
 
-Pure functions over plain values (no I/O), so that the watcher and the fulfiller in ``services`` and
-the repositories in ``adapters.db`` agree, and unit tests can check every transition.
+Pure functions over plain values (no I/O), so that the watcher, the fulfillers and the request store
+agree, and unit tests can check every transition.
 
-A request is identified by (service, contract, request id): the idempotency key. Its life:
+A request is identified by (service, contract, request id): the idempotency key. What it asked and what
+it was answered are the service's own business: the records below carry them as opaque payloads (``Q``:
+the question, ``A``: the answer), typed by each service. Its life:
 
-- SEEN -> FULFILLING: claimed under a lease, proved and signed, its transaction written to the outbox;
+- SEEN -> FULFILLING: claimed under a lease, answered and signed, its transaction written to the outbox;
 - FULFILLING -> SEEN: the transaction expired (height >= validUntilBlock, not included): rebuilt;
 - SEEN -> FAILED: the fulfilment's dry-run faults; nothing is sent, the VM's reason is kept;
-- SEEN / FULFILLING / FAILED -> FULFILLED: ``RandomnessFulfilled`` on chain, whoever sent it;
-- FULFILLED -> DELIVERED or CALLBACK_FAILED: ``RandomnessDelivered`` / ``CallbackFailed`` on chain.
+- SEEN / FULFILLING / FAILED -> FULFILLED: the contract's "fulfilled" event, whoever sent it;
+- FULFILLED -> DELIVERED or CALLBACK_FAILED: its "delivered" / "callback failed" event.
 
 Events on chain always win.
 """
@@ -38,8 +40,8 @@ class ChainEventKind(StrEnum):
     TX_WRITTEN = "tx_written"  # the fulfilment transaction is in the outbox
     TX_EXPIRED = "tx_expired"  # not included by its validUntilBlock
     DRY_RUN_FAULTED = "dry_run_faulted"  # the fulfilment script faults: never sent
-    FULFILLED = "fulfilled"  # RandomnessFulfilled on chain
-    DELIVERED = "delivered"  # RandomnessDelivered on chain
+    FULFILLED = "fulfilled"  # the contract's "fulfilled" event (RandomnessFulfilled, OracleFulfilled, ...)
+    DELIVERED = "delivered"  # the contract's "delivered" event
     CALLBACK_FAILED = "callback_failed"  # CallbackFailed on chain
 
 
@@ -175,13 +177,12 @@ def outbox_action(
 
 
 @dataclass(frozen=True, slots=True)
-class NewRequest:
-    """A request event as the watcher saw it."""
+class NewRequest[Q]:
+    """A request event as the watcher saw it; ``asked`` is what the service needs to answer it."""
 
     request_id: int
     consumer: str
-    num_words: int
-    seed: bytes
+    asked: Q
     block: int
     tx_hash: str
 
@@ -210,29 +211,33 @@ class Transitioned:
 
 
 @dataclass(frozen=True, slots=True)
-class ChainRequest:
-    """One on-chain request as stored."""
+class ChainRequest[Q, A]:
+    """One on-chain request as stored: the pipeline's facts, what was asked and the last answer sent."""
 
     service: str
     contract: str
     request_id: int
     consumer: str
-    num_words: int
-    seed: bytes
+    asked: Q
     request_block: int
     request_tx: str
     status: RequestStatus
     attempts: int
     tx_hash: str | None = None
     with_delivery: bool | None = None
-    output: bytes | None = None
-    proof: bytes | None = None
+    #: the answer of the latest fulfilment written to the outbox (``None`` before the first)
+    answer: A | None = None
     fulfilled_block: int | None = None
     fulfilled_tx: str | None = None
     delivered_block: int | None = None
     failure_reason: str | None = None
     callback_failure: str | None = None
     seen_at: datetime | None = None
+
+    @property
+    def pending_tx(self) -> str | None:
+        """The fulfilment transaction on its way (only while FULFILLING)."""
+        return self.tx_hash if self.status is RequestStatus.FULFILLING else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,13 +250,11 @@ class OutboxEntry:
 
 
 @dataclass(frozen=True, slots=True)
-class Fulfilment:
-    """What goes into one request's part of a fulfilment transaction."""
+class Fulfilment[A]:
+    """One request's part of a fulfilment transaction: the answer recorded with it, and the delivery."""
 
     request_id: int
-    output: bytes
-    proof: bytes
-    signature: bytes
+    answer: A
     with_delivery: bool
     #: why the callback is not delivered in the same transaction (its dry-run faulted), if so
     callback_failure: str | None = None

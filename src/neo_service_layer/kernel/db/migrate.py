@@ -1,8 +1,16 @@
-"""Running Alembic migrations from code (``nsl migrate``, automatic migration in development)."""
+"""Running Alembic migrations from code (``nsl migrate``, automatic migration in development).
+
+One revision history spans the kernel's tables (``migrations/versions`` here) and each service's own
+(``services/<name>/migrations``, named in its descriptor). The service folders are found on disk rather
+than through the registry: every entry point that needs the schema head (the API's ``/system``, backups,
+``nsl migrate``) then sees the same history, and the kernel imports no service. A test checks that the
+folders found are exactly those the registered descriptors name.
+"""
 
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 
 from alembic import command
@@ -14,11 +22,20 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+SERVICES_DIR = Path(__file__).resolve().parents[2] / "services"
+
+
+def version_locations() -> list[Path]:
+    """The kernel's revisions first, then every service's ``migrations`` folder, in name order."""
+    services = sorted(path for path in SERVICES_DIR.glob("*/migrations") if path.is_dir())
+    return [MIGRATIONS_DIR / "versions", *services]
 
 
 def _config(connection: Connection | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("version_locations", os.pathsep.join(str(p) for p in version_locations()))
     if connection is not None:
         config.attributes["connection"] = connection
     return config

@@ -1,8 +1,12 @@
-"""FastAPI application factory. Resources open in the lifespan, through the composition root."""
+"""FastAPI application factory: the HTTP edge around the kernel's routes and the routers it is handed.
+
+Resources open in the lifespan through the ``open_container`` the composition root passes in; the
+routers of the services come from the registry, through the root (``neo_service_layer.bootstrap``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -10,15 +14,14 @@ import fastapi_offline
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
 from neo_service_layer import __version__
-from neo_service_layer.bootstrap import open_container
 from neo_service_layer.kernel.chain import routes as neo
-from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.config import Settings
+from neo_service_layer.kernel.container import OpenContainer
 from neo_service_layer.kernel.http import health_routes as health
 from neo_service_layer.kernel.http import system_routes as system
 from neo_service_layer.kernel.http.errors import install_error_handlers
@@ -29,15 +32,8 @@ from neo_service_layer.kernel.identity.rules.rate_limits import RateLimited
 from neo_service_layer.kernel.observability.logs import get_logger
 from neo_service_layer.kernel.observability.metrics import (
     HttpMetrics,
-    create_registry,
     register_tls_certificate_expiry,
 )
-from neo_service_layer.services.attestation import routes as attestation
-from neo_service_layer.services.feeds import routes as feeds
-from neo_service_layer.services.keys.routes import keys
-from neo_service_layer.services.oracle import routes as oracle
-from neo_service_layer.services.randomness import routes as randomness
-from neo_service_layer.services.secrets import routes as secrets
 
 log = get_logger("nsl.http")
 
@@ -45,13 +41,14 @@ API_PREFIX = "/api/v1"
 _DOCS_STATIC = Path(fastapi_offline.__file__).parent / "static"
 
 
-def create_app(settings: Settings, *, migrate: bool | None = None, clock: Clock | None = None) -> FastAPI:
-    """Build the API. ``migrate`` overrides the settings' automatic-migration choice.
-
-    ``clock`` replaces the system clock (tests).
-    """
-
-    registry = create_registry("api")
+def build_app(
+    settings: Settings,
+    open_container: OpenContainer,
+    *,
+    registry: CollectorRegistry,
+    routers: Sequence[APIRouter],
+) -> FastAPI:
+    """Build the API: the kernel's routes, then ``routers`` under ``/api/v1``."""
     if settings.tls_cert_file is not None:
         try:
             register_tls_certificate_expiry(registry, settings.tls_cert_file)
@@ -64,9 +61,7 @@ def create_app(settings: Settings, *, migrate: bool | None = None, clock: Clock 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_container(
-            settings, "api", migrate=migrate, registry=registry, clock=clock
-        ) as container:
+        async with open_container(settings, "api") as container:
             app.state.container = container
             yield
 
@@ -89,13 +84,9 @@ def create_app(settings: Settings, *, migrate: bool | None = None, clock: Clock 
     api.include_router(tenants.router)
     api.include_router(api_keys.router)
     api.include_router(audit.router)
-    api.include_router(keys.router)
-    api.include_router(secrets.router)
-    api.include_router(attestation.router)
     api.include_router(neo.router)
-    api.include_router(randomness.router)
-    api.include_router(oracle.router)
-    api.include_router(feeds.router)
+    for router in routers:
+        api.include_router(router)
     app.include_router(api)
     _add_docs(app)
 

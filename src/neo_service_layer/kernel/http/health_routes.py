@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from neo_service_layer.bootstrap import Container
+from neo_service_layer.kernel.container import Container
 from neo_service_layer.kernel.health.rules import ComponentStatus, Readiness
 
 router = APIRouter(tags=["health"])

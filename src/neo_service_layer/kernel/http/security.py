@@ -26,10 +26,10 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from neo_service_layer.enclave.wire.errors import Unauthenticated
+from neo_service_layer.kernel.identity.parts import Identity
+from neo_service_layer.kernel.identity.rules.access import Principal
 from neo_service_layer.kernel.identity.rules.audit import Actions, AuditRecord, Outcome, RequestMeta
-from neo_service_layer.kernel.identity.rules.identity import Principal
 from neo_service_layer.kernel.identity.rules.rate_limits import RateDecision, RateLimited, RouteGroup
-from neo_service_layer.kernel.identity.setup import Identity
 
 bearer_scheme = HTTPBearer(
     auto_error=False,

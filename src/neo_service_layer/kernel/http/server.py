@@ -5,9 +5,9 @@ from __future__ import annotations
 import ssl
 
 import uvicorn
+from fastapi import FastAPI
 
 from neo_service_layer.kernel.config import Settings
-from neo_service_layer.kernel.http.app import create_app
 
 # TLS 1.2 suites with forward secrecy and AEAD only; TLS 1.3 suites are all modern and always enabled.
 TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL:!MD5:!SHA1:!RC4:!3DES:!CBC"
@@ -22,9 +22,10 @@ def harden_tls(context: ssl.SSLContext) -> ssl.SSLContext:
     return context
 
 
-def build_server(settings: Settings, *, migrate: bool | None = None) -> uvicorn.Server:
+def build_server(settings: Settings, app: FastAPI) -> uvicorn.Server:
+    """uvicorn serving ``app`` (built by the composition root) with the settings' address, TLS and grace."""
     config = uvicorn.Config(
-        create_app(settings, migrate=migrate),
+        app,
         host=settings.http_host,
         port=settings.http_port,
         lifespan="on",

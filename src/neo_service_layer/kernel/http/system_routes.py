@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from neo_service_layer import __version__
-from neo_service_layer.bootstrap import Container
+from neo_service_layer.kernel.container import Container
 from neo_service_layer.kernel.db.migrate import head_revision, stored_revision
 
 router = APIRouter(prefix="/system", tags=["system"])

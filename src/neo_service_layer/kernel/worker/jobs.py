@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -14,3 +15,8 @@ class PeriodicJob:
     name: str
     interval: timedelta
     run: Callable[[], Awaitable[None]]
+
+
+def worker_identity() -> str:
+    """This process's name as a lease holder: host name and process id."""
+    return f"{os.uname().nodename[:40]}-{os.getpid()}"

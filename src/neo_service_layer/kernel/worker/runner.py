@@ -1,4 +1,8 @@
-"""The worker process: periodic jobs over the shared database, stopped cleanly by a signal."""
+"""The worker process: periodic jobs over the shared database, stopped cleanly by a signal.
+
+The composition root gathers the jobs (the kernel's and every service's) and hands them to
+:func:`run_jobs`.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +10,17 @@ import asyncio
 import os
 import socket
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import start_http_server
 
-from neo_service_layer.bootstrap import Container, open_container
-from neo_service_layer.kernel.chain.jobs import chain_jobs
 from neo_service_layer.kernel.config import Settings
+from neo_service_layer.kernel.container import Container
 from neo_service_layer.kernel.db.heartbeats import record_heartbeat
 from neo_service_layer.kernel.observability.logs import get_logger
 from neo_service_layer.kernel.worker.jobs import PeriodicJob
-from neo_service_layer.services.backup.adapters.checks import restore_checks
-from neo_service_layer.services.backup.adapters.factory import build_backup_service
-from neo_service_layer.services.backup.adapters.metrics import BackupMetrics
-from neo_service_layer.services.backup.adapters.settings import BackupSettings
-from neo_service_layer.services.backup.jobs import backup_jobs
 
 log = get_logger("nsl.worker")
 
@@ -45,18 +44,6 @@ def heartbeat_job(container: Container) -> PeriodicJob:
     return PeriodicJob("heartbeat", HEARTBEAT_INTERVAL, beat)
 
 
-def key_destruction_job(container: Container) -> PeriodicJob:
-    """Destroy keys whose 7-day destruction grace has passed (enclave first, then the sealed records)."""
-
-    async def destroy() -> None:
-        destroyed = await container.vault.keys.destroy_due()
-        if destroyed:
-            log.info("keys destroyed after their grace period", keys=destroyed)
-
-    interval = timedelta(seconds=container.settings.key_destruction_interval_seconds)
-    return PeriodicJob("key-destruction", interval, destroy)
-
-
 async def _loop(job: PeriodicJob, stop: asyncio.Event) -> None:
     while not stop.is_set():
         try:
@@ -67,16 +54,6 @@ async def _loop(job: PeriodicJob, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), timeout=job.interval.total_seconds())
         except TimeoutError:
             continue
-
-
-def _backup_jobs(settings: Settings, container: Container) -> list[PeriodicJob]:
-    """Scheduled backup and weekly restore test, when ``NSL_BACKUP_SCHEDULE_ENABLED`` is true."""
-    backup_settings = BackupSettings()
-    if not backup_settings.schedule_enabled:
-        return []
-    checks = restore_checks(settings, container.clock)
-    service = build_backup_service(settings, backup_settings, clock=container.clock, checks=checks)
-    return backup_jobs(container.clock, service, backup_settings, BackupMetrics(container.registry))
 
 
 def _serve_metrics(settings: Settings, container: Container) -> WSGIServer | None:
@@ -92,17 +69,13 @@ def _serve_metrics(settings: Settings, container: Container) -> WSGIServer | Non
     return server
 
 
-async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
+async def run_jobs(container: Container, jobs: Sequence[PeriodicJob], stop: asyncio.Event) -> None:
     """Run every job until ``stop`` is set; each job's current iteration finishes first."""
-    async with open_container(settings, "worker") as container:
-        jobs = [heartbeat_job(container), key_destruction_job(container)]
-        jobs += _backup_jobs(settings, container)
-        jobs += chain_jobs(container)
-        metrics_server = _serve_metrics(settings, container)
-        log.info("worker started", jobs=[job.name for job in jobs])
-        try:
-            await asyncio.gather(*(_loop(job, stop) for job in jobs))
-        finally:
-            if metrics_server is not None:
-                metrics_server.shutdown()
+    metrics_server = _serve_metrics(container.settings, container)
+    log.info("worker started", jobs=[job.name for job in jobs])
+    try:
+        await asyncio.gather(*(_loop(job, stop) for job in jobs))
+    finally:
+        if metrics_server is not None:
+            metrics_server.shutdown()
     log.info("worker stopped")

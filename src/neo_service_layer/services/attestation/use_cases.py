@@ -15,8 +15,8 @@ from neo_service_layer.enclave.wire.errors import InvalidInput
 from neo_service_layer.enclave.wire.keys import KeyId
 from neo_service_layer.kernel.enclave_client.ports import AttestationReport, Enclave
 from neo_service_layer.kernel.identity.ports.audit import AuditLog
+from neo_service_layer.kernel.identity.rules.access import Principal, Scopes
 from neo_service_layer.kernel.identity.rules.audit import AuditRecord, Outcome, RequestMeta
-from neo_service_layer.kernel.identity.rules.identity import Principal, Scopes
 from neo_service_layer.services.keys.ports import (
     AttestationVerdict,
     AttestationVerifier,

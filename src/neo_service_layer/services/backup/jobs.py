@@ -2,9 +2,8 @@
 
 Both jobs wake up every ``CHECK_INTERVAL`` and act only when due (judged from the backups in the
 target, not from process memory), so a restarted worker neither skips nor repeats a backup. Run
-them in one worker replica only (see ``docs/dr.md``). Wire them in ``run_worker`` with::
-
-    jobs += backup_jobs(container.clock, service, backup_settings, BackupMetrics(container.registry))
+them in one worker replica only (see ``docs/dr.md``). The service descriptor (``service.py``) hands
+them to the worker.
 """
 
 from __future__ import annotations

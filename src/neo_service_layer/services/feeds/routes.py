@@ -8,12 +8,14 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
 from neo_service_layer.enclave.wire.errors import NotFound
-from neo_service_layer.kernel.chain.ports.chain import Chain, ChainNotConfigured, ContractCall
-from neo_service_layer.kernel.chain.routes import chain_parts
+from neo_service_layer.kernel.chain.ports.chain import Chain
+from neo_service_layer.kernel.container import Container
 from neo_service_layer.kernel.http.security import require_scope
-from neo_service_layer.kernel.identity.rules.identity import Principal, Scopes
+from neo_service_layer.kernel.identity.rules.access import Principal, Scopes
+from neo_service_layer.services.feeds.parts import FeedParts
 from neo_service_layer.services.feeds.rules.aggregation import from_fixed_point
 from neo_service_layer.services.feeds.rules.updates import FeedDefinition, check_pair
+from neo_service_layer.services.feeds.use_cases import latest_round
 
 router = APIRouter(prefix="/feeds", tags=["feeds"])
 
@@ -35,42 +37,39 @@ class FeedOut(BaseModel):
     latest: LatestRoundOut | None
 
 
-async def _latest(chain: Chain, contract: str, feed: FeedDefinition) -> LatestRoundOut | None:
-    (data,) = await chain.read(ContractCall(contract, "latestRoundData", (feed.pair,)))
-    round_id, answer, started, updated = (int(v) for v in data)
-    if round_id == 0:
-        return None
-    value = from_fixed_point(answer, feed.decimals)
-    return LatestRoundOut(
-        roundId=round_id, answer=str(answer), value=str(value), startedAt=started, updatedAt=updated
-    )
+def _parts(request: Request) -> FeedParts:
+    container: Container = request.app.state.container
+    return container.parts_of("feeds", FeedParts)
+
+
+async def _feed_out(chain: Chain, contract: str, feed: FeedDefinition) -> FeedOut:
+    latest = await latest_round(chain, contract, feed.pair)
+    out = None
+    if latest is not None:
+        value = from_fixed_point(latest.answer, feed.decimals)
+        out = LatestRoundOut(
+            roundId=latest.round_id,
+            answer=str(latest.answer),
+            value=str(value),
+            startedAt=latest.started_at_ms,
+            updatedAt=latest.updated_at_ms,
+        )
+    return FeedOut(pair=feed.pair, contract=contract, definition=feed.to_dict(), latest=out)
 
 
 @router.get("", summary="Configured feeds with their latest on-chain round")
 async def list_feeds(request: Request, _caller: Caller) -> list[FeedOut]:
-    parts = chain_parts(request)
-    if not parts.feed_contract:
-        raise ChainNotConfigured("no feed contract is configured")
-    contract = parts.feed_contract
-    return [
-        FeedOut(
-            pair=f.pair,
-            contract=contract,
-            definition=f.to_dict(),
-            latest=await _latest(parts.chain, contract, f),
-        )
-        for f in parts.feeds
-    ]
+    parts = _parts(request)
+    chain, contract = parts.on_chain()
+    return [await _feed_out(chain.chain, contract, f) for f in parts.feeds]
 
 
 @router.get("/{base}/{quote}", summary="One feed (e.g. /feeds/NEO/USD)")
 async def get_feed(base: str, quote: str, request: Request, _caller: Caller) -> FeedOut:
-    parts = chain_parts(request)
+    parts = _parts(request)
     pair = check_pair(f"{base.upper()}/{quote.upper()}")
-    if not parts.feed_contract:
-        raise ChainNotConfigured("no feed contract is configured")
+    chain, contract = parts.on_chain()
     for feed in parts.feeds:
         if feed.pair == pair:
-            latest = await _latest(parts.chain, parts.feed_contract, feed)
-            return FeedOut(pair=pair, contract=parts.feed_contract, definition=feed.to_dict(), latest=latest)
+            return await _feed_out(chain.chain, contract, feed)
     raise NotFound(f"no feed {pair} is configured")

@@ -28,7 +28,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from neo_service_layer.enclave.wire.errors import InvalidInput
-from neo_service_layer.enclave.wire.keys import Purpose, SignatureFormat
+from neo_service_layer.enclave.wire.keys import PLATFORM_KEY_OWNER, Purpose, SignatureFormat
 from neo_service_layer.enclave.wire.oracle import FetchSpec, ResultCode
 from neo_service_layer.kernel.chain.ports.chain import Chain, ContractCall, SendOutcome
 from neo_service_layer.kernel.clock import Clock
@@ -44,7 +44,7 @@ from neo_service_layer.services.feeds.rules.aggregation import (
     to_fixed_point,
 )
 from neo_service_layer.services.feeds.rules.updates import FeedDefinition, FeedSource, update_message
-from neo_service_layer.services.oracle.use_cases.fulfilment import PLATFORM_TENANT, OracleKey
+from neo_service_layer.services.oracle.api import OracleKey
 
 SOURCE_TIMEOUT_SECONDS = 5.0
 
@@ -87,6 +87,13 @@ def value_of(result: bytes) -> Decimal:
 def script_hash_le(contract: str) -> bytes:
     """``0x``-hex script hash (big-endian, as nodes show it) as the 20 bytes NeoVM uses."""
     return bytes.fromhex(contract.removeprefix("0x"))[::-1]
+
+
+async def latest_round(chain: Chain, contract: str, pair: str) -> LatestRound | None:
+    """The feed's last published round as the contract stores it; ``None`` before the first round."""
+    (data,) = await chain.read(ContractCall(contract, "latestRoundData", (pair,)))
+    round_id, answer, started, updated = (int(v) for v in data)
+    return LatestRound(round_id, answer, started, updated) if round_id else None
 
 
 class FeedRunner:
@@ -169,7 +176,7 @@ class FeedRunner:
         signature = await self._enclave().sign(
             self._key.key_id,
             message,
-            tenant=PLATFORM_TENANT,
+            tenant=PLATFORM_KEY_OWNER,
             purpose=Purpose.ORACLE,
             fmt=SignatureFormat.ECDSA_SHA256,
         )
@@ -206,9 +213,9 @@ class FeedRunner:
             response = await self._enclave().oracle_fetch(
                 self._fetch_ids,
                 spec.check(),
-                tenant=PLATFORM_TENANT,
+                tenant=PLATFORM_KEY_OWNER,
                 key_id=self._key.key_id,
-                key_tenant=PLATFORM_TENANT,
+                key_tenant=PLATFORM_KEY_OWNER,
             )
             if response.code is not ResultCode.SUCCESS:
                 return None

@@ -20,11 +20,14 @@ from rich.console import Console
 from neo_service_layer.enclave.wire.encoding import b64decode, b64encode
 from neo_service_layer.enclave.wire.errors import DomainError
 from neo_service_layer.enclave.wire.keys import EnclaveOperationError, SealedKey
+from neo_service_layer.kernel.commands import load_cli_settings
 from neo_service_layer.kernel.config import ConfigurationError, Settings, load_settings
+from neo_service_layer.kernel.container import OpenContainer
 from neo_service_layer.kernel.db.engine import create_engine
 from neo_service_layer.kernel.enclave_client.client import EnclaveClient
 from neo_service_layer.kernel.enclave_client.ports import EnclaveUnavailable
-from neo_service_layer.services.keys.adapters.repositories import SqlSealedRecordStore
+from neo_service_layer.services.keys.adapters.sealed_record_store import SqlSealedRecordStore
+from neo_service_layer.services.keys.parts import KeysParts
 from neo_service_layer.services.keys.use_cases import migration as key_migration
 from neo_service_layer.services.keys.use_cases.migration import MigrationReport, Record, RecordStore
 
@@ -234,3 +237,34 @@ def register(keys_app: typer.Typer) -> None:
                 await client.close()
 
         _report(_run(main()))
+
+
+def register_rotation(keys_app: typer.Typer, open_container: OpenContainer) -> None:
+    """Add ``nsl keys rotate-due``: it opens the process container to reach the keys use cases."""
+
+    @keys_app.command("rotate-due")
+    def keys_rotate_due(
+        dry_run: Annotated[bool, typer.Option(help="Only list the keys that are due")] = False,
+    ) -> None:
+        """Rotate every active key older than NSL_KEY_MAX_AGE_DAYS (needs the enclave running)."""
+        settings = load_cli_settings()
+
+        async def main() -> list[dict[str, str | int]]:
+            async with open_container(
+                settings.model_copy(update={"auto_migrate": False}), "cli"
+            ) as container:
+                keys = container.parts_of("keys", KeysParts).keys
+                found = await (keys.rotation_due() if dry_run else keys.rotate_due())
+            return [
+                {
+                    "tenant_id": k.tenant_id,
+                    "key_id": k.key_id,
+                    "kind": k.kind.value,
+                    "version": k.current_version,
+                }
+                for k in found
+            ]
+
+        result = asyncio.run(main())
+        typer.echo(json.dumps({"rotated" if not dry_run else "due": result}, indent=2))
+        console.print(f"{len(result)} key(s) {'due for rotation' if dry_run else 'rotated'}")

@@ -107,6 +107,22 @@ class NativeRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class NativeParams:
+    """What an ``OracleRequest`` event asked (kept for the record: answers use the stored request)."""
+
+    url: str
+    filter: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NativeResult:
+    """What a response transaction answered: Neo's response code and the result."""
+
+    code: NeoResponseCode
+    result: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class NativeAnswer:
     """What a response transaction carries for one request (a non-success code carries no result)."""
 

@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
 from neo_service_layer.enclave.wire.errors import InvalidInput
+from neo_service_layer.enclave.wire.keys import PLATFORM_KEY_OWNER
 from neo_service_layer.enclave.wire.oracle import FetchSpec, ResultCode
 from neo_service_layer.kernel.chain.ports.chain import (
     Chain,
@@ -36,7 +37,7 @@ from neo_service_layer.kernel.chain.ports.chain import (
     SendOutcome,
     SendResult,
 )
-from neo_service_layer.kernel.chain.ports.request_store import ChainStore
+from neo_service_layer.kernel.chain.ports.request_store import RequestStore
 from neo_service_layer.kernel.chain.rules import (
     ChainEventKind,
     ChainRequest,
@@ -53,15 +54,15 @@ from neo_service_layer.services.native_oracle.rules import (
     MAX_RESULT_BYTES,
     ORACLE_CONTRACT,
     NativeAnswer,
+    NativeParams,
     NativeRequest,
+    NativeResult,
     NeoResponseCode,
     neo_code,
 )
-from neo_service_layer.services.oracle.rules import encode_params
 from neo_service_layer.services.oracle.use_cases.fulfilment import OracleKey
 
 SERVICE = "native-oracle"
-PLATFORM_TENANT = "__platform__"
 GONE = "no longer pending in the native Oracle contract (answered, or its response transaction faulted)"
 
 #: Neo's filter: (body, filter or None) -> (code, result)
@@ -72,17 +73,23 @@ def _text(value: object) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-def decode_events(events: Sequence[ChainEvent]) -> tuple[list[NewRequest], list[RequestUpdate]]:
+#: a stored native Oracle request: the URL and filter of its event, and the response last sent
+NativeOracleRequest = ChainRequest[NativeParams, NativeResult]
+#: the pipeline's store as the native Oracle node uses it
+NativeOracleStore = RequestStore[NativeParams, NativeResult]
+
+
+def decode_events(events: Sequence[ChainEvent]) -> tuple[list[NewRequest[NativeParams]], list[RequestUpdate]]:
     """The native Oracle's events as new requests and updates."""
-    new: list[NewRequest] = []
+    new: list[NewRequest[NativeParams]] = []
     updates: list[RequestUpdate] = []
     for event in events:
         values = event.values
         if event.name == "OracleRequest" and len(values) == 4:
             request_id, consumer, url, filter_ = values
-            params = encode_params(_text(url), "" if filter_ is None else _text(filter_))
+            params = NativeParams(_text(url), None if filter_ is None else _text(filter_))
             contract = "0x" + bytes(consumer)[::-1].hex()
-            new.append(NewRequest(int(request_id), contract, 0, params, event.block, event.tx_hash))
+            new.append(NewRequest(int(request_id), contract, params, event.block, event.tx_hash))
         elif event.name == "OracleResponse" and values:
             rid = int(values[0])
             updates.append(RequestUpdate(rid, ChainEventKind.FULFILLED, event.block, event.tx_hash))
@@ -126,7 +133,11 @@ class NativeFetcher:
         except InvalidInput:
             return NeoResponseCode.ERROR, b""
         fetched = await self._enclave().oracle_fetch(
-            request_id, spec, tenant=PLATFORM_TENANT, key_id=self._key.key_id, key_tenant=PLATFORM_TENANT
+            request_id,
+            spec,
+            tenant=PLATFORM_KEY_OWNER,
+            key_id=self._key.key_id,
+            key_tenant=PLATFORM_KEY_OWNER,
         )
         if fetched.code is not ResultCode.SUCCESS:
             return neo_code(fetched.code), b""
@@ -140,7 +151,7 @@ class NativeOracleFulfiller:
         self,
         chain: Chain,
         node: NativeOracleChain,
-        store: ChainStore,
+        store: NativeOracleStore,
         fetcher: NativeFetcher,
         clock: Clock,
         observer: ChainObserver,
@@ -224,7 +235,7 @@ class NativeOracleFulfiller:
     async def _release(self, ids: list[int]) -> None:
         await self._store.release(SERVICE, self.contract, self.worker_id, ids)
 
-    async def _stored(self, request: ChainRequest) -> NativeRequest | None:
+    async def _stored(self, request: NativeOracleRequest) -> NativeRequest | None:
         """The stored request; a request no longer stored is marked failed (``None``)."""
         async with self._semaphore:
             stored = await self._node.pending_request(request.request_id)
@@ -248,7 +259,7 @@ class NativeOracleFulfiller:
         """
         txs = await self._node.build_responses(answers, nodes)
         items = [
-            (tx, [Fulfilment(a.request_id, a.result, bytes([int(a.code)]), b"", True)])
+            (tx, [Fulfilment(a.request_id, NativeResult(a.code, a.result), True)])
             for tx, a in zip(txs, answers, strict=True)
         ]
         now = self._clock.now()

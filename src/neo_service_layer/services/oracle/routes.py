@@ -7,22 +7,16 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from neo_service_layer.bootstrap import Container
-from neo_service_layer.enclave.wire.errors import InvalidInput, NotFound
+from neo_service_layer.enclave.wire.errors import InvalidInput
 from neo_service_layer.enclave.wire.keys import KeyKind, SignatureFormat
 from neo_service_layer.enclave.wire.oracle import FetchSpec, OracleResponse, response_message
-from neo_service_layer.kernel.chain.adapters.request_store import ChainStore
-from neo_service_layer.kernel.chain.ports.chain import ChainNotConfigured, ContractCall
-from neo_service_layer.kernel.chain.routes import chain_parts
+from neo_service_layer.kernel.container import Container
 from neo_service_layer.kernel.http.security import require_scope
-from neo_service_layer.kernel.identity.rules.identity import Principal, Scopes
+from neo_service_layer.kernel.identity.rules.access import Principal, Scopes
 from neo_service_layer.services.keys.adapters.public_keys import PublicKeyOperations
-from neo_service_layer.services.oracle.adapters.oracle_key import load_oracle_key
-from neo_service_layer.services.oracle.adapters.templates_store import OracleTemplates
-from neo_service_layer.services.oracle.rules import OracleTemplate, decode_params
-from neo_service_layer.services.oracle.use_cases import fulfilment as oracle
-from neo_service_layer.services.oracle.use_cases.templates import OracleTemplateService
-from neo_service_layer.services.secrets.rules import Consumer
+from neo_service_layer.services.oracle.parts import OracleParts
+from neo_service_layer.services.oracle.rules import OracleTemplate
+from neo_service_layer.services.oracle.use_cases.fulfilment import SERVICE
 
 router = APIRouter(prefix="/oracle", tags=["oracle"])
 
@@ -114,24 +108,9 @@ class RequestStateOut(BaseModel):
     source: str = "database"
 
 
-def _container(request: Request) -> Container:
+def _parts(request: Request) -> OracleParts:
     container: Container = request.app.state.container
-    return container
-
-
-def _templates(request: Request) -> OracleTemplateService:
-    container = _container(request)
-    return OracleTemplateService(OracleTemplates(container.engine), container.clock)
-
-
-async def _key(request: Request) -> oracle.OracleKey:
-    container = _container(request)
-    if container.chain_parts is not None and container.chain_parts.oracle_key is not None:
-        return container.chain_parts.oracle_key
-    key = await load_oracle_key(ChainStore(container.engine))
-    if key is None:
-        raise ChainNotConfigured("the oracle key does not exist yet (run `nsl chain up`)")
-    return key
+    return container.parts_of(SERVICE, OracleParts)
 
 
 def _template_out(t: OracleTemplate) -> TemplateOut:
@@ -174,18 +153,11 @@ def _answer_out(r: OracleResponse) -> OracleAnswer:
 
 @router.post("/fetch", summary="Fetch a URL (or a template) in the enclave; the answer is signed")
 async def fetch(body: FetchRequest, request: Request, caller: Caller) -> OracleAnswer:
-    container = _container(request)
-    key = await _key(request)
-
-    async def sealed(tenant: str, name: str) -> tuple[str, bytes]:
-        return await container.vault.secrets.sealed_for_consumer(tenant, name, Consumer.ORACLE)
-
-    answerer = oracle.OracleAnswerer(
-        lambda: container.enclave, key, OracleTemplates(container.engine), sealed, container.clock
-    )
+    parts = _parts(request)
+    answerer = await parts.answerer()
     template = None
     if body.template is not None:
-        template = await _templates(request).get(caller.tenant_id, body.template)
+        template = await parts.templates.get(caller.tenant_id, body.template)
         spec = FetchSpec(url=template.spec.url, filter=body.filter)
     elif body.url is not None:
         spec = FetchSpec(
@@ -203,7 +175,7 @@ async def fetch(body: FetchRequest, request: Request, caller: Caller) -> OracleA
 
 @router.post("/verify", summary="Check an oracle answer's signature against the oracle key")
 async def verify(body: VerifyRequest, request: Request, _caller: Caller) -> VerifyAnswer:
-    key = await _key(request)
+    key = await _parts(request).key()
     message = response_message(
         int(body.requestId),
         body.code,
@@ -231,7 +203,7 @@ async def create_template(body: TemplateIn, request: Request, caller: Caller) ->
         body=body.body,
         timeout_seconds=body.timeoutSeconds,
     )
-    template = await _templates(request).register(
+    template = await _parts(request).templates.register(
         caller.tenant_id, spec, body.allowedConsumers, body.description
     )
     return _template_out(template)
@@ -239,51 +211,37 @@ async def create_template(body: TemplateIn, request: Request, caller: Caller) ->
 
 @router.get("/templates", summary="This tenant's request templates")
 async def list_templates(request: Request, caller: Caller) -> list[TemplateOut]:
-    return [_template_out(t) for t in await _templates(request).list(caller.tenant_id)]
+    return [_template_out(t) for t in await _parts(request).templates.list(caller.tenant_id)]
 
 
 @router.get("/templates/{template_id}", summary="One request template")
 async def get_template(template_id: str, request: Request, caller: Caller) -> TemplateOut:
-    return _template_out(await _templates(request).get(caller.tenant_id, template_id))
-
-
-_CHAIN_STATES = {1: "pending", 2: "fulfilled", 3: "delivered", 4: "callback_failed"}
+    return _template_out(await _parts(request).templates.get(caller.tenant_id, template_id))
 
 
 @router.get("/requests/{request_id}", summary="State of an on-chain oracle request")
 async def request_state(request_id: int, request: Request, _caller: Caller) -> RequestStateOut:
-    parts = chain_parts(request)
-    contract = parts.oracle_contract
-    if not contract:
-        raise ChainNotConfigured("no oracle contract is configured")
-    row = await parts.store.get(oracle.SERVICE, contract, request_id)
-    if row is not None:
-        url, filter_ = decode_params(row.seed)
-        answer = oracle.stored_answer(row)
+    found = await _parts(request).requests().state(request_id)
+    row = found.stored
+    if row is None:
         return RequestStateOut(
-            requestId=str(request_id),
-            contract=contract,
-            status=row.status.value,
-            consumer=row.consumer,
-            url=url,
-            filter=filter_,
-            requestBlock=row.request_block,
-            fulfilledBlock=row.fulfilled_block,
-            fulfilledTx=row.fulfilled_tx,
-            deliveredBlock=row.delivered_block,
-            pendingTx=row.tx_hash if row.status.value == "fulfilling" else None,
-            attempts=row.attempts,
-            code=answer[0] if answer else None,
-            result=row.output.hex() if row.output is not None and answer else None,
-            failureReason=row.failure_reason or row.callback_failure,
+            requestId=str(request_id), contract=found.contract, status=found.status, source="chain"
         )
-    stack = await parts.chain.read(ContractCall(contract, "getRequest", (request_id,)))
-    state = int(stack[0][0]) if stack and isinstance(stack[0], tuple) else 0
-    if state == 0:
-        raise NotFound(f"request {request_id} is unknown to the oracle contract")
+    answer = row.answer
     return RequestStateOut(
         requestId=str(request_id),
-        contract=contract,
-        status=_CHAIN_STATES.get(state, "unknown"),
-        source="chain",
+        contract=found.contract,
+        status=found.status,
+        consumer=row.consumer,
+        url=row.asked.url,
+        filter=row.asked.filter,
+        requestBlock=row.request_block,
+        fulfilledBlock=row.fulfilled_block,
+        fulfilledTx=row.fulfilled_tx,
+        deliveredBlock=row.delivered_block,
+        pendingTx=row.pending_tx,
+        attempts=row.attempts,
+        code=answer.code if answer is not None else None,
+        result=answer.result.hex() if answer is not None else None,
+        failureReason=row.failure_reason or row.callback_failure,
     )

@@ -1,8 +1,7 @@
-"""Oracle requests as stored by the chain machinery, and the tenant's request templates.
+"""What an on-chain oracle request asks and is answered, and the tenant's request templates.
 
-The shared ``chain_requests`` table (idempotency key: service, contract, request id) has a generic
-``seed`` column for the request's parameters; an oracle request keeps its on-chain URL and filter there
-as ``u32le(len(url)) || url || u32le(len(filter)) || filter`` (UTF-8), and ``num_words`` is 0.
+The chain pipeline stores an oracle request's state; its URL and filter (``OracleParams``) and the signed
+answer last sent (``OracleResult``) are kept by the service itself (``adapters.tables.oracle_requests``).
 
 A template (``nsl://template/<id>``) is registered off chain by a tenant: the real URL, method, headers
 (which may reference the tenant's secrets as ``{{secret:name}}``) and body. A template that references
@@ -13,7 +12,6 @@ could spend the tenant's paid API quota and publish the answers.
 from __future__ import annotations
 
 import re
-import struct
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
@@ -27,24 +25,21 @@ MAX_TEMPLATE_CONSUMERS: Final = 32
 MAX_DESCRIPTION: Final = 200
 
 
-def encode_params(url: str, filter_: str) -> bytes:
-    """The ``seed`` bytes of an oracle request."""
-    raw_url, raw_filter = url.encode(), filter_.encode()
-    return struct.pack("<I", len(raw_url)) + raw_url + struct.pack("<I", len(raw_filter)) + raw_filter
+@dataclass(frozen=True, slots=True)
+class OracleParams:
+    """What an on-chain request asked: the URL (``https://`` or ``nsl://template/<id>``) and the filter."""
+
+    url: str
+    filter: str
 
 
-def decode_params(data: bytes) -> tuple[str, str]:
-    """(url, filter) from ``encode_params``; ``InvalidInput`` when malformed."""
-    try:
-        (n,) = struct.unpack_from("<I", data, 0)
-        url = data[4 : 4 + n]
-        (m,) = struct.unpack_from("<I", data, 4 + n)
-        filter_ = data[8 + n : 8 + n + m]
-        if len(url) != n or len(filter_) != m or 8 + n + m != len(data):
-            raise ValueError
-        return url.decode(), filter_.decode()
-    except (struct.error, ValueError, UnicodeDecodeError):
-        raise InvalidInput("malformed oracle request parameters") from None
+@dataclass(frozen=True, slots=True)
+class OracleResult:
+    """The answer sent to a request: the result code, the result and the fetch time the enclave signed."""
+
+    code: int
+    result: bytes
+    timestamp_ms: int
 
 
 def template_id_of(url: str) -> str | None:

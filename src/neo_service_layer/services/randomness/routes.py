@@ -7,17 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from neo_service_layer.bootstrap import Container
-from neo_service_layer.enclave.wire.errors import InvalidInput, NotFound
-from neo_service_layer.kernel.chain.adapters.request_store import ChainStore
-from neo_service_layer.kernel.chain.adapters.service_keys import ServiceKeys, load_service_keys
-from neo_service_layer.kernel.chain.ports.chain import ChainNotConfigured, ContractCall
-from neo_service_layer.kernel.chain.routes import chain_parts
+from neo_service_layer.enclave.wire.errors import InvalidInput
+from neo_service_layer.kernel.container import Container
 from neo_service_layer.kernel.http.security import require_scope
-from neo_service_layer.kernel.identity.rules.identity import Principal, Scopes
+from neo_service_layer.kernel.identity.rules.access import Principal, Scopes
 from neo_service_layer.services.randomness import rules
 from neo_service_layer.services.randomness import use_cases as randomness
 from neo_service_layer.services.randomness.adapters.proofs import verify_randomness
+from neo_service_layer.services.randomness.parts import RandomnessParts
 
 router = APIRouter(prefix="/randomness", tags=["randomness"])
 
@@ -60,7 +57,7 @@ class VerifyAnswer(BaseModel):
     publicKey: str  # noqa: N815
 
 
-class RequestState(BaseModel):
+class RequestStateOut(BaseModel):
     requestId: str  # noqa: N815
     contract: str
     status: str
@@ -84,23 +81,17 @@ def _hex(text: str) -> bytes:
     return bytes.fromhex(text.removeprefix("0x"))
 
 
-async def _keys(request: Request) -> ServiceKeys:
+def _parts(request: Request) -> RandomnessParts:
     container: Container = request.app.state.container
-    if container.chain_parts is not None and container.chain_parts.keys is not None:
-        return container.chain_parts.keys
-    keys = await load_service_keys(ChainStore(container.engine))
-    if keys is None:
-        raise ChainNotConfigured("the randomness keys do not exist yet (run `nsl chain up`)")
-    return keys
+    return container.parts_of(randomness.SERVICE, RandomnessParts)
 
 
 @router.post("", summary="Random words off chain, with the same BLS proof and ECDSA signature as on chain")
 async def generate(body: RandomnessRequest, request: Request, caller: Caller) -> RandomnessAnswer:
-    container: Container = request.app.state.container
-    keys = await _keys(request)
+    parts = _parts(request)
     seed = _hex(body.seed) if body.seed is not None else None
     answer = await randomness.generate_offchain(
-        container.enclave, keys.randomness, caller.tenant_id, body.numWords, seed
+        parts.enclave(), await parts.keys(), caller.tenant_id, body.numWords, seed
     )
     return RandomnessAnswer(
         requestId=str(answer.request_id),
@@ -116,7 +107,7 @@ async def generate(body: RandomnessRequest, request: Request, caller: Caller) ->
 
 @router.post("/verify", summary="Check a proof against the published keys (pyblst, not the enclave)")
 async def verify(body: VerifyRequest, request: Request, _caller: Caller) -> VerifyAnswer:
-    keys = (await _keys(request)).randomness
+    keys = await _parts(request).keys()
     try:
         words = [int(w) for w in body.words] if body.words is not None else None
     except ValueError:
@@ -142,45 +133,32 @@ async def verify(body: VerifyRequest, request: Request, _caller: Caller) -> Veri
     )
 
 
-_CHAIN_STATES = {1: "pending", 2: "fulfilled", 3: "delivered", 4: "callback_failed"}
-
-
 @router.get(
     "/requests/{request_id}", summary="State of an on-chain request: seen, fulfilling, fulfilled, failed"
 )
-async def request_state(request_id: int, request: Request, _caller: Caller) -> RequestState:
-    parts = chain_parts(request)
-    contract = parts.network.randomness_contract
-    if not contract:
-        raise ChainNotConfigured("no randomness contract is configured")
-    row = await parts.store.get(randomness.SERVICE, contract, request_id)
-    if row is not None:
-        failure = row.failure_reason or row.callback_failure
-        return RequestState(
-            requestId=str(request_id),
-            contract=contract,
-            status=row.status.value,
-            consumer=row.consumer,
-            numWords=row.num_words,
-            seed=row.seed.hex(),
-            requestBlock=row.request_block,
-            requestTx=row.request_tx,
-            fulfilledBlock=row.fulfilled_block,
-            fulfilledTx=row.fulfilled_tx,
-            deliveredBlock=row.delivered_block,
-            pendingTx=row.tx_hash if row.status.value == "fulfilling" else None,
-            attempts=row.attempts,
-            output=row.output.hex() if row.output else None,
-            proof=row.proof.hex() if row.proof else None,
-            failureReason=failure,
+async def request_state(request_id: int, request: Request, _caller: Caller) -> RequestStateOut:
+    found = await _parts(request).requests().state(request_id)
+    row = found.stored
+    if row is None:
+        return RequestStateOut(
+            requestId=str(request_id), contract=found.contract, status=found.status, source="chain"
         )
-    stack = await parts.chain.read(ContractCall(contract, "getRequest", (request_id,)))
-    state = int(stack[0][0]) if stack and isinstance(stack[0], tuple) else 0
-    if state == 0:
-        raise NotFound(f"request {request_id} is unknown to the randomness contract")
-    return RequestState(
+    answer = row.answer
+    return RequestStateOut(
         requestId=str(request_id),
-        contract=contract,
-        status=_CHAIN_STATES.get(state, "unknown"),
-        source="chain",
+        contract=found.contract,
+        status=found.status,
+        consumer=row.consumer,
+        numWords=row.asked.num_words,
+        seed=row.asked.seed.hex(),
+        requestBlock=row.request_block,
+        requestTx=row.request_tx,
+        fulfilledBlock=row.fulfilled_block,
+        fulfilledTx=row.fulfilled_tx,
+        deliveredBlock=row.delivered_block,
+        pendingTx=row.pending_tx,
+        attempts=row.attempts,
+        output=answer.output.hex() if answer is not None else None,
+        proof=answer.proof.hex() if answer is not None else None,
+        failureReason=row.failure_reason or row.callback_failure,
     )

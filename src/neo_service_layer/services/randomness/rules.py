@@ -16,6 +16,7 @@ Byte encodings (mirrored exactly by the contract; see ``contracts/README.md``):
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from enum import IntEnum
 from typing import Final
 
@@ -33,14 +34,30 @@ PROOF_BYTES: Final = 96
 SIGNATURE_BYTES: Final = 64
 
 
-class RequestState(IntEnum):
-    """State of a request as returned first by the contract's ``getRequest``."""
+class RandomnessContractState(IntEnum):
+    """State of a request in the randomness contract, as its ``getRequest`` returns first."""
 
     NONE = 0
     PENDING = 1
     FULFILLED = 2
     DELIVERED = 3
     CALLBACK_FAILED = 4
+
+
+@dataclass(frozen=True, slots=True)
+class RandomnessParams:
+    """What an on-chain request asked: how many words, and the seed of its ``RandomnessRequested`` event."""
+
+    num_words: int
+    seed: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class RandomnessResult:
+    """What a request is answered with: the VRF output and its proof."""
+
+    output: bytes
+    proof: bytes
 
 
 def encode_request_id(request_id: int) -> bytes:

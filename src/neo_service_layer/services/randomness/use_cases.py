@@ -22,9 +22,9 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from neo_service_layer.enclave.wire.keys import Purpose, SignatureFormat
+from neo_service_layer.enclave.wire.keys import PLATFORM_KEY_OWNER, Purpose, SignatureFormat
 from neo_service_layer.kernel.chain.ports.chain import Chain, ChainEvent, ChainObserver, ContractCall
-from neo_service_layer.kernel.chain.ports.request_store import ChainStore
+from neo_service_layer.kernel.chain.ports.request_store import RequestReader, RequestStore
 from neo_service_layer.kernel.chain.rules import (
     ChainEventKind,
     ChainRequest,
@@ -34,12 +34,17 @@ from neo_service_layer.kernel.chain.rules import (
     lease_until,
 )
 from neo_service_layer.kernel.chain.use_cases.callback_delivery import CallbackDelivery
+from neo_service_layer.kernel.chain.use_cases.request_lookup import RequestLookup, look_up_request
 from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.enclave_client.ports import Enclave
 from neo_service_layer.services.randomness import rules as randomness
+from neo_service_layer.services.randomness.rules import (
+    RandomnessContractState,
+    RandomnessParams,
+    RandomnessResult,
+)
 
 SERVICE = "randomness"
-PLATFORM_TENANT = "__platform__"
 OFFCHAIN_SEED_TAG = b"NSL-RANDOMNESS-OFFCHAIN-SEED-V1"
 #: the enclave signs at most this many messages per call
 ENCLAVE_BATCH = 256
@@ -60,9 +65,17 @@ def script_hash_hex(value: bytes) -> str:
     return "0x" + value[::-1].hex()
 
 
-def decode_events(events: Sequence[ChainEvent]) -> tuple[list[NewRequest], list[RequestUpdate]]:
+#: a stored randomness request: what it asked, and the output and proof it was answered with
+RandomnessRequest = ChainRequest[RandomnessParams, RandomnessResult]
+#: the pipeline's store as the randomness service uses it
+RandomnessStore = RequestStore[RandomnessParams, RandomnessResult]
+
+
+def decode_events(
+    events: Sequence[ChainEvent],
+) -> tuple[list[NewRequest[RandomnessParams]], list[RequestUpdate]]:
     """The randomness contract's events as new requests and updates (other events are ignored)."""
-    new: list[NewRequest] = []
+    new: list[NewRequest[RandomnessParams]] = []
     updates: list[RequestUpdate] = []
     for event in events:
         values = event.values
@@ -72,8 +85,7 @@ def decode_events(events: Sequence[ChainEvent]) -> tuple[list[NewRequest], list[
                 NewRequest(
                     int(request_id),
                     script_hash_hex(bytes(consumer)),
-                    int(num_words),
-                    bytes(seed),
+                    RandomnessParams(int(num_words), bytes(seed)),
                     event.block,
                     event.tx_hash,
                 )
@@ -98,7 +110,7 @@ def decode_events(events: Sequence[ChainEvent]) -> tuple[list[NewRequest], list[
 
 @dataclass(frozen=True, slots=True)
 class Proved:
-    request: ChainRequest
+    request: RandomnessRequest
     output: bytes
     proof: bytes
     signature: bytes
@@ -114,7 +126,7 @@ async def prove(
         proofs = await enclave.sign_batch(
             keys.bls_key_id,
             [randomness.vrf_input(rid, seed) for rid, seed in chunk],
-            tenant=PLATFORM_TENANT,
+            tenant=PLATFORM_KEY_OWNER,
             purpose=Purpose.RANDOMNESS,
             fmt=SignatureFormat.BLS,
         )
@@ -125,7 +137,7 @@ async def prove(
                 randomness.fulfil_message(rid, seed, o, p)
                 for (rid, seed), o, p in zip(chunk, outputs, proofs, strict=True)
             ],
-            tenant=PLATFORM_TENANT,
+            tenant=PLATFORM_KEY_OWNER,
             purpose=Purpose.RANDOMNESS,
             fmt=SignatureFormat.ECDSA_SHA256,
         )
@@ -133,7 +145,7 @@ async def prove(
     return results
 
 
-class RandomnessFulfiller(CallbackDelivery[Proved]):
+class RandomnessFulfiller(CallbackDelivery[Proved, RandomnessResult]):
     """Claims seen requests, proves and signs them in the enclave, and sends the fulfilments."""
 
     service = SERVICE
@@ -141,7 +153,7 @@ class RandomnessFulfiller(CallbackDelivery[Proved]):
     def __init__(
         self,
         chain: Chain,
-        store: ChainStore,
+        store: RandomnessStore,
         enclave: Callable[[], Enclave],
         clock: Clock,
         observer: ChainObserver,
@@ -178,7 +190,7 @@ class RandomnessFulfiller(CallbackDelivery[Proved]):
         if not claimed:
             return 0
         try:
-            signed = await prove(self._enclave(), self._keys, [(r.request_id, r.seed) for r in claimed])
+            signed = await prove(self._enclave(), self._keys, [(r.request_id, r.asked.seed) for r in claimed])
         except Exception:
             await self._store.release(SERVICE, self.contract, self.worker_id, [r.request_id for r in claimed])
             raise
@@ -200,8 +212,32 @@ class RandomnessFulfiller(CallbackDelivery[Proved]):
     def _fulfill(self, p: Proved) -> ContractCall:
         return ContractCall(self.contract, "fulfill", (p.request.request_id, p.output, p.proof, p.signature))
 
-    def _fulfilment(self, p: Proved, with_delivery: bool, failure: str | None = None) -> Fulfilment:
-        return Fulfilment(p.request.request_id, p.output, p.proof, p.signature, with_delivery, failure)
+    def _fulfilment(
+        self, p: Proved, with_delivery: bool, failure: str | None = None
+    ) -> Fulfilment[RandomnessResult]:
+        return Fulfilment(p.request.request_id, RandomnessResult(p.output, p.proof), with_delivery, failure)
+
+
+class RandomnessRequests:
+    """The state of on-chain randomness requests, for the API: stored, else as the contract says."""
+
+    def __init__(
+        self, store: RequestReader[RandomnessParams, RandomnessResult], chain: Chain, *, contract: str
+    ) -> None:
+        self._store = store
+        self._chain = chain
+        self.contract = contract
+
+    async def state(self, request_id: int) -> RequestLookup[RandomnessParams, RandomnessResult]:
+        """``NotFound`` when neither this installation nor the contract knows the request."""
+        return await look_up_request(
+            self._store,
+            self._chain,
+            RandomnessContractState,
+            service=SERVICE,
+            contract=self.contract,
+            request_id=request_id,
+        )
 
 
 # Off-chain requests ------------------------------------------------------------------------------

@@ -8,16 +8,17 @@ consumer*, and only consumers the tenant allowed get it, to have it unsealed ins
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from neo_service_layer.enclave.wire.errors import InvalidInput, NotFound, PermissionDenied
+from neo_service_layer.enclave.wire.errors import NotFound, PermissionDenied
+from neo_service_layer.enclave.wire.secret_labels import InvalidSecretInput as InvalidSecretInput
+from neo_service_layer.enclave.wire.secret_labels import check_secret_name as check_secret_name
+from neo_service_layer.enclave.wire.secret_labels import seal_label as seal_label
 
 MAX_VALUE_BYTES = 64 * 1024
 MAX_TTL = timedelta(days=3650)
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@/-]{0,99}$")
 
 
 class Consumer(StrEnum):
@@ -46,10 +47,6 @@ class SecretExpired(NotFound):
 
 class ConsumerNotAllowed(PermissionDenied):
     code = "consumer-not-allowed"
-
-
-class InvalidSecretInput(InvalidInput):
-    code = "invalid-secret-input"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,17 +88,6 @@ class TenantSecret:
         if current.expired(now):
             raise SecretExpired(f"secret {self.name} expired")
         return current
-
-
-def check_secret_name(name: str) -> str:
-    if not _NAME.fullmatch(name):
-        raise InvalidSecretInput("name: 1-100 characters of letters, digits and _ . @ / - (no colon)")
-    return name
-
-
-def seal_label(name: str, version: int) -> str:
-    """The enclave seal label binding a value to its secret name and version."""
-    return f"secret:{check_secret_name(name)}:v{version}"
 
 
 def source_seal_label(name: str) -> str:

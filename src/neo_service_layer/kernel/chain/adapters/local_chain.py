@@ -2,14 +2,16 @@
 
 ``provision`` is idempotent: on a chain that already has the service contracts recorded in
 ``network.json`` (same magic and keys, contracts still there) it only refreshes the RPC URL; otherwise it
-deploys the missing contracts with the committee account (owner: the service's sender account, whose key
-is in the enclave, so the worker may record callback failures with ``markCallbackFailed``; keys: the
-enclave's service keys) and funds the sender with GAS.
+deploys the missing contracts with the committee account (owner: the services' sender account, whose key
+is in the enclave, so the worker may record callback failures with ``markCallbackFailed``; keys: what
+each service's ``prepare`` hook published) and funds the sender with GAS. Which contracts exist is said
+by the services' descriptors, not here.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,18 +20,13 @@ from neo3.api import noderpc
 from neo_service_layer.kernel.chain.adapters import privnet_deploy as deploy
 from neo_service_layer.kernel.chain.adapters.network import NetworkFile
 from neo_service_layer.kernel.chain.adapters.privnet import Privnet, PrivnetSettings, _port_is_free
-from neo_service_layer.kernel.chain.adapters.request_store import ChainStore
-from neo_service_layer.kernel.chain.adapters.service_keys import ensure_service_keys
+from neo_service_layer.kernel.chain.adapters.provisioning import ChainHooks, ProvisionContext
+from neo_service_layer.kernel.chain.adapters.service_keys import ensure_sender
+from neo_service_layer.kernel.chain.ports.role_keys import RoleKeyStore
 from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.config import Settings
 from neo_service_layer.kernel.enclave_client.ports import Enclave
 from neo_service_layer.kernel.observability.logs import get_logger
-from neo_service_layer.services.native_oracle.adapters.node import (
-    designate_oracles,
-    designated_oracles,
-    ensure_native_oracle_key,
-)
-from neo_service_layer.services.oracle.adapters.oracle_key import ensure_oracle_key
 
 log = get_logger("nsl.chain")
 
@@ -85,61 +82,56 @@ async def _contract_exists(rpc_url: str, contract: str) -> bool:
 
 
 async def provision(
-    settings: Settings, net: Privnet, enclave: Enclave, store: ChainStore, clock: Clock
+    settings: Settings,
+    net: Privnet,
+    enclave: Enclave,
+    store: RoleKeyStore,
+    clock: Clock,
+    hooks: Sequence[ChainHooks],
 ) -> Provisioned:
     """Deploy (once) and describe the local chain; write and return ``network.json``.
 
-    Contracts: ``randomness`` (randomness service), ``oracle`` (oracle service) and ``feed`` (price
-    feeds), all owned by the service's sender account; the oracle and feed contracts trust the enclave's
-    oracle key. A chain provisioned before a contract existed gets just the missing one. The enclave's
-    native oracle node key is designated for Neo's Oracle role (replacing any other designation).
+    The kernel makes the transaction sender (owner of every service contract, so the worker may record
+    callback failures); each service's ``prepare`` hook creates its keys and publishes their public keys,
+    then its contracts are deployed with the ``_deploy`` data it gives. A chain provisioned before a
+    contract existed gets just the missing one; a file whose magic or keys changed is rebuilt.
     """
-    keys = await ensure_service_keys(store, enclave, clock)
-    oracle_key = await ensure_oracle_key(store, enclave, clock)
-    node_key = await ensure_native_oracle_key(store, enclave, clock)
-    public = {
-        **keys.public(),
-        "oracle": oracle_key.public_key.hex(),
-        "native_oracle": node_key.public_key.hex(),
-    }
+    sender = await ensure_sender(store, enclave, clock)
     block_time = settings.neo_block_time_seconds
-    if node_key.public_key not in await designated_oracles(net.rpc_url):
-        # the enclave's node key answers Neo's native Oracle requests (RoleManagement role 8)
-        committee = deploy.committee_invoker(deploy.make_facade(net.rpc_url, block_time), block_time)
-        await designate_oracles(committee, [node_key.public_key])
+    context = ProvisionContext(
+        settings, net.rpc_url, block_time, store, enclave, clock, owner=sender.script_hash,
+        public_keys={"sender": sender.public_key.hex()},
+    )  # fmt: skip
+    for hook in hooks:
+        if hook.prepare is not None:
+            context.public_keys.update(await hook.prepare(context))
+    wanted = {spec.name: spec for hook in hooks for spec in hook.contracts}
     existing = NetworkFile.read(settings.data_dir)
-    later = ("oracle", "native_oracle")  # keys added after the first release: absent from older files
+    # keys published by a newer release are absent from older files; any other difference means a new chain
     reuse = (
         existing is not None
         and existing.magic == net.magic
-        and {k: v for k, v in existing.service_keys.items() if k not in later} == keys.public()
-        and all(existing.service_keys.get(k, public[k]) == public[k] for k in later)
+        and all(context.public_keys.get(k) == v for k, v in existing.service_keys.items())
     )
     contracts: dict[str, str] = {}
     if reuse and existing is not None:
         for name, contract in existing.contracts.items():
-            if name in CONTRACTS and await _contract_exists(net.rpc_url, contract):
+            if name in wanted and await _contract_exists(net.rpc_url, contract):
                 contracts[name] = contract
-    if existing is not None and reuse and set(contracts) == set(CONTRACTS):
+    if existing is not None and reuse and set(contracts) == set(wanted):
         existing.rpc_url, existing.ws_url, existing.block_time = net.rpc_url, net.ws_url, block_time
-        existing.service_keys = public
+        existing.service_keys = dict(context.public_keys)
         existing.write(settings.data_dir)
         return Provisioned(existing, deployed=False)
 
-    facade = deploy.make_facade(net.rpc_url, block_time)
-    committee = deploy.committee_invoker(facade, block_time)
-    owner = keys.sender.script_hash
-    data = {
-        "randomness": [owner, keys.randomness.ecdsa_public_key, keys.randomness.bls_public_key],
-        "oracle": [owner, oracle_key.public_key],
-        "feed": [owner, oracle_key.public_key],
-    }
-    for name, artifact_name in CONTRACTS.items():
+    committee = deploy.committee_invoker(deploy.make_facade(net.rpc_url, block_time), block_time)
+    for name, spec in wanted.items():
         if name not in contracts:
-            nef, manifest = artifact(artifact_name)
-            contracts[name] = f"0x{await deploy.deploy_contract(committee, nef, manifest, data[name])}"
+            nef, manifest = artifact(spec.artifact)
+            data = list(spec.deploy_args(context))
+            contracts[name] = f"0x{await deploy.deploy_contract(committee, nef, manifest, data)}"
     if not reuse:
-        await deploy.fund(committee, owner, settings.neo_local_sender_gas * deploy.GAS)
+        await deploy.fund(committee, sender.script_hash, settings.neo_local_sender_gas * deploy.GAS)
     async with noderpc.NeoRpcClient(net.rpc_url, timeout=10.0) as client:
         height = await client.get_block_count() - 1
     if reuse and existing is not None:
@@ -150,14 +142,10 @@ async def provision(
         magic=net.magic,
         block_time=block_time,
         contracts=contracts,
-        service_keys=public,
-        sender={"address": keys.sender.address, "script_hash": f"0x{keys.sender.script_hash}"},
+        service_keys=dict(context.public_keys),
+        sender={"address": sender.address, "script_hash": f"0x{sender.script_hash}"},
         deployed_height=height,
     )
     file.write(settings.data_dir)
     log.info("local chain provisioned", contracts=contracts, height=height)
     return Provisioned(file, deployed=True)
-
-
-#: network.json name -> compiled artifact
-CONTRACTS = {"randomness": "randomness_service", "oracle": "oracle_service", "feed": "price_feed"}

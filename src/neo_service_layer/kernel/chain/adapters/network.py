@@ -65,14 +65,29 @@ class NeoNetwork:
     name: str
     rpc_urls: tuple[str, ...]
     magic: int | None
-    randomness_contract: str | None
     start_block: int | None
     block_time: float
+    #: contract hash by service contract name (``randomness``, ``oracle``, ``feed``, ...)
+    contracts: dict[str, str] = field(default_factory=dict)
     service_keys: dict[str, str] = field(default_factory=dict)
+
+    def contract(self, name: str) -> str | None:
+        """The hash of the service contract ``name`` on this network, if it is deployed or configured."""
+        return self.contracts.get(name)
 
 
 class NetworkConfigurationError(Exception):
     """The Neo settings are inconsistent (e.g. a real network without RPC URLs)."""
+
+
+def configured_contracts(settings: Settings) -> dict[str, str]:
+    """Contract hashes set in the settings (``NSL_NEO_CONTRACTS`` and the older per-service variables)."""
+    named = {
+        "randomness": settings.neo_randomness_contract,
+        "oracle": settings.neo_oracle_contract,
+        "feed": settings.neo_feed_contract,
+    }
+    return dict(settings.neo_contracts) | {name: value for name, value in named.items() if value}
 
 
 def resolve_network(settings: Settings) -> NeoNetwork | None:
@@ -86,7 +101,7 @@ def resolve_network(settings: Settings) -> NeoNetwork | None:
             name="local",
             rpc_urls=urls,
             magic=file.magic,
-            randomness_contract=settings.neo_randomness_contract or file.contracts.get("randomness"),
+            contracts=file.contracts | configured_contracts(settings),
             start_block=settings.neo_start_block
             if settings.neo_start_block is not None
             else file.deployed_height,
@@ -102,7 +117,7 @@ def resolve_network(settings: Settings) -> NeoNetwork | None:
         name=settings.neo_network,
         rpc_urls=tuple(settings.neo_rpc_urls),
         magic=magic,
-        randomness_contract=settings.neo_randomness_contract,
+        contracts=configured_contracts(settings),
         start_block=settings.neo_start_block,
         block_time=settings.neo_block_time_seconds,
     )

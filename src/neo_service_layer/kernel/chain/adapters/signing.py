@@ -20,11 +20,8 @@ from neo3.core import utils as core_utils
 from neo3.network.payloads import transaction, verification
 from neo3.wallet import utils as wallet_utils
 
-from neo_service_layer.enclave.wire.keys import KeyId, Purpose, SignatureFormat
+from neo_service_layer.enclave.wire.keys import PLATFORM_KEY_OWNER, KeyId, Purpose, SignatureFormat
 from neo_service_layer.kernel.enclave_client.ports import Enclave
-
-#: tenant that owns the platform's own service keys (randomness keys, transaction sender)
-PLATFORM_TENANT = "__platform__"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +55,7 @@ def invocation_script(signature: bytes) -> bytes:
 
 
 def enclave_signing_function(
-    enclave: Callable[[], Enclave], account: EnclaveAccount, tenant: str = PLATFORM_TENANT
+    enclave: Callable[[], Enclave], account: EnclaveAccount, tenant: str = PLATFORM_KEY_OWNER
 ) -> signing.SigningFunction:
     """A neo-mamba signing function that asks the enclave to sign and appends the witness."""
 

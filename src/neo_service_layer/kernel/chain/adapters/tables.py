@@ -2,7 +2,8 @@
 
 - ``chain_cursors``: per watched contract, the last block whose events were all applied.
 - ``chain_requests``: one row per on-chain request; the primary key (service, contract, request id) is
-  the idempotency key. Status, lease and the link to the outbox transaction live here.
+  the idempotency key. Status, block facts, lease and the link to the outbox transaction live here;
+  what a request asked and was answered is in its service's own table (``adapters.payloads``).
 - ``chain_outbox``: signed fulfilment transactions, written in the same database transaction that
   moves their requests to ``fulfilling`` and sent only after that commit (transactional outbox).
 - ``chain_service_keys``: which enclave key plays which role (randomness ECDSA / BLS, transaction
@@ -50,8 +51,6 @@ chain_requests = Table(
     Column("contract", String(42), nullable=False),
     Column("request_id", BigInteger, nullable=False),
     Column("consumer", String(42), nullable=False),
-    Column("num_words", Integer, nullable=False),
-    Column("seed", LargeBinary, nullable=False),
     Column("request_block", BigInteger, nullable=False),
     Column("request_tx", String(66), nullable=False),
     _ts("request_time", True),
@@ -62,8 +61,6 @@ chain_requests = Table(
     _ts("lease_until", True),
     Column("tx_hash", String(66), nullable=True),
     Column("with_delivery", Boolean, nullable=True),
-    Column("output", LargeBinary, nullable=True),
-    Column("proof", LargeBinary, nullable=True),
     Column("fulfilled_block", BigInteger, nullable=True),
     Column("fulfilled_tx", String(66), nullable=True),
     _ts("fulfilled_time", True),

@@ -1,4 +1,8 @@
-"""Persistence the chain services need: cursors, idempotent requests with leases, the outbox."""
+"""Persistence the chain services need: cursors, idempotent requests with leases, the outbox.
+
+``OutboxStore`` is the part that knows no request payload (the relay needs only it); ``RequestStore`` is
+one service's view of the pipeline, typed by what its requests ask (``Q``) and are answered (``A``).
+"""
 
 from __future__ import annotations
 
@@ -18,54 +22,7 @@ from neo_service_layer.kernel.chain.rules import (
 )
 
 
-class ChainStore(Protocol):
-    async def cursor(self, name: str) -> int | None: ...
-
-    async def apply_block(
-        self,
-        cursor_name: str,
-        service: str,
-        contract: str,
-        block: int,
-        block_time: datetime | None,
-        new: Sequence[NewRequest],
-        updates: Sequence[RequestUpdate],
-        now: datetime,
-    ) -> list[Transitioned]:
-        """Apply a block's events and move the cursor to ``block`` atomically; return real transitions."""
-        ...
-
-    async def claim(
-        self, service: str, contract: str, worker: str, now: datetime, until: datetime, limit: int
-    ) -> list[ChainRequest]: ...
-
-    async def release(self, service: str, contract: str, worker: str, request_ids: Sequence[int]) -> None: ...
-
-    async def write_outbox(
-        self,
-        service: str,
-        contract: str,
-        worker: str,
-        now: datetime,
-        tx: SignedTransaction,
-        fulfilments: Sequence[Fulfilment],
-    ) -> bool: ...
-
-    async def write_outboxes(
-        self,
-        service: str,
-        contract: str,
-        worker: str,
-        now: datetime,
-        items: Sequence[tuple[SignedTransaction, Sequence[Fulfilment]]],
-    ) -> list[bool]:
-        """``write_outbox`` for each item, in one database transaction; per item, whether it was written."""
-        ...
-
-    async def mark_failed(
-        self, service: str, contract: str, worker: str, request_id: int, reason: str, now: datetime
-    ) -> bool: ...
-
+class OutboxStore(Protocol):
     async def pending_outbox(self, service: str) -> list[OutboxEntry]: ...
 
     async def mark_sent(self, tx_hash: str, now: datetime, error: str | None) -> None: ...
@@ -76,8 +33,63 @@ class ChainStore(Protocol):
 
     async def outbox_included(self, tx_hash: str, block: int) -> None: ...
 
-    async def outbox_retry(self, tx_hash: str, status: str, now: datetime) -> int: ...
+    async def outbox_retry(self, tx_hash: str, status: str, now: datetime) -> int:
+        """The transaction expired or faulted (``status``): its FULFILLING requests go back to SEEN."""
+        ...
 
-    async def get(self, service: str, contract: str, request_id: int) -> ChainRequest | None: ...
+
+class RequestReader[Q, A](Protocol):
+    async def get(self, service: str, contract: str, request_id: int) -> ChainRequest[Q, A] | None: ...
+
+
+class RequestStore[Q, A](OutboxStore, RequestReader[Q, A], Protocol):
+    async def cursor(self, name: str) -> int | None: ...
+
+    async def apply_block(
+        self,
+        cursor_name: str,
+        service: str,
+        contract: str,
+        block: int,
+        block_time: datetime | None,
+        new: Sequence[NewRequest[Q]],
+        updates: Sequence[RequestUpdate],
+        now: datetime,
+    ) -> list[Transitioned]:
+        """Apply a block's events and move the cursor to ``block`` atomically; return real transitions."""
+        ...
+
+    async def claim(
+        self, service: str, contract: str, worker: str, now: datetime, until: datetime, limit: int
+    ) -> list[ChainRequest[Q, A]]: ...
+
+    async def release(self, service: str, contract: str, worker: str, request_ids: Sequence[int]) -> None: ...
+
+    async def write_outbox(
+        self,
+        service: str,
+        contract: str,
+        worker: str,
+        now: datetime,
+        tx: SignedTransaction,
+        fulfilments: Sequence[Fulfilment[A]],
+    ) -> bool:
+        """Record the transaction and its answers if every request is still leased by ``worker``."""
+        ...
+
+    async def write_outboxes(
+        self,
+        service: str,
+        contract: str,
+        worker: str,
+        now: datetime,
+        items: Sequence[tuple[SignedTransaction, Sequence[Fulfilment[A]]]],
+    ) -> list[bool]:
+        """``write_outbox`` for each item, in one database transaction; per item, whether it was written."""
+        ...
+
+    async def mark_failed(
+        self, service: str, contract: str, worker: str, request_id: int, reason: str, now: datetime
+    ) -> bool: ...
 
     async def count_by_status(self, service: str, contract: str) -> dict[RequestStatus, int]: ...

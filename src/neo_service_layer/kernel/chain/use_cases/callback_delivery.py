@@ -10,10 +10,10 @@ request marked failed with the VM's reason — nothing whose dry-run faults is e
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 from neo_service_layer.kernel.chain.ports.chain import Chain, ChainObserver, ContractCall, DryRun, SendOutcome
-from neo_service_layer.kernel.chain.ports.request_store import ChainStore
+from neo_service_layer.kernel.chain.ports.request_store import RequestStore
 from neo_service_layer.kernel.chain.rules import ChainRequest, Fulfilment
 from neo_service_layer.kernel.clock import Clock
 
@@ -22,17 +22,20 @@ REASON_LIMIT = 256
 
 class Answer(Protocol):
     @property
-    def request(self) -> ChainRequest: ...
+    def request(self) -> ChainRequest[Any, Any]: ...
 
 
-class CallbackDelivery[T: Answer](ABC):
-    """Base of the fulfillers: subclasses say how to fulfil one answer and what to record for it."""
+class CallbackDelivery[T: Answer, A](ABC):
+    """Base of the fulfillers: subclasses say how to fulfil one answer and what to record for it.
+
+    ``T`` is a claimed request with its answer, ``A`` the answer as the service's payloads store it.
+    """
 
     service: ClassVar[str]
     contract: str
     worker_id: str
     _chain: Chain
-    _store: ChainStore
+    _store: RequestStore[Any, A]
     _clock: Clock
     _observer: ChainObserver
     _max_callback_gas: int
@@ -42,7 +45,7 @@ class CallbackDelivery[T: Answer](ABC):
         """The contract's ``fulfill`` call carrying this answer and its signature."""
 
     @abstractmethod
-    def _fulfilment(self, answer: T, with_delivery: bool, failure: str | None = None) -> Fulfilment:
+    def _fulfilment(self, answer: T, with_delivery: bool, failure: str | None = None) -> Fulfilment[A]:
         """What the outbox records for this answer."""
 
     def _deliver(self, answer: T) -> ContractCall:
@@ -88,7 +91,7 @@ class CallbackDelivery[T: Answer](ABC):
         if failed:
             self._observer.request_outcome(self.service, "failed")
 
-    async def _send(self, calls: list[ContractCall], dry: DryRun, fulfilments: list[Fulfilment]) -> None:
+    async def _send(self, calls: list[ContractCall], dry: DryRun, fulfilments: list[Fulfilment[A]]) -> None:
         """Record the signed transaction in the outbox (lease re-checked), then send it."""
         tx = await self._chain.build_transaction(calls, dry)
         now = self._clock.now()

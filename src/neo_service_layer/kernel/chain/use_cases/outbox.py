@@ -12,8 +12,8 @@ The relay then, for each pending entry:
 - a transaction included but FAULTed on chain (state changed after the dry-run) also sends its requests
   back to ``seen``; their next dry-run tells whether to try again or record the VM's reason.
 
-Inclusion of a HALTed transaction is normally noticed by the watcher (``RandomnessFulfilled``), which
-marks the entry included in the same database transaction.
+Inclusion of a HALTed transaction is normally noticed by the watcher (the contract's "fulfilled" event),
+which marks the entry included in the same database transaction.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from neo_service_layer.kernel.chain.ports.chain import Chain, ChainObserver, SendOutcome, TransactionState
-from neo_service_layer.kernel.chain.ports.request_store import ChainStore
+from neo_service_layer.kernel.chain.ports.request_store import OutboxStore
 from neo_service_layer.kernel.chain.rules import OutboxAction, outbox_action
 from neo_service_layer.kernel.clock import Clock
 
@@ -30,7 +30,7 @@ class OutboxRelay:
     def __init__(
         self,
         chain: Chain,
-        store: ChainStore,
+        store: OutboxStore,
         clock: Clock,
         observer: ChainObserver,
         *,

@@ -16,13 +16,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from neo_service_layer.kernel.chain.ports.chain import Chain, ChainEvent, ChainObserver, ContractHash
-from neo_service_layer.kernel.chain.ports.request_store import ChainStore
-from neo_service_layer.kernel.chain.rules import NewRequest, RequestUpdate, Transitioned, next_scan
+from neo_service_layer.kernel.chain.ports.request_store import RequestStore
+from neo_service_layer.kernel.chain.rules import (
+    NewRequest,
+    RequestStatus,
+    RequestUpdate,
+    Transitioned,
+    next_scan,
+)
 from neo_service_layer.kernel.clock import Clock
 
-EventDecoder = Callable[[Sequence[ChainEvent]], tuple[list[NewRequest], list[RequestUpdate]]]
+#: a service's reading of its contract's events: new requests (with what they ask) and later events
+type EventDecoder[Q] = Callable[[Sequence[ChainEvent]], tuple[list[NewRequest[Q]], list[RequestUpdate]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,19 +41,19 @@ class PollResult:
     transitions: tuple[Transitioned, ...]
 
 
-class ChainWatcher:
+class ChainWatcher[Q]:
     """Watches one contract for one service."""
 
     def __init__(
         self,
         chain: Chain,
-        store: ChainStore,
+        store: RequestStore[Q, Any],
         clock: Clock,
         observer: ChainObserver,
         *,
         service: str,
         contract: ContractHash,
-        decode: EventDecoder,
+        decode: EventDecoder[Q],
         start_block: int | None,
         max_blocks: int = 100,
     ) -> None:
@@ -88,7 +96,7 @@ class ChainWatcher:
         self._observer.blocks_behind(self.service, head - cursor if cursor is not None else head)
         for moved in transitions:
             self._observer.request_outcome(self.service, moved.status.value)
-            if moved.status.value == "fulfilled":
+            if moved.status is RequestStatus.FULFILLED:
                 seconds = (
                     (moved.block_time - moved.request_time).total_seconds()
                     if moved.block_time and moved.request_time

@@ -28,7 +28,8 @@ from jwt.algorithms import ECAlgorithm
 
 from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.identity.ports.identity import IdentityUnitOfWorkFactory, SecretBox
-from neo_service_layer.kernel.identity.rules.identity import InvalidToken, SigningKey, TokenClaims
+from neo_service_layer.kernel.identity.rules.errors import InvalidToken
+from neo_service_layer.kernel.identity.rules.tokens import SigningKey, TokenClaims
 
 ALGORITHM = "ES256"
 

@@ -9,16 +9,13 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from neo_service_layer.kernel.db.unit_of_work import SqlUnitOfWork
-from neo_service_layer.kernel.identity.adapters.repositories import (
-    SqlApiKeys,
-    SqlLoginThrottle,
-    SqlMemberships,
-    SqlRefreshTokens,
-    SqlRevokedTokens,
-    SqlSigningKeys,
-    SqlTenants,
-    SqlUsers,
-)
+from neo_service_layer.kernel.identity.adapters.repositories.api_keys import SqlApiKeys
+from neo_service_layer.kernel.identity.adapters.repositories.login_throttle import SqlLoginThrottle
+from neo_service_layer.kernel.identity.adapters.repositories.memberships import SqlMemberships
+from neo_service_layer.kernel.identity.adapters.repositories.signing_keys import SqlSigningKeys
+from neo_service_layer.kernel.identity.adapters.repositories.tenants import SqlTenants
+from neo_service_layer.kernel.identity.adapters.repositories.tokens import SqlRefreshTokens, SqlRevokedTokens
+from neo_service_layer.kernel.identity.adapters.repositories.users import SqlUsers
 
 _SET_LOCAL = text("SELECT set_config(:name, :value, true)")
 

@@ -11,19 +11,10 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from neo_service_layer.kernel.db.ports import UnitOfWork
-from neo_service_layer.kernel.identity.rules.identity import (
-    ApiKey,
-    Membership,
-    RefreshToken,
-    Role,
-    SigningKey,
-    Tenant,
-    TenantId,
-    TokenClaims,
-    User,
-    UserId,
-)
+from neo_service_layer.kernel.identity.rules.accounts import Membership, Role, Tenant, TenantId, User, UserId
+from neo_service_layer.kernel.identity.rules.api_keys import ApiKey
 from neo_service_layer.kernel.identity.rules.passwords import LockoutPolicy, LockoutState
+from neo_service_layer.kernel.identity.rules.tokens import RefreshToken, SigningKey, TokenClaims
 
 
 class PasswordHasher(Protocol):

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import AwareDatetime, BaseModel, Field
 
 from neo_service_layer.kernel.http.security import Meta, identity_of, require_tenant_scope
-from neo_service_layer.kernel.identity.rules.identity import ApiKey, Principal, Scopes
+from neo_service_layer.kernel.identity.rules.access import Principal, Scopes
+from neo_service_layer.kernel.identity.rules.api_keys import ApiKey
 
 router = APIRouter(prefix="/tenants/{tenant_id}/api-keys", tags=["api-keys"])
 

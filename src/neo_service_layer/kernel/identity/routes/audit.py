@@ -12,8 +12,8 @@ from pydantic import AwareDatetime, BaseModel
 
 from neo_service_layer.enclave.wire.errors import InvalidInput
 from neo_service_layer.kernel.http.security import identity_of, require_scope
+from neo_service_layer.kernel.identity.rules.access import Principal, Scopes
 from neo_service_layer.kernel.identity.rules.audit import AuditEntry
-from neo_service_layer.kernel.identity.rules.identity import Principal, Scopes
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field, SecretStr
 
 from neo_service_layer.kernel.http.security import Authenticated, Meta, identity_of, require_scope
-from neo_service_layer.kernel.identity.rules.identity import Principal, Scopes
-from neo_service_layer.kernel.identity.use_cases.auth import IssuedTokens
+from neo_service_layer.kernel.identity.rules.access import Principal, Scopes
+from neo_service_layer.kernel.identity.use_cases.sessions import IssuedTokens
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 wellknown = APIRouter(tags=["auth"])

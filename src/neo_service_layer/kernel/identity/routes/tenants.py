@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field, SecretStr
 
 from neo_service_layer.kernel.http.security import Meta, identity_of, require_scope, require_tenant_scope
-from neo_service_layer.kernel.identity.rules.identity import Membership, Principal, Role, Scopes, Tenant
+from neo_service_layer.kernel.identity.rules.access import Principal, Scopes
+from neo_service_layer.kernel.identity.rules.accounts import Membership, Role, Tenant
 
 router = APIRouter(prefix="/tenants", tags=["tenants"])
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib import resources
 
-from neo_service_layer.kernel.identity.rules.identity import WeakPassword
+from neo_service_layer.kernel.identity.rules.errors import WeakPassword
 
 MIN_LENGTH = 12
 MAX_LENGTH = 1024  # argon2 hashes anything, but a megabyte "password" is a denial-of-service attempt

@@ -10,16 +10,10 @@ from neo_service_layer.enclave.wire.errors import InvalidInput
 from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.identity.ports.audit import AuditLog
 from neo_service_layer.kernel.identity.ports.identity import IdentityUnitOfWorkFactory, SecretBox
+from neo_service_layer.kernel.identity.rules.access import Principal, Scopes
+from neo_service_layer.kernel.identity.rules.api_keys import API_KEY_PREFIX, ApiKey, api_key_scopes
 from neo_service_layer.kernel.identity.rules.audit import Actions, AuditRecord, Outcome, RequestMeta
-from neo_service_layer.kernel.identity.rules.identity import (
-    ApiKey,
-    ApiKeyNotFound,
-    Principal,
-    Scopes,
-    TenantNotFound,
-    api_key_scopes,
-)
-from neo_service_layer.kernel.identity.use_cases.auth import API_KEY_PREFIX
+from neo_service_layer.kernel.identity.rules.errors import ApiKeyNotFound, TenantNotFound
 
 MAX_NAME = 100
 

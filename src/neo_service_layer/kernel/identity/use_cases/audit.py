@@ -7,8 +7,8 @@ from datetime import datetime
 
 from neo_service_layer.enclave.wire.errors import InvalidInput
 from neo_service_layer.kernel.identity.ports.audit import AuditLog
+from neo_service_layer.kernel.identity.rules.access import Principal, Scopes
 from neo_service_layer.kernel.identity.rules.audit import AuditPage, AuditQuery, ChainBreak
-from neo_service_layer.kernel.identity.rules.identity import Principal, Scopes
 
 MAX_PAGE = 200
 

@@ -12,23 +12,24 @@ from neo_service_layer.kernel.identity.ports.identity import (
     IdentityUnitOfWorkFactory,
     PasswordHasher,
 )
-from neo_service_layer.kernel.identity.rules.audit import Actions, AuditRecord, Outcome, RequestMeta
-from neo_service_layer.kernel.identity.rules.identity import (
+from neo_service_layer.kernel.identity.rules.access import Principal, Scopes
+from neo_service_layer.kernel.identity.rules.accounts import (
     PLATFORM_TENANT,
-    AlreadyExists,
-    LastOwner,
-    MemberNotFound,
     Membership,
-    Principal,
     Role,
-    RoleChangeDenied,
-    Scopes,
     Tenant,
-    TenantNotFound,
     User,
     can_assign_role,
     validate_tenant_name,
     validate_username,
+)
+from neo_service_layer.kernel.identity.rules.audit import Actions, AuditRecord, Outcome, RequestMeta
+from neo_service_layer.kernel.identity.rules.errors import (
+    AlreadyExists,
+    LastOwner,
+    MemberNotFound,
+    RoleChangeDenied,
+    TenantNotFound,
 )
 from neo_service_layer.kernel.identity.rules.passwords import check_password, normalise_password
 

@@ -23,11 +23,12 @@ from neo_service_layer.kernel.config import Settings
 from neo_service_layer.kernel.db.engine import normalise_url
 from neo_service_layer.kernel.enclave_client.client import EnclaveClient
 from neo_service_layer.kernel.enclave_client.ports import EnclaveUnavailable
+from neo_service_layer.kernel.enclave_client.sealed_records import key_sealed_records
 from neo_service_layer.kernel.identity.adapters.audit_store import SqlAuditLog
 from neo_service_layer.kernel.identity.adapters.tables import audit_chain_heads
 from neo_service_layer.services.backup.ports import CheckOutcome, NamedCheck, RestoredDatabase
 from neo_service_layer.services.backup.rules.backup import Manifest
-from neo_service_layer.services.keys.adapters.tables import key_sealed_records, managed_keys
+from neo_service_layer.services.keys.adapters.tables import managed_keys
 from neo_service_layer.services.keys.rules import KeyState
 
 AUDIT_CHAIN = "audit_chain"

@@ -42,16 +42,6 @@ def _ts(name: str, nullable: bool = False) -> Column[object]:
     return Column(name, DateTime(timezone=True), nullable=nullable)
 
 
-key_sealed_records = Table(
-    "key_sealed_records",
-    metadata,
-    Column("key_id", String(ID), nullable=False),
-    Column("version", Integer, nullable=False),
-    Column("sealed", LargeBinary, nullable=False),
-    _ts("created_at"),
-    PrimaryKeyConstraint("key_id", "version", name="pk_key_sealed_records"),
-)
-
 managed_keys = Table(
     "managed_keys",
     metadata,

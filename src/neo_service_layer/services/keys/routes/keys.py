@@ -10,9 +10,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
+from neo_service_layer.kernel.container import Container
+from neo_service_layer.kernel.http.encoding import decode, encode
 from neo_service_layer.kernel.http.security import Meta, require_scope
-from neo_service_layer.kernel.identity.rules.identity import Principal, Scopes
-from neo_service_layer.services.keys.routes.schemas import (
+from neo_service_layer.kernel.identity.rules.access import Principal, Scopes
+from neo_service_layer.services.keys.parts import KeysParts
+from neo_service_layer.services.keys.routes.key_schemas import (
     KeyCreate,
     KeyOut,
     RotateRequest,
@@ -23,11 +26,8 @@ from neo_service_layer.services.keys.routes.schemas import (
     VerifyOut,
     VerifyPublicRequest,
     VerifyRequest,
-    decode,
-    encode,
 )
 from neo_service_layer.services.keys.rules import default_format
-from neo_service_layer.services.keys.setup import KeyServices
 
 router = APIRouter(prefix="/keys", tags=["keys"])
 
@@ -36,8 +36,9 @@ Signer = Annotated[Principal, Depends(require_scope(Scopes.KEYS_SIGN))]
 Admin = Annotated[Principal, Depends(require_scope(Scopes.KEYS_ADMIN))]
 
 
-def services(request: Request) -> KeyServices:
-    return request.app.state.container.vault  # type: ignore[no-any-return]
+def services(request: Request) -> KeysParts:
+    container: Container = request.app.state.container
+    return container.parts_of("keys", KeysParts)
 
 
 @router.post("", status_code=201, summary="Create a key inside the enclave")

@@ -37,13 +37,19 @@ from neo3.core import cryptography, types
 from neo3.core import utils as core_utils
 from neo3.network.payloads import transaction, verification
 
-from neo_service_layer.enclave.wire.keys import KeyKind, KeyPolicy, Purpose, SignatureFormat
+from neo_service_layer.enclave.wire.keys import (
+    PLATFORM_KEY_OWNER,
+    KeyKind,
+    Purpose,
+    SignatureFormat,
+)
 from neo_service_layer.kernel.chain.adapters import privnet_deploy as deploy
 from neo_service_layer.kernel.chain.adapters.neo_chain import NeoChain, NeoRpcEndpoint, hash_text, uint160
-from neo_service_layer.kernel.chain.adapters.request_store import ChainStore
 from neo_service_layer.kernel.chain.adapters.rpc import TRANSPORT_ERRORS
-from neo_service_layer.kernel.chain.adapters.signing import PLATFORM_TENANT, EnclaveAccount, invocation_script
+from neo_service_layer.kernel.chain.adapters.service_keys import ensure_role_key, load_role_key
+from neo_service_layer.kernel.chain.adapters.signing import EnclaveAccount, invocation_script
 from neo_service_layer.kernel.chain.ports.chain import ChainUnavailable, ContractCall, SignedTransaction
+from neo_service_layer.kernel.chain.ports.role_keys import RoleKeyStore
 from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.enclave_client.ports import Enclave
 from neo_service_layer.services.keys.rules import MAX_BATCH_MESSAGES
@@ -279,7 +285,7 @@ class NeoNativeOracle:
             signatures += await self._enclave().sign_batch(
                 self._account.key_id,
                 messages[start : start + MAX_BATCH_MESSAGES],
-                tenant=PLATFORM_TENANT,
+                tenant=PLATFORM_KEY_OWNER,
                 purpose=purpose,
                 fmt=fmt,
                 network_magic=self._chain.magic if fmt is SignatureFormat.NEO_TX else None,
@@ -332,30 +338,21 @@ def _attribute(request_id: int, code: NeoResponseCode, result: bytes) -> transac
 # Key and designation ------------------------------------------------------------------------------
 
 
-async def ensure_native_oracle_key(store: ChainStore, enclave: Enclave, clock: Clock) -> EnclaveAccount:
-    """The node key, created in the enclave (tenant ``__platform__``, purpose ``neo-tx``) if missing."""
-    if await store.service_key(ROLE) is None:
-        # neo-tx: response transactions; oracle: the message that hands a signature to another node
-        policy = KeyPolicy.of(PLATFORM_TENANT, [Purpose.NEO_TX, Purpose.ORACLE])
-        sealed = await enclave.create_key(KeyKind.SECP256R1, policy)
-        info = sealed.info
-        await store.put_service_key(
-            ROLE,
-            info.key_id,
-            KeyKind.SECP256R1.value,
-            info.public_key,
-            sealed.sealed_record,
-            info.version,
-            clock.now(),
-        )  # False: another process made one first; theirs is used (re-read below)
-    key = await load_native_oracle_key(store)
-    assert key is not None
-    return key
+async def ensure_native_oracle_key(store: RoleKeyStore, enclave: Enclave, clock: Clock) -> EnclaveAccount:
+    """The node key, created in the enclave if missing.
+
+    Purposes: ``neo-tx`` (response transactions) and ``oracle`` (the message that hands a signature to
+    another node).
+    """
+    key = await ensure_role_key(
+        store, enclave, clock, ROLE, KeyKind.SECP256R1, [Purpose.NEO_TX, Purpose.ORACLE]
+    )
+    return EnclaveAccount(key.key_id, key.public_key)
 
 
-async def load_native_oracle_key(store: ChainStore) -> EnclaveAccount | None:
-    found = await store.service_key(ROLE)
-    return EnclaveAccount(found[0], found[2]) if found is not None else None
+async def load_native_oracle_key(store: RoleKeyStore) -> EnclaveAccount | None:
+    key = await load_role_key(store, ROLE)
+    return EnclaveAccount(key.key_id, key.public_key) if key is not None else None
 
 
 async def designated_oracles(rpc_url: str) -> tuple[bytes, ...]:

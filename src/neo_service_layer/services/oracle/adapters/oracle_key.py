@@ -1,42 +1,30 @@
-"""The oracle's service key: secp256r1, purpose ``oracle``, tenant ``__platform__``, created once.
+"""The oracle's platform key: secp256r1, purpose ``oracle``, created once in the enclave.
 
-It signs oracle answers (``domain.oracle.response_message``) and price feed updates
-(``domain.feed_updates.update_message``); the oracle and feed contracts are deployed with its public key.
-Like the other service keys it is remembered in ``chain_service_keys`` (role ``oracle-ecdsa``) with its
-sealed record in ``key_sealed_records``, so a restarted enclave is re-provisioned from the database.
+It signs oracle answers (``enclave.wire.oracle.response_message``) and price feed updates
+(``services.feeds.rules.updates.update_message``); the oracle and feed contracts are deployed with its
+public key. It is remembered under the role ``oracle-ecdsa`` like every platform key.
 """
 
 from __future__ import annotations
 
-from neo_service_layer.enclave.wire.keys import KeyKind, KeyPolicy, Purpose
-from neo_service_layer.kernel.chain.adapters.request_store import ChainStore
-from neo_service_layer.kernel.chain.adapters.signing import PLATFORM_TENANT
+from neo_service_layer.enclave.wire.keys import KeyKind, Purpose
+from neo_service_layer.kernel.chain.adapters.service_keys import ensure_role_key, load_role_key
+from neo_service_layer.kernel.chain.ports.role_keys import RoleKeyStore
 from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.enclave_client.ports import Enclave
 from neo_service_layer.services.oracle.use_cases.fulfilment import OracleKey
 
 ROLE = "oracle-ecdsa"
+#: the key's name in ``network.json`` (``service_keys``) and in the provisioning context
+ORACLE_PUBLIC_KEY = "oracle"
 
 
-async def ensure_oracle_key(store: ChainStore, enclave: Enclave, clock: Clock) -> OracleKey:
+async def ensure_oracle_key(store: RoleKeyStore, enclave: Enclave, clock: Clock) -> OracleKey:
     """The oracle key, created in the enclave if there is none yet."""
-    if await store.service_key(ROLE) is None:
-        sealed = await enclave.create_key(KeyKind.SECP256R1, KeyPolicy.of(PLATFORM_TENANT, [Purpose.ORACLE]))
-        info = sealed.info
-        await store.put_service_key(
-            ROLE,
-            info.key_id,
-            KeyKind.SECP256R1.value,
-            info.public_key,
-            sealed.sealed_record,
-            info.version,
-            clock.now(),
-        )  # False: another process made one first; theirs is used (re-read below)
-    key = await load_oracle_key(store)
-    assert key is not None
-    return key
+    key = await ensure_role_key(store, enclave, clock, ROLE, KeyKind.SECP256R1, [Purpose.ORACLE])
+    return OracleKey(key.key_id, key.public_key)
 
 
-async def load_oracle_key(store: ChainStore) -> OracleKey | None:
-    found = await store.service_key(ROLE)
-    return OracleKey(found[0], found[2]) if found is not None else None
+async def load_oracle_key(store: RoleKeyStore) -> OracleKey | None:
+    key = await load_role_key(store, ROLE)
+    return OracleKey(key.key_id, key.public_key) if key is not None else None

@@ -20,13 +20,12 @@ includable transaction per request) and the contract, which refuses a second ``f
 from __future__ import annotations
 
 import asyncio
-import struct
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from neo_service_layer.enclave.wire.errors import InvalidInput, NotFound, PermissionDenied
-from neo_service_layer.enclave.wire.keys import Purpose, SignatureFormat
+from neo_service_layer.enclave.wire.keys import PLATFORM_KEY_OWNER, Purpose, SignatureFormat
 from neo_service_layer.enclave.wire.oracle import (
     FetchSpec,
     OracleResponse,
@@ -35,7 +34,7 @@ from neo_service_layer.enclave.wire.oracle import (
     response_message,
 )
 from neo_service_layer.kernel.chain.ports.chain import Chain, ChainEvent, ChainObserver, ContractCall
-from neo_service_layer.kernel.chain.ports.request_store import ChainStore
+from neo_service_layer.kernel.chain.ports.request_store import RequestStore
 from neo_service_layer.kernel.chain.rules import (
     ChainEventKind,
     ChainRequest,
@@ -48,14 +47,13 @@ from neo_service_layer.kernel.chain.use_cases.callback_delivery import CallbackD
 from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.enclave_client.ports import Enclave
 from neo_service_layer.services.oracle.rules import (
+    OracleParams,
+    OracleResult,
     OracleTemplate,
-    decode_params,
-    encode_params,
     template_id_of,
 )
 
 SERVICE = "oracle"
-PLATFORM_TENANT = "__platform__"
 _U63 = 2**63
 
 
@@ -91,18 +89,24 @@ def _text(value: object) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-def decode_events(events: Sequence[ChainEvent]) -> tuple[list[NewRequest], list[RequestUpdate]]:
+#: a stored oracle request: the URL and filter it asked, and the answer last sent
+OracleRequest = ChainRequest[OracleParams, OracleResult]
+#: the pipeline's store as the oracle service uses it
+OracleStore = RequestStore[OracleParams, OracleResult]
+
+
+def decode_events(events: Sequence[ChainEvent]) -> tuple[list[NewRequest[OracleParams]], list[RequestUpdate]]:
     """The oracle contract's events as new requests and updates (other events are ignored)."""
-    new: list[NewRequest] = []
+    new: list[NewRequest[OracleParams]] = []
     updates: list[RequestUpdate] = []
     for event in events:
         values = event.values
         if event.name == "OracleRequested" and len(values) == 4:
             request_id, consumer, url, filter_ = values
-            params = encode_params(_text(url), _text(filter_))
+            params = OracleParams(_text(url), _text(filter_))
             new.append(
                 NewRequest(
-                    int(request_id), script_hash_hex(bytes(consumer)), 0, params, event.block, event.tx_hash
+                    int(request_id), script_hash_hex(bytes(consumer)), params, event.block, event.tx_hash
                 )
             )
         elif event.name == "OracleFulfilled" and values:
@@ -159,7 +163,7 @@ class OracleAnswerer:
                 spec = FetchSpec(url=url, filter=filter_).check()
             except InvalidInput as exc:
                 return await self.refusal(request_id, ResultCode.FORBIDDEN, url, filter_, str(exc))
-            return await self._fetch(request_id, spec, PLATFORM_TENANT, None, ())
+            return await self._fetch(request_id, spec, PLATFORM_KEY_OWNER, None, ())
         template = await self._templates.resolve(template_id)
         if template is None:
             return await self.refusal(request_id, ResultCode.NOT_FOUND, url, filter_, "unknown template")
@@ -194,7 +198,7 @@ class OracleAnswerer:
             spec,
             tenant=tenant,
             key_id=self._key.key_id,
-            key_tenant=PLATFORM_TENANT,
+            key_tenant=PLATFORM_KEY_OWNER,
             request_url=request_url,
             secrets=secrets,
         )
@@ -222,7 +226,7 @@ class OracleAnswerer:
         signature = await self._enclave().sign(
             self._key.key_id,
             message,
-            tenant=PLATFORM_TENANT,
+            tenant=PLATFORM_KEY_OWNER,
             purpose=Purpose.ORACLE,
             fmt=SignatureFormat.ECDSA_SHA256,
         )
@@ -234,7 +238,7 @@ class OracleAnswerer:
 
 @dataclass(frozen=True, slots=True)
 class Answered:
-    request: ChainRequest
+    request: OracleRequest
     response: OracleResponse
 
     @property
@@ -242,11 +246,7 @@ class Answered:
         return len(self.response.result) + 200
 
 
-class UnreadableRequest(Exception):
-    """A stored request's parameters do not decode (a damaged row): it is marked failed, not retried."""
-
-
-class OracleFulfiller(CallbackDelivery[Answered]):
+class OracleFulfiller(CallbackDelivery[Answered, OracleResult]):
     """Claims seen oracle requests, answers them through the enclave, and sends the fulfilments."""
 
     service = SERVICE
@@ -254,7 +254,7 @@ class OracleFulfiller(CallbackDelivery[Answered]):
     def __init__(
         self,
         chain: Chain,
-        store: ChainStore,
+        store: OracleStore,
         answerer: OracleAnswerer,
         clock: Clock,
         observer: ChainObserver,
@@ -301,12 +301,7 @@ class OracleFulfiller(CallbackDelivery[Answered]):
         lost: list[int] = []
         errors: list[BaseException] = []
         for r, a in zip(claimed, results, strict=True):
-            if isinstance(a, UnreadableRequest):  # no retry can read it: failed, not released forever
-                if await self._store.mark_failed(
-                    SERVICE, self.contract, self.worker_id, r.request_id, str(a), self._clock.now()
-                ):
-                    self._observer.request_outcome(SERVICE, "failed")
-            elif isinstance(a, BaseException):
+            if isinstance(a, BaseException):
                 lost.append(r.request_id)
                 errors.append(a)
         if lost:
@@ -323,13 +318,10 @@ class OracleFulfiller(CallbackDelivery[Answered]):
             raise errors[0]
         return len(claimed)
 
-    async def _answer(self, request: ChainRequest) -> OracleResponse:
-        try:
-            url, filter_ = decode_params(request.seed)
-        except InvalidInput as exc:
-            raise UnreadableRequest(f"stored request parameters unreadable: {exc}") from None
+    async def _answer(self, request: OracleRequest) -> OracleResponse:
+        asked = request.asked
         async with self._fetches:
-            return await self._answerer.answer(request.request_id, request.consumer, url, filter_)
+            return await self._answerer.answer(request.request_id, request.consumer, asked.url, asked.filter)
 
     def _groups(self, answered: list[Answered]) -> list[list[Answered]]:
         groups: list[list[Answered]] = []
@@ -353,15 +345,9 @@ class OracleFulfiller(CallbackDelivery[Answered]):
             (a.request.request_id, int(r.code), r.result, r.timestamp_ms, r.signature),
         )
 
-    def _fulfilment(self, a: Answered, with_delivery: bool, failure: str | None = None) -> Fulfilment:
+    def _fulfilment(
+        self, a: Answered, with_delivery: bool, failure: str | None = None
+    ) -> Fulfilment[OracleResult]:
         r = a.response
-        meta = struct.pack("<IQ", int(r.code), r.timestamp_ms)
-        return Fulfilment(a.request.request_id, r.result, meta, r.signature, with_delivery, failure)
-
-
-def stored_answer(request: ChainRequest) -> tuple[int, int] | None:
-    """(code, timestamp ms) of the answer recorded for a request (``proof`` column), if any."""
-    if request.proof is None or len(request.proof) != 12:
-        return None
-    code, timestamp = struct.unpack("<IQ", request.proof)
-    return int(code), int(timestamp)
+        result = OracleResult(int(r.code), r.result, r.timestamp_ms)
+        return Fulfilment(a.request.request_id, result, with_delivery, failure)

@@ -20,8 +20,8 @@ from neo_service_layer.enclave.wire.keys import TenantId
 from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.enclave_client.ports import Enclave
 from neo_service_layer.kernel.identity.ports.audit import AuditLog
+from neo_service_layer.kernel.identity.rules.access import Principal, Scopes
 from neo_service_layer.kernel.identity.rules.audit import Actions, AuditRecord, Outcome, RequestMeta
-from neo_service_layer.kernel.identity.rules.identity import Principal, Scopes
 from neo_service_layer.kernel.secret_values import Secret
 from neo_service_layer.services.keys.ports import KeysUnitOfWorkFactory, RememberedSource
 from neo_service_layer.services.secrets.ports import SecretSource, SecretSourceConfig, SecretSourceError

@@ -10,10 +10,20 @@ from typing import Annotated, assert_never
 
 from fastapi import APIRouter, Depends, Request, Response
 
+from neo_service_layer.kernel.container import Container
 from neo_service_layer.kernel.http.security import Meta, require_scope
-from neo_service_layer.kernel.identity.rules.identity import Principal, Scopes
+from neo_service_layer.kernel.identity.rules.access import Principal, Scopes
 from neo_service_layer.kernel.secret_values import Secret
-from neo_service_layer.services.keys.routes.schemas import (
+from neo_service_layer.services.secrets.ports import (
+    AwsSourceConfig,
+    AwsStaticCredentials,
+    AzureSourceConfig,
+    SecretSourceConfig,
+    VaultAppRoleAuth,
+    VaultSourceConfig,
+    VaultTokenAuth,
+)
+from neo_service_layer.services.secrets.routes.schemas import (
     AwsIn,
     AzureIn,
     ImportOut,
@@ -27,16 +37,7 @@ from neo_service_layer.services.keys.routes.schemas import (
     VaultIn,
     VaultTokenIn,
 )
-from neo_service_layer.services.keys.setup import KeyServices
-from neo_service_layer.services.secrets.ports import (
-    AwsSourceConfig,
-    AwsStaticCredentials,
-    AzureSourceConfig,
-    SecretSourceConfig,
-    VaultAppRoleAuth,
-    VaultSourceConfig,
-    VaultTokenAuth,
-)
+from neo_service_layer.services.secrets.use_cases.secrets import SecretsService
 
 router = APIRouter(prefix="/secrets", tags=["secrets"])
 
@@ -44,25 +45,26 @@ Reader = Annotated[Principal, Depends(require_scope(Scopes.SECRETS_READ))]
 Writer = Annotated[Principal, Depends(require_scope(Scopes.SECRETS_WRITE))]
 
 
-def services(request: Request) -> KeyServices:
-    return request.app.state.container.vault  # type: ignore[no-any-return]
+def service(request: Request) -> SecretsService:
+    container: Container = request.app.state.container
+    return container.parts_of("secrets", SecretsService)
 
 
 @router.get("", summary="Names and metadata of the tenant's secrets (never values)")
 async def list_secrets(principal: Reader, request: Request) -> list[SecretOut]:
     now = request.app.state.container.clock.now()
-    return [SecretOut.of(s, now) for s in await services(request).secrets.list_secrets(principal)]
+    return [SecretOut.of(s, now) for s in await service(request).list_secrets(principal)]
 
 
 @router.get("/sources", summary="Import sources remembered for re-sync (never their credentials)")
 async def list_sources(principal: Reader, request: Request) -> list[RememberedSourceOut]:
-    found = await services(request).secrets.remembered_sources(principal)
+    found = await service(request).remembered_sources(principal)
     return [RememberedSourceOut(name=s.name, provider=s.provider, created_at=s.created_at) for s in found]
 
 
 @router.post("/import", summary="Import secrets from Vault, AWS Secrets Manager or Azure Key Vault")
 async def import_secrets(body: ImportRequest, principal: Writer, request: Request, meta: Meta) -> ImportOut:
-    results = await services(request).secrets.import_secrets(
+    results = await service(request).import_secrets(
         principal,
         body.names,
         config=None if body.source is None else _config(body.source),
@@ -85,13 +87,13 @@ async def import_secrets(body: ImportRequest, principal: Writer, request: Reques
 @router.get("/{name:path}/versions", summary="Versions of one secret (metadata only)")
 async def versions(name: str, principal: Reader, request: Request) -> list[SecretVersionOut]:
     now = request.app.state.container.clock.now()
-    secret = await services(request).secrets.get(principal, name)
+    secret = await service(request).get(principal, name)
     return [SecretVersionOut.of(v, now) for v in secret.versions]
 
 
 @router.post("/{name:path}/rotate", summary="Store a new value as the next version")
 async def rotate(name: str, body: SecretRotate, principal: Writer, request: Request, meta: Meta) -> SecretOut:
-    secret = await services(request).secrets.rotate(
+    secret = await service(request).rotate(
         principal, name, Secret(body.raw()), ttl_seconds=body.ttl_seconds, meta=meta
     )
     return SecretOut.of(secret, request.app.state.container.clock.now())
@@ -99,7 +101,7 @@ async def rotate(name: str, body: SecretRotate, principal: Writer, request: Requ
 
 @router.get("/{name:path}", summary="Metadata of one secret")
 async def get_secret(name: str, principal: Reader, request: Request) -> SecretOut:
-    secret = await services(request).secrets.get(principal, name)
+    secret = await service(request).get(principal, name)
     return SecretOut.of(secret, request.app.state.container.clock.now())
 
 
@@ -107,7 +109,7 @@ async def get_secret(name: str, principal: Reader, request: Request) -> SecretOu
 async def put_secret(
     name: str, body: SecretPut, principal: Writer, request: Request, response: Response, meta: Meta
 ) -> SecretOut:
-    secret, created = await services(request).secrets.put(
+    secret, created = await service(request).put(
         principal,
         name,
         Secret(body.raw()),
@@ -121,7 +123,7 @@ async def put_secret(
 
 @router.delete("/{name:path}", status_code=204, summary="Delete a secret and all of its sealed versions")
 async def delete_secret(name: str, principal: Writer, request: Request, meta: Meta) -> Response:
-    await services(request).secrets.delete(principal, name, meta=meta)
+    await service(request).delete(principal, name, meta=meta)
     return Response(status_code=204)
 
 

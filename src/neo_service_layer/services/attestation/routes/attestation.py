@@ -11,14 +11,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from neo_service_layer.enclave.wire.errors import InvalidInput
+from neo_service_layer.kernel.container import Container
+from neo_service_layer.kernel.http.encoding import decode
 from neo_service_layer.kernel.http.security import Meta, require_scope
-from neo_service_layer.kernel.identity.rules.identity import Principal, Scopes
-from neo_service_layer.services.keys.routes.schemas import (
+from neo_service_layer.kernel.identity.rules.access import Principal, Scopes
+from neo_service_layer.services.attestation.routes.schemas import (
     AttestationVerdictOut,
     AttestationVerifyRequest,
-    decode,
 )
-from neo_service_layer.services.keys.setup import KeyServices
+from neo_service_layer.services.attestation.use_cases import AttestationService
 
 router = APIRouter(prefix="/attestation", tags=["attestation"])
 
@@ -29,8 +30,9 @@ class InvalidNonce(InvalidInput):
     code = "invalid-nonce"
 
 
-def services(request: Request) -> KeyServices:
-    return request.app.state.container.vault  # type: ignore[no-any-return]
+def service(request: Request) -> AttestationService:
+    container: Container = request.app.state.container
+    return container.parts_of("attestation", AttestationService)
 
 
 @router.get("", summary="A fresh report binding your nonce and the public keys of your keys")
@@ -45,7 +47,7 @@ async def report(
         raw = decode(nonce, "hex")
     except ValueError:
         raise InvalidNonce("nonce: not valid hex") from None
-    found = await services(request).attestation.report(principal, raw, key_id, meta=meta)
+    found = await service(request).report(principal, raw, key_id, meta=meta)
     return dict(found)
 
 
@@ -53,7 +55,7 @@ async def report(
 async def verify(
     body: AttestationVerifyRequest, principal: Reader, request: Request
 ) -> AttestationVerdictOut:
-    verdict = services(request).attestation.verify(
+    verdict = service(request).verify(
         principal,
         body.report,
         decode(body.nonce, "hex"),

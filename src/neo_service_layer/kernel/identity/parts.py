@@ -30,7 +30,8 @@ from neo_service_layer.kernel.identity.rules.passwords import LockoutPolicy
 from neo_service_layer.kernel.identity.rules.rate_limits import RateLimitPolicy
 from neo_service_layer.kernel.identity.use_cases.api_keys import ApiKeyService
 from neo_service_layer.kernel.identity.use_cases.audit import AuditService
-from neo_service_layer.kernel.identity.use_cases.auth import AuthPolicy, AuthService
+from neo_service_layer.kernel.identity.use_cases.auth import AuthService
+from neo_service_layer.kernel.identity.use_cases.auth_policy import AuthPolicy
 from neo_service_layer.kernel.identity.use_cases.users import IdentityService
 
 

@@ -1,0 +1,185 @@
+"""The enclave's own typed settings: exactly what the enclave process reads, and nothing of the host.
+
+The enclave program imports nothing of the host side (see ``.importlinter``), so it does not use the
+host's ``kernel.config.Settings``. The variables are the ones the host documents and sets for it, with
+the same names (prefix ``NSL_``), read from the environment and, as the host does, from the TOML file
+named by ``NSL_CONFIG_FILE`` (the environment wins); other ``NSL_*`` variables are ignored. This module
+is the only place in the enclave that reads the environment.
+
+The enclave token is a ``SecretStr`` without a default value: unset, it is ``None`` and the enclave
+refuses to start (``main.build_server``), with the message it has always given. The sealing secret is
+never configured: it comes from the platform (simulation files under the data directory, or Gramine's
+``/dev/attestation``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_FILE_ENV = "NSL_CONFIG_FILE"
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class TeePlatform(StrEnum):
+    SIMULATION = "simulation"
+    GRAMINE_SGX = "gramine-sgx"
+
+
+class EnclaveConfigurationError(Exception):
+    """The enclave's configuration cannot be used as given; the message says why (never a secret)."""
+
+
+class EnclaveSettings(BaseSettings):
+    """Everything the enclave process is configured with (``NSL_DATA_DIR`` is ``data_dir``...)."""
+
+    model_config = SettingsConfigDict(env_prefix="NSL_", extra="ignore", validate_default=True)
+
+    env: Environment = Environment.DEVELOPMENT
+    data_dir: Path = Path(".nsl")
+    log_level: str = "INFO"
+
+    # Platform
+    tee_platform: TeePlatform = TeePlatform.SIMULATION
+    #: simulation in production only when this says so
+    tee_allow_simulation: bool = False
+    gramine_attestation_dir: Path = Path("/dev/attestation")
+
+    # RPC listener and its token
+    #: Unix socket path; default ``<data_dir>/enclave.sock``
+    enclave_socket: Path | None = None
+    #: loopback "host:port" instead of the Unix socket (Gramine: host processes cannot reach an
+    #: in-enclave Unix socket)
+    enclave_tcp: str | None = None
+    #: every request must carry it; no default: unset, the enclave refuses to start
+    enclave_token: SecretStr | None = None
+
+    # Key migration: the peers this enclave gives keys to and takes keys from
+    #: measurements (MRENCLAVE hex); empty means its own measurement only (the same code)
+    migration_allowed_measurements: list[str] = Field(default_factory=list)
+    #: accept simulated enclaves as migration peers (never by default)
+    migration_accept_simulation: bool = False
+    #: simulated platform public keys (Ed25519, hex) of accepted migration peers
+    migration_simulation_platform_keys: list[str] = Field(default_factory=list)
+
+    # Oracle fetch (SSRF guard and TLS)
+    #: IP addresses or CIDR networks let through despite the guard: a JSON list or comma-separated
+    oracle_allow_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    #: allow plain ``http://``
+    oracle_allow_http: bool = False
+    #: CA bundle (PEM) used instead of certifi's
+    oracle_ca_file: Path | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(CONFIG_FILE_ENV)
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+    @field_validator("log_level")
+    @classmethod
+    def _upper_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(f"unknown log level {value!r}")
+        return level
+
+    @field_validator("enclave_tcp")
+    @classmethod
+    def _loopback_only(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        host, sep, port = value.rpartition(":")
+        if not sep or not port.isdigit() or host.strip("[]") not in {"127.0.0.1", "::1", "localhost"}:
+            raise ValueError("NSL_ENCLAVE_TCP must be a loopback host:port, e.g. 127.0.0.1:7443")
+        return value
+
+    @field_validator("migration_simulation_platform_keys")
+    @classmethod
+    def _hex_keys(cls, value: list[str]) -> list[str]:
+        for key in value:
+            try:
+                if len(bytes.fromhex(key)) != 32:
+                    raise ValueError
+            except ValueError:
+                raise ValueError("simulation platform keys are 32-byte Ed25519 public keys in hex") from None
+        return [k.lower() for k in value]
+
+    @field_validator("oracle_ca_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("oracle_allow_hosts", mode="before")
+    @classmethod
+    def _host_list(cls, value: Any) -> Any:
+        if isinstance(value, str):  # NSL_ORACLE_ALLOW_HOSTS=a,b or a JSON list
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [h.strip() for h in text.split(",") if h.strip()]
+        return value
+
+    @field_validator("oracle_allow_hosts")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"NSL_ORACLE_ALLOW_HOSTS: {entry!r} is not an IP address or CIDR network"
+                ) from None
+        return [entry.strip() for entry in value]
+
+    # Derived values -------------------------------------------------------------------------
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+    @property
+    def effective_enclave_socket(self) -> Path:
+        return self.enclave_socket or (self.data_dir / "enclave.sock")
+
+    @property
+    def enclave_tcp_address(self) -> tuple[str, int] | None:
+        if not self.enclave_tcp:
+            return None
+        host, _, port = self.enclave_tcp.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
+def load_enclave_settings(**overrides: Any) -> EnclaveSettings:
+    """Read the enclave's settings; raise ``EnclaveConfigurationError`` if they are invalid."""
+    try:
+        return EnclaveSettings(**overrides)
+    except ValueError as exc:
+        raise EnclaveConfigurationError(str(exc)) from exc

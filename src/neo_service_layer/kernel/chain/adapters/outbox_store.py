@@ -1,0 +1,79 @@
+"""The fulfilment outbox over SQLAlchemy Core: what the relay reads and marks, for any service.
+
+Entries are written by ``SqlRequestStore.write_outbox(es)`` in the transaction that moves their requests
+to FULFILLING; from then on only their sending, inclusion and expiry are tracked here, which needs no
+request payload.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from neo_service_layer.kernel.chain.adapters.tables import chain_outbox, chain_requests
+from neo_service_layer.kernel.chain.rules import OutboxEntry, RequestStatus
+from neo_service_layer.kernel.db.timestamps import utc
+
+O = chain_outbox  # noqa: E741
+R = chain_requests
+
+
+class SqlOutboxStore:
+    """Implements ``ports.request_store.OutboxStore`` (SQLite or PostgreSQL)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def pending_outbox(self, service: str) -> list[OutboxEntry]:
+        async with self._engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(O).where(O.c.service == service, O.c.status == "pending").order_by(O.c.created_at)
+                )
+            ).all()
+        return [
+            OutboxEntry(
+                r.tx_hash, bytes(r.raw), int(r.valid_until_block), int(r.send_count), utc(r.last_sent_at)
+            )
+            for r in rows
+        ]
+
+    async def mark_sent(self, tx_hash: str, now: datetime, error: str | None) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(O)
+                .where(O.c.tx_hash == tx_hash)
+                .values(send_count=O.c.send_count + 1, last_sent_at=now, last_error=error)
+            )
+
+    async def mark_sent_many(self, sent: Sequence[tuple[str, str | None]], now: datetime) -> None:
+        """``mark_sent`` for several transactions (hash, error) in one database transaction."""
+        if not sent:
+            return
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(O)
+                .where(O.c.tx_hash == bindparam("b_tx"))
+                .values(send_count=O.c.send_count + 1, last_sent_at=now, last_error=bindparam("b_error")),
+                [{"b_tx": tx_hash, "b_error": error} for tx_hash, error in sent],
+            )
+
+    async def outbox_included(self, tx_hash: str, block: int) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(O).where(O.c.tx_hash == tx_hash).values(status="included", included_block=block)
+            )
+
+    async def outbox_retry(self, tx_hash: str, status: str, now: datetime) -> int:
+        """The transaction expired (or faulted on chain): its FULFILLING requests go back to SEEN."""
+        async with self._engine.begin() as conn:
+            await conn.execute(update(O).where(O.c.tx_hash == tx_hash).values(status=status))
+            result = await conn.execute(
+                update(R)
+                .where(R.c.tx_hash == tx_hash, R.c.status == RequestStatus.FULFILLING.value)
+                .values(status=RequestStatus.SEEN.value, lease_owner=None, lease_until=None, updated_at=now)
+            )
+        return int(result.rowcount or 0)

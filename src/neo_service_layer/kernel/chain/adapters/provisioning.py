@@ -1,0 +1,65 @@
+"""What a service sees while the local chain is provisioned (``nsl chain up`` / ``nsl chain node``).
+
+Each on-chain service contributes a ``prepare`` hook (create its enclave keys, publish their public
+keys) and the contracts it deploys (``ChainHooks`` below, in its descriptor); the kernel's
+``local_chain.provision`` runs them in registry order with one context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from neo3.core import types
+
+from neo_service_layer.kernel.chain.ports.role_keys import RoleKeyStore
+from neo_service_layer.kernel.clock import Clock
+from neo_service_layer.kernel.config import Settings
+from neo_service_layer.kernel.enclave_client.ports import Enclave
+
+
+@dataclass
+class ProvisionContext:
+    """The local chain being provisioned, the enclave and the keys published so far.
+
+    Attributes:
+        owner: script hash of the account that owns the service contracts.
+        public_keys: ``{name: public key hex}`` written to ``network.json``; each ``prepare`` adds its own.
+    """
+
+    settings: Settings
+    rpc_url: str
+    block_time: float
+    store: RoleKeyStore
+    enclave: Enclave
+    clock: Clock
+    owner: types.UInt160
+    public_keys: dict[str, str] = field(default_factory=dict)
+
+    def public_key(self, name: str) -> bytes:
+        """A public key published by an earlier ``prepare`` hook."""
+        return bytes.fromhex(self.public_keys[name])
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceContract:
+    """A contract the service deploys on the local development chain (``nsl chain up``).
+
+    ``prepare`` makes sure the service's enclave keys exist and returns their public keys (hex) for
+    ``network.json``; ``deploy_args`` gives the ``_deploy`` data from the owner's script hash and the
+    context (the keys every service prepared).
+    """
+
+    name: str
+    artifact: str
+    deploy_args: Callable[[ProvisionContext], Sequence[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class ChainHooks:
+    """What an on-chain service adds to the local chain: its keys and its contracts."""
+
+    #: create (once) the service's enclave keys; returns ``{name: public key hex}`` for ``network.json``
+    prepare: Callable[[ProvisionContext], Awaitable[Mapping[str, str]]] | None = None
+    contracts: tuple[ServiceContract, ...] = ()

@@ -1,0 +1,141 @@
+"""Applying a block's request events to ``chain_requests`` on the caller's open transaction.
+
+- New requests are inserted with ``ON CONFLICT DO NOTHING`` on (service, contract, request id), in one
+  statement per chunk whose ``RETURNING`` says which were new: two watchers reading the same block store
+  each request (and its question, through the service's payloads) once.
+- Status changes are conditional updates (``WHERE status IN (...)``); only the update that changed a row
+  reports a transition, so metrics count each request once however many workers saw the event.
+- The cursor only moves forward.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from neo_service_layer.kernel.chain.adapters.payloads import RequestPayloads
+from neo_service_layer.kernel.chain.adapters.sql_support import insert_ignore, insert_ignoring
+from neo_service_layer.kernel.chain.adapters.tables import chain_cursors, chain_outbox, chain_requests
+from neo_service_layer.kernel.chain.rules import (
+    ChainEventKind,
+    NewRequest,
+    RequestStatus,
+    RequestUpdate,
+    Transitioned,
+    sources_of,
+)
+from neo_service_layer.kernel.db.timestamps import utc
+
+R = chain_requests
+O = chain_outbox  # noqa: E741
+
+#: rows per INSERT: far below SQLite's bound-parameter limit (32766) at 11 columns a row
+INSERT_CHUNK = 500
+
+_TARGETS: dict[ChainEventKind, RequestStatus] = {
+    ChainEventKind.FULFILLED: RequestStatus.FULFILLED,
+    ChainEventKind.DELIVERED: RequestStatus.DELIVERED,
+    ChainEventKind.CALLBACK_FAILED: RequestStatus.CALLBACK_FAILED,
+}
+
+
+async def insert_new[Q](
+    conn: AsyncConnection,
+    payloads: RequestPayloads[Q, Any],
+    service: str,
+    contract: str,
+    new: Sequence[NewRequest[Q]],
+    block_time: datetime | None,
+    now: datetime,
+) -> list[NewRequest[Q]]:
+    """Store the requests not stored yet, and their questions; return those, in event order."""
+    inserted: set[int] = set()
+    for start in range(0, len(new), INSERT_CHUNK):
+        rows = [
+            {
+                "service": service,
+                "contract": contract,
+                "request_id": req.request_id,
+                "consumer": req.consumer,
+                "request_block": req.block,
+                "request_tx": req.tx_hash,
+                "request_time": block_time,
+                "seen_at": now,
+                "status": RequestStatus.SEEN.value,
+                "attempts": 0,
+                "updated_at": now,
+            }
+            for req in new[start : start + INSERT_CHUNK]
+        ]
+        statement = insert_ignoring(conn, R).values(rows).returning(R.c.request_id)
+        inserted |= {int(i) for i in (await conn.execute(statement)).scalars()}
+    fresh: dict[int, NewRequest[Q]] = {}
+    for req in new:  # an id twice in one block: the first event is the one stored
+        if req.request_id in inserted:
+            fresh.setdefault(req.request_id, req)
+    if fresh:
+        await payloads.insert_asked(conn, contract, [(rid, req.asked) for rid, req in fresh.items()])
+    return list(fresh.values())
+
+
+async def apply_update(
+    conn: AsyncConnection,
+    service: str,
+    contract: str,
+    upd: RequestUpdate,
+    block_time: datetime | None,
+    now: datetime,
+) -> Transitioned | None:
+    """Move a request on a later event; the transition, or ``None`` when it did not apply."""
+    target = _TARGETS[upd.kind]
+    sources = sources_of(upd.kind, target)
+    values: dict[str, Any] = {
+        "status": target.value,
+        "updated_at": now,
+        "lease_owner": None,
+        "lease_until": None,
+    }
+    if upd.kind is ChainEventKind.FULFILLED:
+        values |= {
+            "fulfilled_block": upd.block,
+            "fulfilled_tx": upd.tx_hash,
+            "fulfilled_time": block_time,
+        }
+    elif upd.kind is ChainEventKind.DELIVERED:
+        values |= {"delivered_block": upd.block}
+    else:
+        values |= {"callback_failure": upd.reason}
+    key = and_(R.c.service == service, R.c.contract == contract, R.c.request_id == upd.request_id)
+    result = await conn.execute(
+        update(R)
+        .where(key, R.c.status.in_([s.value for s in sources]))
+        .values(**values)
+        .returning(R.c.request_block, R.c.request_time)
+    )
+    row = result.first()
+    if upd.kind is ChainEventKind.FULFILLED:  # our outbox transaction (if it was ours) is in
+        await conn.execute(
+            update(O)
+            .where(O.c.tx_hash == upd.tx_hash, O.c.status == "pending")
+            .values(status="included", included_block=upd.block)
+        )
+    if row is None:
+        return None
+    return Transitioned(
+        upd.request_id, target, int(row.request_block), upd.block, utc(row.request_time), block_time
+    )
+
+
+async def advance_cursor(conn: AsyncConnection, name: str, block: int, now: datetime) -> None:
+    """Move the cursor ``name`` to ``block`` unless it is there or further already."""
+    moved = await conn.execute(
+        update(chain_cursors)
+        .where(chain_cursors.c.name == name, chain_cursors.c.block_index < block)
+        .values(block_index=block, updated_at=now)
+    )
+    if moved.rowcount == 0:
+        await insert_ignore(conn, chain_cursors, {"name": name, "block_index": block, "updated_at": now})

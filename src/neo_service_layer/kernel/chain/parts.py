@@ -1,0 +1,122 @@
+"""The chain part of the kernel: Neo network, RPC pool, chain adapter, request store, sender, metrics.
+
+Opened by the composition root for every process. Without a configured network (the local chain not
+deployed yet and no ``NSL_NEO_NETWORK``) the container gets ``None`` and readiness says so
+(non-critical). The sender key comes from the database (role ``sender``); a process that has no enclave
+still reads the chain (network info, request state). Each on-chain service builds its own watcher and
+fulfiller over these parts (its ``service`` module); nothing here knows any one service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from neo_service_layer.kernel.chain.adapters.health import ChainCheck
+from neo_service_layer.kernel.chain.adapters.health import not_configured as chain_not_configured
+from neo_service_layer.kernel.chain.adapters.metrics import ChainMetrics
+from neo_service_layer.kernel.chain.adapters.neo_chain import NeoChain, NeoRpcEndpoint
+from neo_service_layer.kernel.chain.adapters.network import NeoNetwork, resolve_network
+from neo_service_layer.kernel.chain.adapters.outbox_store import SqlOutboxStore
+from neo_service_layer.kernel.chain.adapters.payloads import RequestPayloads
+from neo_service_layer.kernel.chain.adapters.privnet import DEV_VALIDATOR_PUBLIC_KEY
+from neo_service_layer.kernel.chain.adapters.request_store import SqlRequestStore
+from neo_service_layer.kernel.chain.adapters.role_key_store import SqlRoleKeyStore
+from neo_service_layer.kernel.chain.adapters.rpc import RpcPool
+from neo_service_layer.kernel.chain.adapters.service_keys import load_sender
+from neo_service_layer.kernel.chain.adapters.signing import EnclaveAccount, enclave_signing_function
+from neo_service_layer.kernel.chain.use_cases.outbox import OutboxRelay
+from neo_service_layer.kernel.clock import Clock
+from neo_service_layer.kernel.config import Settings
+from neo_service_layer.kernel.enclave_client.ports import Enclave
+from neo_service_layer.kernel.health.ports import ReadinessCheck
+
+#: the sender of processes that only read the chain (no sender key in the database yet): it never
+#: signs, since the enclave holds no key "none"
+_NO_SENDER = EnclaveAccount("none", bytes.fromhex(DEV_VALIDATOR_PUBLIC_KEY))
+
+
+@dataclass
+class ChainKernel:
+    """The chain resources every on-chain service shares."""
+
+    settings: Settings
+    network: NeoNetwork
+    chain: NeoChain
+    engine: AsyncEngine
+    metrics: ChainMetrics
+    #: the services' transaction sender; ``None`` until the local chain is provisioned (or on a
+    #: process that only reads)
+    sender: EnclaveAccount | None
+    enclave: Callable[[], Enclave]
+    clock: Clock
+
+    @property
+    def poll_interval(self) -> float:
+        return self.settings.neo_poll_interval_seconds or max(self.network.block_time / 10, 0.05)
+
+    @property
+    def max_callback_gas(self) -> int:
+        """The per-request callback gas cap, in GAS fractions."""
+        return int(self.settings.neo_max_callback_gas * 10**8)
+
+    def contract(self, name: str) -> str | None:
+        """The hash of the service contract ``name`` (settings first, then the local ``network.json``)."""
+        return self.network.contract(name)
+
+    def requests[Q, A](self, payloads: RequestPayloads[Q, A]) -> SqlRequestStore[Q, A]:
+        """A service's request store: the pipeline's tables plus the service's own payload table."""
+        return SqlRequestStore(self.engine, payloads)
+
+    def relay(self, service: str) -> OutboxRelay:
+        """The outbox relay of one service's fulfilment transactions."""
+        return OutboxRelay(
+            self.chain,
+            SqlOutboxStore(self.engine),
+            self.clock,
+            self.metrics,
+            service=service,
+            resend_after=timedelta(seconds=max(self.network.block_time * 2, 0.5)),
+        )
+
+
+@asynccontextmanager
+async def open_chain(
+    settings: Settings,
+    engine: AsyncEngine,
+    enclave: Callable[[], Enclave],
+    clock: Clock,
+    registry: CollectorRegistry,
+    readiness: dict[str, ReadinessCheck],
+) -> AsyncIterator[ChainKernel | None]:
+    network = resolve_network(settings)
+    if network is None or network.magic is None:
+        readiness["chain"] = chain_not_configured
+        yield None
+        return
+    metrics = ChainMetrics(registry, low_balance_gas=settings.neo_sender_low_balance_gas)
+    endpoints = [(url, NeoRpcEndpoint(url)) for url in network.rpc_urls]
+    pool: RpcPool[NeoRpcEndpoint] = RpcPool(endpoints)
+    sender = await load_sender(SqlRoleKeyStore(engine))
+    signer = sender if sender is not None else _NO_SENDER
+    chain = NeoChain(
+        pool,
+        magic=network.magic,
+        sender=signer,
+        sign=enclave_signing_function(enclave, signer),
+        valid_until_blocks=settings.neo_valid_until_blocks,
+        system_fee_margin=0.01,
+    )
+    readiness["chain"] = ChainCheck(
+        chain, metrics, network=network.name, low_balance_gas=settings.neo_sender_low_balance_gas
+    )
+    try:
+        yield ChainKernel(settings, network, chain, engine, metrics, sender, enclave, clock)
+    finally:
+        for _url, endpoint in endpoints:
+            await endpoint.close()

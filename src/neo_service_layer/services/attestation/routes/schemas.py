@@ -1,0 +1,29 @@
+"""Request and response bodies of ``POST /attestation/verify``: a report to check, and the verdict."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field, field_validator
+
+from neo_service_layer.kernel.http.encoding import Strict, decode
+
+
+class AttestationVerifyRequest(Strict):
+    report: dict[str, object]
+    nonce: str = Field(min_length=16, max_length=128, description="hex")
+    expected_public_keys: list[str] = Field(default_factory=list, max_length=64, description="hex")
+
+    @field_validator("nonce", "expected_public_keys")
+    @classmethod
+    def _hex(cls, value: str | list[str]) -> str | list[str]:
+        for item in [value] if isinstance(value, str) else value:
+            decode(item, "hex")
+        return value
+
+
+class AttestationVerdictOut(BaseModel):
+    ok: bool
+    mode: str | None
+    measurement: str | None
+    keys: list[dict[str, object]]
+    problems: list[str]
+    notes: list[str]

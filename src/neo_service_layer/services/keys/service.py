@@ -1,0 +1,97 @@
+"""The keys service: tenant keys generated and used inside the enclave, rotation, destruction, migration.
+
+Parts: :class:`KeysParts` (the use cases and the key metrics). The API keeps ``nsl_keys_rotation_due``
+current; the worker destroys keys whose destruction grace has passed; ``nsl keys`` rotates and migrates
+keys between enclaves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+import typer
+
+from neo_service_layer.kernel.container import Container, OpenContainer
+from neo_service_layer.kernel.observability.logs import get_logger
+from neo_service_layer.kernel.observability.metrics import KeyMetrics
+from neo_service_layer.kernel.service_descriptor import Command, ServiceDescriptor
+from neo_service_layer.kernel.worker.jobs import PeriodicJob
+from neo_service_layer.services.keys import cli
+from neo_service_layer.services.keys.adapters.public_keys import PublicKeyOperations
+from neo_service_layer.services.keys.adapters.unit_of_work import keys_uow_factory
+from neo_service_layer.services.keys.parts import KeysParts
+from neo_service_layer.services.keys.routes import keys as routes
+from neo_service_layer.services.keys.use_cases.keys import KeysService
+
+NAME = "keys"
+ROTATION_GAUGE_INTERVAL = timedelta(seconds=60)
+
+log = get_logger("nsl.keys")
+
+
+@asynccontextmanager
+async def open_keys(container: Container) -> AsyncIterator[KeysParts]:
+    """The keys use cases; in the API, a background refresh of the rotation-due gauge."""
+    keys = KeysService(
+        uow=keys_uow_factory(container.engine),
+        enclave=lambda: container.enclave,
+        audit=container.iam.audit_log,
+        clock=container.clock,
+        crypto=PublicKeyOperations(),
+        max_age=timedelta(days=container.settings.key_max_age_days),
+    )
+    parts = KeysParts(keys, KeyMetrics(container.registry))
+    if container.role != "api":
+        yield parts
+        return
+
+    async def refresh() -> None:
+        while True:
+            try:
+                await parts.refresh_rotation_gauge()
+            except Exception:
+                log.exception("could not count keys due for rotation")
+            await asyncio.sleep(ROTATION_GAUGE_INTERVAL.total_seconds())
+
+    task = asyncio.create_task(refresh(), name="nsl-rotation-gauge")
+    try:
+        yield parts
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def keys_jobs(container: Container) -> Sequence[PeriodicJob]:
+    """Destroy keys whose 7-day destruction grace has passed (enclave first, then the sealed records)."""
+    keys = container.parts_of(NAME, KeysParts).keys
+
+    async def destroy() -> None:
+        destroyed = await keys.destroy_due()
+        if destroyed:
+            log.info("keys destroyed after their grace period", keys=destroyed)
+
+    interval = timedelta(seconds=container.settings.key_destruction_interval_seconds)
+    return [PeriodicJob("key-destruction", interval, destroy)]
+
+
+def keys_commands(open_container: OpenContainer) -> Sequence[Command]:
+    """``nsl keys``: rotation of due keys, migration between enclaves."""
+    keys_app = typer.Typer(no_args_is_help=True, help="Enclave keys: rotation, migration between enclaves.")
+    cli.register(keys_app)
+    cli.register_rotation(keys_app, open_container)
+    return [Command("keys", keys_app)]
+
+
+SERVICE = ServiceDescriptor(
+    name=NAME,
+    summary="Tenant keys in the enclave: create, sign, rotate, destroy, migrate",
+    routers=(routes.router,),
+    open=open_keys,
+    jobs=keys_jobs,
+    commands=keys_commands,
+)

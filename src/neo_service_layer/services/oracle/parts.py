@@ -1,0 +1,75 @@
+"""What the oracle service's routes and jobs are handed: chain parts, its key, templates, the answerer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from neo_service_layer.kernel.chain.parts import ChainKernel
+from neo_service_layer.kernel.chain.ports.chain import ChainNotConfigured
+from neo_service_layer.kernel.chain.ports.role_keys import RoleKeyStore
+from neo_service_layer.kernel.clock import Clock
+from neo_service_layer.kernel.enclave_client.ports import Enclave
+from neo_service_layer.services.oracle.adapters.oracle_key import ORACLE_PUBLIC_KEY, load_oracle_key
+from neo_service_layer.services.oracle.adapters.payloads import OraclePayloads
+from neo_service_layer.services.oracle.adapters.templates_store import OracleTemplates
+from neo_service_layer.services.oracle.use_cases.fulfilment import (
+    OracleAnswerer,
+    OracleKey,
+    SealedSecretReader,
+)
+from neo_service_layer.services.oracle.use_cases.requests import OracleRequests
+from neo_service_layer.services.oracle.use_cases.templates import OracleTemplateService
+
+#: the contract's name in ``network.json`` and ``NSL_NEO_CONTRACTS``
+CONTRACT = "oracle"
+
+
+@dataclass
+class OracleParts:
+    """``chain`` is ``None`` without a configured network; the key is read once it exists."""
+
+    chain: ChainKernel | None
+    key_store: RoleKeyStore
+    enclave: Callable[[], Enclave]
+    clock: Clock
+    store: OracleTemplates
+    templates: OracleTemplateService
+    #: the sealed values of a tenant's secrets for the consumer "oracle" (the secrets service)
+    secrets: SealedSecretReader
+    loaded_key: OracleKey | None = None
+
+    @property
+    def contract(self) -> str | None:
+        return self.chain.contract(CONTRACT) if self.chain is not None else None
+
+    def on_chain(self) -> tuple[ChainKernel, str]:
+        """The chain and the oracle contract, or ``ChainNotConfigured`` (503)."""
+        if self.chain is None:
+            raise ChainNotConfigured(
+                "no Neo network is configured (run `nsl chain up` or set NSL_NEO_NETWORK)"
+            )
+        contract = self.contract
+        if contract is None:
+            raise ChainNotConfigured("the oracle contract is not deployed on this network")
+        return self.chain, contract
+
+    def requests(self) -> OracleRequests:
+        """The state of on-chain requests (stored, else as the contract says), or ``ChainNotConfigured``."""
+        chain, contract = self.on_chain()
+        return OracleRequests(chain.requests(OraclePayloads()), chain.chain, contract=contract)
+
+    async def key(self) -> OracleKey:
+        """The oracle key (created by ``nsl chain up``), or ``ChainNotConfigured`` (503)."""
+        if self.loaded_key is None:
+            self.loaded_key = await load_oracle_key(self.key_store)
+        if self.loaded_key is None:
+            raise ChainNotConfigured("the oracle key does not exist yet (run `nsl chain up`)")
+        return self.loaded_key
+
+    async def answerer(self) -> OracleAnswerer:
+        """Signs answers with the oracle key, resolving templates and sealed secrets."""
+        return OracleAnswerer(self.enclave, await self.key(), self.store, self.secrets, self.clock)
+
+    async def published_keys(self) -> dict[str, str]:
+        return {ORACLE_PUBLIC_KEY: (await self.key()).public_key.hex()}

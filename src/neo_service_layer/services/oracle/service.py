@@ -1,0 +1,110 @@
+"""The oracle service: web values fetched, filtered and signed in the enclave, on chain and off chain.
+
+On chain: the worker watches the oracle contract and answers each request (``use_cases.fulfilment``);
+templates let a tenant's request carry its sealed secrets. Off chain: ``POST /api/v1/oracle/fetch``.
+Locally, ``nsl chain up`` creates the oracle key and deploys the contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from neo_service_layer.kernel.chain.adapters.provisioning import ChainHooks, ProvisionContext, ServiceContract
+from neo_service_layer.kernel.chain.jobs import watch_jobs
+from neo_service_layer.kernel.chain.use_cases.watcher import ChainWatcher
+from neo_service_layer.kernel.container import Container
+from neo_service_layer.kernel.observability.logs import get_logger
+from neo_service_layer.kernel.service_descriptor import ServiceDescriptor
+from neo_service_layer.kernel.worker.jobs import PeriodicJob, worker_identity
+from neo_service_layer.services.oracle import routes
+from neo_service_layer.services.oracle.adapters.oracle_key import (
+    ORACLE_PUBLIC_KEY,
+    ensure_oracle_key,
+    load_oracle_key,
+)
+from neo_service_layer.services.oracle.adapters.payloads import OraclePayloads
+from neo_service_layer.services.oracle.adapters.templates_store import OracleTemplates
+from neo_service_layer.services.oracle.parts import CONTRACT, OracleParts
+from neo_service_layer.services.oracle.use_cases import fulfilment
+from neo_service_layer.services.oracle.use_cases.templates import OracleTemplateService
+from neo_service_layer.services.secrets.api import Consumer, sealed_secret_reader
+
+NAME = fulfilment.SERVICE
+
+log = get_logger("nsl.oracle")
+
+
+@asynccontextmanager
+async def open_oracle(container: Container) -> AsyncIterator[OracleParts]:
+    store = OracleTemplates(container.engine)
+    yield OracleParts(
+        chain=container.chain,
+        key_store=container.platform_keys,
+        enclave=lambda: container.enclave,
+        clock=container.clock,
+        store=store,
+        templates=OracleTemplateService(store, container.clock),
+        secrets=sealed_secret_reader(container, Consumer.ORACLE),
+        loaded_key=await load_oracle_key(container.platform_keys),
+    )
+
+
+def oracle_jobs(container: Container) -> Sequence[PeriodicJob]:
+    """Watch the contract and answer; none without a network, a deployed contract or the key."""
+    parts = container.parts_of(NAME, OracleParts)
+    chain, contract, key = parts.chain, parts.contract, parts.loaded_key
+    if chain is None or contract is None or key is None or chain.sender is None:
+        log.info("oracle contract or oracle key missing: oracle jobs are off")
+        return []
+    settings = chain.settings
+    store = chain.requests(OraclePayloads())
+    watcher = ChainWatcher(
+        chain.chain,
+        store,
+        chain.clock,
+        chain.metrics,
+        service=NAME,
+        contract=contract,
+        decode=fulfilment.decode_events,
+        start_block=chain.network.start_block,
+    )
+    answerer = fulfilment.OracleAnswerer(parts.enclave, key, parts.store, parts.secrets, parts.clock)
+    fulfiller = fulfilment.OracleFulfiller(
+        chain.chain,
+        store,
+        answerer,
+        chain.clock,
+        chain.metrics,
+        contract=contract,
+        worker_id=worker_identity(),
+        lease_seconds=settings.neo_lease_seconds,
+        per_transaction=settings.oracle_answers_per_transaction,
+        max_callback_gas=chain.max_callback_gas,
+        fetch_concurrency=settings.oracle_fetch_concurrency,
+    )
+    return watch_jobs(chain, NAME, watcher, fulfiller)
+
+
+async def prepare(context: ProvisionContext) -> Mapping[str, str]:
+    """Create the oracle key; publish it for ``network.json`` (the feed contract trusts it too)."""
+    key = await ensure_oracle_key(context.store, context.enclave, context.clock)
+    return {ORACLE_PUBLIC_KEY: key.public_key.hex()}
+
+
+def deploy_args(context: ProvisionContext) -> Sequence[Any]:
+    """``_deploy`` data of the oracle contract: owner, oracle public key."""
+    return [context.owner, context.public_key(ORACLE_PUBLIC_KEY)]
+
+
+SERVICE = ServiceDescriptor(
+    name=NAME,
+    summary="Web values fetched, filtered and signed in the enclave, on chain and off chain",
+    routers=(routes.router,),
+    open=open_oracle,
+    jobs=oracle_jobs,
+    migrations=Path(__file__).parent / "migrations",
+    chain=ChainHooks(prepare=prepare, contracts=(ServiceContract(CONTRACT, "oracle_service", deploy_args),)),
+)

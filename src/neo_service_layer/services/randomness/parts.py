@@ -1,0 +1,58 @@
+"""What the randomness service's routes and jobs are handed: the chain parts, its keys, the enclave."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from neo_service_layer.kernel.chain.parts import ChainKernel
+from neo_service_layer.kernel.chain.ports.chain import ChainNotConfigured
+from neo_service_layer.kernel.chain.ports.role_keys import RoleKeyStore
+from neo_service_layer.kernel.enclave_client.ports import Enclave
+from neo_service_layer.services.randomness.adapters.keys import load_randomness_keys, public_keys
+from neo_service_layer.services.randomness.adapters.payloads import RandomnessPayloads
+from neo_service_layer.services.randomness.use_cases import RandomnessKeys, RandomnessRequests
+
+#: the contract's name in ``network.json`` and ``NSL_NEO_CONTRACTS``
+CONTRACT = "randomness"
+
+
+@dataclass
+class RandomnessParts:
+    """``chain`` is ``None`` without a configured network; the keys are read once they exist."""
+
+    chain: ChainKernel | None
+    key_store: RoleKeyStore
+    enclave: Callable[[], Enclave]
+    loaded_keys: RandomnessKeys | None = None
+
+    @property
+    def contract(self) -> str | None:
+        return self.chain.contract(CONTRACT) if self.chain is not None else None
+
+    def on_chain(self) -> tuple[ChainKernel, str]:
+        """The chain and the contract, or ``ChainNotConfigured`` (503)."""
+        if self.chain is None:
+            raise ChainNotConfigured(
+                "no Neo network is configured (run `nsl chain up` or set NSL_NEO_NETWORK)"
+            )
+        contract = self.contract
+        if contract is None:
+            raise ChainNotConfigured("the randomness contract is not deployed on this network")
+        return self.chain, contract
+
+    def requests(self) -> RandomnessRequests:
+        """The state of on-chain requests (stored, else as the contract says), or ``ChainNotConfigured``."""
+        chain, contract = self.on_chain()
+        return RandomnessRequests(chain.requests(RandomnessPayloads()), chain.chain, contract=contract)
+
+    async def keys(self) -> RandomnessKeys:
+        """The service's keys (created by ``nsl chain up``), or ``ChainNotConfigured`` (503)."""
+        if self.loaded_keys is None:
+            self.loaded_keys = await load_randomness_keys(self.key_store)
+        if self.loaded_keys is None:
+            raise ChainNotConfigured("the randomness keys do not exist yet (run `nsl chain up`)")
+        return self.loaded_keys
+
+    async def published_keys(self) -> dict[str, str]:
+        return public_keys(await self.keys())

@@ -1,0 +1,99 @@
+"""The randomness service: verifiable random numbers on chain (answered in the next block) and off chain.
+
+On chain: the worker watches the randomness contract, proves and signs each request in the enclave and
+sends the fulfilment (``use_cases``). Off chain: ``POST /api/v1/randomness`` gives words with the same
+proof. Locally, ``nsl chain up`` creates the service's keys and deploys its contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from neo_service_layer.kernel.chain.adapters.provisioning import ChainHooks, ProvisionContext, ServiceContract
+from neo_service_layer.kernel.chain.jobs import watch_jobs
+from neo_service_layer.kernel.chain.use_cases.watcher import ChainWatcher
+from neo_service_layer.kernel.container import Container
+from neo_service_layer.kernel.observability.logs import get_logger
+from neo_service_layer.kernel.service_descriptor import Command, ServiceDescriptor
+from neo_service_layer.kernel.worker.jobs import PeriodicJob, worker_identity
+from neo_service_layer.services.randomness import routes, use_cases
+from neo_service_layer.services.randomness.adapters.keys import (
+    ensure_randomness_keys,
+    load_randomness_keys,
+    public_keys,
+)
+from neo_service_layer.services.randomness.adapters.payloads import RandomnessPayloads
+from neo_service_layer.services.randomness.cli import randomness_app
+from neo_service_layer.services.randomness.parts import CONTRACT, RandomnessParts
+
+NAME = use_cases.SERVICE
+
+log = get_logger("nsl.randomness")
+
+
+@asynccontextmanager
+async def open_randomness(container: Container) -> AsyncIterator[RandomnessParts]:
+    keys = await load_randomness_keys(container.platform_keys)
+    yield RandomnessParts(container.chain, container.platform_keys, lambda: container.enclave, keys)
+
+
+def randomness_jobs(container: Container) -> Sequence[PeriodicJob]:
+    """Watch the contract and fulfil; none without a network, a deployed contract or keys."""
+    parts = container.parts_of(NAME, RandomnessParts)
+    chain, contract = parts.chain, parts.contract
+    keys = parts.loaded_keys
+    if chain is None or contract is None or keys is None or chain.sender is None:
+        log.warning("randomness contract or service keys missing: randomness jobs are off")
+        return []
+    settings = chain.settings
+    store = chain.requests(RandomnessPayloads())
+    watcher = ChainWatcher(
+        chain.chain,
+        store,
+        chain.clock,
+        chain.metrics,
+        service=NAME,
+        contract=contract,
+        decode=use_cases.decode_events,
+        start_block=chain.network.start_block,
+    )
+    fulfiller = use_cases.RandomnessFulfiller(
+        chain.chain,
+        store,
+        chain.enclave,
+        chain.clock,
+        chain.metrics,
+        contract=contract,
+        keys=keys,
+        worker_id=worker_identity(),
+        lease_seconds=settings.neo_lease_seconds,
+        per_transaction=settings.neo_fulfilments_per_transaction,
+        max_callback_gas=chain.max_callback_gas,
+    )
+    return watch_jobs(chain, NAME, watcher, fulfiller)
+
+
+async def prepare(context: ProvisionContext) -> Mapping[str, str]:
+    """Create the ECDSA and BLS keys; publish them for ``network.json``."""
+    return public_keys(await ensure_randomness_keys(context.store, context.enclave, context.clock))
+
+
+def deploy_args(context: ProvisionContext) -> Sequence[Any]:
+    """``_deploy`` data of the randomness contract: owner, ECDSA public key, BLS public key."""
+    return [context.owner, context.public_key("randomness_ecdsa"), context.public_key("randomness_bls")]
+
+
+SERVICE = ServiceDescriptor(
+    name=NAME,
+    summary="Verifiable randomness (BLS proof, ECDSA-signed) on chain and off chain",
+    routers=(routes.router,),
+    open=open_randomness,
+    jobs=randomness_jobs,
+    commands=lambda _open: [Command("randomness", randomness_app)],
+    chain=ChainHooks(
+        prepare=prepare,
+        contracts=(ServiceContract(CONTRACT, "randomness_service", deploy_args),),
+    ),
+)

@@ -1,0 +1,161 @@
+"""Request and response bodies of the secrets routes: put and rotate values, metadata, imports.
+
+A value comes in as ``utf8`` text or ``base64`` and is never sent back: responses carry metadata only.
+An import names an external store (Vault, AWS Secrets Manager, Azure Key Vault) inline, with its
+credentials for this request only, or a source remembered earlier.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator
+
+from neo_service_layer.kernel.http.encoding import Strict, decode
+from neo_service_layer.services.secrets.rules import Consumer, SecretVersion, TenantSecret
+
+
+def _check_secret(value: SecretStr, info: ValidationInfo) -> SecretStr:
+    if info.data.get("encoding") == "base64":
+        decode(value.get_secret_value(), "base64")
+    return value
+
+
+class SecretRotate(Strict):
+    encoding: Literal["utf8", "base64"] = "utf8"
+    value: SecretStr = Field(min_length=1, max_length=2 * 64 * 1024)
+    ttl_seconds: int | None = Field(default=None, ge=1, le=3650 * 86400)
+
+    _decodable = field_validator("value")(_check_secret)
+
+    def raw(self) -> bytes:
+        text = self.value.get_secret_value()
+        return decode(text, "base64") if self.encoding == "base64" else text.encode()
+
+
+class SecretPut(SecretRotate):
+    consumers: list[Consumer] = Field(default_factory=list, max_length=len(Consumer))
+
+
+class SecretVersionOut(BaseModel):
+    version: int
+    created_at: datetime
+    expires_at: datetime | None
+    expired: bool
+    source: str
+    size: int
+
+    @classmethod
+    def of(cls, item: SecretVersion, now: datetime) -> SecretVersionOut:
+        return cls(
+            version=item.version,
+            created_at=item.created_at,
+            expires_at=item.expires_at,
+            expired=item.expired(now),
+            source=item.source,
+            size=item.size,
+        )
+
+
+class SecretOut(BaseModel):
+    """Metadata only: the value is never returned."""
+
+    name: str
+    consumers: list[Consumer]
+    current_version: int
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime | None
+    expired: bool
+    source: str
+
+    @classmethod
+    def of(cls, secret: TenantSecret, now: datetime) -> SecretOut:
+        current = secret.current
+        return cls(
+            name=secret.name,
+            consumers=sorted(secret.consumers),
+            current_version=secret.current_version,
+            created_at=secret.created_at,
+            updated_at=secret.updated_at,
+            expires_at=current.expires_at,
+            expired=current.expired(now),
+            source=current.source,
+        )
+
+
+class VaultTokenIn(Strict):
+    token: SecretStr
+
+
+class VaultAppRoleIn(Strict):
+    role_id: SecretStr
+    secret_id: SecretStr
+    mount_point: str = "approle"
+
+
+class VaultIn(Strict):
+    provider: Literal["vault"]
+    url: str = Field(pattern=r"^https?://", max_length=500)
+    auth: VaultTokenIn | VaultAppRoleIn
+    mount_point: str = "secret"
+    path_prefix: str = ""
+    namespace: str | None = None
+    verify_tls: bool = True
+    timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+
+
+class AwsCredentialsIn(Strict):
+    access_key_id: str = Field(min_length=1, max_length=128)
+    secret_access_key: SecretStr
+    session_token: SecretStr | None = None
+
+
+class AwsIn(Strict):
+    provider: Literal["aws"]
+    region: str = Field(pattern=r"^[a-z0-9-]{1,32}$")
+    endpoint_url: str | None = Field(default=None, pattern=r"^https?://", max_length=500)
+    credentials: AwsCredentialsIn | None = None
+    name_prefix: str = ""
+    timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+
+
+class AzureIn(Strict):
+    provider: Literal["azure"]
+    vault_url: str = Field(pattern=r"^https://", max_length=500)
+    tenant_id: str | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+
+
+class ImportRequest(Strict):
+    source: Annotated[VaultIn | AwsIn | AzureIn, Field(discriminator="provider")] | None = Field(
+        default=None, description="provider configuration; its credentials are used for this request only"
+    )
+    remembered: str | None = Field(default=None, description="name of a source remembered earlier")
+    remember_as: str | None = Field(
+        default=None, description="keep this source (sealed by the enclave, credentials included) for re-sync"
+    )
+    names: list[str] = Field(min_length=1, max_length=100)
+    consumers: list[Consumer] = Field(default_factory=list, max_length=len(Consumer))
+    ttl_seconds: int | None = Field(default=None, ge=1, le=3650 * 86400)
+
+
+class ImportResultOut(BaseModel):
+    name: str
+    imported: bool
+    version: int | None = None
+    error: str | None = None
+    detail: str | None = None
+
+
+class ImportOut(BaseModel):
+    results: list[ImportResultOut]
+
+
+class RememberedSourceOut(BaseModel):
+    name: str
+    provider: str
+    created_at: datetime

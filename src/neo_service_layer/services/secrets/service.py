@@ -1,0 +1,38 @@
+"""The secrets service: tenant secrets sealed by the enclave at write time, imported from Vault, AWS or
+Azure, and unsealed only inside the enclave for the consumer a secret allows.
+
+Parts: the :class:`SecretsService` use cases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from neo_service_layer.kernel.container import Container
+from neo_service_layer.kernel.service_descriptor import ServiceDescriptor
+from neo_service_layer.services.keys.api import keys_uow_factory
+from neo_service_layer.services.secrets.adapters.sources import build_secret_source
+from neo_service_layer.services.secrets.routes import secrets as routes
+from neo_service_layer.services.secrets.use_cases.secrets import SecretsService
+
+NAME = "secrets"
+
+
+@asynccontextmanager
+async def open_secrets(container: Container) -> AsyncIterator[SecretsService]:
+    yield SecretsService(
+        uow=keys_uow_factory(container.engine),
+        enclave=lambda: container.enclave,
+        audit=container.iam.audit_log,
+        clock=container.clock,
+        sources=build_secret_source,
+    )
+
+
+SERVICE = ServiceDescriptor(
+    name=NAME,
+    summary="Tenant secrets sealed in the enclave, imported from Vault, AWS or Azure",
+    routers=(routes.router,),
+    open=open_secrets,
+)
