@@ -15,16 +15,11 @@ from pathlib import Path
 
 CONTRACTS_DIR = Path(__file__).resolve().parent
 BUILD_DIR = CONTRACTS_DIR / "build"
-SOURCES = (
-    CONTRACTS_DIR / "randomness_service.py",
-    CONTRACTS_DIR / "examples" / "dice_consumer.py",
-    CONTRACTS_DIR / "examples" / "faulty_consumer.py",
-    CONTRACTS_DIR / "oracle_service.py",
-    CONTRACTS_DIR / "examples" / "price_consumer.py",
-    CONTRACTS_DIR / "examples" / "faulty_oracle_consumer.py",
-    CONTRACTS_DIR / "price_feed.py",
-    CONTRACTS_DIR / "examples" / "feed_consumer.py",
-    CONTRACTS_DIR / "examples" / "native_oracle_consumer.py",
+#: every contract: the services' in this folder, the example consumers in examples/ (a new file is
+#: picked up without editing this list)
+SOURCES = tuple(
+    sorted(p for p in CONTRACTS_DIR.glob("*.py") if p.name != "build.py")
+    + sorted((CONTRACTS_DIR / "examples").glob("*.py"))
 )
 
 

@@ -14,6 +14,7 @@ from neo_service_layer.enclave.revocations import Revocations
 from neo_service_layer.enclave.sealing import SEAL_FORMAT, Sealer
 from neo_service_layer.enclave.wire.encoding import canonical_json
 from neo_service_layer.enclave.wire.keys import (
+    MAX_SIGN_BATCH,
     InvalidKeyRequest,
     KeyDisabled,
     KeyInfo,
@@ -30,7 +31,6 @@ from neo_service_layer.enclave.wire.keys import (
     check_key_id,
 )
 
-MAX_BATCH = 256
 _WINDOW_SECONDS = 60.0
 
 
@@ -169,8 +169,8 @@ class KeyStore:
         network_magic: int | None = None,
     ) -> list[bytes]:
         """Check the sealed policy, then sign each message; all or nothing."""
-        if not 1 <= len(messages) <= MAX_BATCH:
-            raise InvalidKeyRequest(f"sign between 1 and {MAX_BATCH} messages at a time")
+        if not 1 <= len(messages) <= MAX_SIGN_BATCH:
+            raise InvalidKeyRequest(f"sign between 1 and {MAX_SIGN_BATCH} messages at a time")
         entry = self._entry(key_id, version)
         if entry.status is not KeyStatus.ACTIVE:
             raise KeyDisabled("key is disabled")

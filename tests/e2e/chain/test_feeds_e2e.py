@@ -16,6 +16,7 @@ from neo_service_layer.kernel.chain.adapters import privnet_deploy as deploy
 from neo_service_layer.kernel.chain.adapters.local_chain import artifact
 from neo_service_layer.kernel.chain.adapters.metrics import ChainMetrics
 from neo_service_layer.kernel.chain.adapters.neo_chain import uint160
+from neo_service_layer.kernel.chain.adapters.role_key_store import SqlRoleKeyStore
 from neo_service_layer.kernel.chain.parts import open_chain
 from neo_service_layer.kernel.clock import SystemClock
 from neo_service_layer.kernel.enclave_client.client import EnclaveClient
@@ -23,6 +24,7 @@ from neo_service_layer.kernel.enclave_client.sealed_records import sealed_record
 from neo_service_layer.kernel.health.ports import ReadinessCheck
 from neo_service_layer.services.feeds.rules.updates import FeedDefinition
 from neo_service_layer.services.feeds.use_cases import FeedRunner, RoundReport
+from neo_service_layer.services.oracle.api import load_oracle_key
 from tests.e2e.chain.oracle_support import WebServer, web_server
 from tests.e2e.chain.stack import Stack, call, close_stack, open_stack, wait_for
 
@@ -90,16 +92,18 @@ async def test_rounds_publish_on_deviation_and_heartbeat_and_survive_bad_sources
                 stack.settings, engine, lambda: client, clock, registry, readiness
             ) as parts:
                 assert parts is not None
-                assert parts.oracle_key is not None
-                assert parts.feed_contract is not None
+                oracle_key = await load_oracle_key(SqlRoleKeyStore(engine))
+                feed_contract = parts.contract("feed")
+                assert oracle_key is not None
+                assert feed_contract is not None
                 metrics = ChainMetrics(CollectorRegistry())
                 runner = FeedRunner(
                     parts.chain,
                     lambda: client,
-                    parts.oracle_key,
+                    oracle_key,
                     clock,
                     metrics,
-                    contract=parts.feed_contract,
+                    contract=feed_contract,
                     feeds=[feed],
                 )
 
@@ -148,7 +152,7 @@ async def test_rounds_publish_on_deviation_and_heartbeat_and_survive_bad_sources
                 quorum_lost = metrics.feed_rounds.labels(PAIR, "quorum_lost")._value.get()
                 assert quorum_lost == 1
 
-                feed_hash = uint160(parts.feed_contract)
+                feed_hash = uint160(feed_contract)
                 await _consumer_checks(stack, feed_hash)
         finally:
             await client.close()

@@ -36,6 +36,7 @@ from neo_service_layer.services.native_oracle.rules import (
     NativeRequest,
     NeoResponseCode,
 )
+from neo_service_layer.services.native_oracle.service import NativeOracleKeys
 from neo_service_layer.services.native_oracle.use_cases import SERVICE, NativeOracleRequest
 from tests.e2e.chain.neogo_oracle import OraclePrivnet
 from tests.e2e.chain.stack import InProcessWorker, Stack, call, close_stack, open_stack, sql, wait_for
@@ -183,10 +184,11 @@ async def test_a_batch_of_responses_is_priced_as_the_node_prices_each_and_signed
     endpoint = NeoRpcEndpoint(stack.net.rpc_url)
     try:
         async with open_container(stack.settings, "worker") as container:
-            parts = container.chain_parts
+            parts = container.chain
             assert parts is not None
-            assert parts.native_oracle_key is not None
-            node = NeoNativeOracle(parts.chain, parts.enclave, parts.native_oracle_key, valid_until_blocks=8)
+            node_key = container.parts_of(SERVICE, NativeOracleKeys).node
+            assert node_key is not None
+            node = NeoNativeOracle(parts.chain, parts.enclave, node_key, valid_until_blocks=8)
             nodes = await node.oracle_nodes()
             built = await node.build_responses(answers, nodes)
             magic = parts.chain.magic

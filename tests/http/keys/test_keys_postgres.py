@@ -14,13 +14,16 @@ import pytest
 
 from neo_service_layer.bootstrap import create_app
 from neo_service_layer.kernel.config import Settings
-from neo_service_layer.services.keys.adapters.tables import TENANT_TABLES
+from neo_service_layer.services.keys.adapters.tables import TENANT_TABLES as KEYS_TABLES
 from neo_service_layer.services.keys.parts import KeysParts
+from neo_service_layer.services.secrets.adapters.tables import TENANT_TABLES as SECRETS_TABLES
 from tests.http.appclient import app_client
 from tests.http.keys.conftest import Api, MovableClock
 from tests.http.keys.test_keys_api import create, p256_verify, sign
 
 pytestmark = pytest.mark.postgres
+
+TENANT_TABLES = (*KEYS_TABLES, *SECRETS_TABLES)
 
 
 async def test_flow_and_row_level_security(

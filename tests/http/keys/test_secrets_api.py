@@ -9,7 +9,6 @@ import boto3
 import pytest
 
 from neo_service_layer.kernel.identity.rules.audit import Actions, AuditQuery
-from neo_service_layer.services.keys.parts import KeysParts
 from neo_service_layer.services.secrets.rules import Consumer, ConsumerNotAllowed
 from neo_service_layer.services.secrets.use_cases.secrets import SecretsService
 from tests.http.keys.conftest import Api
@@ -163,7 +162,7 @@ async def test_import_from_aws_secrets_manager(api: Api, aws_endpoint: str) -> N
         acme.id, "db-password", Consumer.COMPUTE
     )
     assert await api.container.enclave.unseal(acme.id, label, blob) == b"rotated-in-aws"
-    async with api.container.parts_of("keys", KeysParts).keys._uow(acme.id) as uow:
+    async with api.container.parts_of("secrets", SecretsService)._uow(acme.id) as uow:
         stored = await uow.secret_sources.get(acme.id, "aws-main")
     assert stored is not None
     assert AWS_SECRET.encode() not in stored.sealed_config

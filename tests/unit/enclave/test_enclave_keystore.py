@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from enclave_fakes import FakeClock
 
-from neo_service_layer.enclave.keystore import MAX_BATCH, KeyStore
+from neo_service_layer.enclave.keystore import KeyStore
 from neo_service_layer.enclave.revocations import Revocations
 from neo_service_layer.enclave.sealing import Sealer
 from neo_service_layer.enclave.wire.keys import (
+    MAX_SIGN_BATCH,
     InvalidKeyRequest,
     KeyDisabled,
     KeyKind,
@@ -57,7 +58,7 @@ def test_create_sign_and_reload_elsewhere(keystore: KeyStore, sealer: Sealer) ->
         ({"fmt": SignatureFormat.BLS}, InvalidKeyRequest),
         ({"fmt": SignatureFormat.NEO_TX}, InvalidKeyRequest),
         ({"messages": []}, InvalidKeyRequest),
-        ({"messages": [b"m"] * (MAX_BATCH + 1)}, InvalidKeyRequest),
+        ({"messages": [b"m"] * (MAX_SIGN_BATCH + 1)}, InvalidKeyRequest),
         ({"version": 9}, KeyNotLoaded),
     ],
 )

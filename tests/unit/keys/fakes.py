@@ -17,8 +17,8 @@ from neo_service_layer.enclave.wire.keys import (
     SignatureFormat,
 )
 from neo_service_layer.kernel.identity.rules.audit import AuditRecord
-from neo_service_layer.services.keys.ports import RememberedSource
 from neo_service_layer.services.keys.rules import ManagedKey
+from neo_service_layer.services.secrets.ports import RememberedSource
 from neo_service_layer.services.secrets.rules import TenantSecret
 
 

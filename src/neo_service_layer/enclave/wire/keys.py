@@ -20,6 +20,9 @@ TenantId: TypeAlias = str
 #: not an identity tenant: no user or API key can act for it
 PLATFORM_KEY_OWNER: TenantId = "__platform__"
 
+#: messages the enclave signs in one ``sign_batch`` call; a caller with more splits them over calls
+MAX_SIGN_BATCH = 256
+
 _KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _NAME = re.compile(r"^[A-Za-z0-9_.:@/-]{1,128}$")
 

@@ -89,7 +89,7 @@ class Enclave(Protocol):
         version: int | None = None,
         network_magic: int | None = None,
     ) -> list[bytes]:
-        """Sign up to ``MAX_BATCH`` messages in one round trip; signatures in message order."""
+        """Sign up to ``MAX_SIGN_BATCH`` messages in one round trip; signatures in message order."""
         ...
 
     async def rotate(self, key_id: KeyId, *, tenant: TenantId) -> SealedKey:

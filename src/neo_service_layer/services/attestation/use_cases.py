@@ -17,12 +17,8 @@ from neo_service_layer.kernel.enclave_client.ports import AttestationReport, Enc
 from neo_service_layer.kernel.identity.ports.audit import AuditLog
 from neo_service_layer.kernel.identity.rules.access import Principal, Scopes
 from neo_service_layer.kernel.identity.rules.audit import AuditRecord, Outcome, RequestMeta
-from neo_service_layer.services.keys.ports import (
-    AttestationVerdict,
-    AttestationVerifier,
-    KeysUnitOfWorkFactory,
-)
-from neo_service_layer.services.keys.rules import KeyNotFound, KeyState
+from neo_service_layer.services.attestation.ports import AttestationVerdict, AttestationVerifier
+from neo_service_layer.services.keys.api import KeyNotFound, KeyState, KeysUnitOfWorkFactory
 
 MIN_NONCE, MAX_NONCE = 8, 64
 MAX_KEYS = 64

@@ -32,7 +32,9 @@ async def open_feeds(container: Container) -> AsyncIterator[FeedParts]:
         chain=container.chain,
         enclave=lambda: container.enclave,
         feeds=[FeedDefinition.from_dict(feed) for feed in container.settings.feeds],
-        oracle_key=await load_oracle_key(container.platform_keys),
+        # read only where a network is configured: without one nothing signs, and a process must start
+        # (and report itself unready) while the database is down
+        oracle_key=await load_oracle_key(container.platform_keys) if container.chain else None,
     )
 
 

@@ -1,13 +1,27 @@
 """The keys service's public interface for other services.
 
-Secrets and attestation records live in the keys service's tables, under its unit of work (one
-transaction spans a key's metadata, a secret's versions and the audit entry); the services that keep
-data there reach it only through this module.
+- attestation reads a tenant's keys (``keys_uow_factory``, ``KeysUnitOfWorkFactory``, ``KeyState``,
+  ``KeyNotFound``) to choose what an enclave report covers;
+- backup's restore check reads ``managed_keys`` to tell usable keys from disabled or destroyed ones;
+- oracle checks signatures of its answers with ``PublicKeyOperations`` (public keys only, no enclave).
+
+Only the keys service's own modules are imported here, none of another service, so any service may
+import this module at load time without a cycle.
 """
 
 from __future__ import annotations
 
+from neo_service_layer.services.keys.adapters.public_keys import PublicKeyOperations
+from neo_service_layer.services.keys.adapters.tables import managed_keys
 from neo_service_layer.services.keys.adapters.unit_of_work import keys_uow_factory
-from neo_service_layer.services.keys.ports import KeysUnitOfWork, KeysUnitOfWorkFactory, RememberedSource
+from neo_service_layer.services.keys.ports import KeysUnitOfWorkFactory
+from neo_service_layer.services.keys.rules import KeyNotFound, KeyState
 
-__all__ = ["KeysUnitOfWork", "KeysUnitOfWorkFactory", "RememberedSource", "keys_uow_factory"]
+__all__ = [
+    "KeyNotFound",
+    "KeyState",
+    "KeysUnitOfWorkFactory",
+    "PublicKeyOperations",
+    "keys_uow_factory",
+    "managed_keys",
+]

@@ -1,12 +1,12 @@
-"""Ports of the keys and secrets services: their repositories, unit of work, and public-key crypto.
+"""Ports of the keys service: its repositories and unit of work, and public-key crypto.
 
-Adapters: ``adapters.db.keys_repositories`` / ``keys_unit_of_work`` (SQLAlchemy) and
-``adapters.crypto.public_keys`` (verification and addresses with ``cryptography``/``coincurve``/pyblst).
+Adapters: ``adapters.unit_of_work`` over ``adapters.repositories`` (SQLAlchemy) and
+``adapters.public_keys`` (verification and addresses with ``cryptography``/``coincurve``/pyblst).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -14,7 +14,6 @@ from typing import Protocol
 from neo_service_layer.enclave.wire.keys import KeyId, KeyKind, SignatureFormat, TenantId
 from neo_service_layer.kernel.db.ports import UnitOfWork
 from neo_service_layer.services.keys.rules import ManagedKey
-from neo_service_layer.services.secrets.rules import TenantSecret
 
 
 class KeysRepository(Protocol):
@@ -47,53 +46,12 @@ class SealedRecords(Protocol):
     async def delete_key(self, key_id: KeyId) -> int: ...
 
 
-class SecretsRepository(Protocol):
-    """Tenant secrets' metadata and sealed values (row-level security on PostgreSQL)."""
-
-    async def get(self, tenant_id: TenantId, name: str) -> TenantSecret | None: ...
-
-    async def for_tenant(self, tenant_id: TenantId) -> list[TenantSecret]: ...
-
-    async def save(self, secret: TenantSecret, sealed: bytes | None = None) -> None:
-        """Insert or update the metadata; with ``sealed``, also store it as the current version."""
-        ...
-
-    async def sealed(self, tenant_id: TenantId, name: str, version: int) -> bytes | None: ...
-
-    async def delete(self, tenant_id: TenantId, name: str) -> bool: ...
-
-
-@dataclass(frozen=True, slots=True)
-class RememberedSource:
-    """An import source kept for re-sync: its configuration, sealed by the enclave."""
-
-    tenant_id: TenantId
-    name: str
-    provider: str
-    sealed_config: bytes
-    created_at: datetime
-
-
-class SecretSourcesRepository(Protocol):
-    async def put(self, source: RememberedSource) -> None: ...
-
-    async def get(self, tenant_id: TenantId, name: str) -> RememberedSource | None: ...
-
-    async def for_tenant(self, tenant_id: TenantId) -> list[RememberedSource]: ...
-
-
 class KeysUnitOfWork(UnitOfWork, Protocol):
     @property
     def keys(self) -> KeysRepository: ...
 
     @property
     def sealed_records(self) -> SealedRecords: ...
-
-    @property
-    def secrets(self) -> SecretsRepository: ...
-
-    @property
-    def secret_sources(self) -> SecretSourcesRepository: ...
 
     async def tenant_ids(self) -> list[TenantId]:
         """Every tenant (jobs walk tenants one by one so that row-level security always applies)."""
@@ -133,21 +91,3 @@ class PublicKeyCrypto(Protocol):
         ...
 
     def addresses(self, kind: KeyKind, public_key: bytes) -> KeyAddresses: ...
-
-
-@dataclass(frozen=True, slots=True)
-class AttestationVerdict:
-    """Outcome of verifying an attestation report (see ``enclave.attestation.verify_report``)."""
-
-    ok: bool
-    mode: str | None
-    measurement: str | None
-    keys: Sequence[dict[str, object]]
-    problems: Sequence[str]
-    notes: Sequence[str]
-
-
-class AttestationVerifier(Protocol):
-    def verify(
-        self, report: dict[str, object], nonce: bytes, expected_public_keys: Sequence[bytes]
-    ) -> AttestationVerdict: ...

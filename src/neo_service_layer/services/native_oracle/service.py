@@ -56,6 +56,9 @@ class NativeOracleKeys:
 @asynccontextmanager
 async def open_native_oracle(container: Container) -> AsyncIterator[NativeOracleKeys]:
     store = container.platform_keys
+    if container.chain is None:  # nothing to answer; start without touching the database
+        yield NativeOracleKeys(None, None)
+        return
     yield NativeOracleKeys(await load_native_oracle_key(store), await load_oracle_key(store))
 
 

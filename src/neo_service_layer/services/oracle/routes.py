@@ -13,7 +13,7 @@ from neo_service_layer.enclave.wire.oracle import FetchSpec, OracleResponse, res
 from neo_service_layer.kernel.container import Container
 from neo_service_layer.kernel.http.security import require_scope
 from neo_service_layer.kernel.identity.rules.access import Principal, Scopes
-from neo_service_layer.services.keys.adapters.public_keys import PublicKeyOperations
+from neo_service_layer.services.keys.api import PublicKeyOperations
 from neo_service_layer.services.oracle.parts import OracleParts
 from neo_service_layer.services.oracle.rules import OracleTemplate
 from neo_service_layer.services.oracle.use_cases.fulfilment import SERVICE

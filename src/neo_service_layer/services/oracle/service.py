@@ -48,7 +48,9 @@ async def open_oracle(container: Container) -> AsyncIterator[OracleParts]:
         store=store,
         templates=OracleTemplateService(store, container.clock),
         secrets=sealed_secret_reader(container, Consumer.ORACLE),
-        loaded_key=await load_oracle_key(container.platform_keys),
+        # without a network the key is read when first needed (off-chain fetches), so a process starts
+        # (and reports itself unready) while the database is down
+        loaded_key=await load_oracle_key(container.platform_keys) if container.chain else None,
     )
 
 

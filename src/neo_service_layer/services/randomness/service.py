@@ -35,7 +35,9 @@ log = get_logger("nsl.randomness")
 
 @asynccontextmanager
 async def open_randomness(container: Container) -> AsyncIterator[RandomnessParts]:
-    keys = await load_randomness_keys(container.platform_keys)
+    # without a network the keys are read when first needed (off-chain randomness), so a process starts
+    # (and reports itself unready) while the database is down
+    keys = await load_randomness_keys(container.platform_keys) if container.chain else None
     yield RandomnessParts(container.chain, container.platform_keys, lambda: container.enclave, keys)
 
 

@@ -1,7 +1,12 @@
-"""The ``SecretSource`` port: read secrets a tenant keeps in an external provider, to import them.
+"""Ports of the secrets service: its storage (repositories and unit of work) and ``SecretSource``.
 
-One adapter per provider (``adapters.secrets.vault``, ``.aws``, ``.azure``); build one from its config
-with ``adapters.secrets.factory.build_secret_source``. Values come back wrapped in
+Storage: ``SecretsUnitOfWork`` holds one transaction over the tenant secrets (``SecretsRepository``) and
+the remembered import sources (``SecretSourcesRepository``); adapters in ``adapters.unit_of_work``
+(SQLAlchemy, with row-level security on PostgreSQL).
+
+``SecretSource`` reads secrets a tenant keeps in an external provider, to import them. One adapter per
+provider (``adapters.hashicorp_vault``, ``.aws``, ``.azure``); build one from its config with
+``adapters.sources.build_secret_source``. Values come back wrapped in
 :class:`~neo_service_layer.kernel.secret_values.Secret` so that no ``repr`` shows them; the secrets
 service seals them in the enclave right away.
 
@@ -12,6 +17,7 @@ Messages name the provider, the operation and the secret name, never a value or 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeAlias
@@ -22,7 +28,61 @@ from neo_service_layer.enclave.wire.errors import (
     NotFound,
     PermissionDenied,
 )
+from neo_service_layer.enclave.wire.keys import TenantId
+from neo_service_layer.kernel.db.ports import UnitOfWork
 from neo_service_layer.kernel.secret_values import Secret
+from neo_service_layer.services.secrets.rules import TenantSecret
+
+
+class SecretsRepository(Protocol):
+    """Tenant secrets' metadata and sealed values (row-level security on PostgreSQL)."""
+
+    async def get(self, tenant_id: TenantId, name: str) -> TenantSecret | None: ...
+
+    async def for_tenant(self, tenant_id: TenantId) -> list[TenantSecret]: ...
+
+    async def save(self, secret: TenantSecret, sealed: bytes | None = None) -> None:
+        """Insert or update the metadata; with ``sealed``, also store it as the current version."""
+        ...
+
+    async def sealed(self, tenant_id: TenantId, name: str, version: int) -> bytes | None: ...
+
+    async def delete(self, tenant_id: TenantId, name: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RememberedSource:
+    """An import source kept for re-sync: its configuration, sealed by the enclave."""
+
+    tenant_id: TenantId
+    name: str
+    provider: str
+    sealed_config: bytes
+    created_at: datetime
+
+
+class SecretSourcesRepository(Protocol):
+    """Remembered import sources; putting one under a name already used replaces it."""
+
+    async def put(self, source: RememberedSource) -> None: ...
+
+    async def get(self, tenant_id: TenantId, name: str) -> RememberedSource | None: ...
+
+    async def for_tenant(self, tenant_id: TenantId) -> list[RememberedSource]: ...
+
+
+class SecretsUnitOfWork(UnitOfWork, Protocol):
+    """One transaction over a tenant's secrets and remembered sources."""
+
+    @property
+    def secrets(self) -> SecretsRepository: ...
+
+    @property
+    def secret_sources(self) -> SecretSourcesRepository: ...
+
+
+#: a unit of work for a tenant (its row-level security context on PostgreSQL)
+SecretsUnitOfWorkFactory = Callable[[TenantId], SecretsUnitOfWork]
 
 
 class SecretSourceError(DomainError):

@@ -11,8 +11,8 @@ from contextlib import asynccontextmanager
 
 from neo_service_layer.kernel.container import Container
 from neo_service_layer.kernel.service_descriptor import ServiceDescriptor
-from neo_service_layer.services.keys.api import keys_uow_factory
 from neo_service_layer.services.secrets.adapters.sources import build_secret_source
+from neo_service_layer.services.secrets.adapters.unit_of_work import secrets_uow_factory
 from neo_service_layer.services.secrets.routes import secrets as routes
 from neo_service_layer.services.secrets.use_cases.secrets import SecretsService
 
@@ -22,7 +22,7 @@ NAME = "secrets"
 @asynccontextmanager
 async def open_secrets(container: Container) -> AsyncIterator[SecretsService]:
     yield SecretsService(
-        uow=keys_uow_factory(container.engine),
+        uow=secrets_uow_factory(container.engine),
         enclave=lambda: container.enclave,
         audit=container.iam.audit_log,
         clock=container.clock,

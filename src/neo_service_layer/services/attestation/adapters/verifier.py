@@ -14,11 +14,11 @@ from typing import Any
 from neo_service_layer.enclave.attestation import verify_report
 from neo_service_layer.enclave.platforms import simulation_measurement
 from neo_service_layer.kernel.config import Settings
-from neo_service_layer.services.keys.ports import AttestationVerdict
+from neo_service_layer.services.attestation.ports import AttestationVerdict
 
 
 class ReportVerifier:
-    """Implements ``ports.keys.AttestationVerifier``."""
+    """Implements ``ports.AttestationVerifier``."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings

@@ -28,8 +28,7 @@ from neo_service_layer.kernel.identity.adapters.audit_store import SqlAuditLog
 from neo_service_layer.kernel.identity.adapters.tables import audit_chain_heads
 from neo_service_layer.services.backup.ports import CheckOutcome, NamedCheck, RestoredDatabase
 from neo_service_layer.services.backup.rules.backup import Manifest
-from neo_service_layer.services.keys.adapters.tables import managed_keys
-from neo_service_layer.services.keys.rules import KeyState
+from neo_service_layer.services.keys.api import KeyState, managed_keys
 
 AUDIT_CHAIN = "audit_chain"
 SEALED_KEYS = "sealed_keys_unseal"

@@ -1,4 +1,4 @@
-"""Tables of the keys and secrets services (SQLAlchemy Core, on the shared ``metadata``).
+"""Tables of the keys service (SQLAlchemy Core, on the shared ``metadata``).
 
 The split that matters for isolation (see ``migrations/versions/0003_keys_secrets.py``):
 
@@ -6,8 +6,8 @@ The split that matters for isolation (see ``migrations/versions/0003_keys_secret
   ``SealedRecordLoader`` reads it to re-provision an enclave and has no tenant context. Its blobs are
   opaque: AES-256-GCM sealed under a key only the enclave derives, with the key id, version and tenant
   bound in as associated data, and the enclave checks the tenant of the sealed policy on every use.
-- Everything a tenant sees (``managed_keys``, ``managed_key_versions``, ``tenant_secrets``,
-  ``tenant_secret_versions``, ``secret_sources``) has ``tenant_id`` and row-level security on PostgreSQL.
+- What a tenant sees (``managed_keys``, ``managed_key_versions``) has ``tenant_id`` and row-level
+  security on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -29,13 +29,7 @@ from neo_service_layer.kernel.db.tables import metadata
 
 ID = 64
 #: tables protected by row-level security on PostgreSQL
-TENANT_TABLES = (
-    "managed_keys",
-    "managed_key_versions",
-    "tenant_secrets",
-    "tenant_secret_versions",
-    "secret_sources",
-)
+TENANT_TABLES = ("managed_keys", "managed_key_versions")
 
 
 def _ts(name: str, nullable: bool = False) -> Column[object]:
@@ -78,47 +72,4 @@ managed_key_versions = Table(
         name="fk_managed_key_versions_key_id_managed_keys",
         ondelete="CASCADE",
     ),
-)
-
-tenant_secrets = Table(
-    "tenant_secrets",
-    metadata,
-    Column("tenant_id", String(ID), nullable=False),
-    Column("name", String(100), nullable=False),
-    Column("consumers", Text, nullable=False),  # space-separated
-    Column("current_version", Integer, nullable=False),
-    _ts("created_at"),
-    _ts("updated_at"),
-    PrimaryKeyConstraint("tenant_id", "name", name="pk_tenant_secrets"),
-)
-
-tenant_secret_versions = Table(
-    "tenant_secret_versions",
-    metadata,
-    Column("tenant_id", String(ID), nullable=False),
-    Column("name", String(100), nullable=False),
-    Column("version", Integer, nullable=False),
-    Column("sealed", LargeBinary, nullable=False),
-    Column("size", Integer, nullable=False),
-    Column("source", String(16), nullable=False),
-    _ts("created_at"),
-    _ts("expires_at", True),
-    PrimaryKeyConstraint("tenant_id", "name", "version", name="pk_tenant_secret_versions"),
-    ForeignKeyConstraint(
-        ["tenant_id", "name"],
-        ["tenant_secrets.tenant_id", "tenant_secrets.name"],
-        name="fk_tenant_secret_versions_tenant_id_tenant_secrets",
-        ondelete="CASCADE",
-    ),
-)
-
-secret_sources = Table(
-    "secret_sources",
-    metadata,
-    Column("tenant_id", String(ID), nullable=False),
-    Column("name", String(100), nullable=False),
-    Column("provider", String(16), nullable=False),
-    Column("sealed_config", LargeBinary, nullable=False),  # enclave-sealed JSON incl. credentials
-    _ts("created_at"),
-    PrimaryKeyConstraint("tenant_id", "name", name="pk_secret_sources"),
 )

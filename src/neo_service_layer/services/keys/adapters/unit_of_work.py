@@ -1,8 +1,4 @@
-"""The keys unit of work: one transaction over the keys, sealed records, secrets and secret sources.
-
-The secrets service keeps its data here too, so one transaction spans a key's or a secret's rows and
-what the enclave sealed for it.
-"""
+"""The keys unit of work: one transaction spans a key's rows and the records the enclave sealed for it."""
 
 from __future__ import annotations
 
@@ -16,19 +12,15 @@ from neo_service_layer.kernel.db.unit_of_work import SqlUnitOfWork
 from neo_service_layer.kernel.identity.adapters.tables import tenants
 from neo_service_layer.services.keys.adapters.repositories.managed_keys import SqlKeys
 from neo_service_layer.services.keys.adapters.repositories.sealed_records import SqlSealedRecords
-from neo_service_layer.services.keys.adapters.repositories.secret_sources import SqlSecretSources
-from neo_service_layer.services.keys.adapters.repositories.secrets import SqlSecrets
 
 
 class SqlKeysUnitOfWork(SqlUnitOfWork):
-    """Implements ``ports.keys.KeysUnitOfWork``."""
+    """Implements ``ports.KeysUnitOfWork``."""
 
     def __init__(self, engine: AsyncEngine, tenant_id: str | None = None) -> None:
         super().__init__(engine, tenant_id)
         self.keys = SqlKeys(self)
         self.sealed_records = SqlSealedRecords(self)
-        self.secrets = SqlSecrets(self)
-        self.secret_sources = SqlSecretSources(self)
 
     async def __aenter__(self) -> Self:
         await super().__aenter__()

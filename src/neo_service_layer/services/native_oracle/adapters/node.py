@@ -38,6 +38,7 @@ from neo3.core import utils as core_utils
 from neo3.network.payloads import transaction, verification
 
 from neo_service_layer.enclave.wire.keys import (
+    MAX_SIGN_BATCH,
     PLATFORM_KEY_OWNER,
     KeyKind,
     Purpose,
@@ -52,7 +53,6 @@ from neo_service_layer.kernel.chain.ports.chain import ChainUnavailable, Contrac
 from neo_service_layer.kernel.chain.ports.role_keys import RoleKeyStore
 from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.enclave_client.ports import Enclave
-from neo_service_layer.services.keys.rules import MAX_BATCH_MESSAGES
 from neo_service_layer.services.native_oracle.ports import NotAnOracleNode
 from neo_service_layer.services.native_oracle.rules import (
     ORACLE_CONTRACT,
@@ -279,12 +279,12 @@ class NeoNativeOracle:
         return txs
 
     async def _sign(self, messages: Sequence[bytes], purpose: Purpose, fmt: SignatureFormat) -> list[bytes]:
-        """Signatures of the node key, in enclave calls of at most ``MAX_BATCH_MESSAGES``."""
+        """Signatures of the node key, in enclave calls of at most ``MAX_SIGN_BATCH``."""
         signatures: list[bytes] = []
-        for start in range(0, len(messages), MAX_BATCH_MESSAGES):
+        for start in range(0, len(messages), MAX_SIGN_BATCH):
             signatures += await self._enclave().sign_batch(
                 self._account.key_id,
-                messages[start : start + MAX_BATCH_MESSAGES],
+                messages[start : start + MAX_SIGN_BATCH],
                 tenant=PLATFORM_KEY_OWNER,
                 purpose=purpose,
                 fmt=fmt,

@@ -23,8 +23,13 @@ from neo_service_layer.kernel.identity.ports.audit import AuditLog
 from neo_service_layer.kernel.identity.rules.access import Principal, Scopes
 from neo_service_layer.kernel.identity.rules.audit import Actions, AuditRecord, Outcome, RequestMeta
 from neo_service_layer.kernel.secret_values import Secret
-from neo_service_layer.services.keys.ports import KeysUnitOfWorkFactory, RememberedSource
-from neo_service_layer.services.secrets.ports import SecretSource, SecretSourceConfig, SecretSourceError
+from neo_service_layer.services.secrets.ports import (
+    RememberedSource,
+    SecretSource,
+    SecretSourceConfig,
+    SecretSourceError,
+    SecretsUnitOfWorkFactory,
+)
 from neo_service_layer.services.secrets.rules import (
     Consumer,
     ConsumerNotAllowed,
@@ -72,7 +77,7 @@ class SecretsService:
     def __init__(
         self,
         *,
-        uow: KeysUnitOfWorkFactory,
+        uow: SecretsUnitOfWorkFactory,
         enclave: Callable[[], Enclave],
         audit: AuditLog,
         clock: Clock,

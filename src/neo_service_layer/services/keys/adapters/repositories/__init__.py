@@ -1,4 +1,4 @@
-"""Repositories of the keys and secrets services, one module per aggregate (SQLAlchemy Core).
+"""Repositories of the keys service, one module per aggregate (SQLAlchemy Core).
 
 Every query on a tenant table filters by tenant explicitly; on PostgreSQL row-level security enforces
 the same filter a second time (``SqlUnitOfWork`` sets ``app.tenant_id`` per transaction). The sealed key

@@ -10,12 +10,14 @@ from typing import Any
 from sqlalchemy import Row, delete, insert, select, update
 
 from neo_service_layer.kernel.db.timestamps import utc, utc_required
-from neo_service_layer.services.keys.adapters.repositories.base import SqlRepository
-from neo_service_layer.services.keys.adapters.tables import tenant_secret_versions, tenant_secrets
+from neo_service_layer.services.secrets.adapters.repositories.base import SqlRepository
+from neo_service_layer.services.secrets.adapters.tables import tenant_secret_versions, tenant_secrets
 from neo_service_layer.services.secrets.rules import Consumer, SecretVersion, TenantSecret
 
 
 class SqlSecrets(SqlRepository):
+    """Implements ``ports.SecretsRepository``."""
+
     async def get(self, tenant_id: str, name: str) -> TenantSecret | None:
         row = (
             await self._conn.execute(

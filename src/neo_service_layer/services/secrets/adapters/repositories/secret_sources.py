@@ -11,12 +11,14 @@ from typing import Any
 from sqlalchemy import Row, delete, insert, select
 
 from neo_service_layer.kernel.db.timestamps import utc_required
-from neo_service_layer.services.keys.adapters.repositories.base import SqlRepository
-from neo_service_layer.services.keys.adapters.tables import secret_sources
-from neo_service_layer.services.keys.ports import RememberedSource
+from neo_service_layer.services.secrets.adapters.repositories.base import SqlRepository
+from neo_service_layer.services.secrets.adapters.tables import secret_sources
+from neo_service_layer.services.secrets.ports import RememberedSource
 
 
 class SqlSecretSources(SqlRepository):
+    """Implements ``ports.SecretSourcesRepository``."""
+
     async def put(self, source: RememberedSource) -> None:
         where = (secret_sources.c.tenant_id == source.tenant_id, secret_sources.c.name == source.name)
         await self._conn.execute(delete(secret_sources).where(*where))
