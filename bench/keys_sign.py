@@ -45,7 +45,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from neo_service_layer.bootstrap import open_container
 from neo_service_layer.kernel.config import Settings
-from neo_service_layer.kernel.identity.rules.access import ALL_SCOPES, TENANT_SCOPES, Principal, PrincipalKind
+from neo_service_layer.kernel.identity.rules.access import Principal, PrincipalKind
 from neo_service_layer.kernel.identity.rules.accounts import PLATFORM_TENANT, SUPERADMIN
 
 BATCH = 100
@@ -63,11 +63,14 @@ async def _api_key(env: dict[str, str]) -> str:
     """A tenant and an API key for the run, written straight through the services (as the CLI would)."""
     settings = Settings(**{k.removeprefix("NSL_").lower(): v for k, v in env.items() if k.startswith("NSL_")})
     async with open_container(settings, "cli", migrate=True) as container:
+        scopes = container.iam.scope_catalogue
         admin = Principal(
-            PLATFORM_TENANT, "usr_bench", PrincipalKind.USER, frozenset({SUPERADMIN}), ALL_SCOPES
+            PLATFORM_TENANT, "usr_bench", PrincipalKind.USER, frozenset({SUPERADMIN}), scopes.all_scopes
         )
         tenant = await container.iam.identity.create_tenant(admin, "bench")
-        owner = Principal(tenant.id, "usr_bench", PrincipalKind.USER, frozenset({"owner"}), TENANT_SCOPES)
+        owner = Principal(
+            tenant.id, "usr_bench", PrincipalKind.USER, frozenset({"owner"}), scopes.tenant_scopes
+        )
         _, key = await container.iam.api_keys.create(
             owner, tenant.id, name="bench", scopes=["keys:admin", "keys:sign"]
         )

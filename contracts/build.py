@@ -1,4 +1,5 @@
-"""Compile every contract in contracts/ with neo3-boa into contracts/build/ (no network).
+"""Compile every contract with neo3-boa into contracts/build/ (no network): each service's contracts
+(``src/neo_service_layer/services/<name>/contracts/``) and the example consumers in contracts/examples/.
 
 Usage: ``python contracts/build.py [--force]``. A contract is recompiled only when its source or the
 compiler version changed since the last build (recorded in contracts/build/<name>.stamp).
@@ -15,11 +16,11 @@ from pathlib import Path
 
 CONTRACTS_DIR = Path(__file__).resolve().parent
 BUILD_DIR = CONTRACTS_DIR / "build"
-#: every contract: the services' in this folder, the example consumers in examples/ (a new file is
-#: picked up without editing this list)
+SERVICES_DIR = CONTRACTS_DIR.parent / "src" / "neo_service_layer" / "services"
+#: every contract: the services' own, then the example consumers (a new file is picked up without
+#: editing this list)
 SOURCES = tuple(
-    sorted(p for p in CONTRACTS_DIR.glob("*.py") if p.name != "build.py")
-    + sorted((CONTRACTS_DIR / "examples").glob("*.py"))
+    sorted(SERVICES_DIR.glob("*/contracts/*.py")) + sorted((CONTRACTS_DIR / "examples").glob("*.py"))
 )
 
 
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     BUILD_DIR.mkdir(exist_ok=True)
     for source in SOURCES:
         compiled = build(source, force=args.force)
-        print(f"{'compiled' if compiled else 'up to date'}: {source.relative_to(CONTRACTS_DIR)}")
+        print(f"{'compiled' if compiled else 'up to date'}: {source.relative_to(CONTRACTS_DIR.parent)}")
     return 0
 
 

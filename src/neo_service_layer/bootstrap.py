@@ -34,6 +34,7 @@ from neo_service_layer.kernel.enclave_client.health import not_configured as enc
 from neo_service_layer.kernel.enclave_client.sealed_records import sealed_record_loader
 from neo_service_layer.kernel.http.app import build_app
 from neo_service_layer.kernel.identity.parts import open_identity, use_app_role
+from neo_service_layer.kernel.identity.rules.access import ScopeCatalogue
 from neo_service_layer.kernel.observability.logs import get_logger
 from neo_service_layer.kernel.observability.metrics import ComponentMetrics, EnclaveMetrics, create_registry
 from neo_service_layer.kernel.observability.tracing import configure_tracing, shutdown_tracing
@@ -59,6 +60,7 @@ async def open_container(
     services: Sequence[ServiceDescriptor] = SERVICES,
 ) -> AsyncIterator[Container]:
     """Open every resource for ``role``; migrate first when asked (default: development only)."""
+    catalogue = scope_catalogue(services)  # a scope declared twice stops the process here
     tracing = configure_tracing(settings, role) if settings.otlp_endpoint else None
     engine = create_engine(settings)
     registry = registry or create_registry(role)
@@ -91,7 +93,7 @@ async def open_container(
             use_app_role(engine, settings.db_app_role)
         async with AsyncExitStack() as stack:
             container.identity = await stack.enter_async_context(
-                open_identity(settings, engine, container.clock)
+                open_identity(settings, engine, container.clock, catalogue)
             )
             container.chain = await stack.enter_async_context(
                 open_chain(
@@ -112,6 +114,12 @@ async def open_container(
             await container.enclave_client.close()
         await engine.dispose()
         shutdown_tracing(tracing)
+
+
+def scope_catalogue(services: Sequence[ServiceDescriptor] = SERVICES) -> ScopeCatalogue:
+    """The kernel's scopes and every service's, with the roles that hold them (``ValueError``: a scope
+    declared twice)."""
+    return ScopeCatalogue(tuple(grant for service in services for grant in service.scopes))
 
 
 def create_app(

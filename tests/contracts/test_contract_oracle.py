@@ -36,7 +36,11 @@ from tests.contracts.contract_support import (
 pytestmark = [pytest.mark.chain, pytest.mark.asyncio(loop_scope="session")]
 
 GAS = deploy.GAS
-SOURCES = ("oracle_service.py", "examples/price_consumer.py", "examples/faulty_oracle_consumer.py")
+SOURCES = (
+    REPO / "src" / "neo_service_layer" / "services" / "oracle" / "contracts" / "oracle_service.py",
+    REPO / "contracts" / "examples" / "price_consumer.py",
+    REPO / "contracts" / "examples" / "faulty_oracle_consumer.py",
+)
 URL = "https://api.example.com/ticker?pair=NEOUSD"
 TIMESTAMP = 1_760_000_000_000
 
@@ -75,7 +79,7 @@ def _build() -> None:
     spec.loader.exec_module(build)
     build.BUILD_DIR.mkdir(exist_ok=True)
     for source in SOURCES:
-        build.build(REPO / "contracts" / source)
+        build.build(source)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

@@ -3,7 +3,8 @@
 A service package exposes a ``ServiceDescriptor`` in its ``service`` module; ``neo_service_layer.registry``
 lists them, and the composition root (``neo_service_layer.bootstrap``) is the only reader. The kernel
 never imports a service: it hands each descriptor's hooks the :class:`~neo_service_layer.kernel.container.
-Container` and collects what they give back (routers, jobs, command groups, migrations, contracts).
+Container` and collects what they give back (routers, jobs, command groups, migrations, contracts,
+scopes).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from fastapi import APIRouter
 from typer import Typer
 
 from neo_service_layer.kernel.chain.adapters.provisioning import ChainHooks
+from neo_service_layer.kernel.identity.rules.access import ScopeGrant
 from neo_service_layer.kernel.worker.jobs import PeriodicJob
 
 if TYPE_CHECKING:
@@ -52,6 +54,9 @@ class ServiceDescriptor:
         commands: ``nsl`` command groups.
         migrations: the folder of the service's Alembic revisions (``None``: it has no tables).
         chain: keys and contracts the service provisions on the local chain.
+        scopes: the service's own scopes (declared in its package) and the tenant roles that hold each
+            besides owner and admin; the composition root adds them to the kernel's. A scope another
+            service or the kernel already declares is refused at start-up.
     """
 
     name: str
@@ -62,3 +67,4 @@ class ServiceDescriptor:
     commands: CommandsOf | None = None
     migrations: Path | None = None
     chain: ChainHooks = field(default_factory=ChainHooks)
+    scopes: tuple[ScopeGrant, ...] = ()

@@ -16,7 +16,9 @@ from neo_service_layer.bootstrap import create_app
 from neo_service_layer.enclave.wire.oracle import ResultCode
 from neo_service_layer.kernel.chain.rules import RequestStatus
 from neo_service_layer.kernel.http.security import authenticate
-from neo_service_layer.kernel.identity.rules.access import Principal, PrincipalKind, Scopes
+from neo_service_layer.kernel.identity.rules.access import Principal, PrincipalKind
+from neo_service_layer.services.oracle.scopes import ORACLE_REQUEST
+from neo_service_layer.services.secrets.scopes import SECRETS_READ, SECRETS_WRITE
 from tests.e2e.chain.oracle_support import (
     Route,
     WebServer,
@@ -36,7 +38,7 @@ CALLER = Principal(
     tenant_id="acme",
     subject="key-1",
     kind=PrincipalKind.API_KEY,
-    scopes=frozenset({Scopes.ORACLE_REQUEST, Scopes.SECRETS_WRITE, Scopes.SECRETS_READ}),
+    scopes=frozenset({ORACLE_REQUEST, SECRETS_WRITE, SECRETS_READ}),
 )
 
 

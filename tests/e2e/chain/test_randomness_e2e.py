@@ -16,9 +16,10 @@ from neo_service_layer.kernel.chain.adapters import privnet_deploy as deploy
 from neo_service_layer.kernel.chain.adapters.neo_chain import uint160
 from neo_service_layer.kernel.chain.rules import RequestStatus
 from neo_service_layer.kernel.http.security import authenticate
-from neo_service_layer.kernel.identity.rules.access import Principal, PrincipalKind, Scopes
+from neo_service_layer.kernel.identity.rules.access import Principal, PrincipalKind
 from neo_service_layer.services.randomness import rules as randomness
 from neo_service_layer.services.randomness.adapters.proofs import verify_randomness
+from neo_service_layer.services.randomness.scopes import RANDOMNESS_REQUEST
 from tests.e2e.chain.stack import InProcessWorker, Stack, call
 from tests.http.appclient import app_client
 
@@ -28,7 +29,7 @@ CALLER = Principal(
     tenant_id="acme",
     subject="key-1",
     kind=PrincipalKind.API_KEY,
-    scopes=frozenset({Scopes.RANDOMNESS_REQUEST}),
+    scopes=frozenset({RANDOMNESS_REQUEST}),
 )
 
 

@@ -22,10 +22,11 @@ from fastapi import FastAPI
 from neo_service_layer.bootstrap import create_app
 from neo_service_layer.kernel.config import Settings
 from neo_service_layer.kernel.container import Container
-from neo_service_layer.kernel.identity.rules.access import ALL_SCOPES, TENANT_SCOPES, Principal, PrincipalKind
+from neo_service_layer.kernel.identity.rules.access import Principal, PrincipalKind
 from neo_service_layer.kernel.identity.rules.accounts import PLATFORM_TENANT, SUPERADMIN
 from tests.http.appclient import app_client
 from tests.integration.enclave.enclave_process_fakes import EnclaveProcess
+from tests.scopes import ALL_SCOPES, TENANT_SCOPES
 
 ALL = sorted(TENANT_SCOPES)
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from neo_service_layer.kernel.container import Container
 from neo_service_layer.kernel.db.engine import normalise_url
 from neo_service_layer.kernel.identity.adapters.tables import api_keys, audit_events
-from neo_service_layer.kernel.identity.rules.access import ALL_SCOPES, Principal, PrincipalKind
+from neo_service_layer.kernel.identity.rules.access import Principal, PrincipalKind
 from neo_service_layer.kernel.identity.rules.accounts import PLATFORM_TENANT, Role
 from neo_service_layer.kernel.identity.rules.audit import AuditRecord, Outcome
 from neo_service_layer.kernel.identity.rules.errors import (
@@ -21,6 +21,7 @@ from neo_service_layer.kernel.identity.rules.errors import (
     RefreshReuseDetected,
     TokenRevoked,
 )
+from tests.scopes import ALL_SCOPES
 from tests.unit.identity.fakes import FakeClock
 
 ROOT = Principal(PLATFORM_TENANT, "usr_root", PrincipalKind.USER, frozenset({"superadmin"}), ALL_SCOPES)

@@ -15,9 +15,10 @@ from neo_service_layer.kernel.identity.adapters.tables import (
     memberships,
 )
 from neo_service_layer.kernel.identity.adapters.unit_of_work import SqlIdentityUnitOfWork
-from neo_service_layer.kernel.identity.rules.access import ALL_SCOPES, Principal, PrincipalKind
+from neo_service_layer.kernel.identity.rules.access import Principal, PrincipalKind
 from neo_service_layer.kernel.identity.rules.accounts import PLATFORM_TENANT, Role
 from tests.integration.identity.conftest import APP_ROLE
+from tests.scopes import ALL_SCOPES
 
 pytestmark = pytest.mark.postgres
 

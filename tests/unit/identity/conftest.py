@@ -14,12 +14,13 @@ from neo_service_layer.kernel.identity.adapters.jwt import Es256Codec
 from neo_service_layer.kernel.identity.adapters.passwords import Argon2Hasher
 from neo_service_layer.kernel.identity.adapters.secret_box import AesGcmBox
 from neo_service_layer.kernel.identity.adapters.totp import PyOtpAuthenticator
-from neo_service_layer.kernel.identity.rules.access import ALL_SCOPES, Principal, PrincipalKind
+from neo_service_layer.kernel.identity.rules.access import Principal, PrincipalKind
 from neo_service_layer.kernel.identity.rules.accounts import PLATFORM_TENANT, Membership, Role, Tenant
 from neo_service_layer.kernel.identity.use_cases.api_keys import ApiKeyService
 from neo_service_layer.kernel.identity.use_cases.auth import AuthService
 from neo_service_layer.kernel.identity.use_cases.auth_policy import AuthPolicy
 from neo_service_layer.kernel.identity.use_cases.users import IdentityService
+from tests.scopes import ALL_SCOPES, CATALOGUE
 from tests.unit.identity.fakes import FakeAuditLog, FakeClock, FakeUnitOfWork, Store
 
 ISSUER = "nsl-test"
@@ -124,7 +125,8 @@ def world() -> World:
         audit=audit,
         clock=clock,
         policy=policy,
+        catalogue=CATALOGUE,
     )
     identity = IdentityService(uow=uow, hasher=hasher, audit=audit, clock=clock)
-    api_keys = ApiKeyService(uow=uow, box=box, audit=audit, clock=clock)
+    api_keys = ApiKeyService(uow=uow, box=box, audit=audit, clock=clock, catalogue=CATALOGUE)
     return World(store, clock, audit, hasher, box, codec, auth, identity, api_keys)

@@ -19,6 +19,7 @@ from neo_service_layer.kernel.identity.rules.errors import (
     TokenExpired,
     TokenRevoked,
 )
+from neo_service_layer.services.keys.scopes import KEYS_SIGN
 from tests.unit.identity.conftest import PASSWORD, SUPER, World
 
 META = RequestMeta(request_id="req-1", client_ip="198.51.100.7")
@@ -30,7 +31,7 @@ async def test_sign_in_issues_tokens_for_the_only_tenant(world: World) -> None:
     issued = await world.auth.sign_in("dev", PASSWORD, meta=META)
     assert issued.tenant_id == acme.id
     assert issued.roles == ("developer",)
-    assert Scopes.KEYS_SIGN in issued.scopes
+    assert KEYS_SIGN in issued.scopes
     assert issued.refresh_token is not None
     assert issued.refresh_token.startswith("nslr_")
     principal = await world.auth.authenticate(issued.access_token)

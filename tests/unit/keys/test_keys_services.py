@@ -7,11 +7,12 @@ from datetime import timedelta
 import pytest
 
 from neo_service_layer.enclave.wire.keys import KeyKind, Purpose, SignatureFormat
-from neo_service_layer.kernel.identity.rules.access import Principal, PrincipalKind, Scopes
+from neo_service_layer.kernel.identity.rules.access import Principal, PrincipalKind
 from neo_service_layer.kernel.identity.rules.audit import Actions
 from neo_service_layer.kernel.identity.rules.errors import MissingScope
 from neo_service_layer.kernel.secret_values import Secret
 from neo_service_layer.services.keys.rules import KeyNotFound, KeyNotUsable, KeyState
+from neo_service_layer.services.keys.scopes import KEYS_ADMIN, KEYS_READ, KEYS_SIGN
 from neo_service_layer.services.keys.use_cases.keys import KeysService
 from neo_service_layer.services.keys.use_cases.signing import batch_digest
 from neo_service_layer.services.secrets.ports import (
@@ -22,13 +23,12 @@ from neo_service_layer.services.secrets.ports import (
     SourcedSecret,
 )
 from neo_service_layer.services.secrets.rules import Consumer, ConsumerNotAllowed
+from neo_service_layer.services.secrets.scopes import SECRETS_READ, SECRETS_WRITE
 from neo_service_layer.services.secrets.use_cases.secrets import SecretsService
 from tests.unit.identity.fakes import FakeClock
 from tests.unit.keys.fakes import FakeAudit, FakeCrypto, FakeEnclave, FakeUnitOfWork, Store
 
-ALL = frozenset(
-    {Scopes.KEYS_ADMIN, Scopes.KEYS_SIGN, Scopes.KEYS_READ, Scopes.SECRETS_READ, Scopes.SECRETS_WRITE}
-)
+ALL = frozenset({KEYS_ADMIN, KEYS_SIGN, KEYS_READ, SECRETS_READ, SECRETS_WRITE})
 
 
 def principal(tenant: str = "acme", scopes: frozenset[str] = ALL) -> Principal:
@@ -90,7 +90,7 @@ async def test_tenants_scopes_and_purposes(world: tuple[Store, FakeEnclave, Fake
         await service.get(principal("evil"), view.key.key_id)
     with pytest.raises(MissingScope):
         await service.sign(
-            principal(scopes=frozenset({Scopes.KEYS_READ})), view.key.key_id, [b"x"], purpose=Purpose.MESSAGE
+            principal(scopes=frozenset({KEYS_READ})), view.key.key_id, [b"x"], purpose=Purpose.MESSAGE
         )
     with pytest.raises(KeyNotUsable):
         await service.sign(principal(), view.key.key_id, [b"x"], purpose=Purpose.ORACLE)

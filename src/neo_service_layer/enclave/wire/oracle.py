@@ -1,4 +1,5 @@
-"""Oracle rules shared by the enclave, the API and the on-chain contract (``contracts/oracle_service.py``).
+"""Oracle rules shared by the enclave, the API and the on-chain contract (``oracle_service.py`` in the
+oracle service's ``contracts/``).
 
 Only the standard library is imported here.
 

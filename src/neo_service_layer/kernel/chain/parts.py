@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -30,7 +31,10 @@ from neo_service_layer.kernel.chain.adapters.role_key_store import SqlRoleKeySto
 from neo_service_layer.kernel.chain.adapters.rpc import RpcPool
 from neo_service_layer.kernel.chain.adapters.service_keys import load_sender
 from neo_service_layer.kernel.chain.adapters.signing import EnclaveAccount, enclave_signing_function
+from neo_service_layer.kernel.chain.ports.chain import ChainNotConfigured
+from neo_service_layer.kernel.chain.ports.request_store import RequestStore
 from neo_service_layer.kernel.chain.use_cases.outbox import OutboxRelay
+from neo_service_layer.kernel.chain.use_cases.watcher import ChainWatcher, EventDecoder
 from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.config import Settings
 from neo_service_layer.kernel.enclave_client.ports import Enclave
@@ -73,6 +77,21 @@ class ChainKernel:
         """A service's request store: the pipeline's tables plus the service's own payload table."""
         return SqlRequestStore(self.engine, payloads)
 
+    def watcher[Q](
+        self, service: str, contract: str, store: RequestStore[Q, Any], decode: EventDecoder[Q]
+    ) -> ChainWatcher[Q]:
+        """The watcher of one service's contract, from the network's start block."""
+        return ChainWatcher(
+            self.chain,
+            store,
+            self.clock,
+            self.metrics,
+            service=service,
+            contract=contract,
+            decode=decode,
+            start_block=self.network.start_block,
+        )
+
     def relay(self, service: str) -> OutboxRelay:
         """The outbox relay of one service's fulfilment transactions."""
         return OutboxRelay(
@@ -83,6 +102,16 @@ class ChainKernel:
             service=service,
             resend_after=timedelta(seconds=max(self.network.block_time * 2, 0.5)),
         )
+
+
+def on_chain(chain: ChainKernel | None, contract_name: str) -> tuple[ChainKernel, str]:
+    """The chain and the hash of the service contract ``contract_name``, or ``ChainNotConfigured`` (503)."""
+    if chain is None:
+        raise ChainNotConfigured("no Neo network is configured (run `nsl chain up` or set NSL_NEO_NETWORK)")
+    contract = chain.contract(contract_name)
+    if contract is None:
+        raise ChainNotConfigured(f"the {contract_name} contract is not deployed on this network")
+    return chain, contract
 
 
 @asynccontextmanager

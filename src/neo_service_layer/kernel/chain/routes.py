@@ -12,11 +12,11 @@ from neo_service_layer.kernel.chain.ports.chain import ChainNotConfigured
 from neo_service_layer.kernel.chain.ports.role_keys import PublishesKeys
 from neo_service_layer.kernel.container import Container
 from neo_service_layer.kernel.http.security import require_scope
-from neo_service_layer.kernel.identity.rules.access import Principal, Scopes
+from neo_service_layer.kernel.identity.rules.access import Principal
 
 router = APIRouter(prefix="/neo", tags=["neo"])
 
-Caller = Annotated[Principal, Depends(require_scope(Scopes.RANDOMNESS_REQUEST))]
+Caller = Annotated[Principal, Depends(require_scope("randomness:request"))]
 
 
 class NetworkOut(BaseModel):

@@ -26,6 +26,7 @@ from neo_service_layer.kernel.identity.adapters.totp import PyOtpAuthenticator
 from neo_service_layer.kernel.identity.adapters.unit_of_work import identity_uow_factory
 from neo_service_layer.kernel.identity.ports.audit import AuditLog
 from neo_service_layer.kernel.identity.ports.rate_limits import RateLimiter
+from neo_service_layer.kernel.identity.rules.access import ScopeCatalogue
 from neo_service_layer.kernel.identity.rules.passwords import LockoutPolicy
 from neo_service_layer.kernel.identity.rules.rate_limits import RateLimitPolicy
 from neo_service_layer.kernel.identity.use_cases.api_keys import ApiKeyService
@@ -45,6 +46,8 @@ class Identity:
     codec: Es256Codec
     rate_limiter: RateLimiter
     rate_limits: RateLimitPolicy
+    #: every scope of the installation (the kernel's and the registered services') and who holds which
+    scope_catalogue: ScopeCatalogue
 
 
 def auth_policy(settings: Settings) -> AuthPolicy:
@@ -92,7 +95,10 @@ def use_app_role(engine: AsyncEngine, role: str) -> None:
 
 
 @asynccontextmanager
-async def open_identity(settings: Settings, engine: AsyncEngine, clock: Clock) -> AsyncIterator[Identity]:
+async def open_identity(
+    settings: Settings, engine: AsyncEngine, clock: Clock, catalogue: ScopeCatalogue
+) -> AsyncIterator[Identity]:
+    """The identity use cases over their adapters; ``catalogue`` is built by the composition root."""
     box = AesGcmBox(resolve_kek(settings))
     uow = identity_uow_factory(engine)
     policy = auth_policy(settings)
@@ -130,6 +136,7 @@ async def open_identity(settings: Settings, engine: AsyncEngine, clock: Clock) -
             audit=audit_log,
             clock=clock,
             policy=policy,
+            catalogue=catalogue,
         ),
         identity=IdentityService(
             uow=uow,
@@ -138,12 +145,13 @@ async def open_identity(settings: Settings, engine: AsyncEngine, clock: Clock) -
             clock=clock,
             password_min_length=settings.password_min_length,
         ),
-        api_keys=ApiKeyService(uow=uow, box=box, audit=audit_log, clock=clock),
+        api_keys=ApiKeyService(uow=uow, box=box, audit=audit_log, clock=clock, catalogue=catalogue),
         audit=AuditService(audit_log),
         audit_log=audit_log,
         codec=codec,
         rate_limiter=limiter,
         rate_limits=limits,
+        scope_catalogue=catalogue,
     )
     try:
         yield identity

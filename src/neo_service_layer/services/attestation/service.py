@@ -10,10 +10,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from neo_service_layer.kernel.container import Container
+from neo_service_layer.kernel.identity.rules.access import ScopeGrant
+from neo_service_layer.kernel.identity.rules.accounts import Role
 from neo_service_layer.kernel.service_descriptor import Command, ServiceDescriptor
 from neo_service_layer.services.attestation.adapters.verifier import ReportVerifier
 from neo_service_layer.services.attestation.cli import attest_app
 from neo_service_layer.services.attestation.routes import attestation as routes
+from neo_service_layer.services.attestation.scopes import ATTESTATION_READ
 from neo_service_layer.services.attestation.use_cases import AttestationService
 from neo_service_layer.services.keys.api import keys_uow_factory
 
@@ -36,4 +39,5 @@ SERVICE = ServiceDescriptor(
     routers=(routes.router,),
     open=open_attestation,
     commands=lambda _open: [Command("attest", attest_app)],
+    scopes=(ScopeGrant(ATTESTATION_READ, (Role.DEVELOPER, Role.OPERATOR)),),
 )

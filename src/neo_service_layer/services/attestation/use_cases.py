@@ -15,15 +15,15 @@ from neo_service_layer.enclave.wire.errors import InvalidInput
 from neo_service_layer.enclave.wire.keys import KeyId
 from neo_service_layer.kernel.enclave_client.ports import AttestationReport, Enclave
 from neo_service_layer.kernel.identity.ports.audit import AuditLog
-from neo_service_layer.kernel.identity.rules.access import Principal, Scopes
+from neo_service_layer.kernel.identity.rules.access import Principal
 from neo_service_layer.kernel.identity.rules.audit import AuditRecord, Outcome, RequestMeta
 from neo_service_layer.services.attestation.ports import AttestationVerdict, AttestationVerifier
+from neo_service_layer.services.attestation.scopes import ATTESTATION_READ
 from neo_service_layer.services.keys.api import KeyNotFound, KeyState, KeysUnitOfWorkFactory
 
 MIN_NONCE, MAX_NONCE = 8, 64
 MAX_KEYS = 64
 ATTESTATION_REQUEST = "attestation.request"
-ATTESTATION_SCOPE = Scopes.ATTESTATION_READ
 
 
 class AttestationService:
@@ -48,7 +48,7 @@ class AttestationService:
         *,
         meta: RequestMeta = RequestMeta(),
     ) -> AttestationReport:
-        principal.require(ATTESTATION_SCOPE)
+        principal.require(ATTESTATION_READ)
         if not MIN_NONCE <= len(nonce) <= MAX_NONCE:
             raise InvalidInput(f"nonce: {MIN_NONCE}-{MAX_NONCE} bytes")
         tenant = principal.tenant_id
@@ -85,8 +85,8 @@ class AttestationService:
         nonce: bytes,
         expected_public_keys: Sequence[bytes] = (),
     ) -> AttestationVerdict:
-        principal.require(ATTESTATION_SCOPE)
+        principal.require(ATTESTATION_READ)
         return self._verifier.verify(report, nonce, expected_public_keys)
 
 
-__all__ = ["ATTESTATION_SCOPE", "AttestationService"]
+__all__ = ["AttestationService"]

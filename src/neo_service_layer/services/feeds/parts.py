@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from neo_service_layer.kernel.chain.parts import ChainKernel
-from neo_service_layer.kernel.chain.ports.chain import ChainNotConfigured
+from neo_service_layer.kernel.chain.parts import ChainKernel, on_chain
 from neo_service_layer.kernel.enclave_client.ports import Enclave
 from neo_service_layer.services.feeds.rules.updates import FeedDefinition
 from neo_service_layer.services.oracle.api import OracleKey
@@ -25,7 +24,4 @@ class FeedParts:
 
     def on_chain(self) -> tuple[ChainKernel, str]:
         """The chain and the feed contract, or ``ChainNotConfigured`` (503)."""
-        contract = self.chain.contract(CONTRACT) if self.chain is not None else None
-        if self.chain is None or contract is None:
-            raise ChainNotConfigured("no feed contract is configured")
-        return self.chain, contract
+        return on_chain(self.chain, CONTRACT)

@@ -11,15 +11,16 @@ from neo_service_layer.enclave.wire.errors import NotFound
 from neo_service_layer.kernel.chain.ports.chain import Chain
 from neo_service_layer.kernel.container import Container
 from neo_service_layer.kernel.http.security import require_scope
-from neo_service_layer.kernel.identity.rules.access import Principal, Scopes
+from neo_service_layer.kernel.identity.rules.access import Principal
 from neo_service_layer.services.feeds.parts import FeedParts
 from neo_service_layer.services.feeds.rules.aggregation import from_fixed_point
 from neo_service_layer.services.feeds.rules.updates import FeedDefinition, check_pair
 from neo_service_layer.services.feeds.use_cases import latest_round
+from neo_service_layer.services.oracle.api import ORACLE_REQUEST
 
 router = APIRouter(prefix="/feeds", tags=["feeds"])
 
-Caller = Annotated[Principal, Depends(require_scope(Scopes.ORACLE_REQUEST))]
+Caller = Annotated[Principal, Depends(require_scope(ORACLE_REQUEST))]
 
 
 class LatestRoundOut(BaseModel):

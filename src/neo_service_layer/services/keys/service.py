@@ -16,6 +16,8 @@ from datetime import timedelta
 import typer
 
 from neo_service_layer.kernel.container import Container, OpenContainer
+from neo_service_layer.kernel.identity.rules.access import ScopeGrant
+from neo_service_layer.kernel.identity.rules.accounts import Role
 from neo_service_layer.kernel.observability.logs import get_logger
 from neo_service_layer.kernel.observability.metrics import KeyMetrics
 from neo_service_layer.kernel.service_descriptor import Command, ServiceDescriptor
@@ -25,6 +27,7 @@ from neo_service_layer.services.keys.adapters.public_keys import PublicKeyOperat
 from neo_service_layer.services.keys.adapters.unit_of_work import keys_uow_factory
 from neo_service_layer.services.keys.parts import KeysParts
 from neo_service_layer.services.keys.routes import keys as routes
+from neo_service_layer.services.keys.scopes import KEYS_ADMIN, KEYS_READ, KEYS_SIGN
 from neo_service_layer.services.keys.use_cases.keys import KeysService
 
 NAME = "keys"
@@ -94,4 +97,9 @@ SERVICE = ServiceDescriptor(
     open=open_keys,
     jobs=keys_jobs,
     commands=keys_commands,
+    scopes=(
+        ScopeGrant(KEYS_SIGN, (Role.DEVELOPER, Role.OPERATOR)),
+        ScopeGrant(KEYS_ADMIN, (Role.OPERATOR,)),
+        ScopeGrant(KEYS_READ, (Role.DEVELOPER, Role.OPERATOR, Role.AUDITOR, Role.VIEWER)),
+    ),
 )

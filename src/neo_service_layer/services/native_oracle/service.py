@@ -16,7 +16,6 @@ from neo_service_layer.kernel.chain.adapters.provisioning import ChainHooks, Pro
 from neo_service_layer.kernel.chain.adapters.signing import EnclaveAccount
 from neo_service_layer.kernel.chain.jobs import watch_jobs
 from neo_service_layer.kernel.chain.ports.chain import ChainUnavailable
-from neo_service_layer.kernel.chain.use_cases.watcher import ChainWatcher
 from neo_service_layer.kernel.container import Container
 from neo_service_layer.kernel.observability.logs import get_logger
 from neo_service_layer.kernel.service_descriptor import ServiceDescriptor
@@ -71,16 +70,7 @@ def native_oracle_jobs(container: Container) -> Sequence[PeriodicJob]:
         return []
     settings = chain.settings
     store = chain.requests(NativeOraclePayloads())
-    watcher = ChainWatcher(
-        chain.chain,
-        store,
-        chain.clock,
-        chain.metrics,
-        service=NAME,
-        contract=ORACLE_CONTRACT,
-        decode=use_cases.decode_events,
-        start_block=chain.network.start_block,
-    )
+    watcher = chain.watcher(NAME, ORACLE_CONTRACT, store, use_cases.decode_events)
     node = NeoNativeOracle(
         chain.chain,
         chain.enclave,

@@ -60,7 +60,7 @@ from neo_service_layer.services.native_oracle.rules import (
     NeoResponseCode,
     neo_code,
 )
-from neo_service_layer.services.oracle.use_cases.fulfilment import OracleKey
+from neo_service_layer.services.oracle.api import OracleKey
 
 SERVICE = "native-oracle"
 GONE = "no longer pending in the native Oracle contract (answered, or its response transaction faulted)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from neo_service_layer.kernel.chain.parts import ChainKernel
+from neo_service_layer.kernel.chain.parts import ChainKernel, on_chain
 from neo_service_layer.kernel.chain.ports.chain import ChainNotConfigured
 from neo_service_layer.kernel.chain.ports.role_keys import RoleKeyStore
 from neo_service_layer.kernel.clock import Clock
@@ -44,15 +44,8 @@ class OracleParts:
         return self.chain.contract(CONTRACT) if self.chain is not None else None
 
     def on_chain(self) -> tuple[ChainKernel, str]:
-        """The chain and the oracle contract, or ``ChainNotConfigured`` (503)."""
-        if self.chain is None:
-            raise ChainNotConfigured(
-                "no Neo network is configured (run `nsl chain up` or set NSL_NEO_NETWORK)"
-            )
-        contract = self.contract
-        if contract is None:
-            raise ChainNotConfigured("the oracle contract is not deployed on this network")
-        return self.chain, contract
+        """The chain and the contract, or ``ChainNotConfigured`` (503)."""
+        return on_chain(self.chain, CONTRACT)
 
     def requests(self) -> OracleRequests:
         """The state of on-chain requests (stored, else as the contract says), or ``ChainNotConfigured``."""

@@ -12,15 +12,16 @@ from neo_service_layer.enclave.wire.keys import KeyKind, SignatureFormat
 from neo_service_layer.enclave.wire.oracle import FetchSpec, OracleResponse, response_message
 from neo_service_layer.kernel.container import Container
 from neo_service_layer.kernel.http.security import require_scope
-from neo_service_layer.kernel.identity.rules.access import Principal, Scopes
+from neo_service_layer.kernel.identity.rules.access import Principal
 from neo_service_layer.services.keys.api import PublicKeyOperations
 from neo_service_layer.services.oracle.parts import OracleParts
 from neo_service_layer.services.oracle.rules import OracleTemplate
+from neo_service_layer.services.oracle.scopes import ORACLE_REQUEST
 from neo_service_layer.services.oracle.use_cases.fulfilment import SERVICE
 
 router = APIRouter(prefix="/oracle", tags=["oracle"])
 
-Caller = Annotated[Principal, Depends(require_scope(Scopes.ORACLE_REQUEST))]
+Caller = Annotated[Principal, Depends(require_scope(ORACLE_REQUEST))]
 HEX = r"^(0x)?([0-9a-fA-F]{2})*$"
 
 

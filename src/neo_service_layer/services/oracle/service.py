@@ -14,8 +14,9 @@ from typing import Any
 
 from neo_service_layer.kernel.chain.adapters.provisioning import ChainHooks, ProvisionContext, ServiceContract
 from neo_service_layer.kernel.chain.jobs import watch_jobs
-from neo_service_layer.kernel.chain.use_cases.watcher import ChainWatcher
 from neo_service_layer.kernel.container import Container
+from neo_service_layer.kernel.identity.rules.access import ScopeGrant
+from neo_service_layer.kernel.identity.rules.accounts import Role
 from neo_service_layer.kernel.observability.logs import get_logger
 from neo_service_layer.kernel.service_descriptor import ServiceDescriptor
 from neo_service_layer.kernel.worker.jobs import PeriodicJob, worker_identity
@@ -28,6 +29,7 @@ from neo_service_layer.services.oracle.adapters.oracle_key import (
 from neo_service_layer.services.oracle.adapters.payloads import OraclePayloads
 from neo_service_layer.services.oracle.adapters.templates_store import OracleTemplates
 from neo_service_layer.services.oracle.parts import CONTRACT, OracleParts
+from neo_service_layer.services.oracle.scopes import ORACLE_REQUEST
 from neo_service_layer.services.oracle.use_cases import fulfilment
 from neo_service_layer.services.oracle.use_cases.templates import OracleTemplateService
 from neo_service_layer.services.secrets.api import Consumer, sealed_secret_reader
@@ -63,16 +65,7 @@ def oracle_jobs(container: Container) -> Sequence[PeriodicJob]:
         return []
     settings = chain.settings
     store = chain.requests(OraclePayloads())
-    watcher = ChainWatcher(
-        chain.chain,
-        store,
-        chain.clock,
-        chain.metrics,
-        service=NAME,
-        contract=contract,
-        decode=fulfilment.decode_events,
-        start_block=chain.network.start_block,
-    )
+    watcher = chain.watcher(NAME, contract, store, fulfilment.decode_events)
     answerer = fulfilment.OracleAnswerer(parts.enclave, key, parts.store, parts.secrets, parts.clock)
     fulfiller = fulfilment.OracleFulfiller(
         chain.chain,
@@ -109,4 +102,5 @@ SERVICE = ServiceDescriptor(
     jobs=oracle_jobs,
     migrations=Path(__file__).parent / "migrations",
     chain=ChainHooks(prepare=prepare, contracts=(ServiceContract(CONTRACT, "oracle_service", deploy_args),)),
+    scopes=(ScopeGrant(ORACLE_REQUEST, (Role.DEVELOPER, Role.OPERATOR)),),
 )

@@ -10,15 +10,16 @@ from pydantic import BaseModel, Field
 from neo_service_layer.enclave.wire.errors import InvalidInput
 from neo_service_layer.kernel.container import Container
 from neo_service_layer.kernel.http.security import require_scope
-from neo_service_layer.kernel.identity.rules.access import Principal, Scopes
+from neo_service_layer.kernel.identity.rules.access import Principal
 from neo_service_layer.services.randomness import rules
 from neo_service_layer.services.randomness import use_cases as randomness
 from neo_service_layer.services.randomness.adapters.proofs import verify_randomness
 from neo_service_layer.services.randomness.parts import RandomnessParts
+from neo_service_layer.services.randomness.scopes import RANDOMNESS_REQUEST
 
 router = APIRouter(prefix="/randomness", tags=["randomness"])
 
-Caller = Annotated[Principal, Depends(require_scope(Scopes.RANDOMNESS_REQUEST))]
+Caller = Annotated[Principal, Depends(require_scope(RANDOMNESS_REQUEST))]
 HEX = r"^(0x)?([0-9a-fA-F]{2})*$"
 
 

@@ -1,4 +1,5 @@
-"""Randomness service rules shared with the on-chain contract (``contracts/randomness_service.py``).
+"""Randomness service rules shared with the on-chain contract (``contracts/randomness_service.py`` in this
+service's folder).
 
 Byte encodings (mirrored exactly by the contract; see ``contracts/README.md``):
 

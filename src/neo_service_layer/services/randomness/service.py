@@ -13,8 +13,9 @@ from typing import Any
 
 from neo_service_layer.kernel.chain.adapters.provisioning import ChainHooks, ProvisionContext, ServiceContract
 from neo_service_layer.kernel.chain.jobs import watch_jobs
-from neo_service_layer.kernel.chain.use_cases.watcher import ChainWatcher
 from neo_service_layer.kernel.container import Container
+from neo_service_layer.kernel.identity.rules.access import ScopeGrant
+from neo_service_layer.kernel.identity.rules.accounts import Role
 from neo_service_layer.kernel.observability.logs import get_logger
 from neo_service_layer.kernel.service_descriptor import Command, ServiceDescriptor
 from neo_service_layer.kernel.worker.jobs import PeriodicJob, worker_identity
@@ -27,6 +28,7 @@ from neo_service_layer.services.randomness.adapters.keys import (
 from neo_service_layer.services.randomness.adapters.payloads import RandomnessPayloads
 from neo_service_layer.services.randomness.cli import randomness_app
 from neo_service_layer.services.randomness.parts import CONTRACT, RandomnessParts
+from neo_service_layer.services.randomness.scopes import RANDOMNESS_REQUEST
 
 NAME = use_cases.SERVICE
 
@@ -51,16 +53,7 @@ def randomness_jobs(container: Container) -> Sequence[PeriodicJob]:
         return []
     settings = chain.settings
     store = chain.requests(RandomnessPayloads())
-    watcher = ChainWatcher(
-        chain.chain,
-        store,
-        chain.clock,
-        chain.metrics,
-        service=NAME,
-        contract=contract,
-        decode=use_cases.decode_events,
-        start_block=chain.network.start_block,
-    )
+    watcher = chain.watcher(NAME, contract, store, use_cases.decode_events)
     fulfiller = use_cases.RandomnessFulfiller(
         chain.chain,
         store,
@@ -98,4 +91,5 @@ SERVICE = ServiceDescriptor(
         prepare=prepare,
         contracts=(ServiceContract(CONTRACT, "randomness_service", deploy_args),),
     ),
+    scopes=(ScopeGrant(RANDOMNESS_REQUEST, (Role.DEVELOPER, Role.OPERATOR)),),
 )

@@ -10,10 +10,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from neo_service_layer.kernel.container import Container
+from neo_service_layer.kernel.identity.rules.access import ScopeGrant
+from neo_service_layer.kernel.identity.rules.accounts import Role
 from neo_service_layer.kernel.service_descriptor import ServiceDescriptor
 from neo_service_layer.services.secrets.adapters.sources import build_secret_source
 from neo_service_layer.services.secrets.adapters.unit_of_work import secrets_uow_factory
 from neo_service_layer.services.secrets.routes import secrets as routes
+from neo_service_layer.services.secrets.scopes import SECRETS_READ, SECRETS_WRITE
 from neo_service_layer.services.secrets.use_cases.secrets import SecretsService
 
 NAME = "secrets"
@@ -35,4 +38,8 @@ SERVICE = ServiceDescriptor(
     summary="Tenant secrets sealed in the enclave, imported from Vault, AWS or Azure",
     routers=(routes.router,),
     open=open_secrets,
+    scopes=(
+        ScopeGrant(SECRETS_WRITE, (Role.DEVELOPER,)),
+        ScopeGrant(SECRETS_READ, (Role.DEVELOPER,)),
+    ),
 )

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from neo_service_layer.enclave.wire.errors import InvalidInput
-from neo_service_layer.kernel.identity.rules.access import TENANT_SCOPES, ApiKeyId, Scope
+from neo_service_layer.kernel.identity.rules.access import ApiKeyId, Scope, ScopeCatalogue
 from neo_service_layer.kernel.identity.rules.accounts import TenantId
 from neo_service_layer.kernel.identity.rules.errors import ScopeNotHeld
 
@@ -47,8 +47,10 @@ def parse_api_key(credential: str) -> tuple[str, str] | None:
     return prefix, secret
 
 
-def api_key_scopes(requested: Iterable[str], creator_scopes: frozenset[Scope]) -> frozenset[Scope]:
-    """The scopes of a new API key: non-empty, known, tenant-level and held by its creator.
+def api_key_scopes(
+    requested: Iterable[str], creator_scopes: frozenset[Scope], catalogue: ScopeCatalogue
+) -> frozenset[Scope]:
+    """The scopes of a new API key: non-empty, tenant scopes of ``catalogue`` and held by its creator.
 
     Raises:
         InvalidInput: empty or unknown scopes.
@@ -57,7 +59,7 @@ def api_key_scopes(requested: Iterable[str], creator_scopes: frozenset[Scope]) -
     wanted = frozenset(requested)
     if not wanted:
         raise InvalidInput("an API key needs at least one scope")
-    unknown = wanted - TENANT_SCOPES
+    unknown = wanted - catalogue.tenant_scopes
     if unknown:
         raise InvalidInput(f"not API key scopes: {', '.join(sorted(unknown))}")
     missing = wanted - creator_scopes

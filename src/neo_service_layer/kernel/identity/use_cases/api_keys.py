@@ -10,7 +10,7 @@ from neo_service_layer.enclave.wire.errors import InvalidInput
 from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.identity.ports.audit import AuditLog
 from neo_service_layer.kernel.identity.ports.identity import IdentityUnitOfWorkFactory, SecretBox
-from neo_service_layer.kernel.identity.rules.access import Principal, Scopes
+from neo_service_layer.kernel.identity.rules.access import Principal, ScopeCatalogue, Scopes
 from neo_service_layer.kernel.identity.rules.api_keys import API_KEY_PREFIX, ApiKey, api_key_scopes
 from neo_service_layer.kernel.identity.rules.audit import Actions, AuditRecord, Outcome, RequestMeta
 from neo_service_layer.kernel.identity.rules.errors import ApiKeyNotFound, TenantNotFound
@@ -20,12 +20,19 @@ MAX_NAME = 100
 
 class ApiKeyService:
     def __init__(
-        self, *, uow: IdentityUnitOfWorkFactory, box: SecretBox, audit: AuditLog, clock: Clock
+        self,
+        *,
+        uow: IdentityUnitOfWorkFactory,
+        box: SecretBox,
+        audit: AuditLog,
+        clock: Clock,
+        catalogue: ScopeCatalogue,
     ) -> None:
         self._uow = uow
         self._box = box
         self._audit = audit
         self._clock = clock
+        self._catalogue = catalogue
 
     async def create(
         self,
@@ -40,7 +47,7 @@ class ApiKeyService:
         """Return the stored key and its full secret ``nsl_<prefix>_<secret>`` (never retrievable again)."""
         principal.require(Scopes.APIKEYS_ADMIN)
         principal.require_tenant(tenant_id)
-        granted = api_key_scopes(scopes, principal.scopes)
+        granted = api_key_scopes(scopes, principal.scopes, self._catalogue)
         now = self._clock.now()
         if not name.strip() or len(name) > MAX_NAME:
             raise InvalidInput(f"name: 1-{MAX_NAME} characters")

@@ -16,7 +16,7 @@ from neo_service_layer.kernel.identity.ports.identity import (
     TokenCodec,
     TotpAuthenticator,
 )
-from neo_service_layer.kernel.identity.rules.access import Principal
+from neo_service_layer.kernel.identity.rules.access import Principal, ScopeCatalogue
 from neo_service_layer.kernel.identity.rules.audit import RequestMeta
 from neo_service_layer.kernel.identity.use_cases.auth_policy import AuthPolicy
 from neo_service_layer.kernel.identity.use_cases.bearer import BearerAuthenticator
@@ -37,9 +37,12 @@ class AuthService:
         audit: AuditLog,
         clock: Clock,
         policy: AuthPolicy,
+        catalogue: ScopeCatalogue,
     ) -> None:
         self.policy = policy
-        self._sessions = Sessions(uow=uow, box=box, codec=codec, audit=audit, clock=clock, policy=policy)
+        self._sessions = Sessions(
+            uow=uow, box=box, codec=codec, audit=audit, clock=clock, policy=policy, catalogue=catalogue
+        )
         self._sign_in = SignIn(
             uow=uow,
             hasher=hasher,

@@ -24,9 +24,9 @@ from neo_service_layer.kernel.identity.ports.identity import (
 from neo_service_layer.kernel.identity.rules.access import (
     Principal,
     PrincipalKind,
+    ScopeCatalogue,
     Scopes,
     needs_mfa_enrolment,
-    user_token_scopes,
 )
 from neo_service_layer.kernel.identity.rules.accounts import PLATFORM_TENANT, SUPERADMIN, Tenant, User
 from neo_service_layer.kernel.identity.rules.audit import Actions, AuditRecord, Outcome, RequestMeta
@@ -69,6 +69,7 @@ class Sessions:
         audit: AuditLog,
         clock: Clock,
         policy: AuthPolicy,
+        catalogue: ScopeCatalogue,
     ) -> None:
         self._uow = uow
         self._box = box
@@ -76,6 +77,7 @@ class Sessions:
         self._audit = audit
         self._clock = clock
         self.policy = policy
+        self._catalogue = catalogue
 
     def platform(self) -> Tenant:
         """The pseudo-tenant a superadmin signs in to."""
@@ -95,7 +97,7 @@ class Sessions:
         """
         now = self._clock.now()
         limited = needs_mfa_enrolment(roles, user.mfa_enabled, self.policy.mfa_required_roles)
-        scopes = frozenset({Scopes.AUTH_MFA}) if limited else user_token_scopes(roles)
+        scopes = frozenset({Scopes.AUTH_MFA}) if limited else self._catalogue.user_token_scopes(roles)
         session = None if limited else (family_id or new_id("ses"))
         iat = int(now.timestamp())
         claims = TokenClaims(

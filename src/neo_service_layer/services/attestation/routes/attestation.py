@@ -14,16 +14,17 @@ from neo_service_layer.enclave.wire.errors import InvalidInput
 from neo_service_layer.kernel.container import Container
 from neo_service_layer.kernel.http.encoding import decode
 from neo_service_layer.kernel.http.security import Meta, require_scope
-from neo_service_layer.kernel.identity.rules.access import Principal, Scopes
+from neo_service_layer.kernel.identity.rules.access import Principal
 from neo_service_layer.services.attestation.routes.schemas import (
     AttestationVerdictOut,
     AttestationVerifyRequest,
 )
+from neo_service_layer.services.attestation.scopes import ATTESTATION_READ
 from neo_service_layer.services.attestation.use_cases import AttestationService
 
 router = APIRouter(prefix="/attestation", tags=["attestation"])
 
-Reader = Annotated[Principal, Depends(require_scope(Scopes.ATTESTATION_READ))]
+Reader = Annotated[Principal, Depends(require_scope(ATTESTATION_READ))]
 
 
 class InvalidNonce(InvalidInput):

@@ -1,4 +1,5 @@
-"""Price feed definitions and the signed update message of the feed contract (``contracts/price_feed.py``).
+"""Price feed definitions and the signed update message of the feed contract (``contracts/price_feed.py``
+in this service's folder).
 
 Only the standard library is imported here.
 

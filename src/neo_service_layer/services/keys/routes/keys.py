@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from neo_service_layer.kernel.container import Container
 from neo_service_layer.kernel.http.encoding import decode, encode
 from neo_service_layer.kernel.http.security import Meta, require_scope
-from neo_service_layer.kernel.identity.rules.access import Principal, Scopes
+from neo_service_layer.kernel.identity.rules.access import Principal
 from neo_service_layer.services.keys.parts import KeysParts
 from neo_service_layer.services.keys.routes.key_schemas import (
     KeyCreate,
@@ -28,12 +28,13 @@ from neo_service_layer.services.keys.routes.key_schemas import (
     VerifyRequest,
 )
 from neo_service_layer.services.keys.rules import default_format
+from neo_service_layer.services.keys.scopes import KEYS_ADMIN, KEYS_READ, KEYS_SIGN
 
 router = APIRouter(prefix="/keys", tags=["keys"])
 
-Reader = Annotated[Principal, Depends(require_scope(Scopes.KEYS_READ))]
-Signer = Annotated[Principal, Depends(require_scope(Scopes.KEYS_SIGN))]
-Admin = Annotated[Principal, Depends(require_scope(Scopes.KEYS_ADMIN))]
+Reader = Annotated[Principal, Depends(require_scope(KEYS_READ))]
+Signer = Annotated[Principal, Depends(require_scope(KEYS_SIGN))]
+Admin = Annotated[Principal, Depends(require_scope(KEYS_ADMIN))]
 
 
 def services(request: Request) -> KeysParts:

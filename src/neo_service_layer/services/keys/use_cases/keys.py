@@ -18,7 +18,7 @@ from neo_service_layer.enclave.wire.keys import KeyId, KeyKind, Purpose, Signatu
 from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.enclave_client.ports import Enclave
 from neo_service_layer.kernel.identity.ports.audit import AuditLog
-from neo_service_layer.kernel.identity.rules.access import Principal, Scopes
+from neo_service_layer.kernel.identity.rules.access import Principal
 from neo_service_layer.kernel.identity.rules.audit import RequestMeta
 from neo_service_layer.services.keys.ports import KeyAddresses, KeysUnitOfWorkFactory, PublicKeyCrypto
 from neo_service_layer.services.keys.rules import (
@@ -28,6 +28,7 @@ from neo_service_layer.services.keys.rules import (
     KeyVersion,
     ManagedKey,
 )
+from neo_service_layer.services.keys.scopes import KEYS_READ
 from neo_service_layer.services.keys.use_cases.lifecycle import KeyLifecycle
 from neo_service_layer.services.keys.use_cases.signing import KeySigning, Signed
 from neo_service_layer.services.keys.use_cases.tenant_keys import KeyView, TenantKeys
@@ -66,13 +67,13 @@ class KeysService:
         return self._keys.view(key)
 
     async def list_keys(self, principal: Principal) -> list[KeyView]:
-        principal.require(Scopes.KEYS_READ)
+        principal.require(KEYS_READ)
         async with self._uow(principal.tenant_id) as uow:
             keys = await uow.keys.for_tenant(principal.tenant_id)
         return [self.view(k) for k in keys]
 
     async def get(self, principal: Principal, key_id: KeyId) -> KeyView:
-        principal.require(Scopes.KEYS_READ)
+        principal.require(KEYS_READ)
         return self.view(await self._keys.get(principal.tenant_id, key_id))
 
     async def load_sealed_record(self, key_id: KeyId, version: int | None) -> bytes:
@@ -97,7 +98,7 @@ class KeysService:
         network_magic: int | None = None,
     ) -> tuple[bool, KeyVersion]:
         """Verify against one of our keys (any version, retired ones too)."""
-        principal.require(Scopes.KEYS_READ)
+        principal.require(KEYS_READ)
         key = await self._keys.get(principal.tenant_id, key_id)
         item = key.version(version)
         valid = self._crypto.verify(key.kind, fmt, item.public_key, message, signature, network_magic)
@@ -115,7 +116,7 @@ class KeysService:
         network_magic: int | None = None,
     ) -> bool:
         """Verify against any public key (keys we do not hold included)."""
-        principal.require(Scopes.KEYS_READ)
+        principal.require(KEYS_READ)
         return self._crypto.verify(kind, fmt, public_key, message, signature, network_magic)
 
     def addresses(self, kind: KeyKind, public_key: bytes) -> KeyAddresses:

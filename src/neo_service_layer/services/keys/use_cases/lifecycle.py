@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from neo_service_layer.enclave.wire.keys import KeyDisabled, KeyId, KeyKind, KeyPolicy, Purpose, SealedKey
 from neo_service_layer.kernel.enclave_client.ports import Enclave
-from neo_service_layer.kernel.identity.rules.access import Principal, Scopes
+from neo_service_layer.kernel.identity.rules.access import Principal
 from neo_service_layer.kernel.identity.rules.audit import RequestMeta
 from neo_service_layer.services.keys.rules import (
     InvalidKeyInput,
@@ -25,6 +25,7 @@ from neo_service_layer.services.keys.rules import (
     check_purposes,
 )
 from neo_service_layer.services.keys.rules import KeyState as State
+from neo_service_layer.services.keys.scopes import KEYS_ADMIN
 from neo_service_layer.services.keys.use_cases.tenant_keys import KeyActions, KeyView, TenantKeys
 
 SYSTEM_ROTATION = "system:key-rotation"
@@ -49,7 +50,7 @@ class KeyLifecycle:
         max_signs_per_minute: int | None = None,
         meta: RequestMeta = RequestMeta(),
     ) -> KeyView:
-        principal.require(Scopes.KEYS_ADMIN)
+        principal.require(KEYS_ADMIN)
         label = check_label(label)
         check_purposes(kind, purposes)
         policy = KeyPolicy(principal.tenant_id, purposes, max_signs_per_minute)
@@ -90,7 +91,7 @@ class KeyLifecycle:
         min_sign_version: int | None = None,
         meta: RequestMeta = RequestMeta(),
     ) -> KeyView:
-        principal.require(Scopes.KEYS_ADMIN)
+        principal.require(KEYS_ADMIN)
         key = await self._keys.get(principal.tenant_id, key_id)
         return self._keys.view(await self._rotate(key, principal.actor, min_sign_version, meta))
 
@@ -124,7 +125,7 @@ class KeyLifecycle:
     async def disable(
         self, principal: Principal, key_id: KeyId, *, meta: RequestMeta = RequestMeta()
     ) -> KeyView:
-        principal.require(Scopes.KEYS_ADMIN)
+        principal.require(KEYS_ADMIN)
         key = await self._keys.get(principal.tenant_id, key_id)
         disabled = key.disabled(self._keys.clock.now())
         resealed: list[SealedKey] = await self._enclave().disable(key_id, tenant=key.tenant_id)
@@ -140,7 +141,7 @@ class KeyLifecycle:
     async def schedule_destruction(
         self, principal: Principal, key_id: KeyId, *, meta: RequestMeta = RequestMeta()
     ) -> KeyView:
-        principal.require(Scopes.KEYS_ADMIN)
+        principal.require(KEYS_ADMIN)
         key = await self._keys.get(principal.tenant_id, key_id)
         scheduled = key.destruction_scheduled(self._keys.clock.now(), self._grace)
         await self._keys.save(scheduled)
@@ -154,7 +155,7 @@ class KeyLifecycle:
     async def cancel_destruction(
         self, principal: Principal, key_id: KeyId, *, meta: RequestMeta = RequestMeta()
     ) -> KeyView:
-        principal.require(Scopes.KEYS_ADMIN)
+        principal.require(KEYS_ADMIN)
         key = await self._keys.get(principal.tenant_id, key_id)
         cancelled = key.destruction_cancelled()
         await self._keys.save(cancelled)

@@ -20,9 +20,10 @@ from neo_service_layer.enclave.wire.keys import (
     SignatureFormat,
 )
 from neo_service_layer.kernel.enclave_client.ports import Enclave
-from neo_service_layer.kernel.identity.rules.access import Principal, Scopes
+from neo_service_layer.kernel.identity.rules.access import Principal
 from neo_service_layer.kernel.identity.rules.audit import Actions, Outcome, RequestMeta
 from neo_service_layer.services.keys.rules import KeyNotUsable, check_batch, default_format
+from neo_service_layer.services.keys.scopes import KEYS_SIGN
 from neo_service_layer.services.keys.use_cases.tenant_keys import TenantKeys
 
 
@@ -69,7 +70,7 @@ class KeySigning:
 
         ``fmt`` defaults by key kind (``domain.key_lifecycle.default_format``).
         """
-        principal.require(Scopes.KEYS_SIGN)
+        principal.require(KEYS_SIGN)
         check_batch(len(messages))
         key = await self._keys.get(principal.tenant_id, key_id)
         fmt = fmt or default_format(key.kind)

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from neo_service_layer.kernel.container import Container
 from neo_service_layer.kernel.http.security import Meta, require_scope
-from neo_service_layer.kernel.identity.rules.access import Principal, Scopes
+from neo_service_layer.kernel.identity.rules.access import Principal
 from neo_service_layer.kernel.secret_values import Secret
 from neo_service_layer.services.secrets.ports import (
     AwsSourceConfig,
@@ -37,12 +37,13 @@ from neo_service_layer.services.secrets.routes.schemas import (
     VaultIn,
     VaultTokenIn,
 )
+from neo_service_layer.services.secrets.scopes import SECRETS_READ, SECRETS_WRITE
 from neo_service_layer.services.secrets.use_cases.secrets import SecretsService
 
 router = APIRouter(prefix="/secrets", tags=["secrets"])
 
-Reader = Annotated[Principal, Depends(require_scope(Scopes.SECRETS_READ))]
-Writer = Annotated[Principal, Depends(require_scope(Scopes.SECRETS_WRITE))]
+Reader = Annotated[Principal, Depends(require_scope(SECRETS_READ))]
+Writer = Annotated[Principal, Depends(require_scope(SECRETS_WRITE))]
 
 
 def service(request: Request) -> SecretsService:

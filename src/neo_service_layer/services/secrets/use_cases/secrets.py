@@ -20,7 +20,7 @@ from neo_service_layer.enclave.wire.keys import TenantId
 from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.enclave_client.ports import Enclave
 from neo_service_layer.kernel.identity.ports.audit import AuditLog
-from neo_service_layer.kernel.identity.rules.access import Principal, Scopes
+from neo_service_layer.kernel.identity.rules.access import Principal
 from neo_service_layer.kernel.identity.rules.audit import Actions, AuditRecord, Outcome, RequestMeta
 from neo_service_layer.kernel.secret_values import Secret
 from neo_service_layer.services.secrets.ports import (
@@ -44,6 +44,7 @@ from neo_service_layer.services.secrets.rules import (
     seal_label,
     source_seal_label,
 )
+from neo_service_layer.services.secrets.scopes import SECRETS_READ, SECRETS_WRITE
 from neo_service_layer.services.secrets.use_cases.source_configs import (
     decode_config,
     encode_config,
@@ -92,12 +93,12 @@ class SecretsService:
     # Metadata -----------------------------------------------------------------------------------
 
     async def list_secrets(self, principal: Principal) -> list[TenantSecret]:
-        principal.require(Scopes.SECRETS_READ)
+        principal.require(SECRETS_READ)
         async with self._uow(principal.tenant_id) as uow:
             return await uow.secrets.for_tenant(principal.tenant_id)
 
     async def get(self, principal: Principal, name: str) -> TenantSecret:
-        principal.require(Scopes.SECRETS_READ)
+        principal.require(SECRETS_READ)
         return await self._get(principal.tenant_id, name)
 
     async def _get(self, tenant_id: TenantId, name: str) -> TenantSecret:
@@ -120,7 +121,7 @@ class SecretsService:
         meta: RequestMeta = RequestMeta(),
     ) -> tuple[TenantSecret, bool]:
         """Create the secret (version 1), or store a new version with these consumers; (secret, created)."""
-        principal.require(Scopes.SECRETS_WRITE)
+        principal.require(SECRETS_WRITE)
         check_secret_name(name)
         async with self._uow(principal.tenant_id) as uow:
             existing = await uow.secrets.get(principal.tenant_id, name)
@@ -139,7 +140,7 @@ class SecretsService:
         meta: RequestMeta = RequestMeta(),
     ) -> TenantSecret:
         """A new value for an existing secret: the next version (the previous ones stay listed)."""
-        principal.require(Scopes.SECRETS_WRITE)
+        principal.require(SECRETS_WRITE)
         existing = await self._get(principal.tenant_id, name)
         return await self._write(
             principal,
@@ -188,7 +189,7 @@ class SecretsService:
 
     async def delete(self, principal: Principal, name: str, *, meta: RequestMeta = RequestMeta()) -> None:
         """Delete the secret and every sealed version of it."""
-        principal.require(Scopes.SECRETS_WRITE)
+        principal.require(SECRETS_WRITE)
         tenant = principal.tenant_id
         async with self._uow(tenant) as uow:
             deleted = await uow.secrets.delete(tenant, check_secret_name(name))
@@ -246,7 +247,7 @@ class SecretsService:
         Imported secrets are stored under the same name (a new version when it exists already, keeping
         its consumers unless ``consumers`` is given).
         """
-        principal.require(Scopes.SECRETS_WRITE)
+        principal.require(SECRETS_WRITE)
         tenant = principal.tenant_id
         if (config is None) == (remembered is None):
             raise InvalidInput("give either a provider configuration or the name of a remembered source")
@@ -321,7 +322,7 @@ class SecretsService:
         return decode_config(Secret(plaintext))
 
     async def remembered_sources(self, principal: Principal) -> list[RememberedSource]:
-        principal.require(Scopes.SECRETS_READ)
+        principal.require(SECRETS_READ)
         async with self._uow(principal.tenant_id) as uow:
             return await uow.secret_sources.for_tenant(principal.tenant_id)
 
