@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from neo_service_layer.enclave.wire.keys import KeyKind, SignatureFormat
+from neo_service_layer.enclave.wire.oracle import response_message
 from neo_service_layer.kernel.chain.parts import ChainKernel, on_chain
 from neo_service_layer.kernel.chain.ports.chain import ChainNotConfigured
 from neo_service_layer.kernel.chain.ports.role_keys import RoleKeyStore
 from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.enclave_client.ports import Enclave
+from neo_service_layer.services.keys.api import PublicKeyOperations
 from neo_service_layer.services.oracle.adapters.oracle_key import ORACLE_PUBLIC_KEY, load_oracle_key
 from neo_service_layer.services.oracle.adapters.payloads import OraclePayloads
 from neo_service_layer.services.oracle.adapters.templates_store import OracleTemplates
@@ -66,3 +69,22 @@ class OracleParts:
 
     async def published_keys(self) -> dict[str, str]:
         return {ORACLE_PUBLIC_KEY: (await self.key()).public_key.hex()}
+
+    async def verify(
+        self,
+        *,
+        request_id: int,
+        code: int,
+        timestamp_ms: int,
+        url: str,
+        filter_: str,
+        result: bytes,
+        signature: bytes,
+    ) -> tuple[bool, OracleKey]:
+        """Whether ``signature`` is the oracle key's over this answer's signed message."""
+        key = await self.key()
+        message = response_message(request_id, code, timestamp_ms, url, filter_, result)
+        valid = PublicKeyOperations().verify(
+            KeyKind.SECP256R1, SignatureFormat.ECDSA_SHA256, key.public_key, message, signature
+        )
+        return valid, key

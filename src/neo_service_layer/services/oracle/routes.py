@@ -8,12 +8,10 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from neo_service_layer.enclave.wire.errors import InvalidInput
-from neo_service_layer.enclave.wire.keys import KeyKind, SignatureFormat
-from neo_service_layer.enclave.wire.oracle import FetchSpec, OracleResponse, response_message
+from neo_service_layer.enclave.wire.oracle import FetchSpec, OracleResponse
 from neo_service_layer.kernel.container import Container
 from neo_service_layer.kernel.http.security import require_scope
 from neo_service_layer.kernel.identity.rules.access import Principal
-from neo_service_layer.services.keys.api import PublicKeyOperations
 from neo_service_layer.services.oracle.parts import OracleParts
 from neo_service_layer.services.oracle.rules import OracleTemplate
 from neo_service_layer.services.oracle.scopes import ORACLE_REQUEST
@@ -176,21 +174,14 @@ async def fetch(body: FetchRequest, request: Request, caller: Caller) -> OracleA
 
 @router.post("/verify", summary="Check an oracle answer's signature against the oracle key")
 async def verify(body: VerifyRequest, request: Request, _caller: Caller) -> VerifyAnswer:
-    key = await _parts(request).key()
-    message = response_message(
-        int(body.requestId),
-        body.code,
-        body.timestamp,
-        body.url,
-        body.filter,
-        bytes.fromhex(body.result.removeprefix("0x")),
-    )
-    valid = PublicKeyOperations().verify(
-        KeyKind.SECP256R1,
-        SignatureFormat.ECDSA_SHA256,
-        key.public_key,
-        message,
-        bytes.fromhex(body.signature.removeprefix("0x")),
+    valid, key = await _parts(request).verify(
+        request_id=int(body.requestId),
+        code=body.code,
+        timestamp_ms=body.timestamp,
+        url=body.url,
+        filter_=body.filter,
+        result=bytes.fromhex(body.result.removeprefix("0x")),
+        signature=bytes.fromhex(body.signature.removeprefix("0x")),
     )
     return VerifyAnswer(valid=valid, publicKey=key.public_key.hex())
 

@@ -11,6 +11,7 @@ from neo_service_layer.kernel.chain.ports.role_keys import RoleKeyStore
 from neo_service_layer.kernel.enclave_client.ports import Enclave
 from neo_service_layer.services.randomness.adapters.keys import load_randomness_keys, public_keys
 from neo_service_layer.services.randomness.adapters.payloads import RandomnessPayloads
+from neo_service_layer.services.randomness.adapters.proofs import Verdict, verify_randomness
 from neo_service_layer.services.randomness.use_cases import RandomnessKeys, RandomnessRequests
 
 #: the contract's name in ``network.json`` and ``NSL_NEO_CONTRACTS``
@@ -49,3 +50,27 @@ class RandomnessParts:
 
     async def published_keys(self) -> dict[str, str]:
         return public_keys(await self.keys())
+
+    async def verify(
+        self,
+        *,
+        request_id: int,
+        seed: bytes,
+        proof: bytes,
+        output: bytes,
+        words: list[int] | None,
+        signature: bytes | None,
+    ) -> tuple[Verdict, RandomnessKeys]:
+        """Check an answer against this service's published keys, off the enclave (pyblst)."""
+        keys = await self.keys()
+        verdict = verify_randomness(
+            request_id=request_id,
+            seed=seed,
+            proof=proof,
+            output=output,
+            bls_public_key=keys.bls_public_key,
+            words=words,
+            signature=signature,
+            public_key=keys.ecdsa_public_key,
+        )
+        return verdict, keys

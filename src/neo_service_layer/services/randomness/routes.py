@@ -13,7 +13,6 @@ from neo_service_layer.kernel.http.security import require_scope
 from neo_service_layer.kernel.identity.rules.access import Principal
 from neo_service_layer.services.randomness import rules
 from neo_service_layer.services.randomness import use_cases as randomness
-from neo_service_layer.services.randomness.adapters.proofs import verify_randomness
 from neo_service_layer.services.randomness.parts import RandomnessParts
 from neo_service_layer.services.randomness.scopes import RANDOMNESS_REQUEST
 
@@ -108,20 +107,17 @@ async def generate(body: RandomnessRequest, request: Request, caller: Caller) ->
 
 @router.post("/verify", summary="Check a proof against the published keys (pyblst, not the enclave)")
 async def verify(body: VerifyRequest, request: Request, _caller: Caller) -> VerifyAnswer:
-    keys = await _parts(request).keys()
     try:
         words = [int(w) for w in body.words] if body.words is not None else None
     except ValueError:
         raise InvalidInput("words must be decimal integers") from None
-    verdict = verify_randomness(
+    verdict, keys = await _parts(request).verify(
         request_id=int(body.requestId),
         seed=_hex(body.seed),
         proof=_hex(body.proof),
         output=_hex(body.output),
-        bls_public_key=keys.bls_public_key,
         words=words,
         signature=_hex(body.signature) if body.signature else None,
-        public_key=keys.ecdsa_public_key,
     )
     return VerifyAnswer(
         valid=verdict.ok,
