@@ -50,7 +50,8 @@ read_secret() {
 }
 
 for name in postgres_password postgres_owner_password postgres_app_password redis_password \
-            grafana_admin_password nsl_enclave_token nsl_jwt_kek; do
+            grafana_admin_password nsl_enclave_token_api nsl_enclave_token_worker nsl_enclave_token_cli \
+            nsl_jwt_kek; do
   random_secret "$name"
 done
 
@@ -59,6 +60,9 @@ derived nsl_database_url \
 derived nsl_migrate_database_url \
   "postgresql://nsl_owner:$(read_secret postgres_owner_password)@postgres:5432/nsl?ssl=verify-full"
 derived nsl_redis_url "redis://nsl:$(read_secret redis_password)@redis:6379/0"
+# the enclave knows every client's token; each process mounts only its own (docker-compose.production.yml)
+derived nsl_enclave_clients \
+  "{\"api\": \"$(read_secret nsl_enclave_token_api)\", \"worker\": \"$(read_secret nsl_enclave_token_worker)\", \"cli\": \"$(read_secret nsl_enclave_token_cli)\"}"
 
 # PostgreSQL: a private CA and a server certificate for the name `postgres` (verify-full checks it).
 if [[ ! -s "$secrets/postgres_ca.crt" || ! -s "$secrets/postgres_ca.key" ]]; then

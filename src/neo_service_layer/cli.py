@@ -100,15 +100,22 @@ def run() -> None:
     settings = load_cli_settings()
     migrate()
     url = base_url(settings)
-    # One token per run, handed to the children through their environment only: it is never
-    # printed, logged or written to disk, and other local users cannot read another user's environ.
-    token = settings.enclave_token.get_secret_value() if settings.enclave_token else secrets.token_urlsafe(32)
-    shared = {"NSL_ENCLAVE_TOKEN": token, "NSL_AUTO_MIGRATE": "false"}
+    # One token per enclave client and run, handed to the children through their environment only:
+    # never printed, logged or written to disk, and other local users cannot read another user's
+    # environ. The enclave gets all of them (NSL_ENCLAVE_CLIENTS); each child only its own, as its
+    # NSL_ENCLAVE_TOKEN, and the enclave lets each client use only its own operations.
+    tokens = {name: secrets.token_urlsafe(32) for name in ("api", "worker", "cli")}
+    common = {"NSL_AUTO_MIGRATE": "false"}
+    enclave_env = {**common, "NSL_ENCLAVE_CLIENTS": json.dumps(tokens), "NSL_ENCLAVE_TOKEN": ""}
+
+    def client_env(name: str) -> dict[str, str]:
+        return {**common, "NSL_ENCLAVE_TOKEN": tokens[name], "NSL_ENCLAVE_CLIENTS": ""}
+
     children = [
-        ChildSpec("enclave", nsl_command("enclave"), env=shared, ready=lambda: _enclave_ready(settings)),
-        *local_chain_children(settings, shared),
-        ChildSpec("worker", nsl_command("worker"), env=shared),
-        ChildSpec("api", nsl_command("serve", "--no-migrate"), env=shared),
+        ChildSpec("enclave", nsl_command("enclave"), env=enclave_env, ready=lambda: _enclave_ready(settings)),
+        *local_chain_children(settings, client_env("cli")),  # provisioning: platform keys, deployment
+        ChildSpec("worker", nsl_command("worker"), env=client_env("worker")),
+        ChildSpec("api", nsl_command("serve", "--no-migrate"), env=client_env("api")),
     ]
     console.print(
         f"[bold]Neo Service Layer[/bold] ({settings.env.value}) data in {settings.data_dir.resolve()}\n"

@@ -22,11 +22,17 @@ from tests.contracts.contract_support import (
     script,
 )
 
+#: above 2^31 (NeoVM integers are signed: see ``_u32`` in the randomness contract)
+PRIVNET_MAGIC = 0xC0FFEE01
+
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def chain(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Chain]:
     build_contracts()
-    settings = PrivnetSettings(data_dir=tmp_path_factory.mktemp("privnet"), block_time=BLOCK_TIME)
+    # a magic of 2^31 or more: the randomness contract's u32le(magic) must not take the sign bit for one
+    settings = PrivnetSettings(
+        data_dir=tmp_path_factory.mktemp("privnet"), block_time=BLOCK_TIME, magic=PRIVNET_MAGIC
+    )
     async with Privnet(settings) as net:
         facade = deploy.make_facade(net.rpc_url, BLOCK_TIME)
         committee = deploy.committee_invoker(facade, BLOCK_TIME)
@@ -57,4 +63,4 @@ async def deployed(chain: Chain) -> Deployment:
             ]
         )
     )
-    return Deployment(service, dice, faulty, keys)
+    return Deployment(service, dice, faulty, keys, chain.net.magic)

@@ -1,7 +1,8 @@
 """Helpers for contract tests against a real neo-go privnet.
 
 Signing of fulfilments goes through ``LocalRandomnessKeys`` (python ``cryptography`` secp256r1 and
-``pyblst`` BLS12-381) behind ``sign_fulfilment``; the enclave can replace the keys later.
+``pyblst`` BLS12-381) behind ``sign_fulfilment``: an off-chain stand-in for the enclave's
+``randomness_fulfil``, building the same V2 messages from the same facts.
 """
 
 from __future__ import annotations
@@ -82,12 +83,21 @@ class Fulfilment:
     signature: bytes
 
 
-def sign_fulfilment(keys: LocalRandomnessKeys, request_id: int, seed: bytes) -> Fulfilment:
-    """What the service does for a request: BLS proof over the VRF input, output, ECDSA signature."""
-    proof = keys.bls_sign(randomness.vrf_input(request_id, seed))
+def sign_fulfilment(keys: LocalRandomnessKeys, facts: randomness.RandomnessFacts) -> Fulfilment:
+    """What the enclave's ``randomness_fulfil`` does for a request (V2 formats of ``enclave/wire/
+    randomness.py``): BLS proof over the VRF input, output, ECDSA signature over the fulfil message."""
+    proof = keys.bls_sign(randomness.vrf_input(facts))
     output = randomness.output_from_proof(proof)
-    signature = keys.ecdsa_sign(randomness.fulfil_message(request_id, seed, output, proof))
-    return Fulfilment(request_id, output, proof, signature)
+    signature = keys.ecdsa_sign(randomness.fulfil_message(facts, output, proof))
+    return Fulfilment(facts.request_id, output, proof, signature)
+
+
+def request_facts(
+    magic: int, service: types.UInt160, consumer: types.UInt160, request_id: int, seed: bytes
+) -> randomness.RandomnessFacts:
+    """The facts a fulfilment for ``service`` on network ``magic`` is bound to (script hashes as NeoVM
+    stores them: ``to_array()``, little-endian)."""
+    return randomness.RandomnessFacts(magic, service.to_array(), request_id, consumer.to_array(), seed)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -152,6 +162,26 @@ class Deployment:
     dice: types.UInt160
     faulty: types.UInt160
     keys: LocalRandomnessKeys
+    #: the chain's network magic (``Runtime.GetNetwork``)
+    magic: int
+
+    def facts(
+        self, request_id: int, seed: bytes, consumer: types.UInt160 | None = None
+    ) -> randomness.RandomnessFacts:
+        """The facts of a request to this service on this chain (consumer: the faulty consumer unless
+        given; most tests request through it)."""
+        chosen = consumer if consumer is not None else self.faulty
+        return request_facts(self.magic, self.service, chosen, request_id, seed)
+
+    def sign(
+        self,
+        request_id: int,
+        seed: bytes,
+        consumer: types.UInt160 | None = None,
+        keys: LocalRandomnessKeys | None = None,
+    ) -> Fulfilment:
+        """The fulfilment this service accepts for the request (signed with ``keys``, default its own)."""
+        return sign_fulfilment(keys or self.keys, self.facts(request_id, seed, consumer))
 
 
 def build_contracts() -> None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from neo3.api.wrappers import ContractMethodResult
 from neo3.contracts.contract import CONTRACT_HASHES
+from neo3.core import types
 
 from neo_service_layer.kernel.chain.adapters import privnet_deploy as deploy
 from neo_service_layer.services.randomness import rules as randomness
@@ -11,6 +15,7 @@ from neo_service_layer.services.randomness.rules import RandomnessContractState
 from tests.contracts.contract_support import (
     Chain,
     Deployment,
+    Fulfilment,
     LocalRandomnessKeys,
     artifact,
     call,
@@ -19,6 +24,7 @@ from tests.contracts.contract_support import (
     events,
     fault_of,
     message_point,
+    request_facts,
     request_via_faulty,
     script,
     sign_fulfilment,
@@ -31,9 +37,19 @@ pytestmark = [pytest.mark.chain, pytest.mark.asyncio(loop_scope="session")]
 GAS = deploy.GAS
 
 
-async def fulfil(chain: Chain, d: Deployment, request_id: int, seed: bytes, *, deliver: bool) -> list[bool]:
-    """Sign and send fulfill (and deliver in the same transaction); return deliver's result if sent."""
-    f = sign_fulfilment(d.keys, request_id, seed)
+async def fulfil(
+    chain: Chain,
+    d: Deployment,
+    request_id: int,
+    seed: bytes,
+    *,
+    deliver: bool,
+    consumer: types.UInt160 | None = None,
+) -> list[bool]:
+    """Sign and send fulfill (and deliver in the same transaction); return deliver's result if sent.
+
+    ``consumer``: the request's consumer (default: the faulty consumer)."""
+    f = d.sign(request_id, seed, consumer)
     calls = [(d.service, "fulfill", [request_id, f.output, f.proof, f.signature])]
     if deliver:
         calls.append((d.service, "deliver", [request_id]))
@@ -128,7 +144,7 @@ async def test_dice_roll_end_to_end(chain: Chain, deployed: Deployment) -> None:
     assert output == b""
     assert (await chain.read(d.dice, "getRoll", request_id)).as_int() == 0
 
-    f = sign_fulfilment(d.keys, request_id, seed)
+    f = d.sign(request_id, seed, d.dice)
     receipt = await chain.stranger.invoke(
         script(
             (d.service, "fulfill", [request_id, f.output, f.proof, f.signature]),
@@ -160,7 +176,7 @@ async def test_words_delivered_equal_domain_derivation(chain: Chain, deployed: D
     user_data = bytes(range(256)) * 2  # 512 bytes: the maximum
     request_id, seed = await request_via_faulty(chain, d, num_words=100, user_data=user_data)
     assert await fulfil(chain, d, request_id, seed, deliver=True) == [True]
-    output = sign_fulfilment(d.keys, request_id, seed).output  # BLS and so the output are deterministic
+    output = d.sign(request_id, seed).output  # BLS and so the output are deterministic
     words = [w.as_int() for w in (await chain.read(d.faulty, "lastWords")).as_list()]
     assert words == randomness.derive_words(output, 100)
     assert all(0 <= w < 2**255 for w in words)
@@ -218,7 +234,7 @@ async def test_fulfil_refusals(chain: Chain, deployed: Deployment) -> None:
     d = deployed
     await chain.stranger.invoke(call(d.faulty, "setMode", [0]))
     request_id, seed = await request_via_faulty(chain, d)
-    good = sign_fulfilment(d.keys, request_id, seed)
+    good = d.sign(request_id, seed)
 
     async def refusal(request_id: int, output: bytes, proof: bytes, signature: bytes) -> str:
         receipt = await chain.stranger.test(
@@ -228,12 +244,12 @@ async def test_fulfil_refusals(chain: Chain, deployed: Deployment) -> None:
 
     tampered = bytes([good.signature[0] ^ 1]) + good.signature[1:]
     assert "invalid signature" in await refusal(request_id, good.output, good.proof, tampered)
-    wrong_key = sign_fulfilment(LocalRandomnessKeys(), request_id, seed)
+    wrong_key = d.sign(request_id, seed, keys=LocalRandomnessKeys())
     assert "invalid signature" in await refusal(
         request_id, wrong_key.output, wrong_key.proof, wrong_key.signature
     )
     # the service's key signing another request's message
-    other = sign_fulfilment(d.keys, request_id + 1, seed)
+    other = d.sign(request_id + 1, seed)
     assert "invalid signature" in await refusal(request_id, other.output, other.proof, other.signature)
     assert "output must equal SHA-256(proof)" in await refusal(
         request_id, bytes(32), good.proof, good.signature
@@ -251,6 +267,46 @@ async def test_fulfil_refusals(chain: Chain, deployed: Deployment) -> None:
     assert "unknown request" in fault_of(await chain.stranger.test(call(d.service, "deliver", [10**9])))
 
 
+async def test_fulfilment_bound_to_network_contract_and_consumer(chain: Chain, deployed: Deployment) -> None:
+    """A fulfilment the service's own keys signed, but for another network magic, another deployment of
+    the contract, another consumer, or off chain (magic 0, zero contract, a tenant's consumer), FAULTs;
+    the one for this network, this contract and the request's consumer HALTs."""
+    d = deployed
+    assert d.magic >= 2**31  # conftest's privnet: u32le(magic) past NeoVM's sign bit
+    await chain.stranger.invoke(call(d.faulty, "setMode", [0]))
+    request_id, seed = await request_via_faulty(chain, d)
+    (_state, consumer, _words, stored_seed, _output) = (
+        await chain.read(d.service, "getRequest", request_id)
+    ).as_list()
+    assert consumer.as_uint160() == d.faulty
+    assert stored_seed.as_bytes() == seed
+
+    def fulfil_call(f: Fulfilment) -> ContractMethodResult[Any]:
+        return call(d.service, "fulfill", [request_id, f.output, f.proof, f.signature])
+
+    other_deployment = types.UInt160(bytes(reversed(d.service.to_array())))
+    wrong = {
+        "another network magic": request_facts(d.magic ^ 1, d.service, d.faulty, request_id, seed),
+        "another contract": request_facts(d.magic, other_deployment, d.faulty, request_id, seed),
+        "another consumer": request_facts(d.magic, d.service, d.dice, request_id, seed),
+        "off chain": randomness.RandomnessFacts(
+            randomness.OFFCHAIN_MAGIC,
+            randomness.OFFCHAIN_CONTRACT,
+            request_id,
+            randomness.offchain_consumer("acme"),
+            seed,
+        ),
+    }
+    for what, facts in wrong.items():
+        receipt = await chain.stranger.test(fulfil_call(sign_fulfilment(d.keys, facts)))
+        assert "invalid signature" in fault_of(receipt), what
+
+    right = sign_fulfilment(d.keys, request_facts(d.magic, d.service, d.faulty, request_id, seed))
+    receipt = await chain.stranger.invoke(fulfil_call(right))
+    assert receipt.result.state == "HALT", receipt.result.exception
+    assert (await get_request(chain, d, request_id))[:2] == (RandomnessContractState.FULFILLED, right.output)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # faulting callbacks
 
@@ -260,7 +316,7 @@ async def test_throwing_callback_keeps_result_and_reports_failure(chain: Chain, 
     await chain.stranger.invoke(call(d.faulty, "setMode", [1]))
     calls_before = (await chain.read(d.faulty, "calls")).as_int()
     request_id, seed = await request_via_faulty(chain, d, num_words=3)
-    f = sign_fulfilment(d.keys, request_id, seed)
+    f = d.sign(request_id, seed)
     receipt = await chain.stranger.invoke(
         script(
             (d.service, "fulfill", [request_id, f.output, f.proof, f.signature]),
@@ -295,7 +351,7 @@ async def test_aborting_callback_cannot_block_fulfilment(chain: Chain, deployed:
     d = deployed
     await chain.stranger.invoke(call(d.faulty, "setMode", [2]))
     request_id, seed = await request_via_faulty(chain, d)
-    f = sign_fulfilment(d.keys, request_id, seed)
+    f = d.sign(request_id, seed)
     fulfil_call = (d.service, "fulfill", [request_id, f.output, f.proof, f.signature])
     both = await chain.stranger.test(script(fulfil_call, (d.service, "deliver", [request_id])))
     assert "faulty consumer aborts" in fault_of(
@@ -332,11 +388,11 @@ async def test_verify_proof_pairing(chain: Chain, deployed: Deployment) -> None:
     assert "request not fulfilled yet" in fault_of(pending)
     await fulfil(chain, d, request_id, seed, deliver=False)
 
-    right = message_point(randomness.vrf_input(request_id, seed))
+    right = message_point(randomness.vrf_input(d.facts(request_id, seed)))
     receipt = await chain.stranger.test(call(d.service, "verifyProof", [request_id, right]))
     assert stack(receipt)[0].as_bool() is True
     assert receipt.gas_consumed < 10 * GAS
-    wrong = message_point(randomness.vrf_input(request_id + 1, seed))
+    wrong = message_point(randomness.vrf_input(d.facts(request_id + 1, seed)))
     assert (
         stack(await chain.stranger.test(call(d.service, "verifyProof", [request_id, wrong])))[0].as_bool()
         is False
@@ -414,7 +470,7 @@ async def test_key_rotation(chain: Chain, deployed: Deployment) -> None:
     service = await deploy_service(chain, chain.owner, chain.owner.script_hash, old_keys)
     consumer = await deploy_consumer(chain, chain.owner, "faulty_consumer", service)
     await top_up(chain, service, consumer, 5 * GAS)
-    d = Deployment(service, deployed.dice, consumer, old_keys)
+    d = Deployment(service, deployed.dice, consumer, old_keys, deployed.magic)
     before_id, before_seed = await request_via_faulty(chain, d)
     early_id, early_seed = await request_via_faulty(chain, d)
 
@@ -433,17 +489,17 @@ async def test_key_rotation(chain: Chain, deployed: Deployment) -> None:
     # the old key still serves requests made before the rotation, not later ones
     await fulfil(chain, d, before_id, before_seed, deliver=False)
     assert (await chain.read(service, "getProof", before_id)).as_list()[1].as_int() == 1
-    point = message_point(randomness.vrf_input(before_id, before_seed))
+    point = message_point(randomness.vrf_input(d.facts(before_id, before_seed)))
     assert (
         stack(await chain.stranger.test(call(service, "verifyProof", [before_id, point])))[0].as_bool()
         is True
     )
-    old_for_new = sign_fulfilment(old_keys, after_id, after_seed)
+    old_for_new = d.sign(after_id, after_seed, keys=old_keys)
     refused = await chain.stranger.test(
         call(service, "fulfill", [after_id, old_for_new.output, old_for_new.proof, old_for_new.signature])
     )
     assert "invalid signature" in fault_of(refused)
-    d_new = Deployment(service, deployed.dice, consumer, new_keys)
+    d_new = Deployment(service, deployed.dice, consumer, new_keys, deployed.magic)
     await fulfil(chain, d_new, after_id, after_seed, deliver=False)
     assert (await chain.read(service, "getProof", after_id)).as_list()[1].as_int() == 2
 
@@ -451,13 +507,17 @@ async def test_key_rotation(chain: Chain, deployed: Deployment) -> None:
     await chain.owner.invoke(
         call(service, "rotateKey", [newest_keys.public_key, newest_keys.bls_public_key, 0])
     )
-    stale = sign_fulfilment(new_keys, early_id, early_seed)
+    stale = d.sign(early_id, early_seed, keys=new_keys)
     refused = await chain.stranger.test(
         call(service, "fulfill", [early_id, stale.output, stale.proof, stale.signature])
     )
     assert "invalid signature" in fault_of(refused)
     await fulfil(
-        chain, Deployment(service, deployed.dice, consumer, newest_keys), early_id, early_seed, deliver=False
+        chain,
+        Deployment(service, deployed.dice, consumer, newest_keys, deployed.magic),
+        early_id,
+        early_seed,
+        deliver=False,
     )
 
     bad = await chain.owner.test(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import socket
@@ -394,7 +395,10 @@ def test_setup_makes_every_compose_secret_and_is_idempotent(tmp_path: Path) -> N
     files = {path.name: path.read_bytes() for path in out.iterdir()}
     declared = {Path(spec["file"]).name for spec in _compose()["secrets"].values()}
     assert declared <= set(files)
-    assert len(files["nsl_enclave_token"].strip()) == 64
+    tokens = {n: files[f"nsl_enclave_token_{n}"].decode().strip() for n in ("api", "worker", "cli")}
+    assert all(len(token) == 64 for token in tokens.values())
+    assert len(set(tokens.values())) == 3
+    assert json.loads(files["nsl_enclave_clients"]) == tokens
     app_password = files["postgres_app_password"].decode().strip()
     assert files["nsl_database_url"].decode().strip() == (
         f"postgresql://nsl_app:{app_password}@postgres:5432/nsl?ssl=verify-full"
@@ -413,3 +417,23 @@ def test_setup_makes_every_compose_secret_and_is_idempotent(tmp_path: Path) -> N
     )
     assert "nothing changed" in second.stdout
     assert {path.name: path.read_bytes() for path in out.iterdir()} == files
+
+
+def test_compose_each_process_gets_only_its_own_enclave_token() -> None:
+    services = _compose()["services"]
+
+    def enclave_secrets(name: str) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for secret in services[name].get("secrets", []):
+            if isinstance(secret, str):
+                source, target = secret, secret
+            else:
+                source, target = secret["source"], secret["target"]
+            if source.startswith("nsl_enclave_"):
+                found[target] = source
+        return found
+
+    assert enclave_secrets("enclave") == {"nsl_enclave_clients": "nsl_enclave_clients"}
+    assert enclave_secrets("api") == {"nsl_enclave_token": "nsl_enclave_token_api"}
+    assert enclave_secrets("worker") == {"nsl_enclave_token": "nsl_enclave_token_worker"}
+    assert enclave_secrets("migrate") == {"nsl_enclave_token": "nsl_enclave_token_cli"}

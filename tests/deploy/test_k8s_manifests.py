@@ -471,7 +471,7 @@ def test_configmap_holds_only_known_non_secret_settings(rendered: Rendered) -> N
     from neo_service_layer.kernel.config import Settings
 
     known = {f"NSL_{name.upper()}" for name in Settings.model_fields} | {"NSL_SECRETS_DIR"}
-    secret_settings = {"NSL_DATABASE_URL", "NSL_REDIS_URL", "NSL_ENCLAVE_TOKEN"}
+    secret_settings = {"NSL_DATABASE_URL", "NSL_REDIS_URL", "NSL_ENCLAVE_TOKEN", "NSL_ENCLAVE_CLIENTS"}
     for overlay in OVERLAYS:
         data = _find(rendered[overlay], "ConfigMap", "nsl-config")["data"]
         assert set(data) <= known, set(data) - known
@@ -532,3 +532,36 @@ def test_every_yaml_file_is_used_by_a_kustomization() -> None:
         for patch in spec.get("patches", []):
             used.add((kustomization.parent / patch["path"]).resolve())
     assert set(K8S.rglob("*.yaml")) == used
+
+
+def _enclave_secret_files(obj: Obj) -> dict[str, str]:
+    """path -> key of what each pod mounts from `nsl-secrets` (the enclave tokens and clients only)."""
+    mounted: dict[str, str] = {}
+    for volume in pod_spec(obj)["volumes"]:
+        sources = [volume["secret"]] if "secret" in volume else []
+        sources += [s["secret"] for s in volume.get("projected", {}).get("sources", [])]
+        for source in sources:
+            if source.get("secretName", source.get("name")) != "nsl-secrets":
+                continue
+            assert "items" in source, "nsl-secrets is mounted by item, never whole"
+            for item in source["items"]:
+                if item["key"].startswith("nsl_enclave_"):
+                    mounted[item["path"]] = item["key"]
+    return mounted
+
+
+def test_each_process_mounts_only_its_own_enclave_token(rendered: Rendered) -> None:
+    for overlay in OVERLAYS:
+        objects = rendered[overlay]
+        assert _enclave_secret_files(_find(objects, "DaemonSet", "nsl-enclave")) == {
+            "nsl_enclave_clients": "nsl_enclave_clients"
+        }
+        assert _enclave_secret_files(_find(objects, "Deployment", "nsl-api")) == {
+            "nsl_enclave_token": "nsl_enclave_token_api"
+        }
+        assert _enclave_secret_files(_find(objects, "Deployment", "nsl-worker")) == {
+            "nsl_enclave_token": "nsl_enclave_token_worker"
+        }
+        assert _enclave_secret_files(_find(objects, "Job", "nsl-migrate")) == {
+            "nsl_enclave_token": "nsl_enclave_token_cli"
+        }

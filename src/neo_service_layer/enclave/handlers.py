@@ -7,12 +7,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from neo_service_layer.enclave import attestation
+from neo_service_layer.enclave.clients import check_allowed
 from neo_service_layer.enclave.fetch import Fetcher
 from neo_service_layer.enclave.fetch_guard import GuardPolicy
 from neo_service_layer.enclave.keystore import KeyStore
 from neo_service_layer.enclave.migration import KeyMigration, MigrationPolicy, RecordToExport
 from neo_service_layer.enclave.oracle import OracleFetchOp
 from neo_service_layer.enclave.platforms import Platform
+from neo_service_layer.enclave.randomness import RandomnessFulfilOp
 from neo_service_layer.enclave.sealing import Sealer, SealUse
 from neo_service_layer.enclave.wire.encoding import b64encode, pack_blobs
 from neo_service_layer.enclave.wire.keys import (
@@ -82,12 +84,17 @@ class EnclaveOperations:
             "migration_offer": self.migration_offer,
             "migration_export": self.migration_export,
             "migration_import": self.migration_import,
+            "randomness_fulfil": RandomnessFulfilOp(keys),
         }
         # No fetcher given (tests, tools): the strict guard, public HTTPS only.
         fetcher = fetcher if fetcher is not None else Fetcher(GuardPolicy())
         self._async_ops: dict[str, Callable[[Args], Awaitable[Result]]] = {
             "oracle_fetch": OracleFetchOp(keys, sealer, fetcher),
         }
+
+    def authorize(self, client: str | None, op: str, args: Args) -> None:
+        """Refuse (``OperationNotAllowed``) an op, key owner or label not on ``client``'s list."""
+        check_allowed(client, op, args)
 
     def dispatch(self, op: str, args: Args) -> Result | Awaitable[Result]:
         """The result of a synchronous op, or an awaitable of it for an I/O op."""

@@ -15,6 +15,7 @@ from neo_service_layer.enclave.sealing import SEAL_FORMAT, Sealer
 from neo_service_layer.enclave.wire.encoding import canonical_json
 from neo_service_layer.enclave.wire.keys import (
     MAX_SIGN_BATCH,
+    TYPED_ONLY_PURPOSES,
     InvalidKeyRequest,
     KeyDisabled,
     KeyInfo,
@@ -168,7 +169,42 @@ class KeyStore:
         version: int | None = None,
         network_magic: int | None = None,
     ) -> list[bytes]:
-        """Check the sealed policy, then sign each message; all or nothing."""
+        """Raw signing of caller-chosen messages: check the sealed policy, then sign; all or nothing.
+
+        Keys whose policy lists a typed-only purpose (``TYPED_ONLY_PURPOSES``: randomness) are refused
+        here; they sign only through ``sign_for_operation``, called by the enclave operation that built
+        the message itself.
+        """
+        entry = self._entry(key_id, version)
+        typed = entry.policy.purposes & TYPED_ONLY_PURPOSES
+        if typed:
+            names = ", ".join(sorted(p.value for p in typed))
+            raise PolicyDenied(
+                f"keys with purpose {names} sign only through their enclave operation, not raw sign"
+            )
+        return self.sign_for_operation(
+            key_id,
+            messages,
+            tenant=tenant,
+            purpose=purpose,
+            fmt=fmt,
+            version=version,
+            network_magic=network_magic,
+        )
+
+    def sign_for_operation(
+        self,
+        key_id: str,
+        messages: Sequence[bytes],
+        *,
+        tenant: str,
+        purpose: Purpose,
+        fmt: SignatureFormat,
+        version: int | None = None,
+        network_magic: int | None = None,
+    ) -> list[bytes]:
+        """Sign messages an enclave operation built itself (never a host-chosen message for a typed-only
+        key): check the sealed policy, then sign each message; all or nothing."""
         if not 1 <= len(messages) <= MAX_SIGN_BATCH:
             raise InvalidKeyRequest(f"sign between 1 and {MAX_SIGN_BATCH} messages at a time")
         entry = self._entry(key_id, version)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
 import ssl
 from pathlib import Path
 
+from neo_service_layer.enclave.clients import LEGACY, parse_clients
 from neo_service_layer.enclave.fetch import Fetcher, default_ssl_context
 from neo_service_layer.enclave.fetch_guard import GuardPolicy
 from neo_service_layer.enclave.handlers import EnclaveOperations
@@ -78,8 +80,7 @@ def build_server(settings: EnclaveSettings, tcp_address: tuple[str, int] | None 
 
     ``tcp_address`` (loopback host, port) replaces the Unix socket; default ``NSL_ENCLAVE_TCP``.
     """
-    if settings.enclave_token is None or not settings.enclave_token.get_secret_value():
-        raise EnclaveStartupError("NSL_ENCLAVE_TOKEN is not set; the enclave will not serve without it")
+    credentials = client_tokens(settings)
     platform = build_platform(settings)
     try:
         sealer = Sealer(platform.sealing_secret())
@@ -93,9 +94,41 @@ def build_server(settings: EnclaveSettings, tcp_address: tuple[str, int] | None 
     operations = EnclaveOperations(
         platform, sealer, keys, fetcher=build_fetcher(settings), migration=migration_policy(settings)
     )
-    token = settings.enclave_token.get_secret_value().encode()
     tcp = tcp_address if tcp_address is not None else settings.enclave_tcp_address
-    return EnclaveServer(operations, token, settings.effective_enclave_socket, tcp)
+    return EnclaveServer(operations, credentials, settings.effective_enclave_socket, tcp)
+
+
+def client_tokens(settings: EnclaveSettings) -> dict[str, bytes]:
+    """Each client's token by name, from NSL_ENCLAVE_CLIENTS; the legacy single token in development.
+
+    The single ``NSL_ENCLAVE_TOKEN`` (every operation, one secret for all processes) is accepted only
+    without NSL_ENCLAVE_CLIENTS and outside production, and logged as a warning.
+    """
+    if settings.enclave_clients is not None and settings.enclave_clients.get_secret_value().strip():
+        try:
+            clients = parse_clients(json.loads(settings.enclave_clients.get_secret_value()))
+        except ValueError as exc:  # json.JSONDecodeError is a ValueError; never echo the value
+            message = str(exc) if not isinstance(exc, json.JSONDecodeError) else "it is not JSON"
+            raise EnclaveStartupError(f"NSL_ENCLAVE_CLIENTS cannot be used: {message}") from None
+        if settings.enclave_token is not None and settings.enclave_token.get_secret_value():
+            log.warning("NSL_ENCLAVE_TOKEN is ignored: NSL_ENCLAVE_CLIENTS names the clients")
+        log.info("enclave clients", extra={"clients": sorted(clients)})
+        return {name: token.encode() for name, token in clients.items()}
+    if settings.enclave_token is None or not settings.enclave_token.get_secret_value():
+        raise EnclaveStartupError(
+            "NSL_ENCLAVE_CLIENTS is not set, and NSL_ENCLAVE_TOKEN is not set either (the single "
+            "development token); the enclave will not serve without them"
+        )
+    if settings.is_production:
+        raise EnclaveStartupError(
+            "NSL_ENCLAVE_CLIENTS is not set: in production each host process needs its own token "
+            "(the single NSL_ENCLAVE_TOKEN is for development and tests only)"
+        )
+    log.warning(
+        "enclave serves a single shared token (NSL_ENCLAVE_TOKEN) with every operation: development "
+        "only; set NSL_ENCLAVE_CLIENTS for per-client tokens and operation lists"
+    )
+    return {LEGACY: settings.enclave_token.get_secret_value().encode()}
 
 
 async def serve(server: EnclaveServer) -> None:

@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import stat
+from collections.abc import Mapping
 from pathlib import Path
 
 from neo_service_layer.enclave.handlers import EnclaveOperations
@@ -41,24 +42,26 @@ class SocketInUse(Exception):
 
 
 class EnclaveServer:
-    """Serves ``EnclaveOperations`` to clients that present the shared token."""
+    """Serves ``EnclaveOperations`` to clients that present their token, each within its own list."""
 
     def __init__(
         self,
         operations: EnclaveOperations,
-        token: bytes,
+        token: bytes | Mapping[str, bytes],
         socket_path: Path,
         tcp_address: tuple[str, int] | None = None,
     ) -> None:
         """Listen on ``socket_path``, or on loopback TCP ``tcp_address`` when given.
 
+        ``token`` is each client's token by name (``clients.ALLOWED`` says what each may call), or one
+        token that may call everything (tests and a development enclave without NSL_ENCLAVE_CLIENTS).
         Under Gramine SGX a Unix socket inside the enclave cannot be reached from host processes, so
         the enclave must listen on loopback TCP there (the token still guards every request).
         """
-        if not token:
+        if not token or (not isinstance(token, bytes) and not all(token.values())):
             raise ValueError("the enclave needs a non-empty token")
         self._operations = operations
-        self._token = token
+        self._token: bytes | Mapping[str, bytes] = token if isinstance(token, bytes) else dict(token)
         self.socket_path = socket_path
         self.tcp_address = tcp_address
         self._server: asyncio.Server | None = None
@@ -135,6 +138,7 @@ class EnclaveServer:
         except ProtocolError as exc:
             return error_response(request_id_of(body), exc.code, str(exc)), True
         try:
+            self._operations.authorize(request.client, request.op, request.args)
             outcome = self._operations.dispatch(request.op, request.args)
             result = await outcome if inspect.isawaitable(outcome) else outcome
         except (ProtocolError, EnclaveOperationError) as exc:

@@ -6,8 +6,10 @@ the same names (prefix ``NSL_``), read from the environment and, as the host doe
 named by ``NSL_CONFIG_FILE`` (the environment wins); other ``NSL_*`` variables are ignored. This module
 is the only place in the enclave that reads the environment.
 
-The enclave token is a ``SecretStr`` without a default value: unset, it is ``None`` and the enclave
-refuses to start (``main.build_server``), with the message it has always given. The sealing secret is
+The client tokens (``NSL_ENCLAVE_CLIENTS``, one per host process, see ``clients``) are a ``SecretStr``
+without a default value. Without them a development or test enclave accepts the single
+``NSL_ENCLAVE_TOKEN`` for every operation (logged as such); in production it refuses to start, as it
+does with neither set (``main.build_server``). The sealing secret is
 never configured: it comes from the platform (simulation files under the data directory, or Gramine's
 ``/dev/attestation``).
 """
@@ -69,7 +71,10 @@ class EnclaveSettings(BaseSettings):
     #: loopback "host:port" instead of the Unix socket (Gramine: host processes cannot reach an
     #: in-enclave Unix socket)
     enclave_tcp: str | None = None
-    #: every request must carry it; no default: unset, the enclave refuses to start
+    #: each client's token, JSON ``{"api": "...", "worker": "...", "cli": "..."}``; what each may call
+    #: is fixed in ``enclave.clients``; no default
+    enclave_clients: SecretStr | None = None
+    #: one token that may call everything: only without NSL_ENCLAVE_CLIENTS, and never in production
     enclave_token: SecretStr | None = None
 
     # Key migration: the peers this enclave gives keys to and takes keys from

@@ -141,7 +141,11 @@ class Settings(BaseSettings):
     #: in-enclave Unix socket)
     enclave_tcp: str | None = None
     enclave_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: this process's own enclave token: the api, worker or cli token of NSL_ENCLAVE_CLIENTS
     enclave_token: SecretStr | None = None
+    #: read by the enclave process only: every client's token, JSON {"api": ..., "worker": ..., "cli": ...}
+    #: (what each client may call is fixed in ``enclave.clients``); a host process never needs it
+    enclave_clients: SecretStr | None = None
     gramine_attestation_dir: Path = Path("/dev/attestation")
     #: enclave measurements (MRENCLAVE hex) that attestation verification accepts
     attest_allowed_measurements: list[str] = Field(default_factory=list)

@@ -170,7 +170,7 @@ class Stack:
             for index in range(first_block, head + 1):
                 events, _ = await endpoint.block_events(index, self.contract)
                 for event in events:
-                    if event.name == "RandomnessFulfilled":
+                    if event.name == "RandomnessFulfilled" and event.halted:
                         counts[int(event.values[0])] = counts.get(int(event.values[0]), 0) + 1
         finally:
             await endpoint.close()

@@ -60,9 +60,17 @@ async def test_a_roll_is_answered_in_the_next_block_with_a_verifiable_proof(stac
         die = (await stack.read(dice, "getRoll", rid)).as_int()
         words = randomness.derive_words(answer.output, 1)
         assert die == words[0] % 6 + 1
+        # bound to this chain, this contract and the request's consumer (the dice)
+        assert randomness.script_hash_bytes(row.consumer) == dice.to_array()
+        facts = randomness.RandomnessFacts(
+            stack.net.magic,
+            randomness.script_hash_bytes(stack.contract),
+            rid,
+            dice.to_array(),
+            row.asked.seed,
+        )
         verdict = verify_randomness(
-            request_id=rid,
-            seed=row.asked.seed,
+            facts=facts,
             proof=answer.proof,
             output=answer.output,
             bls_public_key=bytes.fromhex(stack.network.service_keys["randomness_bls"]),
@@ -70,7 +78,7 @@ async def test_a_roll_is_answered_in_the_next_block_with_a_verifiable_proof(stac
         )
         assert verdict.ok
         # the contract's own pairing check agrees (message point computed here, never trusted)
-        point = randomness_point(randomness.vrf_input(rid, row.asked.seed))
+        point = randomness_point(randomness.vrf_input(facts))
         assert (await stack.read(stack.service, "verifyProof", rid, point)).as_bool() is True
 
     async with api(stack) as client:

@@ -48,10 +48,12 @@ async def test_wrong_password_and_unknown_user_are_the_same_401(api: Api, root: 
     assert wrong.headers["www-authenticate"].startswith("Bearer")
 
 
-async def test_a_locked_account_is_refused_even_with_the_right_password(api: Api, root: str) -> None:
+async def test_a_throttled_client_is_refused_even_with_the_right_password(api: Api, root: str) -> None:
     for _ in range(5):
         _problem(await api.token(ROOT, "not the right password"), 401, "invalid-credentials")
-    _problem(await api.token(ROOT, ROOT_PASSWORD), 401, "account-locked")
+    refused = await api.token(ROOT, ROOT_PASSWORD)
+    _problem(refused, 429, "rate-limited")
+    assert refused.headers["Retry-After"] == "1"
 
 
 async def test_mfa_missing_and_bad_codes(api: Api, root: str) -> None:

@@ -34,7 +34,7 @@ from neo_service_layer.enclave.wire.keys import (
 from neo_service_layer.kernel.enclave_client.client import EnclaveClient, EnclaveRequestRejected
 from neo_service_layer.kernel.enclave_client.ports import Enclave, EnclaveUnavailable
 
-POLICY = KeyPolicy.of("acme", [Purpose.NEO_TX, Purpose.ORACLE, Purpose.RANDOMNESS])
+POLICY = KeyPolicy.of("acme", [Purpose.NEO_TX, Purpose.ORACLE, Purpose.MESSAGE])
 TX_HASH = bytes(range(32))
 
 
@@ -93,7 +93,7 @@ async def test_every_operation(enclave: EnclaveProcess, records: RecordStore) ->
 
     bls_key = await port.create_key(KeyKind.BLS12_381, POLICY)
     bls_sig = await port.sign(
-        bls_key.info.key_id, b"round 7", tenant="acme", purpose=Purpose.RANDOMNESS, fmt=SignatureFormat.BLS
+        bls_key.info.key_id, b"round 7", tenant="acme", purpose=Purpose.MESSAGE, fmt=SignatureFormat.BLS
     )
     assert bls.verify(bls_key.info.public_key, b"round 7", bls_sig)
     assert len(port.bls_message_point(b"round 7")) == 96

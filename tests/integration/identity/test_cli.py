@@ -65,3 +65,24 @@ def test_bootstrap_rotate_and_verify(nsl_env: Path) -> None:
     broken = runner.invoke(app, ["audit", "verify"])
     assert broken.exit_code == 1
     assert "entry 2" in broken.output
+
+
+def test_disable_user_from_the_command_line(nsl_env: Path) -> None:
+    runner = CliRunner()
+    made = runner.invoke(
+        app,
+        ["admin", "create-superadmin", "--username", "ops", "--password-stdin"],
+        input="ops pass phrase, long\n",
+    )
+    assert made.exit_code == 0, made.output
+    unknown = runner.invoke(app, ["admin", "disable-user", "--username", "nobody"])
+    assert unknown.exit_code == 1
+    assert "no such user" in unknown.output
+    disabled = runner.invoke(app, ["admin", "disable-user", "--username", "ops"])
+    assert disabled.exit_code == 0, disabled.output
+    assert "disabled" in disabled.output
+    with closing(sqlite3.connect(nsl_env / "nsl.db")) as db, db:
+        (flag,) = db.execute("SELECT disabled FROM users WHERE username = 'ops'").fetchone()
+        actions = [a for (a,) in db.execute("SELECT action FROM audit_events WHERE tenant_id = '_platform'")]
+    assert flag == 1
+    assert "user.disable" in actions

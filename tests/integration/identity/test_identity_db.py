@@ -13,14 +13,15 @@ from neo_service_layer.kernel.db.engine import normalise_url
 from neo_service_layer.kernel.identity.adapters.tables import api_keys, audit_events
 from neo_service_layer.kernel.identity.rules.access import Principal, PrincipalKind
 from neo_service_layer.kernel.identity.rules.accounts import PLATFORM_TENANT, Role
-from neo_service_layer.kernel.identity.rules.audit import AuditRecord, Outcome
+from neo_service_layer.kernel.identity.rules.audit import AuditRecord, Outcome, RequestMeta
 from neo_service_layer.kernel.identity.rules.errors import (
-    AccountLocked,
     InvalidApiKey,
     InvalidCredentials,
     RefreshReuseDetected,
     TokenRevoked,
 )
+from neo_service_layer.kernel.identity.rules.rate_limits import SignInThrottled
+from neo_service_layer.services.keys.scopes import KEYS_SIGN
 from tests.scopes import ALL_SCOPES
 from tests.unit.identity.fakes import FakeClock
 
@@ -48,15 +49,55 @@ async def test_sign_in_refresh_and_reuse_detection(container: Container, clock: 
         await iam.auth.authenticate(rotated.access_token)
 
 
-async def test_lockout_is_stored_in_the_database(container: Container) -> None:
+async def test_the_sign_in_throttle_is_stored_per_account_and_client(
+    container: Container, clock: FakeClock
+) -> None:
     iam = container.iam
     acme = await iam.identity.create_tenant(ROOT, "acme")
     await iam.identity.add_member(ROOT, acme.id, username="dev", role=Role.DEVELOPER, password=PASSWORD)
+    attacker = RequestMeta(client_ip="198.51.100.66")
     for _ in range(5):
         with pytest.raises(InvalidCredentials):
-            await iam.auth.sign_in("dev", "not the password!!")
-    with pytest.raises(AccountLocked):
-        await iam.auth.sign_in("dev", PASSWORD)
+            await iam.auth.sign_in("dev", "not the password!!", meta=attacker)
+    with pytest.raises(SignInThrottled) as throttled:
+        await iam.auth.sign_in("dev", PASSWORD, meta=attacker)
+    assert throttled.value.retry_after == 1
+    assert await iam.auth.sign_in("dev", PASSWORD, meta=RequestMeta(client_ip="192.0.2.10"))
+    clock.advance(seconds=1)
+    assert await iam.auth.sign_in("dev", PASSWORD, meta=attacker)  # waited, then succeeded
+
+
+async def test_disable_and_removal_end_sessions_and_keys(container: Container) -> None:
+    iam = container.iam
+    a = await iam.identity.create_tenant(ROOT, "alpha")
+    b = await iam.identity.create_tenant(ROOT, "beta")
+    member = await iam.identity.add_member(ROOT, a.id, username="dev", role=Role.DEVELOPER, password=PASSWORD)
+    await iam.identity.add_member(ROOT, b.id, username="dev", role=Role.DEVELOPER)
+    in_a = await iam.auth.sign_in("dev", PASSWORD, tenant="alpha")
+    in_b = await iam.auth.sign_in("dev", PASSWORD, tenant="beta")
+    _, key_a = await iam.api_keys.create(
+        await iam.auth.authenticate(in_a.access_token), a.id, name="ci", scopes=[KEYS_SIGN]
+    )
+    _, key_b = await iam.api_keys.create(
+        await iam.auth.authenticate(in_b.access_token), b.id, name="ci", scopes=[KEYS_SIGN]
+    )
+    assert in_a.refresh_token
+    assert in_b.refresh_token
+    await iam.identity.remove_member(ROOT, a.id, member.user_id)
+    with pytest.raises(TokenRevoked):
+        await iam.auth.authenticate(in_a.access_token)
+    with pytest.raises(TokenRevoked):
+        await iam.auth.refresh(in_a.refresh_token)
+    with pytest.raises(InvalidApiKey):
+        await iam.auth.authenticate(key_a)
+    assert (await iam.auth.authenticate(key_b)).tenant_id == b.id  # other tenant untouched
+    await iam.identity.disable_user(ROOT, member.user_id)
+    with pytest.raises(TokenRevoked):
+        await iam.auth.authenticate(in_b.access_token)
+    with pytest.raises(TokenRevoked):
+        await iam.auth.refresh(in_b.refresh_token)
+    with pytest.raises(InvalidApiKey):
+        await iam.auth.authenticate(key_b)
 
 
 async def test_api_keys_by_prefix_touch_and_revoke(container: Container, clock: FakeClock) -> None:

@@ -17,6 +17,13 @@ from neo_service_layer.enclave.wire.oracle import (
     SealedSecret,
     response_message,
 )
+from neo_service_layer.enclave.wire.randomness import (
+    RandomnessFacts,
+    SignedRandomness,
+    fulfil_message,
+    output_from_proof,
+    vrf_input,
+)
 from neo_service_layer.kernel.chain.ports.chain import (
     BlockEvents,
     ChainEvent,
@@ -168,6 +175,7 @@ class FakeEnclave:
     def __init__(self, fetched_at_ms: int = 1_767_225_600_000) -> None:
         self.batches: list[tuple[str, int]] = []
         self.signed: list[tuple[str, bytes, str, str, str]] = []
+        self.fulfilled: list[RandomnessFacts] = []
         self.fetches: list[Fetch] = []
         self.answers: dict[str, tuple[ResultCode, bytes]] = {}
         self.errors: dict[str, Exception] = {}
@@ -180,6 +188,20 @@ class FakeEnclave:
         self.batches.append((key_id, len(messages)))
         size = 96 if key_id == "bls" else 64
         return [fake_signature(key_id, m, size) for m in messages]
+
+    async def randomness_fulfil(
+        self, *, bls_key_id: str, ecdsa_key_id: str, items: Sequence[RandomnessFacts], tenant: str
+    ) -> list[SignedRandomness]:
+        """As the enclave's ``randomness_fulfil``, with fake signatures over the real V2 messages."""
+        self.batches.append((bls_key_id, len(items)))
+        self.fulfilled.extend(items)
+        answers = []
+        for facts in items:
+            proof = fake_signature(bls_key_id, vrf_input(facts), 96)
+            output = output_from_proof(proof)
+            signature = fake_signature(ecdsa_key_id, fulfil_message(facts, output, proof))
+            answers.append(SignedRandomness(output, proof, signature))
+        return answers
 
     async def sign(
         self, key_id: str, message: bytes, *, tenant: str, purpose: Any, fmt: Any, **_: Any
@@ -222,6 +244,7 @@ class RecordingObserver:
     outcomes: list[str] = field(default_factory=list)
     latencies: list[tuple[int, float | None]] = field(default_factory=list)
     transactions: list[str] = field(default_factory=list)
+    dropped: list[tuple[str, int]] = field(default_factory=list)
 
     def blocks_behind(self, service: str, blocks: int) -> None:
         self.behind.append(blocks)
@@ -234,6 +257,9 @@ class RecordingObserver:
 
     def transaction_outcome(self, service: str, outcome: str) -> None:
         self.transactions.append(outcome)
+
+    def events_dropped(self, service: str, reason: str, count: int) -> None:
+        self.dropped.append((reason, count))
 
 
 @dataclass

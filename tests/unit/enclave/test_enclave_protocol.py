@@ -110,10 +110,15 @@ def test_refuses_to_start_without_token(tmp_path: Path) -> None:
         build_server(_settings(tmp_path, enclave_token=SecretStr("")))
 
 
+_CLIENTS = SecretStr('{"api": "api-token-0123456789", "worker": "worker-token-012345"}')
+
+
 def test_production_refuses_simulation_unless_allowed(tmp_path: Path) -> None:
     with pytest.raises(EnclaveStartupError, match="ALLOW_SIMULATION"):
-        build_server(_settings(tmp_path, env=Environment.PRODUCTION))
-    server = build_server(_settings(tmp_path, env=Environment.PRODUCTION, tee_allow_simulation=True))
+        build_server(_settings(tmp_path, env=Environment.PRODUCTION, enclave_clients=_CLIENTS))
+    server = build_server(
+        _settings(tmp_path, env=Environment.PRODUCTION, tee_allow_simulation=True, enclave_clients=_CLIENTS)
+    )
     assert server.socket_path == tmp_path / "enclave.sock"
 
 

@@ -89,6 +89,9 @@ class FakeUsers(_Repo):
     async def set_password_hash(self, user_id: str, password_hash: str) -> None:
         self.s.users[user_id] = replace(self.s.users[user_id], password_hash=password_hash)
 
+    async def set_disabled(self, user_id: str, disabled: bool) -> None:
+        self.s.users[user_id] = replace(self.s.users[user_id], disabled=disabled)
+
     async def set_totp(
         self, user_id: str, *, secret: bytes | None, pending: bytes | None, last_step: int
     ) -> None:
@@ -160,6 +163,14 @@ class FakeApiKeys(_Repo):
         self.s.api_keys[key_id] = replace(key, revoked_at=now)
         return True
 
+    async def revoke_created_by(self, tenant_id: str, created_by: str, now: datetime) -> int:
+        count = 0
+        for key_id, key in list(self.s.api_keys.items()):
+            if key.tenant_id == tenant_id and key.created_by == created_by and key.revoked_at is None:
+                self.s.api_keys[key_id] = replace(key, revoked_at=now)
+                count += 1
+        return count
+
     async def touch(self, tenant_id: str, key_id: str, now: datetime) -> None:
         key = await self.get(tenant_id, key_id)
         assert key is not None
@@ -188,6 +199,14 @@ class FakeRefreshTokens(_Repo):
                 count += 1
         return count
 
+    async def revoke_for_user(self, tenant_id: str, user_id: str, now: datetime) -> int:
+        count = 0
+        for token_id, token in list(self.s.refresh_tokens.items()):
+            if token.tenant_id == tenant_id and token.user_id == user_id and token.revoked_at is None:
+                self.s.refresh_tokens[token_id] = replace(token, revoked_at=now)
+                count += 1
+        return count
+
 
 class FakeRevokedTokens(_Repo):
     async def add(self, jti: str, tenant_id: str, expires_at: datetime, now: datetime | None = None) -> None:
@@ -204,8 +223,10 @@ class FakeThrottle(_Repo):
     async def get(self, key: str) -> LockoutState:
         return self.s.throttle.get(key, LockoutState())
 
-    async def record_failure(self, key: str, now: datetime, policy: LockoutPolicy) -> LockoutState:
-        state = self.s.throttle.get(key, LockoutState()).after_failure(now, policy)
+    async def record_failure(
+        self, key: str, now: datetime, policy: LockoutPolicy, free: int | None
+    ) -> LockoutState:
+        state = self.s.throttle.get(key, LockoutState()).after_failure(now, policy, free)
         self.s.throttle[key] = state
         return state
 

@@ -48,6 +48,12 @@ class Purpose(StrEnum):
     AUTOMATION = "automation"
 
 
+#: purposes whose keys sign only inside a typed enclave operation that builds the message itself
+#: (``randomness``: ``randomness_fulfil``); the raw ``sign``/``sign_batch``/``sign_batch_packed`` refuse
+#: every key whose policy lists one of them, whatever purpose the caller names
+TYPED_ONLY_PURPOSES: frozenset[Purpose] = frozenset({Purpose.RANDOMNESS})
+
+
 class SignatureFormat(StrEnum):
     """How the message is hashed and how the signature is encoded."""
 
@@ -116,6 +122,12 @@ class SignRateExceeded(PolicyDenied):
     code = "rate_limited"
 
 
+class OperationNotAllowed(PolicyDenied):
+    """The calling client (its token) may not use this operation, or not on this key owner or label."""
+
+    code = "operation_not_allowed"
+
+
 class KeyDisabled(EnclaveOperationError):
     """The key was disabled or destroyed and signs nothing more."""
 
@@ -141,6 +153,7 @@ ERRORS_BY_CODE: Mapping[str, type[EnclaveOperationError]] = {
         KeyNotLoaded,
         PolicyDenied,
         SignRateExceeded,
+        OperationNotAllowed,
         KeyDisabled,
         SealedDataInvalid,
         AttestationFailed,

@@ -1,10 +1,14 @@
 """Wire protocol of the enclave RPC: length-prefixed JSON frames over a Unix socket.
 
 Frame: 4-byte big-endian body length, then a UTF-8 JSON object. Request:
-``{"v": 1, "id": <int>, "token": <shared token>, "op": <name>, "args": {...}}``. Response:
+``{"v": 1, "id": <int>, "token": <the client's token>, "op": <name>, "args": {...}}``. Response:
 ``{"v": 1, "id": <same>, "ok": true, "result": {...}}`` or
 ``{"v": 1, "id": <same>, "ok": false, "error": {"code": <code>, "message": <text>}}``.
 Binary values are standard base64 strings. Bodies above ``MAX_FRAME`` are refused unread.
+
+The token names the client (``api``, ``worker``, ``cli``: each host process has its own); an unknown
+token answers ``unauthorized`` and closes the connection, an operation outside the client's list
+(``enclave/clients.py``) answers ``operation_not_allowed`` (``keys.OperationNotAllowed``).
 
 Batches: ``sign_batch`` takes ``messages`` as a list of base64 strings and answers ``signatures`` the
 same way. ``sign_batch_packed``, a later addition to protocol 1 (an enclave from before it answers
@@ -109,25 +113,47 @@ class Request:
     id: int | str | None
     op: str
     args: Args
+    #: the client whose token the request carried; None when the server knows a single token
+    client: str | None = None
 
 
-def decode_request(body: bytes, token: bytes) -> Request:
-    """Validate framing-level fields and the token; raises a ``ProtocolError`` subclass."""
+def decode_request(body: bytes, credentials: bytes | Mapping[str, bytes]) -> Request:
+    """Validate framing-level fields and the token; raises a ``ProtocolError`` subclass.
+
+    ``credentials`` is one token, or the token of each client by name: the request's ``client`` is
+    then the name whose token it carried. Every token is compared (in constant time) whatever matched.
+    """
     message = parse_json(body)
     request_id = message.get("id")
     if not isinstance(request_id, int | str) or isinstance(request_id, bool):
         request_id = None
     if message.get("v") != PROTOCOL_VERSION:
         raise UnsupportedVersion(f"protocol version must be {PROTOCOL_VERSION}")
-    presented = message.get("token")
-    if not isinstance(presented, str) or not hmac.compare_digest(presented.encode(), token):
-        raise Unauthorized("missing or wrong token")
+    client = authenticate(message.get("token"), credentials)
     op, args = message.get("op"), message.get("args", {})
     if not isinstance(op, str):
         raise BadRequest("op must be a string")
     if not isinstance(args, dict):
         raise BadRequest("args must be an object")
-    return Request(request_id, op, Args(args))
+    return Request(request_id, op, Args(args), client)
+
+
+def authenticate(presented: object, credentials: bytes | Mapping[str, bytes]) -> str | None:
+    """The name of the client whose token was presented (None for a single token); else ``Unauthorized``."""
+    if not isinstance(presented, str):
+        raise Unauthorized("missing or wrong token")
+    candidate = presented.encode()
+    if isinstance(credentials, bytes):
+        if not hmac.compare_digest(candidate, credentials):
+            raise Unauthorized("missing or wrong token")
+        return None
+    matched: str | None = None
+    for name, token in credentials.items():  # no early exit: the time does not say which matched
+        if hmac.compare_digest(candidate, token) and matched is None:
+            matched = name
+    if matched is None:
+        raise Unauthorized("missing or wrong token")
+    return matched
 
 
 def request_id_of(body: bytes) -> int | str | None:
@@ -162,6 +188,10 @@ class Args:
         if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
             raise BadRequest(f"field {name!r} has the wrong type")
         return value
+
+    def raw(self, name: str) -> Any:
+        """The value as sent (any JSON type, or None when absent), for checks that must not raise."""
+        return self._values.get(name)
 
     def text(self, name: str) -> str:
         return str(self._get(name, str, False))

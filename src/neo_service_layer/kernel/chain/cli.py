@@ -44,8 +44,13 @@ async def _enclave(settings: Settings) -> AsyncIterator[Settings]:
     if settings.enclave_token is not None and _enclave_answers(settings):
         yield settings
         return
-    token = secrets.token_urlsafe(32)
-    env = {**os.environ, "NSL_ENCLAVE_TOKEN": token, "NSL_DATA_DIR": str(settings.data_dir)}
+    token = secrets.token_urlsafe(32)  # a temporary enclave that knows this command as its cli client
+    env = {
+        **os.environ,
+        "NSL_ENCLAVE_CLIENTS": json.dumps({"cli": token}),
+        "NSL_ENCLAVE_TOKEN": "",
+        "NSL_DATA_DIR": str(settings.data_dir),
+    }
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "neo_service_layer", "enclave", env=env, stdin=subprocess.DEVNULL
     )

@@ -33,6 +33,7 @@ from neo_service_layer.enclave.wire.protocol import (
     key_info_from_wire,
     sealed_key_from_wire,
 )
+from neo_service_layer.enclave.wire.randomness import RandomnessFacts, SignedRandomness
 from neo_service_layer.kernel.config import Settings
 from neo_service_layer.kernel.enclave_client.ports import (
     AttestationReport,
@@ -139,6 +140,45 @@ class EnclaveClient:
         args["messages"] = [b64encode(m) for m in messages]
         result = await self._keyed("sign_batch", key_id, version, args)
         return _decode(lambda r: [b64decode(s) for s in r["signatures"]], result)
+
+    async def randomness_fulfil(
+        self,
+        *,
+        bls_key_id: KeyId,
+        ecdsa_key_id: KeyId,
+        items: Sequence[RandomnessFacts],
+        tenant: TenantId,
+    ) -> list[SignedRandomness]:
+        args = {
+            "tenant": tenant,
+            "bls_key_id": bls_key_id,
+            "ecdsa_key_id": ecdsa_key_id,
+            "items": [
+                {
+                    "magic": f.magic,
+                    "contract": b64encode(f.contract),
+                    "request_id": f.request_id,
+                    "consumer": b64encode(f.consumer),
+                    "seed": b64encode(f.seed),
+                }
+                for f in items
+            ],
+        }
+        try:
+            result = await self._call("randomness_fulfil", args, idempotent=True)
+        except KeyNotLoaded:
+            if self._loader is None:
+                raise
+            for key_id in (bls_key_id, ecdsa_key_id):
+                await self.load_key(key_id, await self._loader(key_id, None))
+            result = await self._call("randomness_fulfil", args, idempotent=True)
+        return _decode(
+            lambda r: [
+                SignedRandomness(b64decode(x["output"]), b64decode(x["proof"]), b64decode(x["signature"]))
+                for x in r["results"]
+            ],
+            result,
+        )
 
     async def rotate(self, key_id: KeyId, *, tenant: TenantId) -> SealedKey:
         if self._loader is not None:  # rotate from the newest stored version, whatever is loaded

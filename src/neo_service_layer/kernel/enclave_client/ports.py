@@ -23,6 +23,7 @@ from neo_service_layer.enclave.wire.keys import (
     TenantId,
 )
 from neo_service_layer.enclave.wire.oracle import FetchSpec, OracleResponse, SealedSecret
+from neo_service_layer.enclave.wire.randomness import RandomnessFacts, SignedRandomness
 
 AttestationReport: TypeAlias = Mapping[str, Any]
 """A JSON document; check it with ``neo_service_layer.enclave.attestation.verify_report``."""
@@ -90,6 +91,19 @@ class Enclave(Protocol):
         network_magic: int | None = None,
     ) -> list[bytes]:
         """Sign up to ``MAX_SIGN_BATCH`` messages in one round trip; signatures in message order."""
+        ...
+
+    async def randomness_fulfil(
+        self,
+        *,
+        bls_key_id: KeyId,
+        ecdsa_key_id: KeyId,
+        items: Sequence[RandomnessFacts],
+        tenant: TenantId,
+    ) -> list[SignedRandomness]:
+        """The randomness answers for up to ``MAX_SIGN_BATCH`` requests, built in the enclave from the
+        chain facts (``enclave/wire/randomness.py``): BLS proof, output, ECDSA fulfil signature. The
+        randomness keys sign nothing else (raw ``sign``/``sign_batch`` refuse them)."""
         ...
 
     async def rotate(self, key_id: KeyId, *, tenant: TenantId) -> SealedKey:

@@ -27,7 +27,7 @@ from neo_service_layer.kernel.http import system_routes as system
 from neo_service_layer.kernel.http.errors import install_error_handlers
 from neo_service_layer.kernel.http.middleware import BodyLimitMiddleware, EdgeMiddleware
 from neo_service_layer.kernel.http.rate_limits import RateLimitMiddleware, rate_limited_handler
-from neo_service_layer.kernel.identity.routes import api_keys, audit, auth, tenants
+from neo_service_layer.kernel.identity.routes import api_keys, audit, auth, tenants, users
 from neo_service_layer.kernel.identity.rules.rate_limits import RateLimited
 from neo_service_layer.kernel.observability.logs import get_logger
 from neo_service_layer.kernel.observability.metrics import (
@@ -82,6 +82,7 @@ def build_app(
     api.include_router(system.router)
     api.include_router(auth.router)
     api.include_router(tenants.router)
+    api.include_router(users.router)
     api.include_router(api_keys.router)
     api.include_router(audit.router)
     api.include_router(neo.router)

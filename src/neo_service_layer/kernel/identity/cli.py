@@ -1,4 +1,5 @@
-"""``nsl admin``, ``nsl auth`` and ``nsl audit``: bootstrap, signing-key rotation, audit verification.
+"""``nsl admin``, ``nsl auth`` and ``nsl audit``: bootstrap and disabling accounts, signing-key rotation,
+audit verification.
 
 The groups are built by :func:`identity_commands` with the composition root's ``open_container``, so
 the kernel never imports the root.
@@ -15,7 +16,8 @@ import typer
 from neo_service_layer.enclave.wire.errors import DomainError
 from neo_service_layer.kernel.commands import console, load_cli_settings
 from neo_service_layer.kernel.container import OpenContainer
-from neo_service_layer.kernel.identity.rules.accounts import PLATFORM_TENANT
+from neo_service_layer.kernel.identity.rules.access import Principal, PrincipalKind, Scopes
+from neo_service_layer.kernel.identity.rules.accounts import PLATFORM_TENANT, SUPERADMIN
 from neo_service_layer.kernel.identity.rules.audit import Actions, AuditRecord, Outcome
 from neo_service_layer.kernel.service_descriptor import Command
 
@@ -57,6 +59,33 @@ def identity_commands(open_container: OpenContainer) -> tuple[Command, ...]:
             f"superadmin {username!r} created ({user_id}). Sign in, then enrol TOTP: "
             "until then the account's token only allows POST /api/v1/auth/mfa/totp/enroll."
         )
+
+    @admin_app.command("disable-user")
+    def disable_user(
+        username: Annotated[str, typer.Option(help="User name of the account to disable.")],
+    ) -> None:
+        """Disable an account: no more sign-ins; its sessions end and the API keys it created are revoked."""
+        settings = load_cli_settings()
+        operator = Principal(
+            tenant_id=PLATFORM_TENANT,
+            subject="cli",
+            kind=PrincipalKind.USER,
+            roles=frozenset({SUPERADMIN}),
+            scopes=frozenset({Scopes.PLATFORM_ADMIN}),
+        )
+
+        async def main() -> str:
+            async with open_container(settings, "cli") as container:
+                user = await container.iam.identity.find_user(operator, username)
+                await container.iam.identity.disable_user(operator, user.id)
+                return user.id
+
+        try:
+            user_id = asyncio.run(main())
+        except DomainError as exc:
+            console.print(f"[red]refused:[/red] {exc}")
+            raise typer.Exit(1) from exc
+        console.print(f"user {username!r} ({user_id}) disabled; its sessions and API keys are revoked")
 
     @auth_app.command("rotate-signing-key")
     def rotate_signing_key() -> None:

@@ -59,8 +59,7 @@ def auth_policy(settings: Settings) -> AuthPolicy:
         leeway_seconds=settings.jwt_leeway_seconds,
         lockout=LockoutPolicy(
             max_failures=settings.login_max_failures,
-            window=timedelta(seconds=settings.login_lockout_seconds),
-            lock_for=timedelta(seconds=settings.login_lockout_seconds),
+            max_delay=timedelta(seconds=settings.login_lockout_seconds),
         ),
         mfa_required_roles=frozenset(settings.mfa_required_roles),
         password_min_length=settings.password_min_length,

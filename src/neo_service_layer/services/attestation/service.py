@@ -30,6 +30,7 @@ async def open_attestation(container: Container) -> AsyncIterator[AttestationSer
         enclave=lambda: container.enclave,
         audit=container.iam.audit_log,
         verifier=ReportVerifier(container.settings),
+        role_keys=container.platform_keys,
     )
 
 

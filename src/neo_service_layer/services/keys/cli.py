@@ -88,7 +88,7 @@ def _token(path: Path | None, settings: Settings) -> str:
     if path is not None:
         return path.read_text().strip()
     if settings.enclave_token is None:
-        console.print("[red]NSL_ENCLAVE_TOKEN is not set (or pass a --...-token-file)[/red]")
+        console.print("[red]NSL_ENCLAVE_TOKEN (the cli token) is not set (or pass a --...-token-file)[/red]")
         raise typer.Exit(2)
     return settings.enclave_token.get_secret_value()
 
@@ -147,8 +147,8 @@ def register(keys_app: typer.Typer) -> None:
     def migrate(
         from_socket: Annotated[Path, typer.Option(help="Socket of the old enclave (it holds the keys).")],
         to_socket: Annotated[Path, typer.Option(help="Socket of the new enclave.")],
-        from_token_file: Annotated[Path | None, typer.Option(help="Old enclave's token file.")] = None,
-        to_token_file: Annotated[Path | None, typer.Option(help="New enclave's token file.")] = None,
+        from_token_file: Annotated[Path | None, typer.Option(help="Old enclave's cli token file.")] = None,
+        to_token_file: Annotated[Path | None, typer.Option(help="New enclave's cli token file.")] = None,
         records_from: RecordsFrom = None,
         records_to: RecordsTo = None,
     ) -> None:

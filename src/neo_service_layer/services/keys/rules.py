@@ -18,7 +18,14 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from neo_service_layer.enclave.wire.errors import Conflict, InvalidInput, NotFound
-from neo_service_layer.enclave.wire.keys import KeyId, KeyKind, Purpose, SignatureFormat, TenantId
+from neo_service_layer.enclave.wire.keys import (
+    TYPED_ONLY_PURPOSES,
+    KeyId,
+    KeyKind,
+    Purpose,
+    SignatureFormat,
+    TenantId,
+)
 
 DESTRUCTION_GRACE = timedelta(days=7)
 DEFAULT_MAX_AGE = timedelta(days=90)
@@ -176,9 +183,14 @@ def check_label(label: str) -> str:
 
 
 def check_purposes(kind: KeyKind, purposes: frozenset[Purpose]) -> frozenset[Purpose]:
-    """At least one purpose; EVM transactions need secp256k1, Neo transactions secp256r1."""
+    """At least one purpose; EVM transactions need secp256k1, Neo transactions secp256r1; no typed-only
+    purpose (``randomness``: such keys sign only inside their enclave operation, never for a tenant)."""
     if not purposes:
         raise InvalidKeyInput("purposes: at least one")
+    reserved = purposes & TYPED_ONLY_PURPOSES
+    if reserved:
+        names = ", ".join(sorted(p.value for p in reserved))
+        raise InvalidKeyInput(f"purpose {names} is reserved for the platform's own keys")
     if Purpose.NEO_TX in purposes and kind is not KeyKind.SECP256R1:
         raise InvalidKeyInput("purpose neo-tx needs a secp256r1 key")
     if Purpose.EVM_TX in purposes and kind is not KeyKind.SECP256K1:

@@ -11,7 +11,8 @@ from neo_service_layer.kernel.chain.ports.role_keys import RoleKeyStore
 from neo_service_layer.kernel.enclave_client.ports import Enclave
 from neo_service_layer.services.randomness.adapters.keys import load_randomness_keys, public_keys
 from neo_service_layer.services.randomness.adapters.payloads import RandomnessPayloads
-from neo_service_layer.services.randomness.adapters.proofs import Verdict, verify_randomness
+from neo_service_layer.services.randomness.adapters.proofs import Verdict, invalid_verdict, verify_randomness
+from neo_service_layer.services.randomness.rules import RandomnessFacts
 from neo_service_layer.services.randomness.use_cases import RandomnessKeys, RandomnessRequests
 
 #: the contract's name in ``network.json`` and ``NSL_NEO_CONTRACTS``
@@ -54,18 +55,21 @@ class RandomnessParts:
     async def verify(
         self,
         *,
-        request_id: int,
-        seed: bytes,
+        facts: RandomnessFacts | None,
         proof: bytes,
         output: bytes,
         words: list[int] | None,
         signature: bytes | None,
     ) -> tuple[Verdict, RandomnessKeys]:
-        """Check an answer against this service's published keys, off the enclave (pyblst)."""
+        """Check an answer against this service's published keys, off the enclave (pyblst).
+
+        ``facts`` ``None`` (malformed: wrong seed or script hash length...) is answered "not valid".
+        """
         keys = await self.keys()
+        if facts is None:
+            return invalid_verdict(words, signature), keys
         verdict = verify_randomness(
-            request_id=request_id,
-            seed=seed,
+            facts=facts,
             proof=proof,
             output=output,
             bls_public_key=keys.bls_public_key,

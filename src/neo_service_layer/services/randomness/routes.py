@@ -13,6 +13,7 @@ from neo_service_layer.kernel.http.security import require_scope
 from neo_service_layer.kernel.identity.rules.access import Principal
 from neo_service_layer.services.randomness import rules
 from neo_service_layer.services.randomness import use_cases as randomness
+from neo_service_layer.services.randomness.adapters.proofs import facts_or_none
 from neo_service_layer.services.randomness.parts import RandomnessParts
 from neo_service_layer.services.randomness.scopes import RANDOMNESS_REQUEST
 
@@ -20,6 +21,7 @@ router = APIRouter(prefix="/randomness", tags=["randomness"])
 
 Caller = Annotated[Principal, Depends(require_scope(RANDOMNESS_REQUEST))]
 HEX = r"^(0x)?([0-9a-fA-F]{2})*$"
+SCRIPT_HASH = r"^(0x)?[0-9a-fA-F]{40}$"
 
 
 class RandomnessRequest(BaseModel):
@@ -36,10 +38,19 @@ class RandomnessAnswer(BaseModel):
     signature: str
     publicKey: str  # noqa: N815
     blsPublicKey: str  # noqa: N815
+    #: what the answer is bound to (off chain: magic 0, the zero contract, a hash of the tenant)
+    networkMagic: int  # noqa: N815
+    contract: str
+    consumer: str
 
 
 class VerifyRequest(BaseModel):
     requestId: str = Field(pattern=r"^[0-9]{1,19}$")  # noqa: N815
+    #: the network, contract and consumer the answer is bound to (``0x`` script hashes, big-endian as
+    #: Neo shows them); an off-chain answer carries its own (magic 0, the zero contract)
+    networkMagic: int = Field(ge=0, le=2**32 - 1)  # noqa: N815
+    contract: str = Field(pattern=SCRIPT_HASH)
+    consumer: str = Field(pattern=SCRIPT_HASH)
     seed: str = Field(pattern=HEX)
     proof: str = Field(pattern=HEX)
     output: str = Field(pattern=HEX)
@@ -102,6 +113,9 @@ async def generate(body: RandomnessRequest, request: Request, caller: Caller) ->
         signature=answer.signature.hex(),
         publicKey=answer.public_key.hex(),
         blsPublicKey=answer.bls_public_key.hex(),
+        networkMagic=answer.magic,
+        contract=randomness.script_hash_hex(answer.contract),
+        consumer=randomness.script_hash_hex(answer.consumer),
     )
 
 
@@ -111,9 +125,15 @@ async def verify(body: VerifyRequest, request: Request, _caller: Caller) -> Veri
         words = [int(w) for w in body.words] if body.words is not None else None
     except ValueError:
         raise InvalidInput("words must be decimal integers") from None
-    verdict, keys = await _parts(request).verify(
+    facts = facts_or_none(
+        magic=body.networkMagic,
+        contract=rules.script_hash_bytes(body.contract),
         request_id=int(body.requestId),
+        consumer=rules.script_hash_bytes(body.consumer),
         seed=_hex(body.seed),
+    )
+    verdict, keys = await _parts(request).verify(
+        facts=facts,
         proof=_hex(body.proof),
         output=_hex(body.output),
         words=words,

@@ -2,8 +2,9 @@
 
 For each request (``contracts/README.md`` has the exact encodings):
 
-1. proof = the enclave's BLS signature over ``vrf_input(requestId, seed)``; output = SHA-256(proof);
-2. signature = the enclave's ECDSA (secp256r1) signature over ``fulfil_message(...)``;
+1-2. the enclave's ``randomness_fulfil`` builds, from the chain facts (network magic, contract, request id,
+   consumer, seed), proof = its BLS signature over ``vrf_input``, output = SHA-256(proof) and signature =
+   its ECDSA (secp256r1) signature over ``fulfil_message`` (``enclave/wire/randomness.py``);
 3. ``fulfill(...)`` and ``deliver(requestId)`` in one transaction when the dry-run halts. Several requests
    share one transaction (``per_transaction``), so a burst of hundreds in one block is answered by a few
    transactions in the next block.
@@ -22,7 +23,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from neo_service_layer.enclave.wire.keys import PLATFORM_KEY_OWNER, Purpose, SignatureFormat
+from neo_service_layer.enclave.wire.keys import PLATFORM_KEY_OWNER
 from neo_service_layer.kernel.chain.ports.chain import Chain, ChainEvent, ChainObserver, ContractCall
 from neo_service_layer.kernel.chain.ports.request_store import RequestReader, RequestStore
 from neo_service_layer.kernel.chain.rules import (
@@ -117,32 +118,35 @@ class Proved:
 
 
 async def prove(
-    enclave: Enclave, keys: RandomnessKeys, items: Sequence[tuple[int, bytes]]
-) -> list[tuple[bytes, bytes, bytes]]:
-    """(output, proof, signature) for each (request id, seed), in enclave batches."""
-    results: list[tuple[bytes, bytes, bytes]] = []
+    enclave: Enclave, keys: RandomnessKeys, items: Sequence[randomness.RandomnessFacts]
+) -> list[randomness.SignedRandomness]:
+    """(output, proof, signature) for each request's chain facts, built in the enclave in batches.
+
+    The host passes only facts (network magic, contract, request id, consumer, seed); the enclave's
+    ``randomness_fulfil`` builds and signs the messages itself (``enclave/wire/randomness.py``).
+    """
+    results: list[randomness.SignedRandomness] = []
     for start in range(0, len(items), ENCLAVE_BATCH):
-        chunk = items[start : start + ENCLAVE_BATCH]
-        proofs = await enclave.sign_batch(
-            keys.bls_key_id,
-            [randomness.vrf_input(rid, seed) for rid, seed in chunk],
-            tenant=PLATFORM_KEY_OWNER,
-            purpose=Purpose.RANDOMNESS,
-            fmt=SignatureFormat.BLS,
+        results.extend(
+            await enclave.randomness_fulfil(
+                bls_key_id=keys.bls_key_id,
+                ecdsa_key_id=keys.ecdsa_key_id,
+                items=items[start : start + ENCLAVE_BATCH],
+                tenant=PLATFORM_KEY_OWNER,
+            )
         )
-        outputs = [randomness.output_from_proof(p) for p in proofs]
-        signatures = await enclave.sign_batch(
-            keys.ecdsa_key_id,
-            [
-                randomness.fulfil_message(rid, seed, o, p)
-                for (rid, seed), o, p in zip(chunk, outputs, proofs, strict=True)
-            ],
-            tenant=PLATFORM_KEY_OWNER,
-            purpose=Purpose.RANDOMNESS,
-            fmt=SignatureFormat.ECDSA_SHA256,
-        )
-        results.extend(zip(outputs, proofs, signatures, strict=True))
     return results
+
+
+def request_facts(magic: int, contract: str, request: RandomnessRequest) -> randomness.RandomnessFacts:
+    """What an on-chain answer is bound to: this network, this contract, the request, its consumer."""
+    return randomness.RandomnessFacts(
+        magic=magic,
+        contract=randomness.script_hash_bytes(contract),
+        request_id=request.request_id,
+        consumer=randomness.script_hash_bytes(request.consumer),
+        seed=request.asked.seed,
+    )
 
 
 class RandomnessFulfiller(CallbackDelivery[Proved, RandomnessResult]):
@@ -190,11 +194,13 @@ class RandomnessFulfiller(CallbackDelivery[Proved, RandomnessResult]):
         if not claimed:
             return 0
         try:
-            signed = await prove(self._enclave(), self._keys, [(r.request_id, r.asked.seed) for r in claimed])
+            magic = self._chain.magic
+            facts = [request_facts(magic, self.contract, r) for r in claimed]
+            signed = await prove(self._enclave(), self._keys, facts)
         except Exception:
             await self._store.release(SERVICE, self.contract, self.worker_id, [r.request_id for r in claimed])
             raise
-        proved = [Proved(r, *s) for r, s in zip(claimed, signed, strict=True)]
+        proved = [Proved(r, s.output, s.proof, s.signature) for r, s in zip(claimed, signed, strict=True)]
         groups = [proved[i : i + self._per_tx] for i in range(0, len(proved), self._per_tx)]
         await asyncio.gather(*(self._limited(group) for group in groups))
         return len(claimed)
@@ -253,6 +259,10 @@ class OffchainRandomness:
     signature: bytes
     public_key: bytes
     bls_public_key: bytes
+    #: the facts the answer is bound to: ``OFFCHAIN_MAGIC``, ``OFFCHAIN_CONTRACT``, the tenant's consumer
+    magic: int
+    contract: bytes
+    consumer: bytes
 
 
 def offchain_seed(tenant: str, request_id: int, caller_seed: bytes) -> bytes:
@@ -266,22 +276,35 @@ async def generate_offchain(
 ) -> OffchainRandomness:
     """Random words with the same proof and signature as an on-chain fulfilment.
 
+    Bound to network magic ``OFFCHAIN_MAGIC``, contract ``OFFCHAIN_CONTRACT`` and consumer
+    ``offchain_consumer(tenant)``: facts no on-chain request has, so the answer cannot be replayed on chain.
+
     The request id and (without a caller seed) the seed material come from the enclave's CSPRNG.
     """
     randomness.check_request(num_words, b"")
     entropy = await enclave.random(40)
     request_id = int.from_bytes(entropy[:8], "little") >> 1  # 63 bits, as the contract's ids
     seed = offchain_seed(tenant, request_id, caller_seed if caller_seed is not None else entropy[8:])
-    ((output, proof, signature),) = await prove(enclave, keys, [(request_id, seed)])
+    facts = randomness.RandomnessFacts(
+        magic=randomness.OFFCHAIN_MAGIC,
+        contract=randomness.OFFCHAIN_CONTRACT,
+        request_id=request_id,
+        consumer=randomness.offchain_consumer(tenant),
+        seed=seed,
+    )
+    (signed,) = await prove(enclave, keys, [facts])
     return OffchainRandomness(
         request_id=request_id,
         seed=seed,
-        proof=proof,
-        output=output,
-        words=randomness.derive_words(output, num_words),
-        signature=signature,
+        proof=signed.proof,
+        output=signed.output,
+        words=randomness.derive_words(signed.output, num_words),
+        signature=signed.signature,
         public_key=keys.ecdsa_public_key,
         bls_public_key=keys.bls_public_key,
+        magic=facts.magic,
+        contract=facts.contract,
+        consumer=facts.consumer,
     )
 
 

@@ -48,6 +48,13 @@ class ChainMetrics:
             ["service", "outcome"],
             registry=registry,
         )
+        self.dropped = Counter(
+            "nsl_chain_events_dropped_total",
+            "Contract events the watcher ignored, by reason (not_halted: emitted by a transaction that"
+            " FAULTed, whose effects were rolled back).",
+            ["service", "reason"],
+            registry=registry,
+        )
         self.sender_gas = Gauge(
             "nsl_chain_sender_gas_balance",
             "GAS held by the service's transaction-sender account (NaN until first read).",
@@ -91,6 +98,9 @@ class ChainMetrics:
 
     def transaction_outcome(self, service: str, outcome: str) -> None:
         self.transactions.labels(service, outcome).inc()
+
+    def events_dropped(self, service: str, reason: str, count: int) -> None:
+        self.dropped.labels(service, reason).inc(count)
 
     def feed_round(self, pair: str, outcome: str) -> None:
         self.feed_rounds.labels(pair, outcome).inc()

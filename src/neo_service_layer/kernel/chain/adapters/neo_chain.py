@@ -26,6 +26,7 @@ from neo3.wallet import utils as wallet_utils
 from neo_service_layer.kernel.chain.adapters.rpc import RpcPool
 from neo_service_layer.kernel.chain.adapters.signing import EnclaveAccount
 from neo_service_layer.kernel.chain.ports.chain import (
+    HALT,
     BlockEvents,
     ChainCallFaulted,
     ChainEvent,
@@ -83,7 +84,7 @@ def decode_item(item: noderpc.StackItem) -> Any:
     return item.value
 
 
-def _event(block: int, raw: dict[str, Any]) -> ChainEvent:
+def _event(block: int, raw: dict[str, Any], vmstate: str = HALT) -> ChainEvent:
     notification = noderpc.Notification.from_json(raw)
     values = decode_item(notification.state)
     return ChainEvent(
@@ -92,6 +93,7 @@ def _event(block: int, raw: dict[str, Any]) -> ChainEvent:
         contract=hash_text(notification.contract),
         name=notification.event_name,
         values=values if isinstance(values, tuple) else (values,),
+        vmstate=vmstate,
     )
 
 
@@ -110,7 +112,13 @@ class NeoRpcEndpoint:
         return await self.client._do_post(method, params)
 
     async def block_events(self, index: int, contract: str) -> tuple[list[ChainEvent], str]:
-        """Events of ``contract`` in block ``index`` and the block hash."""
+        """Events of ``contract`` in block ``index`` and the block hash.
+
+        neo-go's ``getblocknotifications`` returns only notifications of HALTed executions (the node
+        filters them), so those are marked HALT. Read from ``getapplicationlog``, every execution's
+        notifications come back marked with its ``vmstate``: the caller decides (the watcher drops
+        and counts the ones that did not HALT).
+        """
         block_hash = str(await self.post("getblockhash", [index]))
         if self.block_notifications_supported:
             try:
@@ -126,11 +134,10 @@ class NeoRpcEndpoint:
         for tx in block.get("tx", []):
             log = await self.post("getapplicationlog", [tx["hash"]])
             for execution in log.get("executions", []):
-                if execution.get("vmstate") != "HALT":
-                    continue
+                vmstate = str(execution.get("vmstate") or "NONE")
                 for n in execution.get("notifications", []):
                     if n.get("contract") == contract:
-                        events.append(_event(index, {**n, "container": tx["hash"]}))
+                        events.append(_event(index, {**n, "container": tx["hash"]}, vmstate))
         return events, block_hash
 
     async def block_time(self, index: int) -> datetime:
@@ -193,7 +200,9 @@ class NeoChain:
             exception=result.exception,
             stack=tuple(decode_item(i) for i in result.stack),
             events=tuple(
-                ChainEvent(-1, "", hash_text(n.contract), n.event_name, _tuple(decode_item(n.state)))
+                ChainEvent(
+                    -1, "", hash_text(n.contract), n.event_name, _tuple(decode_item(n.state)), result.state
+                )
                 for n in result.notifications
             ),
         )

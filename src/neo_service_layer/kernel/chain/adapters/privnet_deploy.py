@@ -1,8 +1,9 @@
 """Send transactions on the local private network: the dev committee account, deploy and fund.
 
-Every send is dry-run first (``test_invoke``) and refused when the script would FAULT, gets a random
-nonce (neo-mamba's ``TxBuilder`` always uses 123, which makes equal transactions collide) and waits
-for its receipt with explicit receipt timing.
+Every send is dry-run first (``test_invoke``) and refused when the script would FAULT (unless sent
+to FAULT on purpose, ``allow_fault=True``: tests of what a FAULT leaves on chain), gets a random nonce
+(neo-mamba's ``TxBuilder`` always uses 123, which makes equal transactions collide) and waits for its
+receipt with explicit receipt timing.
 """
 
 from __future__ import annotations
@@ -116,15 +117,22 @@ class AccountInvoker:
         receipt: InvokeReceipt[T] = await self.facade.test_invoke(call, signers=self.signers)
         return receipt
 
-    async def invoke(self, call: ContractMethodResult[T], *, append_system_fee: int = 0) -> InvokeReceipt[T]:
+    async def invoke(
+        self, call: ContractMethodResult[T], *, append_system_fee: int = 0, allow_fault: bool = False
+    ) -> InvokeReceipt[T]:
         """Send ``call`` and wait until it is in a block.
 
+        ``allow_fault``: send it even when the dry-run FAULTs (the system fee is the GAS the dry-run
+        consumed up to its fault, plus ``append_system_fee``) and return the FAULTed receipt (its
+        ``result`` is the raw execution) instead of raising. Only for tests of what a FAULTed
+        transaction leaves on chain.
+
         Raises:
-            ScriptFault: the dry-run FAULTed; nothing was sent.
-            TransactionFailed: the transaction FAULTed on chain.
+            ScriptFault: the dry-run FAULTed; nothing was sent (not with ``allow_fault``).
+            TransactionFailed: the transaction FAULTed on chain (not with ``allow_fault``).
         """
         dry = await self.facade.test_invoke_raw(call, signers=self.signers)
-        if dry.result.state != "HALT":
+        if dry.result.state != "HALT" and not allow_fault:
             raise ScriptFault(dry.result.exception, dry.result.gas_consumed)
         async with noderpc.NeoRpcClient(self.facade.rpc_host, timeout=10.0) as client:
             builder = txbuilder.TxBuilder(client, call.script)
@@ -145,10 +153,10 @@ class AccountInvoker:
                 tx_hash, timeout=self.receipt_timeout, retry_delay=self.receipt_retry_delay
             )
         execution = receipt.execution
-        if execution.state != "HALT":
+        if execution.state != "HALT" and not allow_fault:
             raise TransactionFailed(tx_hash, execution.exception)
         result: Any = execution
-        if call.execution_processor is not None:
+        if call.execution_processor is not None and execution.state == "HALT":
             result = call.execution_processor(execution, 0)
         return InvokeReceipt[T](
             receipt.tx_hash,

@@ -26,6 +26,12 @@ class SqlRoleKeyStore:
             ).first()
         return (row.key_id, row.kind, bytes(row.public_key)) if row is not None else None
 
+    async def service_keys(self) -> dict[str, tuple[str, str, bytes]]:
+        """Every role's key: role -> (key id, kind, public key), by role."""
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(select(chain_service_keys).order_by(chain_service_keys.c.role))).all()
+        return {row.role: (row.key_id, row.kind, bytes(row.public_key)) for row in rows}
+
     async def put_service_key(
         self, role: str, key_id: str, kind: str, public_key: bytes, sealed: bytes, version: int, now: datetime
     ) -> bool:

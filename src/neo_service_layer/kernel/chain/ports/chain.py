@@ -39,15 +39,30 @@ class ContractCall:
     args: tuple[Arg, ...] = ()
 
 
+#: the VM state of an execution that completed; every other state (``FAULT``...) rolled its effects back
+HALT = "HALT"
+
+
 @dataclass(frozen=True, slots=True)
 class ChainEvent:
-    """One notification of a HALTed transaction."""
+    """One notification, with the VM state of the execution that emitted it.
+
+    A transaction that FAULTs still lists the notifications it emitted before the fault in its
+    application log, but its state changes were rolled back: such an event never happened for the
+    contract (a request id in it is handed out again by the next request). ``vmstate`` says which;
+    the watcher acts only on ``HALT`` events.
+    """
 
     block: int
     tx_hash: Hash256
     contract: ContractHash
     name: str
     values: tuple[Any, ...]
+    vmstate: str = HALT
+
+    @property
+    def halted(self) -> bool:
+        return self.vmstate == HALT
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +131,12 @@ class Chain(Protocol):
         ...
 
     async def block_events(self, index: int, contract: ContractHash) -> BlockEvents:
-        """Notifications of ``contract`` in block ``index`` (HALTed transactions only)."""
+        """Notifications of ``contract`` in block ``index``, each with its execution's ``vmstate``.
+
+        An adapter may leave out notifications of executions that did not HALT (neo-go's
+        ``getblocknotifications`` does); when it returns them they carry their state and the watcher
+        drops them.
+        """
         ...
 
     async def dry_run(self, calls: Sequence[ContractCall]) -> DryRun:
@@ -163,6 +183,10 @@ class ChainObserver(Protocol):
 
     def transaction_outcome(self, service: str, outcome: str) -> None: ...
 
+    def events_dropped(self, service: str, reason: str, count: int) -> None:
+        """``count`` events the watcher ignored (``reason``: ``not_halted``)."""
+        ...
+
 
 class NullObserver:
     """Reports nowhere."""
@@ -177,4 +201,7 @@ class NullObserver:
         return None
 
     def transaction_outcome(self, service: str, outcome: str) -> None:
+        return None
+
+    def events_dropped(self, service: str, reason: str, count: int) -> None:
         return None

@@ -12,6 +12,10 @@ class RoleKeyStore(Protocol):
         """(key id, kind, public key) of the enclave key playing ``role``."""
         ...
 
+    async def service_keys(self) -> Mapping[str, tuple[str, str, bytes]]:
+        """Every role's key: role -> (key id, kind, public key)."""
+        ...
+
     async def put_service_key(
         self, role: str, key_id: str, kind: str, public_key: bytes, sealed: bytes, version: int, now: datetime
     ) -> bool:

@@ -10,6 +10,12 @@ WebSocket subscription would save those milliseconds but still needs this same c
 Each block's events and the cursor move are one database transaction, so a crash between them leaves
 the cursor behind the events, and re-applying a block changes nothing (inserts ignore duplicates,
 status moves are conditional).
+
+Only notifications of executions that HALTed are decoded. A FAULTed transaction's notifications (those
+emitted before the fault, which application logs still list) describe state changes that were rolled
+back: a request there was never stored by the contract, its id is handed to the next request, and a
+"fulfilled" there fulfilled nothing. They are dropped before the service's decoder sees them and
+counted (``ChainObserver.events_dropped``, reason ``not_halted``).
 """
 
 from __future__ import annotations
@@ -28,6 +34,9 @@ from neo_service_layer.kernel.chain.rules import (
     next_scan,
 )
 from neo_service_layer.kernel.clock import Clock
+
+#: why the watcher ignored an event (the ``reason`` of ``ChainObserver.events_dropped``)
+NOT_HALTED = "not_halted"
 
 #: a service's reading of its contract's events: new requests (with what they ask) and later events
 type EventDecoder[Q] = Callable[[Sequence[ChainEvent]], tuple[list[NewRequest[Q]], list[RequestUpdate]]]
@@ -80,7 +89,11 @@ class ChainWatcher[Q]:
         transitions: list[Transitioned] = []
         for index in range(scan.first, scan.last + 1):
             block = await self._chain.block_events(index, self.contract)
-            new, updates = self._decode([e for e in block.events if e.contract == self.contract])
+            ours = [e for e in block.events if e.contract == self.contract]
+            halted = [e for e in ours if e.halted]
+            if len(halted) < len(ours):
+                self._observer.events_dropped(self.service, NOT_HALTED, len(ours) - len(halted))
+            new, updates = self._decode(halted)
             applied = await self._store.apply_block(
                 self.cursor_name,
                 self.service,

@@ -96,6 +96,8 @@ class UserRepository(Protocol):
 
     async def set_password_hash(self, user_id: UserId, password_hash: str) -> None: ...
 
+    async def set_disabled(self, user_id: UserId, disabled: bool) -> None: ...
+
     async def set_totp(
         self, user_id: UserId, *, secret: bytes | None, pending: bytes | None, last_step: int
     ) -> None: ...
@@ -140,6 +142,10 @@ class ApiKeyRepository(Protocol):
 
     async def revoke(self, tenant_id: TenantId, key_id: str, now: datetime) -> bool: ...
 
+    async def revoke_created_by(self, tenant_id: TenantId, created_by: str, now: datetime) -> int:
+        """Revoke every live key of the tenant created by ``created_by`` (``user:<id>``); how many."""
+        ...
+
     async def touch(self, tenant_id: TenantId, key_id: str, now: datetime) -> None: ...
 
 
@@ -156,6 +162,10 @@ class RefreshTokenRepository(Protocol):
 
     async def revoke_family(self, tenant_id: TenantId, family_id: str, now: datetime) -> int: ...
 
+    async def revoke_for_user(self, tenant_id: TenantId, user_id: UserId, now: datetime) -> int:
+        """Revoke every live refresh token of ``user_id`` in the tenant (all sessions); how many."""
+        ...
+
 
 class RevokedTokenRepository(Protocol):
     async def add(
@@ -170,8 +180,13 @@ class RevokedTokenRepository(Protocol):
 class LoginThrottleRepository(Protocol):
     async def get(self, key: str) -> LockoutState: ...
 
-    async def record_failure(self, key: str, now: datetime, policy: LockoutPolicy) -> LockoutState:
-        """Count one failure atomically (row lock / single writer) and return the new state."""
+    async def record_failure(
+        self, key: str, now: datetime, policy: LockoutPolicy, free: int | None
+    ) -> LockoutState:
+        """Count one failure atomically (row lock / single writer) and return the new state.
+
+        ``free``: failures allowed before the key must wait (``None``: count only, never wait).
+        """
         ...
 
     async def clear(self, key: str) -> None: ...

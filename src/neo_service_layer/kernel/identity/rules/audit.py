@@ -42,6 +42,7 @@ class Actions:
     MEMBER_ROLE_CHANGE = "member.role_change"
     MEMBER_REMOVE = "member.remove"
     USER_CREATE = "user.create"
+    USER_DISABLE = "user.disable"
     SIGNING_KEY_ROTATE = "auth.signing_key_rotate"
     RATE_LIMITED = "ratelimit.exceeded"
     KEY_USE = "key.use"

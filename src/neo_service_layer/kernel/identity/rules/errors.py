@@ -21,10 +21,6 @@ class InvalidCredentials(Unauthenticated):
     code = "invalid-credentials"
 
 
-class AccountLocked(Unauthenticated):
-    code = "account-locked"
-
-
 class MfaRequired(Unauthenticated):
     code = "mfa-required"
 
@@ -92,6 +88,10 @@ class WeakPassword(InvalidInput):
 
 class TenantNotFound(NotFound):
     code = "tenant-not-found"
+
+
+class UserNotFound(NotFound):
+    code = "user-not-found"
 
 
 class MemberNotFound(NotFound):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import math
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -56,16 +58,38 @@ def check_password(
 
 @dataclass(frozen=True, slots=True)
 class LockoutPolicy:
-    """``max_failures`` failed sign-ins within ``window`` lock the key for ``lock_for``."""
+    """The sign-in throttle: exponential backoff per (account, client), never a lock of the account.
+
+    Attributes:
+        max_failures: failed sign-ins one client may make on one account before it has to wait.
+        base_delay: the wait after failure number ``max_failures``; it doubles with each further failure.
+        max_delay: the longest wait (``NSL_LOGIN_LOCKOUT_SECONDS``).
+        window: counts are forgotten this long after the first failure counted.
+        client_max_failures: failures one client may make across all accounts (password spraying)
+            before that client, and only that client, has to wait.
+        account_alarm: failures on one account from all clients within ``window`` after which every
+            client gets a single free failure on it (slows a distributed guesser down; a correct
+            password from a client without failures still signs in).
+    """
 
     max_failures: int = 5
-    window: timedelta = timedelta(minutes=15)
-    lock_for: timedelta = timedelta(minutes=15)
+    base_delay: timedelta = timedelta(seconds=1)
+    max_delay: timedelta = timedelta(minutes=15)
+    window: timedelta = timedelta(hours=24)
+    client_max_failures: int = 20
+    account_alarm: int = 50
+
+    def delay(self, failures: int, free: int) -> timedelta:
+        """How long to wait after ``failures`` failures when ``free`` of them cost nothing."""
+        if failures < free:
+            return timedelta(0)
+        doubled: timedelta = self.base_delay * (2 ** min(failures - free, 40))
+        return min(doubled, self.max_delay)
 
 
 @dataclass(frozen=True, slots=True)
 class LockoutState:
-    """Failed sign-ins counted for one key (``user:<name>`` or ``ip:<address>``)."""
+    """Failed sign-ins counted for one key (see :class:`ThrottleKeys`)."""
 
     failures: int = 0
     first_failure_at: datetime | None = None
@@ -74,22 +98,58 @@ class LockoutState:
     def is_locked(self, now: datetime) -> bool:
         return self.locked_until is not None and now < self.locked_until
 
-    def after_failure(self, now: datetime, policy: LockoutPolicy) -> LockoutState:
-        """The state after one more failure: counts restart after the window; the limit locks."""
+    def retry_after(self, now: datetime) -> int:
+        """Whole seconds (rounded up) until this key may try again; 0 when it may now."""
+        if self.locked_until is None or now >= self.locked_until:
+            return 0
+        return max(1, math.ceil((self.locked_until - now).total_seconds()))
+
+    def counted(self, now: datetime, policy: LockoutPolicy) -> int:
+        """The failures that still count at ``now`` (0 once the window has passed)."""
+        if self.first_failure_at is None or now - self.first_failure_at >= policy.window:
+            return 0
+        return self.failures
+
+    def after_failure(self, now: datetime, policy: LockoutPolicy, free: int | None) -> LockoutState:
+        """The state after one more failure; with ``free`` failures allowed (``None``: count only).
+
+        A failure while the key must wait is not counted (the attempt was refused before any check).
+        """
         if self.is_locked(now):
             return self
-        fresh = self.first_failure_at is None or now - self.first_failure_at >= policy.window
-        if self.locked_until is not None and now >= self.locked_until:
-            fresh = True
-        failures = 1 if fresh else self.failures + 1
-        first = now if fresh else self.first_failure_at
-        locked_until = now + policy.lock_for if failures >= policy.max_failures else None
-        return LockoutState(failures=failures, first_failure_at=first, locked_until=locked_until)
+        failures = self.counted(now, policy) + 1
+        first = now if failures == 1 else self.first_failure_at
+        wait = policy.delay(failures, free) if free is not None else timedelta(0)
+        return LockoutState(
+            failures=failures, first_failure_at=first, locked_until=now + wait if wait else None
+        )
 
 
-def lockout_keys(username: str, client_ip: str | None) -> tuple[str, ...]:
-    """The keys a sign-in attempt counts against: the account name, and the client address."""
-    keys = [f"user:{username.casefold()}"]
-    if client_ip:
-        keys.append(f"ip:{client_ip}")
-    return tuple(keys)
+@dataclass(frozen=True, slots=True)
+class ThrottleKeys:
+    """The keys one sign-in attempt counts against.
+
+    Attributes:
+        pair: this account from this client: backoff, cleared by a successful sign-in from the client.
+        account: this account from every client: counted only, raises the alarm (never refuses).
+        client: this client on every account: backoff after ``client_max_failures`` (``None``
+            when the client address is unknown).
+    """
+
+    pair: str
+    account: str
+    client: str | None
+
+
+def throttle_keys(username: str, client_ip: str | None) -> ThrottleKeys:
+    """The throttle keys of a sign-in of ``username`` from ``client_ip`` (the edge's resolved address).
+
+    The account name is hashed so that a key has a bounded length whatever the name typed.
+    """
+    account = hashlib.sha256(username.casefold().encode()).hexdigest()[:32]
+    client = (client_ip or "")[:100]
+    return ThrottleKeys(
+        pair=f"pair:{account}:{client or '-'}",
+        account=f"acct:{account}",
+        client=f"ip:{client}" if client else None,
+    )

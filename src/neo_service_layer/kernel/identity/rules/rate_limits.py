@@ -67,3 +67,17 @@ class RateLimited(DomainError):
     def __init__(self, decision: RateDecision, message: str = "too many requests; slow down") -> None:
         super().__init__(message)
         self.decision = decision
+
+
+class SignInThrottled(RateLimited):
+    """Too many failed sign-ins on one account from this client: wait ``retry_after`` seconds.
+
+    Only the client that failed waits; the account stays open to every other client.
+    """
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            RateDecision(allowed=False, limit=0, remaining=0, reset_after=retry_after),
+            f"too many failed sign-ins from this client; retry after {retry_after} s",
+        )
+        self.retry_after = retry_after

@@ -1,7 +1,10 @@
 """Bearer credentials: turning an access token (JWT) or an API key into the :class:`Principal` calling.
 
-Runs on every authenticated request: a token is checked by signature, times and the sign-out list; an
-API key by its keyed hash, and its last use is recorded at most once per ``api_key_touch_interval``.
+Runs on every authenticated request: a token is checked by signature, times and the sign-out list, and
+its holder must still be an enabled account and (outside ``_platform``) still a member of the token's
+tenant since before the token was issued, so disabling a user or removing a member ends their access
+tokens at once; an API key by its keyed hash, and its last use is recorded at most once per
+``api_key_touch_interval``.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.identity.ports.audit import AuditLog
 from neo_service_layer.kernel.identity.ports.identity import IdentityUnitOfWorkFactory, SecretBox, TokenCodec
 from neo_service_layer.kernel.identity.rules.access import Principal, PrincipalKind
+from neo_service_layer.kernel.identity.rules.accounts import PLATFORM_TENANT
 from neo_service_layer.kernel.identity.rules.api_keys import API_KEY_PREFIX, parse_api_key
 from neo_service_layer.kernel.identity.rules.audit import Actions, AuditRecord, Outcome, RequestMeta
 from neo_service_layer.kernel.identity.rules.errors import InvalidApiKey, TokenRevoked
@@ -50,6 +54,16 @@ class BearerAuthenticator:
         async with self._uow(claims.tenant) as uow:
             if await uow.revoked_tokens.is_revoked(claims.jti):
                 raise TokenRevoked("this access token was revoked (signed out)")
+            user = await uow.users.get(claims.sub)
+            if user is None or user.disabled:
+                raise TokenRevoked("the account of this token is disabled")
+            if claims.tenant == PLATFORM_TENANT:
+                if not user.is_superadmin:
+                    raise TokenRevoked("this account is no longer a superadmin")
+            else:
+                member = await uow.memberships.get(claims.tenant, claims.sub)
+                if member is None or int(member.created_at.timestamp()) > claims.iat:
+                    raise TokenRevoked("this account is no longer a member of the token's tenant")
         return claims.principal()
 
     async def _authenticate_key(self, credential: str, meta: RequestMeta) -> Principal:

@@ -1,8 +1,14 @@
 """Sign-in: user name and password, then the second factor when enrolled, then tokens for one tenant.
 
-Failures count against the account name and the client address (lockout); an unknown user costs the
-same password-hash work as a wrong password, so the two cannot be told apart. Every attempt is audited:
-a success in the tenant signed in to, a failure in the tenant named (when it exists) or the platform's.
+Failures are throttled per (account, client): after a few, that client waits 1 s, 2 s, 4 s ... (capped)
+before it may try that account again, while every other client may still sign in to it. A client
+failing on many accounts waits too, and an account failing from many clients gives each client only
+one free failure (``LockoutPolicy``). An unknown user costs the same password-hash work as a wrong
+password, so the two cannot be told apart.
+
+Every attempt is audited: a success in the tenant signed in to; a failure or a throttled attempt (the
+caller is not authenticated) only in the platform's chain, so no one can write to a tenant's chain
+without signing in to it.
 """
 
 from __future__ import annotations
@@ -23,14 +29,18 @@ from neo_service_layer.kernel.identity.ports.identity import (
 from neo_service_layer.kernel.identity.rules.accounts import PLATFORM_TENANT, SUPERADMIN, Tenant, User
 from neo_service_layer.kernel.identity.rules.audit import Actions, AuditRecord, Outcome, RequestMeta
 from neo_service_layer.kernel.identity.rules.errors import (
-    AccountLocked,
     InvalidCredentials,
     InvalidMfaCode,
     MfaRequired,
     NotAMember,
     TenantRequired,
 )
-from neo_service_layer.kernel.identity.rules.passwords import lockout_keys, normalise_password
+from neo_service_layer.kernel.identity.rules.passwords import (
+    ThrottleKeys,
+    normalise_password,
+    throttle_keys,
+)
+from neo_service_layer.kernel.identity.rules.rate_limits import SignInThrottled
 from neo_service_layer.kernel.identity.use_cases.auth_policy import AuthPolicy
 from neo_service_layer.kernel.identity.use_cases.mfa import normalise_backup_code, totp_label
 from neo_service_layer.kernel.identity.use_cases.sessions import IssuedTokens, Sessions
@@ -74,37 +84,59 @@ class SignIn:
         """Password (+ second factor when enrolled) -> tokens for one tenant.
 
         Raises:
-            AccountLocked: too many recent failures for this account name or client address.
+            SignInThrottled: this client failed too often on this account (or on many); 429.
             InvalidCredentials: unknown user or wrong password (indistinguishable, same work done).
             MfaRequired / InvalidMfaCode: TOTP enrolled and the code is missing / wrong.
             NotAMember / TenantRequired: no such membership / several tenants and none named.
         """
         now = self._clock.now()
-        keys = lockout_keys(username, meta.client_ip)
+        keys = throttle_keys(username, meta.client_ip)
         password = normalise_password(password)
         async with self._uow(None) as uow:
-            states = [await uow.throttle.get(key) for key in keys]
+            wait = (await uow.throttle.get(keys.pair)).retry_after(now)
+            if keys.client is not None:
+                wait = max(wait, (await uow.throttle.get(keys.client)).retry_after(now))
             user = await uow.users.by_username(username)
-            audit_tenant = await self._audit_tenant_for(uow, tenant)
-        if any(state.is_locked(now) for state in states):
-            await self._login_audit(audit_tenant, username, user, Outcome.DENIED, meta, "locked")
-            raise AccountLocked("too many failed sign-ins; try again later")
+        if wait:
+            await self._login_audit(
+                PLATFORM_TENANT,
+                username,
+                user,
+                Outcome.DENIED,
+                meta,
+                "throttled",
+                {"tenant": (tenant or "")[:64]},
+            )
+            raise SignInThrottled(wait)
         if user is None:
             await self._hasher.verify(await self._unknown_user(), password)
-            await self._fail(keys, audit_tenant, username, None, meta, "bad-credentials")
+            await self._fail(keys, tenant, username, None, meta, "bad-credentials")
         elif not await self._hasher.verify(user.password_hash, password) or user.disabled:
-            await self._fail(keys, audit_tenant, username, user, meta, "bad-credentials")
+            await self._fail(keys, tenant, username, user, meta, "bad-credentials")
         assert user is not None
+        used_backup_code = False
         if user.mfa_enabled:
-            await self._second_factor(user, totp_code, backup_code, keys, audit_tenant, meta)
+            used_backup_code = await self._second_factor(user, totp_code, backup_code, keys, tenant, meta)
         await self._codec.ensure_key()  # may write the first key: not inside the transaction below
         async with self._uow(None) as uow:
-            await uow.throttle.clear(keys[0])
+            await uow.throttle.clear(keys.pair)
             if self._hasher.needs_rehash(user.password_hash):
                 await uow.users.set_password_hash(user.id, await self._hasher.hash(password))
             chosen, roles = await self._resolve_tenant(uow, user, tenant)
             issued = await self._sessions.issue(uow, user, chosen, roles, family_id=None)
             await uow.commit()
+        if used_backup_code:
+            await self._audit.record(
+                AuditRecord(
+                    tenant_id=chosen.id,
+                    actor=f"user:{user.id}",
+                    action=Actions.MFA_BACKUP_CODE_USED,
+                    outcome=Outcome.SUCCESS,
+                    target=f"user:{user.id}",
+                    request_id=meta.request_id,
+                    client_ip=meta.client_ip,
+                )
+            )
         details = {"mfa_enrollment_required": "true"} if issued.mfa_enrollment_required else {}
         await self._login_audit(chosen.id, username, user, Outcome.SUCCESS, meta, "", details)
         return issued
@@ -114,10 +146,11 @@ class SignIn:
         user: User,
         totp_code: str | None,
         backup_code: str | None,
-        keys: tuple[str, ...],
-        audit_tenant: str,
+        keys: ThrottleKeys,
+        tenant: str | None,
         meta: RequestMeta,
-    ) -> None:
+    ) -> bool:
+        """Check the TOTP or backup code; True when a backup code was used (audited after success)."""
         now = self._clock.now()
         if totp_code:
             assert user.totp_secret is not None
@@ -127,47 +160,41 @@ class SignIn:
                 fresh = step is not None and await uow.users.advance_totp_step(user.id, step)
                 await uow.commit()
             if not fresh:
-                await self._fail(keys, audit_tenant, user.username, user, meta, "bad-totp", InvalidMfaCode)
-            return
+                await self._fail(keys, tenant, user.username, user, meta, "bad-totp", InvalidMfaCode)
+            return False
         if backup_code:
             digest = self._box.mac("backup-code", f"{user.id}:{normalise_backup_code(backup_code)}")
             async with self._uow(None) as uow:
                 used = await uow.users.use_backup_code(user.id, digest, now)
                 await uow.commit()
             if not used:
-                await self._fail(
-                    keys, audit_tenant, user.username, user, meta, "bad-backup-code", InvalidMfaCode
-                )
-            await self._audit.record(
-                AuditRecord(
-                    tenant_id=audit_tenant,
-                    actor=f"user:{user.id}",
-                    action=Actions.MFA_BACKUP_CODE_USED,
-                    outcome=Outcome.SUCCESS,
-                    target=f"user:{user.id}",
-                    request_id=meta.request_id,
-                    client_ip=meta.client_ip,
-                )
-            )
-            return
+                await self._fail(keys, tenant, user.username, user, meta, "bad-backup-code", InvalidMfaCode)
+            return True
         raise MfaRequired("this account has two-factor sign-in: send `totp_code` (or a `backup_code`)")
 
     async def _fail(
         self,
-        keys: tuple[str, ...],
-        audit_tenant: str,
+        keys: ThrottleKeys,
+        tenant: str | None,
         username: str,
         user: User | None,
         meta: RequestMeta,
         reason: str,
         error: type[InvalidCredentials] | type[InvalidMfaCode] = InvalidCredentials,
     ) -> NoReturn:
+        """Count the failure (account, pair, client), audit it in the platform's chain, raise ``error``."""
         now = self._clock.now()
+        policy = self.policy.lockout
         async with self._uow(None) as uow:
-            for key in keys:
-                await uow.throttle.record_failure(key, now, self.policy.lockout)
+            account = await uow.throttle.record_failure(keys.account, now, policy, None)
+            free = 1 if account.failures >= policy.account_alarm else policy.max_failures
+            await uow.throttle.record_failure(keys.pair, now, policy, free)
+            if keys.client is not None:
+                await uow.throttle.record_failure(keys.client, now, policy, policy.client_max_failures)
             await uow.commit()
-        await self._login_audit(audit_tenant, username, user, Outcome.FAILURE, meta, reason)
+        await self._login_audit(
+            PLATFORM_TENANT, username, user, Outcome.FAILURE, meta, reason, {"tenant": (tenant or "")[:64]}
+        )
         if error is InvalidMfaCode:
             raise InvalidMfaCode("the two-factor code is wrong or was used already")
         raise InvalidCredentials("unknown user name or wrong password")
@@ -176,13 +203,6 @@ class SignIn:
         if self._unknown_user_hash is None:
             self._unknown_user_hash = await self._hasher.hash(secrets.token_urlsafe(24))
         return self._unknown_user_hash
-
-    async def _audit_tenant_for(self, uow: IdentityUnitOfWork, hint: str | None) -> str:
-        if hint and hint != PLATFORM_TENANT:
-            found = await uow.tenants.get(hint) or await uow.tenants.by_name(hint)
-            if found is not None:
-                return found.id
-        return PLATFORM_TENANT
 
     async def _login_audit(
         self,

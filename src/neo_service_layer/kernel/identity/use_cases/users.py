@@ -1,4 +1,9 @@
-"""Tenants, users and memberships: bootstrap a superadmin, create tenants, manage members' roles."""
+"""Tenants, users and memberships: bootstrap a superadmin, create tenants, manage members' roles.
+
+Removing a member ends their access to that tenant: their refresh tokens there and the API keys they
+created there are revoked (their access tokens stop at the next request: bearer checks membership).
+Disabling a user does the same in every tenant, and in ``_platform`` for a superadmin.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +35,7 @@ from neo_service_layer.kernel.identity.rules.errors import (
     MemberNotFound,
     RoleChangeDenied,
     TenantNotFound,
+    UserNotFound,
 )
 from neo_service_layer.kernel.identity.rules.passwords import check_password, normalise_password
 
@@ -207,6 +213,7 @@ class IdentityService:
             if current.role is Role.OWNER:
                 await self._keep_an_owner(uow, tenant_id)
             await uow.memberships.remove(tenant_id, user_id)
+            sessions, keys = await self._end_access(uow, tenant_id, user_id)
             await uow.commit()
         await self._record(
             tenant_id,
@@ -214,8 +221,76 @@ class IdentityService:
             Actions.MEMBER_REMOVE,
             f"user:{user_id}",
             meta,
-            {"role": current.role.value},
+            {
+                "role": current.role.value,
+                "revoked_refresh_tokens": str(sessions),
+                "revoked_api_keys": str(keys),
+            },
         )
+
+    async def find_user(self, principal: Principal, username: str) -> User:
+        """A user by name (superadmin), e.g. for ``nsl admin disable-user``."""
+        principal.require(Scopes.PLATFORM_ADMIN)
+        async with self._uow(None) as uow:
+            user = await uow.users.by_username(username)
+        if user is None:
+            raise UserNotFound("no such user")
+        return user
+
+    async def disable_user(
+        self, principal: Principal, user_id: str, *, meta: RequestMeta = RequestMeta()
+    ) -> None:
+        """Disable an account (superadmin): no more sign-ins, and every session and API key it has ends.
+
+        Its access tokens stop at the next request (bearer checks the account), its refresh tokens and
+        the API keys it created are revoked in every tenant it belongs to (and ``_platform``).
+        """
+        principal.require(Scopes.PLATFORM_ADMIN)
+        if principal.subject == user_id:
+            raise InvalidInput("you cannot disable your own account")
+        async with self._uow(None) as uow:
+            user = await uow.users.get(user_id)
+            if user is None:
+                raise UserNotFound("no such user")
+            await uow.users.set_disabled(user_id, True)
+            tenant_ids = [m.tenant_id for m in await uow.memberships.for_user(user_id)]
+            await uow.commit()
+        if user.is_superadmin:
+            tenant_ids.append(PLATFORM_TENANT)
+        sessions = keys = 0
+        for tenant_id in tenant_ids:
+            async with self._uow(tenant_id) as uow:
+                ended = await self._end_access(uow, tenant_id, user_id)
+                await uow.commit()
+            sessions, keys = sessions + ended[0], keys + ended[1]
+            if tenant_id != PLATFORM_TENANT:
+                await self._record(
+                    tenant_id,
+                    principal.actor,
+                    Actions.USER_DISABLE,
+                    f"user:{user_id}",
+                    meta,
+                    {"revoked_refresh_tokens": str(ended[0]), "revoked_api_keys": str(ended[1])},
+                )
+        await self._record(
+            PLATFORM_TENANT,
+            principal.actor,
+            Actions.USER_DISABLE,
+            f"user:{user_id}",
+            meta,
+            {
+                "username": user.username,
+                "revoked_refresh_tokens": str(sessions),
+                "revoked_api_keys": str(keys),
+            },
+        )
+
+    async def _end_access(self, uow: IdentityUnitOfWork, tenant_id: str, user_id: str) -> tuple[int, int]:
+        """Revoke the user's refresh tokens in the tenant and the API keys they created there."""
+        now = self._clock.now()
+        sessions = await uow.refresh_tokens.revoke_for_user(tenant_id, user_id, now)
+        keys = await uow.api_keys.revoke_created_by(tenant_id, f"user:{user_id}", now)
+        return sessions, keys
 
     async def _tenant(self, uow: IdentityUnitOfWork, tenant_id: str) -> Tenant:
         tenant = await uow.tenants.get(tenant_id)

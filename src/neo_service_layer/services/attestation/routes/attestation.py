@@ -1,7 +1,9 @@
 """Attestation reports of the enclave, binding the tenant's key public keys and the caller's nonce.
 
 Scope: ``attestation:read``. ``GET /attestation?nonce=<hex>[&key_id=...]`` returns the report;
-``POST /attestation/verify`` checks one with this installation's trust settings.
+``GET /attestation/platform?nonce=<hex>`` a report binding the platform's keys (the ones the contracts
+trust) with the role of each; ``POST /attestation/verify`` checks a report with this installation's
+trust settings.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from neo_service_layer.kernel.identity.rules.access import Principal
 from neo_service_layer.services.attestation.routes.schemas import (
     AttestationVerdictOut,
     AttestationVerifyRequest,
+    PlatformAttestationOut,
+    PlatformKeyOut,
 )
 from neo_service_layer.services.attestation.scopes import ATTESTATION_READ
 from neo_service_layer.services.attestation.use_cases import AttestationService
@@ -50,6 +54,30 @@ async def report(
         raise InvalidNonce("nonce: not valid hex") from None
     found = await service(request).report(principal, raw, key_id, meta=meta)
     return dict(found)
+
+
+@router.get(
+    "/platform",
+    summary="A fresh report binding your nonce and the platform's public keys (the keys the contracts trust)",
+)
+async def platform_report(
+    principal: Reader,
+    request: Request,
+    meta: Meta,
+    nonce: Annotated[str, Query(min_length=16, max_length=128, description="8-64 bytes, hex")],
+) -> PlatformAttestationOut:
+    try:
+        raw = decode(nonce, "hex")
+    except ValueError:
+        raise InvalidNonce("nonce: not valid hex") from None
+    found = await service(request).platform_report(principal, raw, meta=meta)
+    return PlatformAttestationOut(
+        report=dict(found.report),
+        keys={
+            role: PlatformKeyOut(key_id=k.key_id, kind=k.kind, public_key=k.public_key.hex())
+            for role, k in found.roles.items()
+        },
+    )
 
 
 @router.post("/verify", summary="Verify a report against a nonce and this installation's trust settings")

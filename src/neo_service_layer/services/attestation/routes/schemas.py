@@ -1,4 +1,5 @@
-"""Request and response bodies of ``POST /attestation/verify``: a report to check, and the verdict."""
+"""Request and response bodies: ``POST /attestation/verify`` (a report to check, and the verdict) and
+``GET /attestation/platform`` (a report binding the platform keys, and the role of each)."""
 
 from __future__ import annotations
 
@@ -27,3 +28,19 @@ class AttestationVerdictOut(BaseModel):
     keys: list[dict[str, object]]
     problems: list[str]
     notes: list[str]
+
+
+class PlatformKeyOut(BaseModel):
+    key_id: str
+    kind: str
+    public_key: str = Field(description="hex, as the contracts and the report show it")
+
+
+class PlatformAttestationOut(BaseModel):
+    report: dict[str, object] = Field(
+        description="the enclave's report; check it with POST /attestation/verify"
+    )
+    keys: dict[str, PlatformKeyOut] = Field(
+        description="platform role (sender, randomness-ecdsa, randomness-bls, oracle-ecdsa, native-oracle)"
+        " -> the key playing it; the report binds exactly these public keys"
+    )

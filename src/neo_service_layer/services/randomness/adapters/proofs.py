@@ -19,8 +19,10 @@ from pyblst import BlstP1Element, BlstP2Element, final_verify, miller_loop
 
 from neo_service_layer.enclave.wire.errors import InvalidInput
 from neo_service_layer.services.randomness import rules as randomness
+from neo_service_layer.services.randomness.rules import RandomnessFacts
 
 BLS_DST = b"BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_NUL_"
+BLS_ORDER = 0x73EDA753299D7D483339D80809A1D80553BDA402FFFE5BFEFFFFFFFF00000001
 G1_GENERATOR = bytes.fromhex(
     "97f1d3a73197d7942695638c4fa9ac0fc3688c4f9774b905a14e3a3f171bac586c55e83ff97a1aeffb3af00adb22c6bb"
 )
@@ -38,8 +40,19 @@ class Verdict:
         return self.proof and self.output and self.words is not False and self.signature is not False
 
 
+def in_prime_subgroup(point: BlstP1Element | BlstP2Element) -> bool:
+    """``r·P = O``, checked as ``(r-1)·P == -P`` (pyblst reduces scalars mod r, so ``r·P`` would always
+    give the identity). pyblst's ``uncompress`` already refuses points outside G1/G2
+    (``BLST_POINT_NOT_IN_GROUP``); this check does not rely on that."""
+    return bool(point.scalar_mul(BLS_ORDER - 1) == -point)
+
+
 def bls_verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
-    """``e(pk, H(m)) == e(G1, sig)`` with the IETF hash-to-G2 (RFC 9380, ``BLS_DST``)."""
+    """``e(pk, H(m)) == e(G1, sig)`` with the IETF hash-to-G2 (RFC 9380, ``BLS_DST``).
+
+    The public key must be a G1 point and the signature a G2 point of the prime-order subgroups, neither
+    the point at infinity; anything else is refused before the pairing.
+    """
     if len(public_key) != 48 or len(signature) != 96:
         return False
     if public_key[0] & 0x40 or signature[0] & 0x40:  # the point at infinity proves nothing
@@ -47,7 +60,9 @@ def bls_verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
     try:
         pk = BlstP1Element.uncompress(public_key)
         sig = BlstP2Element.uncompress(signature)
-    except ValueError:
+    except ValueError:  # not on the curve, or not in the subgroup
+        return False
+    if not (in_prime_subgroup(pk) and in_prime_subgroup(sig)):
         return False
     hashed = BlstP2Element.hash_to_group(message, BLS_DST)
     return bool(
@@ -72,8 +87,7 @@ def ecdsa_verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
 
 def verify_randomness(
     *,
-    request_id: int,
-    seed: bytes,
+    facts: RandomnessFacts,
     proof: bytes,
     output: bytes,
     bls_public_key: bytes,
@@ -81,12 +95,10 @@ def verify_randomness(
     signature: bytes | None = None,
     public_key: bytes | None = None,
 ) -> Verdict:
-    """Check one answer; ``words`` / ``signature`` are checked when given (``None`` = not checked)."""
-    try:
-        message = randomness.vrf_input(request_id, seed)
-    except InvalidInput:
-        return Verdict(False, False, False if words is not None else None, False if signature else None)
-    proof_ok = bls_verify(bls_public_key, message, proof)
+    """Check one answer for ``facts`` (network magic, contract, request id, consumer, seed: see
+    ``enclave/wire/randomness.py``); ``words`` / ``signature`` are checked when given (``None`` = not
+    checked)."""
+    proof_ok = bls_verify(bls_public_key, randomness.vrf_input(facts), proof)
     output_ok = len(proof) == 96 and hashlib.sha256(proof).digest() == output
     words_ok: bool | None = None
     if words is not None:
@@ -98,6 +110,21 @@ def verify_randomness(
     signature_ok: bool | None = None
     if signature is not None and public_key is not None:
         signature_ok = output_ok and ecdsa_verify(
-            public_key, randomness.fulfil_message(request_id, seed, output, proof), signature
+            public_key, randomness.fulfil_message(facts, output, proof), signature
         )
     return Verdict(proof_ok, output_ok, words_ok, signature_ok)
+
+
+def facts_or_none(
+    *, magic: int, contract: bytes, request_id: int, consumer: bytes, seed: bytes
+) -> RandomnessFacts | None:
+    """The facts, or ``None`` when they are malformed (a verifier then answers "not valid")."""
+    try:
+        return RandomnessFacts(magic, contract, request_id, consumer, seed)
+    except InvalidInput:
+        return None
+
+
+def invalid_verdict(words: list[int] | None, signature: bytes | None) -> Verdict:
+    """The verdict for malformed facts: nothing holds."""
+    return Verdict(False, False, False if words is not None else None, False if signature else None)

@@ -4,9 +4,12 @@ Flow (see contracts/README.md for the full rules and the exact byte encodings):
 
 1. ``request(numWords, callback, userData)`` from a consumer contract takes the fee from the consumer's
    prepaid balance and emits ``RandomnessRequested(requestId, consumer, numWords, seed)``.
-2. The off-chain service computes ``proof`` = BLS signature over ``vrfInput = "NSL-RANDOMNESS-VRF-V1" ||
-   u64le(requestId) || seed`` and ``output = SHA-256(proof)``, then signs with its secp256r1 key
-   ``"NSL-RANDOMNESS-V1" || u64le(requestId) || seed || output || SHA-256(proof)`` (64-byte r||s).
+2. The service's enclave computes ``proof`` = BLS signature over ``vrfInput = "NSL-RANDOMNESS-VRF-V2" ||
+   u32le(magic) || contract || u64le(requestId) || seed`` and ``output = SHA-256(proof)``, then signs with
+   its secp256r1 key ``"NSL-RANDOMNESS-V2" || u32le(magic) || contract || u64le(requestId) || consumer ||
+   seed || output || SHA-256(proof)`` (64-byte r||s). ``magic`` is this network's (``Runtime.GetNetwork``),
+   ``contract`` this contract's script hash and ``consumer`` the request's, both 20 bytes as NeoVM stores
+   them: a fulfilment signed for another network, deployment or consumer does not verify here.
 3. ``fulfill(requestId, output, proof, signature)`` checks that signature with CryptoLib and stores the
    result (state FULFILLED). It never calls the consumer, so no consumer can make it fail.
 4. ``deliver(requestId)`` calls ``consumer.callback(requestId, words, userData)``. A THROW in the callback is
@@ -29,8 +32,8 @@ from boa3.sc.utils import CreateNewEvent, abort, call_contract, to_bytes, to_int
 # ---------------------------------------------------------------------------------------------------------
 # constants
 
-FULFIL_TAG = b"NSL-RANDOMNESS-V1"
-VRF_TAG = b"NSL-RANDOMNESS-VRF-V1"
+FULFIL_TAG = b"NSL-RANDOMNESS-V2"
+VRF_TAG = b"NSL-RANDOMNESS-VRF-V2"
 MAX_WORDS = 100
 MAX_USER_DATA = 512
 MAX_CALLBACK_NAME = 64
@@ -110,6 +113,11 @@ KeyRotated = CreateNewEvent([("version", int), ("publicKey", bytes), ("blsPublic
 
 def _id_bytes(request_id: int) -> bytes:
     return to_bytes(request_id, 8)
+
+
+def _u32(value: int) -> bytes:
+    """``u32le(value)`` for 0 <= value < 2^32 (to_bytes is signed: pad past the sign bit, keep 4 bytes)."""
+    return to_bytes(value + 0x100000000, 5)[:4]
 
 
 def _state(request_id: int) -> int:
@@ -292,8 +300,19 @@ def fulfill(requestId: int, output: bytes, proof: bytes, signature: bytes):
     assert len(signature) == 64, "signature must be 64 bytes r||s"
     proof_hash = CryptoLib.sha256(proof)
     assert proof_hash == output, "output must equal SHA-256(proof)"
-    seed = cast(bytes, _request(requestId)[F_SEED])
-    message = FULFIL_TAG + _id_bytes(requestId) + seed + output + proof_hash
+    record = _request(requestId)
+    seed = cast(bytes, record[F_SEED])
+    consumer = cast(UInt160, record[F_CONSUMER])
+    message = (
+        FULFIL_TAG
+        + _u32(runtime.get_network())
+        + runtime.executing_script_hash
+        + _id_bytes(requestId)
+        + consumer
+        + seed
+        + output
+        + proof_hash
+    )
 
     version = storage.get_int(KEY_VERSION)
     if not _verify(version, message, signature):

@@ -64,6 +64,18 @@ class SqlApiKeys(SqlRepository):
         )
         return bool(result.rowcount == 1)
 
+    async def revoke_created_by(self, tenant_id: str, created_by: str, now: datetime) -> int:
+        result = await self._conn.execute(
+            update(api_keys)
+            .where(
+                api_keys.c.tenant_id == tenant_id,
+                api_keys.c.created_by == created_by,
+                api_keys.c.revoked_at.is_(None),
+            )
+            .values(revoked_at=now)
+        )
+        return int(result.rowcount)
+
     async def touch(self, tenant_id: str, key_id: str, now: datetime) -> None:
         await self._conn.execute(
             update(api_keys)

@@ -1,4 +1,4 @@
-"""The sign-in throttle: failure counts per account name or client address, for the lockout rule.
+"""The sign-in throttle: failure counts per (account, client), per account and per client address.
 
 A failure is counted under a row lock, so concurrent wrong passwords cannot slip past the limit.
 """
@@ -22,7 +22,9 @@ class SqlLoginThrottle(SqlRepository):
             return LockoutState()
         return LockoutState(row.failures, utc(row.first_failure_at), utc(row.locked_until))
 
-    async def record_failure(self, key: str, now: datetime, policy: LockoutPolicy) -> LockoutState:
+    async def record_failure(
+        self, key: str, now: datetime, policy: LockoutPolicy, free: int | None
+    ) -> LockoutState:
         await self._conn.execute(self._insert_ignore(login_throttle, key=key, failures=0))
         row = (
             await self._conn.execute(
@@ -30,7 +32,7 @@ class SqlLoginThrottle(SqlRepository):
             )
         ).one()
         state = LockoutState(row.failures, utc(row.first_failure_at), utc(row.locked_until))
-        state = state.after_failure(now, policy)
+        state = state.after_failure(now, policy, free)
         await self._conn.execute(
             update(login_throttle)
             .where(login_throttle.c.key == key)

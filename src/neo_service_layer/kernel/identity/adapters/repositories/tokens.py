@@ -73,6 +73,18 @@ class SqlRefreshTokens(SqlRepository):
         )
         return int(result.rowcount)
 
+    async def revoke_for_user(self, tenant_id: str, user_id: str, now: datetime) -> int:
+        result = await self._conn.execute(
+            update(refresh_tokens)
+            .where(
+                refresh_tokens.c.tenant_id == tenant_id,
+                refresh_tokens.c.user_id == user_id,
+                refresh_tokens.c.revoked_at.is_(None),
+            )
+            .values(revoked_at=now)
+        )
+        return int(result.rowcount)
+
 
 class SqlRevokedTokens(SqlRepository):
     async def add(self, jti: str, tenant_id: str, expires_at: datetime, now: datetime | None = None) -> None:

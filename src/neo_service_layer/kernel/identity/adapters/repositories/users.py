@@ -48,6 +48,9 @@ class SqlUsers(SqlRepository):
             update(users).where(users.c.id == user_id).values(password_hash=password_hash)
         )
 
+    async def set_disabled(self, user_id: str, disabled: bool) -> None:
+        await self._conn.execute(update(users).where(users.c.id == user_id).values(disabled=disabled))
+
     async def set_totp(
         self, user_id: str, *, secret: bytes | None, pending: bytes | None, last_step: int
     ) -> None:

@@ -1,0 +1,197 @@
+"""Who may call the enclave, and which operations each caller may use (fixed here, not configurable).
+
+Each host process presents its own token (``NSL_ENCLAVE_TOKEN`` of that process); the enclave knows
+the tokens by client name from ``NSL_ENCLAVE_CLIENTS`` (JSON ``{"api": "...", "worker": "...",
+"cli": "..."}``). What a client may do is written below by name: configuration can give a client a
+token, never a wider list.
+
+- ``api`` — tenant operations only: keys of a tenant (create, rotate, disable, destroy, sign), seal
+  tenant values, attest, random, status, public keys. Nothing on keys of ``PLATFORM_KEY_OWNER`` except
+  the two enclave-composed answers its off-chain routes give: ``oracle_fetch`` (the enclave fetches and
+  signs what it fetched) and ``randomness_fulfil`` bound to the off-chain facts only (``OFFCHAIN_MAGIC``,
+  ``OFFCHAIN_CONTRACT``: never an answer to, or a preview of, an on-chain request).
+  ``unseal`` only of a tenant's remembered import-source configuration (label ``secret-source:``),
+  never of a secret value (``secret:`` labels unseal only inside ``oracle_fetch``).
+- ``worker`` — the platform operations the jobs need: signing with platform keys (transaction sender,
+  oracle, feeds, randomness, native oracle node), ``oracle_fetch``, ``randomness_fulfil``,
+  ``create_key`` of platform keys, ``load_key``, ``destroy`` (the key destruction job), random, status.
+  It signs with no tenant key and unseals nothing itself.
+- ``cli`` — provisioning and key administration: platform keys (create, sign the deployment
+  transactions), ``rotate`` (``nsl keys rotate-due``), key migration, status. No seal or unseal.
+
+A refusal raises ``OperationNotAllowed`` (wire code ``operation_not_allowed``; the host raises it again
+as a ``PolicyDenied``, a 403).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from neo_service_layer.enclave.wire.encoding import b64encode
+from neo_service_layer.enclave.wire.keys import PLATFORM_KEY_OWNER, OperationNotAllowed
+from neo_service_layer.enclave.wire.protocol import Args
+from neo_service_layer.enclave.wire.randomness import OFFCHAIN_CONTRACT, OFFCHAIN_MAGIC
+
+API = "api"
+WORKER = "worker"
+CLI = "cli"
+CLIENT_NAMES = (API, WORKER, CLI)
+
+#: the label prefix of a tenant's remembered import-source configuration (``secrets.rules``)
+SOURCE_LABEL_PREFIX = "secret-source:"
+
+#: the reason an operation is refused with these arguments, or None when it is allowed
+Check = Callable[[Args], str | None]
+
+
+def _tenant(args: Args, field: str = "tenant") -> str | None:
+    value = args.raw(field)
+    return value if isinstance(value, str) else None
+
+
+def _not_platform_tenant(args: Args) -> str | None:
+    if _tenant(args) == PLATFORM_KEY_OWNER:
+        return "platform keys are not available to this client"
+    return None
+
+
+def _only_platform_tenant(args: Args) -> str | None:
+    if _tenant(args) != PLATFORM_KEY_OWNER:
+        return "this client signs with platform keys only"
+    return None
+
+
+def _policy_not_platform(args: Args) -> str | None:
+    policy = args.raw("policy")
+    if isinstance(policy, Mapping) and policy.get("tenant") == PLATFORM_KEY_OWNER:
+        return "this client cannot create platform keys"
+    return None
+
+
+def _policy_platform(args: Args) -> str | None:
+    policy = args.raw("policy")
+    if not isinstance(policy, Mapping) or policy.get("tenant") != PLATFORM_KEY_OWNER:
+        return "this client creates platform keys only"
+    return None
+
+
+def _offchain_randomness_only(args: Args) -> str | None:
+    """Every item bound to the off-chain facts (``OFFCHAIN_MAGIC``, ``OFFCHAIN_CONTRACT``): no chain
+    accepts such an answer, so the api can neither answer nor foresee an on-chain request."""
+    items = args.raw("items")
+    if not isinstance(items, list) or not items:
+        return "this client answers off-chain randomness only"
+    offchain_contract = b64encode(OFFCHAIN_CONTRACT)
+    for item in items:
+        if not isinstance(item, Mapping) or (
+            item.get("magic") != OFFCHAIN_MAGIC or item.get("contract") != offchain_contract
+        ):
+            return "this client answers off-chain randomness only"
+    return None
+
+
+def _source_config_only(args: Args) -> str | None:
+    label = args.raw("label")
+    if _tenant(args) == PLATFORM_KEY_OWNER or not (
+        isinstance(label, str) and label.startswith(SOURCE_LABEL_PREFIX)
+    ):
+        return "this client may unseal a remembered import source only"
+    return None
+
+
+def _allow(args: Args) -> str | None:
+    return None
+
+
+#: op -> check, per client; an op missing from a client's table is refused
+ALLOWED: Mapping[str, Mapping[str, Check]] = {
+    API: {
+        "status": _allow,
+        "random": _allow,
+        "attest": _allow,  # binds public keys only
+        "public_key": _allow,  # public
+        "load_key": _allow,  # re-provisions a record the enclave sealed; every use is checked anyway
+        "create_key": _policy_not_platform,
+        "sign": _not_platform_tenant,
+        "sign_batch": _not_platform_tenant,
+        "sign_batch_packed": _not_platform_tenant,
+        "rotate": _not_platform_tenant,
+        "disable": _not_platform_tenant,
+        "destroy": _not_platform_tenant,
+        "seal": _not_platform_tenant,
+        "unseal": _source_config_only,
+        "oracle_fetch": _allow,  # the enclave fetches and signs what it fetched
+        "randomness_fulfil": _offchain_randomness_only,  # POST /randomness
+    },
+    WORKER: {
+        "status": _allow,
+        "random": _allow,
+        "public_key": _allow,
+        "load_key": _allow,
+        "create_key": _policy_platform,
+        "sign": _only_platform_tenant,
+        "sign_batch": _only_platform_tenant,
+        "sign_batch_packed": _only_platform_tenant,
+        "destroy": _not_platform_tenant,  # the key destruction job (tenant keys past their grace)
+        "oracle_fetch": _allow,
+        "randomness_fulfil": _allow,
+    },
+    CLI: {
+        "status": _allow,
+        "random": _allow,
+        "public_key": _allow,
+        "load_key": _allow,
+        "attest": _allow,
+        "create_key": _policy_platform,
+        "sign": _only_platform_tenant,  # deployment transactions of `nsl chain up`
+        "sign_batch": _only_platform_tenant,
+        "sign_batch_packed": _only_platform_tenant,
+        "rotate": _allow,  # `nsl keys rotate-due`
+        "migration_offer": _allow,
+        "migration_export": _allow,
+        "migration_import": _allow,
+    },
+}
+
+#: the single token of a development enclave without NSL_ENCLAVE_CLIENTS: every operation
+LEGACY = "legacy"
+
+
+def check_allowed(client: str | None, op: str, args: Args) -> None:
+    """Raise ``OperationNotAllowed`` unless ``client`` may call ``op`` with these arguments.
+
+    ``None`` and ``LEGACY`` (a development enclave with one shared token) may call everything.
+    """
+    if client is None or client == LEGACY:
+        return
+    table = ALLOWED.get(client)
+    check = None if table is None else table.get(op)
+    if check is None:
+        raise OperationNotAllowed(f"client {client!r} may not call {op[:64]!r}")
+    reason = check(args)
+    if reason is not None:
+        raise OperationNotAllowed(f"{op}: {reason}")
+
+
+def allowed_ops(client: str) -> frozenset[str]:
+    """The operation names on ``client``'s list (for documentation and tests)."""
+    return frozenset(ALLOWED.get(client, {}))
+
+
+def parse_clients(value: Any) -> dict[str, str]:
+    """``{"api": token, ...}`` checked: known names, non-empty distinct tokens; raises ``ValueError``."""
+    if not isinstance(value, Mapping) or not value:
+        raise ValueError("NSL_ENCLAVE_CLIENTS must be a JSON object of client name to token")
+    clients: dict[str, str] = {}
+    for name, token in value.items():
+        if name not in CLIENT_NAMES:
+            raise ValueError(
+                f"NSL_ENCLAVE_CLIENTS: unknown client {str(name)[:32]!r} (known: api, worker, cli)"
+            )
+        if not isinstance(token, str) or len(token) < 16:
+            raise ValueError(f"NSL_ENCLAVE_CLIENTS: the token of {name} must be at least 16 characters")
+        clients[name] = token
+    if len(set(clients.values())) != len(clients):
+        raise ValueError("NSL_ENCLAVE_CLIENTS: every client needs its own token")
+    return clients
