@@ -1,7 +1,9 @@
 """The oracle service contract on a real neo-go privnet: every method and every refusal.
 
 Fulfilments are signed with a python ``cryptography`` secp256r1 key over
-``neo_service_layer.enclave.wire.oracle.response_message`` (what the enclave's oracle key signs).
+``neo_service_layer.enclave.wire.oracle.response_message`` (what the enclave's oracle key signs), V2: bound
+to the privnet's magic (2^31 or more, so ``u32le(magic)`` crosses NeoVM's sign bit), the service's hash and
+the request's consumer.
 """
 
 from __future__ import annotations
@@ -19,7 +21,13 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from neo3.contracts.contract import CONTRACT_HASHES
 from neo3.core import types
 
-from neo_service_layer.enclave.wire.oracle import OracleContractState, ResultCode, response_message
+from neo_service_layer.enclave.wire.oracle import (
+    OracleContractState,
+    OracleFacts,
+    ResultCode,
+    offchain_consumer,
+    response_message,
+)
 from neo_service_layer.kernel.chain.adapters import privnet_deploy as deploy
 from tests.contracts.contract_support import (
     REPO,
@@ -48,6 +56,12 @@ TIMESTAMP = 1_760_000_000_000
 class OracleKey:
     """Stands in for the enclave's oracle key (secp256r1, ECDSA over SHA-256, r||s)."""
 
+    #: what fulfilments are bound to unless told otherwise (set by the ``oracle`` fixture): the privnet's
+    #: magic, the oracle service, and the consumer most tests request through (the faulty consumer)
+    magic = 0
+    service = types.UInt160(bytes(20))
+    consumer = types.UInt160(bytes(20))
+
     def __init__(self) -> None:
         self._key = ec.generate_private_key(ec.SECP256R1())
         self.public_key = self._key.public_key().public_bytes(Encoding.X962, PublicFormat.CompressedPoint)
@@ -57,9 +71,27 @@ class OracleKey:
         return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
     def fulfil_args(
-        self, request_id: int, url: str, filter_: str, code: int, result: bytes, timestamp: int = TIMESTAMP
+        self,
+        request_id: int,
+        url: str,
+        filter_: str,
+        code: int,
+        result: bytes,
+        timestamp: int = TIMESTAMP,
+        *,
+        consumer: types.UInt160 | None = None,
+        magic: int | None = None,
+        service: types.UInt160 | None = None,
     ) -> list[Any]:
-        signature = self.sign(response_message(request_id, code, timestamp, url, filter_, result))
+        facts = OracleFacts(
+            self.magic if magic is None else magic,
+            (self.service if service is None else service).to_array(),  # NeoVM's byte order
+            request_id,
+            (self.consumer if consumer is None else consumer).to_array(),
+            url,
+            filter_,
+        )
+        signature = self.sign(response_message(facts, code, timestamp, result))
         return [request_id, code, result, timestamp, signature]
 
 
@@ -96,6 +128,7 @@ async def oracle(chain: Chain) -> Oracle:
         consumers.append(await deploy.deploy_contract(chain.committee, nef, manifest, service))
     for consumer in consumers:
         await top_up(chain, service, consumer, 50 * GAS)
+    OracleKey.magic, OracleKey.service, OracleKey.consumer = chain.net.magic, service, consumers[1]
     return Oracle(service, consumers[0], consumers[1], key)
 
 
@@ -153,7 +186,7 @@ async def test_price_consumer_end_to_end_with_measured_gas(chain: Chain, oracle:
         0,
     ]
 
-    fulfil = o.key.fulfil_args(request_id, URL, "$.price", ResultCode.SUCCESS, b'"12.345"')
+    fulfil = o.key.fulfil_args(request_id, URL, "$.price", ResultCode.SUCCESS, b'"12.345"', consumer=o.price)
     receipt = await chain.stranger.invoke(
         script((o.service, "fulfill", fulfil), (o.service, "deliver", [request_id]))
     )
@@ -178,7 +211,7 @@ async def test_price_consumer_end_to_end_with_measured_gas(chain: Chain, oracle:
     # fulfil alone, then deliver alone: the measured split
     receipt = await chain.stranger.invoke(call(o.price, "requestPrice", [URL, "$.price"]))
     second = events(receipt, "OracleRequested")[0][0].as_int()
-    fulfil = o.key.fulfil_args(second, URL, "$.price", ResultCode.SUCCESS, b'"12.346"')
+    fulfil = o.key.fulfil_args(second, URL, "$.price", ResultCode.SUCCESS, b'"12.346"', consumer=o.price)
     fulfil_gas = (await chain.stranger.invoke(call(o.service, "fulfill", fulfil))).gas_consumed
     deliver_gas = (await chain.stranger.invoke(call(o.service, "deliver", [second]))).gas_consumed
     print(
@@ -193,7 +226,9 @@ async def test_failure_codes_are_delivered(chain: Chain, oracle: Oracle) -> None
     o = oracle
     receipt = await chain.stranger.invoke(call(o.price, "requestPrice", ["https://10.0.0.1/", ""]))
     request_id = events(receipt, "OracleRequested")[0][0].as_int()
-    fulfil = o.key.fulfil_args(request_id, "https://10.0.0.1/", "", ResultCode.FORBIDDEN, b"")
+    fulfil = o.key.fulfil_args(
+        request_id, "https://10.0.0.1/", "", ResultCode.FORBIDDEN, b"", consumer=o.price
+    )
     receipt = await chain.stranger.invoke(
         script((o.service, "fulfill", fulfil), (o.service, "deliver", [request_id]))
     )
@@ -288,6 +323,34 @@ async def test_fulfil_refusals(chain: Chain, oracle: Oracle) -> None:
     assert "request already fulfilled" in await refusal(good)  # no replay
     assert "request already delivered" in await fault(chain, o.service, "deliver", [request_id])
     assert "unknown request" in await fault(chain, o.service, "deliver", [10**9])
+
+
+async def test_fulfilment_bound_to_network_contract_and_consumer(chain: Chain, oracle: Oracle) -> None:
+    """An answer the oracle key signed, but for another network magic, another deployment of the contract,
+    another consumer, or off chain (magic 0, zero contract, a tenant's consumer), FAULTs; the one for this
+    network, this contract and the request's consumer HALTs."""
+    o = oracle
+    assert OracleKey.magic >= 2**31  # conftest's privnet: u32le(magic) past NeoVM's sign bit
+    await chain.stranger.invoke(call(o.faulty, "setMode", [0]))
+    request_id = await request_via_faulty(chain, o)
+    other_deployment = types.UInt160(bytes(reversed(o.service.to_array())))
+    wrong = {
+        "another network magic": {"magic": OracleKey.magic ^ 1},
+        "another contract": {"service": other_deployment},
+        "another consumer": {"consumer": o.price},
+        "off chain": {
+            "magic": 0,
+            "service": types.UInt160(bytes(20)),
+            "consumer": types.UInt160(offchain_consumer("acme")),
+        },
+    }
+    for what, binding in wrong.items():
+        args = o.key.fulfil_args(request_id, URL, "$.price", 0, b"1", **binding)  # type: ignore[arg-type]
+        assert "invalid signature" in await fault(chain, o.service, "fulfill", args), what
+    receipt = await chain.stranger.invoke(
+        call(o.service, "fulfill", o.key.fulfil_args(request_id, URL, "$.price", 0, b"1"))
+    )
+    assert receipt.result.state == "HALT", receipt.result.exception
 
 
 async def test_throwing_callback_keeps_response_and_reports_failure(chain: Chain, oracle: Oracle) -> None:

@@ -7,9 +7,10 @@ token, never a wider list.
 
 - ``api`` — tenant operations only: keys of a tenant (create, rotate, disable, destroy, sign), seal
   tenant values, attest, random, status, public keys. Nothing on keys of ``PLATFORM_KEY_OWNER`` except
-  the two enclave-composed answers its off-chain routes give: ``oracle_fetch`` (the enclave fetches and
-  signs what it fetched) and ``randomness_fulfil`` bound to the off-chain facts only (``OFFCHAIN_MAGIC``,
-  ``OFFCHAIN_CONTRACT``: never an answer to, or a preview of, an on-chain request).
+  the two enclave-composed answers its off-chain routes give, both bound to the off-chain facts only
+  (``OFFCHAIN_MAGIC``, ``OFFCHAIN_CONTRACT``: never an answer to, a refusal of, or a preview of an
+  on-chain request): ``oracle_fetch`` (the enclave fetches and signs what it fetched) and
+  ``randomness_fulfil``.
   ``unseal`` only of a tenant's remembered import-source configuration (label ``secret-source:``),
   never of a secret value (``secret:`` labels unseal only inside ``oracle_fetch``).
 - ``worker`` — the platform operations the jobs need: signing with platform keys (transaction sender,
@@ -91,6 +92,14 @@ def _offchain_randomness_only(args: Args) -> str | None:
     return None
 
 
+def _offchain_oracle_only(args: Args) -> str | None:
+    """An oracle answer bound to the off-chain facts (``OFFCHAIN_MAGIC``, ``OFFCHAIN_CONTRACT``): no
+    contract accepts it, so the api can neither answer nor refuse an on-chain oracle request."""
+    if args.raw("magic") != OFFCHAIN_MAGIC or args.raw("contract") != b64encode(OFFCHAIN_CONTRACT):
+        return "this client answers off-chain oracle requests only"
+    return None
+
+
 def _source_config_only(args: Args) -> str | None:
     label = args.raw("label")
     if _tenant(args) == PLATFORM_KEY_OWNER or not (
@@ -121,7 +130,7 @@ ALLOWED: Mapping[str, Mapping[str, Check]] = {
         "destroy": _not_platform_tenant,
         "seal": _not_platform_tenant,
         "unseal": _source_config_only,
-        "oracle_fetch": _allow,  # the enclave fetches and signs what it fetched
+        "oracle_fetch": _offchain_oracle_only,  # POST /oracle/fetch
         "randomness_fulfil": _offchain_randomness_only,  # POST /randomness
     },
     WORKER: {

@@ -31,6 +31,7 @@ from neo_service_layer.enclave.wire.keys import (
     SignRateExceeded,
     check_key_id,
 )
+from neo_service_layer.enclave.wire.oracle import MESSAGE_PREFIX as ORACLE_MESSAGE_PREFIX
 
 _WINDOW_SECONDS = 60.0
 
@@ -173,7 +174,9 @@ class KeyStore:
 
         Keys whose policy lists a typed-only purpose (``TYPED_ONLY_PURPOSES``: randomness) are refused
         here; they sign only through ``sign_for_operation``, called by the enclave operation that built
-        the message itself.
+        the message itself. Keys with purpose ``oracle`` stay raw-signable (feed rounds, the native Oracle
+        node's peer submissions) but never over an oracle answer (``NSL-ORACLE-`` prefix): those only
+        ``oracle_fetch`` builds and signs.
         """
         entry = self._entry(key_id, version)
         typed = entry.policy.purposes & TYPED_ONLY_PURPOSES
@@ -182,6 +185,10 @@ class KeyStore:
             raise PolicyDenied(
                 f"keys with purpose {names} sign only through their enclave operation, not raw sign"
             )
+        if Purpose.ORACLE in entry.policy.purposes and any(
+            m.startswith(ORACLE_MESSAGE_PREFIX) for m in messages
+        ):
+            raise PolicyDenied("oracle answers are signed only by oracle_fetch, not raw sign")
         return self.sign_for_operation(
             key_id,
             messages,

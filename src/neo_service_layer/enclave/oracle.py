@@ -1,22 +1,32 @@
-"""The enclave's ``oracle_fetch`` op: unseal secrets, fetch behind the guard, filter, sign.
+"""The enclave's ``oracle_fetch`` op: unseal secrets, fetch behind the guard, filter, build and sign the
+V2 answer (``wire/oracle.py``) from the request's facts.
 
 Wire arguments (all binary values base64)::
 
-    {"request_id": int, "tenant": str, "key_id": str, "key_tenant": str, "key_version": int | null,
-     "request": FetchSpec.to_dict(), "request_url": str | null,
+    {"magic": int, "contract": b64 (20), "request_id": int, "consumer": b64 (20),
+     "request_url": str, "filter": str, "code": int | null,
+     "tenant": str, "key_id": str, "key_tenant": str, "key_version": int | null,
+     "request": FetchSpec.to_dict() | null,
      "secrets": [{"name": str, "version": int, "blob": b64}, ...]}
 
 Result::
 
-    {"request_id": int, "code": int, "result": b64, "timestamp": int (ms), "url": str, "filter": str,
-     "signature": b64 (64-byte r||s), "key_id": str, "key_version": int, "public_key": b64,
-     "status": int | null, "content_type": str | null, "detail": str}
+    {"magic": int, "contract": b64, "request_id": int, "consumer": b64, "url": str, "filter": str,
+     "code": int, "result": b64, "timestamp": int (ms), "signature": b64 (64-byte r||s), "key_id": str,
+     "key_version": int, "public_key": b64, "status": int | null, "content_type": str | null,
+     "detail": str}
+
+The signed URL is ``request_url``, the URL as requested. Without ``code`` the enclave fetches ``request``:
+its URL must equal ``request_url`` unless ``request_url`` is an ``nsl://template/<id>`` URL (then the host
+passes the template's fetch spec: the template id is signed, the template's content is the host's word),
+and its filter must equal ``filter``. With ``code`` (any ``ResultCode`` but ``SUCCESS``) nothing is
+fetched: a refusal with an empty result is signed for the facts (the host can refuse a request, which it
+could anyway by not answering, never give it a result). The oracle key signs nothing else: raw ``sign``
+refuses oracle messages (``KeyStore.sign``).
 
 ``tenant`` owns the secrets (unsealed with label ``secret:<name>:v<version>``); ``key_tenant`` owns the
-oracle key (purpose ``oracle``, secp256r1). ``url`` in the result is the URL that was signed:
-``request_url`` when given (the on-chain ``nsl://template/<id>`` reference), else the fetched URL. Secret
-values appear nowhere in the result, the detail text or logs; a response that echoes one is answered
-with ``FORBIDDEN`` and no result.
+oracle key (purpose ``oracle``, secp256r1). Secret values appear nowhere in the result, the detail text or
+logs; a response that echoes one is answered with ``FORBIDDEN`` and no result.
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ import logging
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from neo_service_layer.enclave.fetch import Fetched, Fetcher, FetchRequest
 from neo_service_layer.enclave.keystore import KeyStore
@@ -34,6 +45,7 @@ from neo_service_layer.enclave.wire.encoding import b64decode, b64encode
 from neo_service_layer.enclave.wire.errors import InvalidInput
 from neo_service_layer.enclave.wire.keys import (
     InvalidKeyRequest,
+    KeyInfo,
     KeyKind,
     Purpose,
     SignatureFormat,
@@ -41,6 +53,7 @@ from neo_service_layer.enclave.wire.keys import (
 )
 from neo_service_layer.enclave.wire.oracle import (
     FetchSpec,
+    OracleFacts,
     ResultCode,
     inject_secrets,
     is_template_url,
@@ -48,7 +61,12 @@ from neo_service_layer.enclave.wire.oracle import (
     secret_references,
 )
 from neo_service_layer.enclave.wire.protocol import Args, BadRequest
-from neo_service_layer.enclave.wire.secret_labels import InvalidSecretInput, seal_label
+from neo_service_layer.enclave.wire.secret_labels import (
+    InvalidSecretInput,
+    check_allowed_host,
+    open_payload,
+    seal_label,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,22 +86,33 @@ class OracleFetchOp:
         self._clock = clock
 
     async def __call__(self, args: Args) -> dict[str, Any]:
-        request_id = args.integer("request_id")
-        if not 0 <= request_id < _U63:
-            raise InvalidKeyRequest("request_id must be between 0 and 2^63-1")
+        facts = _facts(args)
         tenant = check_name(args.text("tenant"), "tenant")
         key_id, key_tenant = args.text("key_id"), args.text("key_tenant")
         key_version = args.opt_integer("key_version")
-        try:
-            spec = FetchSpec.from_dict(args.mapping("request"))
-        except InvalidInput as exc:
-            raise InvalidKeyRequest(str(exc)) from None
-        signed_url = args.opt_text("request_url") or spec.url
-        if signed_url != spec.url and not is_template_url(signed_url):
-            raise InvalidKeyRequest("request_url must equal the fetched URL or be an nsl://template/ URL")
+        code_arg = args.opt_integer("code")
+        spec: FetchSpec | None = None
+        refusal: ResultCode | None = None
+        if code_arg is None:
+            try:
+                spec = FetchSpec.from_dict(args.mapping("request"))
+            except InvalidInput as exc:
+                raise InvalidKeyRequest(str(exc)) from None
+            if facts.url != spec.url and not is_template_url(facts.url):
+                raise InvalidKeyRequest("request_url must equal the fetched URL or be an nsl://template/ URL")
+            if facts.filter != spec.filter:
+                raise InvalidKeyRequest("filter must equal the request's filter")
+        elif code_arg in set(ResultCode) and code_arg != ResultCode.SUCCESS:
+            refusal = ResultCode(code_arg)
+        else:
+            raise InvalidKeyRequest("code must be a result code other than SUCCESS")
         info = self._keys.info(key_id, key_version)  # fail before fetching if the key is not loaded
         if info.kind is not KeyKind.SECP256R1:
             raise InvalidKeyRequest("the oracle key must be a secp256r1 key")
+
+        if refusal is not None or spec is None:  # a refusal: nothing is fetched, the result is empty
+            code = refusal or ResultCode.FORBIDDEN
+            return self._signed(facts, key_id, key_tenant, info, code, b"", None, None, "")
         values = self._unseal(tenant, spec, args.opt_list("secrets"))
 
         fetched = await self._fetch(spec, values)
@@ -95,9 +124,26 @@ class OracleFetchOp:
         if _echoes(values, result, detail, content_type or ""):
             code, result, content_type = ResultCode.FORBIDDEN, b"", None
             detail = "the response contains an injected secret value"
+        return self._signed(
+            facts, key_id, key_tenant, info, code, result, fetched.status, content_type, detail
+        )
+
+    def _signed(
+        self,
+        facts: OracleFacts,
+        key_id: str,
+        key_tenant: str,
+        info: KeyInfo,
+        code: ResultCode,
+        result: bytes,
+        status: int | None,
+        content_type: str | None,
+        detail: str,
+    ) -> dict[str, Any]:
+        """Build the V2 message from the facts and the outcome, sign it with the oracle key."""
         timestamp = int(self._clock() * 1000)
-        message = response_message(request_id, code, timestamp, signed_url, spec.filter, result)
-        (signature,) = self._keys.sign(
+        message = response_message(facts, code, timestamp, result)
+        (signature,) = self._keys.sign_for_operation(
             key_id,
             [message],
             tenant=key_tenant,
@@ -105,19 +151,22 @@ class OracleFetchOp:
             fmt=SignatureFormat.ECDSA_SHA256,
             version=info.version,
         )
-        log.info("oracle fetch answered", extra={"request_id": request_id, "code": int(code)})
+        log.info("oracle fetch answered", extra={"request_id": facts.request_id, "code": int(code)})
         return {
-            "request_id": request_id,
+            "magic": facts.magic,
+            "contract": b64encode(facts.contract),
+            "request_id": facts.request_id,
+            "consumer": b64encode(facts.consumer),
+            "url": facts.url,
+            "filter": facts.filter,
             "code": int(code),
             "result": b64encode(result),
             "timestamp": timestamp,
-            "url": signed_url,
-            "filter": spec.filter,
             "signature": b64encode(signature),
             "key_id": info.key_id,
             "key_version": info.version,
             "public_key": b64encode(info.public_key),
-            "status": fetched.status,
+            "status": status,
             "content_type": content_type,
             "detail": detail,
         }
@@ -148,7 +197,16 @@ class OracleFetchOp:
                 raise InvalidKeyRequest(f"secret name {name!r} is not valid") from None
             plaintext = self._sealer.unseal(SealUse.DATA, {"tenant": tenant, "label": label}, blob)
             try:
-                value = plaintext.decode()
+                pinned, raw = open_payload(plaintext)
+            except InvalidSecretInput:
+                raise InvalidKeyRequest(f"secret {name} has an unreadable host list") from None
+            if _url_host(spec.url) not in pinned:
+                # the host list is sealed with the value: the host process cannot widen it
+                raise InvalidKeyRequest(
+                    f"secret {name} may not be sent to this host: it is not among the secret's pinned hosts"
+                )
+            try:
+                value = raw.decode()
             except UnicodeDecodeError:
                 raise InvalidKeyRequest(f"secret {name} is not UTF-8 text") from None
             if any(c in value for c in "\r\n\0"):
@@ -172,6 +230,33 @@ class OracleFetchOp:
             max_redirects=spec.max_redirects,
         )
         return await self._fetcher.fetch(request)
+
+
+def _url_host(url: str) -> str | None:
+    """The canonical host name of ``url`` (as pinned hosts are written), or ``None``."""
+    try:
+        host = urlsplit(url).hostname
+        return check_allowed_host(host) if host else None
+    except (ValueError, InvalidSecretInput):
+        return None
+
+
+def _facts(args: Args) -> OracleFacts:
+    """The chain facts the answer is bound to."""
+    request_id = args.integer("request_id")
+    if not 0 <= request_id < _U63:
+        raise InvalidKeyRequest("request_id must be between 0 and 2^63-1")
+    try:
+        return OracleFacts(
+            magic=args.integer("magic"),
+            contract=args.blob("contract"),
+            request_id=request_id,
+            consumer=args.blob("consumer"),
+            url=args.text("request_url"),
+            filter=args.opt_text("filter") or "",
+        )
+    except InvalidInput as exc:
+        raise InvalidKeyRequest(str(exc)) from None
 
 
 def _echoes(values: dict[str, str], *outputs: bytes | str) -> bool:

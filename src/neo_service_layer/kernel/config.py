@@ -211,6 +211,10 @@ class Settings(BaseSettings):
     oracle_allow_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     oracle_allow_http: bool = False
     oracle_ca_file: Path | None = None
+    #: SSRF guard of secret imports (Vault / AWS endpoint / Azure vault URLs given by tenants), in the
+    #: API process: IP addresses or CIDR networks let through anyway, plain ``http://`` allowed
+    secret_sources_allow_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    secret_sources_allow_http: bool = False
     #: oracle requests fetched at the same time by one worker, and answered per transaction
     oracle_fetch_concurrency: int = Field(default=8, ge=1, le=64)
     oracle_answers_per_transaction: int = Field(default=10, ge=1, le=50)
@@ -277,7 +281,9 @@ class Settings(BaseSettings):
                 raise ValueError("simulation platform keys are 32-byte Ed25519 public keys in hex") from None
         return [k.lower() for k in value]
 
-    @field_validator("neo_rpc_urls", "oracle_allow_hosts", "neo_oracle_peers", mode="before")
+    @field_validator(
+        "neo_rpc_urls", "oracle_allow_hosts", "neo_oracle_peers", "secret_sources_allow_hosts", mode="before"
+    )
     @classmethod
     def _url_list(cls, value: Any) -> Any:
         if isinstance(value, str):  # NSL_NEO_RPC_URLS=a,b or a JSON list

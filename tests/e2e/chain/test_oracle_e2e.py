@@ -81,7 +81,8 @@ async def test_requests_are_answered_on_chain_with_templates_secrets_and_failure
 
     async with api(stack) as client:
         put = await client.put(
-            "/api/v1/secrets/exchange-key", json={"value": "s3cret-value", "consumers": ["oracle"]}
+            "/api/v1/secrets/exchange-key",
+            json={"value": "s3cret-value", "consumers": ["oracle"], "allowed_hosts": ["127.0.0.1"]},
         )
         assert put.status_code == 201, put.text
         created = await client.post(
@@ -99,7 +100,7 @@ async def test_requests_are_answered_on_chain_with_templates_secrets_and_failure
         listed = await client.get("/api/v1/oracle/templates")
         assert [t["id"] for t in listed.json()] == [template["id"]]
 
-        # off chain: the same signed answer the contract would accept, checked by /verify
+        # off chain: an answer bound to the off-chain facts (magic 0, the zero contract), checked by /verify
         fetched = await client.post(
             "/api/v1/oracle/fetch", json={"url": web.url("/ticker"), "filter": "$.price"}
         )
@@ -107,8 +108,13 @@ async def test_requests_are_answered_on_chain_with_templates_secrets_and_failure
         answer = fetched.json()
         assert (answer["code"], answer["resultText"]) == (0, "42.17")
         check = {
-            k: answer[k] for k in ("requestId", "code", "result", "timestamp", "url", "filter", "signature")
+            k: answer[k]
+            for k in (
+                *("requestId", "code", "result", "timestamp", "url", "filter", "signature"),
+                *("networkMagic", "contract", "consumer"),  # the facts the answer is bound to
+            )
         }
+        assert (answer["networkMagic"], answer["contract"]) == (0, "0x" + "00" * 20)
         assert (await client.post("/api/v1/oracle/verify", json=check)).json()["valid"] is True
         tampered = {**check, "result": b"42.18".hex()}
         assert (await client.post("/api/v1/oracle/verify", json=tampered)).json()["valid"] is False

@@ -119,6 +119,9 @@ def api_settings(
             "password_hash_time_cost": 1,
             "password_hash_memory_kib": 64,
             "password_hash_parallelism": 1,
+            # the operator's explicit allowance for the fake import sources on 127.0.0.1
+            "secret_sources_allow_hosts": ["127.0.0.1"],
+            "secret_sources_allow_http": True,
         }
         values.update(overrides)
         return make_settings(**values)

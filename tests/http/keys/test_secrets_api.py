@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import socket
 from typing import Any
 
 import boto3
 import pytest
 
+from neo_service_layer.enclave.wire.secret_labels import open_payload
 from neo_service_layer.kernel.identity.rules.audit import Actions, AuditQuery
 from neo_service_layer.services.secrets.rules import Consumer, ConsumerNotAllowed
 from neo_service_layer.services.secrets.use_cases.secrets import SecretsService
@@ -51,7 +53,7 @@ async def test_put_list_versions_rotate_delete(api: Api) -> None:
         acme.id, "db/password", Consumer.ORACLE
     )
     assert label == "secret:db/password:v2"
-    assert await api.container.enclave.unseal(acme.id, label, blob) == b"next-value"
+    assert open_payload(await api.container.enclave.unseal(acme.id, label, blob)) == ((), b"next-value")
     assert b"next-value" not in blob
     with pytest.raises(ConsumerNotAllowed):
         await api.container.parts_of("secrets", SecretsService).sealed_for_consumer(
@@ -143,7 +145,7 @@ async def test_import_from_aws_secrets_manager(api: Api, aws_endpoint: str) -> N
     label, blob = await api.container.parts_of("secrets", SecretsService).sealed_for_consumer(
         acme.id, "db-password", Consumer.COMPUTE
     )
-    assert await api.container.enclave.unseal(acme.id, label, blob) == b"imported-db-pa55"
+    assert open_payload(await api.container.enclave.unseal(acme.id, label, blob))[1] == b"imported-db-pa55"
     listed = await acme.call("GET", "/api/v1/secrets", "secrets:read")
     assert {s["name"]: s["source"] for s in listed.json()} == {"api-key": "aws", "db-password": "aws"}
 
@@ -161,7 +163,7 @@ async def test_import_from_aws_secrets_manager(api: Api, aws_endpoint: str) -> N
     label, blob = await api.container.parts_of("secrets", SecretsService).sealed_for_consumer(
         acme.id, "db-password", Consumer.COMPUTE
     )
-    assert await api.container.enclave.unseal(acme.id, label, blob) == b"rotated-in-aws"
+    assert open_payload(await api.container.enclave.unseal(acme.id, label, blob))[1] == b"rotated-in-aws"
     async with api.container.parts_of("secrets", SecretsService)._uow(acme.id) as uow:
         stored = await uow.secret_sources.get(acme.id, "aws-main")
     assert stored is not None
@@ -170,3 +172,75 @@ async def test_import_from_aws_secrets_manager(api: Api, aws_endpoint: str) -> N
         "POST", "/api/v1/secrets/import", "secrets:write", json={"remembered": "nope", "names": ["x"]}
     )
     assert unknown.status_code == 404
+
+
+async def test_pinned_hosts_are_sealed_with_the_value(api: Api) -> None:
+    acme = await api.tenant("acme")
+    body = {"value": VALUE, "consumers": ["oracle"], "allowed_hosts": ["API.Example.com", "bücher.example"]}
+    put = await acme.call("PUT", "/api/v1/secrets/apikey", "secrets:write", json=body)
+    assert put.status_code == 201, put.text
+    assert put.json()["allowed_hosts"] == ["api.example.com", "xn--bcher-kva.example"]
+    service = api.container.parts_of("secrets", SecretsService)
+    label, blob = await service.sealed_for_consumer(acme.id, "apikey", Consumer.ORACLE)
+    hosts, value = open_payload(await api.container.enclave.unseal(acme.id, label, blob))
+    assert (hosts, value) == (("api.example.com", "xn--bcher-kva.example"), VALUE.encode())
+    # a rotation keeps the pinned hosts (sealed again with the new value)
+    await acme.call("POST", "/api/v1/secrets/apikey/rotate", "secrets:write", json={"value": "v2-value"})
+    label, blob = await service.sealed_for_consumer(acme.id, "apikey", Consumer.ORACLE)
+    assert open_payload(await api.container.enclave.unseal(acme.id, label, blob))[0] == hosts
+    for bad in (["https://api.example.com"], ["api.example.com:443"], ["a/b"], [""]):
+        refused = await acme.call(
+            "PUT", "/api/v1/secrets/apikey", "secrets:write", json={**body, "allowed_hosts": bad}
+        )
+        assert refused.status_code == 422, refused.text
+        assert "allowed_hosts" in refused.text
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "resolved"),
+    [
+        ("https://metadata.attacker.example", "169.254.169.254"),
+        ("https://internal.attacker.example", "10.1.2.3"),
+        ("https://169.254.169.254", None),
+        ("https://[::ffff:10.0.0.1]", None),
+    ],
+)
+async def test_an_import_to_a_private_or_metadata_address_is_refused(
+    api: Api, monkeypatch: pytest.MonkeyPatch, endpoint: str, resolved: str | None
+) -> None:
+    calls: list[str] = []
+
+    def resolve(host: str, port: int, *args: Any, **kwargs: Any) -> list[Any]:
+        calls.append(host)
+        assert resolved is not None
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (resolved, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    acme = await api.tenant("acme")
+    body = {"source": _aws_source(endpoint), "names": ["db-password"], "remember_as": "evil"}
+    response = await acme.call("POST", "/api/v1/secrets/import", "secrets:write", json=body)
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert "source.endpoint_url" in problem["detail"]
+    assert "private, loopback, link-local or metadata" in problem["detail"]
+    assert AWS_SECRET not in response.text
+    sources = await acme.call("GET", "/api/v1/secrets/sources", "secrets:read")
+    assert sources.json() == []  # nothing remembered
+
+
+async def test_an_import_needs_the_tenants_own_credentials(api: Api) -> None:
+    acme = await api.tenant("acme")
+    source = _aws_source("https://secretsmanager.eu-central-1.amazonaws.com")
+    del source["credentials"]
+    response = await acme.call(
+        "POST", "/api/v1/secrets/import", "secrets:write", json={"source": source, "names": ["x"]}
+    )
+    assert response.status_code == 422, response.text
+    assert "credentials" in response.text
+    azure = {"provider": "azure", "vault_url": "https://acme.vault.azure.net", "client_id": "identity"}
+    response = await acme.call(
+        "POST", "/api/v1/secrets/import", "secrets:write", json={"source": azure, "names": ["x"]}
+    )
+    assert response.status_code == 422, response.text
+    assert "tenant_id" in response.text
+    assert "client_secret" in response.text

@@ -25,6 +25,12 @@ from neo_service_layer.enclave.wire.keys import (
     SealedKey,
     SignatureFormat,
 )
+from neo_service_layer.enclave.wire.oracle import (
+    FetchSpec,
+    OracleFacts,
+    ResultCode,
+    response_message,
+)
 from neo_service_layer.enclave.wire.randomness import (
     OFFCHAIN_CONTRACT,
     OFFCHAIN_MAGIC,
@@ -257,6 +263,79 @@ async def test_api_answers_off_chain_randomness_but_never_an_on_chain_request(
             )
         (fulfilled,) = await worker.randomness_fulfil(**keys, items=[on_chain], tenant=PLATFORM_KEY_OWNER)
         assert len(fulfilled.signature) == 64
+    finally:
+        await cli.close()
+        await worker.close()
+
+
+async def test_api_answers_off_chain_oracle_requests_but_never_an_on_chain_request(
+    enclave: PeerEnclave, api: EnclaveClient
+) -> None:
+    """With the api token: an off-chain oracle answer only (magic 0, zero contract), never an answer to,
+    nor a refusal of, an on-chain request. With any token: no raw signature over an oracle answer."""
+    cli = _client(enclave, TOKENS["cli"])
+    worker = _client(enclave, TOKENS["worker"])
+    try:
+        oracle_key = await cli.create_key(
+            KeyKind.SECP256R1, KeyPolicy.of(PLATFORM_KEY_OWNER, [Purpose.ORACLE])
+        )
+        key = {"key_id": oracle_key.info.key_id, "key_tenant": PLATFORM_KEY_OWNER}
+        spec = FetchSpec(url="https://10.0.0.1/price", filter="$.p")  # refused by the guard: no network
+        offchain = OracleFacts.offchain(5, TENANT, spec.url, spec.filter)
+        answer = await api.oracle_fetch(offchain, spec, tenant=TENANT, **key)
+        assert (answer.code, answer.facts) == (ResultCode.FORBIDDEN, offchain)
+        _verify_p256(oracle_key.info.public_key, answer.signature, answer.message())
+
+        on_chain = OracleFacts(MAGIC, b"\x01" * 20, 5, b"\x02" * 20, spec.url, spec.filter)
+        with pytest.raises(OperationNotAllowed, match="off-chain oracle requests only"):
+            await api.oracle_fetch(on_chain, spec, tenant=TENANT, **key)
+        with pytest.raises(OperationNotAllowed, match="off-chain oracle requests only"):
+            await api.oracle_refuse(on_chain, ResultCode.NOT_FOUND, **key)
+        with pytest.raises(OperationNotAllowed):  # nor raw-signs with the platform oracle key
+            await api.sign(
+                oracle_key.info.key_id,
+                b"x",
+                tenant=PLATFORM_KEY_OWNER,
+                purpose=Purpose.ORACLE,
+                fmt=SignatureFormat.ECDSA_SHA256,
+            )
+
+        # the worker answers (and refuses) on-chain requests, signed in the enclave for their facts
+        fulfilled = await worker.oracle_fetch(on_chain, spec, tenant=PLATFORM_KEY_OWNER, **key)
+        refused = await worker.oracle_refuse(on_chain, ResultCode.NOT_FOUND, **key)
+        for signed in (fulfilled, refused):
+            assert signed.facts == on_chain
+            _verify_p256(oracle_key.info.public_key, signed.signature, signed.message())
+        assert (refused.code, refused.result) == (ResultCode.NOT_FOUND, b"")
+
+        # raw sign never signs an oracle answer, V2 or V1, whatever the token; other messages it signs
+        forged = response_message(on_chain, ResultCode.SUCCESS, 1, b"1")
+        for message in (forged, b"NSL-ORACLE-V1" + forged[13:]):
+            with pytest.raises(PolicyDenied, match="oracle_fetch"):
+                await worker.sign(
+                    oracle_key.info.key_id,
+                    message,
+                    tenant=PLATFORM_KEY_OWNER,
+                    purpose=Purpose.ORACLE,
+                    fmt=SignatureFormat.ECDSA_SHA256,
+                )
+            with pytest.raises(PolicyDenied, match="oracle_fetch"):
+                await cli.sign_batch(
+                    oracle_key.info.key_id,
+                    [b"feed round", message],
+                    tenant=PLATFORM_KEY_OWNER,
+                    purpose=Purpose.ORACLE,
+                    fmt=SignatureFormat.ECDSA_SHA256,
+                )
+        round_message = b"NSL-FEED-V1" + bytes(40)  # a feed round: still signed raw (services/feeds)
+        signature = await worker.sign(
+            oracle_key.info.key_id,
+            round_message,
+            tenant=PLATFORM_KEY_OWNER,
+            purpose=Purpose.ORACLE,
+            fmt=SignatureFormat.ECDSA_SHA256,
+        )
+        _verify_p256(oracle_key.info.public_key, signature, round_message)
     finally:
         await cli.close()
         await worker.close()

@@ -15,9 +15,19 @@ from enclave_process_fakes import EnclaveProcess, RecordStore
 from tests.unit.enclave.loopback_http import LoopbackServer, json_route, raw_route
 
 from neo_service_layer.enclave.wire.keys import KeyKind, KeyPolicy, Purpose
-from neo_service_layer.enclave.wire.oracle import FetchSpec, ResultCode, SealedSecret, response_message
+from neo_service_layer.enclave.wire.oracle import (
+    FetchSpec,
+    OracleFacts,
+    ResultCode,
+    SealedSecret,
+    response_message,
+)
 from neo_service_layer.kernel.enclave_client.client import EnclaveClient
-from neo_service_layer.services.secrets.rules import seal_label
+from neo_service_layer.services.secrets.rules import seal_label, seal_payload
+
+MAGIC = 2**32 - 3
+CONTRACT = bytes(range(20))
+CONSUMER = bytes(range(50, 70))
 
 
 class OracleEnclaveProcess(EnclaveProcess):
@@ -55,7 +65,8 @@ async def test_oracle_fetch_through_the_enclave_process(oracle_enclave: EnclaveP
         records.put(sealed_key)
         key_id = sealed_key.info.key_id
         secret = "paid-api-key-0123456789"
-        blob = await client.seal("acme", seal_label("apikey", 1), secret.encode())
+        pinned = seal_payload(secret.encode(), ("127.0.0.1",))  # the loopback server is the pinned host
+        blob = await client.seal("acme", seal_label("apikey", 1), pinned)
         routes = {"/ticker": raw_route(b'{"NEO": {"USD": 12.340}}', "application/json; charset=utf-8")}
         async with LoopbackServer(routes) as server:
             spec = FetchSpec(
@@ -64,12 +75,11 @@ async def test_oracle_fetch_through_the_enclave_process(oracle_enclave: EnclaveP
                 filter="$.NEO.USD",
             )
             answer = await client.oracle_fetch(
-                42,
+                OracleFacts(MAGIC, CONTRACT, 42, CONSUMER, "nsl://template/neo-usd", spec.filter),
                 spec,
                 tenant="acme",
                 key_id=key_id,
                 key_tenant="operator",
-                request_url="nsl://template/neo-usd",
                 secrets=[SealedSecret("apikey", 1, blob)],
             )
         assert server.seen[0].headers["x-api-key"] == secret
@@ -81,16 +91,20 @@ async def test_oracle_fetch_through_the_enclave_process(oracle_enclave: EnclaveP
             1,
         )
         assert answer.public_key == sealed_key.info.public_key
-        message = response_message(
-            42, 0, answer.timestamp_ms, "nsl://template/neo-usd", "$.NEO.USD", b"12.340"
-        )
+        facts = OracleFacts(MAGIC, CONTRACT, 42, CONSUMER, "nsl://template/neo-usd", "$.NEO.USD")
+        assert answer.facts == facts
+        message = response_message(facts, 0, answer.timestamp_ms, b"12.340")
         assert answer.message() == message
         _verify(sealed_key.info.public_key, answer.signature, message)
         assert secret not in repr(answer)
         assert secret not in oracle_enclave.log_path.read_text()
 
         forbidden = await client.oracle_fetch(
-            43, FetchSpec(url="http://10.0.0.1/"), tenant="acme", key_id=key_id, key_tenant="operator"
+            OracleFacts(MAGIC, CONTRACT, 43, CONSUMER, "http://10.0.0.1/", ""),
+            FetchSpec(url="http://10.0.0.1/"),
+            tenant="acme",
+            key_id=key_id,
+            key_tenant="operator",
         )
         assert (forbidden.code, forbidden.result) == (ResultCode.FORBIDDEN, b"")
         _verify(sealed_key.info.public_key, forbidden.signature, forbidden.message())
@@ -109,7 +123,11 @@ async def test_key_is_reprovisioned_after_a_restart(oracle_enclave: EnclaveProce
         async with LoopbackServer({"/p": json_route({"p": 1})}) as server:
             spec = FetchSpec(url=server.url("/p"), filter="$.p")
             answer = await client.oracle_fetch(
-                1, spec, tenant="acme", key_id=sealed_key.info.key_id, key_tenant="operator"
+                OracleFacts.offchain(1, "acme", spec.url, spec.filter),
+                spec,
+                tenant="acme",
+                key_id=sealed_key.info.key_id,
+                key_tenant="operator",
             )
         assert (answer.code, answer.result) == (ResultCode.SUCCESS, b"1")
         assert records.lookups == [(sealed_key.info.key_id, None)]

@@ -12,6 +12,7 @@ import pytest
 
 from neo_service_layer.kernel.secret_values import Secret
 from neo_service_layer.services.secrets.adapters.sources import build_secret_source
+from neo_service_layer.services.secrets.adapters.url_guard import SourceUrlPolicy
 from neo_service_layer.services.secrets.ports import (
     AwsSourceConfig,
     AwsStaticCredentials,
@@ -25,6 +26,9 @@ ACCESS_KEY_ID = "AKIAEXAMPLETESTKEY01"
 SECRET_ACCESS_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 DB_PASSWORD = "pa55-word-for-the-db!"
 SIGNING_KEY = bytes(range(256))
+
+#: the operator's explicit allowance for the fake servers on 127.0.0.1 (NSL_SECRET_SOURCES_ALLOW_*)
+LOOPBACK = SourceUrlPolicy.of(["127.0.0.1"], allow_http=True)
 
 
 def _credentials() -> AwsStaticCredentials:
@@ -48,7 +52,7 @@ async def source(aws_endpoint: str) -> AsyncIterator[SecretSource]:
     config = AwsSourceConfig(
         region=REGION, endpoint_url=aws_endpoint, credentials=_credentials(), name_prefix="acme/"
     )
-    source = build_secret_source(config)
+    source = build_secret_source(config, LOOPBACK)
     yield source
     await source.aclose()
 
@@ -140,7 +144,7 @@ async def test_unreachable_endpoint_is_unavailable() -> None:
             timeout_seconds=2,
             max_attempts=1,
         )
-        source = build_secret_source(config)
+        source = build_secret_source(config, LOOPBACK)
         try:
             with pytest.raises(SecretSourceUnavailable) as caught:
                 await source.fetch("db/password")

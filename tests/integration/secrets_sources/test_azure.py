@@ -6,8 +6,9 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from azure.identity.aio import ClientSecretCredential, ManagedIdentityCredential
+from azure.identity.aio import ClientSecretCredential
 
+from neo_service_layer.enclave.wire.errors import InvalidInput
 from neo_service_layer.kernel.secret_values import Secret
 from neo_service_layer.services.secrets.adapters.azure import AzureSecretSource, build_credential
 from neo_service_layer.services.secrets.adapters.sources import build_secret_source
@@ -155,24 +156,27 @@ async def test_credentials_built_from_config() -> None:
         client_id="app-id",
         client_secret=Secret(CLIENT_SECRET),
     )
-    managed = AzureSourceConfig(vault_url=unique_vault_url(), client_id="identity-id")
 
     principal = build_credential(with_secret)
-    identity = build_credential(managed)
     try:
         assert isinstance(principal, ClientSecretCredential)
-        assert isinstance(identity, ManagedIdentityCredential)
     finally:
         await principal.close()
-        await identity.close()
     assert CLIENT_SECRET not in repr(with_secret)
 
-    source = build_secret_source(with_secret)
+    source = build_secret_source(with_secret, resolve=lambda host, port: ["20.1.2.3"])
     assert isinstance(source, AzureSecretSource)
     await source.aclose()
 
-    with pytest.raises(ValueError, match="tenant_id"):
-        build_credential(AzureSourceConfig(vault_url=unique_vault_url(), client_secret=Secret(CLIENT_SECRET)))
+    # never a managed identity or another identity of the platform
+    for partial_config in (
+        AzureSourceConfig(vault_url=unique_vault_url(), client_id="identity-id"),
+        AzureSourceConfig(vault_url=unique_vault_url(), client_secret=Secret(CLIENT_SECRET)),
+    ):
+        with pytest.raises(ValueError, match="tenant_id, client_id and client_secret"):
+            build_credential(partial_config)
+        with pytest.raises(InvalidInput, match=r"source\.(tenant_id|client_secret)"):
+            build_secret_source(partial_config, resolve=lambda host, port: ["20.1.2.3"])
 
 
 async def test_service_unavailable(source: AzureSecretSource, vault: FakeKeyVault) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from neo_service_layer.kernel.secret_values import Secret
 from neo_service_layer.services.secrets.adapters.sources import build_secret_source
+from neo_service_layer.services.secrets.adapters.url_guard import SourceUrlPolicy
 from neo_service_layer.services.secrets.ports import (
     SecretNotFoundInSource,
     SecretSource,
@@ -27,6 +28,9 @@ ROLE_ID = "role-7d1c"
 SECRET_ID = "secret-id-e3b0c442"
 PASSWORD = "s3cr3t-pa55word-for-db"
 API_KEY = "ak-live-0123456789abcdef"
+
+#: the operator's explicit allowance for the fake servers on 127.0.0.1 (NSL_SECRET_SOURCES_ALLOW_*)
+LOOPBACK = SourceUrlPolicy.of(["127.0.0.1"], allow_http=True)
 
 
 @pytest.fixture
@@ -55,7 +59,7 @@ async def token_source(vault_url: str) -> AsyncIterator[SecretSource]:
         path_prefix="tenants/acme",
         namespace="team-a",
     )
-    source = build_secret_source(config)
+    source = build_secret_source(config, LOOPBACK)
     yield source
     await source.aclose()
 
@@ -67,7 +71,7 @@ async def approle_source(vault_url: str) -> AsyncIterator[SecretSource]:
         auth=VaultAppRoleAuth(role_id=Secret(ROLE_ID), secret_id=Secret(SECRET_ID)),
         path_prefix="tenants/acme",
     )
-    source = build_secret_source(config)
+    source = build_secret_source(config, LOOPBACK)
     yield source
     await source.aclose()
 
@@ -151,7 +155,7 @@ async def test_wrong_secret_id_is_denied(vault_url: str) -> None:
     config = VaultSourceConfig(
         url=vault_url, auth=VaultAppRoleAuth(role_id=Secret(ROLE_ID), secret_id=Secret("wrong-secret-id"))
     )
-    source = build_secret_source(config)
+    source = build_secret_source(config, LOOPBACK)
     try:
         with pytest.raises(SecretSourceDenied) as caught:
             await source.fetch("tenants/acme/db")
@@ -162,7 +166,7 @@ async def test_wrong_secret_id_is_denied(vault_url: str) -> None:
 
 async def test_path_outside_policy_is_denied(vault_url: str) -> None:
     config = VaultSourceConfig(url=vault_url, auth=VaultTokenAuth(token=Secret(TOKEN)))
-    source = build_secret_source(config)
+    source = build_secret_source(config, LOOPBACK)
     try:
         with pytest.raises(SecretSourceDenied) as caught:
             await source.fetch("tenants/other/db")
@@ -177,7 +181,7 @@ async def test_path_outside_policy_is_denied(vault_url: str) -> None:
 
 async def test_unknown_token_is_denied(vault_url: str) -> None:
     source = build_secret_source(
-        VaultSourceConfig(url=vault_url, auth=VaultTokenAuth(token=Secret("hvs.bogus")))
+        VaultSourceConfig(url=vault_url, auth=VaultTokenAuth(token=Secret("hvs.bogus"))), LOOPBACK
     )
     try:
         with pytest.raises(SecretSourceDenied) as caught:
@@ -211,7 +215,7 @@ async def test_unreachable_vault_is_unavailable() -> None:
     with running_vault(VaultState()) as url:
         pass  # the port is closed again when the block ends
     config = VaultSourceConfig(url=url, auth=VaultTokenAuth(token=Secret(TOKEN)), timeout_seconds=2)
-    source = build_secret_source(config)
+    source = build_secret_source(config, LOOPBACK)
     try:
         with pytest.raises(SecretSourceUnavailable) as caught:
             await source.fetch("db")

@@ -12,6 +12,7 @@ from typing import Any
 
 from neo_service_layer.enclave.wire.oracle import (
     FetchSpec,
+    OracleFacts,
     OracleResponse,
     ResultCode,
     SealedSecret,
@@ -162,6 +163,7 @@ class Fetch:
     key_tenant: str
     request_url: str | None
     secrets: tuple[SealedSecret, ...]
+    facts: OracleFacts | None = field(default=None, compare=False)
 
 
 class FakeEnclave:
@@ -177,6 +179,7 @@ class FakeEnclave:
         self.signed: list[tuple[str, bytes, str, str, str]] = []
         self.fulfilled: list[RandomnessFacts] = []
         self.fetches: list[Fetch] = []
+        self.refusals: list[tuple[OracleFacts, ResultCode]] = []
         self.answers: dict[str, tuple[ResultCode, bytes]] = {}
         self.errors: dict[str, Exception] = {}
         self.default_result = b'"42"'
@@ -214,28 +217,48 @@ class FakeEnclave:
 
     async def oracle_fetch(
         self,
-        request_id: int,
+        facts: OracleFacts,
         spec: FetchSpec,
         *,
         tenant: str,
         key_id: str,
         key_tenant: str,
         key_version: int | None = None,
-        request_url: str | None = None,
         secrets: Sequence[SealedSecret] = (),
     ) -> OracleResponse:
-        self.fetches.append(Fetch(request_id, spec, tenant, key_id, key_tenant, request_url, tuple(secrets)))
+        """As the enclave's: the URL fetched is the facts' unless they name a template, the filter theirs."""
+        assert facts.url == spec.url or facts.url.startswith("nsl://template/")
+        assert facts.filter == spec.filter
+        request_url = facts.url if facts.url != spec.url else None
+        self.fetches.append(
+            Fetch(facts.request_id, spec, tenant, key_id, key_tenant, request_url, tuple(secrets), facts)
+        )
         if self.on_fetch is not None:
-            self.on_fetch(request_id, spec)
+            self.on_fetch(facts.request_id, spec)
         if spec.url in self.errors:
             raise self.errors[spec.url]
         code, result = self.answers.get(spec.url, (ResultCode.SUCCESS, self.default_result))
-        url = request_url or spec.url
-        message = response_message(request_id, code, self.fetched_at_ms, url, spec.filter, result)
+        message = response_message(facts, code, self.fetched_at_ms, result)
         return OracleResponse(
-            request_id, code, result, self.fetched_at_ms, url, spec.filter,
-            fake_signature(key_id, message), key_id, 1, b"\x02" * 33,
+            facts, code, result, self.fetched_at_ms, fake_signature(key_id, message), key_id, 1,
+            b"\x02" * 33,
         )  # fmt: skip
+
+    async def oracle_refuse(
+        self,
+        facts: OracleFacts,
+        code: ResultCode,
+        *,
+        key_id: str,
+        key_tenant: str,
+        key_version: int | None = None,
+    ) -> OracleResponse:
+        """As the enclave's ``oracle_fetch`` with a ``code``: a refusal signed for the facts, no fetch."""
+        self.refusals.append((facts, code))
+        message = response_message(facts, code, self.fetched_at_ms, b"")
+        return OracleResponse(
+            facts, code, b"", self.fetched_at_ms, fake_signature(key_id, message), key_id, 1, b"\x02" * 33
+        )
 
 
 @dataclass

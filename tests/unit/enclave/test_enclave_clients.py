@@ -143,9 +143,29 @@ def test_api_has_no_worker_or_cli_operation(op: str) -> None:
     assert not _allowed(API, op)
 
 
-@pytest.mark.parametrize("op", ["status", "random", "attest", "public_key", "load_key", "oracle_fetch"])
+@pytest.mark.parametrize("op", ["status", "random", "attest", "public_key", "load_key"])
 def test_api_reads_and_composed_ops(op: str) -> None:
     assert _allowed(API, op)
+
+
+def test_api_answers_offchain_oracle_requests_only() -> None:
+    """An on-chain oracle answer (or refusal) needs a real magic and contract: the api cannot ask for one."""
+    offchain = {
+        "magic": OFFCHAIN_MAGIC,
+        "contract": b64encode(OFFCHAIN_CONTRACT),
+        "request_url": "https://a/",
+    }
+    assert _allowed(API, "oracle_fetch", **offchain)
+    assert _allowed(API, "oracle_fetch", **offchain, code=24)
+    for other in (
+        {"magic": 860833102},
+        {"contract": b64encode(b"\x01" * 20)},
+        {"magic": None},
+        {"contract": None},
+    ):
+        assert not _allowed(API, "oracle_fetch", **{**offchain, **other}), other
+    assert not _allowed(API, "oracle_fetch")
+    assert _allowed(WORKER, "oracle_fetch", **{**offchain, "magic": 860833102})
 
 
 # worker and cli ---------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from neo_service_layer.enclave.wire.keys import KeyKind, Purpose, SignatureFormat
+from neo_service_layer.enclave.wire.secret_labels import open_payload
 from neo_service_layer.kernel.identity.rules.access import Principal, PrincipalKind
 from neo_service_layer.kernel.identity.rules.audit import Actions
 from neo_service_layer.kernel.identity.rules.errors import MissingScope
@@ -161,7 +162,7 @@ async def test_secrets_seal_at_write_and_serve_sealed_blobs_to_allowed_consumers
     assert secret.current_version == 1
     assert b"plain" not in store.secret_blobs[("acme", "token", 1)]
     label, blob = await service.sealed_for_consumer("acme", "token", Consumer.ORACLE)
-    assert await enclave.unseal("acme", label, blob) == b"plain"
+    assert open_payload(await enclave.unseal("acme", label, blob)) == ((), b"plain")  # no host pinned
     with pytest.raises(ConsumerNotAllowed):
         await service.sealed_for_consumer("acme", "token", Consumer.COMPUTE)
     config = AwsSourceConfig(

@@ -16,14 +16,15 @@ import pytest
 
 from neo_service_layer.enclave.wire.errors import NotFound, PermissionDenied
 from neo_service_layer.enclave.wire.keys import PLATFORM_KEY_OWNER as OWNER
-from neo_service_layer.enclave.wire.keys import Purpose, SignatureFormat
 from neo_service_layer.enclave.wire.oracle import (
     FetchSpec,
+    OracleFacts,
     OracleResponse,
     ResultCode,
     SealedSecret,
     response_message,
 )
+from neo_service_layer.enclave.wire.randomness import script_hash_bytes
 from neo_service_layer.kernel.chain.ports.chain import (
     ChainEvent,
     ChainUnavailable,
@@ -173,8 +174,14 @@ class World:
         return found
 
 
+def onchain(request_id: int, url: str, filter_: str, consumer: bytes = CONSUMER) -> OracleFacts:
+    """The facts of a request to the fake chain's oracle contract."""
+    return OracleFacts(FakeChain.magic, script_hash_bytes(CONTRACT), request_id, consumer, url, filter_)
+
+
 def signed(request_id: int, code: ResultCode, timestamp: int, url: str, filter_: str, result: bytes) -> bytes:
-    return fake_signature(KEY.key_id, response_message(request_id, code, timestamp, url, filter_, result))
+    message = response_message(onchain(request_id, url, filter_), code, timestamp, result)
+    return fake_signature(KEY.key_id, message)
 
 
 def methods(chain: FakeChain) -> list[list[tuple[str, Any]]]:
@@ -416,7 +423,7 @@ async def test_a_request_that_cannot_be_fetched_is_answered_with_a_signed_refusa
     w.request(2, url="nsl://template/BAD", filter_="")
     await w.fulfiller.run_once()
     assert w.enclave.fetches == []
-    now_ms = int(w.clock.now().timestamp() * 1000)
+    now_ms = w.enclave.fetched_at_ms  # the enclave's clock signs the refusal
     (fulfil_1, _, fulfil_2, _) = w.chain.built[0]
     sig_1 = signed(1, ResultCode.NOT_FOUND, now_ms, "nsl://template/nosuchtemplate", "", b"")
     sig_2 = signed(2, ResultCode.FORBIDDEN, now_ms, "nsl://template/BAD", "", b"")
@@ -431,7 +438,7 @@ async def test_a_request_that_cannot_be_fetched_is_answered_with_a_signed_refusa
 async def test_an_https_request_is_fetched_by_the_enclave_as_the_platform() -> None:
     enclave = FakeEnclave(fetched_at_ms=FETCHED_AT)
     enclave.answers[URL] = (ResultCode.SUCCESS, b"[1.5]")
-    answer = await make_answerer(enclave).answer(9, CONSUMER_HASH, URL, FILTER)
+    answer = await make_answerer(enclave).answer(onchain(9, URL, FILTER))
     assert enclave.fetches == [
         Fetch(9, FetchSpec(url=URL, filter=FILTER), OWNER, KEY.key_id, OWNER, None, ())
     ]
@@ -459,18 +466,19 @@ async def test_requests_that_cannot_be_fetched_get_a_signed_refusal(
 ) -> None:
     enclave, clock = FakeEnclave(), FakeClock()
     clock.advance(1.5)
-    answer = await make_answerer(enclave, clock).answer(3, CONSUMER_HASH, url, filter_)
-    timestamp = int(clock.now().timestamp() * 1000)
+    answer = await make_answerer(enclave, clock).answer(onchain(3, url, filter_))
+    timestamp = enclave.fetched_at_ms  # the enclave's clock
     assert enclave.fetches == []
     assert (answer.code, answer.result, answer.timestamp_ms, answer.url, answer.filter) == (
         code, b"", timestamp, url, filter_,
     )  # fmt: skip
     assert detail in answer.detail
-    message = response_message(3, code, timestamp, url, filter_, b"")
-    assert enclave.signed == [(KEY.key_id, message, OWNER, Purpose.ORACLE, SignatureFormat.ECDSA_SHA256)]
+    message = response_message(onchain(3, url, filter_), code, timestamp, b"")
+    assert enclave.signed == []  # built and signed in the enclave, never through raw sign
+    assert enclave.refusals == [(onchain(3, url, filter_), code)]
     assert answer.signature == fake_signature(KEY.key_id, message)
     assert answer.message() == message
-    assert (answer.key_id, answer.public_key) == (KEY.key_id, KEY.public_key)
+    assert answer.key_id == KEY.key_id  # the key the enclave signed with
 
 
 async def test_a_template_is_fetched_for_its_tenant_with_its_sealed_secrets() -> None:
@@ -478,7 +486,7 @@ async def test_a_template_is_fetched_for_its_tenant_with_its_sealed_secrets() ->
     enclave = FakeEnclave()
     secrets = Secrets({("tenant-a", "api-token"): ("secret:api-token:v3", b"sealed-blob")})
     answerer = make_answerer(enclave, templates=Templates(t), secrets=secrets)
-    answer = await answerer.answer(4, CONSUMER_HASH.upper().replace("0X", "0x"), t.url, "$.bid")
+    answer = await answerer.answer(onchain(4, t.url, "$.bid"))
     assert secrets.reads == [("tenant-a", "api-token")]
     (fetch,) = enclave.fetches
     assert fetch == Fetch(
@@ -497,7 +505,7 @@ async def test_a_template_is_fetched_for_its_tenant_with_its_sealed_secrets() ->
 async def test_a_template_refuses_a_consumer_it_does_not_list() -> None:
     enclave = FakeEnclave()
     answerer = make_answerer(enclave, templates=Templates(template()))
-    answer = await answerer.answer(5, "0x" + "ee" * 20, template().url, "")
+    answer = await answerer.answer(onchain(5, template().url, "", b"\xee" * 20))
     assert answer.code is ResultCode.FORBIDDEN
     assert answer.detail == "the consumer may not use this template"
     assert enclave.fetches == []
@@ -507,7 +515,7 @@ async def test_a_template_without_a_consumer_list_serves_anyone() -> None:
     enclave = FakeEnclave()
     open_template = template(consumers=(), headers=(("Accept", "application/json"),))
     answerer = make_answerer(enclave, templates=Templates(open_template))
-    answer = await answerer.answer(5, "0x" + "ee" * 20, open_template.url, "")
+    answer = await answerer.answer(onchain(5, open_template.url, "", b"\xee" * 20))
     assert answer.code is ResultCode.SUCCESS
     assert [f.tenant for f in enclave.fetches] == ["tenant-a"]
 
@@ -523,7 +531,7 @@ async def test_a_template_whose_secret_cannot_be_read_is_refused(error: Exceptio
     enclave = FakeEnclave()
     secrets = Secrets({("tenant-a", "api-token"): error})
     answer = await make_answerer(enclave, templates=Templates(template()), secrets=secrets).answer(
-        6, CONSUMER_HASH, template().url, ""
+        onchain(6, template().url, "")
     )
     assert (answer.code, answer.result) == (ResultCode.FORBIDDEN, b"")
     assert detail in answer.detail
@@ -547,6 +555,11 @@ async def test_an_offchain_fetch_gets_a_fresh_id_and_the_tenants_secrets() -> No
     assert (enclave.fetches[1].spec, enclave.fetches[1].tenant, enclave.fetches[1].request_url) == (
         FetchSpec(url=URL), "tenant-b", None,
     )  # fmt: skip
+    # both bound to the off-chain facts of their tenant: no contract accepts them
+    assert [f.facts for f in enclave.fetches] == [
+        OracleFacts.offchain(fetch.request_id, "tenant-a", t.url, "$.ask"),
+        OracleFacts.offchain(fetch.request_id, "tenant-b", URL, ""),
+    ]
 
 
 # Events and stored answers ------------------------------------------------------------------------------

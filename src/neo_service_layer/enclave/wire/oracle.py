@@ -3,10 +3,13 @@ oracle service's ``contracts/``).
 
 Only the standard library is imported here.
 
-Signed message (mirrored exactly by the contract; see ``docs/oracle.md``)::
+Signed message, V2 (mirrored exactly by the contract; see ``docs/oracle.md``)::
 
-    "NSL-ORACLE-V1"                      13 bytes, ASCII
+    "NSL-ORACLE-V2"                      13 bytes, ASCII
+    u32le(magic)                          4 bytes: the Neo network magic (``Runtime.GetNetwork()``)
+    contract                             20 bytes: the oracle contract's script hash as NeoVM stores it
     u64le(requestId)                      8 bytes
+    consumer                             20 bytes: the requesting contract's script hash (NeoVM order)
     u32le(code)                           4 bytes (a ``ResultCode`` value)
     u64le(timestamp)                      8 bytes, milliseconds since the Unix epoch (fetch completed)
     u32le(len(url))    || url             UTF-8 bytes of the URL as requested on chain
@@ -15,11 +18,18 @@ Signed message (mirrored exactly by the contract; see ``docs/oracle.md``)::
 
 ``uNle`` is an unsigned little-endian integer of N bits. The enclave's oracle key (secp256r1) signs it as
 ECDSA over SHA-256 of these bytes, 64-byte ``r || s`` (``CryptoLib.verifyWithECDsa`` with
-``secp256r1SHA256``).
+``secp256r1SHA256``). The enclave builds it itself inside ``oracle_fetch`` from the facts the host passes
+(``OracleFacts``); the raw ``sign`` operations refuse any message that starts with ``MESSAGE_PREFIX``
+for a key with purpose ``oracle``.
+
+Off-chain answers (``POST /api/v1/oracle/fetch``, feeds, the native Oracle node's fetches) use
+``OFFCHAIN_MAGIC`` (0) and ``OFFCHAIN_CONTRACT`` (20 zero bytes), like off-chain randomness: no contract
+accepts them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import struct
 from collections.abc import Mapping
@@ -28,8 +38,17 @@ from enum import IntEnum
 from typing import Any, Final
 
 from neo_service_layer.enclave.wire.errors import InvalidInput
+from neo_service_layer.enclave.wire.randomness import (  # the off-chain facts are those of randomness
+    HASH160_BYTES,
+    OFFCHAIN_CONTRACT,
+    OFFCHAIN_MAGIC,
+    encode_request_id,
+)
 
-MESSAGE_TAG: Final = b"NSL-ORACLE-V1"
+MESSAGE_TAG: Final = b"NSL-ORACLE-V2"
+#: every oracle message tag (V1 and V2) starts so; raw signing refuses such messages for oracle keys
+MESSAGE_PREFIX: Final = b"NSL-ORACLE-"
+OFFCHAIN_CONSUMER_TAG: Final = b"NSL-ORACLE-OFFCHAIN-CONSUMER-V2"
 
 #: limits of an on-chain request (bytes)
 MAX_URL_BYTES: Final = 512
@@ -112,12 +131,50 @@ def _prefixed(name: str, value: bytes) -> bytes:
     return _u32(len(value)) + value
 
 
-def response_message(
-    request_id: int, code: ResultCode | int, timestamp_ms: int, url: str, filter_: str, result: bytes
-) -> bytes:
+@dataclass(frozen=True, slots=True)
+class OracleFacts:
+    """What one answer is bound to: the network, the contract, the request, its consumer, URL and filter.
+
+    ``url`` is the URL as requested (on chain: the request's URL, an ``https://`` URL or
+    ``nsl://template/<id>``); ``filter`` is the request's filter.
+    """
+
+    magic: int
+    contract: bytes
+    request_id: int
+    consumer: bytes
+    url: str
+    filter: str
+
+    def __post_init__(self) -> None:
+        if isinstance(self.magic, bool) or not isinstance(self.magic, int) or not 0 <= self.magic < 2**32:
+            raise InvalidInput("network magic must be between 0 and 2^32-1")
+        for name, value in (("contract", self.contract), ("consumer", self.consumer)):
+            if not isinstance(value, bytes) or len(value) != HASH160_BYTES:
+                raise InvalidInput(f"{name} must be {HASH160_BYTES} bytes")
+        encode_request_id(self.request_id)
+        if not isinstance(self.url, str) or not isinstance(self.filter, str):
+            raise InvalidInput("url and filter must be text")
+
+    @classmethod
+    def offchain(cls, request_id: int, tenant: str, url: str, filter_: str) -> OracleFacts:
+        """Facts of an off-chain answer for ``tenant`` (no contract accepts them)."""
+        return cls(OFFCHAIN_MAGIC, OFFCHAIN_CONTRACT, request_id, offchain_consumer(tenant), url, filter_)
+
+    @property
+    def is_offchain(self) -> bool:
+        return self.magic == OFFCHAIN_MAGIC and self.contract == OFFCHAIN_CONTRACT
+
+
+def offchain_consumer(tenant: str) -> bytes:
+    """The 20-byte consumer of a tenant's off-chain oracle answers: a hash of the tenant id."""
+    encoded = tenant.encode()
+    digest = hashlib.sha256(OFFCHAIN_CONSUMER_TAG + len(encoded).to_bytes(2, "big") + encoded).digest()
+    return digest[:HASH160_BYTES]
+
+
+def response_message(facts: OracleFacts, code: ResultCode | int, timestamp_ms: int, result: bytes) -> bytes:
     """The exact bytes the enclave's oracle key signs and ``fulfill`` verifies."""
-    if not 0 <= request_id <= _U64_MAX:
-        raise InvalidInput("request id out of range")
     if not 0 <= int(code) <= _U32_MAX:
         raise InvalidInput("code out of range")
     if not 0 <= timestamp_ms <= _U64_MAX:
@@ -125,11 +182,14 @@ def response_message(
     return b"".join(
         (
             MESSAGE_TAG,
-            struct.pack("<Q", request_id),
+            _u32(facts.magic),
+            facts.contract,
+            encode_request_id(facts.request_id),
+            facts.consumer,
             _u32(int(code)),
             struct.pack("<Q", timestamp_ms),
-            _prefixed("url", url.encode()),
-            _prefixed("filter", filter_.encode()),
+            _prefixed("url", facts.url.encode()),
+            _prefixed("filter", facts.filter.encode()),
             _prefixed("result", result),
         )
     )
@@ -294,12 +354,10 @@ class SealedSecret:
 class OracleResponse:
     """A signed oracle answer: ``signature`` is over ``message()`` by the oracle key (key id, version)."""
 
-    request_id: int
+    facts: OracleFacts
     code: ResultCode
     result: bytes
     timestamp_ms: int
-    url: str
-    filter: str
     signature: bytes
     key_id: str
     key_version: int
@@ -308,8 +366,18 @@ class OracleResponse:
     content_type: str | None = None
     detail: str = ""
 
+    @property
+    def request_id(self) -> int:
+        return self.facts.request_id
+
+    @property
+    def url(self) -> str:
+        return self.facts.url
+
+    @property
+    def filter(self) -> str:
+        return self.facts.filter
+
     def message(self) -> bytes:
         """The signed bytes (``response_message`` of this answer)."""
-        return response_message(
-            self.request_id, self.code, self.timestamp_ms, self.url, self.filter, self.result
-        )
+        return response_message(self.facts, self.code, self.timestamp_ms, self.result)

@@ -27,7 +27,13 @@ from neo_service_layer.enclave.wire.keys import (
     SignatureFormat,
     TenantId,
 )
-from neo_service_layer.enclave.wire.oracle import FetchSpec, OracleResponse, ResultCode, SealedSecret
+from neo_service_layer.enclave.wire.oracle import (
+    FetchSpec,
+    OracleFacts,
+    OracleResponse,
+    ResultCode,
+    SealedSecret,
+)
 from neo_service_layer.enclave.wire.protocol import (
     UnknownOp,
     key_info_from_wire,
@@ -220,27 +226,49 @@ class EnclaveClient:
 
     async def oracle_fetch(
         self,
-        request_id: int,
+        facts: OracleFacts,
         spec: FetchSpec,
         *,
         tenant: TenantId,
         key_id: KeyId,
         key_tenant: TenantId,
         key_version: int | None = None,
-        request_url: str | None = None,
         secrets: Sequence[SealedSecret] = (),
     ) -> OracleResponse:
         args = {
-            "request_id": request_id,
+            **_facts_args(facts),
             "tenant": tenant,
             "key_id": key_id,
             "key_tenant": key_tenant,
             "key_version": key_version,
             "request": spec.to_dict(),
-            "request_url": request_url,
             "secrets": [{"name": s.name, "version": s.version, "blob": b64encode(s.blob)} for s in secrets],
         }
         timeout = max(self._timeout, spec.timeout_seconds + 5.0)  # the fetch itself may take that long
+        return await self._oracle_call(args, key_id, key_version, timeout)
+
+    async def oracle_refuse(
+        self,
+        facts: OracleFacts,
+        code: ResultCode,
+        *,
+        key_id: KeyId,
+        key_tenant: TenantId,
+        key_version: int | None = None,
+    ) -> OracleResponse:
+        args = {
+            **_facts_args(facts),
+            "code": int(code),
+            "tenant": key_tenant,
+            "key_id": key_id,
+            "key_tenant": key_tenant,
+            "key_version": key_version,
+        }
+        return await self._oracle_call(args, key_id, key_version, self._timeout)
+
+    async def _oracle_call(
+        self, args: dict[str, Any], key_id: KeyId, key_version: int | None, timeout: float
+    ) -> OracleResponse:
         call = self._transport.call
         async with traced("enclave.oracle_fetch", {"rpc.system": "nsl-enclave"}, kind=SpanKind.CLIENT):
             try:
@@ -311,15 +339,32 @@ def _sign_args(
     }
 
 
+def _facts_args(facts: OracleFacts) -> dict[str, Any]:
+    return {
+        "magic": facts.magic,
+        "contract": b64encode(facts.contract),
+        "request_id": facts.request_id,
+        "consumer": b64encode(facts.consumer),
+        "request_url": facts.url,
+        "filter": facts.filter,
+    }
+
+
 def _oracle_response(r: dict[str, Any]) -> OracleResponse:
     status, content_type = r.get("status"), r.get("content_type")
-    return OracleResponse(
+    facts = OracleFacts(
+        magic=int(r["magic"]),
+        contract=b64decode(r["contract"]),
         request_id=int(r["request_id"]),
+        consumer=b64decode(r["consumer"]),
+        url=str(r["url"]),
+        filter=str(r["filter"]),
+    )
+    return OracleResponse(
+        facts=facts,
         code=ResultCode(int(r["code"])),
         result=b64decode(r["result"]),
         timestamp_ms=int(r["timestamp"]),
-        url=str(r["url"]),
-        filter=str(r["filter"]),
         signature=b64decode(r["signature"]),
         key_id=str(r["key_id"]),
         key_version=int(r["key_version"]),

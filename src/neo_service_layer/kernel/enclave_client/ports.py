@@ -22,7 +22,13 @@ from neo_service_layer.enclave.wire.keys import (
     SignatureFormat,
     TenantId,
 )
-from neo_service_layer.enclave.wire.oracle import FetchSpec, OracleResponse, SealedSecret
+from neo_service_layer.enclave.wire.oracle import (
+    FetchSpec,
+    OracleFacts,
+    OracleResponse,
+    ResultCode,
+    SealedSecret,
+)
 from neo_service_layer.enclave.wire.randomness import RandomnessFacts, SignedRandomness
 
 AttestationReport: TypeAlias = Mapping[str, Any]
@@ -132,25 +138,39 @@ class Enclave(Protocol):
 
     async def oracle_fetch(
         self,
-        request_id: int,
+        facts: OracleFacts,
         spec: FetchSpec,
         *,
         tenant: TenantId,
         key_id: KeyId,
         key_tenant: TenantId,
         key_version: int | None = None,
-        request_url: str | None = None,
         secrets: Sequence[SealedSecret] = (),
     ) -> OracleResponse:
-        """Fetch ``spec`` inside the enclave (SSRF guard, limits, filter) and sign the answer.
+        """Fetch ``spec`` inside the enclave (SSRF guard, limits, filter) and sign the answer for ``facts``.
 
         ``secrets`` are the sealed values (sealed for ``tenant``) of the secrets the spec references as
-        ``{{secret:name}}``; they are unsealed and injected inside the enclave only. The answer is
-        signed with ``key_id`` (secp256r1, purpose ``oracle``, owned by ``key_tenant``) over
-        ``domain.oracle.response_message``, with ``request_url`` (an ``nsl://template/<id>`` URL as
-        requested on chain) as the signed URL when given. Fetch failures come back as result codes,
-        never as exceptions; bad arguments raise ``InvalidKeyRequest``, key refusals the key errors.
+        ``{{secret:name}}``; they are unsealed and injected inside the enclave only. The enclave builds
+        the V2 message (``enclave.wire.oracle.response_message``) from ``facts`` (network magic,
+        contract, request id, consumer, the URL as requested, the filter) and signs it with ``key_id``
+        (secp256r1, purpose ``oracle``, owned by ``key_tenant``). ``spec.url`` must equal ``facts.url``
+        unless that is an ``nsl://template/<id>`` URL; ``spec.filter`` must equal ``facts.filter``.
+        Fetch failures come back as result codes, never as exceptions; bad arguments raise
+        ``InvalidKeyRequest``, key refusals the key errors.
         """
+        ...
+
+    async def oracle_refuse(
+        self,
+        facts: OracleFacts,
+        code: ResultCode,
+        *,
+        key_id: KeyId,
+        key_tenant: TenantId,
+        key_version: int | None = None,
+    ) -> OracleResponse:
+        """A signed refusal for ``facts`` without fetching (``code`` other than ``SUCCESS``, empty result);
+        the enclave's ``oracle_fetch`` with its ``code`` argument."""
         ...
 
     def bls_message_point(self, message: bytes) -> bytes:

@@ -29,7 +29,7 @@ from typing import Protocol
 
 from neo_service_layer.enclave.wire.errors import InvalidInput
 from neo_service_layer.enclave.wire.keys import PLATFORM_KEY_OWNER, Purpose, SignatureFormat
-from neo_service_layer.enclave.wire.oracle import FetchSpec, ResultCode
+from neo_service_layer.enclave.wire.oracle import FetchSpec, OracleFacts, ResultCode
 from neo_service_layer.kernel.chain.ports.chain import Chain, ContractCall, SendOutcome
 from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.enclave_client.ports import Enclave
@@ -210,9 +210,10 @@ class FeedRunner:
         self._fetch_ids += 1
         spec = FetchSpec(url=source.url, filter=source.path, timeout_seconds=SOURCE_TIMEOUT_SECONDS)
         try:
-            response = await self._enclave().oracle_fetch(
-                self._fetch_ids,
-                spec.check(),
+            checked = spec.check()
+            response = await self._enclave().oracle_fetch(  # only the result is used: off-chain facts
+                OracleFacts.offchain(self._fetch_ids, PLATFORM_KEY_OWNER, checked.url, checked.filter),
+                checked,
                 tenant=PLATFORM_KEY_OWNER,
                 key_id=self._key.key_id,
                 key_tenant=PLATFORM_KEY_OWNER,

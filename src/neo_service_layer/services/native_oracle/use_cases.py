@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 from neo_service_layer.enclave.wire.errors import InvalidInput
 from neo_service_layer.enclave.wire.keys import PLATFORM_KEY_OWNER
-from neo_service_layer.enclave.wire.oracle import FetchSpec, ResultCode
+from neo_service_layer.enclave.wire.oracle import FetchSpec, OracleFacts, ResultCode
 from neo_service_layer.kernel.chain.ports.chain import (
     Chain,
     ChainEvent,
@@ -132,8 +132,8 @@ class NativeFetcher:
             ).check()
         except InvalidInput:
             return NeoResponseCode.ERROR, b""
-        fetched = await self._enclave().oracle_fetch(
-            request_id,
+        fetched = await self._enclave().oracle_fetch(  # only the result is used: off-chain facts
+            OracleFacts.offchain(request_id, PLATFORM_KEY_OWNER, spec.url, spec.filter),
             spec,
             tenant=PLATFORM_KEY_OWNER,
             key_id=self._key.key_id,

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from neo_service_layer.enclave.wire.keys import KeyKind, SignatureFormat
-from neo_service_layer.enclave.wire.oracle import response_message
+from neo_service_layer.enclave.wire.oracle import OracleFacts, response_message
 from neo_service_layer.kernel.chain.parts import ChainKernel, on_chain
 from neo_service_layer.kernel.chain.ports.chain import ChainNotConfigured
 from neo_service_layer.kernel.chain.ports.role_keys import RoleKeyStore
@@ -71,19 +71,11 @@ class OracleParts:
         return {ORACLE_PUBLIC_KEY: (await self.key()).public_key.hex()}
 
     async def verify(
-        self,
-        *,
-        request_id: int,
-        code: int,
-        timestamp_ms: int,
-        url: str,
-        filter_: str,
-        result: bytes,
-        signature: bytes,
+        self, *, facts: OracleFacts, code: int, timestamp_ms: int, result: bytes, signature: bytes
     ) -> tuple[bool, OracleKey]:
-        """Whether ``signature`` is the oracle key's over this answer's signed message."""
+        """Whether ``signature`` is the oracle key's over this answer's signed (V2) message."""
         key = await self.key()
-        message = response_message(request_id, code, timestamp_ms, url, filter_, result)
+        message = response_message(facts, code, timestamp_ms, result)
         valid = PublicKeyOperations().verify(
             KeyKind.SECP256R1, SignatureFormat.ECDSA_SHA256, key.public_key, message, signature
         )

@@ -8,19 +8,21 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from neo_service_layer.enclave.wire.errors import InvalidInput
-from neo_service_layer.enclave.wire.oracle import FetchSpec, OracleResponse
+from neo_service_layer.enclave.wire.oracle import FetchSpec, OracleFacts, OracleResponse
+from neo_service_layer.enclave.wire.randomness import script_hash_bytes
 from neo_service_layer.kernel.container import Container
 from neo_service_layer.kernel.http.security import require_scope
 from neo_service_layer.kernel.identity.rules.access import Principal
 from neo_service_layer.services.oracle.parts import OracleParts
 from neo_service_layer.services.oracle.rules import OracleTemplate
 from neo_service_layer.services.oracle.scopes import ORACLE_REQUEST
-from neo_service_layer.services.oracle.use_cases.fulfilment import SERVICE
+from neo_service_layer.services.oracle.use_cases.fulfilment import SERVICE, script_hash_hex
 
 router = APIRouter(prefix="/oracle", tags=["oracle"])
 
 Caller = Annotated[Principal, Depends(require_scope(ORACLE_REQUEST))]
 HEX = r"^(0x)?([0-9a-fA-F]{2})*$"
+SCRIPT_HASH = r"^(0x)?[0-9a-fA-F]{40}$"
 
 
 class FetchRequest(BaseModel):
@@ -40,6 +42,10 @@ class OracleAnswer(BaseModel):
     result: str = Field(description="hex")
     resultText: str | None = Field(description="the result as UTF-8 text, when it is")  # noqa: N815
     timestamp: int
+    #: what the answer is bound to (off chain: magic 0, the zero contract, a hash of the tenant)
+    networkMagic: int  # noqa: N815
+    contract: str
+    consumer: str
     url: str
     filter: str
     signature: str
@@ -55,6 +61,11 @@ class VerifyRequest(BaseModel):
     code: int = Field(ge=0, le=255)
     result: str = Field(pattern=HEX)
     timestamp: int = Field(ge=0)
+    #: the network, contract and consumer the answer is bound to (``0x`` script hashes, big-endian as
+    #: Neo shows them); an off-chain answer carries its own (magic 0, the zero contract)
+    networkMagic: int = Field(ge=0, le=2**32 - 1)  # noqa: N815
+    contract: str = Field(pattern=SCRIPT_HASH)
+    consumer: str = Field(pattern=SCRIPT_HASH)
     url: str
     filter: str = ""
     signature: str = Field(pattern=HEX)
@@ -139,6 +150,9 @@ def _answer_out(r: OracleResponse) -> OracleAnswer:
         result=r.result.hex(),
         resultText=text,
         timestamp=r.timestamp_ms,
+        networkMagic=r.facts.magic,
+        contract=script_hash_hex(r.facts.contract),
+        consumer=script_hash_hex(r.facts.consumer),
         url=r.url,
         filter=r.filter,
         signature=r.signature.hex(),
@@ -174,12 +188,18 @@ async def fetch(body: FetchRequest, request: Request, caller: Caller) -> OracleA
 
 @router.post("/verify", summary="Check an oracle answer's signature against the oracle key")
 async def verify(body: VerifyRequest, request: Request, _caller: Caller) -> VerifyAnswer:
-    valid, key = await _parts(request).verify(
+    facts = OracleFacts(
+        magic=body.networkMagic,
+        contract=script_hash_bytes(body.contract),
         request_id=int(body.requestId),
+        consumer=script_hash_bytes(body.consumer),
+        url=body.url,
+        filter=body.filter,
+    )
+    valid, key = await _parts(request).verify(
+        facts=facts,
         code=body.code,
         timestamp_ms=body.timestamp,
-        url=body.url,
-        filter_=body.filter,
         result=bytes.fromhex(body.result.removeprefix("0x")),
         signature=bytes.fromhex(body.signature.removeprefix("0x")),
     )

@@ -14,8 +14,10 @@ from enum import StrEnum
 
 from neo_service_layer.enclave.wire.errors import NotFound, PermissionDenied
 from neo_service_layer.enclave.wire.secret_labels import InvalidSecretInput as InvalidSecretInput
+from neo_service_layer.enclave.wire.secret_labels import check_allowed_hosts as check_allowed_hosts
 from neo_service_layer.enclave.wire.secret_labels import check_secret_name as check_secret_name
 from neo_service_layer.enclave.wire.secret_labels import seal_label as seal_label
+from neo_service_layer.enclave.wire.secret_labels import seal_payload as seal_payload
 
 MAX_VALUE_BYTES = 64 * 1024
 MAX_TTL = timedelta(days=3650)
@@ -72,6 +74,8 @@ class TenantSecret:
     created_at: datetime
     updated_at: datetime
     versions: tuple[SecretVersion, ...] = ()
+    #: hosts the current version may be sent to by the oracle (sealed with the value; none: nowhere)
+    allowed_hosts: tuple[str, ...] = ()
 
     @property
     def current(self) -> SecretVersion:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from neo_service_layer.kernel.container import Container
 from neo_service_layer.kernel.identity.rules.access import ScopeGrant
@@ -15,6 +16,7 @@ from neo_service_layer.kernel.identity.rules.accounts import Role
 from neo_service_layer.kernel.service_descriptor import ServiceDescriptor
 from neo_service_layer.services.secrets.adapters.sources import build_secret_source
 from neo_service_layer.services.secrets.adapters.unit_of_work import secrets_uow_factory
+from neo_service_layer.services.secrets.adapters.url_guard import SourceUrlPolicy
 from neo_service_layer.services.secrets.routes import secrets as routes
 from neo_service_layer.services.secrets.scopes import SECRETS_READ, SECRETS_WRITE
 from neo_service_layer.services.secrets.use_cases.secrets import SecretsService
@@ -24,12 +26,14 @@ NAME = "secrets"
 
 @asynccontextmanager
 async def open_secrets(container: Container) -> AsyncIterator[SecretsService]:
+    settings = container.settings
+    policy = SourceUrlPolicy.of(settings.secret_sources_allow_hosts, settings.secret_sources_allow_http)
     yield SecretsService(
         uow=secrets_uow_factory(container.engine),
         enclave=lambda: container.enclave,
         audit=container.iam.audit_log,
         clock=container.clock,
-        sources=build_secret_source,
+        sources=partial(build_secret_source, policy=policy),
     )
 
 

@@ -7,8 +7,11 @@ Flow (see contracts/README.md and docs/oracle.md for the full rules and the exac
    ``https://`` URL fetched with GET, or ``nsl://template/<id>``: a request template (method, headers with
    tenant secrets, body) registered off chain by the tenant.
 2. The enclave fetches, applies the JSONPath filter and signs with its secp256r1 oracle key
-   ``"NSL-ORACLE-V1" || u64le(requestId) || u32le(code) || u64le(timestamp) || u32le(len(url)) || url ||
-   u32le(len(filter)) || filter || u32le(len(result)) || result`` (64-byte r||s).
+   ``"NSL-ORACLE-V2" || u32le(magic) || contract || u64le(requestId) || consumer || u32le(code) ||
+   u64le(timestamp) || u32le(len(url)) || url || u32le(len(filter)) || filter || u32le(len(result)) ||
+   result`` (64-byte r||s). ``magic`` is this network's (``Runtime.GetNetwork``), ``contract`` this
+   contract's script hash and ``consumer`` the request's stored consumer (20 bytes as NeoVM stores them),
+   so an answer signed for another network, deployment or consumer does not verify.
 3. ``fulfill(requestId, code, result, timestamp, signature)`` checks that signature with CryptoLib and stores
    the response (state FULFILLED). It never calls the consumer, so no consumer can make it fail.
 4. ``deliver(requestId)`` calls ``consumer.callback(requestId, code, result, userData)``. A THROW in the
@@ -28,7 +31,7 @@ from boa3.sc.utils import CreateNewEvent, abort, call_contract, to_bytes
 # ---------------------------------------------------------------------------------------------------------
 # constants
 
-MESSAGE_TAG = b"NSL-ORACLE-V1"
+MESSAGE_TAG = b"NSL-ORACLE-V2"
 MAX_URL = 512
 MAX_FILTER = 256
 MAX_USER_DATA = 512
@@ -153,6 +156,11 @@ def _verify(version: int, message: bytes, signature: bytes) -> bool:
 
 def _prefixed(value: bytes) -> bytes:
     return to_bytes(len(value), 4) + value
+
+
+def _u32(value: int) -> bytes:
+    """``u32le(value)`` for 0 <= value < 2^32 (to_bytes is signed: pad past the sign bit, keep 4 bytes)."""
+    return to_bytes(value + 0x100000000, 5)[:4]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -280,7 +288,10 @@ def fulfill(requestId: int, code: int, result: bytes, timestamp: int, signature:
     filter_bytes = to_bytes(cast(str, record[F_FILTER]))
     message = (
         MESSAGE_TAG
+        + _u32(runtime.get_network())
+        + runtime.executing_script_hash
         + _id_bytes(requestId)
+        + cast(UInt160, record[F_CONSUMER])
         + to_bytes(code, 4)
         + to_bytes(timestamp, 8)
         + _prefixed(url)

@@ -5,9 +5,11 @@ For each on-chain request (``contracts/README.md`` and ``docs/oracle.md`` have t
 1. The URL is an ``https://`` URL fetched with GET and the consumer's filter, or ``nsl://template/<id>``:
    the tenant's template (method, URL, headers, body) with the sealed values of the secrets it references
    (``SecretsService.sealed_for_consumer(..., consumer="oracle")``), unsealed only in the enclave.
-2. ``Enclave.oracle_fetch`` fetches behind the SSRF guard, filters and signs with the oracle key. A request
-   that cannot be fetched at all (unknown template, consumer not allowed, secret missing) is answered
-   with a signed refusal (``NOT_FOUND`` / ``FORBIDDEN``): no request stays pending.
+2. ``Enclave.oracle_fetch`` fetches behind the SSRF guard, filters, and builds and signs the V2 message
+   with the oracle key from the request's facts (network magic, contract, request id, consumer, URL,
+   filter). A request that cannot be fetched at all (unknown template, consumer not allowed, secret
+   missing) is answered with a refusal the enclave signs for the same facts (``Enclave.oracle_refuse``:
+   ``NOT_FOUND`` / ``FORBIDDEN``): no request stays pending.
 3. ``fulfill`` and ``deliver`` go in one transaction through the outbox, several requests per
    transaction; a batch whose dry-run faults is retried request by request with the same fallbacks as
    randomness: ``[fulfill; deliver]``, else ``[fulfill; markCallbackFailed(reason)]``, else ``fulfill``
@@ -21,18 +23,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from neo_service_layer.enclave.wire.errors import InvalidInput, NotFound, PermissionDenied
-from neo_service_layer.enclave.wire.keys import PLATFORM_KEY_OWNER, Purpose, SignatureFormat
+from neo_service_layer.enclave.wire.keys import PLATFORM_KEY_OWNER, InvalidKeyRequest
 from neo_service_layer.enclave.wire.oracle import (
     FetchSpec,
+    OracleFacts,
     OracleResponse,
     ResultCode,
     SealedSecret,
-    response_message,
 )
+from neo_service_layer.enclave.wire.randomness import script_hash_bytes
 from neo_service_layer.kernel.chain.ports.chain import Chain, ChainEvent, ChainObserver, ContractCall
 from neo_service_layer.kernel.chain.ports.request_store import RequestStore
 from neo_service_layer.kernel.chain.rules import (
@@ -136,7 +139,8 @@ def version_of(label: str) -> int:
 
 
 class OracleAnswerer:
-    """Turns a request (URL, filter, consumer) into a signed answer, through the enclave."""
+    """Turns a request's facts (network, contract, id, consumer, URL, filter) into a signed answer, through
+    the enclave: the enclave builds and signs the message (``enclave.wire.oracle.response_message``)."""
 
     def __init__(
         self,
@@ -152,30 +156,33 @@ class OracleAnswerer:
         self._secrets = secrets
         self._clock = clock
 
-    async def answer(self, request_id: int, consumer: str, url: str, filter_: str) -> OracleResponse:
+    async def answer(self, facts: OracleFacts) -> OracleResponse:
         """The signed answer to an on-chain request; fetch problems are result codes, never exceptions."""
+        url, filter_ = facts.url, facts.filter
         try:
             template_id = template_id_of(url)
         except InvalidInput as exc:
-            return await self.refusal(request_id, ResultCode.FORBIDDEN, url, filter_, str(exc))
+            return await self.refusal(facts, ResultCode.FORBIDDEN, str(exc))
         if template_id is None:
             try:
                 spec = FetchSpec(url=url, filter=filter_).check()
             except InvalidInput as exc:
-                return await self.refusal(request_id, ResultCode.FORBIDDEN, url, filter_, str(exc))
-            return await self._fetch(request_id, spec, PLATFORM_KEY_OWNER, None, ())
+                return await self.refusal(facts, ResultCode.FORBIDDEN, str(exc))
+            return await self._fetch(facts, spec, PLATFORM_KEY_OWNER, ())
         template = await self._templates.resolve(template_id)
         if template is None:
-            return await self.refusal(request_id, ResultCode.NOT_FOUND, url, filter_, "unknown template")
-        if not template.allows(consumer):
-            detail = "the consumer may not use this template"
-            return await self.refusal(request_id, ResultCode.FORBIDDEN, url, filter_, detail)
+            return await self.refusal(facts, ResultCode.NOT_FOUND, "unknown template")
+        if not template.allows(script_hash_hex(facts.consumer)):
+            return await self.refusal(facts, ResultCode.FORBIDDEN, "the consumer may not use this template")
         try:
             spec = template.spec_for(filter_)
             sealed = await self.sealed(template.tenant_id, spec)
         except (InvalidInput, NotFound, PermissionDenied) as exc:
-            return await self.refusal(request_id, ResultCode.FORBIDDEN, url, filter_, str(exc)[:200])
-        return await self._fetch(request_id, spec, template.tenant_id, url, sealed)
+            return await self.refusal(facts, ResultCode.FORBIDDEN, str(exc)[:200])
+        try:
+            return await self._fetch(facts, spec, template.tenant_id, sealed)
+        except InvalidKeyRequest as exc:  # e.g. a secret sent to a host not pinned on it
+            return await self.refusal(facts, ResultCode.FORBIDDEN, str(exc)[:200])
 
     async def sealed(self, tenant: str, spec: FetchSpec) -> list[SealedSecret]:
         """The sealed values of the secrets ``spec`` references (``NotFound`` / ``PermissionDenied``)."""
@@ -186,27 +193,22 @@ class OracleAnswerer:
         return found
 
     async def _fetch(
-        self,
-        request_id: int,
-        spec: FetchSpec,
-        tenant: str,
-        request_url: str | None,
-        secrets: Sequence[SealedSecret],
+        self, facts: OracleFacts, spec: FetchSpec, tenant: str, secrets: Sequence[SealedSecret]
     ) -> OracleResponse:
         return await self._enclave().oracle_fetch(
-            request_id,
+            facts,
             spec,
             tenant=tenant,
             key_id=self._key.key_id,
             key_tenant=PLATFORM_KEY_OWNER,
-            request_url=request_url,
             secrets=secrets,
         )
 
     async def fetch_offchain(
         self, tenant: str, spec: FetchSpec, template: OracleTemplate | None = None
     ) -> OracleResponse:
-        """An answer for the API: a fresh request id from the enclave, secrets of ``tenant``.
+        """An answer for the API: a fresh request id from the enclave, secrets of ``tenant``, bound to the
+        off-chain facts (magic 0, the zero contract, consumer ``offchain_consumer(tenant)``).
 
         With ``template`` (owned by ``tenant``) the template's request is fetched with ``spec.filter``
         and its ``nsl://template/<id>`` URL is signed.
@@ -214,26 +216,16 @@ class OracleAnswerer:
         request_id = int.from_bytes(await self._enclave().random(8), "little") % _U63
         if template is not None:
             spec = template.spec_for(spec.filter)
+        facts = OracleFacts.offchain(request_id, tenant, template.url if template else spec.url, spec.filter)
         sealed = await self.sealed(tenant, spec)
-        return await self._fetch(request_id, spec, tenant, template.url if template else None, sealed)
+        return await self._fetch(facts, spec, tenant, sealed)
 
-    async def refusal(
-        self, request_id: int, code: ResultCode, url: str, filter_: str, detail: str
-    ) -> OracleResponse:
-        """A signed answer without fetching (code other than SUCCESS, empty result)."""
-        timestamp = int(self._clock.now().timestamp() * 1000)
-        message = response_message(request_id, code, timestamp, url, filter_, b"")
-        signature = await self._enclave().sign(
-            self._key.key_id,
-            message,
-            tenant=PLATFORM_KEY_OWNER,
-            purpose=Purpose.ORACLE,
-            fmt=SignatureFormat.ECDSA_SHA256,
+    async def refusal(self, facts: OracleFacts, code: ResultCode, detail: str) -> OracleResponse:
+        """A signed answer without fetching (code other than SUCCESS, empty result), built in the enclave."""
+        refused = await self._enclave().oracle_refuse(
+            facts, code, key_id=self._key.key_id, key_tenant=PLATFORM_KEY_OWNER
         )
-        return OracleResponse(
-            request_id, code, b"", timestamp, url, filter_, signature, self._key.key_id, 0,
-            self._key.public_key, detail=detail,
-        )  # fmt: skip
+        return replace(refused, detail=detail)
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,8 +312,16 @@ class OracleFulfiller(CallbackDelivery[Answered, OracleResult]):
 
     async def _answer(self, request: OracleRequest) -> OracleResponse:
         asked = request.asked
+        facts = OracleFacts(
+            magic=self._chain.magic,
+            contract=script_hash_bytes(self.contract),
+            request_id=request.request_id,
+            consumer=script_hash_bytes(request.consumer),
+            url=asked.url,
+            filter=asked.filter,
+        )
         async with self._fetches:
-            return await self._answerer.answer(request.request_id, request.consumer, asked.url, asked.filter)
+            return await self._answerer.answer(facts)
 
     def _groups(self, answered: list[Answered]) -> list[list[Answered]]:
         groups: list[list[Answered]] = []

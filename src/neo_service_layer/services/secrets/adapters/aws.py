@@ -112,13 +112,17 @@ class AwsSecretSource:
             if self._client is None:
                 config = self._config
                 credentials = config.credentials
+                if credentials is None:  # never boto3's default chain (env, profile, instance role)
+                    raise SecretSourceDenied(
+                        "aws: the source has no credentials of the tenant's own", provider=PROVIDER
+                    )
+                # explicit keys: botocore's credential chain (environment, ~/.aws, web identity,
+                # container and instance metadata) is never consulted
                 session = boto3.session.Session(
-                    aws_access_key_id=credentials.access_key_id if credentials else None,
-                    aws_secret_access_key=credentials.secret_access_key.reveal() if credentials else None,
+                    aws_access_key_id=credentials.access_key_id,
+                    aws_secret_access_key=credentials.secret_access_key.reveal(),
                     aws_session_token=(
-                        credentials.session_token.reveal()
-                        if credentials and credentials.session_token
-                        else None
+                        credentials.session_token.reveal() if credentials.session_token else None
                     ),
                     region_name=config.region,
                 )
@@ -129,6 +133,9 @@ class AwsSecretSource:
                         connect_timeout=config.timeout_seconds,
                         read_timeout=config.timeout_seconds,
                         retries={"mode": "standard", "total_max_attempts": config.max_attempts},
+                        # AWS_ENDPOINT_URL* and endpoint_url in ~/.aws/config are not used
+                        ignore_configured_endpoint_urls=True,
+                        proxies={},
                     ),
                 )
             return self._client

@@ -20,8 +20,8 @@ from azure.core.exceptions import (
 )
 from azure.core.pipeline.transport import AsyncHttpTransport
 from azure.core.rest import AsyncHttpResponse, HttpRequest
-from azure.identity import CredentialUnavailableError
-from azure.identity.aio import ClientSecretCredential, ManagedIdentityCredential
+from azure.identity import AzureAuthorityHosts, CredentialUnavailableError
+from azure.identity.aio import ClientSecretCredential
 from azure.keyvault.secrets.aio import SecretClient
 
 from neo_service_layer.kernel.secret_values import Secret
@@ -66,12 +66,18 @@ def _translate(exc: Exception, operation: str, name: str | None) -> SecretSource
 
 
 def build_credential(config: AzureSourceConfig) -> AsyncTokenCredential:
-    """A service-principal credential when a client secret is configured, else the managed identity."""
-    if config.client_secret is not None:
-        if not config.tenant_id or not config.client_id:
-            raise ValueError("an Azure client secret needs tenant_id and client_id")
-        return ClientSecretCredential(config.tenant_id, config.client_id, config.client_secret.reveal())
-    return ManagedIdentityCredential(client_id=config.client_id)
+    """The tenant's service principal; never a managed identity or any other platform identity.
+
+    ``authority`` is explicit so that ``AZURE_AUTHORITY_HOST`` from the platform's environment is not used.
+    """
+    if config.client_secret is None or not config.tenant_id or not config.client_id:
+        raise ValueError("an Azure source needs tenant_id, client_id and client_secret")
+    return ClientSecretCredential(
+        config.tenant_id,
+        config.client_id,
+        config.client_secret.reveal(),
+        authority=AzureAuthorityHosts.AZURE_PUBLIC_CLOUD,
+    )
 
 
 class AzureSecretSource:
@@ -90,6 +96,7 @@ class AzureSecretSource:
             "retry_total": config.max_retries,
             "connection_timeout": config.timeout_seconds,
             "read_timeout": config.timeout_seconds,
+            "permit_redirects": False,  # a checked vault URL cannot bounce elsewhere
         }
         if transport is not None:
             options["transport"] = transport

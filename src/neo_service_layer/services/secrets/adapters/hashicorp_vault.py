@@ -44,6 +44,7 @@ _UNAVAILABLE = (
     hvac.exceptions.VaultNotInitialized,
     requests.exceptions.ConnectionError,
     requests.exceptions.Timeout,
+    requests.exceptions.TooManyRedirects,
 )
 
 
@@ -86,13 +87,22 @@ class VaultSecretSource:
         self._config = config
         token = "" if isinstance(config.auth, VaultAppRoleAuth) else config.auth.token.reveal()
         verify: bool | str = config.ca_file if config.verify_tls and config.ca_file else config.verify_tls
-        # token="" (never None): hvac would otherwise read VAULT_TOKEN or ~/.vault-token.
+        # token="" (never None): hvac would otherwise read VAULT_TOKEN or ~/.vault-token. Our own
+        # requests session: no proxies, .netrc or CA bundle from the environment (trust_env), no
+        # client certificate from VAULT_CLIENT_CERT, and no redirects (a checked URL cannot bounce to
+        # an address the SSRF guard refuses).
+        session = requests.Session()
+        session.trust_env = False
+        session.max_redirects = 0
         self._client: Any = hvac.Client(
             url=config.url,
             token=token,
             namespace=config.namespace,
             verify=verify,
             timeout=config.timeout_seconds,
+            cert=None,
+            allow_redirects=False,
+            session=session,
         )
         self._login_lock = threading.Lock()
         self._logged_in = False

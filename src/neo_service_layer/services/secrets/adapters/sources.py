@@ -1,12 +1,24 @@
-"""Build the ``SecretSource`` that a tenant's provider configuration describes."""
+"""Build the ``SecretSource`` that a tenant's provider configuration describes.
+
+Before a source is built its configuration is checked: credentials must be the tenant's own (no SDK
+default chain, environment, metadata service or managed identity is ever used), and every address the
+tenant gives passes the SSRF guard of ``adapters.url_guard``. Refusals are ``InvalidInput`` (422)
+naming the field.
+"""
 
 from __future__ import annotations
 
 from typing import assert_never
 
+from neo_service_layer.enclave.wire.errors import InvalidInput
 from neo_service_layer.services.secrets.adapters.aws import AwsSecretSource
 from neo_service_layer.services.secrets.adapters.azure import AzureSecretSource
 from neo_service_layer.services.secrets.adapters.hashicorp_vault import VaultSecretSource
+from neo_service_layer.services.secrets.adapters.url_guard import (
+    Resolver,
+    SourceUrlPolicy,
+    check_source_url,
+)
 from neo_service_layer.services.secrets.ports import (
     AwsSourceConfig,
     AzureSourceConfig,
@@ -16,12 +28,51 @@ from neo_service_layer.services.secrets.ports import (
 )
 
 
-def build_secret_source(config: SecretSourceConfig) -> SecretSource:
-    """Return a source for ``config``; no network traffic happens until its first call.
+class InvalidSourceConfig(InvalidInput):
+    code = "invalid-source-config"
+
+
+def check_source_config(
+    config: SecretSourceConfig, policy: SourceUrlPolicy, resolve: Resolver | None = None
+) -> None:
+    """Refuse a configuration without the tenant's own credentials or with a guarded address."""
+    extra = {} if resolve is None else {"resolve": resolve}
+    match config:
+        case VaultSourceConfig():
+            check_source_url(config.url, "source.url", policy, **extra)
+            if config.ca_file is not None:
+                raise InvalidSourceConfig("source.ca_file: a file of the platform cannot be chosen")
+        case AwsSourceConfig():
+            if config.credentials is None:
+                raise InvalidSourceConfig("source.credentials: the tenant's own access key is required")
+            if not config.credentials.access_key_id or not config.credentials.secret_access_key.reveal():
+                raise InvalidSourceConfig("source.credentials: access_key_id and secret_access_key")
+            if config.endpoint_url is not None:
+                check_source_url(config.endpoint_url, "source.endpoint_url", policy, **extra)
+        case AzureSourceConfig():
+            for field in ("tenant_id", "client_id", "client_secret"):
+                if not getattr(config, field):
+                    raise InvalidSourceConfig(
+                        f"source.{field}: required (a service principal of the tenant's own)"
+                    )
+            check_source_url(config.vault_url, "source.vault_url", policy, **extra)
+        case _:
+            assert_never(config)
+
+
+def build_secret_source(
+    config: SecretSourceConfig, policy: SourceUrlPolicy | None = None, resolve: Resolver | None = None
+) -> SecretSource:
+    """Return a source for ``config`` after checking it; no traffic to the provider happens until its
+    first call (the check resolves the host names).
+
+    ``policy`` lets operators allow addresses (tests: ``127.0.0.1`` over ``http``); the default
+    allows public ``https`` addresses only.
 
     Raises:
-        ValueError: the configuration is incomplete (e.g. an Azure client secret without tenant id).
+        InvalidInput: missing credentials or an address the SSRF guard refuses.
     """
+    check_source_config(config, policy or SourceUrlPolicy(), resolve)
     match config:
         case VaultSourceConfig():
             return VaultSecretSource(config)

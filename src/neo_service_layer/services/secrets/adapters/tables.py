@@ -43,6 +43,8 @@ tenant_secrets = Table(
     Column("current_version", Integer, nullable=False),
     _ts("created_at"),
     _ts("updated_at"),
+    # space-separated; the current version's pinned hosts (the enclave reads them from the sealed value)
+    Column("allowed_hosts", Text, nullable=False, server_default=""),
     PrimaryKeyConstraint("tenant_id", "name", name="pk_tenant_secrets"),
 )
 

@@ -36,6 +36,11 @@ class SecretRotate(Strict):
 
 class SecretPut(SecretRotate):
     consumers: list[Consumer] = Field(default_factory=list, max_length=len(Consumer))
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        max_length=16,
+        description="host names the oracle may send this secret to (sealed with the value); none: nowhere",
+    )
 
 
 class SecretVersionOut(BaseModel):
@@ -69,6 +74,7 @@ class SecretOut(BaseModel):
     expires_at: datetime | None
     expired: bool
     source: str
+    allowed_hosts: list[str]
 
     @classmethod
     def of(cls, secret: TenantSecret, now: datetime) -> SecretOut:
@@ -82,6 +88,7 @@ class SecretOut(BaseModel):
             expires_at=current.expires_at,
             expired=current.expired(now),
             source=current.source,
+            allowed_hosts=list(secret.allowed_hosts),
         )
 
 
@@ -116,7 +123,7 @@ class AwsIn(Strict):
     provider: Literal["aws"]
     region: str = Field(pattern=r"^[a-z0-9-]{1,32}$")
     endpoint_url: str | None = Field(default=None, pattern=r"^https?://", max_length=500)
-    credentials: AwsCredentialsIn | None = None
+    credentials: AwsCredentialsIn = Field(description="the tenant's own access key (required)")
     name_prefix: str = ""
     timeout_seconds: float = Field(default=10.0, gt=0, le=60)
 
@@ -124,9 +131,9 @@ class AwsIn(Strict):
 class AzureIn(Strict):
     provider: Literal["azure"]
     vault_url: str = Field(pattern=r"^https://", max_length=500)
-    tenant_id: str | None = None
-    client_id: str | None = None
-    client_secret: SecretStr | None = None
+    tenant_id: str = Field(min_length=1, max_length=100)
+    client_id: str = Field(min_length=1, max_length=100)
+    client_secret: SecretStr = Field(description="the tenant's own service principal (required)")
     timeout_seconds: float = Field(default=10.0, gt=0, le=60)
 
 

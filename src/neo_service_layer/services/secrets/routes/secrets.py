@@ -115,6 +115,7 @@ async def put_secret(
         name,
         Secret(body.raw()),
         consumers=frozenset(body.consumers),
+        allowed_hosts=body.allowed_hosts,
         ttl_seconds=body.ttl_seconds,
         meta=meta,
     )
@@ -152,9 +153,7 @@ def _config(source: VaultIn | AwsIn | AzureIn) -> SecretSourceConfig:
             return AwsSourceConfig(
                 region=source.region,
                 endpoint_url=source.endpoint_url,
-                credentials=None
-                if credentials is None
-                else AwsStaticCredentials(
+                credentials=AwsStaticCredentials(
                     credentials.access_key_id,
                     Secret(credentials.secret_access_key.get_secret_value()),
                     None
@@ -169,9 +168,7 @@ def _config(source: VaultIn | AwsIn | AzureIn) -> SecretSourceConfig:
                 vault_url=source.vault_url,
                 tenant_id=source.tenant_id,
                 client_id=source.client_id,
-                client_secret=None
-                if source.client_secret is None
-                else Secret(source.client_secret.get_secret_value()),
+                client_secret=Secret(source.client_secret.get_secret_value()),
                 timeout_seconds=source.timeout_seconds,
             )
         case _:

@@ -12,6 +12,7 @@ the whole configuration (credentials included) is sealed by the enclave too.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -38,10 +39,12 @@ from neo_service_layer.services.secrets.rules import (
     SecretVersion,
     TenantSecret,
     TenantSecretNotFound,
+    check_allowed_hosts,
     check_secret_name,
     check_value,
     expiry,
     seal_label,
+    seal_payload,
     source_seal_label,
 )
 from neo_service_layer.services.secrets.scopes import SECRETS_READ, SECRETS_WRITE
@@ -117,16 +120,30 @@ class SecretsService:
         value: Secret[bytes],
         *,
         consumers: frozenset[Consumer],
+        allowed_hosts: Sequence[str] = (),
         ttl_seconds: int | None = None,
         meta: RequestMeta = RequestMeta(),
     ) -> tuple[TenantSecret, bool]:
-        """Create the secret (version 1), or store a new version with these consumers; (secret, created)."""
+        """Create the secret (version 1), or store a new version with these consumers; (secret, created).
+
+        ``allowed_hosts`` pins the hosts the oracle may send this version to; it is sealed with the
+        value, so changing it takes a new version. Without hosts the oracle sends the secret nowhere.
+        """
         principal.require(SECRETS_WRITE)
         check_secret_name(name)
+        hosts = check_allowed_hosts(list(allowed_hosts))
         async with self._uow(principal.tenant_id) as uow:
             existing = await uow.secrets.get(principal.tenant_id, name)
         secret = await self._write(
-            principal, name, value, existing, consumers, ttl_seconds, SecretSourceKind.MANUAL.value, meta
+            principal,
+            name,
+            value,
+            existing,
+            consumers,
+            ttl_seconds,
+            SecretSourceKind.MANUAL.value,
+            meta,
+            hosts,
         )
         return secret, existing is None
 
@@ -151,6 +168,7 @@ class SecretsService:
             ttl_seconds,
             SecretSourceKind.MANUAL.value,
             meta,
+            existing.allowed_hosts,
         )
 
     async def _write(
@@ -163,18 +181,25 @@ class SecretsService:
         ttl_seconds: int | None,
         source: str,
         meta: RequestMeta,
+        allowed_hosts: tuple[str, ...],
     ) -> TenantSecret:
         tenant = principal.tenant_id
         plaintext = check_value(value.reveal())
         now = self._clock.now()
         number = 1 if existing is None else existing.current_version + 1
         version = SecretVersion(number, now, expiry(now, ttl_seconds), source, len(plaintext))
-        sealed = await self._enclave().seal(tenant, seal_label(name, number), plaintext)
+        # the pinned hosts are sealed with the value: the enclave reads them from here, not from the row
+        sealed = await self._enclave().seal(
+            tenant, seal_label(name, number), seal_payload(plaintext, allowed_hosts)
+        )
         if existing is None:
-            secret = TenantSecret(tenant, name, consumers, number, now, now, (version,))
+            secret = TenantSecret(
+                tenant, name, consumers, number, now, now, (version,), allowed_hosts=allowed_hosts
+            )
         else:
             secret = replace(
                 existing,
+                allowed_hosts=allowed_hosts,
                 consumers=consumers,
                 current_version=number,
                 updated_at=now,
@@ -183,7 +208,12 @@ class SecretsService:
         async with self._uow(tenant) as uow:
             await uow.secrets.save(secret, sealed)
             await uow.commit()
-        details = {"version": str(number), "source": source, "consumers": _names(consumers)}
+        details = {
+            "version": str(number),
+            "source": source,
+            "consumers": _names(consumers),
+            "allowed_hosts": " ".join(allowed_hosts),
+        }
         await self._record(tenant, principal.actor, SecretActions.WRITE, name, meta, details)
         return secret
 
@@ -258,10 +288,16 @@ class SecretsService:
         if config is None:
             assert remembered is not None
             config = await self._remembered(tenant, remembered)
-        elif remember_as is not None:
-            await self._remember(principal, remember_as, config, meta)
+        # checks the configuration (tenant credentials, SSRF guard: resolves host names) off the loop,
+        # before anything is remembered
+        source = await asyncio.to_thread(self._sources, config)
+        if remember_as is not None and remembered is None:
+            try:
+                await self._remember(principal, remember_as, config, meta)
+            except BaseException:
+                await source.aclose()
+                raise
         provider = provider_of(config)
-        source = self._sources(config)
         results: list[ImportResult] = []
         try:
             for name in names:
@@ -294,8 +330,9 @@ class SecretsService:
         async with self._uow(principal.tenant_id) as uow:
             existing = await uow.secrets.get(principal.tenant_id, name)
         chosen = consumers or (existing.consumers if existing else frozenset())
+        hosts = existing.allowed_hosts if existing else ()
         secret = await self._write(
-            principal, name, fetched.value, existing, chosen, ttl_seconds, provider, meta
+            principal, name, fetched.value, existing, chosen, ttl_seconds, provider, meta, hosts
         )
         return ImportResult(name, True, version=secret.current_version)
 

@@ -46,6 +46,7 @@ class SqlSecrets(SqlRepository):
             "consumers": " ".join(sorted(c.value for c in secret.consumers)),
             "current_version": secret.current_version,
             "updated_at": secret.updated_at,
+            "allowed_hosts": " ".join(secret.allowed_hosts),
         }
         where = (tenant_secrets.c.tenant_id == secret.tenant_id, tenant_secrets.c.name == secret.name)
         result = await self._conn.execute(update(tenant_secrets).where(*where).values(**values))
@@ -135,4 +136,5 @@ def _secret(row: Row[Any], versions: dict[str, list[SecretVersion]]) -> TenantSe
         created_at=utc_required(row.created_at),
         updated_at=utc_required(row.updated_at),
         versions=tuple(versions.get(row.name, [])),
+        allowed_hosts=tuple(row.allowed_hosts.split()),
     )
