@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from neo_service_layer.kernel.config import ConfigurationError, Settings, load_settings, mask_url_password
+from neo_service_layer.kernel.config import ConfigurationError, Settings, load_settings
+from neo_service_layer.kernel.config_values import mask_url_password
 
 
 def test_env_prefix_and_types(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

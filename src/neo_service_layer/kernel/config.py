@@ -7,8 +7,6 @@ that ``repr``, logs and ``nsl config show`` never print them; nothing secret has
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import os
 from enum import StrEnum
@@ -23,6 +21,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from neo_service_layer.kernel.config_values import decode_kek, mask_url_password
 
 
 class Environment(StrEnum):
@@ -48,24 +48,6 @@ DEFAULT_RATE_LIMITS: dict[str, str] = {
     "key_management": "100/minute",
     "auth": "10/minute",
 }
-
-
-def decode_kek(text: str) -> bytes:
-    """A key-encryption key: 32 bytes as 64 hex characters or (url-safe) base64; ``ValueError`` if not."""
-    text = text.strip()
-    if len(text) == 64:
-        try:
-            return bytes.fromhex(text)
-        except ValueError:
-            pass
-    for decoder in (base64.b64decode, base64.urlsafe_b64decode):
-        try:
-            raw = decoder(text + "=" * (-len(text) % 4))
-        except (binascii.Error, ValueError):
-            continue
-        if len(raw) == 32:
-            return raw
-    raise ValueError("the KEK must be 32 bytes, as 64 hex characters or base64")
 
 
 class Settings(BaseSettings):
@@ -379,16 +361,6 @@ class Settings(BaseSettings):
             else:
                 shown[name] = value
         return shown
-
-
-def mask_url_password(url: str) -> str:
-    """Hide the password part of ``scheme://user:password@host/...``."""
-    scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest:
-        return url
-    credentials, _, host = rest.rpartition("@")
-    user, colon, _password = credentials.partition(":")
-    return f"{scheme}://{user}{':********' if colon else ''}@{host}"
 
 
 class ConfigurationError(Exception):

@@ -21,7 +21,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from neo_service_layer.kernel.config import Settings, decode_kek
+from neo_service_layer.kernel.config import Settings
+from neo_service_layer.kernel.config_values import decode_kek
 
 _VERSION = b"\x01"
 KEK_FILE = Path("secrets") / "jwt.kek"
