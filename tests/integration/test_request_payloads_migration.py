@@ -271,6 +271,7 @@ async def test_a_damaged_oracle_row_gets_no_payload_and_is_failed_when_claimed(e
             [good | {"seed": oracle_seed("https://a.example", "")}, damaged | {"seed": b"\x05\x00"}],
         )
     await migrate(engine, REVISION)
+    await upgrade_to_head(engine)  # today's store reads the head schema (``chain_faults``, 0008)
     oracle = SqlRequestStore(engine, OraclePayloads())
     claimed = await oracle.claim("oracle", CONTRACTS["oracle"], "w", AT, AT + timedelta(seconds=30), 10)
     assert [r.request_id for r in claimed] == [2]

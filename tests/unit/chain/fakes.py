@@ -94,7 +94,10 @@ class FakeChain:
     sent: list[bytes] = field(default_factory=list)
     event_reads: list[int] = field(default_factory=list)
     valid_for: int = 5
+    #: request id -> methods whose call on it halts in dry-runs but FAULTs in a real block (``mine``)
+    fault_in_block: dict[int, set[str]] = field(default_factory=dict)
     _hashes: Any = field(default_factory=lambda: itertools.count(1))
+    _scripts: dict[str, list[ContractCall]] = field(default_factory=dict)
 
     magic = 42
     sender = "NSender"
@@ -128,9 +131,21 @@ class FakeChain:
         assert dry_run.halted, "a faulting script must never be built"
         self.built.append(list(calls))
         number = next(self._hashes)
+        self._scripts[f"0x{number:064x}"] = list(calls)
         return SignedTransaction(
             f"0x{number:064x}", f"raw-{number}".encode(), self.head + self.valid_for, 1, 1
         )
+
+    def mine(self) -> None:
+        """Include every built transaction not included yet in the next block; one that calls a method
+        of ``fault_in_block`` on its request FAULTs there (although its dry-run halted)."""
+        self.head += 1
+        for tx_hash, calls in self._scripts.items():
+            if tx_hash in self.included:
+                continue
+            bad = [c for c in calls if c.args and c.method in self.fault_in_block.get(int(c.args[0]), set())]
+            reason = f"{bad[0].method} of {bad[0].args[0]} faulted" if bad else None
+            self.included[tx_hash] = TransactionState(self.head, not bad, reason)
 
     async def send(self, raw: bytes) -> SendResult:
         self.sent.append(raw)
@@ -292,6 +307,7 @@ class Outboxed[A]:
     tx: SignedTransaction
     fulfilments: list[Fulfilment[A]]
     sends: list[str | None] = field(default_factory=list)
+    status: str = "pending"  # pending | included | expired | faulted
 
 
 class MemoryRequestStore[Q, A]:
@@ -416,7 +432,23 @@ class MemoryRequestStore[Q, A]:
         return [
             OutboxEntry(o.tx.tx_hash, o.tx.raw, o.tx.valid_until_block, len(o.sends), None)
             for o in self.outbox.values()
+            if o.status == "pending"
         ]
+
+    async def outbox_included(self, tx_hash: str, block: int) -> None:
+        self.outbox[tx_hash].status = "included"
+
+    async def outbox_retry(self, tx_hash: str, status: str, now: datetime) -> int:
+        """As the SQL store: FULFILLING -> SEEN, lease freed, ``chain_faults`` counted for "faulted"."""
+        self.outbox[tx_hash].status = status
+        moved = 0
+        for key, row in self.rows.items():
+            if row.tx_hash == tx_hash and row.status is RequestStatus.FULFILLING:
+                faults = row.chain_faults + (1 if status == "faulted" else 0)
+                self.rows[key] = replace(row, status=RequestStatus.SEEN, chain_faults=faults)
+                self.leases[key] = Lease(None, None)
+                moved += 1
+        return moved
 
     async def get(self, service: str, contract: str, request_id: int) -> ChainRequest[Q, A] | None:
         return self.rows.get((service, contract, request_id))

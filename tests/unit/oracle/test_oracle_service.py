@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -240,6 +241,21 @@ async def test_answers_go_several_to_a_transaction() -> None:
     ]
     assert len(w.store.outbox) == 3
     assert {w.status(rid) for rid in range(5)} == {RequestStatus.FULFILLING}
+
+
+async def test_a_request_that_faulted_on_chain_is_never_batched_again() -> None:
+    """A consumer contract cannot make other consumers' requests fail or be retried forever."""
+    w = World(per_transaction=2)
+    for rid in range(5):
+        w.request(rid)
+    key = (SERVICE, CONTRACT, 2)
+    w.store.rows[key] = replace(w.store.rows[key], chain_faults=1, with_delivery=True)
+    assert await w.fulfiller.run_once() == 5
+    assert methods(w.chain) == [
+        [("fulfill", 2), ("deliver", 2)],  # alone, with its callback once more
+        [("fulfill", 0), ("deliver", 0), ("fulfill", 1), ("deliver", 1)],
+        [("fulfill", 3), ("deliver", 3), ("fulfill", 4), ("deliver", 4)],
+    ]
 
 
 async def test_large_results_get_a_transaction_each() -> None:

@@ -9,6 +9,8 @@ the question, ``A``: the answer), typed by each service. Its life:
 
 - SEEN -> FULFILLING: claimed under a lease, answered and signed, its transaction written to the outbox;
 - FULFILLING -> SEEN: the transaction expired (height >= validUntilBlock, not included): rebuilt;
+- FULFILLING -> SEEN: the transaction was included but FAULTed on chain: ``chain_faults`` is counted,
+  and such a request is never batched again (see ``use_cases.callback_delivery``);
 - SEEN -> FAILED: the fulfilment's dry-run faults; nothing is sent, the VM's reason is kept;
 - SEEN / FULFILLING / FAILED -> FULFILLED: the contract's "fulfilled" event, whoever sent it;
 - FULFILLED -> DELIVERED or CALLBACK_FAILED: its "delivered" / "callback failed" event.
@@ -145,7 +147,7 @@ class OutboxAction(StrEnum):
     WAIT = "wait"  # in flight: wait for the next block
     RESEND = "resend"  # not seen for a while: send the same signed bytes again (same hash)
     EXPIRE = "expire"  # past validUntilBlock and not included: rebuild with a new transaction
-    RETRY = "retry"  # included but FAULTed on chain: the requests go back to SEEN
+    RETRY = "retry"  # included but FAULTed on chain: the requests go back to SEEN, their faults counted
 
 
 def outbox_action(
@@ -233,6 +235,8 @@ class ChainRequest[Q, A]:
     failure_reason: str | None = None
     callback_failure: str | None = None
     seen_at: datetime | None = None
+    #: how many of its fulfilment transactions were included but FAULTed on chain (not expiries)
+    chain_faults: int = 0
 
     @property
     def pending_tx(self) -> str | None:

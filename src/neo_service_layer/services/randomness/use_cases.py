@@ -34,7 +34,7 @@ from neo_service_layer.kernel.chain.rules import (
     RequestUpdate,
     lease_until,
 )
-from neo_service_layer.kernel.chain.use_cases.callback_delivery import CallbackDelivery
+from neo_service_layer.kernel.chain.use_cases.callback_delivery import CallbackDelivery, faulted_on_chain
 from neo_service_layer.kernel.chain.use_cases.request_lookup import RequestLookup, look_up_request
 from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.enclave_client.ports import Enclave
@@ -201,7 +201,10 @@ class RandomnessFulfiller(CallbackDelivery[Proved, RandomnessResult]):
             await self._store.release(SERVICE, self.contract, self.worker_id, [r.request_id for r in claimed])
             raise
         proved = [Proved(r, s.output, s.proof, s.signature) for r, s in zip(claimed, signed, strict=True)]
-        groups = [proved[i : i + self._per_tx] for i in range(0, len(proved), self._per_tx)]
+        # a request whose transaction faulted on chain is never batched with others again
+        batched = [p for p in proved if not faulted_on_chain(p.request)]
+        groups = [batched[i : i + self._per_tx] for i in range(0, len(batched), self._per_tx)]
+        groups += [[p] for p in proved if faulted_on_chain(p.request)]
         await asyncio.gather(*(self._limited(group) for group in groups))
         return len(claimed)
 

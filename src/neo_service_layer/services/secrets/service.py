@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
+from pathlib import Path
 
 from neo_service_layer.kernel.container import Container
 from neo_service_layer.kernel.identity.rules.access import ScopeGrant
@@ -42,6 +43,7 @@ SERVICE = ServiceDescriptor(
     summary="Tenant secrets sealed in the enclave, imported from Vault, AWS or Azure",
     routers=(routes.router,),
     open=open_secrets,
+    migrations=Path(__file__).parent / "migrations",
     scopes=(
         ScopeGrant(SECRETS_WRITE, (Role.DEVELOPER,)),
         ScopeGrant(SECRETS_READ, (Role.DEVELOPER,)),

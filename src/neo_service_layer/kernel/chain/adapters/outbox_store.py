@@ -68,12 +68,22 @@ class SqlOutboxStore:
             )
 
     async def outbox_retry(self, tx_hash: str, status: str, now: datetime) -> int:
-        """The transaction expired (or faulted on chain): its FULFILLING requests go back to SEEN."""
+        """The transaction expired (or faulted on chain): its FULFILLING requests go back to SEEN.
+
+        Only a ``faulted`` transaction counts in the requests' ``chain_faults`` (same statement).
+        """
+        faults = R.c.chain_faults + 1 if status == "faulted" else R.c.chain_faults
         async with self._engine.begin() as conn:
             await conn.execute(update(O).where(O.c.tx_hash == tx_hash).values(status=status))
             result = await conn.execute(
                 update(R)
                 .where(R.c.tx_hash == tx_hash, R.c.status == RequestStatus.FULFILLING.value)
-                .values(status=RequestStatus.SEEN.value, lease_owner=None, lease_until=None, updated_at=now)
+                .values(
+                    status=RequestStatus.SEEN.value,
+                    lease_owner=None,
+                    lease_until=None,
+                    chain_faults=faults,
+                    updated_at=now,
+                )
             )
         return int(result.rowcount or 0)

@@ -45,5 +45,6 @@ def chain_request[Q, A](row: Any, asked: Q, answer: A | None) -> ChainRequest[Q,
         delivered_block=row.delivered_block,
         failure_reason=row.failure_reason,
         callback_failure=row.callback_failure,
+        chain_faults=int(row.chain_faults or 0),
         seen_at=utc(row.seen_at),
     )

@@ -67,6 +67,8 @@ chain_requests = Table(
     Column("delivered_block", BigInteger, nullable=True),
     Column("failure_reason", Text, nullable=True),
     Column("callback_failure", Text, nullable=True),
+    # fulfilment transactions of this request included but FAULTed on chain (expiries do not count)
+    Column("chain_faults", Integer, nullable=False, default=0, server_default="0"),
     _ts("updated_at"),
     PrimaryKeyConstraint("service", "contract", "request_id", name="pk_chain_requests"),
     Index("ix_chain_requests_status", "status"),

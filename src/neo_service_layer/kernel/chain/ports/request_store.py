@@ -34,7 +34,11 @@ class OutboxStore(Protocol):
     async def outbox_included(self, tx_hash: str, block: int) -> None: ...
 
     async def outbox_retry(self, tx_hash: str, status: str, now: datetime) -> int:
-        """The transaction expired or faulted (``status``): its FULFILLING requests go back to SEEN."""
+        """The transaction expired or faulted (``status``): its FULFILLING requests go back to SEEN.
+
+        For ``"faulted"`` (included but FAULTed on chain) each request's ``chain_faults`` goes up by one
+        in the same change; an expiry is not a fault.
+        """
         ...
 
 

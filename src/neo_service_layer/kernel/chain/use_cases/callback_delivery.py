@@ -5,6 +5,13 @@ cannot catch a callee's ABORT). A service sends ``[fulfill; deliver]`` for a who
 dry-run halts within the GAS cap; otherwise each request alone, falling back to
 ``[fulfill; markCallbackFailed(reason)]``, then ``fulfill`` alone, and only if even that faults is the
 request marked failed with the VM's reason — nothing whose dry-run faults is ever sent.
+
+A dry-run can halt while the real block FAULTs (the state changed in between, e.g. a callback that
+depends on block data). Such a request (``chain_faults >= 1``, counted by the outbox relay) is never
+batched again, so it cannot make its neighbours' answers fault: after a fault in a group it is sent alone
+with ``deliver``; after a fault with ``deliver`` alone, without the callback
+(``[fulfill; markCallbackFailed("callback faulted on chain")]``, else ``fulfill`` alone); after a fault
+without the callback it is marked failed instead of being retried forever.
 """
 
 from __future__ import annotations
@@ -18,6 +25,15 @@ from neo_service_layer.kernel.chain.rules import ChainRequest, Fulfilment
 from neo_service_layer.kernel.clock import Clock
 
 REASON_LIMIT = 256
+#: the reason recorded with ``markCallbackFailed`` for a callback that faulted in a real block
+CALLBACK_FAULTED_ON_CHAIN = "callback faulted on chain"
+#: the reason a request is marked failed once its fulfilment without callback faulted on chain
+FULFIL_FAULTED_ON_CHAIN = "fulfilment faulted on chain"
+
+
+def faulted_on_chain(request: ChainRequest[Any, Any]) -> bool:
+    """Whether one of the request's transactions was included but FAULTed: it is never batched again."""
+    return request.chain_faults >= 1
 
 
 class Answer(Protocol):
@@ -55,16 +71,40 @@ class CallbackDelivery[T: Answer, A](ABC):
         return dry.gas_consumed <= self._max_callback_gas * requests
 
     async def _send_group(self, group: list[T]) -> None:
-        calls = [c for a in group for c in (self._fulfill(a), self._deliver(a))]
-        dry = await self._chain.dry_run(calls)
-        if dry.halted and self._gas_ok(dry, len(group)):
-            await self._send(calls, dry, [self._fulfilment(a, True) for a in group])
-            return
-        for answer in group:  # something in the group faults: find out which, one by one
+        """Send ``group`` in one transaction if it can; a request that faulted on chain goes alone."""
+        faulted = [a for a in group if faulted_on_chain(a.request)]
+        group = [a for a in group if not faulted_on_chain(a.request)]
+        if group:
+            calls = [c for a in group for c in (self._fulfill(a), self._deliver(a))]
+            dry = await self._chain.dry_run(calls)
+            if dry.halted and self._gas_ok(dry, len(group)):
+                await self._send(calls, dry, [self._fulfilment(a, True) for a in group])
+            else:
+                for answer in group:  # something in the group faults: find out which, one by one
+                    await self._send_single(answer)
+        for answer in faulted:
+            await self._send_after_fault(answer)
+
+    async def _send_after_fault(self, answer: T) -> None:
+        """A request whose transaction faulted on chain: alone, then without callback, then failed."""
+        request = answer.request
+        if request.with_delivery is False:  # even without the callback it faulted in a real block
+            failed = await self._store.mark_failed(
+                self.service,
+                self.contract,
+                self.worker_id,
+                request.request_id,
+                f"{FULFIL_FAULTED_ON_CHAIN} ({request.chain_faults} times)",
+                self._clock.now(),
+            )
+            if failed:
+                self._observer.request_outcome(self.service, "failed")
+        elif request.chain_faults == 1:  # it faulted with deliver, perhaps because of a neighbour
             await self._send_single(answer)
+        else:  # it faulted alone with deliver: its callback is not tried again
+            await self._send_without_callback(answer, CALLBACK_FAULTED_ON_CHAIN)
 
     async def _send_single(self, answer: T) -> None:
-        rid = answer.request.request_id
         with_delivery = [self._fulfill(answer), self._deliver(answer)]
         dry = await self._chain.dry_run(with_delivery)
         if dry.halted and self._gas_ok(dry, 1):
@@ -75,6 +115,10 @@ class CallbackDelivery[T: Answer, A](ABC):
             if not dry.halted
             else f"callback needs more than the GAS cap ({dry.gas_consumed})"
         )[:REASON_LIMIT]
+        await self._send_without_callback(answer, reason)
+
+    async def _send_without_callback(self, answer: T, reason: str) -> None:
+        rid = answer.request.request_id
         marked = [self._fulfill(answer), ContractCall(self.contract, "markCallbackFailed", (rid, reason))]
         dry = await self._chain.dry_run(marked)
         if dry.halted:

@@ -10,7 +10,9 @@ The relay then, for each pending entry:
   because from that height on the old one can never be included: two of our transactions for one
   request are never both includable;
 - a transaction included but FAULTed on chain (state changed after the dry-run) also sends its requests
-  back to ``seen``; their next dry-run tells whether to try again or record the VM's reason.
+  back to ``seen`` and counts the fault on each (``chain_faults``): such a request is never batched
+  again, and is retried alone, then without its callback, then marked failed
+  (``callback_delivery.CallbackDelivery._send_after_fault``).
 
 Inclusion of a HALTed transaction is normally noticed by the watcher (the contract's "fulfilled" event),
 which marks the entry included in the same database transaction.

@@ -46,7 +46,7 @@ from neo_service_layer.kernel.chain.rules import (
     RequestUpdate,
     lease_until,
 )
-from neo_service_layer.kernel.chain.use_cases.callback_delivery import CallbackDelivery
+from neo_service_layer.kernel.chain.use_cases.callback_delivery import CallbackDelivery, faulted_on_chain
 from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.enclave_client.ports import Enclave
 from neo_service_layer.services.oracle.rules import (
@@ -328,6 +328,9 @@ class OracleFulfiller(CallbackDelivery[Answered, OracleResult]):
         current: list[Answered] = []
         size = 0
         for item in answered:
+            if faulted_on_chain(item.request):  # faulted on chain once: never batched with others again
+                groups.append([item])
+                continue
             if current and (len(current) >= self._per_tx or size + item.size > self._max_bytes):
                 groups.append(current)
                 current, size = [], 0
