@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from enclave_process_fakes import PeerEnclave
 
+from neo_service_layer.enclave.clients import ALLOWED, API, WORKER
 from neo_service_layer.enclave.wire.encoding import b64encode
 from neo_service_layer.enclave.wire.keys import (
     PLATFORM_KEY_OWNER,
@@ -22,6 +23,7 @@ from neo_service_layer.enclave.wire.keys import (
     OperationNotAllowed,
     PolicyDenied,
     Purpose,
+    SealedDataInvalid,
     SealedKey,
     SignatureFormat,
 )
@@ -338,4 +340,72 @@ async def test_api_answers_off_chain_oracle_requests_but_never_an_on_chain_reque
         _verify_p256(oracle_key.info.public_key, signature, round_message)
     finally:
         await cli.close()
+        await worker.close()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# a compromised host process: with exactly the api or the worker token, what can it make the enclave do?
+
+
+@pytest.mark.parametrize("client", [API, WORKER])
+async def test_a_host_token_reaches_no_operation_outside_its_fixed_list(
+    enclave: PeerEnclave, client: str
+) -> None:
+    """Every operation the enclave serves (each is on some client's list) and that is not on this
+    client's list is refused before its arguments are read: for the api and the worker that includes
+    key migration (export of sealed keys) and, for the worker, seal and unseal."""
+    served = {op for table in ALLOWED.values() for op in table}
+    refused = sorted(served - set(ALLOWED[client]))
+    assert {"migration_offer", "migration_export", "migration_import"} <= set(refused)
+    if client == WORKER:
+        assert {"seal", "unseal", "rotate", "disable", "attest"} <= set(refused)
+    transport = EnclaveTransport(str(enclave.socket_path), TOKENS[client], pool_size=1, timeout=5)
+    try:
+        for op in refused:
+            with pytest.raises(OperationNotAllowed, match=op):
+                await transport.call(op, {}, idempotent=True)
+    finally:
+        await transport.close()
+
+
+async def test_the_api_cannot_unseal_a_secret_value_under_an_import_source_label(api: EnclaveClient) -> None:
+    """The api's one unseal (a remembered import source) cannot be turned on a secret value by naming
+    another label or tenant: the label and the tenant are bound into the sealed data."""
+    value = await api.seal(TENANT, "secret:db:v1", b"s3cret")
+    with pytest.raises(SealedDataInvalid):
+        await api.unseal(TENANT, "secret-source:db", value)
+    source = await api.seal(TENANT, "secret-source:vault", b'{"token": "t"}')
+    with pytest.raises(SealedDataInvalid):
+        await api.unseal("other-tenant", "secret-source:vault", source)
+    with pytest.raises(OperationNotAllowed):
+        await api.unseal(PLATFORM_KEY_OWNER, "secret-source:vault", source)
+
+
+async def test_the_worker_cannot_sign_an_oracle_answer_it_wrote(
+    enclave: PeerEnclave, platform_key: SealedKey
+) -> None:
+    """A platform key with purpose ``oracle`` refuses a raw signature over anything shaped as an oracle
+    answer: only ``oracle_fetch``, which builds the message from what it fetched, signs one."""
+    worker = _client(enclave, TOKENS["worker"])
+    try:
+        facts = OracleFacts(MAGIC, b"\x01" * 20, 7, b"\x02" * 20, "https://example.org/p", "$.price")
+        forged = response_message(facts, ResultCode.SUCCESS, 1_700_000_000_000, b'"1000000"')
+        for fmt in (SignatureFormat.ECDSA_SHA256,):
+            with pytest.raises(PolicyDenied, match="oracle_fetch"):
+                await worker.sign(
+                    platform_key.info.key_id,
+                    forged,
+                    tenant=PLATFORM_KEY_OWNER,
+                    purpose=Purpose.ORACLE,
+                    fmt=fmt,
+                )
+        with pytest.raises(PolicyDenied, match="oracle_fetch"):
+            await worker.sign_batch(
+                platform_key.info.key_id,
+                [b"harmless", forged],
+                tenant=PLATFORM_KEY_OWNER,
+                purpose=Purpose.ORACLE,
+                fmt=SignatureFormat.ECDSA_SHA256,
+            )
+    finally:
         await worker.close()
