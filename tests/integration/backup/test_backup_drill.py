@@ -15,6 +15,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+import sqlalchemy as sa
 
 from neo_service_layer.kernel.config import Settings
 from neo_service_layer.kernel.db.engine import create_engine
@@ -43,6 +44,21 @@ async def _heartbeats(settings: Settings, prefix: str, count: int) -> None:
         for i in range(count):
             await record_heartbeat(
                 engine, worker_id=f"{prefix}-{i}", hostname="drill", pid=i, started_at=now, now=now
+            )
+    finally:
+        await engine.dispose()
+
+
+async def _tenant(settings: Settings, tenant: str) -> None:
+    engine = create_engine(settings)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                sa.text(
+                    "INSERT INTO tenants (id, name, plan, active, created_at) "
+                    "VALUES (:id, :id, 'free', true, CURRENT_TIMESTAMP)"
+                ),
+                {"id": tenant},
             )
     finally:
         await engine.dispose()
@@ -144,6 +160,9 @@ async def test_restore_refuses_non_empty_database_without_force(
     service = build_backup_service(settings, BackupSettings(key=backup_key, dir=tmp_path / "b"))
     created = await service.create()
     await _heartbeats(settings, "later", 2)
+    # heartbeats and the platform's own tenant are the platform's rows: no data a restore would lose
+    assert await service.database.is_empty()
+    await _tenant(settings, "acme")
     with pytest.raises(Exception, match="--force"):
         await service.restore(created.backup_id)
     result = await service.restore(created.backup_id, force=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -55,6 +57,7 @@ def test_backup_commands(env: Path, backup_key: str) -> None:
     assert verified.exit_code == 0, verified.output
     assert "row_counts" in verified.output
     assert "verified" in verified.output
+    _add_tenant(env, "acme")
     refused = runner.invoke(app, ["backup", "restore", entry["backup_id"]])
     assert refused.exit_code == 1
     assert "--force" in refused.output
@@ -66,6 +69,64 @@ def test_backup_commands(env: Path, backup_key: str) -> None:
     missing = runner.invoke(app, ["backup", "verify", "nsl-20200101T000000Z-000000"])
     assert missing.exit_code == 1
     assert "BackupNotFound" in missing.output
+
+
+def _sql(data: Path, statement: str, *params: object) -> None:
+    with closing(sqlite3.connect(data / "nsl.db")) as conn, conn:
+        conn.execute(statement, params)
+
+
+def _add_tenant(data: Path, tenant: str) -> None:
+    _sql(
+        data,
+        "INSERT INTO tenants (id, name, plan, active, created_at) VALUES (?, ?, 'free', 1, ?)",
+        tenant,
+        tenant,
+        datetime.now(UTC).isoformat(),
+    )
+
+
+def _add_platform_key(data: Path, role: str, key_id: str) -> None:
+    """What a started service writes: a platform key's sealed record and its role row."""
+    now = datetime.now(UTC).isoformat()
+    _sql(
+        data,
+        "INSERT INTO key_sealed_records (key_id, version, sealed, created_at) VALUES (?, 1, ?, ?)",
+        key_id,
+        b"sealed",
+        now,
+    )
+    _sql(
+        data,
+        "INSERT INTO chain_service_keys (role, key_id, kind, public_key, created_at) "
+        "VALUES (?, ?, 'secp256r1', ?, ?)",
+        role,
+        key_id,
+        b"\x02" * 33,
+        now,
+    )
+
+
+def test_a_started_but_unused_database_takes_a_restore_without_force(env: Path) -> None:
+    """The DR guide on a new machine where the service already started: the platform's own rows
+    (its tenant, heartbeats, platform keys, cursors) are not data a restore would lose."""
+    runner = CliRunner()
+    assert runner.invoke(app, ["backup", "create"]).exit_code == 0
+    [entry] = json.loads(runner.invoke(app, ["backup", "list", "--json"]).stdout)
+    _add_platform_key(env, "sender", "k-sender")
+    _add_platform_key(env, "oracle", "k-oracle")
+    restored = runner.invoke(app, ["backup", "restore", entry["backup_id"]])
+    assert restored.exit_code == 0, restored.output
+    # a tenant key's sealed record (not a platform role's) is user data again
+    _sql(
+        env,
+        "INSERT INTO key_sealed_records (key_id, version, sealed, created_at) VALUES ('t1', 1, ?, ?)",
+        b"sealed",
+        datetime.now(UTC).isoformat(),
+    )
+    refused = runner.invoke(app, ["backup", "restore", entry["backup_id"]])
+    assert refused.exit_code == 1
+    assert "--force" in refused.output
 
 
 def test_missing_key_is_a_configuration_error(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -100,6 +161,7 @@ def test_dr_plan(env: Path) -> None:
     assert body["components"]["database"]["ok"] is True
     assert body["components"]["enclave"]["ok"] is False
     assert any("no backup" in action for action in body["actions"])
+    _add_tenant(env, "acme")
     assert runner.invoke(app, ["backup", "create"]).exit_code == 0
     # disaster: the database file is gone; the guided restore brings it back
     for path in env.glob("nsl.db*"):

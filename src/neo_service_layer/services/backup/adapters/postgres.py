@@ -24,8 +24,9 @@ import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy.engine import URL, make_url
 
 from neo_service_layer.kernel.clock import Clock
+from neo_service_layer.services.backup.adapters.platform_rows import PLATFORM_ROW_QUERIES
 from neo_service_layer.services.backup.ports import DatabaseSnapshot, RestoredDatabase
-from neo_service_layer.services.backup.rules.backup import BackupError
+from neo_service_layer.services.backup.rules.backup import BackupError, holds_user_data
 
 PART_NAME = "database/postgres.dump"
 MAINTENANCE_DB = "postgres"
@@ -229,9 +230,14 @@ class PostgresBackend:
             async with conn.transaction(isolation="repeatable_read", readonly=True):
                 await conn.execute("SET LOCAL row_security = off")
                 counts, _ = await read_facts(conn)
+                platform = {
+                    table: int(await conn.fetchval(query))
+                    for table, query in PLATFORM_ROW_QUERIES.items()
+                    if table in counts and "chain_service_keys" in counts
+                }
         finally:
             await conn.close()
-        return not any(n for table, n in counts.items() if table != "alembic_version")
+        return not holds_user_data(counts, platform)
 
     @asynccontextmanager
     async def restore(self, dump: Path, *, scratch: bool) -> AsyncIterator[RestoredDatabase]:

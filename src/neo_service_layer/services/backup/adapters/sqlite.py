@@ -16,8 +16,9 @@ from datetime import datetime
 from pathlib import Path
 
 from neo_service_layer.kernel.clock import Clock
+from neo_service_layer.services.backup.adapters.platform_rows import PLATFORM_ROW_QUERIES
 from neo_service_layer.services.backup.ports import DatabaseSnapshot, RestoredDatabase
-from neo_service_layer.services.backup.rules.backup import BackupError
+from neo_service_layer.services.backup.rules.backup import BackupError, holds_user_data
 
 PART_NAME = "database/nsl.sqlite3"
 
@@ -42,6 +43,15 @@ def read_facts(path: Path) -> tuple[dict[str, int], str | None]:
             row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
             revision = None if row is None else str(row[0])
         return counts, revision
+
+
+def _platform_rows(path: Path, counts: dict[str, int]) -> dict[str, int]:
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        return {
+            table: int(conn.execute(query).fetchone()[0])
+            for table, query in PLATFORM_ROW_QUERIES.items()
+            if table in counts and "chain_service_keys" in counts
+        }
 
 
 def online_copy(source: Path, destination: Path) -> None:
@@ -120,7 +130,8 @@ class SqliteBackend:
         if not self.path.exists():
             return True
         counts, _ = await asyncio.to_thread(read_facts, self.path)
-        return not any(n for table, n in counts.items() if table != "alembic_version")
+        platform = await asyncio.to_thread(_platform_rows, self.path, counts)
+        return not holds_user_data(counts, platform)
 
     @asynccontextmanager
     async def restore(self, dump: Path, *, scratch: bool) -> AsyncIterator[RestoredDatabase]:

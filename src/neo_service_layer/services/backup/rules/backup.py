@@ -52,6 +52,19 @@ class InvalidBackupId(BackupError, InvalidInput):
     code = "invalid-backup-id"
 
 
+#: tables the platform fills by itself when it migrates and starts: no tenant's data is in them
+PLATFORM_TABLES = frozenset({"alembic_version", "worker_heartbeats", "chain_cursors", "chain_service_keys"})
+
+
+def holds_user_data(counts: Mapping[str, int], platform_rows: Mapping[str, int]) -> bool:
+    """Whether a database holds rows a restore would destroy: rows outside ``PLATFORM_TABLES`` beyond
+    those the platform wrote itself (``platform_rows``: the platform tenant's row in ``tenants``, the
+    sealed records of the platform's own keys), so a freshly migrated and started database is empty."""
+    return any(
+        count > platform_rows.get(table, 0) for table, count in counts.items() if table not in PLATFORM_TABLES
+    )
+
+
 def new_backup_id(created_at: datetime, suffix: str | None = None) -> str:
     """``nsl-<UTC time>-<6 hex>``: sorts by creation time, unique across concurrent creators."""
     stamp = created_at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
