@@ -60,6 +60,17 @@ async def system_resolver(host: str, port: int) -> list[IPAddress]:
     return addresses
 
 
+def _connect_failure(exc: BaseException, host: str) -> str:
+    """Why a connection failed, naming a certificate that did not verify (and why) so an operator
+    can fix a CA setting instead of hunting a network fault."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return f"the certificate of {host} did not verify: {seen.verify_message or seen.reason}"
+        seen = seen.__cause__ or seen.__context__
+    return f"could not connect to {host}"
+
+
 def default_ssl_context(ca_file: Path | None = None) -> ssl.SSLContext:
     """TLS with certificate and hostname verification against ``ca_file`` (the enclave's
     ``NSL_ORACLE_CA_FILE``) or certifi's CAs."""
@@ -190,16 +201,18 @@ class Fetcher:
         headers += hop.headers
         extensions = {"sni_hostname": target.host} if target.scheme == "https" and not target.literal else {}
         raw_path = quote(target.target, safe="!#$%&'()*+,/:;=?@[]~").encode("ascii")
+        failure = f"could not connect to {target.host}"
         for index, address in enumerate(addresses):
             url = httpx.URL(scheme=target.scheme, host=str(address), port=target.port, raw_path=raw_path)
             outgoing = client.build_request(hop.method, url, headers=headers, content=hop.body)
             outgoing.extensions.update(extensions)
             try:
                 response = await client.send(outgoing, stream=True)
-            except httpx.ConnectError:
+            except httpx.ConnectError as exc:
+                failure = _connect_failure(exc, target.host)
                 if index + 1 < len(addresses):
                     continue
-                return Fetched(ResultCode.UPSTREAM_ERROR, message=f"could not connect to {target.host}")
+                return Fetched(ResultCode.UPSTREAM_ERROR, message=failure)
             except httpx.TimeoutException:
                 return Fetched(ResultCode.TIMEOUT, message="the upstream server did not answer in time")
             except httpx.HTTPError as exc:
@@ -213,7 +226,7 @@ class Fetcher:
                 return Fetched(ResultCode.UPSTREAM_ERROR, message=f"response failed ({type(exc).__name__})")
             finally:
                 await response.aclose()
-        return Fetched(ResultCode.UPSTREAM_ERROR, message=f"could not connect to {target.host}")
+        return Fetched(ResultCode.UPSTREAM_ERROR, message=failure)
 
     def _follow(self, hop: _Hop, status: int, location: str, request: FetchRequest) -> Fetched | None:
         """Turn ``hop`` into the redirect's next hop, or return why it may not be followed."""

@@ -196,12 +196,19 @@ async def test_https_certificate_must_match_the_host_name_not_the_address(tmp_pa
     async with LoopbackServer({"/p": json_route({"p": 1})}, tls=certs.server_context()) as server:
         fetched = await tls_fetcher.fetch(FetchRequest("GET", server.url("/p", host="oracle.test")))
     assert fetched.code is ResultCode.UPSTREAM_ERROR
+    assert fetched.message.startswith("the certificate of oracle.test did not verify: ")
+    assert "mismatch" in fetched.message.lower()
     assert server.seen == []
 
 
-async def test_https_with_an_untrusted_certificate_fails(tmp_path: Path) -> None:
+async def test_https_with_an_untrusted_certificate_fails_and_says_the_certificate_did_not_verify(
+    tmp_path: Path,
+) -> None:
     certs = make_certificates(tmp_path, "oracle.test")
     default_fetcher = Fetcher(GuardPolicy.of(["127.0.0.1"]), resolver=_resolve_to_loopback)
     async with LoopbackServer({"/p": json_route({"p": 1})}, tls=certs.server_context()) as server:
         fetched = await default_fetcher.fetch(FetchRequest("GET", server.url("/p", host="oracle.test")))
     assert fetched.code is ResultCode.UPSTREAM_ERROR
+    # not "could not connect": the operator learns it is the CA setting, and why
+    assert fetched.message.startswith("the certificate of oracle.test did not verify: ")
+    assert "unable to get local issuer certificate" in fetched.message
