@@ -9,11 +9,12 @@ import signal
 from typing import Annotated
 
 import typer
+from pydantic import SecretStr
 
 from neo_service_layer.bootstrap import chain_hooks, open_container, service_commands
 from neo_service_layer.kernel.chain.cli import chain_commands
 from neo_service_layer.kernel.commands import console, load_cli_settings
-from neo_service_layer.kernel.config import Settings
+from neo_service_layer.kernel.config import Environment, Settings
 from neo_service_layer.kernel.identity.cli import identity_commands
 
 app = typer.Typer(no_args_is_help=True, help="Neo Service Layer: trusted off-chain services for Neo N3.")
@@ -151,11 +152,24 @@ def services() -> None:
 
 @config_app.command("show")
 def config_show() -> None:
-    """Print the effective configuration as JSON, secrets masked."""
+    """Print the effective configuration as JSON (``NSL_BACKUP_*`` under ``backup``), secrets masked,
+    then what production refuses in it (also outside production: what would have to change first)."""
+    from neo_service_layer.services.backup.adapters.settings import BackupSettings
+
     settings = load_cli_settings(check_production=False)
     shown = settings.masked()
     shown["effective_database_url"] = settings.masked_database_url
+    try:
+        backup = BackupSettings()
+    except ValueError as exc:
+        console.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    shown["backup"] = {
+        name: ("********" if value.get_secret_value() else "") if isinstance(value, SecretStr) else value
+        for name, value in backup.model_dump().items()
+    }
     typer.echo(json.dumps(shown, indent=2, default=str))
-    problems = settings.production_problems()
+    problems = settings.model_copy(update={"env": Environment.PRODUCTION}).production_problems()
     if problems:
-        console.print("[yellow]not accepted in production:[/yellow] " + "; ".join(problems))
+        label = "not accepted in production" if settings.is_production else "production would refuse"
+        console.print(f"[yellow]{label}:[/yellow] " + "; ".join(problems))

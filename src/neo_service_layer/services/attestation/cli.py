@@ -34,7 +34,13 @@ def attest_verify(
 ) -> None:
     """Verify an attestation report; exit 1 and list the problems if it does not hold."""
     settings = load_cli_settings(check_production=False)
-    platform_keys = [bytes.fromhex(k) for k in platform_key or []]
+    try:
+        nonce_bytes = bytes.fromhex(nonce)
+        platform_keys = [bytes.fromhex(k) for k in platform_key or []]
+        expected_keys = [bytes.fromhex(k) for k in expect_key or []]
+    except ValueError as exc:
+        console.print(f"[red]--nonce, --platform-key and --expect-key take hex:[/red] {exc}")
+        raise typer.Exit(2) from exc
     local_key = settings.data_dir / "enclave" / "platform.pub"
     if accept_simulation and not platform_keys and local_key.exists():
         platform_keys.append(bytes.fromhex(local_key.read_text().strip()))
@@ -42,11 +48,11 @@ def attest_verify(
         report = json.loads(report_file.read_text())
         verdict = verify_report(
             report,
-            nonce=bytes.fromhex(nonce),
+            nonce=nonce_bytes,
             allowed_measurements=measurement or settings.attest_allowed_measurements,
             accept_simulation=accept_simulation,
             simulation_platform_keys=platform_keys,
-            expected_public_keys=[bytes.fromhex(k) for k in expect_key or []],
+            expected_public_keys=expected_keys,
         )
     except (OSError, ValueError) as exc:
         console.print(f"[red]cannot read the report:[/red] {exc}")
