@@ -1,14 +1,17 @@
 """Compile every contract with neo3-boa into contracts/build/ (no network): each service's contracts
 (``src/neo_service_layer/services/<name>/contracts/``) and the example consumers in contracts/examples/.
 
-Usage: ``python contracts/build.py [--force]``. A contract is recompiled only when its source or the
+Usage: ``python contracts/build.py [--force]``. A contract is recompiled only when its source, a
+library it imports (``src/neo_service_layer/kernel/chain/contracts/``, never compiled on its own) or the
 compiler version changed since the last build (recorded in contracts/build/<name>.stamp).
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
+import re
 import subprocess
 import sys
 from importlib.metadata import version
@@ -16,7 +19,12 @@ from pathlib import Path
 
 CONTRACTS_DIR = Path(__file__).resolve().parent
 BUILD_DIR = CONTRACTS_DIR / "build"
-SERVICES_DIR = CONTRACTS_DIR.parent / "src" / "neo_service_layer" / "services"
+SRC_DIR = CONTRACTS_DIR.parent / "src"
+SERVICES_DIR = SRC_DIR / "neo_service_layer" / "services"
+#: the neo3-boa library modules the service contracts share (imported as
+#: ``neo_service_layer.kernel.chain.contracts.<module>``, resolved under ``--project-path src``)
+LIBRARY_DIR = SRC_DIR / "neo_service_layer" / "kernel" / "chain" / "contracts"
+LIBRARY_PACKAGE = "neo_service_layer.kernel.chain.contracts."
 #: every contract: the services' own, then the example consumers (a new file is picked up without
 #: editing this list)
 SOURCES = tuple(
@@ -24,9 +32,25 @@ SOURCES = tuple(
 )
 
 
+def _libraries(source: Path, seen: frozenset[Path] = frozenset()) -> list[Path]:
+    """The library modules ``source`` imports, directly or through another library module."""
+    found: list[Path] = []
+    for module in sorted(
+        set(re.findall(r"from\s+" + re.escape(LIBRARY_PACKAGE) + r"(\w+)", source.read_text()))
+    ):
+        path = LIBRARY_DIR / f"{module}.py"
+        if path.exists() and path not in seen and path not in found:
+            found.append(path)
+            found.extend(p for p in _libraries(path, seen | {path, *found}) if p not in found)
+    return found
+
+
 def _stamp(source: Path) -> str:
-    digest = hashlib.sha256(source.read_bytes()).hexdigest()
-    return f"neo3-boa {version('neo3-boa')}\nsha256 {digest}\n"
+    lines = [f"neo3-boa {version('neo3-boa')}", f"sha256 {hashlib.sha256(source.read_bytes()).hexdigest()}"]
+    for library in sorted(_libraries(source)):
+        digest = hashlib.sha256(library.read_bytes()).hexdigest()
+        lines.append(f"library {library.name} sha256 {digest}")
+    return "\n".join(lines) + "\n"
 
 
 def _outputs(source: Path) -> tuple[Path, Path, Path]:
@@ -35,7 +59,18 @@ def _outputs(source: Path) -> tuple[Path, Path, Path]:
 
 
 def build(source: Path, *, force: bool = False) -> bool:
-    """Compile ``source`` unless its outputs are up to date; return True if it was compiled."""
+    """Compile ``source`` unless its outputs are up to date; return True if it was compiled.
+
+    One build of a contract at a time (a lock file per contract): a second process waits for the first
+    and then finds the outputs fresh, instead of compiling the same source again beside it.
+    """
+    BUILD_DIR.mkdir(exist_ok=True)
+    with (BUILD_DIR / f"{source.stem}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _build_locked(source, force=force)
+
+
+def _build_locked(source: Path, *, force: bool) -> bool:
     nef, manifest, stamp_file = _outputs(source)
     stamp = _stamp(source)
     fresh = nef.exists() and manifest.exists() and stamp_file.exists() and stamp_file.read_text() == stamp
@@ -43,7 +78,7 @@ def build(source: Path, *, force: bool = False) -> bool:
         return False
     compiler = Path(sys.executable).with_name("neo3-boa")
     # the input file must come first: options after it are not parsed reliably
-    command = [str(compiler), "compile", str(source), "-o", str(nef)]
+    command = [str(compiler), "compile", str(source), "-o", str(nef), "--project-path", str(SRC_DIR)]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0 or not nef.exists():
         sys.stderr.write(result.stdout + result.stderr)

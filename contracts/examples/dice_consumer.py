@@ -24,7 +24,7 @@ def manifest_metadata() -> NeoMetadata:
     meta = NeoMetadata()
     meta.name = "NslDiceConsumer"
     meta.description = "Example consumer of the Neo Service Layer randomness service"
-    meta.add_permission(methods=["request"])
+    meta.add_permission(methods=["request", "withdraw"])
     return meta
 
 
@@ -44,6 +44,15 @@ def set_service(service: UInt160):
     """Owner only: the randomness service allowed to call back."""
     assert runtime.check_witness(storage.get_uint160(KEY_OWNER)), "only the owner may do this"
     storage.put_uint160(KEY_SERVICE, service)
+
+
+@public
+def withdraw(to: UInt160, amount: int) -> bool:
+    """Owner only: take the dice's prepaid GAS back from the service (the service checks that the
+    consumer itself asks: this contract's call is its witness)."""
+    assert runtime.check_witness(storage.get_uint160(KEY_OWNER)), "only the owner may do this"
+    service = storage.get_uint160(KEY_SERVICE)
+    return cast(bool, call_contract(service, "withdraw", [runtime.executing_script_hash, to, amount]))
 
 
 @public

@@ -39,7 +39,8 @@ async def chain(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Chain
         chain = Chain(net, facade, committee, committee, committee)
         chain.owner = chain.invoker(account.Account.create_new())
         chain.stranger = chain.invoker(account.Account.create_new())
-        for who in (chain.owner.script_hash, chain.stranger.script_hash):
+        chain.operator = chain.invoker(account.Account.create_new())
+        for who in (chain.owner.script_hash, chain.stranger.script_hash, chain.operator.script_hash):
             await deploy.fund(committee, who, 500 * deploy.GAS)
         assert await deploy.gas_balance(facade, chain.stranger.script_hash) == 500 * deploy.GAS
         yield chain
@@ -48,7 +49,9 @@ async def chain(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Chain
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def deployed(chain: Chain) -> Deployment:
     keys = LocalRandomnessKeys()
-    service = await deploy_service(chain, chain.committee, chain.owner.script_hash, keys)
+    service = await deploy_service(
+        chain, chain.committee, chain.owner.script_hash, keys, operator=chain.operator.script_hash
+    )
     dice = await deploy_consumer(chain, chain.committee, "dice_consumer", service)
     faulty = await deploy_consumer(chain, chain.committee, "faulty_consumer", service)
     await chain.committee.invoke(

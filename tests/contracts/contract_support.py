@@ -7,11 +7,12 @@ Signing of fulfilments goes through ``LocalRandomnessKeys`` (python ``cryptograp
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import subprocess
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,9 @@ from neo_service_layer.services.randomness import rules as randomness
 REPO = Path(__file__).resolve().parents[2]
 BUILD = REPO / "contracts" / "build"
 BLOCK_TIME = 0.1
+#: the owner delay and refund timeout of the services deployed by the tests (blocks of BLOCK_TIME)
+UPDATE_DELAY = 10
+REFUND_BLOCKS = 30
 
 BLS_DST = b"BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_NUL_"
 BLS_ORDER = 0x73EDA753299D7D483339D80809A1D80553BDA402FFFE5BFEFFFFFFFF00000001
@@ -81,6 +85,11 @@ class Fulfilment:
     output: bytes
     proof: bytes
     signature: bytes
+
+
+def fulfilment_args(f: Fulfilment) -> list[bytes]:
+    """``fulfill``'s arguments after the request id."""
+    return [f.output, f.proof, f.signature]
 
 
 def sign_fulfilment(keys: LocalRandomnessKeys, facts: randomness.RandomnessFacts) -> Fulfilment:
@@ -141,6 +150,8 @@ class Chain:
     committee: deploy.AccountInvoker
     owner: deploy.AccountInvoker
     stranger: deploy.AccountInvoker
+    #: the hot sender the services run with (``markCallbackFailed``), never the owner
+    operator: deploy.AccountInvoker = field(init=False)
 
     def invoker(self, acc: account.Account) -> deploy.AccountInvoker:
         return deploy.AccountInvoker(
@@ -184,6 +195,16 @@ class Deployment:
         return sign_fulfilment(keys or self.keys, self.facts(request_id, seed, consumer))
 
 
+async def wait_for_height(chain: Chain, target: int) -> None:
+    """Until a test invocation sees ``Ledger.currentIndex >= target`` (the chain's height)."""
+    async with noderpc.NeoRpcClient(chain.net.rpc_url) as client:
+        for _ in range(int(60 / BLOCK_TIME)):
+            if await client.get_block_count() - 1 >= target:
+                return
+            await asyncio.sleep(BLOCK_TIME / 2)
+    raise AssertionError(f"the chain did not reach height {target}")
+
+
 def build_contracts() -> None:
     subprocess.run([sys.executable, str(REPO / "contracts" / "build.py")], check=True, capture_output=True)
 
@@ -193,12 +214,20 @@ def artifact(name: str) -> tuple[Path, Path]:
 
 
 async def deploy_service(
-    chain: Chain, deployer: deploy.AccountInvoker, owner: types.UInt160, keys: LocalRandomnessKeys
+    chain: Chain,
+    deployer: deploy.AccountInvoker,
+    owner: types.UInt160,
+    keys: LocalRandomnessKeys,
+    *,
+    operator: types.UInt160 | None = None,
+    delay: int = UPDATE_DELAY,
+    refund_blocks: int = REFUND_BLOCKS,
 ) -> types.UInt160:
+    """Deploy a randomness service: ``[owner, operator (default: the owner), delay, refund blocks,
+    keys]``."""
     nef, manifest = artifact("randomness_service")
-    return await deploy.deploy_contract(
-        deployer, nef, manifest, [owner, keys.public_key, keys.bls_public_key]
-    )
+    data = [owner, operator or owner, delay, refund_blocks, keys.public_key, keys.bls_public_key]
+    return await deploy.deploy_contract(deployer, nef, manifest, data)
 
 
 async def deploy_consumer(

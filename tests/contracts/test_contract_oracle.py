@@ -30,7 +30,9 @@ from neo_service_layer.enclave.wire.oracle import (
 )
 from neo_service_layer.kernel.chain.adapters import privnet_deploy as deploy
 from tests.contracts.contract_support import (
+    REFUND_BLOCKS,
     REPO,
+    UPDATE_DELAY,
     Chain,
     artifact,
     call,
@@ -119,9 +121,8 @@ async def oracle(chain: Chain) -> Oracle:
     _build()
     key = OracleKey()
     nef, manifest = artifact("oracle_service")
-    service = await deploy.deploy_contract(
-        chain.committee, nef, manifest, [chain.owner.script_hash, key.public_key]
-    )
+    admin = [chain.owner.script_hash, chain.operator.script_hash, UPDATE_DELAY, REFUND_BLOCKS]
+    service = await deploy.deploy_contract(chain.committee, nef, manifest, [*admin, key.public_key])
     consumers = []
     for name in ("price_consumer", "faulty_oracle_consumer"):
         nef, manifest = artifact(name)
@@ -149,7 +150,10 @@ async def fault(chain: Chain, contract: types.UInt160, method: str, args: list[A
 
 async def test_initial_configuration(chain: Chain, oracle: Oracle) -> None:
     o = oracle
-    assert (await chain.read(o.service, "fee")).as_int() == 10_000_000
+    # price = base fee + callback GAS cap + byte price x maximum result size (the defaults)
+    assert [i.as_int() for i in (await chain.read(o.service, "resultPricing")).as_list()] == [100_000, 1024]
+    assert (await chain.read(o.service, "fee")).as_int() == 10_000_000 + 50_000_000 + 100_000 * 1024
+    assert (await chain.read(o.service, "operator")).as_uint160() == chain.operator.script_hash
     assert (await chain.read(o.service, "publicKey")).as_bytes() == o.key.public_key
     assert (await chain.read(o.service, "owner")).as_uint160() == chain.owner.script_hash
     assert [i.as_int() for i in (await chain.read(o.service, "keyInfo")).as_list()] == [1, 0, 0]
@@ -246,7 +250,14 @@ async def test_max_sizes_and_user_data_reach_the_callback(chain: Chain, oracle: 
         bytes(range(256)) * 2,
     )
     assert (len(url.encode()), len(filter_.encode()), len(user_data)) == (512, 256, 512)
-    request_id = await request_via_faulty(chain, o, url, filter_, user_data)
+    # a 4 KiB result: the owner allows it for later requests, and the callback storing it needs more GAS
+    await chain.owner.invoke(call(o.service, "setResultPricing", [100_000, 4096]))
+    await chain.owner.invoke(call(o.service, "setCallbackGasCap", [10 * GAS]))
+    try:
+        request_id = await request_via_faulty(chain, o, url, filter_, user_data)
+    finally:
+        await chain.owner.invoke(call(o.service, "setResultPricing", [100_000, 1024]))
+        await chain.owner.invoke(call(o.service, "setCallbackGasCap", [50_000_000]))
     result = b"r" * 4096
     fulfil = o.key.fulfil_args(request_id, url, filter_, ResultCode.SUCCESS, result)
     await chain.stranger.invoke(script((o.service, "fulfill", fulfil), (o.service, "deliver", [request_id])))
@@ -280,7 +291,7 @@ async def test_request_with_short_balance_is_refused(chain: Chain, oracle: Oracl
     nef, manifest = artifact("faulty_oracle_consumer")
     poor = await deploy.deploy_contract(chain.stranger, nef, manifest, o.service)
     assert "insufficient prepaid balance" in await fault(chain, poor, "requestData", [URL, "", b""])
-    await top_up(chain, o.service, poor, 10_000_000 - 1)
+    await top_up(chain, o.service, poor, (await chain.read(o.service, "fee")).as_int() - 1)
     assert "insufficient prepaid balance" in await fault(chain, poor, "requestData", [URL, "", b""])
     await top_up(chain, o.service, poor, 1)
     assert (await chain.stranger.test(call(poor, "requestData", [URL, "", b""]))).result.state == "HALT"
@@ -316,11 +327,14 @@ async def test_fulfil_refusals(chain: Chain, oracle: Oracle) -> None:
     assert "result must be at most 65536 bytes" in await refusal(
         [request_id, 0, b"x" * 65537, TIMESTAMP, good[4]]
     )
+    assert "result is longer than the request's maximum" in await refusal(
+        o.key.fulfil_args(request_id, URL, "$.price", 0, b"x" * 1025)
+    )
     assert "signature must be 64 bytes" in await refusal([*good[:4], good[4][:63]])
     assert "request not fulfilled yet" in await fault(chain, o.service, "deliver", [request_id])
 
     await chain.stranger.invoke(script((o.service, "fulfill", good), (o.service, "deliver", [request_id])))
-    assert "request already fulfilled" in await refusal(good)  # no replay
+    assert "request is not pending" in await refusal(good)  # no replay
     assert "request already delivered" in await fault(chain, o.service, "deliver", [request_id])
     assert "unknown request" in await fault(chain, o.service, "deliver", [10**9])
 
@@ -392,8 +406,10 @@ async def test_aborting_callback_cannot_block_fulfilment(chain: Chain, oracle: O
         0
     ].as_int() == OracleContractState.FULFILLED
     assert (await chain.read(o.service, "getResponse", request_id)).as_list()[1].as_bytes() == b"8"
-    assert "only the owner" in await fault(chain, o.service, "markCallbackFailed", [request_id, "aborts"])
-    receipt = await chain.owner.invoke(call(o.service, "markCallbackFailed", [request_id, "callback aborts"]))
+    assert "only the operator" in await fault(chain, o.service, "markCallbackFailed", [request_id, "aborts"])
+    mark = call(o.service, "markCallbackFailed", [request_id, "callback aborts"])
+    assert "only the operator" in fault_of(await chain.owner.test(mark))
+    receipt = await chain.operator.invoke(mark)
     assert events(receipt, "CallbackFailed")[0][1].as_str() == "callback aborts"
     assert (await chain.read(o.service, "getRequest", request_id)).as_list()[
         0
@@ -407,15 +423,20 @@ async def test_price_consumer_accepts_callbacks_only_from_the_service(chain: Cha
 
 async def test_owner_functions(chain: Chain, oracle: Oracle) -> None:
     o = oracle
-    for method, args in (
-        ("setFee", [1]),
-        ("withdraw", [chain.stranger.script_hash, 1]),
-        ("pause", []),
-        ("unpause", []),
-        ("rotateKey", [OracleKey().public_key, 0]),
-        ("destroy", []),
-    ):
-        assert "only the owner may do this" in await fault(chain, o.service, method, args)
+    for who in (chain.stranger, chain.operator):
+        for method, args in (
+            ("setFee", [1]),
+            ("setResultPricing", [1, 1]),
+            ("setCallbackGasCap", [1]),
+            ("withdrawFees", [who.script_hash, 1]),
+            ("pause", []),
+            ("unpause", []),
+            ("rotateKey", [OracleKey().public_key, 0]),
+            ("scheduleUpdate", [bytes(32), bytes(32)]),
+            ("scheduleDestroy", []),
+            ("destroy", []),
+        ):
+            assert "only the owner may do this" in fault_of(await who.test(call(o.service, method, args)))
     assert "only GAS is accepted" in await fault(
         chain, o.service, "onNEP17Payment", [chain.stranger.script_hash, 1, o.price]
     )
@@ -427,13 +448,14 @@ async def test_owner_functions(chain: Chain, oracle: Oracle) -> None:
     collected = (await chain.read(o.service, "collectedFees")).as_int()
     assert collected > 0
     before = await deploy.gas_balance(chain.facade, chain.stranger.script_hash)
-    await chain.owner.invoke(call(o.service, "withdraw", [chain.stranger.script_hash, collected]))
+    await chain.owner.invoke(call(o.service, "withdrawFees", [chain.stranger.script_hash, collected]))
     assert await deploy.gas_balance(chain.facade, chain.stranger.script_hash) == before + collected
     assert "amount exceeds collected fees" in fault_of(
-        await chain.owner.test(call(o.service, "withdraw", [chain.stranger.script_hash, 1]))
+        await chain.owner.test(call(o.service, "withdrawFees", [chain.stranger.script_hash, 1]))
     )
+    price = (await chain.read(o.service, "fee")).as_int()
     await chain.owner.invoke(call(o.service, "setFee", [20_000_000]))
-    assert (await chain.read(o.service, "fee")).as_int() == 20_000_000
+    assert (await chain.read(o.service, "fee")).as_int() == price + 10_000_000
     await chain.owner.invoke(call(o.service, "setFee", [10_000_000]))
 
 

@@ -13,16 +13,18 @@ from neo_service_layer.kernel.chain.adapters import privnet_deploy as deploy
 from neo_service_layer.services.randomness import rules as randomness
 from neo_service_layer.services.randomness.rules import RandomnessContractState
 from tests.contracts.contract_support import (
+    REFUND_BLOCKS,
+    UPDATE_DELAY,
     Chain,
     Deployment,
     Fulfilment,
     LocalRandomnessKeys,
-    artifact,
     call,
     deploy_consumer,
     deploy_service,
     events,
     fault_of,
+    fulfilment_args,
     message_point,
     request_facts,
     request_via_faulty,
@@ -73,10 +75,16 @@ async def get_request(
 
 async def test_initial_configuration(chain: Chain, deployed: Deployment) -> None:
     d = deployed
-    assert (await chain.read(d.service, "fee")).as_int() == 10_000_000
+    # price = base fee + callback GAS cap (both library defaults)
+    assert (await chain.read(d.service, "baseFee")).as_int() == 10_000_000
+    assert (await chain.read(d.service, "callbackGasCap")).as_int() == 50_000_000
+    assert (await chain.read(d.service, "fee")).as_int() == 60_000_000
     assert (await chain.read(d.service, "publicKey")).as_bytes() == d.keys.public_key
     assert (await chain.read(d.service, "blsPublicKey")).as_bytes() == d.keys.bls_public_key
     assert (await chain.read(d.service, "owner")).as_uint160() == chain.owner.script_hash
+    assert (await chain.read(d.service, "operator")).as_uint160() == chain.operator.script_hash
+    assert (await chain.read(d.service, "updateDelay")).as_int() == UPDATE_DELAY
+    assert (await chain.read(d.service, "refundBlocks")).as_int() == REFUND_BLOCKS
     assert [i.as_int() for i in (await chain.read(d.service, "keyInfo")).as_list()] == [1, 0, 0]
     assert (await chain.read(d.service, "isPaused")).as_bool() is False
     unknown = (await chain.read(d.service, "getRequest", 10**9)).as_list()
@@ -100,10 +108,11 @@ async def test_gas_payment_credits_consumer_named_in_data_or_sender(
     assert credited[1].as_int() == 3 * GAS
     assert (await chain.read(d.service, "balanceOf", d.dice)).as_int() == before + 3 * GAS
 
+    own = (await chain.read(d.service, "balanceOf", chain.stranger.script_hash)).as_int()
     await chain.stranger.invoke(
         call(CONTRACT_HASHES.GAS_TOKEN, "transfer", [chain.stranger.script_hash, d.service, GAS, None])
     )
-    assert (await chain.read(d.service, "balanceOf", chain.stranger.script_hash)).as_int() == GAS
+    assert (await chain.read(d.service, "balanceOf", chain.stranger.script_hash)).as_int() == own + GAS
 
 
 async def test_non_gas_payment_is_refused(chain: Chain, deployed: Deployment) -> None:
@@ -137,8 +146,10 @@ async def test_dice_roll_end_to_end(chain: Chain, deployed: Deployment) -> None:
     assert (consumer, num_words, len(seed)) == (d.dice, 1, 32)
     assert stack(receipt)[0].as_int() == request_id
     assert (await chain.read(d.dice, "pendingRequest")).as_int() == request_id
+    # the fee is held in the request's escrow until it is answered
     assert (await chain.read(d.service, "balanceOf", d.dice)).as_int() == balance_before - fee
-    assert (await chain.read(d.service, "collectedFees")).as_int() == collected_before + fee
+    assert (await chain.read(d.service, "escrowOf", request_id)).as_int() == fee
+    assert (await chain.read(d.service, "collectedFees")).as_int() == collected_before
     state, output, _ = await get_request(chain, d, request_id)
     assert state == RandomnessContractState.PENDING
     assert output == b""
@@ -152,6 +163,8 @@ async def test_dice_roll_end_to_end(chain: Chain, deployed: Deployment) -> None:
         )
     )
     assert stack(receipt)[-1].as_bool() is True
+    assert (await chain.read(d.service, "escrowOf", request_id)).as_int() == 0
+    assert (await chain.read(d.service, "collectedFees")).as_int() == collected_before + fee
     (fulfilled,) = events(receipt, "RandomnessFulfilled")
     assert [fulfilled[0].as_int(), fulfilled[1].as_bytes(), fulfilled[2].as_bytes()] == [
         request_id,
@@ -174,7 +187,19 @@ async def test_words_delivered_equal_domain_derivation(chain: Chain, deployed: D
     d = deployed
     await chain.stranger.invoke(call(d.faulty, "setMode", [0]))
     user_data = bytes(range(256)) * 2  # 512 bytes: the maximum
-    request_id, seed = await request_via_faulty(chain, d, num_words=100, user_data=user_data)
+    # storing 100 words costs the consumer's callback more than the default cap: a request made
+    # under the default cap cannot be delivered (the delivery aborts), one that paid for more can
+    capped_id, capped_seed = await request_via_faulty(chain, d, num_words=100)
+    capped = script(
+        (d.service, "fulfill", [capped_id, *fulfilment_args(d.sign(capped_id, capped_seed))]),
+        (d.service, "deliver", [capped_id]),
+    )
+    assert "callback exceeded the GAS cap" in fault_of(await chain.stranger.test(capped))
+    await chain.owner.invoke(call(d.service, "setCallbackGasCap", [10 * GAS]))
+    try:
+        request_id, seed = await request_via_faulty(chain, d, num_words=100, user_data=user_data)
+    finally:
+        await chain.owner.invoke(call(d.service, "setCallbackGasCap", [50_000_000]))
     assert await fulfil(chain, d, request_id, seed, deliver=True) == [True]
     output = d.sign(request_id, seed).output  # BLS and so the output are deterministic
     words = [w.as_int() for w in (await chain.read(d.faulty, "lastWords")).as_list()]
@@ -218,7 +243,8 @@ async def test_request_with_short_balance_is_refused(chain: Chain, deployed: Dep
     assert (await chain.read(d.service, "balanceOf", poor)).as_int() == 0
     receipt = await chain.stranger.test(call(poor, "requestRandom", [1, b""]))
     assert "insufficient prepaid balance" in fault_of(receipt)
-    await top_up(chain, d.service, poor, 10_000_000 - 1)
+    price = (await chain.read(d.service, "fee")).as_int()
+    await top_up(chain, d.service, poor, price - 1)
     assert "insufficient prepaid balance" in fault_of(
         await chain.stranger.test(call(poor, "requestRandom", [1, b""]))
     )
@@ -260,7 +286,7 @@ async def test_fulfil_refusals(chain: Chain, deployed: Deployment) -> None:
     )
 
     assert await fulfil(chain, d, request_id, seed, deliver=True) == [True]
-    assert "request already fulfilled" in await refusal(request_id, good.output, good.proof, good.signature)
+    assert "request is not pending" in await refusal(request_id, good.output, good.proof, good.signature)
     assert "request already delivered" in fault_of(
         await chain.stranger.test(call(d.service, "deliver", [request_id]))
     )
@@ -366,13 +392,14 @@ async def test_aborting_callback_cannot_block_fulfilment(chain: Chain, deployed:
     )
 
     mark = call(d.service, "markCallbackFailed", [request_id, "callback aborts: faulty consumer aborts"])
-    assert "only the owner" in fault_of(await chain.stranger.test(mark))
-    receipt = await chain.owner.invoke(mark)
+    assert "only the operator" in fault_of(await chain.stranger.test(mark))
+    assert "only the operator" in fault_of(await chain.owner.test(mark))
+    receipt = await chain.operator.invoke(mark)
     (failed,) = events(receipt, "CallbackFailed")
     assert failed[1].as_str() == "callback aborts: faulty consumer aborts"
     state, output, _ = await get_request(chain, d, request_id)
     assert (state, output) == (RandomnessContractState.CALLBACK_FAILED, f.output)
-    assert "only a fulfilled, undelivered request" in fault_of(await chain.owner.test(mark))
+    assert "only a fulfilled, undelivered request" in fault_of(await chain.operator.test(mark))
     await chain.stranger.invoke(call(d.faulty, "setMode", [0]))
 
 
@@ -401,48 +428,6 @@ async def test_verify_proof_pairing(chain: Chain, deployed: Deployment) -> None:
 
 # ---------------------------------------------------------------------------------------------------------
 # owner functions
-
-
-async def test_owner_only_functions_refuse_others(chain: Chain, deployed: Deployment) -> None:
-    d = deployed
-    nef, manifest = artifact("randomness_service")
-    keys = LocalRandomnessKeys()
-    for method, args in (
-        ("setFee", [1]),
-        ("rotateKey", [keys.public_key, keys.bls_public_key, 0]),
-        ("withdraw", [chain.stranger.script_hash, 1]),
-        ("pause", []),
-        ("unpause", []),
-        ("update", [nef.read_bytes(), manifest.read_text()]),
-        ("destroy", []),
-        ("markCallbackFailed", [0, "x"]),
-    ):
-        receipt = await chain.stranger.test(call(d.service, method, args))
-        assert "only the owner may do this" in fault_of(receipt), method
-
-
-async def test_fee_change_and_withdrawal(chain: Chain, deployed: Deployment) -> None:
-    d = deployed
-    await chain.owner.invoke(call(d.service, "setFee", [25_000_000]))
-    assert (await chain.read(d.service, "fee")).as_int() == 25_000_000
-    balance = (await chain.read(d.service, "balanceOf", d.faulty)).as_int()
-    await request_via_faulty(chain, d)
-    assert (await chain.read(d.service, "balanceOf", d.faulty)).as_int() == balance - 25_000_000
-    assert "fee must not be negative" in fault_of(await chain.owner.test(call(d.service, "setFee", [-1])))
-    await chain.owner.invoke(call(d.service, "setFee", [10_000_000]))
-
-    collected = (await chain.read(d.service, "collectedFees")).as_int()
-    assert collected >= 25_000_000
-    too_much = call(d.service, "withdraw", [chain.stranger.script_hash, collected + 1])
-    assert "amount exceeds collected fees" in fault_of(await chain.owner.test(too_much))
-    before = await deploy.gas_balance(chain.facade, chain.stranger.script_hash)
-    await chain.owner.invoke(call(d.service, "withdraw", [chain.stranger.script_hash, collected]))
-    assert await deploy.gas_balance(chain.facade, chain.stranger.script_hash) == before + collected
-    assert (await chain.read(d.service, "collectedFees")).as_int() == 0
-    # consumers' prepaid balances are not withdrawable
-    assert "amount exceeds collected fees" in fault_of(
-        await chain.owner.test(call(d.service, "withdraw", [chain.stranger.script_hash, 1]))
-    )
 
 
 async def test_pause_blocks_requests_but_not_fulfilment(chain: Chain, deployed: Deployment) -> None:
@@ -524,18 +509,3 @@ async def test_key_rotation(chain: Chain, deployed: Deployment) -> None:
         call(service, "rotateKey", [new_keys.public_key[1:], new_keys.bls_public_key, 0])
     )
     assert "publicKey must be a 33-byte" in fault_of(bad)
-
-
-async def test_update_and_destroy_by_owner(chain: Chain, deployed: Deployment) -> None:
-    del deployed
-    keys = LocalRandomnessKeys()
-    service = await deploy_service(chain, chain.stranger, chain.stranger.script_hash, keys)
-    nef, manifest = artifact("randomness_service")
-    await chain.stranger.invoke(call(service, "update", [nef.read_bytes(), manifest.read_text()]))
-    async with deploy.noderpc.NeoRpcClient(chain.net.rpc_url) as client:
-        state = await client.get_contract_state(service)
-        assert state.update_counter == 1
-    assert (await chain.read(service, "publicKey")).as_bytes() == keys.public_key  # storage kept
-    await chain.stranger.invoke(call(service, "destroy"))
-    gone = await chain.stranger.test(call(service, "fee"))
-    assert gone.result.state == "FAULT"

@@ -1,5 +1,6 @@
-"""Feed rounds (``services.feeds.FeedRunner``) over fakes: sources fetched through the enclave, aggregated,
-and published on chain on the first round, a deviation or the heartbeat; what each round reports.
+"""Feed rounds (``services.feeds.FeedRunner``) over fakes: each round computed and signed by the enclave's
+``feed_round`` (bound to the network, the contract and the sources digest), published on chain on the first
+round, a deviation or the heartbeat; what each round reports. The host never raw-signs.
 
 The chain, enclave and clock are the in-memory fakes of ``tests.unit.chain.fakes``; the last published
 round is what the fake chain answers to ``latestRoundData``.
@@ -12,12 +13,13 @@ from typing import Any
 
 import pytest
 
+from neo_service_layer.enclave.wire.feeds import FeedRoundFacts, round_message
 from neo_service_layer.enclave.wire.keys import PLATFORM_KEY_OWNER
-from neo_service_layer.enclave.wire.oracle import FetchSpec, ResultCode
+from neo_service_layer.enclave.wire.oracle import ResultCode
 from neo_service_layer.kernel.chain.ports.chain import ContractCall, SendOutcome, TransactionState
 from neo_service_layer.kernel.enclave_client.ports import EnclaveUnavailable
-from neo_service_layer.services.feeds.rules.updates import FeedDefinition, update_message
-from neo_service_layer.services.feeds.use_cases import SOURCE_TIMEOUT_SECONDS, FeedRunner, script_hash_le
+from neo_service_layer.services.feeds.rules.updates import FeedDefinition
+from neo_service_layer.services.feeds.use_cases import FeedRunner, script_hash_le
 from neo_service_layer.services.oracle.api import OracleKey
 from tests.unit.chain.fakes import FakeChain, FakeClock, FakeEnclave, fake_signature
 
@@ -90,12 +92,17 @@ class World:
         return await self.runner.run_round(definition or self.runner.feeds[0])
 
 
+def facts_for(round_id: int, started_ms: int) -> FeedRoundFacts:
+    """What a round is bound to: the fake chain's magic (42), the feed contract (NeoVM byte order)."""
+    return FeedRoundFacts(42, script_hash_le(CONTRACT), PAIR, round_id, started_ms, 8, DESCRIPTION)
+
+
 def signature_for(round_id: int, answer: int, started_ms: int) -> bytes:
-    message = update_message(script_hash_le(CONTRACT), PAIR, round_id, answer, started_ms, 8, DESCRIPTION)
+    message = round_message(facts_for(round_id, started_ms), feed().sources_digest(), answer)
     return fake_signature(KEY.key_id, message)
 
 
-async def test_the_first_round_publishes_the_median_signed_by_the_oracle_key() -> None:
+async def test_the_first_round_publishes_the_median_the_enclave_signed() -> None:
     w = World()
     w.prices(a="100.0", b="100.2", c="99.9")
     report = await w.round()
@@ -104,35 +111,26 @@ async def test_the_first_round_publishes_the_median_signed_by_the_oracle_key() -
     assert report.round is not None
     assert (report.round.answer, report.round.used) == (Decimal("100.00000000"), ("a", "b", "c"))
     assert w.chain.reads == [ContractCall(CONTRACT, "latestRoundData", (PAIR,))]
-    submit = (PAIR, 1, 100 * E8, NOW_MS, 8, DESCRIPTION, signature_for(1, 100 * E8, NOW_MS))
+    submit = (PAIR, 1, 100 * E8, NOW_MS, signature_for(1, 100 * E8, NOW_MS))
     assert w.chain.dry_runs == [[ContractCall(CONTRACT, "submit", submit)]]
     assert w.chain.built == [[ContractCall(CONTRACT, "submit", submit)]]
     assert len(w.chain.sent) == 1
     assert report.tx_hash is not None
-    (signed,) = w.enclave.signed
-    assert signed[1:] == (
-        update_message(script_hash_le(CONTRACT), PAIR, 1, 100 * E8, NOW_MS, 8, DESCRIPTION),
-        PLATFORM_KEY_OWNER,
-        "oracle",
-        "ecdsa-sha256",
-    )
+    assert w.enclave.signed == []  # nothing is raw-signed: the enclave's feed_round built the message
     assert w.observer.rounds == [(PAIR, "published_first")]
 
 
-async def test_every_source_is_fetched_through_the_enclave_with_its_path() -> None:
+async def test_the_enclave_gets_the_sources_and_the_round_facts_and_nothing_to_sign() -> None:
     w = World()
+    w.published(4, 100 * E8, NOW_MS - 60_000, NOW_MS - 60_000)
     w.prices(a="1", b="1", c="1")
     await w.round()
-    await w.round()
-    specs = [(f.spec, f.tenant, f.key_id, f.key_tenant) for f in w.enclave.fetches[:3]]
-    assert specs == [
-        (FetchSpec(url=url(n), filter="$.price", timeout_seconds=SOURCE_TIMEOUT_SECONDS), PLATFORM_KEY_OWNER,
-         KEY.key_id, PLATFORM_KEY_OWNER)
-        for n in "abc"
-    ]  # fmt: skip
-    ids = [f.request_id for f in w.enclave.fetches]
-    assert len(ids) == 6
-    assert len(set(ids)) == 6  # every fetch has its own request id
+    (facts, sources, key_id, key_tenant) = w.enclave.rounds[0]
+    assert facts == facts_for(5, NOW_MS)  # magic, contract, pair, next round, start, decimals, description
+    assert sources == feed().source_set  # every source with its path, quorum and outlier distance
+    assert sources.digest() == feed().sources_digest()
+    assert (key_id, key_tenant) == (KEY.key_id, PLATFORM_KEY_OWNER)
+    assert (w.enclave.signed, w.enclave.fetches) == ([], [])  # no raw sign, no host-chosen fetch
 
 
 async def test_a_deviation_beyond_the_threshold_publishes_the_next_round() -> None:
@@ -141,7 +139,7 @@ async def test_a_deviation_beyond_the_threshold_publishes_the_next_round() -> No
     w.prices(a="101", b="101", c="101")  # 1 % above the last answer
     report = await w.round()
     assert (report.outcome, report.round_id) == ("published_deviation", 5)
-    assert w.submits() == [(PAIR, 5, 101 * E8, NOW_MS, 8, DESCRIPTION, signature_for(5, 101 * E8, NOW_MS))]
+    assert w.submits() == [(PAIR, 5, 101 * E8, NOW_MS, signature_for(5, 101 * E8, NOW_MS))]
     assert w.observer.rounds == [(PAIR, "published_deviation")]
 
 
@@ -162,7 +160,7 @@ async def test_the_heartbeat_republishes_an_unchanged_answer(age: int, outcome: 
     w.prices(a="100", b="100", c="100")
     report = await w.round()
     assert report.outcome == outcome
-    expected = [(PAIR, 5, 100 * E8, NOW_MS, 8, DESCRIPTION, signature_for(5, 100 * E8, NOW_MS))]
+    expected = [(PAIR, 5, 100 * E8, NOW_MS, signature_for(5, 100 * E8, NOW_MS))]
     assert w.submits() == ([] if outcome == "unchanged" else expected)
 
 
@@ -181,7 +179,6 @@ async def test_quorum_lost_publishes_nothing_and_is_recorded() -> None:
     report = await w.round()
     assert (report.outcome, report.round) == ("quorum_lost", None)
     assert report.detail == "1 of 3 sources answered; quorum is 2"
-    assert w.chain.reads == []  # not even the last round is read
     assert (w.enclave.signed, w.chain.dry_runs, w.chain.sent) == ([], [], [])
     assert w.observer.rounds == [(PAIR, "quorum_lost")]
 
@@ -293,7 +290,10 @@ async def test_a_zero_answer_is_never_submitted() -> None:
     w = World()
     w.prices(a="0", b="0", c="0")
     report = await w.round()
-    assert (report.outcome, report.detail) == ("rejected", "the contract accepts positive answers only")
+    assert (report.outcome, report.detail) == (
+        "rejected",
+        "the contract accepts positive answers below 2^127 only",
+    )
     assert (w.enclave.signed, w.chain.dry_runs) == ([], [])
 
 

@@ -84,7 +84,7 @@ def test_policy_validation() -> None:
         {"decimals": 19},
     ):
         with pytest.raises(InvalidInput):
-            FeedPolicy(**bad)  # type: ignore[arg-type]
+            FeedPolicy(**bad)
 
 
 # properties ------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ the tokens by client name from ``NSL_ENCLAVE_CLIENTS`` (JSON ``{"api": "...", "w
 "cli": "..."}``). What a client may do is written below by name: configuration can give a client a
 token, never a wider list.
 
-- ``api`` — tenant operations only: keys of a tenant (create, rotate, disable, destroy, sign), seal
+- ``api`` — tenant operations only: keys of a tenant (create, rotate, disable, enable, destroy, sign), seal
   tenant values, attest, random, status, public keys. Nothing on keys of ``PLATFORM_KEY_OWNER`` except
   the two enclave-composed answers its off-chain routes give, both bound to the off-chain facts only
   (``OFFCHAIN_MAGIC``, ``OFFCHAIN_CONTRACT``: never an answer to, a refusal of, or a preview of an
@@ -13,12 +13,18 @@ token, never a wider list.
   ``randomness_fulfil``.
   ``unseal`` only of a tenant's remembered import-source configuration (label ``secret-source:``),
   never of a secret value (``secret:`` labels unseal only inside ``oracle_fetch``).
-- ``worker`` — the platform operations the jobs need: signing with platform keys (transaction sender,
-  oracle, feeds, randomness, native oracle node), ``oracle_fetch``, ``randomness_fulfil``,
-  ``create_key`` of platform keys, ``load_key``, ``destroy`` (the key destruction job), random, status.
+  For a tenant that switched on enclave-checked credentials, its key operations also need one of the
+  tenant's own API keys (``tenant_credentials.py``, checked after this list).
+- ``worker`` — the platform operations the jobs need: ``sign_transaction`` (the transaction sender
+  signs only allow-listed calls, ``tx_rules.py``), raw signing with platform keys but never a Neo
+  transaction (purpose or format ``neo-tx``) nor as the contracts' owner (purpose ``contract-owner``),
+  ``oracle_fetch``, ``randomness_fulfil``, ``feed_round``,
+  ``create_key`` of platform keys, ``load_key``, ``destroy`` (the key destruction job: only keys their
+  tenant disabled at least the grace period before, decided by the enclave), random, status.
   It signs with no tenant key and unseals nothing itself.
 - ``cli`` — provisioning and key administration: platform keys (create, sign the deployment
-  transactions), ``rotate`` (``nsl keys rotate-due``), key migration, status. No seal or unseal.
+  transactions raw), ``allow_contracts`` (register the deployed service contracts),
+  ``sign_transaction``, ``rotate`` (``nsl keys rotate-due``), key migration, status. No seal or unseal.
 
 A refusal raises ``OperationNotAllowed`` (wire code ``operation_not_allowed``; the host raises it again
 as a ``PolicyDenied``, a 403).
@@ -30,7 +36,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from neo_service_layer.enclave.wire.encoding import b64encode
-from neo_service_layer.enclave.wire.keys import PLATFORM_KEY_OWNER, OperationNotAllowed
+from neo_service_layer.enclave.wire.keys import (
+    PLATFORM_KEY_OWNER,
+    OperationNotAllowed,
+    Purpose,
+    SignatureFormat,
+)
 from neo_service_layer.enclave.wire.protocol import Args
 from neo_service_layer.enclave.wire.randomness import OFFCHAIN_CONTRACT, OFFCHAIN_MAGIC
 
@@ -61,6 +72,23 @@ def _only_platform_tenant(args: Args) -> str | None:
     if _tenant(args) != PLATFORM_KEY_OWNER:
         return "this client signs with platform keys only"
     return None
+
+
+def _platform_not_transaction(args: Args) -> str | None:
+    """A platform key, and neither the ``neo-tx`` purpose nor format: no raw transaction signature."""
+    if _tenant(args) != PLATFORM_KEY_OWNER:
+        return "this client signs with platform keys only"
+    if args.raw("purpose") == Purpose.NEO_TX.value or args.raw("format") == SignatureFormat.NEO_TX.value:
+        return "transactions are signed through sign_transaction, not raw sign"
+    return None
+
+
+def _worker_platform_sign(args: Args) -> str | None:
+    """The worker's raw signing: ``_platform_not_transaction``, and never as the contracts' owner
+    (purpose ``contract-owner``: the owner key's policy lists only it, so it signs nothing else)."""
+    if args.raw("purpose") == Purpose.CONTRACT_OWNER.value:
+        return "the contracts' owner key signs for the cli client only"
+    return _platform_not_transaction(args)
 
 
 def _policy_not_platform(args: Args) -> str | None:
@@ -109,6 +137,12 @@ def _source_config_only(args: Args) -> str | None:
     return None
 
 
+def _platform_feed_key(args: Args) -> str | None:
+    if _tenant(args, "key_tenant") != PLATFORM_KEY_OWNER:
+        return "feed rounds are signed with a platform key only"
+    return None
+
+
 def _allow(args: Args) -> str | None:
     return None
 
@@ -127,11 +161,17 @@ ALLOWED: Mapping[str, Mapping[str, Check]] = {
         "sign_batch_packed": _not_platform_tenant,
         "rotate": _not_platform_tenant,
         "disable": _not_platform_tenant,
+        "enable": _not_platform_tenant,  # a cancelled destruction
         "destroy": _not_platform_tenant,
         "seal": _not_platform_tenant,
         "unseal": _source_config_only,
         "oracle_fetch": _offchain_oracle_only,  # POST /oracle/fetch
         "randomness_fulfil": _offchain_randomness_only,  # POST /randomness
+        # enclave-checked tenant credentials (``tenant_credentials.py``): issuing needs the tenant's key
+        # once the tenant enforces, switching needs it always, revoking only makes things stricter
+        "issue_api_key": _not_platform_tenant,
+        "revoke_api_key": _allow,
+        "tenant_credentials": _not_platform_tenant,
     },
     WORKER: {
         "status": _allow,
@@ -139,12 +179,21 @@ ALLOWED: Mapping[str, Mapping[str, Check]] = {
         "public_key": _allow,
         "load_key": _allow,
         "create_key": _policy_platform,
-        "sign": _only_platform_tenant,
-        "sign_batch": _only_platform_tenant,
-        "sign_batch_packed": _only_platform_tenant,
-        "destroy": _not_platform_tenant,  # the key destruction job (tenant keys past their grace)
+        # raw signing with platform keys, never a Neo transaction: the sender key signs only through
+        # sign_transaction, which reads the transaction and allows the services' own calls only
+        "sign": _worker_platform_sign,
+        "sign_batch": _worker_platform_sign,
+        "sign_batch_packed": _worker_platform_sign,
+        "sign_transaction": _allow,  # the enclave checks the key, the calls, fees and validUntilBlock
+        # the key destruction job: the enclave destroys only a key its tenant disabled at least the
+        # grace period before (``revocations``), so this token cannot destroy a key in use
+        "destroy": _not_platform_tenant,
         "oracle_fetch": _allow,
         "randomness_fulfil": _allow,
+        # Neo's native Oracle: the enclave reads the request from its own node, fetches, builds and
+        # signs the response; the node key (purpose native-oracle) refuses raw signing
+        "native_oracle_respond": _allow,
+        "feed_round": _platform_feed_key,  # the enclave fetches, aggregates and signs the round
     },
     CLI: {
         "status": _allow,
@@ -157,6 +206,8 @@ ALLOWED: Mapping[str, Mapping[str, Check]] = {
         "sign_batch": _only_platform_tenant,
         "sign_batch_packed": _only_platform_tenant,
         "rotate": _allow,  # `nsl keys rotate-due`
+        "allow_contracts": _allow,  # `nsl chain up` registers the deployed service contracts
+        "sign_transaction": _allow,
         "migration_offer": _allow,
         "migration_export": _allow,
         "migration_import": _allow,

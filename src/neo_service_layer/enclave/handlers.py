@@ -8,14 +8,19 @@ from typing import Any
 
 from neo_service_layer.enclave import attestation
 from neo_service_layer.enclave.clients import check_allowed
+from neo_service_layer.enclave.feeds import FeedRoundOp
 from neo_service_layer.enclave.fetch import Fetcher
 from neo_service_layer.enclave.fetch_guard import GuardPolicy
 from neo_service_layer.enclave.keystore import KeyStore
 from neo_service_layer.enclave.migration import KeyMigration, MigrationPolicy, RecordToExport
+from neo_service_layer.enclave.native_oracle import NativeOracleRespondOp
+from neo_service_layer.enclave.neo_rpc import JsonRpcReader, NeoReader
 from neo_service_layer.enclave.oracle import OracleFetchOp
 from neo_service_layer.enclave.platforms import Platform
 from neo_service_layer.enclave.randomness import RandomnessFulfilOp
 from neo_service_layer.enclave.sealing import Sealer, SealUse
+from neo_service_layer.enclave.tenant_credentials import TenantCredentials
+from neo_service_layer.enclave.tx_signing import TransactionSigning
 from neo_service_layer.enclave.wire.encoding import b64encode, pack_blobs
 from neo_service_layer.enclave.wire.keys import (
     InvalidKeyRequest,
@@ -61,8 +66,13 @@ class EnclaveOperations:
         keys: KeyStore,
         fetcher: Fetcher | None = None,
         migration: MigrationPolicy | None = None,
+        credentials: TenantCredentials | None = None,
+        neo_reader: NeoReader | None = None,
+        transactions: TransactionSigning | None = None,
     ) -> None:
         self._platform = platform
+        # No state path given (tests, tools): a credential key and settings in memory only.
+        self._credentials = credentials if credentials is not None else TenantCredentials(sealer, None)
         self._sealer = sealer
         self._keys = keys
         self._migration = KeyMigration(platform, keys, migration or MigrationPolicy())
@@ -76,6 +86,7 @@ class EnclaveOperations:
             "sign_batch_packed": self.sign_batch_packed,
             "rotate": self.rotate,
             "disable": self.disable,
+            "enable": self.enable,
             "destroy": self.destroy,
             "seal": self.seal,
             "unseal": self.unseal,
@@ -85,16 +96,28 @@ class EnclaveOperations:
             "migration_export": self.migration_export,
             "migration_import": self.migration_import,
             "randomness_fulfil": RandomnessFulfilOp(keys),
+            "issue_api_key": self._credentials.issue_op,
+            "revoke_api_key": self._credentials.revoke_op,
+            "tenant_credentials": self._credentials.settings_op,
         }
+        # No state path given (tests, tools): registered contracts and height marks in memory only.
+        transactions = transactions if transactions is not None else TransactionSigning(sealer, keys, None)
+        self._ops["sign_transaction"] = transactions.sign_transaction
+        self._ops["allow_contracts"] = transactions.allow_contracts
         # No fetcher given (tests, tools): the strict guard, public HTTPS only.
         fetcher = fetcher if fetcher is not None else Fetcher(GuardPolicy())
         self._async_ops: dict[str, Callable[[Args], Awaitable[Result]]] = {
             "oracle_fetch": OracleFetchOp(keys, sealer, fetcher),
+            "feed_round": FeedRoundOp(keys, fetcher),
+            # No node given (tests, tools): native Oracle requests cannot be read, so none is answered.
+            "native_oracle_respond": NativeOracleRespondOp(keys, fetcher, neo_reader or JsonRpcReader(list)),
         }
 
     def authorize(self, client: str | None, op: str, args: Args) -> None:
-        """Refuse (``OperationNotAllowed``) an op, key owner or label not on ``client``'s list."""
+        """Refuse (``OperationNotAllowed``) an op, key owner or label not on ``client``'s list, and
+        (``CredentialRequired``) an api key operation of an enforcing tenant without the tenant's key."""
         check_allowed(client, op, args)
+        self._credentials.check_operation(client, op, args)
 
     def dispatch(self, op: str, args: Args) -> Result | Awaitable[Result]:
         """The result of a synchronous op, or an awaitable of it for an I/O op."""
@@ -151,6 +174,10 @@ class EnclaveOperations:
 
     def disable(self, args: Args) -> Result:
         sealed = self._keys.disable(args.text("key_id"), args.text("tenant"))
+        return {"keys": [sealed_key_to_wire(s) for s in sealed]}
+
+    def enable(self, args: Args) -> Result:
+        sealed = self._keys.enable(args.text("key_id"), args.text("tenant"))
         return {"keys": [sealed_key_to_wire(s) for s in sealed]}
 
     def destroy(self, args: Args) -> Result:

@@ -13,6 +13,7 @@ from neo_service_layer.enclave import signing
 from neo_service_layer.enclave.revocations import Revocations
 from neo_service_layer.enclave.sealing import SEAL_FORMAT, Sealer
 from neo_service_layer.enclave.wire.encoding import canonical_json
+from neo_service_layer.enclave.wire.feeds import MESSAGE_PREFIX as FEED_MESSAGE_PREFIX
 from neo_service_layer.enclave.wire.keys import (
     MAX_SIGN_BATCH,
     TYPED_ONLY_PURPOSES,
@@ -174,9 +175,9 @@ class KeyStore:
 
         Keys whose policy lists a typed-only purpose (``TYPED_ONLY_PURPOSES``: randomness) are refused
         here; they sign only through ``sign_for_operation``, called by the enclave operation that built
-        the message itself. Keys with purpose ``oracle`` stay raw-signable (feed rounds, the native Oracle
-        node's peer submissions) but never over an oracle answer (``NSL-ORACLE-`` prefix): those only
-        ``oracle_fetch`` builds and signs.
+        the message itself. Keys with purpose ``oracle`` stay raw-signable (the native Oracle node's peer
+        submissions) but never over an oracle answer (``NSL-ORACLE-`` prefix) or a feed round
+        (``NSL-FEED-``): those only ``oracle_fetch`` and ``feed_round`` build and sign.
         """
         entry = self._entry(key_id, version)
         typed = entry.policy.purposes & TYPED_ONLY_PURPOSES
@@ -189,6 +190,10 @@ class KeyStore:
             m.startswith(ORACLE_MESSAGE_PREFIX) for m in messages
         ):
             raise PolicyDenied("oracle answers are signed only by oracle_fetch, not raw sign")
+        if Purpose.ORACLE in entry.policy.purposes and any(
+            m.startswith(FEED_MESSAGE_PREFIX) for m in messages
+        ):
+            raise PolicyDenied("feed rounds are signed only by feed_round, not raw sign")
         return self.sign_for_operation(
             key_id,
             messages,
@@ -243,8 +248,25 @@ class KeyStore:
             sealed.append(SealedKey(entry.info(), self._seal(entry)))
         return sealed
 
+    def enable(self, key_id: str, tenant: str) -> list[SealedKey]:
+        """Undo a disable (a cancelled destruction): every loaded version active again, re-sealed.
+
+        The disable's time is forgotten, so a later ``destroy`` needs a new disable and a full grace.
+        """
+        self._owned(key_id, tenant)
+        self._revocations.enable(key_id)
+        sealed = []
+        for entry in sorted(self._keys[key_id].values(), key=lambda e: e.version):
+            entry.status = KeyStatus.ACTIVE
+            sealed.append(SealedKey(entry.info(), self._seal(entry)))
+        return sealed
+
     def destroy(self, key_id: str, tenant: str) -> None:
-        """Forget every version and refuse the key's records from now on."""
+        """Forget every version and refuse the key's records from now on.
+
+        Raises:
+            DestructionRefused: the key was not disabled at least the grace period ago (``Revocations``).
+        """
         self._owned(key_id, tenant)
         self._revocations.destroy(key_id)
         del self._keys[key_id]

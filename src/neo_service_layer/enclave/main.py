@@ -15,6 +15,7 @@ from neo_service_layer.enclave.fetch_guard import GuardPolicy
 from neo_service_layer.enclave.handlers import EnclaveOperations
 from neo_service_layer.enclave.keystore import KeyStore
 from neo_service_layer.enclave.migration import MigrationPolicy
+from neo_service_layer.enclave.neo_rpc import JsonRpcReader, node_urls
 from neo_service_layer.enclave.platforms import (
     GramineSgxPlatform,
     Platform,
@@ -28,6 +29,9 @@ from neo_service_layer.enclave.settings import (
     EnclaveSettings,
     TeePlatform,
 )
+from neo_service_layer.enclave.tenant_credentials import TenantCredentials
+from neo_service_layer.enclave.tx_rules import TxLimits
+from neo_service_layer.enclave.tx_signing import TransactionSigning
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +69,15 @@ def migration_policy(settings: EnclaveSettings) -> MigrationPolicy:
     )
 
 
+def tx_limits(settings: EnclaveSettings) -> TxLimits:
+    """The bounds on transactions the sender key signs (``sign_transaction``)."""
+    return TxLimits(
+        max_system_fee=settings.tx_max_system_fee,
+        max_network_fee=settings.tx_max_network_fee,
+        valid_until_window=settings.tx_valid_until_window,
+    )
+
+
 def build_fetcher(settings: EnclaveSettings) -> Fetcher:
     """The oracle's fetcher: the SSRF guard's allow-list and the CA bundle from the settings."""
     policy = GuardPolicy.of(settings.oracle_allow_hosts, settings.oracle_allow_http)
@@ -88,11 +101,23 @@ def build_server(settings: EnclaveSettings, tcp_address: tuple[str, int] | None 
         raise EnclaveStartupError(str(exc)) from None
     state_dir = Path(settings.data_dir) / "enclave"
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    keys = KeyStore(sealer, Revocations(sealer, state_dir / "revocations.sealed"))
+    revocations = Revocations(
+        sealer, state_dir / "revocations.sealed", grace_seconds=settings.key_destruction_grace_seconds
+    )
+    keys = KeyStore(sealer, revocations)
     if isinstance(platform, SimulationPlatform):
         (state_dir / "platform.pub").write_text(platform.platform_public_key.hex() + "\n")
     operations = EnclaveOperations(
-        platform, sealer, keys, fetcher=build_fetcher(settings), migration=migration_policy(settings)
+        platform,
+        sealer,
+        keys,
+        fetcher=build_fetcher(settings),
+        migration=migration_policy(settings),
+        credentials=TenantCredentials(sealer, state_dir / "credentials.sealed"),
+        transactions=TransactionSigning(sealer, keys, state_dir / "transactions.sealed", tx_limits(settings)),
+        neo_reader=JsonRpcReader(
+            lambda: node_urls(settings.neo_rpc_urls, settings.neo_local_rpc_port, settings.data_dir)
+        ),
     )
     tcp = tcp_address if tcp_address is not None else settings.enclave_tcp_address
     return EnclaveServer(operations, credentials, settings.effective_enclave_socket, tcp)

@@ -23,7 +23,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -85,6 +85,19 @@ class EnclaveSettings(BaseSettings):
     #: simulated platform public keys (Ed25519, hex) of accepted migration peers
     migration_simulation_platform_keys: list[str] = Field(default_factory=list)
 
+    # Key destruction
+    #: ``destroy`` needs the key disabled at least this long before (enclave clock); at least the keys
+    #: service's 7 days in production, shorter only for tests
+    key_destruction_grace_seconds: float = Field(default=7 * 24 * 3600.0, ge=0)
+
+    # Transactions the sender key signs (``sign_transaction``): bounds per transaction
+    #: system fee at most this many GAS fractions (default 50 GAS)
+    tx_max_system_fee: int = Field(default=50 * 10**8, ge=0)
+    #: network fee at most this many GAS fractions (default 1 GAS)
+    tx_max_network_fee: int = Field(default=10**8, ge=0)
+    #: ``validUntilBlock`` at most this many blocks after the highest height the enclave was told
+    tx_valid_until_window: int = Field(default=5760, ge=1, le=5760)
+
     # Oracle fetch (SSRF guard and TLS)
     #: IP addresses or CIDR networks let through despite the guard: a JSON list or comma-separated
     oracle_allow_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -92,6 +105,13 @@ class EnclaveSettings(BaseSettings):
     oracle_allow_http: bool = False
     #: CA bundle (PEM) used instead of certifi's
     oracle_ca_file: Path | None = None
+
+    # Neo's native Oracle: the node(s) the enclave reads requests and designations from itself
+    #: RPC URLs (a JSON list or comma-separated; the host's variable of the same name); without them,
+    #: the local chain's node on ``NSL_NEO_LOCAL_RPC_PORT``, else the ``rpc_url`` of
+    #: ``<data_dir>/network.json`` (development: the local chain ``nsl run`` starts)
+    neo_rpc_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    neo_local_rpc_port: int = Field(default=0, ge=0, le=65535)
 
     @classmethod
     def settings_customise_sources(
@@ -142,7 +162,7 @@ class EnclaveSettings(BaseSettings):
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("oracle_allow_hosts", mode="before")
+    @field_validator("oracle_allow_hosts", "neo_rpc_urls", mode="before")
     @classmethod
     def _host_list(cls, value: Any) -> Any:
         if isinstance(value, str):  # NSL_ORACLE_ALLOW_HOSTS=a,b or a JSON list
@@ -163,6 +183,12 @@ class EnclaveSettings(BaseSettings):
                     f"NSL_ORACLE_ALLOW_HOSTS: {entry!r} is not an IP address or CIDR network"
                 ) from None
         return [entry.strip() for entry in value]
+
+    @model_validator(mode="after")
+    def _full_grace_in_production(self) -> EnclaveSettings:
+        if self.env is Environment.PRODUCTION and self.key_destruction_grace_seconds < 7 * 24 * 3600:
+            raise ValueError("NSL_KEY_DESTRUCTION_GRACE_SECONDS: at least 7 days (604800) in production")
+        return self
 
     # Derived values -------------------------------------------------------------------------
 

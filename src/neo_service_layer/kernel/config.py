@@ -149,6 +149,9 @@ class Settings(BaseSettings):
     key_max_age_days: int = Field(default=90, ge=1)
     #: how often the worker looks for keys whose destruction grace has passed
     key_destruction_interval_seconds: float = Field(default=300.0, gt=0)
+    #: a key is destroyed this long after its tenant schedules it; the enclave (same variable, at least
+    #: 7 days in production) refuses to destroy a key disabled less long ago
+    key_destruction_grace_seconds: float = Field(default=7 * 24 * 3600.0, ge=0)
 
     # Neo N3 (chain adapter, watcher, randomness service)
     #: ``local``: the embedded privnet of ``nsl chain up`` / ``nsl run`` (RPC URL, magic and contract
@@ -170,6 +173,11 @@ class Settings(BaseSettings):
     neo_poll_interval_seconds: float | None = Field(default=None, gt=0)
     #: validUntilBlock = height + this, for the service's transactions
     neo_valid_until_blocks: int = Field(default=20, ge=2, le=5760)
+    #: the enclave's bounds on each transaction the sender key signs (``sign_transaction``): system and
+    #: network fee in GAS fractions, and validUntilBlock at most this many blocks after the height
+    tx_max_system_fee: int = Field(default=50 * 10**8, ge=0)
+    tx_max_network_fee: int = Field(default=10**8, ge=0)
+    tx_valid_until_window: int = Field(default=5760, ge=1, le=5760)
     #: requests answered per transaction (a burst in one block shares transactions)
     neo_fulfilments_per_transaction: int = Field(default=20, ge=1, le=100)
     #: GAS a consumer callback may burn per request before it is delivered separately / marked failed
@@ -182,6 +190,13 @@ class Settings(BaseSettings):
     neo_local_rpc_port: int = Field(default=0, ge=0, le=65535)
     #: local chain: GAS given to the service's sender account at deployment
     neo_local_sender_gas: int = Field(default=100_000, ge=1)
+    #: owner of the service contracts (Neo address): a committee or multisig account on real networks,
+    #: never the sender; unset: a development key of its own in the enclave (``cli`` client only)
+    neo_contract_owner: str | None = None
+    #: blocks between announcing a contract update (or destroy) and applying it; refund timeout of an
+    #: unanswered request (both fixed at deploy, within the contracts' bounds 1..172800)
+    neo_update_delay_blocks: int = Field(default=5760, ge=1, le=172_800)
+    neo_refund_blocks: int = Field(default=5760, ge=1, le=172_800)
 
     # Oracle (web data for contracts) and price feeds
     #: script hashes (0x...) of the deployed oracle service and price feed contracts (local chain:
@@ -207,6 +222,9 @@ class Settings(BaseSettings):
     #: needs more than this node's signature, each response signature is submitted to them
     #: (``submitoracleresponse``) and the node that gathers enough signatures sends the transaction
     neo_oracle_peers: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    #: response transactions the native Oracle node writes for one request (each refused, expired
+    #: unincluded or faulted one is answered again) before it marks the request failed
+    neo_native_oracle_max_responses: int = Field(default=3, ge=1, le=100)
     #: price feeds: a JSON list of {pair, description, decimals, sources: [{name, url, path}],
     #: deviation, heartbeat_seconds, quorum, max_outlier_distance}; see docs/oracle.md
     feeds: list[dict[str, Any]] = Field(default_factory=list)

@@ -5,6 +5,7 @@ process, a SQLite (or PostgreSQL) database, workers in process or as ``nsl worke
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -213,6 +214,8 @@ async def open_stack(
     values = {
         k[4:].lower(): v for k, v in env.items() if k.startswith("NSL_") and not k.startswith("NSL_TEST_")
     }
+    if "feeds" in values:  # JSON in the environment (NSL_FEEDS); the constructor takes the list itself
+        values["feeds"] = json.loads(values["feeds"])
     settings = Settings(**values)
     with (directory / "enclave.log").open("ab") as log:
         enclave = subprocess.Popen(

@@ -1,13 +1,13 @@
 """Compatibility with Neo's native Oracle: a plain Neo contract calling ``Oracle.request`` gets its
 callback from our node (neo-go privnet with 100 ms blocks, its own oracle service off, the enclave's
-node key designated; the URL is https on loopback with a test CA)."""
+node key designated; the URL is https on loopback with a test CA). The enclave process reads each request
+from the node itself (``NSL_NEO_LOCAL_RPC_PORT``), fetches it, and builds and signs the response."""
 
 from __future__ import annotations
 
 import base64
 import shutil
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
 
 import pytest
 from cryptography.exceptions import InvalidSignature
@@ -18,26 +18,15 @@ from neo3.core import types
 from neo3.network.payloads import transaction
 from neo3.network.payloads.verification import Witness
 
-from neo_service_layer.bootstrap import open_container
 from neo_service_layer.kernel.chain.adapters import privnet_deploy as deploy
 from neo_service_layer.kernel.chain.adapters.local_chain import artifact
 from neo_service_layer.kernel.chain.adapters.neo_chain import NeoRpcEndpoint
 from neo_service_layer.kernel.chain.adapters.privnet import DEV_VALIDATOR_PUBLIC_KEY
 from neo_service_layer.kernel.chain.rules import RequestStatus
-from neo_service_layer.services.native_oracle.adapters.node import (
-    NeoNativeOracle,
-    designate_oracles,
-    designated_oracles,
-)
+from neo_service_layer.services.native_oracle.adapters.node import designate_oracles, designated_oracles
 from neo_service_layer.services.native_oracle.adapters.payloads import NativeOraclePayloads
-from neo_service_layer.services.native_oracle.rules import (
-    ORACLE_CONTRACT,
-    NativeAnswer,
-    NativeRequest,
-    NeoResponseCode,
-)
-from neo_service_layer.services.native_oracle.service import NativeOracleKeys
-from neo_service_layer.services.native_oracle.use_cases import SERVICE, NativeOracleRequest
+from neo_service_layer.services.native_oracle.rules import ORACLE_CONTRACT, NeoResponseCode
+from neo_service_layer.services.native_oracle.use_cases import GONE, SERVICE, NativeOracleRequest
 from tests.e2e.chain.neogo_oracle import OraclePrivnet
 from tests.e2e.chain.stack import InProcessWorker, Stack, call, close_stack, open_stack, sql, wait_for
 from tests.e2e.chain.tls_support import HttpsServer, LoopbackCertificates, https_server
@@ -63,9 +52,11 @@ async def nstack(contracts_built: None, certificates: LoopbackCertificates) -> A
         shutil.rmtree(opened.directory, ignore_errors=True)
 
 
-async def request(stack: Stack, consumer: types.UInt160, url: str, filter_: str, tag: int) -> int:
+async def request(
+    stack: Stack, consumer: types.UInt160, url: str, filter_: str, tag: int, gas: int = GAS_FOR_RESPONSE
+) -> int:
     """The block of a consumer's ``Oracle.request`` transaction."""
-    receipt = await stack.committee.invoke(call(consumer, "request", url, filter_, tag, GAS_FOR_RESPONSE))
+    receipt = await stack.committee.invoke(call(consumer, "request", url, filter_, tag, gas))
     return int(receipt.included_in_block)
 
 
@@ -167,59 +158,80 @@ async def test_a_plain_neo_contract_gets_native_oracle_callbacks_from_our_node(
     )
 
 
-async def test_a_batch_of_responses_is_priced_as_the_node_prices_each_and_signed_by_the_node_key(
-    nstack: Stack,
+async def test_each_response_is_priced_as_the_node_prices_it_and_signed_by_the_node_key(
+    nstack: Stack, web: HttpsServer
 ) -> None:
-    """One ``calculatenetworkfee`` prices a whole batch by size: each transaction's fee must equal the
-    node's own estimate for it (varint boundaries of the result included), and an answer whose fee
-    exceeds ``gasForResponse`` becomes ``InsufficientFunds`` with no result, as in neo-go."""
+    """The enclave prices a whole call with one ``calculatenetworkfee``, by size: each response's fee must
+    equal the node's own estimate for it (var-int boundaries of the result included), and an answer
+    whose fee exceeds ``gasForResponse`` becomes ``InsufficientFunds`` with no result, as in neo-go.
+
+    Results above ~1 KiB make this consumer's callback FAULT (its ``Answered`` notification is too large):
+    such a response is still included, the native contract removes the request, and our node marks it
+    failed after one response, never sending it again."""
     stack = nstack
-    sizes = (0, 1, 252, 253, 4096, 65_535)
-    tx_hash, consumer = "0x" + "ab" * 32, "0x" + "11" * 20
-    pending = NativeRequest(tx_hash, GAS_FOR_RESPONSE, "https://x", None, consumer, "cb", b"")
-    poor = replace(pending, gas_for_response=10_000_000)  # 0.1 GAS, the native contract's minimum
-    answers = [NativeAnswer(i, pending, NeoResponseCode.SUCCESS, b"7" * n) for i, n in enumerate(sizes)]
-    answers.append(NativeAnswer(100, poor, NeoResponseCode.SUCCESS, b"7" * 20_000))
-    answers.append(NativeAnswer(101, pending, NeoResponseCode.NOT_FOUND, b"never carried"))
+    delivered, faulting = (0, 1, 252, 253, 900), (4096, 65_535)
+    sizes = (*delivered, *faulting)
+    for size in (*sizes, 20_000):
+        web.routes[f"/body{size}"] = b"7" * size
+    nef, manifest = artifact("native_oracle_consumer")
+    consumer = await deploy.deploy_contract(stack.committee, nef, manifest)
+    big_gas = 80 * deploy.GAS  # the callback stores the result: up to 65,535 bytes of storage
+    poor = 10_000_000  # 0.1 GAS, the native contract's minimum: less than 20,000 bytes cost
+    async with InProcessWorker(stack.settings):
+        for tag, size in enumerate(sizes):
+            await request(stack, consumer, web.url(f"/body{size}"), "", tag, big_gas)
+        await request(stack, consumer, web.url("/body20000"), "", 99, poor)
+        for rid in (*range(len(delivered)), len(sizes)):
+            await wait_delivered(stack, rid, timeout=30)
+        for rid in range(len(delivered), len(sizes)):
+            failed = await wait_status(stack, rid, RequestStatus.FAILED)
+            assert (failed.failure_reason, failed.attempts) == (GONE, 1)
+    raws = await sql(stack, f"SELECT raw FROM chain_outbox WHERE service = '{SERVICE}'")
+    responses = {}
+    for (raw,) in raws:
+        tx = transaction.Transaction.deserialize_from_bytes(bytes(raw))
+        (attribute,) = tx.attributes
+        assert isinstance(attribute, transaction.OracleResponse)
+        responses[attribute.id] = tx
+    assert sorted(responses) == list(range(len(sizes) + 1))  # one response each
+    node_key = bytes.fromhex(stack.network.service_keys["native_oracle"])
+    public_key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), node_key)
     endpoint = NeoRpcEndpoint(stack.net.rpc_url)
     try:
-        async with open_container(stack.settings, "worker") as container:
-            parts = container.chain
-            assert parts is not None
-            node_key = container.parts_of(SERVICE, NativeOracleKeys).node
-            assert node_key is not None
-            node = NeoNativeOracle(parts.chain, parts.enclave, node_key, valid_until_blocks=8)
-            nodes = await node.oracle_nodes()
-            built = await node.build_responses(answers, nodes)
-            magic = parts.chain.magic
-        assert len(built) == len(answers)
-        public_key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), node.public_key)
-        for answer, signed in zip(answers, built, strict=True):
-            tx = transaction.Transaction.deserialize_from_bytes(signed.raw)
+        for rid, tx in responses.items():
             (attribute,) = tx.attributes
             assert isinstance(attribute, transaction.OracleResponse)
-            assert attribute.id == answer.request_id
-            assert tx.system_fee + tx.network_fee == answer.request.gas_for_response
             signature = tx.witnesses[1].invocation_script[2:]
             public_key.verify(  # the node key signed magic || hash (cryptography raises if not)
                 encode_dss_signature(int.from_bytes(signature[:32]), int.from_bytes(signature[32:])),
-                magic.to_bytes(4, "little") + tx.hash().to_array(),
+                stack.net.magic.to_bytes(4, "little") + tx.hash().to_array(),
                 ec.ECDSA(hashes.SHA256()),
             )
+            assert await endpoint.post("gettransactionheight", ["0x" + tx.hash().to_array()[::-1].hex()])
+            if rid == len(sizes):
+                assert tx.system_fee + tx.network_fee == poor
+                assert attribute.code == transaction.OracleResponseCode.INSUFFICIENT_FUNDS
+                assert attribute.result == b""
+            else:
+                assert tx.system_fee + tx.network_fee == big_gas
+                assert attribute.code == transaction.OracleResponseCode.SUCCESS
+                assert attribute.result == b"7" * sizes[rid]
             verification_script = tx.witnesses[1].verification_script
             tx.witnesses = [Witness(b"", b""), Witness(b"", verification_script)]
             assert tx.network_fee == await endpoint.client.calculate_network_fee(tx)
-            if answer.request_id == 100:
-                assert attribute.code == transaction.OracleResponseCode.INSUFFICIENT_FUNDS
-                assert attribute.result == b""
-            elif answer.request_id == 101:
-                assert attribute.code == transaction.OracleResponseCode.NOT_FOUND
-                assert attribute.result == b""
-            else:
-                assert attribute.code == transaction.OracleResponseCode.SUCCESS
-                assert attribute.result == answer.result
     finally:
         await endpoint.close()
+
+
+async def wait_status(stack: Stack, request_id: int, status: RequestStatus) -> NativeOracleRequest:
+    async def reached() -> bool:
+        found = await row(stack, request_id)
+        return found is not None and found.status is status
+
+    await wait_for(reached, 30, f"native oracle request {request_id} to be {status.value}")
+    found = await row(stack, request_id)
+    assert found is not None
+    return found
 
 
 async def test_a_worker_killed_after_writing_the_outbox_answers_each_request_once_and_misses_none(

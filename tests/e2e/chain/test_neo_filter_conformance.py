@@ -12,8 +12,8 @@ import time
 
 import pytest
 
+from neo_service_layer.enclave.neo_filter import neo_filter
 from neo_service_layer.kernel.chain.adapters import privnet_deploy as deploy
-from neo_service_layer.services.native_oracle.adapters.neo_filter import neo_filter
 from neo_service_layer.services.native_oracle.rules import NeoResponseCode
 from tests.e2e.chain.neogo_oracle import NeoGoOracle, neo_go_oracle
 from tests.e2e.chain.stack import call

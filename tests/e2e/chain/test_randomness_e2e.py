@@ -157,25 +157,21 @@ async def test_a_short_consumer_balance_is_refused_on_chain(stack: Stack) -> Non
 async def test_a_fulfilment_whose_dry_run_faults_is_never_sent(stack: Stack) -> None:
     """The contract's keys are rotated away from the enclave's: every fulfil would fault."""
     from neo_service_layer.bootstrap import open_container
-    from neo_service_layer.kernel.chain.ports.chain import ContractCall
+    from neo_service_layer.kernel.chain.adapters.owner_calls import owner_call, send_as_owner
+    from neo_service_layer.kernel.chain.adapters.service_keys import load_owner
     from tests.contracts.contract_support import LocalRandomnessKeys
 
     faulty = await stack.deploy_consumer("faulty_consumer")
     other = LocalRandomnessKeys()
+    # the contract's owner is its own key (cli client), not the sender: it rotates
+    async with open_container(stack.settings, "cli", migrate=False) as container:
+        owner = await load_owner(container.platform_keys)
+        assert owner is not None
+        rotate = owner_call(stack.service, "rotateKey", [other.public_key, other.bls_public_key, 0])
+        await send_as_owner(stack.committee.facade, lambda: container.enclave, owner, rotate, timeout=30)
     async with open_container(stack.settings, "worker", migrate=False) as container:
-        parts = container.chain
-        assert parts is not None
-        rotate = [ContractCall(stack.contract, "rotateKey", (other.public_key, other.bls_public_key, 0))]
-        tx = await parts.chain.build_transaction(rotate, await parts.chain.dry_run(rotate))
-        await parts.chain.send(tx.raw)  # the sender account owns the contract
-
-        async def rotated() -> bool:
-            return (await parts.chain.transaction_state(tx.tx_hash)).block is not None
-
-        from tests.e2e.chain.stack import wait_for
-
-        await wait_for(rotated, 10, "the key rotation")
-        balance_before = await parts.chain.gas_balance()
+        assert container.chain is not None
+        balance_before = await container.chain.chain.gas_balance()
     receipt = await stack.committee.invoke(call(faulty, "requestRandom", 1, b""))
     rid = receipt.result.stack[0].as_int()
     outbox_before = await stack.outbox_count()

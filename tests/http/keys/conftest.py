@@ -25,7 +25,7 @@ from neo_service_layer.kernel.container import Container
 from neo_service_layer.kernel.identity.rules.access import Principal, PrincipalKind
 from neo_service_layer.kernel.identity.rules.accounts import PLATFORM_TENANT, SUPERADMIN
 from tests.http.appclient import app_client
-from tests.integration.enclave.enclave_process_fakes import EnclaveProcess
+from tests.integration.enclave.enclave_process_fakes import EnclaveProcess, PeerEnclave
 from tests.scopes import ALL_SCOPES, TENANT_SCOPES
 
 ALL = sorted(TENANT_SCOPES)
@@ -34,7 +34,9 @@ ALL = sorted(TENANT_SCOPES)
 @pytest.fixture(scope="module")
 def enclave() -> Iterator[EnclaveProcess]:
     directory = Path(tempfile.mkdtemp(prefix="nsl-k-"))  # short: Unix socket paths are limited
-    process = EnclaveProcess(directory, directory / "e.sock")
+    # the host's clock is moved in these tests, not the enclave's: the enclave's destruction grace is 0
+    # here (it still destroys only a disabled key; tests/integration/enclave checks the grace itself)
+    process = PeerEnclave(directory, directory / "e.sock", extra={"NSL_KEY_DESTRUCTION_GRACE_SECONDS": "0"})
     process.start()
     try:
         yield process

@@ -27,7 +27,7 @@ from tests.http.keys.conftest import Api, Tenant
 from tests.http.keys.test_keys_api import create
 
 PLATFORM = "/api/v1/attestation/platform"
-ROLES = {"sender", "randomness-ecdsa", "randomness-bls", "oracle-ecdsa", "native-oracle"}
+ROLES = {"sender", "randomness-ecdsa", "randomness-bls", "oracle-ecdsa", "native-oracle-node"}
 
 
 @pytest.fixture

@@ -207,13 +207,12 @@ async def test_worker_signs_with_platform_keys_but_not_tenant_keys(
     try:
         signature = await worker.sign(
             platform_key.info.key_id,
-            TX_HASH,
+            b"m",
             tenant=PLATFORM_KEY_OWNER,
-            purpose=Purpose.NEO_TX,
-            fmt=SignatureFormat.NEO_TX,
-            network_magic=MAGIC,
+            purpose=Purpose.ORACLE,
+            fmt=SignatureFormat.ECDSA_SHA256,
         )
-        assert len(signature) == 64
+        _verify_p256(platform_key.info.public_key, signature, b"m")
         tenant_key = await api.create_key(KeyKind.SECP256R1, KeyPolicy.of(TENANT, [Purpose.MESSAGE]))
         with pytest.raises(OperationNotAllowed):
             await worker.sign(
@@ -329,15 +328,15 @@ async def test_api_answers_off_chain_oracle_requests_but_never_an_on_chain_reque
                     purpose=Purpose.ORACLE,
                     fmt=SignatureFormat.ECDSA_SHA256,
                 )
-        round_message = b"NSL-FEED-V1" + bytes(40)  # a feed round: still signed raw (services/feeds)
+        other = b"another message" + bytes(40)  # not an oracle answer nor a feed round: signed raw
         signature = await worker.sign(
             oracle_key.info.key_id,
-            round_message,
+            other,
             tenant=PLATFORM_KEY_OWNER,
             purpose=Purpose.ORACLE,
             fmt=SignatureFormat.ECDSA_SHA256,
         )
-        _verify_p256(oracle_key.info.public_key, signature, round_message)
+        _verify_p256(oracle_key.info.public_key, signature, other)
     finally:
         await cli.close()
         await worker.close()

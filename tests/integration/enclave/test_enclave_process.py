@@ -21,6 +21,7 @@ from neo_service_layer.enclave import bls
 from neo_service_layer.enclave.attestation import verify_report
 from neo_service_layer.enclave.platforms import simulation_measurement
 from neo_service_layer.enclave.wire.keys import (
+    DestructionRefused,
     KeyDisabled,
     KeyKind,
     KeyNotLoaded,
@@ -139,10 +140,12 @@ async def test_every_operation(enclave: EnclaveProcess, records: RecordStore) ->
         await port.sign(
             ed.info.key_id, b"m", tenant="acme", purpose=Purpose.ORACLE, fmt=SignatureFormat.ED25519
         )
-    await port.destroy(k1.info.key_id, tenant="acme")
-    with pytest.raises(KeyDisabled):
-        await port.load_key(k1.info.key_id, k1.sealed_record)
-    assert (await port.status()).loaded_keys == 4  # p256 v1+v2, bls, ed25519 (k1 destroyed)
+    with pytest.raises(DestructionRefused):  # its tenant never disabled it
+        await port.destroy(k1.info.key_id, tenant="acme")
+    with pytest.raises(DestructionRefused):  # disabled now, but not 7 days ago
+        await port.destroy(ed.info.key_id, tenant="acme")
+    # (destruction after the grace: test_enclave_key_destruction_process.py)
+    assert (await port.status()).loaded_keys == 5  # p256 v1+v2, k1, bls, ed25519
     await client.close()
 
 

@@ -10,6 +10,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from neo_service_layer.enclave.feeds import value_of
+from neo_service_layer.enclave.wire.errors import InvalidInput
+from neo_service_layer.enclave.wire.feed_aggregation import QuorumNotMet, aggregate, to_fixed_point
+from neo_service_layer.enclave.wire.feeds import FeedRound, FeedRoundFacts, FeedSources, round_message
 from neo_service_layer.enclave.wire.oracle import (
     FetchSpec,
     OracleFacts,
@@ -195,12 +199,20 @@ class FakeEnclave:
         self.fulfilled: list[RandomnessFacts] = []
         self.fetches: list[Fetch] = []
         self.refusals: list[tuple[OracleFacts, ResultCode]] = []
+        self.rounds: list[tuple[FeedRoundFacts, FeedSources, str, str]] = []
         self.answers: dict[str, tuple[ResultCode, bytes]] = {}
         self.errors: dict[str, Exception] = {}
         self.default_result = b'"42"'
         self.fetched_at_ms = fetched_at_ms
         self.on_fetch: Any = None
         self.random_bytes = bytes(range(1, 9))
+        #: the credential each ``with_credential`` call passed (the off-chain oracle route's caller)
+        self.presented: list[Any] = []
+
+    def with_credential(self, credential: Any) -> FakeEnclave:
+        """Itself, recording the caller's credential."""
+        self.presented.append(credential)
+        return self
 
     async def sign_batch(self, key_id: str, messages: Sequence[bytes], **_: Any) -> list[bytes]:
         self.batches.append((key_id, len(messages)))
@@ -258,6 +270,39 @@ class FakeEnclave:
             facts, code, result, self.fetched_at_ms, fake_signature(key_id, message), key_id, 1,
             b"\x02" * 33,
         )  # fmt: skip
+
+    async def feed_round(
+        self,
+        facts: FeedRoundFacts,
+        sources: FeedSources,
+        *,
+        key_id: str,
+        key_tenant: str,
+        key_version: int | None = None,
+    ) -> FeedRound:
+        """As the enclave's: each source's URL answered from ``answers`` (its filtered result), aggregated
+        with the real rules, the real V2 round message signed with a fake signature."""
+        self.rounds.append((facts, sources, key_id, key_tenant))
+        values: list[tuple[str, Any]] = []
+        for source in sources.sources:
+            if source.url in self.errors:
+                raise self.errors[source.url]
+            code, result = self.answers.get(source.url, (ResultCode.SUCCESS, self.default_result))
+            try:
+                values.append((source.name, value_of(result) if code is ResultCode.SUCCESS else None))
+            except InvalidInput:
+                values.append((source.name, None))
+        digest, key = sources.digest(), (key_id, 1, b"\x02" * 33)
+        try:
+            round_ = aggregate(dict(values), sources.rules)
+        except QuorumNotMet as exc:
+            return FeedRound(facts, digest, tuple(values), None, None, None, str(exc), *key)
+        answer = to_fixed_point(round_.answer, facts.decimals)
+        if answer <= 0:
+            refusal = "the contract accepts positive answers below 2^127 only"
+            return FeedRound(facts, digest, tuple(values), round_, None, None, refusal, *key)
+        signature = fake_signature(key_id, round_message(facts, digest, answer))
+        return FeedRound(facts, digest, tuple(values), round_, answer, signature, "", *key)
 
     async def oracle_refuse(
         self,

@@ -137,7 +137,16 @@ def test_api_unseals_only_a_remembered_import_source() -> None:
 
 
 @pytest.mark.parametrize(
-    "op", ["migration_offer", "migration_export", "migration_import", "randomness_fulfil", "no_such_op"]
+    "op",
+    [
+        "migration_offer",
+        "migration_export",
+        "migration_import",
+        "randomness_fulfil",
+        "sign_transaction",
+        "allow_contracts",
+        "no_such_op",
+    ],
 )
 def test_api_has_no_worker_or_cli_operation(op: str) -> None:
     assert not _allowed(API, op)
@@ -173,8 +182,16 @@ def test_api_answers_offchain_oracle_requests_only() -> None:
 
 @pytest.mark.parametrize("op", ["sign", "sign_batch", "sign_batch_packed"])
 def test_worker_signs_with_platform_keys_only(op: str) -> None:
-    assert _allowed(WORKER, op, **_sign(PLATFORM_KEY_OWNER, "neo-tx"))
+    assert _allowed(WORKER, op, **_sign(PLATFORM_KEY_OWNER, "oracle"))
     assert not _allowed(WORKER, op, **_sign(TENANT))
+
+
+@pytest.mark.parametrize("op", ["sign", "sign_batch", "sign_batch_packed"])
+def test_worker_never_raw_signs_a_transaction(op: str) -> None:
+    assert not _allowed(WORKER, op, **_sign(PLATFORM_KEY_OWNER, "neo-tx"))
+    assert not _allowed(WORKER, op, **{**_sign(PLATFORM_KEY_OWNER, "oracle"), "format": "neo-tx"})
+    assert _allowed(WORKER, "sign_transaction", key_id="k_1")
+    assert not _allowed(WORKER, "allow_contracts", network_magic=1, contracts={})
 
 
 def test_worker_creates_platform_keys_only_and_destroys_tenant_keys() -> None:
@@ -200,6 +217,7 @@ def test_cli_provisions_and_migrates() -> None:
     assert _allowed(CLI, "create_key", **_policy(PLATFORM_KEY_OWNER))
     assert not _allowed(CLI, "create_key", **_policy(TENANT))
     assert _allowed(CLI, "sign", **_sign(PLATFORM_KEY_OWNER, "neo-tx"))
+    assert _allowed(CLI, "allow_contracts", network_magic=1, contracts={})
     assert not _allowed(CLI, "sign", **_sign(TENANT))
     for op in ("migration_offer", "migration_export", "migration_import", "rotate", "status"):
         assert _allowed(CLI, op, key_id="k_1", tenant=TENANT), op
@@ -265,6 +283,7 @@ def test_decode_request_carries_the_client() -> None:
 
 def test_parse_clients_checks_names_and_tokens() -> None:
     assert parse_clients(TOKENS) == TOKENS
+    bad: object
     for bad in ({}, [], {"admin": "x" * 20}, {"api": "short"}, {"api": "t" * 20, "worker": "t" * 20}):
         with pytest.raises(ValueError, match="NSL_ENCLAVE_CLIENTS"):
             parse_clients(bad)

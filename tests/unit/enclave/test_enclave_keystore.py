@@ -108,10 +108,11 @@ def test_disable_persists_in_resealed_record(keystore: KeyStore, sealer: Sealer)
 
 def test_revocations_survive_restart_and_refuse_old_records(sealer: Sealer, tmp_path: Path) -> None:
     state = tmp_path / "revocations.sealed"
-    store = KeyStore(sealer, Revocations(sealer, state))
+    store = KeyStore(sealer, Revocations(sealer, state, grace_seconds=0))
     disabled = store.create(KeyKind.SECP256R1, POLICY)
     destroyed = store.create(KeyKind.SECP256R1, POLICY)
     store.disable(disabled.info.key_id, "acme")
+    store.disable(destroyed.info.key_id, "acme")
     store.destroy(destroyed.info.key_id, "acme")
     with pytest.raises(KeyNotLoaded):
         store.info(destroyed.info.key_id)

@@ -46,7 +46,7 @@ class Node:
 def _node(directory: Path, trusted: list[bytes] | None = None, **policy: Any) -> Node:
     platform = SimulationPlatform(directory)
     sealer = Sealer(platform.sealing_secret())
-    keys = KeyStore(sealer, Revocations(sealer, None))
+    keys = KeyStore(sealer, Revocations(sealer, None, grace_seconds=0))
     rules = MigrationPolicy(
         accept_simulation=True, simulation_platform_keys=frozenset(trusted or ()), **policy
     )
@@ -113,6 +113,7 @@ def test_revoked_and_foreign_records_are_not_exported(nodes: tuple[Node, Node, N
     disabled = a.keys.create(KeyKind.SECP256R1, POLICY)
     [disabled_record] = a.keys.disable(disabled.info.key_id, "acme")
     destroyed = a.keys.create(KeyKind.SECP256R1, POLICY)
+    a.keys.disable(destroyed.info.key_id, "acme")
     a.keys.destroy(destroyed.info.key_id, "acme")
     foreign = d.keys.create(KeyKind.SECP256R1, POLICY)
     result = a.migration.export(b.migration.offer(), _records(kept, disabled_record, destroyed, foreign))

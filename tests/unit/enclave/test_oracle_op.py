@@ -401,17 +401,17 @@ async def test_a_refusal_is_signed_for_the_facts_without_fetching(
 
 
 def test_raw_sign_refuses_oracle_messages(keystore: KeyStore, oracle_key: str) -> None:
-    """The oracle key signs other messages raw (feed rounds), never an oracle answer."""
+    """The oracle key signs other messages raw (a native Oracle peer submission), never an oracle answer."""
     answer = response_message(facts(1, "https://a.example/", ""), 0, 1, b"1")
     for message in (answer, b"NSL-ORACLE-V1" + answer[13:]):
         with pytest.raises(PolicyDenied, match="oracle_fetch"):
             keystore.sign(
-                oracle_key, [b"NSL-FEED-V1", message], tenant="operator", purpose=Purpose.ORACLE,
+                oracle_key, [b"peer submission", message], tenant="operator", purpose=Purpose.ORACLE,
                 fmt=SignatureFormat.ECDSA_SHA256,
             )  # fmt: skip
     assert keystore.sign(
         oracle_key,
-        [b"NSL-FEED-V1"],
+        [b"peer submission"],
         tenant="operator",
         purpose=Purpose.ORACLE,
         fmt=SignatureFormat.ECDSA_SHA256,

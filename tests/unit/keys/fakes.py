@@ -6,7 +6,9 @@ import copy
 from dataclasses import dataclass, field
 from typing import Self
 
+from neo_service_layer.enclave.wire.credentials import ApiKeyCredential
 from neo_service_layer.enclave.wire.keys import (
+    DestructionRefused,
     KeyInfo,
     KeyKind,
     KeyPolicy,
@@ -158,7 +160,17 @@ class FakeEnclave:
         self.policies: dict[str, KeyPolicy] = {}
         self.versions: dict[str, int] = {}
         self.destroyed: set[str] = set()
+        self.disabled: set[str] = set()
+        #: keys whose grace has not passed in the enclave's clock (destroy refused even if disabled)
+        self.in_grace: set[str] = set()
         self.counter = 0
+        #: the credential each use case sent along (``with_credential``), in call order
+        self.presented: list[ApiKeyCredential | None] = []
+
+    def with_credential(self, credential: ApiKeyCredential | None) -> FakeEnclave:
+        """Itself, recording the caller's credential the use case passed down."""
+        self.presented.append(credential)
+        return self
 
     def _sealed(self, key_id: str, kind: KeyKind, version: int, tenant: str) -> SealedKey:
         public = bytes([2]) + bytes([self.counter]) * 32
@@ -201,10 +213,19 @@ class FakeEnclave:
 
     async def disable(self, key_id: str, *, tenant: str) -> list[SealedKey]:
         self.calls.append(("disable", key_id))
+        self.disabled.add(key_id)
+        return []
+
+    async def enable(self, key_id: str, *, tenant: str) -> list[SealedKey]:
+        self.calls.append(("enable", key_id))
+        self.disabled.discard(key_id)
         return []
 
     async def destroy(self, key_id: str, *, tenant: str) -> None:
+        """Refuses as the enclave does: a key not disabled, or still in the enclave's grace."""
         self.calls.append(("destroy", key_id))
+        if key_id not in self.disabled or key_id in self.in_grace:
+            raise DestructionRefused("key is not disabled long enough")
         self.destroyed.add(key_id)
 
     async def seal(self, tenant: str, label: str, plaintext: bytes) -> bytes:

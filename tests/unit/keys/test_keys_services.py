@@ -110,7 +110,7 @@ async def test_destroy_due_walks_tenants_and_removes_sealed_records(
     )
     await service.schedule_destruction(principal("evil"), doomed.key.key_id)
     clock.advance(days=7)
-    assert await service.destroy_due() == [doomed.key.key_id]
+    assert (await service.destroy_due()).destroyed == (doomed.key.key_id,)
     assert enclave.destroyed == {doomed.key.key_id}
     assert store.keys[doomed.key.key_id].state is KeyState.DESTROYED
     assert not [k for k in store.sealed if k[0] == doomed.key.key_id]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from neo_service_layer.services.native_oracle.adapters.neo_filter import neo_filter
+from neo_service_layer.enclave.neo_filter import neo_filter
 from neo_service_layer.services.native_oracle.rules import MAX_RESULT_BYTES, NeoResponseCode
 
 SUCCESS, ERROR, TOO_LARGE = NeoResponseCode.SUCCESS, NeoResponseCode.ERROR, NeoResponseCode.RESPONSE_TOO_LARGE

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from neo_service_layer.enclave.wire.credentials import ApiKeyCredential
 from neo_service_layer.enclave.wire.errors import NotFound, PermissionDenied
 from neo_service_layer.enclave.wire.keys import PLATFORM_KEY_OWNER as OWNER
 from neo_service_layer.enclave.wire.oracle import (
@@ -607,3 +608,13 @@ async def test_a_request_has_no_answer_until_one_is_written() -> None:
     row = await w.store.get(SERVICE, CONTRACT, 1)
     assert row is not None
     assert (row.asked, row.answer) == (OracleParams(URL, FILTER), None)  # not answered yet
+
+
+async def test_an_offchain_fetch_sends_the_callers_api_key_to_the_enclave() -> None:
+    """A tenant enforcing enclave-checked credentials has its secrets used only with its own key."""
+    enclave = FakeEnclave()
+    credential = ApiKeyCredential("nsl_abc_" + "x" * 75, "tenant-a", "key_1", ("oracle:request",))
+    await make_answerer(enclave).fetch_offchain("tenant-a", FetchSpec(url=URL), None, credential)
+    assert enclave.presented == [credential]
+    await make_answerer(enclave).answer(onchain(7, URL, ""))  # on-chain: the worker, no caller
+    assert enclave.presented == [credential, None]

@@ -46,12 +46,18 @@ class Purpose(StrEnum):
     EVM_TX = "evm-tx"
     ATTESTATION = "attestation"
     AUTOMATION = "automation"
+    #: the designated node key of Neo's native Oracle: signs only the responses ``native_oracle_respond``
+    #: builds (the response transaction and its ``submitoracleresponse`` message)
+    NATIVE_ORACLE = "native-oracle"
+    #: the development owner of the service contracts (administration, never the sender): only the
+    #: ``cli`` client signs with it (``clients.py``), never the worker or the api
+    CONTRACT_OWNER = "contract-owner"
 
 
 #: purposes whose keys sign only inside a typed enclave operation that builds the message itself
 #: (``randomness``: ``randomness_fulfil``); the raw ``sign``/``sign_batch``/``sign_batch_packed`` refuse
 #: every key whose policy lists one of them, whatever purpose the caller names
-TYPED_ONLY_PURPOSES: frozenset[Purpose] = frozenset({Purpose.RANDOMNESS})
+TYPED_ONLY_PURPOSES: frozenset[Purpose] = frozenset({Purpose.RANDOMNESS, Purpose.NATIVE_ORACLE})
 
 
 class SignatureFormat(StrEnum):
@@ -128,6 +134,20 @@ class OperationNotAllowed(PolicyDenied):
     code = "operation_not_allowed"
 
 
+class CredentialRequired(PolicyDenied):
+    """The tenant's operations need the caller's own enclave-issued API key (``wire.credentials``), and it
+    was missing, malformed, forged, of another tenant, expired, revoked or without the operation's scope."""
+
+    code = "credential_required"
+
+
+class DestructionRefused(PolicyDenied):
+    """The enclave destroys only a key its tenant disabled at least the grace period (7 days) before,
+    by the enclave's own clock, and did not enable again since."""
+
+    code = "destruction_refused"
+
+
 class KeyDisabled(EnclaveOperationError):
     """The key was disabled or destroyed and signs nothing more."""
 
@@ -154,9 +174,11 @@ ERRORS_BY_CODE: Mapping[str, type[EnclaveOperationError]] = {
         PolicyDenied,
         SignRateExceeded,
         OperationNotAllowed,
+        CredentialRequired,
         KeyDisabled,
         SealedDataInvalid,
         AttestationFailed,
+        DestructionRefused,
     )
 }
 

@@ -119,6 +119,8 @@ class OracleContractState(IntEnum):
     FULFILLED = 2
     DELIVERED = 3
     CALLBACK_FAILED = 4
+    #: unanswered past the refund timeout: the fee went back to the consumer, never fulfilled
+    REFUNDED = 5
 
 
 def _u32(value: int) -> bytes:

@@ -19,6 +19,7 @@ from typing import Annotated, Any
 import typer
 
 from neo_service_layer.kernel.chain.adapters.provisioning import ChainHooks
+from neo_service_layer.kernel.chain.owner_cli import owner_commands
 from neo_service_layer.kernel.commands import console, load_cli_settings
 from neo_service_layer.kernel.config import Settings
 from neo_service_layer.kernel.container import OpenContainer
@@ -199,6 +200,42 @@ def chain_commands(open_container: OpenContainer, hooks: Callable[[], Sequence[C
 
         typer.echo(json.dumps({"to": address, "gas": amount, "tx": asyncio.run(main())}))
 
+    @chain_app.command("allow-contracts")
+    def chain_allow_contracts() -> None:
+        """Register the network's service contracts with the enclave (the cli token): the only contracts
+        the sender key's transactions may call. `nsl chain up` does it for the local chain; run it after
+        deploying to another network. Prints every contract registered for the network."""
+        from neo_service_layer.enclave.wire.keys import EnclaveOperationError
+        from neo_service_layer.kernel.chain.adapters.network import NetworkConfigurationError, resolve_network
+        from neo_service_layer.kernel.enclave_client.client import EnclaveClient
+
+        settings = load_cli_settings()
+        try:
+            network = resolve_network(settings)
+        except NetworkConfigurationError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from exc
+        if network is None or network.magic is None or not network.contracts:
+            console.print("[red]no network with service contracts is configured[/red]")
+            raise typer.Exit(2)
+        magic, contracts = network.magic, network.contracts
+
+        async def main() -> dict[str, str]:
+            async with _enclave(settings) as with_enclave:
+                client = EnclaveClient.from_settings(with_enclave)
+                try:
+                    return await client.allow_contracts(magic, contracts)
+                finally:
+                    await client.close()
+
+        try:
+            registered = asyncio.run(main())
+        except EnclaveOperationError as exc:
+            console.print(f"[red]the enclave refused: {exc}[/red]")
+            raise typer.Exit(1) from exc
+        typer.echo(json.dumps({"network_magic": magic, "contracts": registered}))
+
+    chain_app.add_typer(owner_commands(open_container, _enclave), name="owner")
     return Command("chain", chain_app)
 
 

@@ -34,13 +34,12 @@ from neo_service_layer.enclave.wire.oracle import (
     ResultCode,
     SealedSecret,
 )
-from neo_service_layer.enclave.wire.protocol import (
-    UnknownOp,
-    key_info_from_wire,
-    sealed_key_from_wire,
-)
+from neo_service_layer.enclave.wire.protocol import UnknownOp, key_info_from_wire, sealed_key_from_wire
 from neo_service_layer.enclave.wire.randomness import RandomnessFacts, SignedRandomness
 from neo_service_layer.kernel.config import Settings
+from neo_service_layer.kernel.enclave_client.credentials import CredentialCalls
+from neo_service_layer.kernel.enclave_client.feed_rounds import FeedRoundCalls
+from neo_service_layer.kernel.enclave_client.native_oracle import NativeOracleCalls
 from neo_service_layer.kernel.enclave_client.ports import (
     AttestationReport,
     EnclaveStatus,
@@ -49,11 +48,12 @@ from neo_service_layer.kernel.enclave_client.ports import (
     MigrationExport,
     SealedRecordLoader,
 )
+from neo_service_layer.kernel.enclave_client.transactions import TransactionCalls
 from neo_service_layer.kernel.enclave_client.transport import EnclaveRequestRejected, EnclaveTransport
 from neo_service_layer.kernel.observability.tracing import traced
 
 
-class EnclaveClient:
+class EnclaveClient(CredentialCalls, FeedRoundCalls, NativeOracleCalls, TransactionCalls):
     """Async ``Enclave`` implementation over a Unix socket with a small connection pool."""
 
     def __init__(
@@ -198,6 +198,10 @@ class EnclaveClient:
         result = await self._keyed("disable", key_id, None, {"key_id": key_id, "tenant": tenant})
         return _decode(lambda r: [sealed_key_from_wire(k) for k in r["keys"]], result)
 
+    async def enable(self, key_id: KeyId, *, tenant: TenantId) -> list[SealedKey]:
+        result = await self._keyed("enable", key_id, None, {"key_id": key_id, "tenant": tenant})
+        return _decode(lambda r: [sealed_key_from_wire(k) for k in r["keys"]], result)
+
     async def destroy(self, key_id: KeyId, *, tenant: TenantId) -> None:
         await self._keyed("destroy", key_id, None, {"key_id": key_id, "tenant": tenant})
 
@@ -269,7 +273,7 @@ class EnclaveClient:
     async def _oracle_call(
         self, args: dict[str, Any], key_id: KeyId, key_version: int | None, timeout: float
     ) -> OracleResponse:
-        call = self._transport.call
+        call, args = self._transport.call, self._with_credential_args(args)
         async with traced("enclave.oracle_fetch", {"rpc.system": "nsl-enclave"}, kind=SpanKind.CLIENT):
             try:
                 result = await call("oracle_fetch", args, idempotent=False, timeout=timeout)
@@ -303,7 +307,7 @@ class EnclaveClient:
 
     async def _call(self, op: str, args: dict[str, Any], *, idempotent: bool) -> dict[str, Any]:
         async with traced(f"enclave.{op}", {"rpc.system": "nsl-enclave"}, kind=SpanKind.CLIENT):
-            return await self._transport.call(op, args, idempotent=idempotent)
+            return await self._transport.call(op, self._with_credential_args(args), idempotent=idempotent)
 
     # Transport ------------------------------------------------------------------------------------
 

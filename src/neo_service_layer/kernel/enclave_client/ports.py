@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeAlias
 
+from neo_service_layer.enclave.wire.credentials import ApiKeyCredential
+from neo_service_layer.enclave.wire.feeds import FeedRound, FeedRoundFacts, FeedSources
 from neo_service_layer.enclave.wire.keys import (
     KeyId,
     KeyInfo,
@@ -22,6 +24,7 @@ from neo_service_layer.enclave.wire.keys import (
     SignatureFormat,
     TenantId,
 )
+from neo_service_layer.enclave.wire.native_oracle import NativeResponse
 from neo_service_layer.enclave.wire.oracle import (
     FetchSpec,
     OracleFacts,
@@ -60,6 +63,11 @@ class Enclave(Protocol):
     """Asynchronous operations of the key-holding enclave."""
 
     async def status(self) -> EnclaveStatus: ...
+
+    def with_credential(self, credential: ApiKeyCredential | None) -> Enclave:
+        """The same enclave, sending ``credential`` (the caller's API key) with each call: a tenant that
+        enforces enclave-checked credentials has its key operations refused without it."""
+        ...
 
     async def create_key(self, kind: KeyKind, policy: KeyPolicy) -> SealedKey:
         """Generate a key inside the enclave; store the returned sealed record to survive restarts."""
@@ -120,8 +128,16 @@ class Enclave(Protocol):
         """Stop a key signing; returns the re-sealed records (status disabled) of its loaded versions."""
         ...
 
+    async def enable(self, key_id: KeyId, *, tenant: TenantId) -> list[SealedKey]:
+        """Undo a disable (a cancelled destruction); returns the re-sealed records (status active)."""
+        ...
+
     async def destroy(self, key_id: KeyId, *, tenant: TenantId) -> None:
-        """Forget every version of a key and refuse to load it again; delete its records too."""
+        """Forget every version of a key and refuse to load it again; delete its records too.
+
+        Raises ``DestructionRefused`` unless its tenant disabled it at least the enclave's grace
+        period (7 days) before and did not enable it again since.
+        """
         ...
 
     async def seal(self, tenant: TenantId, label: str, plaintext: bytes) -> bytes: ...
@@ -171,6 +187,51 @@ class Enclave(Protocol):
     ) -> OracleResponse:
         """A signed refusal for ``facts`` without fetching (``code`` other than ``SUCCESS``, empty result);
         the enclave's ``oracle_fetch`` with its ``code`` argument."""
+        ...
+
+    async def sign_transaction(
+        self,
+        key_id: KeyId,
+        transaction: bytes,
+        *,
+        network_magic: int,
+        height: int,
+        version: int | None = None,
+    ) -> bytes:
+        """The transaction sender's 64-byte signature of ``transaction`` (its unsigned bytes) on
+        ``network_magic``; ``height`` is the chain height the caller sees. The enclave parses it and
+        refuses (``PolicyDenied``) anything but the services' own calls on registered contracts, with
+        bounded fees and ``validUntilBlock`` (``enclave/tx_rules.py``)."""
+        ...
+
+    async def allow_contracts(self, network_magic: int, contracts: Mapping[str, str]) -> dict[str, str]:
+        """Register ``{service: "0x<script hash>"}`` as the contracts ``sign_transaction`` may call on
+        ``network_magic`` (the ``cli`` client, at deployment); returns every contract registered there."""
+        ...
+
+    async def feed_round(
+        self,
+        facts: FeedRoundFacts,
+        sources: FeedSources,
+        *,
+        key_id: KeyId,
+        key_tenant: TenantId,
+        key_version: int | None = None,
+    ) -> FeedRound:
+        """One price feed round computed and signed in the enclave (``enclave/feeds.py``): it fetches every
+        source of ``sources`` itself, aggregates, and signs the V2 round message bound to ``facts`` and the
+        sources digest with ``key_id`` (secp256r1, purpose ``oracle``). Too few sources or a non-positive
+        answer: nothing is signed, ``refusal`` says why. The oracle key signs no feed message raw."""
+        ...
+
+    async def native_oracle_respond(
+        self, key_id: KeyId, *, magic: int, request_ids: Sequence[int], valid_until_blocks: int
+    ) -> list[NativeResponse]:
+        """Answers to Neo's native Oracle requests built and signed in the enclave
+        (``enclave/native_oracle.py``): it reads each request from its own node, fetches and filters
+        the URL, builds the response transaction and signs it with the node key ``key_id``; the host
+        picks only the ids and the ``validUntilBlock`` window. Wire code ``chain_unavailable`` when
+        the enclave's node does not answer."""
         ...
 
     def bls_message_point(self, message: bytes) -> bytes:

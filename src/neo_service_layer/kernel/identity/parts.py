@@ -25,6 +25,7 @@ from neo_service_layer.kernel.identity.adapters.secret_box import AesGcmBox, res
 from neo_service_layer.kernel.identity.adapters.totp import PyOtpAuthenticator
 from neo_service_layer.kernel.identity.adapters.unit_of_work import identity_uow_factory
 from neo_service_layer.kernel.identity.ports.audit import AuditLog
+from neo_service_layer.kernel.identity.ports.enclave_credentials import EnclaveCredentials
 from neo_service_layer.kernel.identity.ports.rate_limits import RateLimiter
 from neo_service_layer.kernel.identity.rules.access import ScopeCatalogue
 from neo_service_layer.kernel.identity.rules.passwords import LockoutPolicy
@@ -33,6 +34,7 @@ from neo_service_layer.kernel.identity.use_cases.api_keys import ApiKeyService
 from neo_service_layer.kernel.identity.use_cases.audit import AuditService
 from neo_service_layer.kernel.identity.use_cases.auth import AuthService
 from neo_service_layer.kernel.identity.use_cases.auth_policy import AuthPolicy
+from neo_service_layer.kernel.identity.use_cases.enclave_credentials import EnclaveCredentialSwitch
 from neo_service_layer.kernel.identity.use_cases.users import IdentityService
 
 
@@ -48,6 +50,8 @@ class Identity:
     rate_limits: RateLimitPolicy
     #: every scope of the installation (the kernel's and the registered services') and who holds which
     scope_catalogue: ScopeCatalogue
+    #: a tenant's enclave-checked credentials switch (``None`` enclave: 503)
+    enclave_credentials: EnclaveCredentialSwitch
 
 
 def auth_policy(settings: Settings) -> AuthPolicy:
@@ -95,9 +99,15 @@ def use_app_role(engine: AsyncEngine, role: str) -> None:
 
 @asynccontextmanager
 async def open_identity(
-    settings: Settings, engine: AsyncEngine, clock: Clock, catalogue: ScopeCatalogue
+    settings: Settings,
+    engine: AsyncEngine,
+    clock: Clock,
+    catalogue: ScopeCatalogue,
+    enclave: EnclaveCredentials | None = None,
 ) -> AsyncIterator[Identity]:
-    """The identity use cases over their adapters; ``catalogue`` is built by the composition root."""
+    """The identity use cases over their adapters; ``catalogue`` is built by the composition root.
+
+    ``enclave`` issues API keys and checks a tenant's credentials (none: random keys, no switch)."""
     box = AesGcmBox(resolve_kek(settings))
     uow = identity_uow_factory(engine)
     policy = auth_policy(settings)
@@ -144,13 +154,16 @@ async def open_identity(
             clock=clock,
             password_min_length=settings.password_min_length,
         ),
-        api_keys=ApiKeyService(uow=uow, box=box, audit=audit_log, clock=clock, catalogue=catalogue),
+        api_keys=ApiKeyService(
+            uow=uow, box=box, audit=audit_log, clock=clock, catalogue=catalogue, enclave=enclave
+        ),
         audit=AuditService(audit_log),
         audit_log=audit_log,
         codec=codec,
         rate_limiter=limiter,
         rate_limits=limits,
         scope_catalogue=catalogue,
+        enclave_credentials=EnclaveCredentialSwitch(enclave=enclave, audit=audit_log),
     )
     try:
         yield identity

@@ -1,5 +1,5 @@
-"""Price feeds: rounds aggregated from several sources, signed with the oracle key, published to one feed
-contract when a deviation or the heartbeat asks for it (``NSL_FEEDS``)."""
+"""Price feeds: rounds fetched, aggregated and signed in the enclave (``feed_round``, with the oracle key),
+published to one feed contract when a deviation or the heartbeat asks for it (``NSL_FEEDS``)."""
 
 from __future__ import annotations
 
@@ -74,8 +74,15 @@ def feed_jobs(container: Container) -> Sequence[PeriodicJob]:
 
 
 def deploy_args(context: ProvisionContext) -> Sequence[Any]:
-    """``_deploy`` data of the feed contract: owner, and the oracle key that signs rounds."""
-    return [context.owner, context.public_key(ORACLE_PUBLIC_KEY)]
+    """``_deploy`` data of the feed contract: owner, operator, update delay, the oracle key that signs
+    rounds, and each configured feed's sources digest, decimals and description (rounds signed over other
+    sources FAULT)."""
+    feeds = [FeedDefinition.from_dict(feed) for feed in context.settings.feeds]
+    return [
+        *context.admin_args(),
+        context.public_key(ORACLE_PUBLIC_KEY),
+        [[f.pair, f.sources_digest(), f.decimals, f.description] for f in feeds],
+    ]
 
 
 SERVICE = ServiceDescriptor(

@@ -1,52 +1,45 @@
-"""Price feed rounds: fetch every source through the enclave, aggregate, publish on deviation or heartbeat.
+"""Price feed rounds: computed and signed in the enclave, published on deviation or heartbeat.
 
-A round of one feed (rules in ``domain/feeds.py``):
+A round of one feed:
 
-1. every source is fetched with ``Enclave.oracle_fetch`` (so the SSRF guard, limits and JSONPath filter of
-   the oracle apply) at the same time; a source that fails, answers a non-success code or a value that is
-   not one decimal number counts as missing;
-2. ``aggregate`` drops outliers and needs the quorum; otherwise the round ends as ``quorum_lost`` and
-   nothing is written;
-3. the last published round is read from the feed contract (``latestRoundData``): the chain is the only
+1. while our update for the pair is in flight (not included, not expired) nothing is done for it;
+2. the last published round is read from the feed contract (``latestRoundData``): the chain is the only
    record, so several workers and restarts agree;
-4. on the first round, a deviation beyond the threshold or an expired heartbeat, the update is signed by
-   the oracle key (``domain/feed_updates.update_message``), dry-run, and sent. While our update for a
-   pair is in flight (not included, not expired) no new one is built for it.
+3. the enclave's ``feed_round`` fetches every source itself (SSRF guard, limits, JSONPath), aggregates
+   with the feed rules (``enclave/wire/feed_aggregation.py``) and signs the V2 round message bound to the
+   network magic, this contract, the pair, round (latest + 1), answer, start, decimals, description and
+   the digest of the sources (``enclave/wire/feeds.py``); with too few agreeing sources it signs nothing
+   and the round ends as ``quorum_lost``;
+4. on the first round, a deviation beyond the threshold or an expired heartbeat the signed update is
+   dry-run and sent.
+
+Deciding *whether* to publish stays here, on the host: a compromised host can withhold or delay a round
+(bounded by the contract's maximum round age), never choose its value, its sources or its binding.
 
 Outcomes (``nsl_feed_rounds_total{pair,outcome}``): ``published_first``, ``published_deviation``,
-``published_heartbeat``, ``unchanged``, ``quorum_lost``, ``in_flight``, ``rejected`` (the dry-run of the
-update faulted, e.g. another writer was first), ``error``.
+``published_heartbeat``, ``unchanged``, ``quorum_lost``, ``in_flight``, ``rejected`` (the enclave refused
+a non-positive answer, or the dry-run of the update faulted, e.g. another writer was first), ``error``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Protocol
 
-from neo_service_layer.enclave.wire.errors import InvalidInput
-from neo_service_layer.enclave.wire.keys import PLATFORM_KEY_OWNER, Purpose, SignatureFormat
-from neo_service_layer.enclave.wire.oracle import FetchSpec, OracleFacts, ResultCode
+from neo_service_layer.enclave.wire.feeds import FeedRoundFacts
+from neo_service_layer.enclave.wire.keys import PLATFORM_KEY_OWNER
 from neo_service_layer.kernel.chain.ports.chain import Chain, ContractCall, SendOutcome
 from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.enclave_client.ports import Enclave
 from neo_service_layer.services.feeds.rules.aggregation import (
     Published,
-    QuorumNotMet,
     Round,
-    aggregate,
     from_fixed_point,
-    parse_value,
     publish_reason,
-    to_fixed_point,
 )
-from neo_service_layer.services.feeds.rules.updates import FeedDefinition, FeedSource, update_message
+from neo_service_layer.services.feeds.rules.updates import FeedDefinition
 from neo_service_layer.services.oracle.api import OracleKey
-
-SOURCE_TIMEOUT_SECONDS = 5.0
 
 
 class FeedObserver(Protocol):
@@ -71,17 +64,6 @@ class RoundReport:
     round_id: int | None = None
     tx_hash: str | None = None
     detail: str = ""
-
-
-def value_of(result: bytes) -> Decimal:
-    """A filtered oracle result as one decimal: ``1.5`` or ``"1.5"``; ``InvalidInput`` otherwise."""
-    try:
-        parsed = json.loads(result, parse_float=str, parse_int=str)
-    except ValueError:
-        raise InvalidInput("not JSON") from None
-    if not isinstance(parsed, str):
-        raise InvalidInput("not a single number")
-    return parse_value(parsed)
 
 
 def script_hash_le(contract: str) -> bytes:
@@ -118,7 +100,6 @@ class FeedRunner:
         self.contract = contract
         self.feeds = list(feeds)
         self._in_flight: dict[str, tuple[str, int]] = {}
-        self._fetch_ids = 0
 
     async def run_all(self) -> list[RoundReport]:
         """One round of every feed (feeds run one after another; sources of a feed at the same time)."""
@@ -139,16 +120,27 @@ class FeedRunner:
         return report
 
     async def _round(self, feed: FeedDefinition) -> RoundReport:
-        started = self._clock.now()
-        values = await asyncio.gather(*(self._fetch(source) for source in feed.sources))
-        answers = {source.name: value for source, value in zip(feed.sources, values, strict=True)}
-        try:
-            result = aggregate(answers, feed.policy)
-        except QuorumNotMet as exc:
-            return RoundReport(feed.pair, "quorum_lost", detail=str(exc))
         if await self._still_in_flight(feed.pair):
-            return RoundReport(feed.pair, "in_flight", result)
+            return RoundReport(feed.pair, "in_flight")
         latest = await self.latest(feed.pair)
+        started = self._clock.now()
+        round_id = latest.round_id + 1
+        started_ms = max(int(started.timestamp() * 1000), latest.started_at_ms + 1)
+        facts = FeedRoundFacts(
+            self._chain.magic,
+            script_hash_le(self.contract),
+            feed.pair,
+            round_id,
+            started_ms,
+            feed.decimals,
+            feed.description,
+        )
+        signed = await self._enclave().feed_round(
+            facts, feed.source_set, key_id=self._key.key_id, key_tenant=PLATFORM_KEY_OWNER
+        )
+        result = signed.round
+        if result is None:
+            return RoundReport(feed.pair, "quorum_lost", detail=signed.refusal)
         last = (
             Published(from_fixed_point(latest.answer, feed.decimals), latest.updated_at_ms // 1000)
             if latest.round_id > 0
@@ -157,33 +149,10 @@ class FeedRunner:
         reason = publish_reason(result.answer, last, int(started.timestamp()), feed.policy)
         if reason is None:
             return RoundReport(feed.pair, "unchanged", result, latest.round_id)
-        answer = to_fixed_point(result.answer, feed.decimals)
-        if answer <= 0:
-            return RoundReport(
-                feed.pair, "rejected", result, detail="the contract accepts positive answers only"
-            )
-        round_id = latest.round_id + 1
-        started_ms = max(int(started.timestamp() * 1000), latest.started_at_ms + 1)
-        message = update_message(
-            script_hash_le(self.contract),
-            feed.pair,
-            round_id,
-            answer,
-            started_ms,
-            feed.decimals,
-            feed.description,
-        )
-        signature = await self._enclave().sign(
-            self._key.key_id,
-            message,
-            tenant=PLATFORM_KEY_OWNER,
-            purpose=Purpose.ORACLE,
-            fmt=SignatureFormat.ECDSA_SHA256,
-        )
+        if signed.signature is None or signed.answer is None:
+            return RoundReport(feed.pair, "rejected", result, detail=signed.refusal)
         call = ContractCall(
-            self.contract,
-            "submit",
-            (feed.pair, round_id, answer, started_ms, feed.decimals, feed.description, signature),
+            self.contract, "submit", (feed.pair, round_id, signed.answer, started_ms, signed.signature)
         )
         dry = await self._chain.dry_run([call])
         if not dry.halted:
@@ -205,21 +174,3 @@ class FeedRunner:
             return True
         del self._in_flight[pair]
         return False
-
-    async def _fetch(self, source: FeedSource) -> Decimal | None:
-        self._fetch_ids += 1
-        spec = FetchSpec(url=source.url, filter=source.path, timeout_seconds=SOURCE_TIMEOUT_SECONDS)
-        try:
-            checked = spec.check()
-            response = await self._enclave().oracle_fetch(  # only the result is used: off-chain facts
-                OracleFacts.offchain(self._fetch_ids, PLATFORM_KEY_OWNER, checked.url, checked.filter),
-                checked,
-                tenant=PLATFORM_KEY_OWNER,
-                key_id=self._key.key_id,
-                key_tenant=PLATFORM_KEY_OWNER,
-            )
-            if response.code is not ResultCode.SUCCESS:
-                return None
-            return value_of(response.result)
-        except InvalidInput:
-            return None

@@ -7,7 +7,8 @@ the rules the keys service applies before it asks the enclave for anything:
 - a key older than the rotation age (its newest version's creation time) is *rotation due*;
 - signing uses the current version; versions below ``min_sign_version`` only verify;
 - destruction is scheduled with a grace period (``DESTRUCTION_GRACE``, 7 days) during which the key
-  signs nothing and the schedule can be cancelled; afterwards a worker job destroys it.
+  signs nothing and the schedule can be cancelled; afterwards a worker job destroys it. The enclave
+  disables the key when destruction is scheduled and itself refuses to destroy it before its own grace.
 """
 
 from __future__ import annotations

@@ -46,6 +46,7 @@ async def open_keys(container: Container) -> AsyncIterator[KeysParts]:
         clock=container.clock,
         crypto=PublicKeyOperations(),
         max_age=timedelta(days=container.settings.key_max_age_days),
+        destruction_grace=timedelta(seconds=container.settings.key_destruction_grace_seconds),
     )
     parts = KeysParts(keys, KeyMetrics(container.registry))
     if container.role != "api":
@@ -74,9 +75,11 @@ def keys_jobs(container: Container) -> Sequence[PeriodicJob]:
     keys = container.parts_of(NAME, KeysParts).keys
 
     async def destroy() -> None:
-        destroyed = await keys.destroy_due()
-        if destroyed:
-            log.info("keys destroyed after their grace period", keys=destroyed)
+        run = await keys.destroy_due()
+        if run.destroyed:
+            log.info("keys destroyed after their grace period", keys=list(run.destroyed))
+        for key_id, reason in run.refused:
+            log.warning("the enclave refused to destroy a key", key_id=key_id, reason=reason)
 
     interval = timedelta(seconds=container.settings.key_destruction_interval_seconds)
     return [PeriodicJob("key-destruction", interval, destroy)]

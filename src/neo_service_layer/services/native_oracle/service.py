@@ -1,5 +1,6 @@
-"""A node for Neo's native Oracle: requests read from the native contract, fetched and filtered in the
-enclave, answered with ``OracleResponse`` transactions signed by the enclave's designated node key.
+"""A node for Neo's native Oracle: requests read from the native contract, fetched, filtered, built into
+``OracleResponse`` transactions and signed by the enclave (``native_oracle_respond``) with its designated
+node key; the worker records, sends and hands on what the enclave signed.
 
 Active where this installation holds a designated node key (``NSL_NEO_NATIVE_ORACLE``, default on).
 Locally, ``nsl chain up`` creates the node key and designates it for the Oracle role.
@@ -21,7 +22,6 @@ from neo_service_layer.kernel.observability.logs import get_logger
 from neo_service_layer.kernel.service_descriptor import ServiceDescriptor
 from neo_service_layer.kernel.worker.jobs import PeriodicJob, worker_identity
 from neo_service_layer.services.native_oracle import use_cases
-from neo_service_layer.services.native_oracle.adapters.neo_filter import neo_filter
 from neo_service_layer.services.native_oracle.adapters.node import (
     NeoNativeOracle,
     designate_oracles,
@@ -32,7 +32,6 @@ from neo_service_layer.services.native_oracle.adapters.node import (
 from neo_service_layer.services.native_oracle.adapters.payloads import NativeOraclePayloads
 from neo_service_layer.services.native_oracle.ports import NotAnOracleNode
 from neo_service_layer.services.native_oracle.rules import ORACLE_CONTRACT
-from neo_service_layer.services.oracle.api import OracleKey, load_oracle_key
 
 NAME = use_cases.SERVICE
 #: the node key's name in ``network.json``
@@ -43,10 +42,9 @@ log = get_logger("nsl.native_oracle")
 
 @dataclass(frozen=True, slots=True)
 class NativeOracleKeys:
-    """The designated node key and the oracle service's key (which signs what the enclave fetched)."""
+    """The designated node key (``None`` until ``nsl chain up`` or an operator created it)."""
 
     node: EnclaveAccount | None
-    oracle: OracleKey | None
 
     async def published_keys(self) -> dict[str, str]:
         return {NODE_PUBLIC_KEY: self.node.public_key.hex()} if self.node is not None else {}
@@ -56,16 +54,16 @@ class NativeOracleKeys:
 async def open_native_oracle(container: Container) -> AsyncIterator[NativeOracleKeys]:
     store = container.platform_keys
     if container.chain is None:  # nothing to answer; start without touching the database
-        yield NativeOracleKeys(None, None)
+        yield NativeOracleKeys(None)
         return
-    yield NativeOracleKeys(await load_native_oracle_key(store), await load_oracle_key(store))
+    yield NativeOracleKeys(await load_native_oracle_key(store))
 
 
 def native_oracle_jobs(container: Container) -> Sequence[PeriodicJob]:
     """Watch the native Oracle contract and answer; none without a node key (or when turned off)."""
     keys = container.parts_of(NAME, NativeOracleKeys)
     chain = container.chain
-    if chain is None or keys.node is None or keys.oracle is None or not chain.settings.neo_native_oracle:
+    if chain is None or keys.node is None or not chain.settings.neo_native_oracle:
         log.info("no native oracle node key (or turned off): native oracle jobs are off")
         return []
     settings = chain.settings
@@ -82,12 +80,12 @@ def native_oracle_jobs(container: Container) -> Sequence[PeriodicJob]:
         chain.chain,
         node,
         store,
-        use_cases.NativeFetcher(chain.enclave, keys.oracle, neo_filter),
         chain.clock,
         chain.metrics,
         worker_id=worker_identity(),
         lease_seconds=settings.neo_lease_seconds,
         concurrency=settings.oracle_fetch_concurrency * 2,
+        max_responses=settings.neo_native_oracle_max_responses,
     )
     return watch_jobs(chain, NAME, watcher, fulfiller, quiet=(ChainUnavailable, NotAnOracleNode))
 

@@ -183,7 +183,8 @@ async def fetch(body: FetchRequest, request: Request, caller: Caller) -> OracleA
         ).check()
     else:
         raise InvalidInput("give url or template")
-    return _answer_out(await answerer.fetch_offchain(caller.tenant_id, spec, template))
+    answer = await answerer.fetch_offchain(caller.tenant_id, spec, template, caller.credential)
+    return _answer_out(answer)
 
 
 @router.post("/verify", summary="Check an oracle answer's signature against the oracle key")

@@ -90,8 +90,9 @@ async def prepare(context: ProvisionContext) -> Mapping[str, str]:
 
 
 def deploy_args(context: ProvisionContext) -> Sequence[Any]:
-    """``_deploy`` data of the oracle contract: owner, oracle public key."""
-    return [context.owner, context.public_key(ORACLE_PUBLIC_KEY)]
+    """``_deploy`` data of the oracle contract: owner, operator, update delay, refund timeout, oracle
+    public key."""
+    return [*context.admin_args(), *context.funds_args(), context.public_key(ORACLE_PUBLIC_KEY)]
 
 
 SERVICE = ServiceDescriptor(

@@ -79,6 +79,8 @@ class RandomnessContractState(IntEnum):
     FULFILLED = 2
     DELIVERED = 3
     CALLBACK_FAILED = 4
+    #: unanswered past the refund timeout: the fee went back to the consumer, never fulfilled
+    REFUNDED = 5
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,8 +76,10 @@ async def prepare(context: ProvisionContext) -> Mapping[str, str]:
 
 
 def deploy_args(context: ProvisionContext) -> Sequence[Any]:
-    """``_deploy`` data of the randomness contract: owner, ECDSA public key, BLS public key."""
-    return [context.owner, context.public_key("randomness_ecdsa"), context.public_key("randomness_bls")]
+    """``_deploy`` data of the randomness contract: owner, operator, update delay, refund timeout, ECDSA
+    public key, BLS public key."""
+    keys = [context.public_key("randomness_ecdsa"), context.public_key("randomness_bls")]
+    return [*context.admin_args(), *context.funds_args(), *keys]
 
 
 SERVICE = ServiceDescriptor(

@@ -2,9 +2,10 @@
 
 ``provision`` is idempotent: on a chain that already has the service contracts recorded in
 ``network.json`` (same magic and keys, contracts still there) it only refreshes the RPC URL; otherwise it
-deploys the missing contracts with the committee account (owner: the services' sender account, whose key
-is in the enclave, so the worker may record callback failures with ``markCallbackFailed``; keys: what
-each service's ``prepare`` hook published) and funds the sender with GAS. Which contracts exist is said
+deploys the missing contracts with the committee account (owner: ``NSL_NEO_CONTRACT_OWNER`` or the
+development ``contract-owner`` key, which only the ``cli`` client signs with; operator: the services'
+sender, so the worker may record callback failures with ``markCallbackFailed`` and nothing more; keys:
+what each service's ``prepare`` hook published) and funds the sender with GAS. Which contracts exist is said
 by the services' descriptors, not here.
 """
 
@@ -16,12 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from neo3.api import noderpc
+from neo3.core import types
+from neo3.wallet import utils as wallet_utils
 
 from neo_service_layer.kernel.chain.adapters import privnet_deploy as deploy
 from neo_service_layer.kernel.chain.adapters.network import NetworkFile
 from neo_service_layer.kernel.chain.adapters.privnet import Privnet, PrivnetSettings, _port_is_free
 from neo_service_layer.kernel.chain.adapters.provisioning import ChainHooks, ProvisionContext
-from neo_service_layer.kernel.chain.adapters.service_keys import ensure_sender
+from neo_service_layer.kernel.chain.adapters.service_keys import ensure_owner, ensure_sender
 from neo_service_layer.kernel.chain.ports.role_keys import RoleKeyStore
 from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.config import Settings
@@ -30,6 +33,8 @@ from neo_service_layer.kernel.observability.logs import get_logger
 
 log = get_logger("nsl.chain")
 
+#: GAS given to the development owner key (administration transactions only)
+DEV_OWNER_GAS = 1000
 REPO_CONTRACTS = Path(__file__).resolve().parents[5] / "contracts" / "build"
 
 
@@ -66,6 +71,20 @@ def privnet_for(settings: Settings) -> Privnet:
     )
 
 
+async def contract_owner(
+    settings: Settings, store: RoleKeyStore, enclave: Enclave, clock: Clock
+) -> types.UInt160:
+    """The owner the contracts are deployed with: ``NSL_NEO_CONTRACT_OWNER`` (an address: a committee or
+    multisig account that signs elsewhere), else the development ``contract-owner`` key. Never the sender."""
+    if settings.neo_contract_owner:
+        try:
+            owner: types.UInt160 = wallet_utils.address_to_script_hash(settings.neo_contract_owner)
+        except ValueError as exc:
+            raise ValueError("NSL_NEO_CONTRACT_OWNER is not a Neo N3 address") from exc
+        return owner
+    return (await ensure_owner(store, enclave, clock)).script_hash
+
+
 @dataclass(frozen=True, slots=True)
 class Provisioned:
     network: NetworkFile
@@ -91,16 +110,20 @@ async def provision(
 ) -> Provisioned:
     """Deploy (once) and describe the local chain; write and return ``network.json``.
 
-    The kernel makes the transaction sender (owner of every service contract, so the worker may record
-    callback failures); each service's ``prepare`` hook creates its keys and publishes their public keys,
-    then its contracts are deployed with the ``_deploy`` data it gives. A chain provisioned before a
-    contract existed gets just the missing one; a file whose magic or keys changed is rebuilt.
+    The kernel makes the transaction sender (operator of every service contract, so the worker may
+    record callback failures) and the owner (``contract_owner``); each service's ``prepare`` hook
+    creates its keys and publishes their public keys, then its contracts are deployed with the
+    ``_deploy`` data it gives. A chain provisioned before a contract existed gets just the missing one;
+    a file whose magic or keys changed is rebuilt. The contracts are registered with the enclave
+    (``allow_contracts``, every time: the enclave's state may be newer than the chain's), so the sender
+    key signs calls to them and to nothing else.
     """
     sender = await ensure_sender(store, enclave, clock)
+    owner = await contract_owner(settings, store, enclave, clock)
     block_time = settings.neo_block_time_seconds
     context = ProvisionContext(
-        settings, net.rpc_url, block_time, store, enclave, clock, owner=sender.script_hash,
-        public_keys={"sender": sender.public_key.hex()},
+        settings, net.rpc_url, block_time, store, enclave, clock, owner=owner,
+        operator=sender.script_hash, public_keys={"sender": sender.public_key.hex()},
     )  # fmt: skip
     for hook in hooks:
         if hook.prepare is not None:
@@ -122,6 +145,7 @@ async def provision(
         existing.rpc_url, existing.ws_url, existing.block_time = net.rpc_url, net.ws_url, block_time
         existing.service_keys = dict(context.public_keys)
         existing.write(settings.data_dir)
+        await enclave.allow_contracts(net.magic, contracts)
         return Provisioned(existing, deployed=False)
 
     committee = deploy.committee_invoker(deploy.make_facade(net.rpc_url, block_time), block_time)
@@ -132,6 +156,8 @@ async def provision(
             contracts[name] = f"0x{await deploy.deploy_contract(committee, nef, manifest, data)}"
     if not reuse:
         await deploy.fund(committee, sender.script_hash, settings.neo_local_sender_gas * deploy.GAS)
+        if not settings.neo_contract_owner:  # the development owner key pays its own transactions
+            await deploy.fund(committee, owner, DEV_OWNER_GAS * deploy.GAS)
     async with noderpc.NeoRpcClient(net.rpc_url, timeout=10.0) as client:
         height = await client.get_block_count() - 1
     if reuse and existing is not None:
@@ -147,5 +173,6 @@ async def provision(
         deployed_height=height,
     )
     file.write(settings.data_dir)
+    await enclave.allow_contracts(net.magic, contracts)
     log.info("local chain provisioned", contracts=contracts, height=height)
     return Provisioned(file, deployed=True)

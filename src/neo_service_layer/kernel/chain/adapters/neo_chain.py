@@ -17,14 +17,13 @@ from typing import Any
 
 from neo3 import vm
 from neo3.api import noderpc
-from neo3.api.helpers import signing
 from neo3.contracts.contract import CONTRACT_HASHES
 from neo3.core import types
 from neo3.network.payloads import transaction, verification
 from neo3.wallet import utils as wallet_utils
 
 from neo_service_layer.kernel.chain.adapters.rpc import RpcPool
-from neo_service_layer.kernel.chain.adapters.signing import EnclaveAccount
+from neo_service_layer.kernel.chain.adapters.signing import EnclaveAccount, TransactionSigner
 from neo_service_layer.kernel.chain.ports.chain import (
     HALT,
     BlockEvents,
@@ -154,7 +153,7 @@ class NeoChain:
         *,
         magic: int,
         sender: EnclaveAccount,
-        sign: signing.SigningFunction,
+        sign: TransactionSigner,
         valid_until_blocks: int,
         system_fee_margin: float = 0.0,
     ) -> None:
@@ -225,7 +224,7 @@ class NeoChain:
         tx.witnesses = [verification.Witness(b"", self._account.verification_script)]
         tx.network_fee = await self.pool.call(lambda ep: ep.client.calculate_network_fee(tx))
         tx.witnesses = []
-        await self._sign(tx, signing.SigningDetails(self._magic))
+        await self._sign(tx, self._magic, count - 1)
         return SignedTransaction(
             tx_hash=hash_text(tx.hash()),
             raw=tx.to_array(),

@@ -24,7 +24,9 @@ class ProvisionContext:
     """The local chain being provisioned, the enclave and the keys published so far.
 
     Attributes:
-        owner: script hash of the account that owns the service contracts.
+        owner: script hash of the account that administers the service contracts (cold: never the
+            sender; ``NSL_NEO_CONTRACT_OWNER`` or the development ``contract-owner`` key).
+        operator: script hash of the services' transaction sender (``markCallbackFailed`` only).
         public_keys: ``{name: public key hex}`` written to ``network.json``; each ``prepare`` adds its own.
     """
 
@@ -35,7 +37,17 @@ class ProvisionContext:
     enclave: Enclave
     clock: Clock
     owner: types.UInt160
+    operator: types.UInt160
     public_keys: dict[str, str] = field(default_factory=dict)
+
+    def admin_args(self) -> list[Any]:
+        """The ``_deploy`` data every service contract starts with (``service_admin.init_admin``):
+        ``[owner, operator, update delay in blocks]``."""
+        return [self.owner, self.operator, self.settings.neo_update_delay_blocks]
+
+    def funds_args(self) -> list[Any]:
+        """What a contract taking fees adds (``service_funds.init_funds``): ``[refund timeout]``."""
+        return [self.settings.neo_refund_blocks]
 
     def public_key(self, name: str) -> bytes:
         """A public key published by an earlier ``prepare`` hook."""

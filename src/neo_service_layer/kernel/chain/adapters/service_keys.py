@@ -19,6 +19,8 @@ from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.enclave_client.ports import Enclave
 
 SENDER_ROLE = "sender"
+#: the development owner of the service contracts (a key of its own, signed with by the cli client only)
+OWNER_ROLE = "contract-owner"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,4 +64,18 @@ async def ensure_sender(store: RoleKeyStore, enclave: Enclave, clock: Clock) -> 
 
 async def load_sender(store: RoleKeyStore) -> EnclaveAccount | None:
     key = await load_role_key(store, SENDER_ROLE)
+    return EnclaveAccount(key.key_id, key.public_key) if key is not None else None
+
+
+async def ensure_owner(store: RoleKeyStore, enclave: Enclave, clock: Clock) -> EnclaveAccount:
+    """The development owner of the service contracts, created once: never the sender (administration
+    only; purpose ``contract-owner``, which the enclave lets only the ``cli`` client sign with)."""
+    key = await ensure_role_key(
+        store, enclave, clock, OWNER_ROLE, KeyKind.SECP256R1, [Purpose.CONTRACT_OWNER]
+    )
+    return EnclaveAccount(key.key_id, key.public_key)
+
+
+async def load_owner(store: RoleKeyStore) -> EnclaveAccount | None:
+    key = await load_role_key(store, OWNER_ROLE)
     return EnclaveAccount(key.key_id, key.public_key) if key is not None else None

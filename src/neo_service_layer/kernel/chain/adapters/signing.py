@@ -1,26 +1,27 @@
 """Transaction signing through the enclave: watch-only accounts on this side, keys inside the enclave.
 
-``enclave_signing_function`` is a neo-mamba ``SigningFunction``: it sends the transaction hash and the
-network magic to the enclave (``SignatureFormat.NEO_TX``: the enclave signs ``magic (u32 LE) || hash``)
-and adds the standard single-signature witness. It fits ``TxBuilder.add_signer`` as well as
-:class:`neo_service_layer.kernel.chain.adapters.neo_chain.NeoChain`.
+``enclave_signing_function`` gives :class:`neo_service_layer.kernel.chain.adapters.neo_chain.NeoChain`
+its ``TransactionSigner``: it sends the whole unsigned transaction, the network magic and the chain
+height to the enclave's ``sign_transaction`` (the enclave parses the transaction, signs
+``magic (u32 LE) || hash`` only for the services' own calls on registered contracts, with bounded fees
+and ``validUntilBlock``) and adds the standard single-signature witness. The sender key signs nothing
+raw for the worker; only the ``cli`` token keeps raw signing (deployment).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 from neo3 import vm
-from neo3.api.helpers import signing
 from neo3.contracts import utils as contract_utils
-from neo3.core import cryptography, types
+from neo3.core import cryptography, serialization, types
 from neo3.core import utils as core_utils
 from neo3.network.payloads import transaction, verification
 from neo3.wallet import utils as wallet_utils
 
-from neo_service_layer.enclave.wire.keys import PLATFORM_KEY_OWNER, KeyId, Purpose, SignatureFormat
+from neo_service_layer.enclave.wire.keys import KeyId
 from neo_service_layer.kernel.enclave_client.ports import Enclave
 
 
@@ -54,19 +55,26 @@ def invocation_script(signature: bytes) -> bytes:
     return data
 
 
-def enclave_signing_function(
-    enclave: Callable[[], Enclave], account: EnclaveAccount, tenant: str = PLATFORM_KEY_OWNER
-) -> signing.SigningFunction:
-    """A neo-mamba signing function that asks the enclave to sign and appends the witness."""
+class TransactionSigner(Protocol):
+    """Adds the sender's witness to ``tx`` for network ``magic``; ``height`` is the chain height seen."""
 
-    async def sign(tx: transaction.Transaction, details: signing.SigningDetails) -> Any:
-        signature = await enclave().sign(
-            account.key_id,
-            tx.hash().to_array(),
-            tenant=tenant,
-            purpose=Purpose.NEO_TX,
-            fmt=SignatureFormat.NEO_TX,
-            network_magic=details.network,
+    async def __call__(self, tx: transaction.Transaction, magic: int, height: int) -> None: ...
+
+
+def unsigned_bytes(tx: transaction.Transaction) -> bytes:
+    """The unsigned part of ``tx``: what its hash covers and what the enclave reads."""
+    with serialization.BinaryWriter() as writer:
+        tx.serialize_unsigned(writer)
+        data: bytes = writer.to_array()
+    return data
+
+
+def enclave_signing_function(enclave: Callable[[], Enclave], account: EnclaveAccount) -> TransactionSigner:
+    """A signer that has the enclave read and sign the transaction, then appends the witness."""
+
+    async def sign(tx: transaction.Transaction, magic: int, height: int) -> None:
+        signature = await enclave().sign_transaction(
+            account.key_id, unsigned_bytes(tx), network_magic=magic, height=height
         )
         tx.witnesses.append(verification.Witness(invocation_script(signature), account.verification_script))
 

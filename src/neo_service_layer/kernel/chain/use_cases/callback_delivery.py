@@ -6,6 +6,10 @@ dry-run halts within the GAS cap; otherwise each request alone, falling back to
 ``[fulfill; markCallbackFailed(reason)]``, then ``fulfill`` alone, and only if even that faults is the
 request marked failed with the VM's reason — nothing whose dry-run faults is ever sent.
 
+The enclave signs a transaction only within its bounds (``enclave/tx_rules.py``: a system fee of at
+most 50 GAS by default); a group it refuses (``PolicyDenied``) is sent one request at a time, each
+within the per-request GAS cap.
+
 A dry-run can halt while the real block FAULTs (the state changed in between, e.g. a callback that
 depends on block data). Such a request (``chain_faults >= 1``, counted by the outbox relay) is never
 batched again, so it cannot make its neighbours' answers fault: after a fault in a group it is sent alone
@@ -19,6 +23,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Protocol
 
+from neo_service_layer.enclave.wire.keys import PolicyDenied
 from neo_service_layer.kernel.chain.ports.chain import Chain, ChainObserver, ContractCall, DryRun, SendOutcome
 from neo_service_layer.kernel.chain.ports.request_store import RequestStore
 from neo_service_layer.kernel.chain.rules import ChainRequest, Fulfilment
@@ -77,9 +82,15 @@ class CallbackDelivery[T: Answer, A](ABC):
         if group:
             calls = [c for a in group for c in (self._fulfill(a), self._deliver(a))]
             dry = await self._chain.dry_run(calls)
+            sent = False
             if dry.halted and self._gas_ok(dry, len(group)):
-                await self._send(calls, dry, [self._fulfilment(a, True) for a in group])
-            else:
+                try:
+                    await self._send(calls, dry, [self._fulfilment(a, True) for a in group])
+                    sent = True
+                except PolicyDenied:  # the enclave's bounds (a group's fees): each request alone
+                    if len(group) == 1:
+                        raise
+            if not sent:
                 for answer in group:  # something in the group faults: find out which, one by one
                     await self._send_single(answer)
         for answer in faulted:

@@ -123,3 +123,56 @@ async def remove_member(
     tenant_id: str, user_id: str, principal: TenantAdmin, request: Request, meta: Meta
 ) -> None:
     await identity_of(request).identity.remove_member(principal, tenant_id, user_id, meta=meta)
+
+
+class EnclaveCredentials(BaseModel):
+    enabled: bool = Field(
+        description=(
+            "When true the enclave itself refuses every use of the tenant's keys (sign, create, rotate, "
+            "disable, destroy, re-syncing a remembered import source) that does not carry one of the "
+            "tenant's own API keys with the operation's scope: a compromised API process cannot use "
+            "them, and sessions (password, TOTP) cannot either. Default false."
+        )
+    )
+
+
+class EnclaveCredentialsSwitch(EnclaveCredentials):
+    fresh_start: bool = Field(
+        default=False,
+        description=(
+            "With enabled: every API key of the tenant issued before now stops working for its keys, "
+            "except the one making this call (re-issue the others). Use it when a key may have been "
+            "minted while the tenant did not enforce."
+        ),
+    )
+
+
+_SWITCH_RESPONSES: dict[int | str, dict[str, str]] = {
+    403: {"description": "missing scope, a session instead of an API key, or the enclave refused the key"},
+    503: {"description": "no enclave is configured or it cannot be reached"},
+}
+
+
+@router.get(
+    "/{tenant_id}/enclave-credentials",
+    summary="Whether the enclave checks this tenant's own API key on every use of its keys",
+    responses=_SWITCH_RESPONSES,
+)
+async def get_enclave_credentials(
+    tenant_id: str, principal: TenantAdmin, request: Request
+) -> EnclaveCredentials:
+    enabled = await identity_of(request).enclave_credentials.enabled(principal, tenant_id)
+    return EnclaveCredentials(enabled=enabled)
+
+
+@router.put(
+    "/{tenant_id}/enclave-credentials",
+    summary="Switch enclave-checked credentials on or off (an API key of the tenant with tenants:admin)",
+    responses=_SWITCH_RESPONSES,
+)
+async def put_enclave_credentials(
+    tenant_id: str, body: EnclaveCredentialsSwitch, principal: TenantAdmin, request: Request, meta: Meta
+) -> EnclaveCredentials:
+    switch = identity_of(request).enclave_credentials
+    enabled = await switch.switch(principal, tenant_id, body.enabled, fresh_start=body.fresh_start, meta=meta)
+    return EnclaveCredentials(enabled=enabled)

@@ -20,6 +20,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import TypeAlias
 
+from neo_service_layer.enclave.wire.credentials import ApiKeyCredential
 from neo_service_layer.kernel.identity.rules.accounts import SUPERADMIN, Role, TenantId
 from neo_service_layer.kernel.identity.rules.errors import MissingScope, TenantMismatch
 
@@ -157,6 +158,8 @@ class Principal:
         token_id: the access token's ``jti`` (users), for logout.
         session_id: the refresh-token family of the session (users).
         plan: the tenant's plan, for per-plan rate limits.
+        credential: the API key the caller presented, with its claims (API keys only), passed to the
+            enclave so it can check the tenant's own credential (enclave-checked credentials).
     """
 
     tenant_id: TenantId
@@ -168,6 +171,7 @@ class Principal:
     token_id: str | None = None
     session_id: str | None = None
     plan: str = "default"
+    credential: ApiKeyCredential | None = field(default=None, repr=False, compare=False)
 
     @property
     def is_superadmin(self) -> bool:

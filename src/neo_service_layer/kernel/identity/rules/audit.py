@@ -38,6 +38,7 @@ class Actions:
     API_KEY_REVOKE = "apikey.revoke"
     API_KEY_REFUSED = "apikey.refused"
     TENANT_CREATE = "tenant.create"
+    TENANT_ENCLAVE_CREDENTIALS = "tenant.enclave_credentials"
     MEMBER_ADD = "member.add"
     MEMBER_ROLE_CHANGE = "member.role_change"
     MEMBER_REMOVE = "member.remove"

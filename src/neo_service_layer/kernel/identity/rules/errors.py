@@ -56,6 +56,12 @@ class MissingScope(PermissionDenied):
     code = "missing-scope"
 
 
+class CredentialProofRequired(PermissionDenied):
+    """Only one of the tenant's own API keys can prove the tenant to the enclave (not a session)."""
+
+    code = "api-key-required"
+
+
 class ScopeNotHeld(PermissionDenied):
     code = "scope-not-held"
 

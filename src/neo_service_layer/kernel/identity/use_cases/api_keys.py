@@ -1,4 +1,10 @@
-"""API keys for machines: created with an explicit subset of the creator's scopes, shown once."""
+"""API keys for machines: created with an explicit subset of the creator's scopes, shown once.
+
+With an enclave, a key's secret is issued by the enclave (random part and a tag under a key only the
+enclave holds, over tenant, id, prefix, scopes and expiry) and revocations are told to it, so a tenant
+with enclave-checked credentials can have its key operations checked against the key itself. Without
+an enclave (development tools, tests of identity alone) the secret is random, as before.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from datetime import datetime
 from neo_service_layer.enclave.wire.errors import InvalidInput
 from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.identity.ports.audit import AuditLog
+from neo_service_layer.kernel.identity.ports.enclave_credentials import EnclaveCredentials
 from neo_service_layer.kernel.identity.ports.identity import IdentityUnitOfWorkFactory, SecretBox
 from neo_service_layer.kernel.identity.rules.access import Principal, ScopeCatalogue, Scopes
 from neo_service_layer.kernel.identity.rules.api_keys import API_KEY_PREFIX, ApiKey, api_key_scopes
@@ -27,7 +34,9 @@ class ApiKeyService:
         audit: AuditLog,
         clock: Clock,
         catalogue: ScopeCatalogue,
+        enclave: EnclaveCredentials | None = None,
     ) -> None:
+        self._enclave = enclave
         self._uow = uow
         self._box = box
         self._audit = audit
@@ -51,12 +60,14 @@ class ApiKeyService:
         now = self._clock.now()
         if not name.strip() or len(name) > MAX_NAME:
             raise InvalidInput(f"name: 1-{MAX_NAME} characters")
-        if expires_at is not None and expires_at <= now:
-            raise InvalidInput("expires_at must be in the future")
-        prefix = secrets.token_hex(6)
-        secret = secrets.token_urlsafe(32)
+        if expires_at is not None:  # whole seconds: what the enclave binds into the key
+            expires_at = expires_at.replace(microsecond=0)
+            if expires_at <= now:
+                raise InvalidInput("expires_at must be in the future")
+        key_id, prefix = f"key_{uuid.uuid4().hex[:20]}", secrets.token_hex(6)
+        secret = await self._secret(principal, tenant_id, key_id, prefix, granted, expires_at)
         key = ApiKey(
-            id=f"key_{uuid.uuid4().hex[:20]}",
+            id=key_id,
             tenant_id=tenant_id,
             prefix=prefix,
             secret_hash=self._box.mac("api-key", secret),
@@ -75,6 +86,26 @@ class ApiKeyService:
             principal, key, Actions.API_KEY_CREATE, meta, {"scopes": " ".join(sorted(granted))}
         )
         return key, f"{API_KEY_PREFIX}{prefix}_{secret}"
+
+    async def _secret(
+        self,
+        principal: Principal,
+        tenant_id: str,
+        key_id: str,
+        prefix: str,
+        scopes: frozenset[str],
+        expires_at: datetime | None,
+    ) -> str:
+        if self._enclave is None:
+            return secrets.token_urlsafe(32)
+        # an enforcing tenant's keys are issued only on presentation of one of its admin keys
+        return await self._enclave.with_credential(principal.credential).issue_api_key(
+            tenant=tenant_id,
+            key_id=key_id,
+            prefix=prefix,
+            scopes=sorted(scopes),
+            expires_at=None if expires_at is None else int(expires_at.timestamp()),
+        )
 
     async def list_keys(self, principal: Principal, tenant_id: str) -> list[ApiKey]:
         principal.require(Scopes.APIKEYS_ADMIN)
@@ -101,6 +132,8 @@ class ApiKeyService:
             key = await uow.api_keys.get(tenant_id, key_id)
             if key is None:
                 raise ApiKeyNotFound(f"no API key {key_id!r} in this tenant")
+            if self._enclave is not None:  # first: the enclave refuses it even if the database lags
+                await self._enclave.revoke_api_key(key_id)
             await uow.api_keys.revoke(tenant_id, key_id, now)
             await uow.commit()
         await self._record(principal, key, Actions.API_KEY_REVOKE, meta, {})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 
+from neo_service_layer.enclave.wire.credentials import ApiKeyCredential
 from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.identity.ports.audit import AuditLog
 from neo_service_layer.kernel.identity.ports.identity import IdentityUnitOfWorkFactory, SecretBox, TokenCodec
@@ -105,4 +106,11 @@ class BearerAuthenticator:
             scopes=key.scopes,
             key_id=key.id,
             plan=key.plan,
+            credential=ApiKeyCredential(
+                api_key=credential,
+                tenant=key.tenant_id,
+                key_id=key.id,
+                scopes=tuple(sorted(key.scopes)),
+                expires_at=None if key.expires_at is None else int(key.expires_at.timestamp()),
+            ),
         )

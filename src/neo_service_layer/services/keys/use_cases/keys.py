@@ -29,7 +29,7 @@ from neo_service_layer.services.keys.rules import (
     ManagedKey,
 )
 from neo_service_layer.services.keys.scopes import KEYS_READ
-from neo_service_layer.services.keys.use_cases.lifecycle import KeyLifecycle
+from neo_service_layer.services.keys.use_cases.lifecycle import DestructionRun, KeyLifecycle
 from neo_service_layer.services.keys.use_cases.signing import KeySigning, Signed
 from neo_service_layer.services.keys.use_cases.tenant_keys import KeyView, TenantKeys
 
@@ -204,6 +204,7 @@ class KeysService:
         """Rotate every active key older than the maximum age (``nsl keys rotate-due``)."""
         return await self._lifecycle.rotate_due()
 
-    async def destroy_due(self) -> list[KeyId]:
-        """Destroy every key whose destruction grace has passed (the worker's periodic job)."""
+    async def destroy_due(self) -> DestructionRun:
+        """Destroy every key whose destruction grace has passed (the worker's periodic job); keys the
+        enclave refuses are reported in the run, not destroyed."""
         return await self._lifecycle.destroy_due()

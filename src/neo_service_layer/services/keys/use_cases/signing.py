@@ -85,7 +85,8 @@ class KeySigning:
             number = key.sign_version(version)
             key.check_purpose(purpose)
             details["version"] = str(number)
-            enclave, tenant = self._enclave(), principal.tenant_id
+            # the caller's API key goes along: a tenant enforcing enclave-checked credentials needs it
+            enclave, tenant = self._enclave().with_credential(principal.credential), principal.tenant_id
             if batch:
                 signatures = await enclave.sign_batch(
                     key_id,

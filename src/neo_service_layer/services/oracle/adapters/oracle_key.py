@@ -1,8 +1,8 @@
 """The oracle's platform key: secp256r1, purpose ``oracle``, created once in the enclave.
 
-It signs oracle answers (``enclave.wire.oracle.response_message``) and price feed updates
-(``services.feeds.rules.updates.update_message``); the oracle and feed contracts are deployed with its
-public key. It is remembered under the role ``oracle-ecdsa`` like every platform key.
+It signs oracle answers (``enclave.wire.oracle.response_message``, in ``oracle_fetch``) and price feed
+rounds (``enclave.wire.feeds.round_message``, in ``feed_round``); the oracle and feed contracts are
+deployed with its public key. It is remembered under the role ``oracle-ecdsa`` like every platform key.
 """
 
 from __future__ import annotations

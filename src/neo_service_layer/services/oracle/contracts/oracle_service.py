@@ -1,35 +1,52 @@
 """Oracle service: consumers prepay GAS, ask for a web value, and get it back in a callback.
 
-Flow (see contracts/README.md and docs/oracle.md for the full rules and the exact byte encoding):
+Flow (contracts/README.md and docs/oracle.md have the rules and the exact byte encoding, mirrored by
+``enclave/wire/oracle.py``):
 
-1. ``request(url, filter, callback, userData)`` from a consumer contract takes the fee from the consumer's
-   prepaid balance and emits ``OracleRequested(requestId, consumer, url, filter)``. ``url`` is an
-   ``https://`` URL fetched with GET, or ``nsl://template/<id>``: a request template (method, headers with
-   tenant secrets, body) registered off chain by the tenant.
-2. The enclave fetches, applies the JSONPath filter and signs with its secp256r1 oracle key
-   ``"NSL-ORACLE-V2" || u32le(magic) || contract || u64le(requestId) || consumer || u32le(code) ||
-   u64le(timestamp) || u32le(len(url)) || url || u32le(len(filter)) || filter || u32le(len(result)) ||
-   result`` (64-byte r||s). ``magic`` is this network's (``Runtime.GetNetwork``), ``contract`` this
-   contract's script hash and ``consumer`` the request's stored consumer (20 bytes as NeoVM stores them),
-   so an answer signed for another network, deployment or consumer does not verify.
-3. ``fulfill(requestId, code, result, timestamp, signature)`` checks that signature with CryptoLib and stores
-   the response (state FULFILLED). It never calls the consumer, so no consumer can make it fail.
-4. ``deliver(requestId)`` calls ``consumer.callback(requestId, code, result, userData)``. A THROW in the
-   callback is caught: state CALLBACK_FAILED and ``CallbackFailed``. An ABORT/ASSERT cannot be caught in
-   NeoVM: that ``deliver`` transaction faults and the stored response stays readable; the owner can record
-   the failure with ``markCallbackFailed``.
+1. ``request(url, filter, callback, userData)`` (a consumer contract) moves the price (``fee()``: base fee
+   + callback GAS cap + byte price x maximum result size) from the consumer's balance into the request's
+   escrow and emits ``OracleRequested(requestId, consumer, url, filter)``. ``url`` is an ``https://``
+   URL fetched with GET, or ``nsl://template/<id>``: a request template registered off chain.
+2. The enclave fetches, filters and signs ``"NSL-ORACLE-V2" || u32le(magic) || contract ||
+   u64le(requestId) || consumer || u32le(code) || u64le(timestamp) || u32le(len(url)) || url ||
+   u32le(len(filter)) || filter || u32le(len(result)) || result`` (64-byte r||s), bound to this network,
+   this contract and the request's consumer.
+3. ``fulfill(requestId, code, result, timestamp, signature)`` checks it and stores the response
+   (FULFILLED); the escrow is earned except the unused result bytes, which go back to the balance. It
+   calls nobody. A request still pending ``refundBlocks()`` after it was made may be refunded by anyone.
+4. ``deliver(requestId)`` calls ``consumer.callback(requestId, code, result, userData)``: a THROW is
+   caught (CALLBACK_FAILED); an ABORT, or more than ``callbackGasCap()`` GAS burnt, faults the delivery
+   and the operator records it with ``markCallbackFailed``.
+
+Owner, operator, owner delay, pause: ``kernel/chain/contracts/service_admin.py``; balances, escrow,
+refunds, fees: ``kernel/chain/contracts/service_funds.py``.
 """
 
 from typing import Any, cast
 
 from boa3.sc import runtime, storage
 from boa3.sc.compiletime import NeoMetadata, public
-from boa3.sc.contracts import ContractManagement, CryptoLib, GasToken, LedgerContract
-from boa3.sc.types import ECPoint, NamedCurveHash, Transaction, UInt160
+from boa3.sc.contracts import ContractManagement, CryptoLib, LedgerContract
+from boa3.sc.types import ECPoint, NamedCurveHash, UInt160
 from boa3.sc.utils import CreateNewEvent, abort, call_contract, to_bytes
 
-# ---------------------------------------------------------------------------------------------------------
-# constants
+# the libraries' public methods listed here are this contract's (neo3-boa exports an imported @public).
+# service_funds comes first: it imports service_admin itself, and neo3-boa keeps the export marks of
+# the module imported last.
+# fmt: off
+# isort: off
+from neo_service_layer.kernel.chain.contracts.service_funds import (
+    balance_of, base_fee, callback_gas_cap, collected_fees, escrow_fee, escrow_of, escrowed_fees,
+    init_funds, measure_callback_end, measure_callback_start, onNEP17Payment, refund_blocks, refund_fee,
+    set_callback_gas_cap, set_fee, settle_fee, withdraw, withdraw_fees,
+)
+from neo_service_layer.kernel.chain.contracts.service_admin import (
+    cancel_destroy, cancel_update, destroy, init_admin, is_paused, not_paused, only_operator, only_owner,
+    operator, owner, pause, schedule_destroy, schedule_update, scheduled_destroy, scheduled_update,
+    set_operator, unpause, update, update_delay,
+)
+# isort: on
+# fmt: on
 
 MESSAGE_TAG = b"NSL-ORACLE-V2"
 MAX_URL = 512
@@ -39,8 +56,9 @@ MAX_RESULT = 65536
 MAX_CODE = 255
 MAX_CALLBACK_NAME = 64
 MAX_REASON = 256
-DEFAULT_FEE = 10_000_000  # 0.1 GAS
 CODE_SUCCESS = 0
+DEFAULT_BYTE_PRICE = 100_000  # 0.001 GAS per result byte: what storing it costs at the default price
+DEFAULT_MAX_RESULT = 1024
 
 # request states
 STATE_NONE = 0
@@ -48,19 +66,18 @@ STATE_PENDING = 1
 STATE_FULFILLED = 2
 STATE_DELIVERED = 3
 STATE_CALLBACK_FAILED = 4
+STATE_REFUNDED = 5
 
-# storage keys
-KEY_OWNER = b"o"
-KEY_FEE = b"f"
-KEY_PAUSED = b"p"
+# storage keys (the libraries' keys start with "_")
 KEY_NEXT_ID = b"n"
-KEY_COLLECTED = b"c"
+KEY_BYTE_PRICE = b"P"
+KEY_MAX_RESULT = b"M"
 KEY_VERSION = b"v"
 KEY_PREV_CUTOFF = b"x"  # first request id the previous key may NOT sign for
 KEY_PREV_DEADLINE = b"y"  # last block height at which the previous key is accepted
 PREFIX_ECDSA = b"k"
-PREFIX_BALANCE = b"B"
-PREFIX_REQUEST = b"r"  # + u64le(id): [consumer, url, filter, callback, userData], written once
+# + u64le(id): [consumer, url, filter, callback, userData, maxResult, bytePrice, gasCap], written once
+PREFIX_REQUEST = b"r"
 PREFIX_STATE = b"s"  # + u64le(id): request state
 PREFIX_RESPONSE = b"R"  # + u64le(id): [code, result, timestamp, keyVersion], written once by fulfill
 PREFIX_FAILURE = b"e"  # + u64le(id): why the callback failed
@@ -71,6 +88,9 @@ F_URL = 1
 F_FILTER = 2
 F_CALLBACK = 3
 F_USER_DATA = 4
+F_MAX_RESULT = 5
+F_BYTE_PRICE = 6
+F_GAS_CAP = 7
 # response fields
 R_CODE = 0
 R_RESULT = 1
@@ -86,21 +106,13 @@ def manifest_metadata() -> NeoMetadata:
     return meta
 
 
-# ---------------------------------------------------------------------------------------------------------
-# events
-
 OracleRequested = CreateNewEvent(
     [("requestId", int), ("consumer", UInt160), ("url", str), ("filter", str)], "OracleRequested"
 )
 OracleFulfilled = CreateNewEvent([("requestId", int), ("code", int)], "OracleFulfilled")
 OracleDelivered = CreateNewEvent([("requestId", int)], "OracleDelivered")
 CallbackFailed = CreateNewEvent([("requestId", int), ("reason", str)], "CallbackFailed")
-BalanceCredited = CreateNewEvent([("consumer", UInt160), ("amount", int)], "BalanceCredited")
 KeyRotated = CreateNewEvent([("version", int), ("publicKey", bytes)], "KeyRotated")
-
-
-# ---------------------------------------------------------------------------------------------------------
-# helpers
 
 
 def _id_bytes(request_id: int) -> bytes:
@@ -125,14 +137,6 @@ def _request(request_id: int) -> list:
 
 def _response(request_id: int) -> list:
     return cast(list, storage.get_list(PREFIX_RESPONSE + _id_bytes(request_id)))
-
-
-def _owner() -> UInt160:
-    return storage.get_uint160(KEY_OWNER)
-
-
-def _only_owner():
-    assert runtime.check_witness(_owner()), "only the owner may do this"
 
 
 def _install_key(public_key: bytes) -> int:
@@ -163,88 +167,55 @@ def _u32(value: int) -> bytes:
     return to_bytes(value + 0x100000000, 5)[:4]
 
 
-# ---------------------------------------------------------------------------------------------------------
-# lifecycle
-
-
 @public
 def _deploy(data: Any, update: bool):
-    """data: [owner, publicKey (33 bytes)], or None: owner = sender, no key until rotateKey."""
-    if update:
-        return
-    tx = cast(Transaction, runtime.script_container)
-    owner = tx.sender
-    storage.put_int(KEY_FEE, DEFAULT_FEE)
-    if data is not None:
-        args = cast(list, data)
-        owner = cast(UInt160, args[0])
-        if len(args) >= 2:
-            _install_key(cast(bytes, args[1]))
-    assert len(owner) == 20, "owner must be a script hash"
-    storage.put_uint160(KEY_OWNER, owner)
+    """data: [owner, operator, updateDelay, refundBlocks, publicKey (33 bytes)]; a missing entry (or
+    None): owner and operator = sender, default delay and refund timeout, no key until ``rotateKey``."""
+    if not update:
+        _setup(data)
 
 
-@public
-def update(nef_file: bytes, manifest: bytes):
-    """Owner only: replace the contract code (storage is kept)."""
-    _only_owner()
-    ContractManagement.update(nef_file, manifest)
-
-
-@public
-def destroy():
-    """Owner only: remove the contract and its storage for good."""
-    _only_owner()
-    ContractManagement.destroy()
-
-
-# ---------------------------------------------------------------------------------------------------------
-# payments and balances
-
-
-@public
-def onNEP17Payment(from_address: UInt160 | None, amount: int, data: Any):
-    """GAS only: credit the prepaid balance of ``data`` (a consumer script hash) or of the sender."""
-    assert runtime.calling_script_hash == GasToken.hash, "only GAS is accepted"
-    assert amount > 0, "amount must be positive"
-    if data is None:
-        if from_address is None:
-            abort("a payment without sender must name the consumer in data")
-        consumer = cast(UInt160, from_address)
-    else:
-        consumer = cast(UInt160, data)
-    assert isinstance(consumer, UInt160), "data must be a 20-byte consumer script hash or null"
-    key = PREFIX_BALANCE + consumer
-    storage.put_int(key, storage.get_int(key) + amount)
-    BalanceCredited(consumer, amount)
-
-
-@public(name="balanceOf", safe=True)
-def balance_of(consumer: UInt160) -> int:
-    """Prepaid GAS balance of ``consumer`` (fractions)."""
-    return storage.get_int(PREFIX_BALANCE + consumer)
+def _setup(data: Any):
+    """``_deploy``'s work (neo3-boa 1.5 drops ``args = ...`` assignments inside ``_deploy`` itself)."""
+    args = cast(list, [])
+    if isinstance(data, list):
+        args = data
+    init_admin(args, 0)
+    init_funds(args, 3)
+    storage.put_int(KEY_BYTE_PRICE, DEFAULT_BYTE_PRICE)
+    storage.put_int(KEY_MAX_RESULT, DEFAULT_MAX_RESULT)
+    if len(args) >= 5:
+        _install_key(cast(bytes, args[4]))
 
 
 @public(safe=True)
 def fee() -> int:
-    """Fee per request, in GAS fractions."""
-    return storage.get_int(KEY_FEE)
+    """Price of a request in GAS fractions: base fee + callback GAS cap + byte price x maximum result
+    size (the unused bytes' part goes back to the consumer's balance at fulfilment)."""
+    return base_fee() + callback_gas_cap() + storage.get_int(KEY_BYTE_PRICE) * storage.get_int(KEY_MAX_RESULT)
 
 
-@public(name="collectedFees", safe=True)
-def collected_fees() -> int:
-    """Fees taken from consumers and not yet withdrawn by the owner."""
-    return storage.get_int(KEY_COLLECTED)
+@public(name="resultPricing", safe=True)
+def result_pricing() -> list:
+    """[bytePrice, maxResult]: GAS fractions per result byte, largest result a new request allows."""
+    return [storage.get_int(KEY_BYTE_PRICE), storage.get_int(KEY_MAX_RESULT)]
 
 
-# ---------------------------------------------------------------------------------------------------------
-# requests
+@public(name="setResultPricing")
+def set_result_pricing(bytePrice: int, maxResult: int):
+    """Owner only: the byte price and maximum result size of later requests."""
+    only_owner()
+    assert bytePrice >= 0, "bytePrice must not be negative"
+    assert maxResult >= 1, "maxResult must be between 1 and 65536"
+    assert maxResult <= MAX_RESULT, "maxResult must be between 1 and 65536"
+    storage.put_int(KEY_BYTE_PRICE, bytePrice)
+    storage.put_int(KEY_MAX_RESULT, maxResult)
 
 
 @public
 def request(url: str, filter: str, callback: str, userData: bytes) -> int:
     """Called by a consumer contract; returns the request id. The fee comes from its prepaid balance."""
-    assert storage.get_int(KEY_PAUSED) == 0, "service is paused"
+    not_paused()
     assert len(url) > 0, "url is required"
     assert len(url) <= MAX_URL, "url must be at most 512 bytes"
     assert len(filter) <= MAX_FILTER, "filter must be at most 256 bytes"
@@ -256,18 +227,16 @@ def request(url: str, filter: str, callback: str, userData: bytes) -> int:
     has_callback = ContractManagement.has_method(consumer, callback, 4)
     assert has_callback, "consumer must be a contract with callback(requestId, code, result, userData)"
 
-    price = storage.get_int(KEY_FEE)
-    balance_key = PREFIX_BALANCE + consumer
-    balance = storage.get_int(balance_key)
-    if balance < price:
-        abort("insufficient prepaid balance: send GAS to the service with data = consumer script hash")
-    storage.put_int(balance_key, balance - price)
-    storage.put_int(KEY_COLLECTED, storage.get_int(KEY_COLLECTED) + price)
-
     request_id = storage.get_int(KEY_NEXT_ID)
     storage.put_int(KEY_NEXT_ID, request_id + 1)
+    escrow_fee(consumer, request_id, fee())
     key = _id_bytes(request_id)
-    storage.put_list(PREFIX_REQUEST + key, [consumer, url, filter, callback, userData])
+    max_result = storage.get_int(KEY_MAX_RESULT)
+    byte_price = storage.get_int(KEY_BYTE_PRICE)
+    storage.put_list(
+        PREFIX_REQUEST + key,
+        [consumer, url, filter, callback, userData, max_result, byte_price, callback_gas_cap()],
+    )
     storage.put_int(PREFIX_STATE + key, STATE_PENDING)
     OracleRequested(request_id, consumer, url, filter)
     return request_id
@@ -276,7 +245,7 @@ def request(url: str, filter: str, callback: str, userData: bytes) -> int:
 @public
 def fulfill(requestId: int, code: int, result: bytes, timestamp: int, signature: bytes):
     """Anyone may submit; valid only with the oracle key's signature. Stores the response, calls nobody."""
-    assert _state(requestId) == STATE_PENDING, "request already fulfilled"
+    assert _state(requestId) == STATE_PENDING, "request is not pending (fulfilled or refunded)"
     assert code >= 0, "code must be between 0 and 255"
     assert code <= MAX_CODE, "code must be between 0 and 255"
     assert len(result) <= MAX_RESULT, "result must be at most 65536 bytes"
@@ -284,6 +253,8 @@ def fulfill(requestId: int, code: int, result: bytes, timestamp: int, signature:
     assert timestamp >= 0, "timestamp must not be negative"
     assert len(signature) == 64, "signature must be 64 bytes r||s"
     record = _request(requestId)
+    max_result = cast(int, record[F_MAX_RESULT])
+    assert len(result) <= max_result, "result is longer than the request's maximum"
     url = to_bytes(cast(str, record[F_URL]))
     filter_bytes = to_bytes(cast(str, record[F_FILTER]))
     message = (
@@ -311,6 +282,8 @@ def fulfill(requestId: int, code: int, result: bytes, timestamp: int, signature:
 
     storage.put_list(PREFIX_RESPONSE + _id_bytes(requestId), [code, result, timestamp, version])
     _set_state(requestId, STATE_FULFILLED)
+    unused = (max_result - len(result)) * cast(int, record[F_BYTE_PRICE])
+    settle_fee(cast(UInt160, record[F_CONSUMER]), requestId, unused)
     OracleFulfilled(requestId, code)
 
 
@@ -320,6 +293,7 @@ def deliver(requestId: int) -> bool:
     state = _state(requestId)
     assert state != STATE_PENDING, "request not fulfilled yet"
     assert state != STATE_DELIVERED, "request already delivered"
+    assert state != STATE_REFUNDED, "request was refunded"
     record = _request(requestId)
     response = _response(requestId)
 
@@ -327,12 +301,14 @@ def deliver(requestId: int) -> bool:
     consumer = cast(UInt160, record[F_CONSUMER])
     callback = cast(str, record[F_CALLBACK])
     delivered = True
+    start = measure_callback_start()
     try:
         call_contract(
             consumer, callback, [requestId, response[R_CODE], response[R_RESULT], record[F_USER_DATA]]
         )
     except Exception:
         delivered = False
+    measure_callback_end(start, cast(int, record[F_GAS_CAP]))
     if delivered:
         OracleDelivered(requestId)
         return True
@@ -345,8 +321,8 @@ def deliver(requestId: int) -> bool:
 
 @public(name="markCallbackFailed")
 def mark_callback_failed(requestId: int, reason: str):
-    """Owner only: record a callback that cannot even run (it ABORTs, faults or runs out of GAS)."""
-    _only_owner()
+    """Operator only: record a callback that cannot even run (it ABORTs, faults or exceeds the GAS cap)."""
+    only_operator()
     assert _state(requestId) == STATE_FULFILLED, "only a fulfilled, undelivered request can be marked"
     assert len(reason) <= MAX_REASON, "reason is too long"
     _set_state(requestId, STATE_CALLBACK_FAILED)
@@ -354,9 +330,18 @@ def mark_callback_failed(requestId: int, reason: str):
     CallbackFailed(requestId, reason)
 
 
+@public
+def refund(requestId: int):
+    """Anyone: a request still pending ``refundBlocks()`` blocks after it was made gets its fee back
+    on its consumer's balance and can no longer be fulfilled."""
+    assert _state(requestId) == STATE_PENDING, "only a pending request can be refunded"
+    refund_fee(cast(UInt160, _request(requestId)[F_CONSUMER]), requestId)
+    _set_state(requestId, STATE_REFUNDED)
+
+
 @public(name="getRequest", safe=True)
 def get_request(requestId: int) -> list:
-    """[state, consumer, url, filter, userData]; state 0 for an unknown id."""
+    """[state, consumer, url, filter, userData]; state 0 for an unknown id, 5 once refunded."""
     state = storage.get_int(PREFIX_STATE + _id_bytes(requestId))
     if state == STATE_NONE:
         return [STATE_NONE, None, "", "", b""]
@@ -367,7 +352,8 @@ def get_request(requestId: int) -> list:
 @public(name="getResponse", safe=True)
 def get_response(requestId: int) -> list:
     """[code, result, timestamp, keyVersion] of a fulfilled request ([-1, b'', 0, 0] before)."""
-    if _state(requestId) < STATE_FULFILLED:
+    state = _state(requestId)
+    if state < STATE_FULFILLED or state == STATE_REFUNDED:
         return [-1, b"", 0, 0]
     response = _response(requestId)
     return [response[R_CODE], response[R_RESULT], response[R_TIMESTAMP], response[R_KEY_VERSION]]
@@ -377,10 +363,6 @@ def get_response(requestId: int) -> list:
 def get_callback_failure(requestId: int) -> str:
     """Why the callback failed ('' if it did not)."""
     return storage.get_str(PREFIX_FAILURE + _id_bytes(requestId))
-
-
-# ---------------------------------------------------------------------------------------------------------
-# keys
 
 
 @public(name="publicKey", safe=True)
@@ -403,7 +385,7 @@ def rotate_key(newKey: bytes, graceBlocks: int) -> int:
     The previous key still fulfils requests made before the rotation (id < cutoff) until block height
     current + graceBlocks; older keys are retired. graceBlocks = 0 retires the previous key at once.
     """
-    _only_owner()
+    only_owner()
     assert graceBlocks >= 0, "graceBlocks must not be negative"
     storage.put_int(KEY_PREV_CUTOFF, storage.get_int(KEY_NEXT_ID))
     if graceBlocks == 0:
@@ -411,51 +393,3 @@ def rotate_key(newKey: bytes, graceBlocks: int) -> int:
     else:
         storage.put_int(KEY_PREV_DEADLINE, LedgerContract.get_current_index() + graceBlocks)
     return _install_key(newKey)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# owner
-
-
-@public(safe=True)
-def owner() -> UInt160:
-    return _owner()
-
-
-@public(name="setFee")
-def set_fee(amount: int):
-    """Owner only: fee per request in GAS fractions."""
-    _only_owner()
-    assert amount >= 0, "fee must not be negative"
-    storage.put_int(KEY_FEE, amount)
-
-
-@public
-def withdraw(to: UInt160, amount: int) -> bool:
-    """Owner only: send collected fees (never consumers' prepaid balances) to ``to``."""
-    _only_owner()
-    assert amount > 0, "amount must be positive"
-    collected = storage.get_int(KEY_COLLECTED)
-    assert amount <= collected, "amount exceeds collected fees"
-    storage.put_int(KEY_COLLECTED, collected - amount)
-    assert GasToken.transfer(runtime.executing_script_hash, to, amount, None), "GAS transfer failed"
-    return True
-
-
-@public
-def pause():
-    """Owner only: refuse new requests (fulfilment and delivery of existing ones continue)."""
-    _only_owner()
-    storage.put_int(KEY_PAUSED, 1)
-
-
-@public
-def unpause():
-    """Owner only."""
-    _only_owner()
-    storage.put_int(KEY_PAUSED, 0)
-
-
-@public(name="isPaused", safe=True)
-def is_paused() -> bool:
-    return storage.get_int(KEY_PAUSED) != 0

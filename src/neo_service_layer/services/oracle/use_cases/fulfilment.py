@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from neo_service_layer.enclave.wire.credentials import ApiKeyCredential
 from neo_service_layer.enclave.wire.errors import InvalidInput, NotFound, PermissionDenied
 from neo_service_layer.enclave.wire.keys import PLATFORM_KEY_OWNER, InvalidKeyRequest
 from neo_service_layer.enclave.wire.oracle import (
@@ -193,9 +194,15 @@ class OracleAnswerer:
         return found
 
     async def _fetch(
-        self, facts: OracleFacts, spec: FetchSpec, tenant: str, secrets: Sequence[SealedSecret]
+        self,
+        facts: OracleFacts,
+        spec: FetchSpec,
+        tenant: str,
+        secrets: Sequence[SealedSecret],
+        credential: ApiKeyCredential | None = None,
     ) -> OracleResponse:
-        return await self._enclave().oracle_fetch(
+        enclave = self._enclave().with_credential(credential)  # an enforcing tenant's secrets need it
+        return await enclave.oracle_fetch(
             facts,
             spec,
             tenant=tenant,
@@ -205,20 +212,25 @@ class OracleAnswerer:
         )
 
     async def fetch_offchain(
-        self, tenant: str, spec: FetchSpec, template: OracleTemplate | None = None
+        self,
+        tenant: str,
+        spec: FetchSpec,
+        template: OracleTemplate | None = None,
+        credential: ApiKeyCredential | None = None,
     ) -> OracleResponse:
         """An answer for the API: a fresh request id from the enclave, secrets of ``tenant``, bound to the
         off-chain facts (magic 0, the zero contract, consumer ``offchain_consumer(tenant)``).
 
         With ``template`` (owned by ``tenant``) the template's request is fetched with ``spec.filter``
-        and its ``nsl://template/<id>`` URL is signed.
+        and its ``nsl://template/<id>`` URL is signed. ``credential`` (the caller's API key) goes to the
+        enclave: a tenant enforcing enclave-checked credentials needs it for its secrets to be used.
         """
         request_id = int.from_bytes(await self._enclave().random(8), "little") % _U63
         if template is not None:
             spec = template.spec_for(spec.filter)
         facts = OracleFacts.offchain(request_id, tenant, template.url if template else spec.url, spec.filter)
         sealed = await self.sealed(tenant, spec)
-        return await self._fetch(facts, spec, tenant, sealed)
+        return await self._fetch(facts, spec, tenant, sealed, credential)
 
     async def refusal(self, facts: OracleFacts, code: ResultCode, detail: str) -> OracleResponse:
         """A signed answer without fetching (code other than SUCCESS, empty result), built in the enclave."""

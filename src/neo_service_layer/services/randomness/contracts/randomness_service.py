@@ -1,23 +1,20 @@
 """Randomness service: consumers prepay GAS, request random words, and get them back in a callback.
 
-Flow (see contracts/README.md for the full rules and the exact byte encodings):
+Flow (rules and exact byte encodings: contracts/README.md, mirrored by ``enclave/wire/randomness.py``):
 
-1. ``request(numWords, callback, userData)`` from a consumer contract takes the fee from the consumer's
-   prepaid balance and emits ``RandomnessRequested(requestId, consumer, numWords, seed)``.
-2. The service's enclave computes ``proof`` = BLS signature over ``vrfInput = "NSL-RANDOMNESS-VRF-V2" ||
-   u32le(magic) || contract || u64le(requestId) || seed`` and ``output = SHA-256(proof)``, then signs with
-   its secp256r1 key ``"NSL-RANDOMNESS-V2" || u32le(magic) || contract || u64le(requestId) || consumer ||
-   seed || output || SHA-256(proof)`` (64-byte r||s). ``magic`` is this network's (``Runtime.GetNetwork``),
-   ``contract`` this contract's script hash and ``consumer`` the request's, both 20 bytes as NeoVM stores
-   them: a fulfilment signed for another network, deployment or consumer does not verify here.
-3. ``fulfill(requestId, output, proof, signature)`` checks that signature with CryptoLib and stores the
-   result (state FULFILLED). It never calls the consumer, so no consumer can make it fail.
-4. ``deliver(requestId)`` calls ``consumer.callback(requestId, words, userData)``. A THROW in the callback is
-   caught: state CALLBACK_FAILED and ``CallbackFailed``. An ABORT/ASSERT cannot be caught in NeoVM: that
-   ``deliver`` transaction faults and the stored result stays untouched and readable; the owner can record
-   the failure with ``markCallbackFailed``. The service sends ``fulfill`` and ``deliver`` in one transaction
-   when a dry-run of both halts, else ``fulfill`` alone.
+1. ``request(numWords, callback, userData)`` (a consumer contract) moves the price from the consumer's
+   balance into the request's escrow and emits ``RandomnessRequested(requestId, consumer, numWords, seed)``.
+2. The enclave makes the BLS ``proof`` over the VRF input, ``output = SHA-256(proof)`` and a secp256r1
+   signature over the fulfil message, both bound to network magic, this contract and the consumer.
+3. ``fulfill(requestId, output, proof, signature)`` checks it, stores the result (FULFILLED) and earns the
+   escrowed fee; it calls nobody. A request still pending ``refundBlocks()`` after it was made may be
+   refunded by anyone (``refund``: fee back to the balance, state REFUNDED, never fulfilled).
+4. ``deliver(requestId)`` calls ``consumer.callback(requestId, words, userData)``: a THROW is caught
+   (CALLBACK_FAILED); an ABORT, or more than ``callbackGasCap()`` GAS burnt, faults the delivery and the
+   operator records it with ``markCallbackFailed``.
 
+Owner, operator, owner delay, pause: ``kernel/chain/contracts/service_admin.py``; balances, escrow,
+refunds, fees: ``kernel/chain/contracts/service_funds.py``.
 word_i = int.from_bytes(SHA-256(output || bytes([i])), "little") mod 2**255, for i in range(numWords).
 """
 
@@ -25,12 +22,26 @@ from typing import Any, cast
 
 from boa3.sc import runtime, storage
 from boa3.sc.compiletime import NeoMetadata, public
-from boa3.sc.contracts import ContractManagement, CryptoLib, GasToken, LedgerContract
+from boa3.sc.contracts import ContractManagement, CryptoLib, LedgerContract
 from boa3.sc.types import ECPoint, NamedCurveHash, Transaction, UInt160
 from boa3.sc.utils import CreateNewEvent, abort, call_contract, to_bytes, to_int
 
-# ---------------------------------------------------------------------------------------------------------
-# constants
+# the libraries' public methods listed here are this contract's (neo3-boa exports an imported @public);
+# service_funds first: it imports service_admin, and neo3-boa keeps the marks of the last import
+# fmt: off
+# isort: off
+from neo_service_layer.kernel.chain.contracts.service_funds import (
+    balance_of, base_fee, callback_gas_cap, collected_fees, escrow_fee, escrow_of, escrowed_fees,
+    init_funds, measure_callback_end, measure_callback_start, onNEP17Payment, refund_blocks, refund_fee,
+    set_callback_gas_cap, set_fee, settle_fee, withdraw, withdraw_fees,
+)
+from neo_service_layer.kernel.chain.contracts.service_admin import (
+    cancel_destroy, cancel_update, destroy, init_admin, is_paused, not_paused, only_operator, only_owner,
+    operator, owner, pause, schedule_destroy, schedule_update, scheduled_destroy, scheduled_update,
+    set_operator, unpause, update, update_delay,
+)
+# isort: on
+# fmt: on
 
 FULFIL_TAG = b"NSL-RANDOMNESS-V2"
 VRF_TAG = b"NSL-RANDOMNESS-VRF-V2"
@@ -38,7 +49,6 @@ MAX_WORDS = 100
 MAX_USER_DATA = 512
 MAX_CALLBACK_NAME = 64
 MAX_REASON = 256
-DEFAULT_FEE = 10_000_000  # 0.1 GAS
 # largest value of a signed 256-bit NeoVM integer, 2**255 - 1 (2**255 itself does not fit)
 MAX_INT255 = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF
 # compressed BLS12-381 G1 generator
@@ -54,20 +64,16 @@ STATE_PENDING = 1
 STATE_FULFILLED = 2
 STATE_DELIVERED = 3
 STATE_CALLBACK_FAILED = 4
+STATE_REFUNDED = 5
 
-# storage keys
-KEY_OWNER = b"o"
-KEY_FEE = b"f"
-KEY_PAUSED = b"p"
+# storage keys (the libraries' keys start with "_")
 KEY_NEXT_ID = b"n"
-KEY_COLLECTED = b"c"
 KEY_VERSION = b"v"
 KEY_PREV_CUTOFF = b"x"  # first request id the previous key may NOT sign for
 KEY_PREV_DEADLINE = b"y"  # last block height at which the previous key is accepted
 PREFIX_ECDSA = b"k"
 PREFIX_BLS = b"b"
-PREFIX_BALANCE = b"B"
-PREFIX_REQUEST = b"r"  # + u64le(id): [consumer, numWords, seed, callback, userData], written once
+PREFIX_REQUEST = b"r"  # + u64le(id): [consumer, numWords, seed, callback, userData, gasCap], written once
 PREFIX_STATE = b"s"  # + u64le(id): request state
 PREFIX_RESULT = b"R"  # + u64le(id): [output, proof, keyVersion], written once by fulfill
 PREFIX_FAILURE = b"e"  # + u64le(id): why the callback failed
@@ -78,6 +84,7 @@ F_NUM_WORDS = 1
 F_SEED = 2
 F_CALLBACK = 3
 F_USER_DATA = 4
+F_GAS_CAP = 5
 # result fields
 R_OUTPUT = 0
 R_PROOF = 1
@@ -92,9 +99,6 @@ def manifest_metadata() -> NeoMetadata:
     return meta
 
 
-# ---------------------------------------------------------------------------------------------------------
-# events
-
 RandomnessRequested = CreateNewEvent(
     [("requestId", int), ("consumer", UInt160), ("numWords", int), ("seed", bytes)], "RandomnessRequested"
 )
@@ -103,12 +107,7 @@ RandomnessFulfilled = CreateNewEvent(
 )
 RandomnessDelivered = CreateNewEvent([("requestId", int)], "RandomnessDelivered")
 CallbackFailed = CreateNewEvent([("requestId", int), ("reason", str)], "CallbackFailed")
-BalanceCredited = CreateNewEvent([("consumer", UInt160), ("amount", int)], "BalanceCredited")
 KeyRotated = CreateNewEvent([("version", int), ("publicKey", bytes), ("blsPublicKey", bytes)], "KeyRotated")
-
-
-# ---------------------------------------------------------------------------------------------------------
-# helpers
 
 
 def _id_bytes(request_id: int) -> bytes:
@@ -138,14 +137,6 @@ def _request(request_id: int) -> list:
 
 def _result(request_id: int) -> list:
     return cast(list, storage.get_list(PREFIX_RESULT + _id_bytes(request_id)))
-
-
-def _owner() -> UInt160:
-    return storage.get_uint160(KEY_OWNER)
-
-
-def _only_owner():
-    assert runtime.check_witness(_owner()), "only the owner may do this"
 
 
 def _check_keys(public_key: bytes, bls_public_key: bytes):
@@ -180,88 +171,36 @@ def _word(output: bytes, index: int) -> int:
     return value
 
 
-# ---------------------------------------------------------------------------------------------------------
-# lifecycle
-
-
 @public
 def _deploy(data: Any, update: bool):
-    """data: [owner, publicKey (33 bytes), blsPublicKey (48 bytes)], or None: owner = sender, no key yet."""
-    if update:
-        return
-    tx = cast(Transaction, runtime.script_container)
-    owner = tx.sender
-    storage.put_int(KEY_FEE, DEFAULT_FEE)
-    if data is not None:
-        args = cast(list, data)
-        owner = cast(UInt160, args[0])
-        if len(args) >= 3:
-            _install_keys(cast(bytes, args[1]), cast(bytes, args[2]))
-    assert len(owner) == 20, "owner must be a script hash"
-    storage.put_uint160(KEY_OWNER, owner)
+    """data: [owner, operator, updateDelay, refundBlocks, publicKey (33 bytes), blsPublicKey (48 bytes)];
+    a missing entry (or None): owner and operator = sender, default delay and refund timeout, no key
+    until ``rotateKey``."""
+    if not update:
+        _setup(data)
 
 
-@public
-def update(nef_file: bytes, manifest: bytes):
-    """Owner only: replace the contract code (storage is kept)."""
-    _only_owner()
-    ContractManagement.update(nef_file, manifest)
-
-
-@public
-def destroy():
-    """Owner only: remove the contract and its storage for good."""
-    _only_owner()
-    ContractManagement.destroy()
-
-
-# ---------------------------------------------------------------------------------------------------------
-# payments and balances
-
-
-@public
-def onNEP17Payment(from_address: UInt160 | None, amount: int, data: Any):
-    """GAS only: credit the prepaid balance of ``data`` (a consumer script hash) or of the sender."""
-    assert runtime.calling_script_hash == GasToken.hash, "only GAS is accepted"
-    assert amount > 0, "amount must be positive"
-    if data is None:
-        if from_address is None:
-            abort("a payment without sender must name the consumer in data")
-        consumer = cast(UInt160, from_address)
-    else:
-        consumer = cast(UInt160, data)
-    assert isinstance(consumer, UInt160), "data must be a 20-byte consumer script hash or null"
-    key = PREFIX_BALANCE + consumer
-    storage.put_int(key, storage.get_int(key) + amount)
-    BalanceCredited(consumer, amount)
-
-
-@public(name="balanceOf", safe=True)
-def balance_of(consumer: UInt160) -> int:
-    """Prepaid GAS balance of ``consumer`` (fractions)."""
-    return storage.get_int(PREFIX_BALANCE + consumer)
+def _setup(data: Any):
+    """``_deploy``'s work (neo3-boa 1.5 drops ``args = ...`` assignments inside ``_deploy`` itself)."""
+    args = cast(list, [])
+    if isinstance(data, list):
+        args = data
+    init_admin(args, 0)
+    init_funds(args, 3)
+    if len(args) >= 6:
+        _install_keys(cast(bytes, args[4]), cast(bytes, args[5]))
 
 
 @public(safe=True)
 def fee() -> int:
-    """Fee per request, in GAS fractions."""
-    return storage.get_int(KEY_FEE)
-
-
-@public(name="collectedFees", safe=True)
-def collected_fees() -> int:
-    """Fees taken from consumers and not yet withdrawn by the owner."""
-    return storage.get_int(KEY_COLLECTED)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# requests
+    """Price of a request in GAS fractions: the base fee plus the callback GAS cap."""
+    return base_fee() + callback_gas_cap()
 
 
 @public
 def request(numWords: int, callback: str, userData: bytes) -> int:
     """Called by a consumer contract; returns the request id. The fee comes from its prepaid balance."""
-    assert storage.get_int(KEY_PAUSED) == 0, "service is paused"
+    not_paused()
     assert numWords >= 1, "numWords must be at least 1"
     assert numWords <= MAX_WORDS, "numWords must be at most 100"
     assert len(userData) <= MAX_USER_DATA, "userData must be at most 512 bytes"
@@ -272,20 +211,13 @@ def request(numWords: int, callback: str, userData: bytes) -> int:
     has_callback = ContractManagement.has_method(consumer, callback, 3)
     assert has_callback, "consumer must be a contract with callback(requestId, words, userData)"
 
-    price = storage.get_int(KEY_FEE)
-    balance_key = PREFIX_BALANCE + consumer
-    balance = storage.get_int(balance_key)
-    if balance < price:
-        abort("insufficient prepaid balance: send GAS to the service with data = consumer script hash")
-    storage.put_int(balance_key, balance - price)
-    storage.put_int(KEY_COLLECTED, storage.get_int(KEY_COLLECTED) + price)
-
     request_id = storage.get_int(KEY_NEXT_ID)
     storage.put_int(KEY_NEXT_ID, request_id + 1)
+    escrow_fee(consumer, request_id, fee())
     tx = cast(Transaction, runtime.script_container)
     seed = CryptoLib.sha256(_id_bytes(request_id) + consumer + tx.hash + to_bytes(runtime.get_random()))
     key = _id_bytes(request_id)
-    storage.put_list(PREFIX_REQUEST + key, [consumer, numWords, seed, callback, userData])
+    storage.put_list(PREFIX_REQUEST + key, [consumer, numWords, seed, callback, userData, callback_gas_cap()])
     storage.put_int(PREFIX_STATE + key, STATE_PENDING)
     RandomnessRequested(request_id, consumer, numWords, seed)
     return request_id
@@ -294,7 +226,7 @@ def request(numWords: int, callback: str, userData: bytes) -> int:
 @public
 def fulfill(requestId: int, output: bytes, proof: bytes, signature: bytes):
     """Anyone may submit; valid only with the service key's signature. Stores the result, calls nobody."""
-    assert _state(requestId) == STATE_PENDING, "request already fulfilled"
+    assert _state(requestId) == STATE_PENDING, "request is not pending (fulfilled or refunded)"
     assert len(output) == 32, "output must be 32 bytes"
     assert len(proof) == 96, "proof must be a 96-byte BLS signature"
     assert len(signature) == 64, "signature must be 64 bytes r||s"
@@ -326,6 +258,7 @@ def fulfill(requestId: int, output: bytes, proof: bytes, signature: bytes):
 
     storage.put_list(PREFIX_RESULT + _id_bytes(requestId), [output, proof, version])
     _set_state(requestId, STATE_FULFILLED)
+    settle_fee(consumer, requestId, 0)
     RandomnessFulfilled(requestId, output, proof)
 
 
@@ -335,6 +268,7 @@ def deliver(requestId: int) -> bool:
     state = _state(requestId)
     assert state != STATE_PENDING, "request not fulfilled yet"
     assert state != STATE_DELIVERED, "request already delivered"
+    assert state != STATE_REFUNDED, "request was refunded"
     record = _request(requestId)
     num_words = cast(int, record[F_NUM_WORDS])
     output = cast(bytes, _result(requestId)[R_OUTPUT])
@@ -346,10 +280,12 @@ def deliver(requestId: int) -> bool:
     consumer = cast(UInt160, record[F_CONSUMER])
     callback = cast(str, record[F_CALLBACK])
     delivered = True
+    start = measure_callback_start()
     try:
         call_contract(consumer, callback, [requestId, words, record[F_USER_DATA]])
     except Exception:
         delivered = False
+    measure_callback_end(start, cast(int, record[F_GAS_CAP]))
     if delivered:
         RandomnessDelivered(requestId)
         return True
@@ -362,8 +298,8 @@ def deliver(requestId: int) -> bool:
 
 @public(name="markCallbackFailed")
 def mark_callback_failed(requestId: int, reason: str):
-    """Owner only: record a callback that cannot even run (it ABORTs, faults or runs out of GAS)."""
-    _only_owner()
+    """Operator only: record a callback that cannot even run (it ABORTs, faults or exceeds the GAS cap)."""
+    only_operator()
     assert _state(requestId) == STATE_FULFILLED, "only a fulfilled, undelivered request can be marked"
     assert len(reason) <= MAX_REASON, "reason is too long"
     _set_state(requestId, STATE_CALLBACK_FAILED)
@@ -371,15 +307,24 @@ def mark_callback_failed(requestId: int, reason: str):
     CallbackFailed(requestId, reason)
 
 
+@public
+def refund(requestId: int):
+    """Anyone: a request still pending ``refundBlocks()`` blocks after it was made gets its fee back
+    on its consumer's balance and can no longer be fulfilled."""
+    assert _state(requestId) == STATE_PENDING, "only a pending request can be refunded"
+    refund_fee(cast(UInt160, _request(requestId)[F_CONSUMER]), requestId)
+    _set_state(requestId, STATE_REFUNDED)
+
+
 @public(name="getRequest", safe=True)
 def get_request(requestId: int) -> list:
-    """[state, consumer, numWords, seed, output]; state 0 for an unknown id."""
+    """[state, consumer, numWords, seed, output]; state 0 for an unknown id, 5 once refunded."""
     state = storage.get_int(PREFIX_STATE + _id_bytes(requestId))
     if state == STATE_NONE:
         return [STATE_NONE, None, 0, b"", b""]
     record = _request(requestId)
     output = b""
-    if state >= STATE_FULFILLED:
+    if state >= STATE_FULFILLED and state != STATE_REFUNDED:
         output = cast(bytes, _result(requestId)[R_OUTPUT])
     return [state, record[F_CONSUMER], record[F_NUM_WORDS], record[F_SEED], output]
 
@@ -387,7 +332,8 @@ def get_request(requestId: int) -> list:
 @public(name="getProof", safe=True)
 def get_proof(requestId: int) -> list:
     """[proof, keyVersion] of a fulfilled request ([b'', 0] before)."""
-    if _state(requestId) < STATE_FULFILLED:
+    state = _state(requestId)
+    if state < STATE_FULFILLED or state == STATE_REFUNDED:
         return [b"", 0]
     result = _result(requestId)
     return [result[R_PROOF], result[R_KEY_VERSION]]
@@ -403,7 +349,9 @@ def get_callback_failure(requestId: int) -> str:
 def verify_proof(requestId: int, messagePoint: bytes) -> bool:
     """True if the stored proof is the BLS signature of the key that fulfilled the request over the G2
     point ``messagePoint`` (= hash_to_G2(vrfInput), computed off chain: CryptoLib has no hash-to-curve)."""
-    assert _state(requestId) >= STATE_FULFILLED, "request not fulfilled yet"
+    state = _state(requestId)
+    assert state >= STATE_FULFILLED, "request not fulfilled yet"
+    assert state != STATE_REFUNDED, "request was refunded"
     result = _result(requestId)
     bls_key = storage.get(PREFIX_BLS + to_bytes(cast(int, result[R_KEY_VERSION])))
     public_point = CryptoLib.bls12_381_deserialize(bls_key)
@@ -413,10 +361,6 @@ def verify_proof(requestId: int, messagePoint: bytes) -> bool:
     left = CryptoLib.bls12_381_pairing(public_point, message_point)
     right = CryptoLib.bls12_381_pairing(generator, signature_point)
     return CryptoLib.bls12_381_equal(left, right)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# keys
 
 
 @public(name="publicKey", safe=True)
@@ -445,7 +389,7 @@ def rotate_key(newKey: bytes, newBlsKey: bytes, graceBlocks: int) -> int:
     The previous pair still fulfils requests made before the rotation (id < cutoff) until block height
     current + graceBlocks; older pairs are retired. graceBlocks = 0 retires the previous pair at once.
     """
-    _only_owner()
+    only_owner()
     assert graceBlocks >= 0, "graceBlocks must not be negative"
     storage.put_int(KEY_PREV_CUTOFF, storage.get_int(KEY_NEXT_ID))
     if graceBlocks == 0:
@@ -453,51 +397,3 @@ def rotate_key(newKey: bytes, newBlsKey: bytes, graceBlocks: int) -> int:
     else:
         storage.put_int(KEY_PREV_DEADLINE, LedgerContract.get_current_index() + graceBlocks)
     return _install_keys(newKey, newBlsKey)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# owner
-
-
-@public(safe=True)
-def owner() -> UInt160:
-    return _owner()
-
-
-@public(name="setFee")
-def set_fee(amount: int):
-    """Owner only: fee per request in GAS fractions."""
-    _only_owner()
-    assert amount >= 0, "fee must not be negative"
-    storage.put_int(KEY_FEE, amount)
-
-
-@public
-def withdraw(to: UInt160, amount: int) -> bool:
-    """Owner only: send collected fees (never consumers' prepaid balances) to ``to``."""
-    _only_owner()
-    assert amount > 0, "amount must be positive"
-    collected = storage.get_int(KEY_COLLECTED)
-    assert amount <= collected, "amount exceeds collected fees"
-    storage.put_int(KEY_COLLECTED, collected - amount)
-    assert GasToken.transfer(runtime.executing_script_hash, to, amount, None), "GAS transfer failed"
-    return True
-
-
-@public
-def pause():
-    """Owner only: refuse new requests (fulfilment and delivery of existing ones continue)."""
-    _only_owner()
-    storage.put_int(KEY_PAUSED, 1)
-
-
-@public
-def unpause():
-    """Owner only."""
-    _only_owner()
-    storage.put_int(KEY_PAUSED, 0)
-
-
-@public(name="isPaused", safe=True)
-def is_paused() -> bool:
-    return storage.get_int(KEY_PAUSED) != 0

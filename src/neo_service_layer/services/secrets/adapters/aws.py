@@ -17,6 +17,8 @@ import botocore.config
 import botocore.exceptions
 
 from neo_service_layer.kernel.secret_values import Secret
+from neo_service_layer.services.secrets.adapters.pinned_addresses import AddressPins, pin_botocore_client
+from neo_service_layer.services.secrets.adapters.url_guard import SourceUrlPolicy
 from neo_service_layer.services.secrets.ports import (
     AwsSourceConfig,
     SecretNotFoundInSource,
@@ -78,8 +80,10 @@ def _translate(exc: Exception, operation: str, name: str | None) -> SecretSource
 class AwsSecretSource:
     """Reads the secrets of one tenant (one name prefix) in one AWS region."""
 
-    def __init__(self, config: AwsSourceConfig) -> None:
+    def __init__(self, config: AwsSourceConfig, *, pins: AddressPins | None = None) -> None:
+        """``pins``: the addresses the SSRF guard checked (default: each connection checked strictly)."""
         self._config = config
+        self._pins = pins if pins is not None else AddressPins(SourceUrlPolicy())
         self._client: Any = None
         self._client_lock = threading.Lock()
 
@@ -138,6 +142,7 @@ class AwsSecretSource:
                         proxies={},
                     ),
                 )
+                pin_botocore_client(self._client, self._pins)  # connections to checked addresses only
             return self._client
 
     def _list_sync(self, prefix: str) -> list[str]:

@@ -2,7 +2,8 @@
 
 Key Vault secrets are text: a value comes back as its UTF-8 bytes. ``list_names`` skips disabled
 secrets (reading them is refused). Errors are mapped by azure-core exception class and HTTP status code.
-The default transport is aiohttp; tests pass their own ``transport`` and ``credential``.
+The default transport is aiohttp, connecting only to the addresses the SSRF guard checked
+(``pinned_addresses``); tests pass their own ``transport`` and ``credential``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from azure.identity.aio import ClientSecretCredential
 from azure.keyvault.secrets.aio import SecretClient
 
 from neo_service_layer.kernel.secret_values import Secret
+from neo_service_layer.services.secrets.adapters.pinned_addresses import AddressPins, PinnedAioHttpTransport
+from neo_service_layer.services.secrets.adapters.url_guard import SourceUrlPolicy
 from neo_service_layer.services.secrets.ports import (
     AzureSourceConfig,
     SecretNotFoundInSource,
@@ -89,7 +92,10 @@ class AzureSecretSource:
         *,
         credential: AsyncTokenCredential | None = None,
         transport: AsyncHttpTransport[HttpRequest, AsyncHttpResponse] | None = None,
+        pins: AddressPins | None = None,
     ) -> None:
+        """``pins``: the addresses the SSRF guard checked (default: each connection checked strictly);
+        the default transport connects to those only."""
         self._owned_credential = credential is None
         self._credential = credential if credential is not None else build_credential(config)
         options: dict[str, object] = {
@@ -98,8 +104,13 @@ class AzureSecretSource:
             "read_timeout": config.timeout_seconds,
             "permit_redirects": False,  # a checked vault URL cannot bounce elsewhere
         }
-        if transport is not None:
-            options["transport"] = transport
+        if transport is None:  # the client's timeouts apply only to a transport it makes: set them here
+            transport = PinnedAioHttpTransport(
+                pins if pins is not None else AddressPins(SourceUrlPolicy()),
+                connection_timeout=config.timeout_seconds,
+                read_timeout=config.timeout_seconds,
+            )
+        options["transport"] = transport
         self._client = SecretClient(vault_url=config.vault_url, credential=self._credential, **options)
 
     @property

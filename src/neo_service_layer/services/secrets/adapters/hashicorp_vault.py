@@ -22,6 +22,8 @@ import hvac.exceptions
 import requests  # type: ignore[import-untyped,unused-ignore]
 
 from neo_service_layer.kernel.secret_values import Secret
+from neo_service_layer.services.secrets.adapters.pinned_addresses import AddressPins, pinned_requests_adapter
+from neo_service_layer.services.secrets.adapters.url_guard import SourceUrlPolicy
 from neo_service_layer.services.secrets.ports import (
     SecretNotFoundInSource,
     SecretSourceDenied,
@@ -83,17 +85,21 @@ def _field_bytes(value: object) -> bytes:
 class VaultSecretSource:
     """Reads a KV v2 mount of one Vault (one tenant's folder of it)."""
 
-    def __init__(self, config: VaultSourceConfig) -> None:
+    def __init__(self, config: VaultSourceConfig, *, pins: AddressPins | None = None) -> None:
+        """``pins``: the addresses the SSRF guard checked (default: each connection checked strictly)."""
         self._config = config
         token = "" if isinstance(config.auth, VaultAppRoleAuth) else config.auth.token.reveal()
         verify: bool | str = config.ca_file if config.verify_tls and config.ca_file else config.verify_tls
         # token="" (never None): hvac would otherwise read VAULT_TOKEN or ~/.vault-token. Our own
         # requests session: no proxies, .netrc or CA bundle from the environment (trust_env), no
         # client certificate from VAULT_CLIENT_CERT, and no redirects (a checked URL cannot bounce to
-        # an address the SSRF guard refuses).
+        # an address the SSRF guard refuses), and connections only to the addresses it checked.
         session = requests.Session()
         session.trust_env = False
         session.max_redirects = 0
+        adapter = pinned_requests_adapter(pins if pins is not None else AddressPins(SourceUrlPolicy()))
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
         self._client: Any = hvac.Client(
             url=config.url,
             token=token,

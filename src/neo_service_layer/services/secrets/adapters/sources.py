@@ -3,7 +3,8 @@
 Before a source is built its configuration is checked: credentials must be the tenant's own (no SDK
 default chain, environment, metadata service or managed identity is ever used), and every address the
 tenant gives passes the SSRF guard of ``adapters.url_guard``. Refusals are ``InvalidInput`` (422)
-naming the field.
+naming the field. The source then connects only to the addresses that check resolved
+(``adapters.pinned_addresses``), so a DNS answer changed after the check (rebinding) is never used.
 """
 
 from __future__ import annotations
@@ -14,11 +15,8 @@ from neo_service_layer.enclave.wire.errors import InvalidInput
 from neo_service_layer.services.secrets.adapters.aws import AwsSecretSource
 from neo_service_layer.services.secrets.adapters.azure import AzureSecretSource
 from neo_service_layer.services.secrets.adapters.hashicorp_vault import VaultSecretSource
-from neo_service_layer.services.secrets.adapters.url_guard import (
-    Resolver,
-    SourceUrlPolicy,
-    check_source_url,
-)
+from neo_service_layer.services.secrets.adapters.pinned_addresses import AddressPins
+from neo_service_layer.services.secrets.adapters.url_guard import Resolver, SourceUrlPolicy, resolve_host
 from neo_service_layer.services.secrets.ports import (
     AwsSourceConfig,
     AzureSourceConfig,
@@ -33,13 +31,17 @@ class InvalidSourceConfig(InvalidInput):
 
 
 def check_source_config(
-    config: SecretSourceConfig, policy: SourceUrlPolicy, resolve: Resolver | None = None
+    config: SecretSourceConfig,
+    policy: SourceUrlPolicy,
+    resolve: Resolver | None = None,
+    pins: AddressPins | None = None,
 ) -> None:
-    """Refuse a configuration without the tenant's own credentials or with a guarded address."""
-    extra = {} if resolve is None else {"resolve": resolve}
+    """Refuse a configuration without the tenant's own credentials or with a guarded address; the
+    addresses each checked host resolved to are kept in ``pins``."""
+    pins = pins if pins is not None else AddressPins(policy, resolve or resolve_host)
     match config:
         case VaultSourceConfig():
-            check_source_url(config.url, "source.url", policy, **extra)
+            pins.check(config.url, "source.url")
             if config.ca_file is not None:
                 raise InvalidSourceConfig("source.ca_file: a file of the platform cannot be chosen")
         case AwsSourceConfig():
@@ -48,14 +50,14 @@ def check_source_config(
             if not config.credentials.access_key_id or not config.credentials.secret_access_key.reveal():
                 raise InvalidSourceConfig("source.credentials: access_key_id and secret_access_key")
             if config.endpoint_url is not None:
-                check_source_url(config.endpoint_url, "source.endpoint_url", policy, **extra)
+                pins.check(config.endpoint_url, "source.endpoint_url")
         case AzureSourceConfig():
             for field in ("tenant_id", "client_id", "client_secret"):
                 if not getattr(config, field):
                     raise InvalidSourceConfig(
                         f"source.{field}: required (a service principal of the tenant's own)"
                     )
-            check_source_url(config.vault_url, "source.vault_url", policy, **extra)
+            pins.check(config.vault_url, "source.vault_url")
         case _:
             assert_never(config)
 
@@ -72,13 +74,15 @@ def build_secret_source(
     Raises:
         InvalidInput: missing credentials or an address the SSRF guard refuses.
     """
-    check_source_config(config, policy or SourceUrlPolicy(), resolve)
+    policy = policy or SourceUrlPolicy()
+    pins = AddressPins(policy, resolve or resolve_host)
+    check_source_config(config, policy, resolve, pins)
     match config:
         case VaultSourceConfig():
-            return VaultSecretSource(config)
+            return VaultSecretSource(config, pins=pins)
         case AwsSourceConfig():
-            return AwsSecretSource(config)
+            return AwsSecretSource(config, pins=pins)
         case AzureSourceConfig():
-            return AzureSecretSource(config)
+            return AzureSecretSource(config, pins=pins)
         case _:
             assert_never(config)

@@ -14,9 +14,9 @@ import) with the same semantics:
   development: ``127.0.0.1``), like ``NSL_ORACLE_ALLOW_HOSTS`` for the oracle.
 
 The adapters do not follow redirects (hvac: ``max_redirects = 0``; azure-core: ``permit_redirects=False``;
-botocore never follows them), so a checked URL cannot bounce to a refused address. Limitation: the
-SDKs resolve the name again when they connect; a DNS answer that changes between the check and the
-connection (rebinding) is not caught here.
+botocore never follows them), so a checked URL cannot bounce to a refused address, and they connect
+only to the addresses this check resolved (``adapters.pinned_addresses``): a DNS answer that changes
+between the check and the connection (rebinding) is never used.
 """
 
 from __future__ import annotations
@@ -92,13 +92,22 @@ def refused(address: IPAddress) -> bool:
     return not address.is_global
 
 
-def _resolve(host: str, port: int) -> Sequence[str]:
+def resolve_host(host: str, port: int) -> Sequence[str]:
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return [str(info[4][0]) for info in infos]
 
 
-def check_source_url(url: str, field: str, policy: SourceUrlPolicy, resolve: Resolver = _resolve) -> str:
+def check_source_url(url: str, field: str, policy: SourceUrlPolicy, resolve: Resolver = resolve_host) -> str:
     """``url`` if the guard lets it through, else :class:`InvalidSourceAddress` naming ``field``."""
+    source_addresses(url, field, policy, resolve)
+    return url
+
+
+def source_addresses(
+    url: str, field: str, policy: SourceUrlPolicy, resolve: Resolver = resolve_host
+) -> tuple[str, list[IPAddress]]:
+    """The host of ``url`` and every address it resolved to, all let through by the guard (one
+    resolution); else :class:`InvalidSourceAddress` naming ``field``."""
 
     def refuse(why: str) -> InvalidSourceAddress:
         return InvalidSourceAddress(f"{field}: {why}")
@@ -135,16 +144,31 @@ def check_source_url(url: str, field: str, policy: SourceUrlPolicy, resolve: Res
         if ascii_host.rstrip(".").split(".")[-1].isdigit():
             raise refuse("numeric host spellings are not allowed")
     effective_port = port if port is not None else (443 if parts.scheme == "https" else 80)
+    return host, checked_addresses(host, effective_port, policy, resolve, field)
+
+
+def checked_addresses(
+    host: str, port: int, policy: SourceUrlPolicy, resolve: Resolver = resolve_host, field: str = "source"
+) -> list[IPAddress]:
+    """``host`` (a name or an IP literal) resolved once, every address let through by the guard; else
+    :class:`InvalidSourceAddress` naming ``field``."""
+    literal: IPAddress | None
+    try:
+        literal = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        literal = None
     if literal is not None:
         addresses: list[IPAddress] = [literal]
     else:
         try:
-            addresses = [ipaddress.ip_address(a.split("%", 1)[0]) for a in resolve(host, effective_port)]
+            addresses = [ipaddress.ip_address(a.split("%", 1)[0]) for a in resolve(host, port)]
         except (OSError, UnicodeError, ValueError):
-            raise refuse("the host name does not resolve") from None
+            raise InvalidSourceAddress(f"{field}: the host name does not resolve") from None
         if not addresses:
-            raise refuse("the host name does not resolve")
+            raise InvalidSourceAddress(f"{field}: the host name does not resolve")
     for address in addresses:
         if not policy.permits(address) and refused(address):
-            raise refuse(f"{host} resolves to {address}, a private, loopback, link-local or metadata address")
-    return url
+            raise InvalidSourceAddress(
+                f"{field}: {host} resolves to {address}, a private, loopback, link-local or metadata address"
+            )
+    return addresses

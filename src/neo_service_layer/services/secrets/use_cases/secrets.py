@@ -287,7 +287,7 @@ class SecretsService:
             check_secret_name(name)
         if config is None:
             assert remembered is not None
-            config = await self._remembered(tenant, remembered)
+            config = await self._remembered(principal, remembered)
         # checks the configuration (tenant credentials, SSRF guard: resolves host names) off the loop,
         # before anything is remembered
         source = await asyncio.to_thread(self._sources, config)
@@ -350,12 +350,14 @@ class SecretsService:
         details = {"provider": provider, "remembered": "true"}
         await self._record(tenant, principal.actor, SecretActions.WRITE, f"source:{name}", meta, details)
 
-    async def _remembered(self, tenant: TenantId, name: str) -> SecretSourceConfig:
+    async def _remembered(self, principal: Principal, name: str) -> SecretSourceConfig:
+        tenant = principal.tenant_id
         async with self._uow(tenant) as uow:
             stored = await uow.secret_sources.get(tenant, check_secret_name(name))
         if stored is None:
             raise SourceNotFound(f"no remembered source {name!r} in this tenant")
-        plaintext = await self._enclave().unseal(tenant, source_seal_label(name), stored.sealed_config)
+        enclave = self._enclave().with_credential(principal.credential)  # an enforcing tenant needs it
+        plaintext = await enclave.unseal(tenant, source_seal_label(name), stored.sealed_config)
         return decode_config(Secret(plaintext))
 
     async def remembered_sources(self, principal: Principal) -> list[RememberedSource]:

@@ -1,5 +1,7 @@
 r"""Neo's oracle filter: a JSONPath applied to the fetched body, the matches returned as one JSON array.
 
+Applied in the enclave by ``native_oracle_respond`` to the body it fetched itself (the host has no copy).
+
 As Neo's oracle nodes do (neo-go ``pkg/services/oracle/filter.go``, C# ``OracleService.Filter``): without a
 filter (null, or empty as in the C# node) the result is the body itself; with one, the body is parsed as
 JSON and the result is the compact JSON array of every match (``[]`` when nothing matches); a body that is
@@ -32,7 +34,7 @@ from typing import Any
 
 import jsonpath_rfc9535
 
-from neo_service_layer.services.native_oracle.rules import MAX_RESULT_BYTES, NeoResponseCode
+from neo_service_layer.enclave.wire.native_oracle import MAX_RESULT_BYTES, NeoResponseCode
 
 #: escapes neo-go writes as two characters; any other character ``_UNSAFE`` matches gets ``_escape``'s
 #: four-digit form (``<`` -> ``\\u003C``)

@@ -1,0 +1,49 @@
+"""``contracts/build.py``: a contract's stamp covers the library modules it imports (directly or through
+another library module), so changing a library recompiles every contract using it and no other."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    spec = importlib.util.spec_from_file_location("nsl_contract_build_test", REPO / "contracts" / "build.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    library = tmp_path / "lib"
+    library.mkdir()
+    (library / "service_admin.py").write_text("def only_owner():\n    pass\n")
+    (library / "service_funds.py").write_text(
+        "from neo_service_layer.kernel.chain.contracts.service_admin import only_owner\n"
+    )
+    monkeypatch.setattr(module, "LIBRARY_DIR", library)
+    return module
+
+
+def test_a_contract_stamp_covers_the_libraries_it_imports(build: ModuleType, tmp_path: Path) -> None:
+    contract = tmp_path / "service.py"
+    contract.write_text("from neo_service_layer.kernel.chain.contracts.service_funds import escrow_fee\n")
+    plain = tmp_path / "consumer.py"
+    plain.write_text("from boa3.sc import storage\n")
+    library = tmp_path / "lib"
+    assert build._libraries(contract) == [library / "service_funds.py", library / "service_admin.py"]
+    assert build._libraries(plain) == []
+
+    before, plain_before = build._stamp(contract), build._stamp(plain)
+    (library / "service_admin.py").write_text("def only_owner():\n    assert False\n")
+    assert build._stamp(contract) != before  # a library two imports away changed: recompile
+    assert build._stamp(plain) == plain_before
+
+
+def test_the_libraries_are_not_compiled_as_contracts(build: ModuleType) -> None:
+    assert all("kernel" not in source.parts for source in build.SOURCES)
+    assert {"randomness_service.py", "oracle_service.py", "price_feed.py"} <= {s.name for s in build.SOURCES}
