@@ -142,7 +142,9 @@ async def test_every_operation_conforms_to_the_openapi(enclave: EnclaveProcess, 
             "--suppress-health-check",
             "all",
         ]
-        result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=900)
+        result = subprocess.run(
+            command, capture_output=True, text=True, check=False, timeout=900, cwd=tmp_path
+        )
         report.write_text(result.stdout + result.stderr)
         server_log = server.log()
         (tmp_path / "server.log").write_text(server_log)
