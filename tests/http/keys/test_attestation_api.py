@@ -63,7 +63,7 @@ async def test_verify_accepts_simulation_only_when_allowed(api_settings: Callabl
         assert other.status_code == 404
         bad = await acme.call("GET", "/api/v1/attestation", "attestation:read", params={"nonce": "zz" * 16})
         assert bad.status_code == 422
-        assert "nonce" in bad.json()["detail"]
+        assert [e["field"] for e in bad.json()["errors"]] == ["query.nonce"]
         short = await acme.call("GET", "/api/v1/attestation", "attestation:read", params={"nonce": "00"})
         assert short.status_code == 422
         no_scope = await acme.call("GET", "/api/v1/attestation", "keys:read", params={"nonce": nonce})

@@ -11,7 +11,15 @@ import re
 
 from neo_service_layer.enclave.wire.errors import InvalidInput
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@/-]{0,99}$")
+#: 1-100 characters, no colon (labels use it), not ending in ``/rotate`` or ``/versions`` and not
+#: ``import`` or ``sources`` (the API's ``/secrets/{name}/rotate``, ``/secrets/{name}/versions``,
+#: ``/secrets/import`` and ``/secrets/sources`` would be ambiguous); also a JSON Schema pattern
+SECRET_NAME_PATTERN = r"^(?!(import|sources)$)(?!.*/(rotate|versions)$)[A-Za-z0-9][A-Za-z0-9_.@/-]{0,99}$"  # noqa: S105 - a pattern
+SECRET_NAME = re.compile(SECRET_NAME_PATTERN)
+#: what a host name in ``allowed_hosts`` looks like before it is made canonical (ASCII; IDNA-encode first)
+HOST_PATTERN = (
+    r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
 
 
 class InvalidSecretInput(InvalidInput):
@@ -19,8 +27,11 @@ class InvalidSecretInput(InvalidInput):
 
 
 def check_secret_name(name: str) -> str:
-    if not _NAME.fullmatch(name):
-        raise InvalidSecretInput("name: 1-100 characters of letters, digits and _ . @ / - (no colon)")
+    if not SECRET_NAME.fullmatch(name):
+        raise InvalidSecretInput(
+            "name: 1-100 characters of letters, digits and _ . @ / - (no colon), "
+            "not ending in /rotate or /versions, not import or sources"
+        )
     return name
 
 

@@ -26,7 +26,9 @@ from neo_service_layer.kernel.http import health_routes as health
 from neo_service_layer.kernel.http import system_routes as system
 from neo_service_layer.kernel.http.errors import install_error_handlers
 from neo_service_layer.kernel.http.middleware import BodyLimitMiddleware, EdgeMiddleware
+from neo_service_layer.kernel.http.openapi import API_PREFIX, install_openapi
 from neo_service_layer.kernel.http.rate_limits import RateLimitMiddleware, rate_limited_handler
+from neo_service_layer.kernel.http.route_methods import RouteMethods
 from neo_service_layer.kernel.identity.routes import api_keys, audit, auth, tenants, users
 from neo_service_layer.kernel.identity.rules.rate_limits import RateLimited
 from neo_service_layer.kernel.observability.logs import get_logger
@@ -37,7 +39,6 @@ from neo_service_layer.kernel.observability.metrics import (
 
 log = get_logger("nsl.http")
 
-API_PREFIX = "/api/v1"
 _DOCS_STATIC = Path(fastapi_offline.__file__).parent / "static"
 
 
@@ -79,16 +80,15 @@ def build_app(
     app.include_router(health.router)
     app.include_router(auth.wellknown)
     api = APIRouter(prefix=API_PREFIX)
-    api.include_router(system.router)
-    api.include_router(auth.router)
-    api.include_router(tenants.router)
-    api.include_router(users.router)
-    api.include_router(api_keys.router)
-    api.include_router(audit.router)
-    api.include_router(neo.router)
-    for router in routers:
+    api_routers = [system.router, auth.router, tenants.router, users.router, api_keys.router]
+    api_routers += [audit.router, neo.router, *routers]
+    for router in api_routers:
         api.include_router(router)
     app.include_router(api)
+    app.state.route_methods = RouteMethods.of([("", health.router), ("", auth.wellknown)]).joined(
+        RouteMethods.of([(API_PREFIX, r) for r in api_routers])
+    )
+    install_openapi(app)
     _add_docs(app)
 
     @app.get("/metrics", include_in_schema=False)

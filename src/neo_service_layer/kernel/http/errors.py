@@ -14,6 +14,7 @@ from neo_service_layer.enclave.wire import keys
 from neo_service_layer.kernel.enclave_client.ports import EnclaveUnavailable
 from neo_service_layer.kernel.enclave_client.transport import EnclaveRequestRejected
 from neo_service_layer.kernel.http.problems import problem_response
+from neo_service_layer.kernel.http.route_methods import RouteMethods
 
 # Most specific first; the first class in an exception's MRO that appears here decides the status.
 DOMAIN_STATUS: dict[type[domain.DomainError], int] = {
@@ -58,16 +59,25 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
     detail = exc.detail if isinstance(exc.detail, str) else _STATUS_CODES.get(status, "error")
     if status == 404 and detail == "Not Found":
         detail = f"No resource at {request.url.path}."
-    if status == 405 and detail == "Method Not Allowed":
-        detail = f"{request.method} is not allowed on {request.url.path}."
+    headers = dict(exc.headers) if exc.headers else {}
+    if status == 405:
+        allowed = _allowed_methods(request)
+        headers["allow"] = ", ".join(allowed)
+        if detail == "Method Not Allowed":
+            detail = f"{request.method} is not allowed on {request.url.path} (allowed: {', '.join(allowed)})."
     return problem_response(
         status,
         code=_STATUS_CODES.get(status, "http-error"),
         detail=detail,
         instance=request.url.path,
         correlation_id=correlation_id(request),
-        headers=dict(exc.headers) if exc.headers else None,
+        headers=headers or None,
     )
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    table = getattr(request.app.state, "route_methods", None)
+    return table.allowed(request.url.path) if isinstance(table, RouteMethods) else []
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:

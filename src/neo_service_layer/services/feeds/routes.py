@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi import Path as PathParam
 from pydantic import BaseModel
 
 from neo_service_layer.enclave.wire.errors import NotFound
@@ -21,6 +22,8 @@ from neo_service_layer.services.oracle.api import ORACLE_REQUEST
 router = APIRouter(prefix="/feeds", tags=["feeds"])
 
 Caller = Annotated[Principal, Depends(require_scope(ORACLE_REQUEST))]
+#: one side of a pair: 1-12 letters or digits (upper-cased before the pair is looked up)
+Symbol = Annotated[str, PathParam(pattern=r"^[A-Za-z0-9]{1,12}$")]
 
 
 class LatestRoundOut(BaseModel):
@@ -66,7 +69,7 @@ async def list_feeds(request: Request, _caller: Caller) -> list[FeedOut]:
 
 
 @router.get("/{base}/{quote}", summary="One feed (e.g. /feeds/NEO/USD)")
-async def get_feed(base: str, quote: str, request: Request, _caller: Caller) -> FeedOut:
+async def get_feed(base: Symbol, quote: Symbol, request: Request, _caller: Caller) -> FeedOut:
     parts = _parts(request)
     pair = check_pair(f"{base.upper()}/{quote.upper()}")
     chain, contract = parts.on_chain()

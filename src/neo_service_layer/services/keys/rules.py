@@ -34,7 +34,9 @@ MAX_LABEL = 100
 #: messages per batch signing request (the enclave itself accepts up to 256)
 MAX_BATCH_MESSAGES = 100
 
-_LABEL = re.compile(r"^[\w .:@/+-]{1,100}$")
+#: also the JSON Schema pattern of a label (ASCII: what the schema states is what is checked)
+LABEL_PATTERN = r"^[A-Za-z0-9_ .:@/+-]{1,100}$"
+_LABEL = re.compile(LABEL_PATTERN)
 
 
 class KeyState(StrEnum):
@@ -58,6 +60,12 @@ class KeyNotUsable(Conflict):
 
 class InvalidKeyInput(InvalidInput):
     code = "invalid-key-input"
+
+
+class NoSuchKeyVersion(InvalidKeyInput):
+    """The request names a version the key does not have (422: the key itself exists)."""
+
+    code = "no-such-key-version"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,12 +104,12 @@ class ManagedKey:
         return self.status
 
     def version(self, number: int | None = None) -> KeyVersion:
-        """A version by number (default: the current one); ``KeyNotFound`` if it does not exist."""
+        """A version by number (default: the current one); ``NoSuchKeyVersion`` if it does not exist."""
         wanted = self.current_version if number is None else number
         for item in self.versions:
             if item.version == wanted:
                 return item
-        raise KeyNotFound(f"key {self.key_id} has no version {wanted}")
+        raise NoSuchKeyVersion(f"key {self.key_id} has no version {wanted}")
 
     @property
     def current(self) -> KeyVersion:

@@ -2,37 +2,110 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from fastapi import Path as PathParam
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from neo_service_layer.enclave.wire.errors import InvalidInput
-from neo_service_layer.enclave.wire.oracle import FetchSpec, OracleFacts, OracleResponse
+from neo_service_layer.enclave.wire.oracle import (
+    MAX_BODY_BYTES,
+    MAX_FILTER_CHARS,
+    MAX_HEADERS,
+    MAX_TIMEOUT_SECONDS,
+    MAX_URL_BYTES,
+    RESERVED_HEADERS,
+    FetchSpec,
+    OracleFacts,
+    OracleResponse,
+)
 from neo_service_layer.enclave.wire.randomness import script_hash_bytes
 from neo_service_layer.kernel.container import Container
+from neo_service_layer.kernel.http.encoding import Strict
 from neo_service_layer.kernel.http.security import require_scope
 from neo_service_layer.kernel.identity.rules.access import Principal
 from neo_service_layer.services.oracle.parts import OracleParts
-from neo_service_layer.services.oracle.rules import OracleTemplate
+from neo_service_layer.services.oracle.rules import MAX_DESCRIPTION, MAX_TEMPLATE_CONSUMERS, OracleTemplate
 from neo_service_layer.services.oracle.scopes import ORACLE_REQUEST
 from neo_service_layer.services.oracle.use_cases.fulfilment import SERVICE, script_hash_hex
 
 router = APIRouter(prefix="/oracle", tags=["oracle"])
 
 Caller = Annotated[Principal, Depends(require_scope(ORACLE_REQUEST))]
+#: a request id as stored (the database keeps 64-bit signed integers)
+RequestId = Annotated[int, PathParam(ge=0, le=2**63 - 1)]
 HEX = r"^(0x)?([0-9a-fA-F]{2})*$"
 SCRIPT_HASH = r"^(0x)?[0-9a-fA-F]{40}$"
 
 
-class FetchRequest(BaseModel):
-    url: str | None = Field(default=None, max_length=2048, description="https URL (or template)")
-    template: str | None = Field(default=None, max_length=40, description="a template id of this tenant")
-    filter: str = Field(default="", max_length=1024, description="RFC 9535 JSONPath")
-    method: str = "GET"
-    headers: list[tuple[str, str]] = Field(default_factory=list, max_length=32)
-    body: str | None = None
-    timeoutSeconds: float = Field(default=5.0, gt=0, le=30)  # noqa: N815
+#: a header as the fetcher accepts it: an HTTP token name (not one the fetcher sets) and a value without
+#: line breaks or NUL; the name rule has a lookahead, so the schema states it and ``FetchSpec.check``
+#: checks it
+_RESERVED = "|".join(
+    "".join(f"[{c.upper()}{c}]" if c.isalpha() else re.escape(c) for c in name)
+    for name in sorted(RESERVED_HEADERS)
+)
+HEADER_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "prefixItems": [
+        {"type": "string", "pattern": f"^(?!(?:{_RESERVED})$)[!#$%&'*+.^_`|~0-9A-Za-z-]{{1,64}}$"},
+        {"type": "string", "pattern": "^[^\\r\\n\\x00]*$"},
+    ],
+    "minItems": 2,
+    "maxItems": 2,
+}
+Header = Annotated[tuple[str, str], WithJsonSchema(HEADER_SCHEMA)]
+#: a header in a response: the pair the request gave (checked then); stated without ``prefixItems``,
+#: which response validators handle unevenly
+HeaderOut = Annotated[
+    tuple[str, str],
+    WithJsonSchema({"type": "array", "items": {"type": "string"}, "minItems": 2, "maxItems": 2}),
+]
+#: a URL that references no secret (secrets go in headers or the body)
+_NO_SECRET_URL = r"^(?!.*\{\{secret:)"  # noqa: S105 - a pattern, not a secret
+#: a body only with POST
+_BODY_ONLY_WITH_POST: dict[str, Any] = {
+    "if": {"properties": {"method": {"const": "GET"}}},
+    "then": {"properties": {"body": {"type": "null"}}},
+}
+
+
+class FetchRequest(Strict):
+    """``url`` (with method, headers, body) or ``template``, exactly one."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "required": ["url"],
+                    "properties": {"url": {"type": "string"}, "template": {"type": "null"}},
+                },
+                {
+                    "required": ["template"],
+                    "properties": {"template": {"type": "string"}, "url": {"type": "null"}},
+                },
+            ],
+            "allOf": [_BODY_ONLY_WITH_POST],
+        }
+    )
+
+    url: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_URL_BYTES,
+        json_schema_extra={"pattern": _NO_SECRET_URL},
+        description="https URL",
+    )
+    template: str | None = Field(
+        default=None, pattern=r"^[a-z0-9]{8,40}$", description="a template id of this tenant"
+    )
+    filter: str = Field(default="", max_length=MAX_FILTER_CHARS, description="RFC 9535 JSONPath")
+    method: Literal["GET", "POST"] = "GET"
+    headers: list[Header] = Field(default_factory=list, max_length=MAX_HEADERS)
+    body: str | None = Field(default=None, max_length=MAX_BODY_BYTES // 4)
+    timeoutSeconds: float = Field(default=5.0, gt=0, le=MAX_TIMEOUT_SECONDS)  # noqa: N815
 
 
 class OracleAnswer(BaseModel):
@@ -56,11 +129,11 @@ class OracleAnswer(BaseModel):
     detail: str
 
 
-class VerifyRequest(BaseModel):
+class VerifyRequest(Strict):
     requestId: str = Field(pattern=r"^[0-9]{1,19}$")  # noqa: N815
     code: int = Field(ge=0, le=255)
     result: str = Field(pattern=HEX)
-    timestamp: int = Field(ge=0)
+    timestamp: int = Field(ge=0, le=2**53 - 1, description="milliseconds since 1970")
     #: the network, contract and consumer the answer is bound to (``0x`` script hashes, big-endian as
     #: Neo shows them); an off-chain answer carries its own (magic 0, the zero contract)
     networkMagic: int = Field(ge=0, le=2**32 - 1)  # noqa: N815
@@ -76,14 +149,23 @@ class VerifyAnswer(BaseModel):
     publicKey: str  # noqa: N815
 
 
-class TemplateIn(BaseModel):
-    url: str = Field(max_length=2048)
-    method: str = "GET"
-    headers: list[tuple[str, str]] = Field(default_factory=list, max_length=32)
-    body: str | None = None
-    timeoutSeconds: float = Field(default=5.0, gt=0, le=30)  # noqa: N815
-    allowedConsumers: list[str] = Field(default_factory=list, max_length=32)  # noqa: N815
-    description: str = Field(default="", max_length=200)
+class TemplateIn(Strict):
+    model_config = ConfigDict(json_schema_extra={"allOf": [_BODY_ONLY_WITH_POST]})
+
+    url: str = Field(
+        max_length=MAX_URL_BYTES,
+        pattern=r"^https?://",
+        json_schema_extra={"pattern": r"^(?!.*\{\{secret:)https?://"},
+        description="the URL the template fetches (secrets only in headers or the body)",
+    )
+    method: Literal["GET", "POST"] = "GET"
+    headers: list[Header] = Field(default_factory=list, max_length=MAX_HEADERS)
+    body: str | None = Field(default=None, max_length=MAX_BODY_BYTES // 4)
+    timeoutSeconds: float = Field(default=5.0, gt=0, le=MAX_TIMEOUT_SECONDS)  # noqa: N815
+    allowedConsumers: list[Annotated[str, Field(pattern=SCRIPT_HASH)]] = Field(  # noqa: N815
+        default_factory=list, max_length=MAX_TEMPLATE_CONSUMERS, description="repeats count once"
+    )
+    description: str = Field(default="", max_length=MAX_DESCRIPTION)
 
 
 class TemplateOut(BaseModel):
@@ -91,7 +173,7 @@ class TemplateOut(BaseModel):
     templateUrl: str  # noqa: N815
     url: str
     method: str
-    headers: list[tuple[str, str]]
+    headers: list[HeaderOut]
     body: str | None
     secrets: list[str]
     allowedConsumers: list[str]  # noqa: N815
@@ -233,7 +315,7 @@ async def get_template(template_id: str, request: Request, caller: Caller) -> Te
 
 
 @router.get("/requests/{request_id}", summary="State of an on-chain oracle request")
-async def request_state(request_id: int, request: Request, _caller: Caller) -> RequestStateOut:
+async def request_state(request_id: RequestId, request: Request, _caller: Caller) -> RequestStateOut:
     found = await _parts(request).requests().state(request_id)
     row = found.stored
     if row is None:

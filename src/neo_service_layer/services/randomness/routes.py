@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
+from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
 from neo_service_layer.enclave.wire.errors import InvalidInput
 from neo_service_layer.kernel.container import Container
+from neo_service_layer.kernel.http.encoding import Strict
 from neo_service_layer.kernel.http.security import require_scope
 from neo_service_layer.kernel.identity.rules.access import Principal
 from neo_service_layer.services.randomness import rules
@@ -20,11 +22,13 @@ from neo_service_layer.services.randomness.scopes import RANDOMNESS_REQUEST
 router = APIRouter(prefix="/randomness", tags=["randomness"])
 
 Caller = Annotated[Principal, Depends(require_scope(RANDOMNESS_REQUEST))]
+#: a request id as stored (the database keeps 64-bit signed integers)
+RequestId = Annotated[int, PathParam(ge=0, le=2**63 - 1)]
 HEX = r"^(0x)?([0-9a-fA-F]{2})*$"
 SCRIPT_HASH = r"^(0x)?[0-9a-fA-F]{40}$"
 
 
-class RandomnessRequest(BaseModel):
+class RandomnessRequest(Strict):
     numWords: int = Field(default=1, ge=rules.MIN_WORDS, le=rules.MAX_WORDS)  # noqa: N815
     seed: str | None = Field(default=None, pattern=HEX, max_length=2 + 2 * 256, description="hex")
 
@@ -44,7 +48,7 @@ class RandomnessAnswer(BaseModel):
     consumer: str
 
 
-class VerifyRequest(BaseModel):
+class VerifyRequest(Strict):
     requestId: str = Field(pattern=r"^[0-9]{1,19}$")  # noqa: N815
     #: the network, contract and consumer the answer is bound to (``0x`` script hashes, big-endian as
     #: Neo shows them); an off-chain answer carries its own (magic 0, the zero contract)
@@ -54,7 +58,9 @@ class VerifyRequest(BaseModel):
     seed: str = Field(pattern=HEX)
     proof: str = Field(pattern=HEX)
     output: str = Field(pattern=HEX)
-    words: list[str] | None = Field(default=None, max_length=rules.MAX_WORDS)
+    words: list[Annotated[str, Field(pattern=r"^[0-9]{1,78}$")]] | None = Field(
+        default=None, max_length=rules.MAX_WORDS, description="decimal integers"
+    )
     signature: str | None = Field(default=None, pattern=HEX)
 
 
@@ -153,7 +159,7 @@ async def verify(body: VerifyRequest, request: Request, _caller: Caller) -> Veri
 @router.get(
     "/requests/{request_id}", summary="State of an on-chain request: seen, fulfilling, fulfilled, failed"
 )
-async def request_state(request_id: int, request: Request, _caller: Caller) -> RequestStateOut:
+async def request_state(request_id: RequestId, request: Request, _caller: Caller) -> RequestStateOut:
     found = await _parts(request).requests().state(request_id)
     row = found.stored
     if row is None:

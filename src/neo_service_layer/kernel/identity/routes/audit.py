@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime, BaseModel, BeforeValidator
 
 from neo_service_layer.enclave.wire.errors import InvalidInput
 from neo_service_layer.kernel.http.security import identity_of, require_scope
@@ -71,6 +71,17 @@ def decode_cursor(cursor: str) -> int:
         raise InvalidInput("cursor: not a cursor from a previous page") from exc
 
 
+def _iso_only(value: object) -> object:
+    """A date-time as RFC 3339 text, as the schema's ``format: date-time`` says (pydantic alone would also
+    take a number of seconds)."""
+    if isinstance(value, str) and value.replace(".", "", 1).lstrip("-").isdigit():
+        raise ValueError("a date-time in RFC 3339 form, e.g. 2026-12-02T09:00:00Z")
+    return value
+
+
+IsoTime = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
+
+
 @router.get("", summary="Page through the audit log of your tenant")
 async def list_entries(
     principal: AuditReader,
@@ -78,8 +89,8 @@ async def list_entries(
     action: Annotated[str | None, Query(max_length=64)] = None,
     actor: Annotated[str | None, Query(max_length=200)] = None,
     outcome: Annotated[str | None, Query(pattern="^(success|failure|denied)$")] = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    since: IsoTime | None = None,
+    until: IsoTime | None = None,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> AuditPageOut:

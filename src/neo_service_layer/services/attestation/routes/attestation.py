@@ -18,6 +18,7 @@ from neo_service_layer.kernel.http.encoding import decode
 from neo_service_layer.kernel.http.security import Meta, require_scope
 from neo_service_layer.kernel.identity.rules.access import Principal
 from neo_service_layer.services.attestation.routes.schemas import (
+    NONCE_PATTERN,
     AttestationVerdictOut,
     AttestationVerifyRequest,
     PlatformAttestationOut,
@@ -45,7 +46,7 @@ async def report(
     principal: Reader,
     request: Request,
     meta: Meta,
-    nonce: Annotated[str, Query(min_length=16, max_length=128, description="8-64 bytes, hex")],
+    nonce: Annotated[str, Query(pattern=NONCE_PATTERN, max_length=130, description="8-64 bytes, hex")],
     key_id: Annotated[list[str] | None, Query(max_length=64, description="bind these keys only")] = None,
 ) -> dict[str, Any]:
     try:
@@ -64,7 +65,7 @@ async def platform_report(
     principal: Reader,
     request: Request,
     meta: Meta,
-    nonce: Annotated[str, Query(min_length=16, max_length=128, description="8-64 bytes, hex")],
+    nonce: Annotated[str, Query(pattern=NONCE_PATTERN, max_length=130, description="8-64 bytes, hex")],
 ) -> PlatformAttestationOut:
     try:
         raw = decode(nonce, "hex")

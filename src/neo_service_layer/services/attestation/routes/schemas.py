@@ -3,15 +3,22 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, Field, field_validator
 
-from neo_service_layer.kernel.http.encoding import Strict, decode
+from neo_service_layer.kernel.http.encoding import HEX_PATTERN, Strict, decode
+
+#: 8-64 bytes as hex (``0x`` allowed): what ``decode`` and a report accept
+NONCE_PATTERN = r"^(0[xX])?([0-9a-fA-F]{2}){8,64}$"
 
 
 class AttestationVerifyRequest(Strict):
     report: dict[str, object]
-    nonce: str = Field(min_length=16, max_length=128, description="hex")
-    expected_public_keys: list[str] = Field(default_factory=list, max_length=64, description="hex")
+    nonce: str = Field(pattern=NONCE_PATTERN, max_length=130, description="hex")
+    expected_public_keys: list[Annotated[str, Field(pattern=HEX_PATTERN, max_length=200)]] = Field(
+        default_factory=list, max_length=64, description="hex"
+    )
 
     @field_validator("nonce", "expected_public_keys")
     @classmethod

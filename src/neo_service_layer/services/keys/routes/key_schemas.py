@@ -7,26 +7,58 @@ Strict pydantic models; messages, digests, signatures and public keys are text i
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Self
+from typing import Annotated, Any, Self, cast
 
-from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic.config import JsonDict
 
-from neo_service_layer.enclave.wire.keys import KeyKind, Purpose, SignatureFormat
+from neo_service_layer.enclave.wire.keys import TYPED_ONLY_PURPOSES, KeyKind, Purpose, SignatureFormat
 from neo_service_layer.kernel.http.encoding import (
+    BASE64_PATTERN,
+    HEX_PATTERN,
     MAX_MESSAGE_TEXT,
     Encoding,
     Strict,
     check_encoded,
     decode,
+    encoded_fields,
 )
 from neo_service_layer.services.keys.ports import KeyAddresses
-from neo_service_layer.services.keys.rules import MAX_BATCH_MESSAGES, KeyState, ManagedKey
+from neo_service_layer.services.keys.rules import (
+    LABEL_PATTERN,
+    MAX_BATCH_MESSAGES,
+    MAX_LABEL,
+    KeyState,
+    ManagedKey,
+)
 from neo_service_layer.services.keys.use_cases.tenant_keys import KeyView
 
 
+def _needs_kind(purpose: Purpose, kind: KeyKind) -> dict[str, Any]:
+    return {
+        "if": {"properties": {"purposes": {"contains": {"const": purpose.value}}}, "required": ["purposes"]},
+        "then": {"properties": {"kind": {"const": kind.value}}},
+    }
+
+
+#: what ``check_purposes`` refuses, stated: a purpose reserved for platform keys, and the curve a
+#: transaction purpose needs
+_TENANT_PURPOSES = [p.value for p in Purpose if p not in TYPED_ONLY_PURPOSES]
+
+
+def _key_create_rules(schema: dict[str, Any]) -> None:
+    schema["properties"]["purposes"]["items"] = {"enum": _TENANT_PURPOSES}
+    schema["allOf"] = [
+        _needs_kind(Purpose.NEO_TX, KeyKind.SECP256R1),
+        _needs_kind(Purpose.EVM_TX, KeyKind.SECP256K1),
+    ]
+
+
 class KeyCreate(Strict):
+    model_config = ConfigDict(json_schema_extra=_key_create_rules)
+
     kind: KeyKind
-    label: str = Field(min_length=1, max_length=100)
+    label: str = Field(pattern=LABEL_PATTERN, max_length=MAX_LABEL)
     purposes: list[Purpose] = Field(min_length=1, max_length=len(Purpose))
     max_signs_per_minute: int | None = Field(default=None, ge=1, le=1_000_000)
 
@@ -110,7 +142,52 @@ def _addresses(found: KeyAddresses) -> dict[str, str | None]:
 _DIGEST_FORMATS = (SignatureFormat.NEO_TX, SignatureFormat.EVM_DIGEST)
 
 
+_ONE_OF_MESSAGE_OR_DIGEST: list[dict[str, Any]] = [
+    {"required": ["message"], "properties": {"message": {"type": "string"}, "digest": {"type": "null"}}},
+    {"required": ["digest"], "properties": {"digest": {"type": "string"}, "message": {"type": "null"}}},
+]
+#: a digest is signed only as a transaction hash or an EVM digest
+_DIGEST_NEEDS_FORMAT: dict[str, Any] = {
+    "if": {"required": ["digest"], "properties": {"digest": {"type": "string"}}},
+    "then": {
+        "required": ["format"],
+        "properties": {
+            "format": {"enum": [f.value for f in (SignatureFormat.NEO_TX, SignatureFormat.EVM_DIGEST)]}
+        },
+    },
+}
+
+
+#: the message in the body's encoding; the digest exactly 32 bytes in it
+_SIGN_ENCODING: dict[str, Any] = {
+    "allOf": [
+        {
+            "if": {"properties": {"encoding": {"const": "base64"}}, "required": ["encoding"]},
+            "then": {
+                "properties": {
+                    "message": {"pattern": BASE64_PATTERN},
+                    "digest": {"pattern": "^[A-Za-z0-9+/]{43}=$"},
+                }
+            },
+            "else": {
+                "properties": {
+                    "message": {"pattern": HEX_PATTERN},
+                    "digest": {"pattern": "^(0[xX])?[0-9a-fA-F]{64}$"},
+                }
+            },
+        }
+    ]
+}
+
+
 class SignRequest(Strict):
+    model_config = ConfigDict(
+        json_schema_extra=cast(
+            JsonDict,
+            {"allOf": [*_SIGN_ENCODING["allOf"], _DIGEST_NEEDS_FORMAT], "oneOf": _ONE_OF_MESSAGE_OR_DIGEST},
+        )
+    )
+
     encoding: Encoding = "hex"
     message: str | None = Field(default=None, max_length=MAX_MESSAGE_TEXT)
     digest: str | None = Field(default=None, max_length=130, description="32-byte pre-computed hash")
@@ -139,6 +216,8 @@ class SignRequest(Strict):
 
 
 class SignBatchRequest(Strict):
+    model_config = ConfigDict(json_schema_extra=encoded_fields(lists=("messages",)))
+
     encoding: Encoding = "hex"
     messages: list[Annotated[str, Field(max_length=MAX_MESSAGE_TEXT)]] = Field(
         min_length=1, max_length=MAX_BATCH_MESSAGES
@@ -182,6 +261,8 @@ class SignBatchOut(BaseModel):
 
 
 class VerifyRequest(Strict):
+    model_config = ConfigDict(json_schema_extra=encoded_fields("message", "signature"))
+
     encoding: Encoding = "hex"
     message: str = Field(max_length=MAX_MESSAGE_TEXT)
     signature: str = Field(max_length=400)
@@ -193,6 +274,8 @@ class VerifyRequest(Strict):
 
 
 class VerifyPublicRequest(VerifyRequest):
+    model_config = ConfigDict(json_schema_extra=encoded_fields("message", "signature", "public_key"))
+
     kind: KeyKind
     public_key: str = Field(max_length=200, description="compressed public key, in `encoding`")
 

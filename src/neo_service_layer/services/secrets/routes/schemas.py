@@ -10,10 +10,48 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+)
+from pydantic.config import JsonDict
 
-from neo_service_layer.kernel.http.encoding import Strict, decode
+from neo_service_layer.enclave.wire.secret_labels import HOST_PATTERN, SECRET_NAME, SECRET_NAME_PATTERN
+from neo_service_layer.kernel.http.encoding import BASE64_PATTERN, Strict, decode
 from neo_service_layer.services.secrets.rules import Consumer, SecretVersion, TenantSecret
+
+#: the schema states https only; ``NSL_SECRET_SOURCES_ALLOW_HTTP`` (an operator's allowance for sources on
+#: a private network, off in production) lets the code accept http too
+_HTTPS_ONLY: JsonDict = {"pattern": "^https://"}
+
+
+def _secret_name(value: str) -> str:
+    if not SECRET_NAME.fullmatch(value):
+        raise ValueError(
+            "1-100 characters of letters, digits and _ . @ / - (no colon), not ending in /rotate or "
+            "/versions, not import or sources"
+        )
+    return value
+
+
+#: a secret's (or a remembered source's) name; the pattern has a lookahead, which pydantic's own regex
+#: engine lacks, so Python's ``re`` checks it and the schema states it
+SECRET_NAME_SCHEMA = {"type": "string", "pattern": SECRET_NAME_PATTERN, "maxLength": 100}
+SecretName = Annotated[str, AfterValidator(_secret_name), WithJsonSchema(SECRET_NAME_SCHEMA)]
+_BASE64_VALUE: JsonDict = {
+    "allOf": [
+        {
+            "if": {"properties": {"encoding": {"const": "base64"}}, "required": ["encoding"]},
+            "then": {"properties": {"value": {"pattern": BASE64_PATTERN}}},
+        }
+    ]
+}
 
 
 def _check_secret(value: SecretStr, info: ValidationInfo) -> SecretStr:
@@ -23,6 +61,8 @@ def _check_secret(value: SecretStr, info: ValidationInfo) -> SecretStr:
 
 
 class SecretRotate(Strict):
+    model_config = ConfigDict(json_schema_extra=_BASE64_VALUE)
+
     encoding: Literal["utf8", "base64"] = "utf8"
     value: SecretStr = Field(min_length=1, max_length=2 * 64 * 1024)
     ttl_seconds: int | None = Field(default=None, ge=1, le=3650 * 86400)
@@ -36,10 +76,13 @@ class SecretRotate(Strict):
 
 class SecretPut(SecretRotate):
     consumers: list[Consumer] = Field(default_factory=list, max_length=len(Consumer))
-    allowed_hosts: list[str] = Field(
+    allowed_hosts: list[Annotated[str, Field(pattern=HOST_PATTERN, max_length=253)]] = Field(
         default_factory=list,
         max_length=16,
-        description="host names the oracle may send this secret to (sealed with the value); none: nowhere",
+        description=(
+            "host names the oracle may send this secret to (sealed with the value; ASCII, an IDN in its "
+            "xn-- form); none: nowhere"
+        ),
     )
 
 
@@ -93,18 +136,18 @@ class SecretOut(BaseModel):
 
 
 class VaultTokenIn(Strict):
-    token: SecretStr
+    token: SecretStr = Field(min_length=1, max_length=4096)
 
 
 class VaultAppRoleIn(Strict):
-    role_id: SecretStr
-    secret_id: SecretStr
+    role_id: SecretStr = Field(min_length=1, max_length=512)
+    secret_id: SecretStr = Field(min_length=1, max_length=512)
     mount_point: str = "approle"
 
 
 class VaultIn(Strict):
     provider: Literal["vault"]
-    url: str = Field(pattern=r"^https?://", max_length=500)
+    url: str = Field(pattern=r"^https?://", max_length=500, json_schema_extra=_HTTPS_ONLY)
     auth: VaultTokenIn | VaultAppRoleIn
     mount_point: str = "secret"
     path_prefix: str = ""
@@ -115,14 +158,16 @@ class VaultIn(Strict):
 
 class AwsCredentialsIn(Strict):
     access_key_id: str = Field(min_length=1, max_length=128)
-    secret_access_key: SecretStr
-    session_token: SecretStr | None = None
+    secret_access_key: SecretStr = Field(min_length=1, max_length=512)
+    session_token: SecretStr | None = Field(default=None, min_length=1, max_length=4096)
 
 
 class AwsIn(Strict):
     provider: Literal["aws"]
     region: str = Field(pattern=r"^[a-z0-9-]{1,32}$")
-    endpoint_url: str | None = Field(default=None, pattern=r"^https?://", max_length=500)
+    endpoint_url: str | None = Field(
+        default=None, pattern=r"^https?://", max_length=500, json_schema_extra=_HTTPS_ONLY
+    )
     credentials: AwsCredentialsIn = Field(description="the tenant's own access key (required)")
     name_prefix: str = ""
     timeout_seconds: float = Field(default=10.0, gt=0, le=60)
@@ -133,19 +178,38 @@ class AzureIn(Strict):
     vault_url: str = Field(pattern=r"^https://", max_length=500)
     tenant_id: str = Field(min_length=1, max_length=100)
     client_id: str = Field(min_length=1, max_length=100)
-    client_secret: SecretStr = Field(description="the tenant's own service principal (required)")
+    client_secret: SecretStr = Field(
+        min_length=1, max_length=512, description="the tenant's own service principal (required)"
+    )
     timeout_seconds: float = Field(default=10.0, gt=0, le=60)
 
 
 class ImportRequest(Strict):
+    """``source`` or ``remembered``, exactly one of them."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "required": ["source"],
+                    "properties": {"source": {"type": "object"}, "remembered": {"type": "null"}},
+                },
+                {
+                    "required": ["remembered"],
+                    "properties": {"remembered": {"type": "string"}, "source": {"type": "null"}},
+                },
+            ]
+        },
+    )
+
     source: Annotated[VaultIn | AwsIn | AzureIn, Field(discriminator="provider")] | None = Field(
         default=None, description="provider configuration; its credentials are used for this request only"
     )
-    remembered: str | None = Field(default=None, description="name of a source remembered earlier")
-    remember_as: str | None = Field(
+    remembered: SecretName | None = Field(default=None, description="name of a source remembered earlier")
+    remember_as: SecretName | None = Field(
         default=None, description="keep this source (sealed by the enclave, credentials included) for re-sync"
     )
-    names: list[str] = Field(min_length=1, max_length=100)
+    names: list[SecretName] = Field(min_length=1, max_length=100, json_schema_extra={"uniqueItems": True})
     consumers: list[Consumer] = Field(default_factory=list, max_length=len(Consumer))
     ttl_seconds: int | None = Field(default=None, ge=1, le=3650 * 86400)
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 from typing import Annotated, assert_never
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Path as PathParam
+from starlette.convertors import Convertor, register_url_convertor
 
+from neo_service_layer.enclave.wire.secret_labels import SECRET_NAME_PATTERN
 from neo_service_layer.kernel.container import Container
 from neo_service_layer.kernel.http.security import Meta, require_scope
 from neo_service_layer.kernel.identity.rules.access import Principal
@@ -41,6 +44,32 @@ from neo_service_layer.services.secrets.scopes import SECRETS_READ, SECRETS_WRIT
 from neo_service_layer.services.secrets.use_cases.secrets import SecretsService
 
 router = APIRouter(prefix="/secrets", tags=["secrets"])
+
+
+class _SecretNameInPath(Convertor[str]):
+    """A secret name in a path followed by ``/versions`` or ``/rotate`` (names may hold slashes); the
+    name rule itself is checked by the use case, so a bad name is a 422 that says why, not a 404."""
+
+    regex = r".+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+class _SecretNameAlone(_SecretNameInPath):
+    """A secret name ending the path: never one ending in ``/versions`` or ``/rotate``, so
+    ``PUT /secrets/x/rotate`` is not a PUT of a secret named ``x/rotate`` but a 405."""
+
+    regex = r"(?!(?:import|sources)$)(?!.*/(?:rotate|versions)$).+"
+
+
+# Starlette's convertor table is global; registering is idempotent and must precede the routes below.
+register_url_convertor("secret_name", _SecretNameInPath())
+register_url_convertor("secret_name_alone", _SecretNameAlone())
+NameInPath = Annotated[str, PathParam(json_schema_extra={"pattern": SECRET_NAME_PATTERN, "maxLength": 100})]
 
 Reader = Annotated[Principal, Depends(require_scope(SECRETS_READ))]
 Writer = Annotated[Principal, Depends(require_scope(SECRETS_WRITE))]
@@ -85,30 +114,36 @@ async def import_secrets(body: ImportRequest, principal: Writer, request: Reques
     )
 
 
-@router.get("/{name:path}/versions", summary="Versions of one secret (metadata only)")
-async def versions(name: str, principal: Reader, request: Request) -> list[SecretVersionOut]:
+@router.get("/{name:secret_name}/versions", summary="Versions of one secret (metadata only)")
+async def versions(name: NameInPath, principal: Reader, request: Request) -> list[SecretVersionOut]:
     now = request.app.state.container.clock.now()
     secret = await service(request).get(principal, name)
     return [SecretVersionOut.of(v, now) for v in secret.versions]
 
 
-@router.post("/{name:path}/rotate", summary="Store a new value as the next version")
-async def rotate(name: str, body: SecretRotate, principal: Writer, request: Request, meta: Meta) -> SecretOut:
+@router.post("/{name:secret_name}/rotate", summary="Store a new value as the next version")
+async def rotate(
+    name: NameInPath, body: SecretRotate, principal: Writer, request: Request, meta: Meta
+) -> SecretOut:
     secret = await service(request).rotate(
         principal, name, Secret(body.raw()), ttl_seconds=body.ttl_seconds, meta=meta
     )
     return SecretOut.of(secret, request.app.state.container.clock.now())
 
 
-@router.get("/{name:path}", summary="Metadata of one secret")
-async def get_secret(name: str, principal: Reader, request: Request) -> SecretOut:
+@router.get("/{name:secret_name_alone}", summary="Metadata of one secret")
+async def get_secret(name: NameInPath, principal: Reader, request: Request) -> SecretOut:
     secret = await service(request).get(principal, name)
     return SecretOut.of(secret, request.app.state.container.clock.now())
 
 
-@router.put("/{name:path}", summary="Create a secret, or store a new version with these consumers")
+@router.put(
+    "/{name:secret_name_alone}",
+    summary="Create a secret, or store a new version with these consumers",
+    responses={201: {"model": SecretOut, "description": "the secret was created"}},
+)
 async def put_secret(
-    name: str, body: SecretPut, principal: Writer, request: Request, response: Response, meta: Meta
+    name: NameInPath, body: SecretPut, principal: Writer, request: Request, response: Response, meta: Meta
 ) -> SecretOut:
     secret, created = await service(request).put(
         principal,
@@ -123,8 +158,10 @@ async def put_secret(
     return SecretOut.of(secret, request.app.state.container.clock.now())
 
 
-@router.delete("/{name:path}", status_code=204, summary="Delete a secret and all of its sealed versions")
-async def delete_secret(name: str, principal: Writer, request: Request, meta: Meta) -> Response:
+@router.delete(
+    "/{name:secret_name_alone}", status_code=204, summary="Delete a secret and all of its sealed versions"
+)
+async def delete_secret(name: NameInPath, principal: Writer, request: Request, meta: Meta) -> Response:
     await service(request).delete(principal, name, meta=meta)
     return Response(status_code=204)
 
