@@ -38,6 +38,7 @@ from typing import Any
 from neo_service_layer.enclave.wire.encoding import b64encode
 from neo_service_layer.enclave.wire.keys import (
     PLATFORM_KEY_OWNER,
+    PLATFORM_ONLY_PURPOSES,
     OperationNotAllowed,
     Purpose,
     SignatureFormat,
@@ -95,6 +96,9 @@ def _policy_not_platform(args: Args) -> str | None:
     policy = args.raw("policy")
     if isinstance(policy, Mapping) and policy.get("tenant") == PLATFORM_KEY_OWNER:
         return "this client cannot create platform keys"
+    purposes = policy.get("purposes") if isinstance(policy, Mapping) else None
+    if isinstance(purposes, list) and {str(p) for p in purposes} & {p.value for p in PLATFORM_ONLY_PURPOSES}:
+        return "a tenant key cannot take a purpose only platform keys have"
     return None
 
 

@@ -58,6 +58,9 @@ class Purpose(StrEnum):
 #: (``randomness``: ``randomness_fulfil``); the raw ``sign``/``sign_batch``/``sign_batch_packed`` refuse
 #: every key whose policy lists one of them, whatever purpose the caller names
 TYPED_ONLY_PURPOSES: frozenset[Purpose] = frozenset({Purpose.RANDOMNESS, Purpose.NATIVE_ORACLE})
+#: purposes only the platform's own keys have: a tenant key never gets one (the typed-only ones, and the
+#: contracts' owner key, which only the cli client signs with)
+PLATFORM_ONLY_PURPOSES: frozenset[Purpose] = TYPED_ONLY_PURPOSES | {Purpose.CONTRACT_OWNER}
 
 
 class SignatureFormat(StrEnum):

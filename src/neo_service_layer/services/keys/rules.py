@@ -20,7 +20,7 @@ from enum import StrEnum
 
 from neo_service_layer.enclave.wire.errors import Conflict, InvalidInput, NotFound
 from neo_service_layer.enclave.wire.keys import (
-    TYPED_ONLY_PURPOSES,
+    PLATFORM_ONLY_PURPOSES,
     KeyId,
     KeyKind,
     Purpose,
@@ -192,11 +192,12 @@ def check_label(label: str) -> str:
 
 
 def check_purposes(kind: KeyKind, purposes: frozenset[Purpose]) -> frozenset[Purpose]:
-    """At least one purpose; EVM transactions need secp256k1, Neo transactions secp256r1; no typed-only
-    purpose (``randomness``: such keys sign only inside their enclave operation, never for a tenant)."""
+    """At least one purpose; EVM transactions need secp256k1, Neo transactions secp256r1; no purpose only
+    platform keys have (``randomness``, ``native-oracle``: they sign only inside their enclave operation;
+    ``contract-owner``: only the cli signs with it)."""
     if not purposes:
         raise InvalidKeyInput("purposes: at least one")
-    reserved = purposes & TYPED_ONLY_PURPOSES
+    reserved = purposes & PLATFORM_ONLY_PURPOSES
     if reserved:
         names = ", ".join(sorted(p.value for p in reserved))
         raise InvalidKeyInput(f"purpose {names} is reserved for the platform's own keys")

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Self, cast
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic.config import JsonDict
 
-from neo_service_layer.enclave.wire.keys import TYPED_ONLY_PURPOSES, KeyKind, Purpose, SignatureFormat
+from neo_service_layer.enclave.wire.keys import PLATFORM_ONLY_PURPOSES, KeyKind, Purpose, SignatureFormat
 from neo_service_layer.kernel.http.encoding import (
     BASE64_PATTERN,
     HEX_PATTERN,
@@ -43,7 +43,7 @@ def _needs_kind(purpose: Purpose, kind: KeyKind) -> dict[str, Any]:
 
 #: what ``check_purposes`` refuses, stated: a purpose reserved for platform keys, and the curve a
 #: transaction purpose needs
-_TENANT_PURPOSES = [p.value for p in Purpose if p not in TYPED_ONLY_PURPOSES]
+_TENANT_PURPOSES = [p.value for p in Purpose if p not in PLATFORM_ONLY_PURPOSES]
 
 
 def _key_create_rules(schema: dict[str, Any]) -> None:
