@@ -40,6 +40,7 @@ from neo_service_layer.kernel.config import Settings
 from neo_service_layer.kernel.enclave_client.credentials import CredentialCalls
 from neo_service_layer.kernel.enclave_client.feed_rounds import FeedRoundCalls
 from neo_service_layer.kernel.enclave_client.native_oracle import NativeOracleCalls
+from neo_service_layer.kernel.enclave_client.oracle_wire import facts_args, oracle_response
 from neo_service_layer.kernel.enclave_client.ports import (
     AttestationReport,
     EnclaveStatus,
@@ -240,7 +241,7 @@ class EnclaveClient(CredentialCalls, FeedRoundCalls, NativeOracleCalls, Transact
         secrets: Sequence[SealedSecret] = (),
     ) -> OracleResponse:
         args = {
-            **_facts_args(facts),
+            **facts_args(facts),
             "tenant": tenant,
             "key_id": key_id,
             "key_tenant": key_tenant,
@@ -261,7 +262,7 @@ class EnclaveClient(CredentialCalls, FeedRoundCalls, NativeOracleCalls, Transact
         key_version: int | None = None,
     ) -> OracleResponse:
         args = {
-            **_facts_args(facts),
+            **facts_args(facts),
             "code": int(code),
             "tenant": key_tenant,
             "key_id": key_id,
@@ -282,7 +283,7 @@ class EnclaveClient(CredentialCalls, FeedRoundCalls, NativeOracleCalls, Transact
                     raise
                 await self.load_key(key_id, await self._loader(key_id, key_version))
                 result = await call("oracle_fetch", args, idempotent=False, timeout=timeout)
-        return _decode(_oracle_response, result)
+        return _decode(oracle_response, result)
 
     # Key migration (``ports.enclave.KeyMigrationEnclave``) -----------------------------------------
 
@@ -341,42 +342,6 @@ def _sign_args(
         "version": version,
         "network_magic": network_magic,
     }
-
-
-def _facts_args(facts: OracleFacts) -> dict[str, Any]:
-    return {
-        "magic": facts.magic,
-        "contract": b64encode(facts.contract),
-        "request_id": facts.request_id,
-        "consumer": b64encode(facts.consumer),
-        "request_url": facts.url,
-        "filter": facts.filter,
-    }
-
-
-def _oracle_response(r: dict[str, Any]) -> OracleResponse:
-    status, content_type = r.get("status"), r.get("content_type")
-    facts = OracleFacts(
-        magic=int(r["magic"]),
-        contract=b64decode(r["contract"]),
-        request_id=int(r["request_id"]),
-        consumer=b64decode(r["consumer"]),
-        url=str(r["url"]),
-        filter=str(r["filter"]),
-    )
-    return OracleResponse(
-        facts=facts,
-        code=ResultCode(int(r["code"])),
-        result=b64decode(r["result"]),
-        timestamp_ms=int(r["timestamp"]),
-        signature=b64decode(r["signature"]),
-        key_id=str(r["key_id"]),
-        key_version=int(r["key_version"]),
-        public_key=b64decode(r["public_key"]),
-        status=None if status is None else int(status),
-        content_type=None if content_type is None else str(content_type),
-        detail=str(r.get("detail", "")),
-    )
 
 
 def _migration_export(r: dict[str, Any]) -> MigrationExport:
