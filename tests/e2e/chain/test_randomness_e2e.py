@@ -118,6 +118,8 @@ async def test_offchain_words_carry_a_proof_that_verifies(stack: Stack) -> None:
         assert checked["words"]
         tampered = {**answer, "words": [str(int(answer["words"][0]) + 1), *answer["words"][1:]]}
         assert (await client.post("/api/v1/randomness/verify", json=tampered)).json()["valid"] is False
+        other_key = {**answer, "publicKey": "02" + "11" * 32}  # an answer naming keys not the service's
+        assert (await client.post("/api/v1/randomness/verify", json=other_key)).json()["valid"] is False
         other_seed = {**answer, "seed": hashlib.sha256(b"x").hexdigest()}
         assert (await client.post("/api/v1/randomness/verify", json=other_seed)).json()["proof"] is False
         denied = Principal(tenant_id="acme", subject="k2", kind=PrincipalKind.API_KEY, scopes=frozenset())

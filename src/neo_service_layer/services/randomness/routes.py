@@ -62,6 +62,10 @@ class VerifyRequest(Strict):
         default=None, max_length=rules.MAX_WORDS, description="decimal integers"
     )
     signature: str | None = Field(default=None, pattern=HEX)
+    #: the keys an answer names (so an answer can be posted back as it came): when given, the verdict is
+    #: invalid unless they are the service's own keys, which are what the proof is checked against
+    publicKey: str | None = Field(default=None, pattern=HEX, max_length=2 + 2 * 33)  # noqa: N815
+    blsPublicKey: str | None = Field(default=None, pattern=HEX, max_length=2 + 2 * 48)  # noqa: N815
 
 
 class VerifyAnswer(BaseModel):
@@ -145,8 +149,10 @@ async def verify(body: VerifyRequest, request: Request, _caller: Caller) -> Veri
         words=words,
         signature=_hex(body.signature) if body.signature else None,
     )
+    named = [(body.publicKey, keys.ecdsa_public_key), (body.blsPublicKey, keys.bls_public_key)]
+    keys_match = all(text is None or _hex(text) == key for text, key in named)
     return VerifyAnswer(
-        valid=verdict.ok,
+        valid=verdict.ok and keys_match,
         proof=verdict.proof,
         output=verdict.output,
         words=verdict.words,
