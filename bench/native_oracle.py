@@ -1,6 +1,7 @@
 """Neo's native Oracle served by neo-go's own oracle service (run A) and by our node (run B), side by side.
 
-Usage: ``python -m bench.native_oracle [--requests 20] [--burst 250] [--block-time 1.0] [--only ours]``.
+Usage: ``python -m bench.native_oracle [--requests 20] [--burst 250] [--block-time 1.0] [--only ours]
+[--distinct-urls]``.
 
 Both runs use the same local chain config (one neo-go 0.120.0 validator, ``--block-time`` blocks), the
 same consumer (``contracts/examples/native_oracle_consumer.py``, 1 GAS for the response), the same URL
@@ -9,7 +10,8 @@ served over https from loopback with a throwaway test CA, and the same requests:
 1. ``--requests`` sequential requests (the next one is sent once the previous callback is in): blocks and
    seconds (block timestamps) from the request's block to the callback's block;
 2. a burst of ``--burst`` requests sent together (transactions of 50 ``Oracle.request`` calls, signed and
-   sent at once): the distribution of callback blocks after the requests' block.
+   sent at once): the distribution of callback blocks after the requests' block. With
+   ``--distinct-urls`` each request of the burst asks its own URL (``/ticker/<n>``): as many fetches.
 
 Run A: neo-go's oracle service on (``Oracle.Enabled``, ``AllowPrivateHost``, the validator wallet
 unlocked, ``SSL_CERT_FILE`` = the test CA), the validator key designated; nothing of ours runs. Run B:
@@ -34,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from neo3.api.wrappers import ContractMethodResult
 from neo3.core import types
 from tests.e2e.chain.neogo_oracle import deploy_consumer, neo_go_oracle
 from tests.e2e.chain.stack import call, close_stack, open_stack
@@ -90,7 +93,26 @@ async def block_time(rpc_url: str, index: int) -> float:
         await endpoint.close()
 
 
-async def measure(setup: Setup, url: str, requests: int, burst: int, block: float) -> dict[str, Any]:
+def burst_calls(consumer: types.UInt160, url: str, first: int, burst: int, distinct: bool) -> list[Any]:
+    """One call per transaction of ``PER_TRANSACTION`` requests: ``requestMany`` of one URL, or with
+    ``distinct`` that many ``request`` calls of ``url/<n>`` in one script (a URL per request)."""
+    out: list[Any] = []
+    for start in range(0, burst, PER_TRANSACTION):
+        count = min(PER_TRANSACTION, burst - start)
+        if not distinct:
+            out.append(call(consumer, "requestMany", url, FILTER, first + start, count, GAS_FOR_RESPONSE))
+            continue
+        each = [
+            call(consumer, "request", f"{url}/{n}", FILTER, first + n, GAS_FOR_RESPONSE)
+            for n in range(start, start + count)
+        ]
+        out.append(ContractMethodResult(b"".join(c.script for c in each), None, return_count=len(each)))
+    return out
+
+
+async def measure(
+    setup: Setup, url: str, requests: int, burst: int, block: float, distinct: bool = False
+) -> dict[str, Any]:
     timeout = max(30 * block, 15.0)
     # warm-up (not counted): the first answer includes connection set-up on either side
     receipt = await setup.committee.invoke(call(setup.consumer, "request", url, FILTER, 0, GAS_FOR_RESPONSE))
@@ -106,11 +128,7 @@ async def measure(setup: Setup, url: str, requests: int, burst: int, block: floa
         blocks.append(answered - asked)
         seconds.append(await block_time(setup.rpc_url, answered) - await block_time(setup.rpc_url, asked))
     first = 10_000
-    calls = [
-        call(setup.consumer, "requestMany", url, FILTER, first + start, min(PER_TRANSACTION, burst - start),
-             GAS_FOR_RESPONSE)
-        for start in range(0, burst, PER_TRANSACTION)
-    ]  # fmt: skip
+    calls = burst_calls(setup.consumer, url, first, burst, distinct)
     receipts = await asyncio.gather(*(setup.committee.invoke(c) for c in calls))
     request_blocks = [int(r.included_in_block) for r in receipts]
     tags = set(range(first, first + burst))
@@ -164,6 +182,9 @@ async def main() -> None:
     parser.add_argument("--burst", type=int, default=250)
     parser.add_argument("--block-time", type=float, default=1.0)
     parser.add_argument("--only", choices=("neo-go", "ours"), default=None, help="run one side only")
+    parser.add_argument(
+        "--distinct-urls", action="store_true", help="the burst asks a different URL per request"
+    )
     args = parser.parse_args()
     tls_dir = Path(tempfile.mkdtemp(prefix="nsl-bench-tls-"))
     certificates = make_certificates(tls_dir)
@@ -171,23 +192,29 @@ async def main() -> None:
     try:
         with https_server(certificates) as web:
             web.routes[PATH] = BODY
+            for n in range(args.burst):
+                web.routes[f"{PATH}/{n}"] = BODY
             url = web.url(PATH)
             if args.only != "ours":
+                fetched = sum(web.hits.values())
                 async with neo_go_run(certificates, args.block_time) as setup:
                     results["A: neo-go oracle service"] = await measure(
-                        setup, url, args.requests, args.burst, args.block_time
+                        setup, url, args.requests, args.burst, args.block_time, args.distinct_urls
                     )
+                results["A: neo-go oracle service"]["fetches"] = sum(web.hits.values()) - fetched
             if args.only != "neo-go":
+                fetched = sum(web.hits.values())
                 async with our_run(certificates, args.block_time) as setup:
                     results["B: our node (enclave + worker)"] = await measure(
-                        setup, url, args.requests, args.burst, args.block_time
+                        setup, url, args.requests, args.burst, args.block_time, args.distinct_urls
                     )
+                results["B: our node (enclave + worker)"]["fetches"] = sum(web.hits.values()) - fetched
     finally:
         shutil.rmtree(tls_dir, ignore_errors=True)
     print(
         f"\n### Native Oracle: neo-go's oracle service vs our node ({platform.machine()}, "
         f"{os.cpu_count()} cores, {args.block_time:g} s blocks, {args.requests} sequential, "
-        f"burst of {args.burst})\n"
+        f"burst of {args.burst}{' to as many URLs' if args.distinct_urls else ''})\n"
     )
     print(
         "| run | request→callback blocks (median / max) | seconds (median / max) | burst requests "
@@ -197,7 +224,8 @@ async def main() -> None:
     for name, result in results.items():
         print(_line(name, result))
     for name, result in results.items():
-        print(f"\n{name}: blocks {result['blocks']}; seconds {[round(s, 2) for s in result['seconds']]}")
+        seconds = [round(s, 2) for s in result["seconds"]]
+        print(f"\n{name}: blocks {result['blocks']}; seconds {seconds}; {result['fetches']} fetches in all")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import ipaddress
 import json
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -88,10 +89,11 @@ def make_certificates(directory: Path) -> LoopbackCertificates:
 
 @dataclass
 class HttpsServer:
-    """Serves ``routes`` (path -> JSON value, or bytes served as they are) on https://127.0.0.1:<port>;
-    counts requests per path."""
+    """Serves ``routes`` (path -> JSON value, or bytes served as they are) on https://127.0.0.1:<port>,
+    each after its ``delays`` (path -> seconds, a slow or timing-out source); counts requests per path."""
 
     routes: dict[str, Any] = field(default_factory=dict)
+    delays: dict[str, float] = field(default_factory=dict)
     hits: dict[str, int] = field(default_factory=dict)
     port: int = 0
 
@@ -108,11 +110,15 @@ def https_server(certificates: LoopbackCertificates) -> Iterator[HttpsServer]:
 
         def do_GET(self) -> None:
             state.hits[self.path] = state.hits.get(self.path, 0) + 1
+            time.sleep(state.delays.get(self.path, 0.0))
             if self.path not in state.routes:
                 self._reply(404, b"{}")
                 return
             value = state.routes[self.path]
-            self._reply(200, value if isinstance(value, bytes) else json.dumps(value).encode())
+            try:
+                self._reply(200, value if isinstance(value, bytes) else json.dumps(value).encode())
+            except OSError:  # the client gave up waiting for a slow source
+                self.close_connection = True
 
         def _reply(self, status: int, body: bytes) -> None:
             self.send_response(status)
@@ -126,8 +132,12 @@ def https_server(certificates: LoopbackCertificates) -> Iterator[HttpsServer]:
 
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(certificates.cert_file, certificates.key_file)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+        request_queue_size = 256  # a burst of fetches connects at once: no SYN dropped and retried 1 s later
+
+    server = Server(("127.0.0.1", 0), Handler)
     server.socket = context.wrap_socket(server.socket, server_side=True)
     state.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -417,6 +417,18 @@ class MemoryRequestStore[Q, A]:
             if key in self.leases and self.leases[key].owner == worker:
                 self.leases[key] = Lease(None, None)
 
+    async def renew(
+        self, service: str, contract: str, worker: str, request_ids: Sequence[int], until: datetime
+    ) -> set[int]:
+        held = set()
+        for rid in request_ids:
+            key = (service, contract, rid)
+            row = self.rows.get(key)
+            if row is not None and row.status is RequestStatus.SEEN and self.leases[key].owner == worker:
+                self.leases[key] = Lease(worker, until)
+                held.add(rid)
+        return held
+
     async def write_outbox(
         self,
         service: str,

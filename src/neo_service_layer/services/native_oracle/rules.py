@@ -8,6 +8,7 @@ what the host keeps about a request: what its event asked and what was answered.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from neo_service_layer.enclave.wire.native_oracle import (
@@ -48,6 +49,7 @@ __all__ = [
     "NativeRequest",
     "NativeResult",
     "NeoResponseCode",
+    "enclave_calls",
     "multisig_threshold",
     "neo_code",
     "parse_request",
@@ -69,3 +71,33 @@ class NativeResult:
 
     code: NeoResponseCode
     result: bytes
+
+
+def enclave_calls(
+    requests: Sequence[tuple[int, str]], urls_per_call: int, ids_per_call: int
+) -> list[list[int]]:
+    """Claimed (request id, URL) pairs split into enclave calls, oldest first: at most ``urls_per_call``
+    distinct URLs and ``ids_per_call`` ids a call.
+
+    A call answers when its slowest fetch is done, so few URLs a call lets the answers of fast URLs be
+    written while slow ones still load, and bounds what one call fetches at once. The requests of one URL
+    stay in one call (the enclave fetches each distinct URL of a call once) unless they are more than
+    ``ids_per_call``.
+    """
+    by_url: dict[str, list[int]] = {}
+    for request_id, url in requests:
+        by_url.setdefault(url, []).append(request_id)
+    calls: list[list[int]] = []
+    current: list[int] = []
+    urls = 0
+    for ids in by_url.values():
+        for start in range(0, len(ids), ids_per_call):
+            chunk = ids[start : start + ids_per_call]
+            if current and (urls + 1 > urls_per_call or len(current) + len(chunk) > ids_per_call):
+                calls.append(current)
+                current, urls = [], 0
+            current.extend(chunk)
+            urls += 1
+    if current:
+        calls.append(current)
+    return calls

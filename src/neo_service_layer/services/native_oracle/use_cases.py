@@ -19,6 +19,15 @@ records and sends what the enclave signed:
 - ``LATER``: left out of the enclave's answer, which travels in one frame (large results): released and
   asked for in the next run.
 
+Progress per request, whatever the URLs cost: a claimed batch is asked for in several enclave calls of
+at most ``urls_per_call`` distinct URLs (``rules.enclave_calls``; one URL's requests stay together, so
+each URL is fetched once), ``calls_in_flight`` at a time, and what each call signed is written and sent
+as soon as it answers. While calls run, ``LeaseKeeper`` renews the claims still in progress every third
+of the lease, so a batch slower than its lease (slow or timing-out URLs) keeps it, and before an outbox
+write the leases are renewed once more: one that ran out unclaimed is taken back, so an answer fetched
+and signed is written, never fetched again. Only a request another worker claimed meanwhile is dropped,
+with a warning and the ``lease_lost`` metric.
+
 Bounded retries: each response transaction written for a request counts in its ``attempts``. A response
 that is refused by the node, expires unincluded or faults comes back here; a request that already had
 ``max_responses`` (``NSL_NEO_NATIVE_ORACLE_MAX_RESPONSES``, default 3) responses is marked failed with
@@ -34,7 +43,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from neo_service_layer.enclave.wire.native_oracle import NativeResponse, Outcome
+from neo_service_layer.enclave.wire.native_oracle import MAX_RESPONSE_BATCH, NativeResponse, Outcome
 from neo_service_layer.kernel.chain.ports.chain import (
     Chain,
     ChainEvent,
@@ -52,17 +61,22 @@ from neo_service_layer.kernel.chain.rules import (
     RequestUpdate,
     lease_until,
 )
+from neo_service_layer.kernel.chain.use_cases.lease_keeper import LeaseKeeper
 from neo_service_layer.kernel.clock import Clock
+from neo_service_layer.kernel.observability.logs import get_logger
 from neo_service_layer.services.native_oracle.ports import NativeOracleChain, NotAnOracleNode
 from neo_service_layer.services.native_oracle.rules import (
     ORACLE_CONTRACT,
     NativeParams,
     NativeResult,
     NeoResponseCode,
+    enclave_calls,
 )
 
 SERVICE = "native-oracle"
 GONE = "no longer pending in the native Oracle contract (answered, or its response transaction faulted)"
+
+log = get_logger("nsl.native_oracle")
 
 
 def gave_up(attempts: int, faults: int) -> str:
@@ -123,6 +137,9 @@ class NativeOracleFulfiller:
         claim_limit: int = 256,
         concurrency: int = 16,
         max_responses: int = 3,
+        urls_per_call: int = 16,
+        calls_in_flight: int = 4,
+        renew_every: float | None = None,
     ) -> None:
         self._chain = chain
         self._node = node
@@ -135,6 +152,9 @@ class NativeOracleFulfiller:
         self._limit = claim_limit
         self._semaphore = asyncio.Semaphore(concurrency)
         self._max_responses = max_responses
+        self._urls_per_call = urls_per_call
+        self._calls = asyncio.Semaphore(calls_in_flight)
+        self._renew_every = renew_every
 
     async def run_once(self) -> int:
         """Claim and answer what is waiting; return how many requests were handled.
@@ -165,11 +185,38 @@ class NativeOracleFulfiller:
             await self._release(ids)
             self._observer.transaction_outcome(SERVICE, "not_designated")
             raise
+        calls = enclave_calls(
+            [(r.request_id, r.asked.url) for r in answerable], self._urls_per_call, MAX_RESPONSE_BATCH
+        )
+        keeper = LeaseKeeper(
+            self._store,
+            self._clock,
+            service=SERVICE,
+            contract=self.contract,
+            worker=self.worker_id,
+            lease_seconds=self._lease,
+            request_ids=ids,
+            every=self._renew_every,
+        )
+        async with keeper:  # the claims last as long as the slowest call
+            outcomes = await asyncio.gather(
+                *(self._call(call, nodes, keeper) for call in calls), return_exceptions=True
+            )
+        errors = [e for o in outcomes for e in ([o] if isinstance(o, BaseException) else o)]
+        if errors:
+            raise errors[0]
+        return len(claimed)
+
+    async def _call(self, ids: list[int], nodes: Sequence[bytes], keeper: LeaseKeeper) -> list[BaseException]:
+        """One enclave call: what it signed is written and sent as soon as it answers, whatever the other
+        calls of the batch are doing. Requests it could not handle are released; return why."""
         try:
-            responses = await self._node.respond(ids)
-        except Exception:
+            async with self._calls:
+                responses = await self._node.respond(ids)
+        except Exception as exc:
+            keeper.forget(ids)
             await self._release(ids)
-            raise
+            return [exc]
         errors: dict[int, BaseException] = {}
         signed, submissions, later = [], [], []
         for response in responses:
@@ -192,15 +239,13 @@ class NativeOracleFulfiller:
                 self._observer.transaction_outcome(SERVICE, "submitted")
         if signed:
             try:
-                errors.update(await self._answer(signed))
+                errors.update(await self._answer(signed, keeper))
             except Exception as exc:  # released below; a transaction already recorded stays in the outbox
                 errors.update(dict.fromkeys((r.request_id for r in signed), exc))
-        if later:
-            await self._release(later)
-        if errors:
-            await self._release(list(errors))
-            raise next(iter(errors.values()))
-        return len(claimed)
+        keeper.forget(ids)
+        if later or errors:
+            await self._release([*later, *errors])
+        return list(dict.fromkeys(errors.values()))
 
     async def _fail(self, request_id: int, reason: str, transaction_outcome: str | None = None) -> None:
         if await self._store.mark_failed(
@@ -213,27 +258,42 @@ class NativeOracleFulfiller:
     async def _release(self, ids: list[int]) -> None:
         await self._store.release(SERVICE, self.contract, self.worker_id, ids)
 
-    async def _answer(self, responses: Sequence[NativeResponse]) -> dict[int, BaseException]:
+    async def _answer(
+        self, responses: Sequence[NativeResponse], keeper: LeaseKeeper
+    ) -> dict[int, BaseException]:
         """Record the signed responses in one outbox write, send them; return the sends that failed.
+
+        The leases are renewed first: one that ran out while the call ran but that no other worker took
+        is taken back, so an answer fetched and signed is written rather than fetched again. Only a
+        request another worker claimed meanwhile is dropped (a warning and ``lease_lost``).
 
         A send that failed or was refused stays in the outbox for the relay job to resend until its
         ``validUntilBlock``; then the request is claimed and answered again (one more attempt).
         """
+        held = await keeper.renew_now(r.request_id for r in responses)
+        lost = [r.request_id for r in responses if r.request_id not in held]
+        mine = [r for r in responses if r.request_id in held]
         items = [
             (
                 SignedTransaction(r.tx_hash, r.raw, r.valid_until_block, r.system_fee, r.network_fee),
                 [Fulfilment(r.request_id, _result(r), True)],
             )
-            for r in responses
+            for r in mine
         ]
         now = self._clock.now()
-        written = await self._store.write_outboxes(SERVICE, self.contract, self.worker_id, now, items)
+        written = (
+            await self._store.write_outboxes(SERVICE, self.contract, self.worker_id, now, items)
+            if items
+            else []
+        )
         recorded = []
-        for (tx, _), response, ok in zip(items, responses, written, strict=True):
+        for (tx, _), response, ok in zip(items, mine, written, strict=True):
             if ok:
                 recorded.append((tx, response.request_id))
-            else:  # another worker owns this request now: this transaction is dropped unsent
-                self._observer.transaction_outcome(SERVICE, "lease_lost")
+            else:
+                lost.append(response.request_id)
+        if lost:
+            self._lease_lost(lost)
         outcomes = await asyncio.gather(
             *(self._limited_send(tx.raw) for tx, _ in recorded), return_exceptions=True
         )
@@ -247,6 +307,19 @@ class NativeOracleFulfiller:
             self._observer.transaction_outcome(SERVICE, outcome.outcome.value)
         await self._store.mark_sent_many(sent, self._clock.now())
         return failures
+
+    def _lease_lost(self, request_ids: list[int]) -> None:
+        """Another worker claimed these requests while this one fetched: their signed responses are
+        dropped unsent (that worker answers them). Steady, it means the work outlasts the lease."""
+        for _ in request_ids:
+            self._observer.transaction_outcome(SERVICE, "lease_lost")
+        log.warning(
+            "native oracle lease lost: signed responses dropped unsent, another worker holds the requests",
+            requests=len(request_ids),
+            request_ids=sorted(request_ids)[:10],
+            lease_seconds=self._lease,
+            worker=self.worker_id,
+        )
 
     async def _limited_send(self, raw: bytes) -> SendResult:
         async with self._semaphore:

@@ -149,6 +149,28 @@ class SqlRequestStore[Q, A](SqlOutboxStore):
                 .values(lease_owner=None, lease_until=None)
             )
 
+    async def renew(
+        self, service: str, contract: str, worker: str, request_ids: Sequence[int], until: datetime
+    ) -> set[int]:
+        """Move ``worker``'s leases to ``until``; one conditional ``UPDATE ... RETURNING``, so a request
+        another worker claimed meanwhile (its ``lease_owner`` changed) is never taken back."""
+        if not request_ids:
+            return set()
+        async with self._engine.begin() as conn:
+            rows = await conn.execute(
+                update(R)
+                .where(
+                    R.c.service == service,
+                    R.c.contract == contract,
+                    R.c.request_id.in_(list(request_ids)),
+                    R.c.status == RequestStatus.SEEN.value,
+                    R.c.lease_owner == worker,
+                )
+                .values(lease_until=until)
+                .returning(R.c.request_id)
+            )
+            return {int(i) for i in rows.scalars()}
+
     async def mark_failed(
         self, service: str, contract: str, worker: str, request_id: int, reason: str, now: datetime
     ) -> bool:

@@ -69,6 +69,15 @@ class RequestStore[Q, A](OutboxStore, RequestReader[Q, A], Protocol):
 
     async def release(self, service: str, contract: str, worker: str, request_ids: Sequence[int]) -> None: ...
 
+    async def renew(
+        self, service: str, contract: str, worker: str, request_ids: Sequence[int], until: datetime
+    ) -> set[int]:
+        """Extend ``worker``'s leases of these SEEN requests to ``until``; return the ids it holds now.
+
+        A lease that ran out but was not taken by another worker is still ``worker``'s (nobody else can
+        have answered the request): it is renewed, so work finished late can still be written."""
+        ...
+
     async def write_outbox(
         self,
         service: str,
