@@ -182,9 +182,9 @@ class NeoChain:
         return count - 1
 
     async def block_events(self, index: int, contract: ContractHash) -> BlockEvents:
-        events, _hash = await self.pool.call(lambda ep: ep.block_events(index, contract))
+        events, block_hash = await self.pool.call(lambda ep: ep.block_events(index, contract))
         when = await self.pool.call(lambda ep: ep.block_time(index)) if events else None
-        return BlockEvents(index, when, tuple(events))
+        return BlockEvents(index, when, tuple(events), block_hash)
 
     async def block_time(self, index: int) -> datetime:
         when: datetime = await self.pool.call(lambda ep: ep.block_time(index))

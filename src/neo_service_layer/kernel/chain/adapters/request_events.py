@@ -6,6 +6,12 @@
 - Status changes are conditional updates (``WHERE status IN (...)``); only the update that changed a row
   reports a transition, so metrics count each request once however many workers saw the event.
 - The cursor only moves forward.
+- A request id already stored from *another* transaction means the block it was read from is no
+  longer on chain: a single-validator node killed before writing its last blocks makes different ones
+  at those heights (no network with several validators rewrites a committed block). The stored row is
+  then not the chain's request: it is marked failed with that reason and an error is logged, so the
+  request the chain now holds under that id is visible as needing an answer by hand instead of being
+  silently ignored (``docs/reliability.md``).
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from neo_service_layer.kernel.chain.adapters.payloads import RequestPayloads
@@ -29,6 +35,9 @@ from neo_service_layer.kernel.chain.rules import (
     sources_of,
 )
 from neo_service_layer.kernel.db.timestamps import utc
+from neo_service_layer.kernel.observability.logs import get_logger
+
+log = get_logger("nsl.chain")
 
 R = chain_requests
 O = chain_outbox  # noqa: E741
@@ -73,6 +82,9 @@ async def insert_new[Q](
         ]
         statement = insert_ignoring(conn, R).values(rows).returning(R.c.request_id)
         inserted |= {int(i) for i in (await conn.execute(statement)).scalars()}
+    known = {req.request_id: req for req in new if req.request_id not in inserted}
+    if known:
+        await _fail_rewritten(conn, service, contract, known, now)
     fresh: dict[int, NewRequest[Q]] = {}
     for req in new:  # an id twice in one block: the first event is the one stored
         if req.request_id in inserted:
@@ -80,6 +92,47 @@ async def insert_new[Q](
     if fresh:
         await payloads.insert_asked(conn, contract, [(rid, req.asked) for rid, req in fresh.items()])
     return list(fresh.values())
+
+
+def rewritten_reason(request_id: int, stored_tx: str, chain_tx: str) -> str:
+    """Why a stored request is failed when the chain shows its id from another transaction."""
+    return (
+        f"request {request_id} was read from transaction {stored_tx}, but the chain now holds it from "
+        f"{chain_tx}: the block it was read from was made again (a node lost blocks); answer it by hand"
+    )
+
+
+async def _fail_rewritten(
+    conn: AsyncConnection, service: str, contract: str, known: dict[int, NewRequest[Any]], now: datetime
+) -> None:
+    """Mark failed each stored request whose id the chain now shows from another transaction."""
+    key = and_(R.c.service == service, R.c.contract == contract)
+    stored = (
+        await conn.execute(select(R.c.request_id, R.c.request_tx).where(key, R.c.request_id.in_(list(known))))
+    ).all()
+    for request_id, stored_tx in stored:
+        chain_tx = known[int(request_id)].tx_hash
+        if stored_tx == chain_tx:
+            continue  # the same request read again (another watcher, a block applied twice)
+        log.error(
+            "chain request recorded from a transaction no longer on chain",
+            service=service,
+            contract=contract,
+            request_id=int(request_id),
+            stored_tx=stored_tx,
+            chain_tx=chain_tx,
+        )
+        await conn.execute(
+            update(R)
+            .where(key, R.c.request_id == request_id, R.c.request_tx == stored_tx)
+            .values(
+                status=RequestStatus.FAILED.value,
+                failure_reason=rewritten_reason(int(request_id), str(stored_tx), chain_tx),
+                lease_owner=None,
+                lease_until=None,
+                updated_at=now,
+            )
+        )
 
 
 async def apply_update(
@@ -128,6 +181,54 @@ async def apply_update(
     return Transitioned(
         upd.request_id, target, int(row.request_block), upd.block, utc(row.request_time), block_time
     )
+
+
+async def reopen_from(conn: AsyncConnection, service: str, contract: str, block: int, now: datetime) -> int:
+    """``RequestStore.reopen_from`` on the caller's open transaction."""
+    done = [
+        s.value for s in (RequestStatus.FULFILLED, RequestStatus.DELIVERED, RequestStatus.CALLBACK_FAILED)
+    ]
+    key = and_(R.c.service == service, R.c.contract == contract, R.c.fulfilled_block >= block)
+    rows = (
+        await conn.execute(select(R.c.request_id, R.c.fulfilled_tx).where(key, R.c.status.in_(done)))
+    ).all()
+    if not rows:
+        return 0
+    txs = {str(r.fulfilled_tx) for r in rows if r.fulfilled_tx}
+    ours = {str(t) for t in (await conn.execute(select(O.c.tx_hash).where(O.c.tx_hash.in_(txs)))).scalars()}
+    cleared: dict[str, Any] = {
+        "fulfilled_block": None,
+        "fulfilled_tx": None,
+        "fulfilled_time": None,
+        "delivered_block": None,
+        "lease_owner": None,
+        "lease_until": None,
+        "updated_at": now,
+    }
+    for request_id, fulfilled_tx in rows:
+        mine = fulfilled_tx in ours
+        await conn.execute(
+            update(R)
+            .where(key, R.c.request_id == request_id, R.c.status.in_(done))
+            .values(
+                status=(RequestStatus.FULFILLING if mine else RequestStatus.SEEN).value,
+                tx_hash=fulfilled_tx if mine else None,
+                **cleared,
+            )
+        )
+    if ours:
+        await conn.execute(
+            update(O)
+            .where(O.c.tx_hash.in_(ours), O.c.status == "included")
+            .values(status="pending", included_block=None)
+        )
+    log.error(
+        "requests recorded as fulfilled in blocks the node made again are open again",
+        service=service,
+        first_block=block,
+        requests=len(rows),
+    )
+    return len(rows)
 
 
 async def advance_cursor(conn: AsyncConnection, name: str, block: int, now: datetime) -> None:

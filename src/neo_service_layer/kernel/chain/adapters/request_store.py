@@ -27,7 +27,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from neo_service_layer.kernel.chain.adapters.outbox_store import SqlOutboxStore
 from neo_service_layer.kernel.chain.adapters.outbox_writes import LeaseMoved, write_leased, write_leased_batch
 from neo_service_layer.kernel.chain.adapters.payloads import RequestPayloads
-from neo_service_layer.kernel.chain.adapters.request_events import advance_cursor, apply_update, insert_new
+from neo_service_layer.kernel.chain.adapters.request_events import (
+    advance_cursor,
+    apply_update,
+    insert_new,
+    reopen_from,
+)
 from neo_service_layer.kernel.chain.adapters.sql_support import chain_request
 from neo_service_layer.kernel.chain.adapters.tables import chain_cursors, chain_requests
 from neo_service_layer.kernel.chain.ports.chain import SignedTransaction
@@ -84,6 +89,10 @@ class SqlRequestStore[Q, A](SqlOutboxStore):
                     transitions.append(moved)
             await advance_cursor(conn, cursor_name, block, now)
         return transitions
+
+    async def reopen_from(self, service: str, contract: str, block: int, now: datetime) -> int:
+        async with self._engine.begin() as conn:
+            return await reopen_from(conn, service, contract, block, now)
 
     # Claiming -----------------------------------------------------------------------------------
 

@@ -71,6 +71,8 @@ class BlockEvents:
     #: block timestamp; ``None`` when the block carries no matching event (not fetched)
     time: datetime | None
     events: tuple[ChainEvent, ...]
+    #: the block's hash, when the chain tells it (the watcher notices a block made again with it)
+    hash: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

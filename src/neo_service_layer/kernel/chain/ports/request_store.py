@@ -63,6 +63,12 @@ class RequestStore[Q, A](OutboxStore, RequestReader[Q, A], Protocol):
         """Apply a block's events and move the cursor to ``block`` atomically; return real transitions."""
         ...
 
+    async def reopen_from(self, service: str, contract: str, block: int, now: datetime) -> int:
+        """The node made the blocks from ``block`` on again: requests recorded as fulfilled there go
+        back to FULFILLING with our outbox transaction pending again (it is resent, or replaced once
+        expired), or to SEEN when the fulfilment was not ours. How many moved."""
+        ...
+
     async def claim(
         self, service: str, contract: str, worker: str, now: datetime, until: datetime, limit: int
     ) -> list[ChainRequest[Q, A]]: ...

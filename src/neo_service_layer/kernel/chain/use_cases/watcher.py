@@ -16,6 +16,17 @@ emitted before the fault, which application logs still list) describe state chan
 back: a request there was never stored by the contract, its id is handed to the next request, and a
 "fulfilled" there fulfilled nothing. They are dropped before the service's decoder sees them and
 counted (``ChainObserver.events_dropped``, reason ``not_halted``).
+
+A block the watcher applied is never expected to change (dBFT commits a block once). A single-validator
+node killed before writing its last blocks does make different ones at those heights, and the cursor
+would then be past blocks never read. The watcher remembers the hashes of the blocks it applied (in
+memory, the last ``REMEMBERED``); when the chain has a new head it checks the block at its cursor, and
+if that changed it reads again from the first changed block it remembers (an error is logged).
+Before that, requests recorded as fulfilled in the changed blocks are opened again
+(``RequestStore.reopen_from``): back to FULFILLING with our transaction pending in the outbox (the
+relay resends the same bytes or, once expired, has it rebuilt), so a fulfilment the node lost is sent
+again and one it included again is read again. Re-reading is safe: applying a block is idempotent, and
+a request id shown from another transaction is failed with the reason (``adapters.request_events``).
 """
 
 from __future__ import annotations
@@ -34,9 +45,15 @@ from neo_service_layer.kernel.chain.rules import (
     next_scan,
 )
 from neo_service_layer.kernel.clock import Clock
+from neo_service_layer.kernel.observability.logs import get_logger
 
 #: why the watcher ignored an event (the ``reason`` of ``ChainObserver.events_dropped``)
 NOT_HALTED = "not_halted"
+
+#: how many applied blocks' hashes the watcher remembers (a node loses at most its last second)
+REMEMBERED = 256
+
+log = get_logger("nsl.chain")
 
 #: a service's reading of its contract's events: new requests (with what they ask) and later events
 type EventDecoder[Q] = Callable[[Sequence[ChainEvent]], tuple[list[NewRequest[Q]], list[RequestUpdate]]]
@@ -75,6 +92,8 @@ class ChainWatcher[Q]:
         self._decode = decode
         self._start = start_block
         self._max_blocks = max_blocks
+        self._hashes: dict[int, str] = {}  # applied blocks' hashes, by index
+        self._checked_head: int | None = None
 
     @property
     def cursor_name(self) -> str:
@@ -84,6 +103,18 @@ class ChainWatcher[Q]:
         """Apply every block after the cursor up to the head (at most ``max_blocks`` per call)."""
         head = await self._chain.height()
         cursor = await self._store.cursor(self.cursor_name)
+        if head != self._checked_head:  # once per new head: has the block at the cursor changed?
+            changed = await self._first_changed(min(cursor, head)) if cursor is not None else None
+            if changed is not None:
+                log.error(
+                    "the node made applied blocks again; reading them again",
+                    service=self.service,
+                    first_block=changed,
+                    cursor=cursor,
+                )
+                await self._store.reopen_from(self.service, self.contract, changed, self._clock.now())
+                cursor = changed - 1
+            self._checked_head = head
         start = self._start if self._start is not None else head
         scan = next_scan(cursor, head, start=start, max_blocks=self._max_blocks)
         transitions: list[Transitioned] = []
@@ -106,6 +137,7 @@ class ChainWatcher[Q]:
             )
             transitions.extend(applied)
             cursor = index
+            self._remember(index, block.hash)
         self._observer.blocks_behind(self.service, head - cursor if cursor is not None else head)
         for moved in transitions:
             self._observer.request_outcome(self.service, moved.status.value)
@@ -117,3 +149,22 @@ class ChainWatcher[Q]:
                 )
                 self._observer.fulfilment_latency(self.service, moved.block - moved.request_block, seconds)
         return PollResult(head, len(scan), cursor, tuple(transitions))
+
+    def _remember(self, index: int, block_hash: str | None) -> None:
+        if block_hash is None:
+            return
+        self._hashes[index] = block_hash
+        for old in [i for i in self._hashes if i <= index - REMEMBERED]:
+            del self._hashes[old]
+
+    async def _first_changed(self, top: int) -> int | None:
+        """The lowest remembered block, going down from ``top``, whose hash is no longer the chain's."""
+        changed = None
+        index = top
+        while index in self._hashes:
+            now = (await self._chain.block_events(index, self.contract)).hash
+            if now is None or now == self._hashes[index]:
+                break
+            changed = index
+            index -= 1
+        return changed

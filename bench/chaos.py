@@ -1,0 +1,145 @@
+"""Kill anything, lose nothing, at scale: the chaos run of ``tests/e2e/chain/chaos.py`` with more requests
+and kills, several seeds, and optionally node kills that lose the blocks neo-go had not written yet.
+
+Usage: ``python -m bench.chaos [--requests 1000] [--kills 20] [--runs 1] [--seed 1] [--concurrency 4]
+[--pace 0.1] [--block-time 0.1] [--lossy-node]``.
+
+Each run is a fresh installation (neo-go privnet, enclave process, SQLite, ``nsl worker`` subprocesses,
+a dice consumer and an oracle price consumer fetching from a loopback web server). Half the requests are
+dice rolls, half oracle requests; meanwhile the worker, the enclave and the node are killed with
+SIGKILL in turn at seeded points (each once work is in flight) and started again. Node kills land at a
+moment when neo-go has every block it made on disk, unless ``--lossy-node``: then at any moment, and the
+node makes the blocks it lost again differently (a single validator; see docs/reliability.md). Prints
+markdown: per run, the kills and the verdict (every request on chain answered exactly once, recorded
+delivered, no outbox transaction both pending and on chain).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import platform
+import shutil
+import subprocess
+import time
+from collections import Counter
+from datetime import UTC, datetime
+
+from tests.contracts.contract_support import build_contracts
+from tests.e2e.chain.chaos import Chaos, Report, plan
+from tests.e2e.chain.oracle_support import web_server
+from tests.e2e.chain.stack import close_stack, open_stack
+
+
+async def one_run(
+    seed: int, requests: int, kills: int, concurrency: int, pace: float, block_time: float, lossy: bool
+) -> Report:
+    stack = await open_stack(block_time=block_time, oracle_allow_hosts="127.0.0.1", oracle_allow_http="true")
+    try:
+        with web_server() as web:
+            chaos = Chaos(stack, web, seed, durable_node_kills=not lossy)
+            return await chaos.run(
+                requests,
+                plan(seed, requests, kills),
+                concurrency=concurrency,
+                pace=pace,
+                settle_timeout=120.0,
+            )
+    finally:
+        await close_stack(stack)
+        shutil.rmtree(stack.directory, ignore_errors=True)
+
+
+def render(args: argparse.Namespace, reports: list[Report], seconds: float) -> str:
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    mode = "lossy node kills (any moment)" if args.lossy_node else "node kills with every block on disk"
+    lines = [
+        f"## Chaos: kill anything, lose nothing — {when} ({platform.node() or 'vm'}, {platform.machine()}, "
+        f"python {platform.python_version()}, commit {commit})",
+        "",
+        f"`python -m bench.chaos --requests {args.requests} --kills {args.kills} --runs {args.runs} "
+        f"--seed {args.seed} --concurrency {args.concurrency} --pace {args.pace} "
+        f"--block-time {args.block_time}"
+        f"{' --lossy-node' if args.lossy_node else ''}`: {len(reports)} run(s), {mode}, SQLite, "
+        f"neo-go single node at {args.block_time:g} s blocks; {seconds:.0f} s in all.",
+        "",
+        "| seed | requests on chain (beyond the plan) | exactly once | unanswered | doubled "
+        "| not recorded delivered "
+        "| outbox included / expired / wrong | resends | kills (down s; in flight) | node blocks made again "
+        "| sends failed | rows in the database | settle s |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in reports:
+        v = r.verdict
+        kills = Counter(k.target for k in r.kills)
+        landed = sum(k.in_flight for k in r.kills)
+        down = max((k.seconds_down for k in r.kills), default=0.0)
+        lines.append(
+            f"| {r.seed} | {v.requests} ({r.extra}) | {v.exactly_once} | {len(v.unanswered)} "
+            f"| {len(v.doubled)} "
+            f"| {len(v.not_recorded)} | {v.outbox['included']} / {v.outbox['expired']} "
+            f"/ {len(v.outbox_wrong)} "
+            f"| {v.resends} | {', '.join(f'{t} {n}' for t, n in sorted(kills.items()))} (max {down:.1f}; "
+            f"{landed}/{len(r.kills)}) | {sum(k.rewritten for k in r.kills)} | {r.send_errors} "
+            f"| {', '.join(f'{n} {status}' for status, n in sorted(v.statuses.items()))} "
+            f"| {r.settle_seconds:.1f} |"
+        )
+    wrong = [
+        f"- seed {r.seed}: {detail}"
+        for r in reports
+        for detail in (
+            *r.verdict.unanswered,
+            *r.verdict.doubled,
+            *r.verdict.not_recorded,
+            *r.verdict.outbox_wrong,
+        )
+    ]
+    errors = Counter[str]()
+    for r in reports:
+        errors.update(r.worker_errors)
+    lines += ["", "Every run correct." if not wrong else "What went wrong:", *wrong[:40]]
+    lines += ["", "Error lines in the workers' logs:" if errors else "No error line in the workers' logs."]
+    lines += [f"- {n} times: {event}" for event, n in errors.most_common(10)]
+    return "\n".join(lines)
+
+
+async def main_async(args: argparse.Namespace) -> str:
+    build_contracts()
+    began = time.monotonic()
+    reports = []
+    for i in range(args.runs):
+        reports.append(
+            await one_run(
+                args.seed + i,
+                args.requests,
+                args.kills,
+                args.concurrency,
+                args.pace,
+                args.block_time,
+                args.lossy_node,
+            )
+        )
+    return render(args, reports, time.monotonic() - began)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--pace", type=float, default=0.1, help="seconds between request starts")
+    parser.add_argument("--block-time", type=float, default=0.1)
+    parser.add_argument("--lossy-node", action="store_true")
+    args = parser.parse_args()
+    if args.kills < 3 or args.requests < 10 * args.kills:
+        parser.error("--kills must be at least 3 (one per target) and --requests at least 10 per kill")
+    print(asyncio.run(main_async(args)))
+
+
+if __name__ == "__main__":
+    main()
