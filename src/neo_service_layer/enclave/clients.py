@@ -16,9 +16,9 @@ token, never a wider list.
   For a tenant that switched on enclave-checked credentials, its key operations also need one of the
   tenant's own API keys (``tenant_credentials.py``, checked after this list).
 - ``worker`` — the platform operations the jobs need: ``sign_transaction`` (the transaction sender
-  signs only allow-listed calls, ``tx_rules.py``), raw signing with platform keys but never a Neo
-  transaction (purpose or format ``neo-tx``) nor as the contracts' owner (purpose ``contract-owner``),
-  ``oracle_fetch``, ``randomness_fulfil``, ``feed_round``,
+  signs only allow-listed calls, ``tx_rules.py``), ``oracle_fetch``, ``randomness_fulfil``,
+  ``feed_round``, ``native_oracle_respond`` — no raw ``sign`` at all, so it gets no signature over
+  bytes it chose —
   ``create_key`` of platform keys, ``load_key``, ``destroy`` (the key destruction job: only keys their
   tenant disabled at least the grace period before, decided by the enclave), random, status.
   It signs with no tenant key and unseals nothing itself.
@@ -40,8 +40,6 @@ from neo_service_layer.enclave.wire.keys import (
     PLATFORM_KEY_OWNER,
     PLATFORM_ONLY_PURPOSES,
     OperationNotAllowed,
-    Purpose,
-    SignatureFormat,
 )
 from neo_service_layer.enclave.wire.protocol import Args
 from neo_service_layer.enclave.wire.randomness import OFFCHAIN_CONTRACT, OFFCHAIN_MAGIC
@@ -73,23 +71,6 @@ def _only_platform_tenant(args: Args) -> str | None:
     if _tenant(args) != PLATFORM_KEY_OWNER:
         return "this client signs with platform keys only"
     return None
-
-
-def _platform_not_transaction(args: Args) -> str | None:
-    """A platform key, and neither the ``neo-tx`` purpose nor format: no raw transaction signature."""
-    if _tenant(args) != PLATFORM_KEY_OWNER:
-        return "this client signs with platform keys only"
-    if args.raw("purpose") == Purpose.NEO_TX.value or args.raw("format") == SignatureFormat.NEO_TX.value:
-        return "transactions are signed through sign_transaction, not raw sign"
-    return None
-
-
-def _worker_platform_sign(args: Args) -> str | None:
-    """The worker's raw signing: ``_platform_not_transaction``, and never as the contracts' owner
-    (purpose ``contract-owner``: the owner key's policy lists only it, so it signs nothing else)."""
-    if args.raw("purpose") == Purpose.CONTRACT_OWNER.value:
-        return "the contracts' owner key signs for the cli client only"
-    return _platform_not_transaction(args)
 
 
 def _policy_not_platform(args: Args) -> str | None:
@@ -183,11 +164,9 @@ ALLOWED: Mapping[str, Mapping[str, Check]] = {
         "public_key": _allow,
         "load_key": _allow,
         "create_key": _policy_platform,
-        # raw signing with platform keys, never a Neo transaction: the sender key signs only through
-        # sign_transaction, which reads the transaction and allows the services' own calls only
-        "sign": _worker_platform_sign,
-        "sign_batch": _worker_platform_sign,
-        "sign_batch_packed": _worker_platform_sign,
+        # no raw signing at all: every signature the worker needs is built (or read) by the enclave:
+        # the sender key signs only through sign_transaction, which reads the transaction and allows
+        # the services' own calls only; answers, rounds and native Oracle responses have their own ops
         "sign_transaction": _allow,  # the enclave checks the key, the calls, fees and validUntilBlock
         # the key destruction job: the enclave destroys only a key its tenant disabled at least the
         # grace period before (``revocations``), so this token cannot destroy a key in use

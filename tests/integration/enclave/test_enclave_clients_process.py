@@ -203,16 +203,18 @@ async def test_a_wrong_token_is_refused(enclave: PeerEnclave) -> None:
 async def test_worker_signs_with_platform_keys_but_not_tenant_keys(
     enclave: PeerEnclave, api: EnclaveClient, platform_key: SealedKey
 ) -> None:
+    """The worker has no raw signing at all (every signature it needs is built or read by the enclave),
+    neither with a platform key nor with a tenant's; it unseals nothing and exports no key."""
     worker = _client(enclave, TOKENS["worker"])
     try:
-        signature = await worker.sign(
-            platform_key.info.key_id,
-            b"m",
-            tenant=PLATFORM_KEY_OWNER,
-            purpose=Purpose.ORACLE,
-            fmt=SignatureFormat.ECDSA_SHA256,
-        )
-        _verify_p256(platform_key.info.public_key, signature, b"m")
+        with pytest.raises(OperationNotAllowed, match="may not call"):
+            await worker.sign(
+                platform_key.info.key_id,
+                b"m",
+                tenant=PLATFORM_KEY_OWNER,
+                purpose=Purpose.ORACLE,
+                fmt=SignatureFormat.ECDSA_SHA256,
+            )
         tenant_key = await api.create_key(KeyKind.SECP256R1, KeyPolicy.of(TENANT, [Purpose.MESSAGE]))
         with pytest.raises(OperationNotAllowed):
             await worker.sign(
@@ -313,7 +315,7 @@ async def test_api_answers_off_chain_oracle_requests_but_never_an_on_chain_reque
         forged = response_message(on_chain, ResultCode.SUCCESS, 1, b"1")
         for message in (forged, b"NSL-ORACLE-V1" + forged[13:]):
             with pytest.raises(PolicyDenied, match="oracle_fetch"):
-                await worker.sign(
+                await cli.sign(
                     oracle_key.info.key_id,
                     message,
                     tenant=PLATFORM_KEY_OWNER,
@@ -328,8 +330,16 @@ async def test_api_answers_off_chain_oracle_requests_but_never_an_on_chain_reque
                     purpose=Purpose.ORACLE,
                     fmt=SignatureFormat.ECDSA_SHA256,
                 )
-        other = b"another message" + bytes(40)  # not an oracle answer nor a feed round: signed raw
-        signature = await worker.sign(
+        other = b"another message" + bytes(40)  # not an oracle answer nor a feed round: the cli signs it
+        with pytest.raises(OperationNotAllowed, match="may not call"):  # the worker signs nothing raw
+            await worker.sign(
+                oracle_key.info.key_id,
+                other,
+                tenant=PLATFORM_KEY_OWNER,
+                purpose=Purpose.ORACLE,
+                fmt=SignatureFormat.ECDSA_SHA256,
+            )
+        signature = await cli.sign(
             oracle_key.info.key_id,
             other,
             tenant=PLATFORM_KEY_OWNER,
@@ -383,14 +393,14 @@ async def test_the_api_cannot_unseal_a_secret_value_under_an_import_source_label
 async def test_the_worker_cannot_sign_an_oracle_answer_it_wrote(
     enclave: PeerEnclave, platform_key: SealedKey
 ) -> None:
-    """A platform key with purpose ``oracle`` refuses a raw signature over anything shaped as an oracle
-    answer: only ``oracle_fetch``, which builds the message from what it fetched, signs one."""
+    """The worker gets no raw signature over an oracle answer it wrote (it has no raw signing at all;
+    the key itself also refuses oracle-shaped messages from the cli: the test above)."""
     worker = _client(enclave, TOKENS["worker"])
     try:
         facts = OracleFacts(MAGIC, b"\x01" * 20, 7, b"\x02" * 20, "https://example.org/p", "$.price")
         forged = response_message(facts, ResultCode.SUCCESS, 1_700_000_000_000, b'"1000000"')
         for fmt in (SignatureFormat.ECDSA_SHA256,):
-            with pytest.raises(PolicyDenied, match="oracle_fetch"):
+            with pytest.raises(OperationNotAllowed, match="may not call"):
                 await worker.sign(
                     platform_key.info.key_id,
                     forged,
@@ -398,7 +408,7 @@ async def test_the_worker_cannot_sign_an_oracle_answer_it_wrote(
                     purpose=Purpose.ORACLE,
                     fmt=fmt,
                 )
-        with pytest.raises(PolicyDenied, match="oracle_fetch"):
+        with pytest.raises(OperationNotAllowed, match="may not call"):
             await worker.sign_batch(
                 platform_key.info.key_id,
                 [b"harmless", forged],

@@ -26,7 +26,6 @@ from neo_service_layer.enclave.wire.keys import (
     KeyKind,
     KeyPolicy,
     OperationNotAllowed,
-    PolicyDenied,
     Purpose,
     SealedKey,
     SignatureFormat,
@@ -119,11 +118,12 @@ async def test_the_worker_gets_a_round_the_enclave_fetched_and_signed(
 async def test_the_worker_cannot_raw_sign_a_feed_round_it_wrote(
     worker: EnclaveClient, oracle_key: SealedKey
 ) -> None:
-    """With the worker's token, the oracle key refuses any message shaped as a feed round (V2 or V1):
-    only ``feed_round``, which fetched and aggregated the sources itself, signs one."""
+    """With the worker's token no feed round (V2 or V1) is raw-signed: the worker has no raw signing at
+    all; only ``feed_round``, which fetched and aggregated the sources itself, signs one (the oracle key
+    also refuses feed-shaped messages from any client: ``test_feed_round_op``)."""
     forged = round_message(_facts(), bytes(32), 1_000_000 * 10**8)
     for message in (forged, b"NSL-FEED-V1" + forged[15:]):
-        with pytest.raises(PolicyDenied, match="feed_round"):
+        with pytest.raises(OperationNotAllowed, match="may not call"):
             await worker.sign(
                 oracle_key.info.key_id,
                 message,
@@ -131,7 +131,7 @@ async def test_the_worker_cannot_raw_sign_a_feed_round_it_wrote(
                 purpose=Purpose.ORACLE,
                 fmt=SignatureFormat.ECDSA_SHA256,
             )
-        with pytest.raises(PolicyDenied, match="feed_round"):
+        with pytest.raises(OperationNotAllowed, match="may not call"):
             await worker.sign_batch(
                 oracle_key.info.key_id,
                 [b"harmless", message],

@@ -86,7 +86,7 @@ async def test_only_the_cli_signs_a_transaction_as_the_contracts_owner(
     der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
     public.verify(der, MAGIC.to_bytes(4, "little") + TX_HASH, ec.ECDSA(hashes.SHA256()))
 
-    with pytest.raises(OperationNotAllowed, match="owner key signs for the cli client only"):
+    with pytest.raises(OperationNotAllowed, match="may not call"):
         await clients["worker"].sign(
             key_id,
             TX_HASH,
@@ -95,7 +95,7 @@ async def test_only_the_cli_signs_a_transaction_as_the_contracts_owner(
             fmt=SignatureFormat.NEO_TX,
             network_magic=MAGIC,
         )
-    with pytest.raises(OperationNotAllowed, match="owner key signs for the cli client only"):
+    with pytest.raises(OperationNotAllowed, match="may not call"):
         await clients["worker"].sign_batch(
             key_id,
             [TX_HASH],
@@ -116,8 +116,8 @@ async def test_only_the_cli_signs_a_transaction_as_the_contracts_owner(
 async def test_the_worker_cannot_reach_the_owner_key_under_another_purpose(
     clients: dict[str, EnclaveClient], owner_key: SealedKey
 ) -> None:
-    """The owner key's policy lists ``contract-owner`` only: naming another purpose is refused by the key
-    itself, and ``neo-tx`` never reaches raw signing for the worker."""
+    """The worker has no raw signing at all, whatever purpose it names; for the cli the owner key's
+    policy (``contract-owner`` only) refuses any other purpose."""
     key_id = owner_key.info.key_id
     with pytest.raises(PolicyDenied):
         await clients["worker"].sign(
@@ -127,7 +127,7 @@ async def test_the_worker_cannot_reach_the_owner_key_under_another_purpose(
             purpose=Purpose.MESSAGE,
             fmt=SignatureFormat.ECDSA_SHA256,
         )
-    with pytest.raises(OperationNotAllowed, match="sign_transaction"):
+    with pytest.raises(OperationNotAllowed, match="may not call"):
         await clients["worker"].sign(
             key_id,
             TX_HASH,

@@ -172,7 +172,7 @@ async def test_the_worker_cannot_raw_sign_with_the_sender_nor_register_contracts
         (Purpose.NEO_TX, SignatureFormat.NEO_TX, digest, MAGIC),
         (Purpose.NEO_TX, SignatureFormat.ECDSA_SHA256, struct.pack("<I", MAGIC) + digest, None),
     ):
-        with pytest.raises(OperationNotAllowed, match="sign_transaction"):
+        with pytest.raises(OperationNotAllowed, match="may not call"):
             await worker.sign(
                 sender.info.key_id,
                 message,
@@ -181,7 +181,7 @@ async def test_the_worker_cannot_raw_sign_with_the_sender_nor_register_contracts
                 fmt=fmt,
                 network_magic=magic,
             )
-        with pytest.raises(OperationNotAllowed, match="sign_transaction"):
+        with pytest.raises(OperationNotAllowed, match="may not call"):
             await worker.sign_batch(
                 sender.info.key_id,
                 [message],

@@ -24,7 +24,7 @@ def owner_args(fmt: SignatureFormat) -> Args:
 @pytest.mark.parametrize("op", SIGNING)
 @pytest.mark.parametrize("fmt", [SignatureFormat.NEO_TX, SignatureFormat.ECDSA_SHA256])
 def test_the_worker_never_signs_as_the_contracts_owner(op: str, fmt: SignatureFormat) -> None:
-    with pytest.raises(OperationNotAllowed, match="owner key signs for the cli client only"):
+    with pytest.raises(OperationNotAllowed, match="may not call"):  # the worker has no raw signing at all
         check_allowed(WORKER, op, owner_args(fmt))
 
 
@@ -38,6 +38,11 @@ def test_the_cli_signs_owner_transactions() -> None:
     check_allowed(CLI, "sign", owner_args(SignatureFormat.NEO_TX))
 
 
-def test_the_worker_keeps_its_other_platform_signing() -> None:
-    args = Args({"tenant": PLATFORM_KEY_OWNER, "purpose": Purpose.ORACLE.value, "format": "ecdsa-sha256"})
-    check_allowed(WORKER, "sign", args)
+def test_the_worker_signs_nothing_raw_with_any_platform_key() -> None:
+    """Every signature the worker needs is built or read by the enclave (answers, rounds, native Oracle
+    responses, transactions): no platform key signs bytes the worker chose."""
+    for purpose in (Purpose.ORACLE, Purpose.NEO_TX, Purpose.MESSAGE, Purpose.NATIVE_ORACLE):
+        args = Args({"tenant": PLATFORM_KEY_OWNER, "purpose": purpose.value, "format": "ecdsa-sha256"})
+        for op in SIGNING:
+            with pytest.raises(OperationNotAllowed, match="may not call"):
+                check_allowed(WORKER, op, args)

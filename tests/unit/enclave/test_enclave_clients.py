@@ -181,8 +181,8 @@ def test_api_answers_offchain_oracle_requests_only() -> None:
 
 
 @pytest.mark.parametrize("op", ["sign", "sign_batch", "sign_batch_packed"])
-def test_worker_signs_with_platform_keys_only(op: str) -> None:
-    assert _allowed(WORKER, op, **_sign(PLATFORM_KEY_OWNER, "oracle"))
+def test_worker_raw_signs_with_no_key(op: str) -> None:
+    assert not _allowed(WORKER, op, **_sign(PLATFORM_KEY_OWNER, "oracle"))
     assert not _allowed(WORKER, op, **_sign(TENANT))
 
 

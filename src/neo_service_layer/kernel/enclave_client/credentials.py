@@ -8,6 +8,7 @@ methods issue, revoke and switch. The raw key travels only to the enclave, never
 from __future__ import annotations
 
 import copy
+from collections.abc import Awaitable, Callable
 from typing import Any, Self
 
 from neo_service_layer.enclave.wire.credentials import ApiKeyCredential
@@ -20,8 +21,8 @@ class CredentialCalls:
 
     _credential: dict[str, Any] | None = None
 
-    async def _call(self, op: str, args: dict[str, Any], *, idempotent: bool) -> dict[str, Any]:
-        raise NotImplementedError  # EnclaveClient's
+    #: the RPC call of the client this is mixed into (``EnclaveClient._call``)
+    _call: Callable[..., Awaitable[dict[str, Any]]]
 
     def with_credential(self, credential: ApiKeyCredential | None) -> Self:
         """This client sending ``credential`` with each call (itself when ``credential`` is None)."""

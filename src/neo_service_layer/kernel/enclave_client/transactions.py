@@ -7,7 +7,7 @@ sends the whole unsigned transaction and the height it sees, never a hash. Kept 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from neo_service_layer.enclave.wire.encoding import b64decode, b64encode
@@ -21,8 +21,8 @@ class TransactionCalls:
 
     _loader: SealedRecordLoader | None
 
-    async def _call(self, op: str, args: dict[str, Any], *, idempotent: bool) -> dict[str, Any]:
-        raise NotImplementedError  # EnclaveClient's
+    #: the RPC call of the client this is mixed into (``EnclaveClient._call``)
+    _call: Callable[..., Awaitable[dict[str, Any]]]
 
     async def sign_transaction(
         self,

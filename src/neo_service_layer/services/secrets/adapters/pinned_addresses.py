@@ -191,7 +191,7 @@ class PinnedAioHttpTransport(AioHttpTransport):  # type: ignore[misc,unused-igno
             self.session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(resolver=PinnedResolver(self._pins)),
                 trust_env=False,
-                cookie_jar=aiohttp.DummyCookieJar(),
+                cookie_jar=aiohttp.DummyCookieJar(),  # aiohttp's jar that keeps no cookies between calls
                 auto_decompress=False,
             )
         await super().open()
