@@ -1,13 +1,17 @@
 """The enclave's RPC server: asyncio on a Unix socket (mode 0600), one request at a time per connection.
 
 Input never crashes the server: every malformed frame or request gets a typed error response (or,
-when the framing itself is lost, the connection is closed) and other connections carry on.
+when the framing itself is lost, the connection is closed) and other connections carry on. A response
+never outgrows a frame (it becomes a ``response_too_large`` error); a connection that does not
+authenticate soon after opening, or whose peer stops reading its answers, is closed, so that no peer
+holds one of the ``MAX_CONNECTIONS`` slots for ever without the token.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import inspect
 import logging
 import os
@@ -34,7 +38,22 @@ from neo_service_layer.enclave.wire.protocol import (
 log = logging.getLogger(__name__)
 
 BODY_TIMEOUT_SECONDS = 10.0
+#: a peer that does not read its answers for this long (its socket buffer full) is dropped
+SEND_TIMEOUT_SECONDS = 10.0
+#: a connection must make an authenticated request within this long of opening, or it is closed, so
+#: that connections left silent or sending only malformed frames (leaked, or a local process without
+#: the token) cannot hold the ``MAX_CONNECTIONS`` slots for ever; once authenticated it may idle in a
+#: client's pool
+AUTHENTICATE_WITHIN_SECONDS = 10.0
 MAX_CONNECTIONS = 64
+
+
+class _After(enum.Enum):
+    """What an answered frame leaves its connection in."""
+
+    CLOSE = "close"
+    UNAUTHENTICATED = "unauthenticated"
+    AUTHENTICATED = "authenticated"
 
 
 class SocketInUse(Exception):
@@ -106,18 +125,19 @@ class EnclaveServer:
         try:
             if self._connections <= MAX_CONNECTIONS:
                 await self._conversation(reader, writer)
-        except (ConnectionError, OSError):
-            pass
+        except (ConnectionError, OSError):  # TimeoutError too: a peer that stopped reading
+            writer.transport.abort()
         finally:
             self._connections -= 1
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+            await _close(writer)
 
     async def _conversation(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        loop = asyncio.get_running_loop()
+        deadline: float | None = loop.time() + AUTHENTICATE_WITHIN_SECONDS
         while True:
+            wait = None if deadline is None else max(0.0, deadline - loop.time())
             try:
-                body = await read_frame(reader, BODY_TIMEOUT_SECONDS)
+                body = await read_frame(reader, BODY_TIMEOUT_SECONDS, header_timeout=wait)
             except FrameTooLarge as exc:
                 await _send(writer, error_response(None, exc.code, str(exc)))
                 return
@@ -125,33 +145,58 @@ class EnclaveServer:
                 return
             if body is None:
                 return
-            response, keep_open = await self._answer(body)
+            response, state = await self._answer(body)
             await _send(writer, response)
-            if not keep_open:
+            if state is _After.CLOSE:
                 return
+            if state is _After.AUTHENTICATED:
+                deadline = None
 
-    async def _answer(self, body: bytes) -> tuple[dict[str, object], bool]:
+    async def _answer(self, body: bytes) -> tuple[dict[str, object], _After]:
+        """The response, and whether the connection closes, stays unauthenticated or authenticated."""
         try:
             request = decode_request(body, self._token)
         except Unauthorized as exc:
-            return error_response(request_id_of(body), exc.code, str(exc)), False
+            return error_response(request_id_of(body), exc.code, str(exc)), _After.CLOSE
         except ProtocolError as exc:
-            return error_response(request_id_of(body), exc.code, str(exc)), True
+            return error_response(request_id_of(body), exc.code, str(exc)), _After.UNAUTHENTICATED
         try:
             self._operations.authorize(request.client, request.op, request.args)
             outcome = self._operations.dispatch(request.op, request.args)
             result = await outcome if inspect.isawaitable(outcome) else outcome
         except (ProtocolError, EnclaveOperationError) as exc:
-            return error_response(request.id, exc.code, str(exc)), True
+            return error_response(request.id, exc.code, str(exc)), _After.AUTHENTICATED
         except Exception as exc:
             log.error("enclave op failed", extra={"op": request.op, "error_type": type(exc).__name__})
-            return error_response(request.id, "internal", "internal enclave error"), True
-        return ok_response(request.id, result), True
+            return error_response(request.id, "internal", "internal enclave error"), _After.AUTHENTICATED
+        return ok_response(request.id, result), _After.AUTHENTICATED
 
 
 async def _send(writer: asyncio.StreamWriter, message: dict[str, object]) -> None:
-    writer.write(encode_frame(message))
-    await writer.drain()
+    """Write one response; one too large for a frame becomes a ``response_too_large`` error."""
+    try:
+        frame = encode_frame(message)
+    except FrameTooLarge as exc:
+        request_id = message.get("id")
+        frame = encode_frame(
+            error_response(
+                request_id if isinstance(request_id, int | str) else None, "response_too_large", str(exc)
+            )
+        )
+    writer.write(frame)
+    async with asyncio.timeout(SEND_TIMEOUT_SECONDS):  # TimeoutError is an OSError: _serve closes
+        await writer.drain()
+
+
+async def _close(writer: asyncio.StreamWriter) -> None:
+    """Close, flushing what is buffered for a while; a peer that does not take it is cut off (a
+    plain close waits for the buffer to drain, for ever, and the connection keeps its slot)."""
+    writer.close()
+    try:
+        async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
+            await writer.wait_closed()
+    except Exception:
+        writer.transport.abort()
 
 
 def _remove_stale_socket(path: Path) -> None:

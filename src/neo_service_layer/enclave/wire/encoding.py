@@ -1,15 +1,21 @@
-"""Canonical JSON, base64 and packed-list helpers shared by sealing, attestation and the RPC protocol."""
+"""Canonical JSON, base64 and packed-list helpers shared by sealing, attestation and the RPC protocol,
+and the check that parsed JSON is Unicode text (shared with the HTTP edge)."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
+import re
 import struct
 from collections.abc import Iterable
 from typing import Any
 
 _ITEM_LENGTH = struct.Struct(">I")
+#: what JSON text must contain to decode to a surrogate: a ``\uD800``-``\uDFFF`` escape, or those code
+#: points as raw (CESU-8, invalid UTF-8) bytes, which ``json.loads`` of bytes lets through
+_MAY_HOLD_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def canonical_json(value: Any) -> bytes:
@@ -48,3 +54,31 @@ def unpack_blobs(data: bytes) -> list[bytes]:
         items.append(data[offset : offset + length])
         offset += length
     return items
+
+
+def may_hold_surrogate(text: bytes) -> bool:
+    """Whether JSON ``text`` could decode to a surrogate (when not, there is no need to look)."""
+    return _MAY_HOLD_SURROGATE.search(text) is not None
+
+
+def json_holds_lone_surrogate(text: bytes, value: Any) -> bool:
+    """Whether ``value`` (``json.loads(text)``) holds a lone surrogate in a string or a key.
+
+    JSON lets ``"\\ud800"`` through and Python decodes it to a string that is not Unicode text: it
+    cannot be encoded as UTF-8, so whatever stores, hashes or forwards it later fails. A cheap scan of
+    ``text`` rules out nearly every document; only a possible one is walked (iteratively: any depth).
+    """
+    if not may_hold_surrogate(text):
+        return False
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False

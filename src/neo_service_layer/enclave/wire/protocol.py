@@ -27,11 +27,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from neo_service_layer.enclave.wire.encoding import b64decode, b64encode, unpack_blobs
+from neo_service_layer.enclave.wire.encoding import (
+    b64decode,
+    b64encode,
+    json_holds_lone_surrogate,
+    unpack_blobs,
+)
 from neo_service_layer.enclave.wire.keys import KeyInfo, KeyKind, KeyStatus, SealedKey
 
 PROTOCOL_VERSION = 1
 MAX_FRAME = 1024 * 1024
+#: longest string id echoed back; a longer one (or another type) is answered with id null, so that an
+#: error response can never outgrow ``MAX_FRAME`` by repeating the request
+MAX_ID_LENGTH = 128
 _LENGTH = struct.Struct(">I")
 
 
@@ -76,18 +84,23 @@ def encode_frame(message: Mapping[str, Any]) -> bytes:
     return _LENGTH.pack(len(body)) + body
 
 
-async def read_frame(reader: asyncio.StreamReader, body_timeout: float | None = None) -> bytes | None:
+async def read_frame(
+    reader: asyncio.StreamReader, body_timeout: float | None = None, header_timeout: float | None = None
+) -> bytes | None:
     """The next frame body; ``None`` on a clean end of stream between frames.
 
     Raises ``FrameTooLarge`` without reading the body, ``IncompleteFrame`` if the stream ends (or
-    ``body_timeout`` passes) inside a frame.
+    ``body_timeout`` passes) inside a frame, or no frame header arrives within ``header_timeout``.
     """
     try:
-        header = await reader.readexactly(_LENGTH.size)
+        async with asyncio.timeout(header_timeout):
+            header = await reader.readexactly(_LENGTH.size)
     except asyncio.IncompleteReadError as exc:
         if exc.partial:
             raise IncompleteFrame("stream ended inside a frame header") from None
         return None
+    except TimeoutError:
+        raise IncompleteFrame("no frame arrived in time") from None
     (length,) = _LENGTH.unpack(header)
     if length > MAX_FRAME:
         raise FrameTooLarge(f"frame of {length} bytes exceeds {MAX_FRAME}")
@@ -105,6 +118,8 @@ def parse_json(body: bytes) -> dict[str, Any]:
         raise BadJson("frame body is not JSON") from None
     if not isinstance(message, dict):
         raise BadJson("frame body is not a JSON object")
+    if json_holds_lone_surrogate(body, message):
+        raise BadJson("frame body holds a lone surrogate (not Unicode text)")
     return message
 
 
@@ -124,9 +139,7 @@ def decode_request(body: bytes, credentials: bytes | Mapping[str, bytes]) -> Req
     then the name whose token it carried. Every token is compared (in constant time) whatever matched.
     """
     message = parse_json(body)
-    request_id = message.get("id")
-    if not isinstance(request_id, int | str) or isinstance(request_id, bool):
-        request_id = None
+    request_id = _echoable_id(message.get("id"))
     if message.get("v") != PROTOCOL_VERSION:
         raise UnsupportedVersion(f"protocol version must be {PROTOCOL_VERSION}")
     client = authenticate(message.get("token"), credentials)
@@ -162,7 +175,16 @@ def request_id_of(body: bytes) -> int | str | None:
         value = json.loads(body).get("id")
     except (UnicodeDecodeError, ValueError, RecursionError, AttributeError):
         return None
-    return value if isinstance(value, int | str) and not isinstance(value, bool) else None
+    return _echoable_id(value)
+
+
+def _echoable_id(value: object) -> int | str | None:
+    """``value`` when it is an id the response may repeat (an integer, or a short string), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    if isinstance(value, str) and len(value) > MAX_ID_LENGTH:
+        return None
+    return value
 
 
 def ok_response(request_id: int | str | None, result: Mapping[str, Any]) -> dict[str, Any]:

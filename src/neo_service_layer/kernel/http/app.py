@@ -25,6 +25,7 @@ from neo_service_layer.kernel.container import OpenContainer
 from neo_service_layer.kernel.http import health_routes as health
 from neo_service_layer.kernel.http import system_routes as system
 from neo_service_layer.kernel.http.errors import install_error_handlers
+from neo_service_layer.kernel.http.json_text import JsonTextMiddleware
 from neo_service_layer.kernel.http.middleware import BodyLimitMiddleware, EdgeMiddleware
 from neo_service_layer.kernel.http.openapi import API_PREFIX, install_openapi
 from neo_service_layer.kernel.http.rate_limits import RateLimitMiddleware, rate_limited_handler
@@ -95,6 +96,7 @@ def build_app(
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
+    app.add_middleware(JsonTextMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RateLimitMiddleware, trusted_proxies=settings.trusted_proxies)
     app.add_middleware(EdgeMiddleware, metrics=HttpMetrics(registry))
