@@ -19,27 +19,11 @@ class SqlSecrets(SqlRepository):
     """Implements ``ports.SecretsRepository``."""
 
     async def get(self, tenant_id: str, name: str) -> TenantSecret | None:
-        row = (
-            await self._conn.execute(
-                select(tenant_secrets).where(
-                    tenant_secrets.c.tenant_id == tenant_id, tenant_secrets.c.name == name
-                )
-            )
-        ).first()
-        if row is None:
-            return None
-        return _secret(row, await self._versions(tenant_id, [name]))
+        found = await self._read(tenant_id, tenant_secrets.c.name == name)
+        return found[0] if found else None
 
     async def for_tenant(self, tenant_id: str) -> list[TenantSecret]:
-        rows = (
-            await self._conn.execute(
-                select(tenant_secrets)
-                .where(tenant_secrets.c.tenant_id == tenant_id)
-                .order_by(tenant_secrets.c.name)
-            )
-        ).all()
-        versions = await self._versions(tenant_id, [row.name for row in rows])
-        return [_secret(row, versions) for row in rows]
+        return await self._read(tenant_id)
 
     async def save(self, secret: TenantSecret, sealed: bytes | None = None) -> None:
         values = {
@@ -95,36 +79,45 @@ class SqlSecrets(SqlRepository):
         )
         return bool(result.rowcount)
 
-    async def _versions(self, tenant_id: str, names: list[str]) -> dict[str, list[SecretVersion]]:
-        if not names:
-            return {}
-        table = tenant_secret_versions
+    async def _read(self, tenant_id: str, *where: Any) -> list[TenantSecret]:
+        """Secrets with their versions in ONE statement: one snapshot even under PostgreSQL's read
+        committed, so a secret deleted or rotated meanwhile is seen whole or not at all (two statements
+        showed a deleted secret without its versions: a 404 for a whole listing)."""
+        versions = tenant_secret_versions
         rows = (
             await self._conn.execute(
                 select(
-                    table.c.name,
-                    table.c.version,
-                    table.c.created_at,
-                    table.c.expires_at,
-                    table.c.source,
-                    table.c.size,
+                    tenant_secrets,
+                    versions.c.version.label("v_version"),
+                    versions.c.created_at.label("v_created_at"),
+                    versions.c.expires_at.label("v_expires_at"),
+                    versions.c.source.label("v_source"),
+                    versions.c.size.label("v_size"),
                 )
-                .where(table.c.tenant_id == tenant_id, table.c.name.in_(names))
-                .order_by(table.c.name, table.c.version)
+                .outerjoin(
+                    versions,
+                    (versions.c.tenant_id == tenant_secrets.c.tenant_id)
+                    & (versions.c.name == tenant_secrets.c.name),
+                )
+                .where(tenant_secrets.c.tenant_id == tenant_id, *where)
+                .order_by(tenant_secrets.c.name, versions.c.version)
             )
         ).all()
+        secrets: dict[str, Row[Any]] = {}
         found: dict[str, list[SecretVersion]] = {}
         for row in rows:
-            found.setdefault(row.name, []).append(
-                SecretVersion(
-                    version=row.version,
-                    created_at=utc_required(row.created_at),
-                    expires_at=utc(row.expires_at),
-                    source=row.source,
-                    size=row.size,
+            secrets.setdefault(row.name, row)
+            if row.v_version is not None:
+                found.setdefault(row.name, []).append(
+                    SecretVersion(
+                        version=row.v_version,
+                        created_at=utc_required(row.v_created_at),
+                        expires_at=utc(row.v_expires_at),
+                        source=row.v_source,
+                        size=row.v_size,
+                    )
                 )
-            )
-        return found
+        return [_secret(row, found) for row in secrets.values()]
 
 
 def _secret(row: Row[Any], versions: dict[str, list[SecretVersion]]) -> TenantSecret:
