@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from neo_service_layer.kernel.service_descriptor import ServiceDescriptor
 from neo_service_layer.services.attestation.service import SERVICE as ATTESTATION
+from neo_service_layer.services.automation.service import SERVICE as AUTOMATION
 from neo_service_layer.services.backup.service import SERVICE as BACKUP
 from neo_service_layer.services.feeds.service import SERVICE as FEEDS
 from neo_service_layer.services.keys.service import SERVICE as KEYS
@@ -24,5 +25,6 @@ SERVICES: tuple[ServiceDescriptor, ...] = (
     ORACLE,
     NATIVE_ORACLE,
     FEEDS,
+    AUTOMATION,
     BACKUP,
 )

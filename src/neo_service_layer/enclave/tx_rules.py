@@ -31,6 +31,7 @@ SERVICE_METHODS: Mapping[str, frozenset[str]] = {
     "randomness": frozenset({"fulfill", "deliver", "markCallbackFailed"}),
     "oracle": frozenset({"fulfill", "deliver", "markCallbackFailed"}),
     "feed": frozenset({"submit"}),
+    "automation": frozenset({"perform"}),
 }
 
 #: administration (the owner's), money movement and consumers' own calls: never signed with the sender

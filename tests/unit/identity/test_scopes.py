@@ -25,6 +25,7 @@ from neo_service_layer.kernel.identity.rules.errors import (
 from neo_service_layer.kernel.identity.rules.tokens import TokenClaims
 from neo_service_layer.kernel.service_descriptor import ServiceDescriptor
 from neo_service_layer.registry import SERVICES
+from neo_service_layer.services.automation.scopes import AUTOMATION_READ
 from neo_service_layer.services.keys.scopes import KEYS_ADMIN, KEYS_READ, KEYS_SIGN
 from tests.scopes import ALL_SCOPES, CATALOGUE, TENANT_SCOPES
 
@@ -49,6 +50,7 @@ def test_the_registered_services_keep_the_role_table() -> None:
         "secrets:write",
         "secrets:read",
         "attestation:read",
+        "automation:read",
     }
     assert tenant == TENANT_SCOPES
     assert dict(CATALOGUE.role_scopes) == {
@@ -62,6 +64,7 @@ def test_the_registered_services_keep_the_role_table() -> None:
             "secrets:read",
             "secrets:write",
             "attestation:read",
+            "automation:read",
             "members:read",
             "apikeys:admin",
         },
@@ -72,10 +75,11 @@ def test_the_registered_services_keep_the_role_table() -> None:
             "randomness:request",
             "oracle:request",
             "attestation:read",
+            "automation:read",
             "members:read",
         },
-        Role.AUDITOR: {"audit:read", "keys:read", "members:read"},
-        Role.VIEWER: {"keys:read", "members:read"},
+        Role.AUDITOR: {"audit:read", "keys:read", "members:read", "automation:read"},
+        Role.VIEWER: {"keys:read", "members:read", "automation:read"},
     }
 
 
@@ -83,7 +87,12 @@ def test_role_mapping_examples() -> None:
     assert CATALOGUE.scopes_for_roles(["owner"]) == TENANT_SCOPES
     assert KEYS_SIGN in CATALOGUE.scopes_for_roles(["developer"])
     assert KEYS_ADMIN not in CATALOGUE.scopes_for_roles(["developer"])
-    assert CATALOGUE.scopes_for_roles(["auditor"]) == {Scopes.AUDIT_READ, KEYS_READ, Scopes.MEMBERS_READ}
+    assert CATALOGUE.scopes_for_roles(["auditor"]) == {
+        Scopes.AUDIT_READ,
+        KEYS_READ,
+        Scopes.MEMBERS_READ,
+        AUTOMATION_READ,
+    }
     assert Scopes.AUDIT_READ not in CATALOGUE.scopes_for_roles(["viewer"])
     assert CATALOGUE.scopes_for_roles([SUPERADMIN]) == ALL_SCOPES
     assert Scopes.PLATFORM_ADMIN not in CATALOGUE.scopes_for_roles(["owner"])
@@ -91,12 +100,18 @@ def test_role_mapping_examples() -> None:
         Scopes.AUDIT_READ,
         KEYS_READ,
         Scopes.MEMBERS_READ,
+        AUTOMATION_READ,
     }
 
 
 def test_user_tokens_carry_mfa_self_service() -> None:
     assert Scopes.AUTH_MFA in CATALOGUE.user_token_scopes(["viewer"])
-    assert CATALOGUE.user_token_scopes(["viewer"]) == {KEYS_READ, Scopes.MEMBERS_READ, Scopes.AUTH_MFA}
+    assert CATALOGUE.user_token_scopes(["viewer"]) == {
+        KEYS_READ,
+        Scopes.MEMBERS_READ,
+        Scopes.AUTH_MFA,
+        AUTOMATION_READ,
+    }
 
 
 def test_api_key_scopes_are_a_non_empty_subset_of_the_creators() -> None:

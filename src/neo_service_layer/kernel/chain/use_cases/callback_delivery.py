@@ -21,6 +21,7 @@ without the callback it is marked failed instead of being retried forever.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 from neo_service_layer.enclave.wire.keys import PolicyDenied
@@ -147,15 +148,49 @@ class CallbackDelivery[T: Answer, A](ABC):
             self._observer.request_outcome(self.service, "failed")
 
     async def _send(self, calls: list[ContractCall], dry: DryRun, fulfilments: list[Fulfilment[A]]) -> None:
-        """Record the signed transaction in the outbox (lease re-checked), then send it."""
-        tx = await self._chain.build_transaction(calls, dry)
-        now = self._clock.now()
-        if not await self._store.write_outbox(
-            self.service, self.contract, self.worker_id, now, tx, fulfilments
-        ):
-            self._observer.transaction_outcome(self.service, "lease_lost")
-            return  # another worker owns these requests now: this transaction is dropped unsent
-        result = await self._chain.send(tx.raw)
-        error = result.detail if result.outcome is SendOutcome.REJECTED else None
-        await self._store.mark_sent(tx.tx_hash, self._clock.now(), error)
-        self._observer.transaction_outcome(self.service, result.outcome.value)
+        await send_through_outbox(
+            OutboxSender(
+                self._chain,
+                self._store,
+                self._clock,
+                self._observer,
+                self.service,
+                self.contract,
+                self.worker_id,
+            ),
+            calls,
+            dry,
+            fulfilments,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxSender[A]:
+    """What :func:`send_through_outbox` needs: one service's chain, store and lease holder."""
+
+    chain: Chain
+    store: RequestStore[Any, A]
+    clock: Clock
+    observer: ChainObserver
+    service: str
+    contract: str
+    worker_id: str
+
+
+async def send_through_outbox[A](
+    sender: OutboxSender[A], calls: list[ContractCall], dry: DryRun, fulfilments: list[Fulfilment[A]]
+) -> bool:
+    """Record the signed transaction in the outbox (lease re-checked), then send it; False when the
+    lease was lost (the transaction is dropped unsent: another worker owns these requests now)."""
+    tx = await sender.chain.build_transaction(calls, dry)
+    now = sender.clock.now()
+    if not await sender.store.write_outbox(
+        sender.service, sender.contract, sender.worker_id, now, tx, fulfilments
+    ):
+        sender.observer.transaction_outcome(sender.service, "lease_lost")
+        return False
+    result = await sender.chain.send(tx.raw)
+    error = result.detail if result.outcome is SendOutcome.REJECTED else None
+    await sender.store.mark_sent(tx.tx_hash, sender.clock.now(), error)
+    sender.observer.transaction_outcome(sender.service, result.outcome.value)
+    return True
