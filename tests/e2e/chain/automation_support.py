@@ -16,7 +16,7 @@ from neo_service_layer.services.automation.rules.triggers import Trigger, to_spe
 from tests.e2e.chain.stack import Stack, call
 
 #: per-run GAS limit of the tests' upkeeps (the target's tick burns far less)
-GAS_LIMIT = deploy.GAS // 2
+GAS_LIMIT = deploy.GAS
 #: what each test upkeep is funded with
 FUND = 10 * deploy.GAS
 

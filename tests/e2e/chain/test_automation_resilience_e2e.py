@@ -17,7 +17,8 @@ from neo_service_layer.kernel.chain.adapters.privnet import Privnet, PrivnetSett
 from neo_service_layer.services.automation.adapters.upkeep_store import SqlUpkeepStore
 from neo_service_layer.services.automation.rules.triggers import EventTrigger, IntervalBlocksTrigger
 from tests.e2e.chain.automation_support import automation, deploy_target, height, register, ticks
-from tests.e2e.chain.chaos import stop_when_persisted, worker_errors
+from tests.e2e.chain.chaos_checks import worker_errors
+from tests.e2e.chain.chaos_processes import stop_when_persisted
 from tests.e2e.chain.stack import Stack, call, wait_for
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
@@ -42,8 +43,8 @@ async def _restart_node(stack: Stack) -> None:
 async def test_replicas_and_kills_perform_each_occurrence_once(stack: Stack) -> None:
     target = await deploy_target(stack)
     first = await height(stack)
-    grid = await register(stack, target, IntervalBlocksTrigger(EVERY), fund=100 * 10**8)
-    pings = await register(stack, target, EventTrigger("0x" + str(target), "Ping"), fund=100 * 10**8)
+    grid = await register(stack, target, IntervalBlocksTrigger(EVERY), fund=300 * 10**8)
+    pings = await register(stack, target, EventTrigger("0x" + str(target), "Ping"), fund=300 * 10**8)
     since = (await stack.read(automation(stack), "getUpkeep", grid)).value[10].value
 
     replicas = [stack.start_worker(), stack.start_worker()]

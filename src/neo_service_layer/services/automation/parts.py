@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from neo_service_layer.kernel.chain.parts import ChainKernel, on_chain
+from neo_service_layer.services.automation.adapters.metrics import AutomationMetrics
 from neo_service_layer.services.automation.adapters.upkeep_store import SqlUpkeepStore
 
 #: the contract's name in ``network.json`` and ``NSL_NEO_CONTRACTS``
@@ -17,6 +18,8 @@ class AutomationParts:
 
     chain: ChainKernel | None
     upkeeps: SqlUpkeepStore
+    #: registered with the chain's metrics (every process with a network); counted where the jobs run
+    metrics: AutomationMetrics | None
 
     @property
     def contract(self) -> str | None:

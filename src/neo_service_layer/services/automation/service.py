@@ -37,18 +37,19 @@ log = get_logger("nsl.automation")
 
 @asynccontextmanager
 async def open_automation(container: Container) -> AsyncIterator[AutomationParts]:
-    yield AutomationParts(container.chain, SqlUpkeepStore(container.engine))
+    metrics = AutomationMetrics(container.registry) if container.chain is not None else None
+    yield AutomationParts(container.chain, SqlUpkeepStore(container.engine), metrics)
 
 
 def automation_jobs(container: Container) -> Sequence[PeriodicJob]:
     """Schedule and perform; none without a network, a deployed contract or a sender."""
     parts = container.parts_of(NAME, AutomationParts)
     chain, contract = parts.chain, parts.contract
-    if chain is None or contract is None or chain.sender is None:
+    metrics = parts.metrics
+    if chain is None or contract is None or chain.sender is None or metrics is None:
         log.warning("automation contract or sender missing: automation jobs are off")
         return []
     store = chain.requests(RunPayloads())
-    metrics = AutomationMetrics(container.registry)
     scheduler = AutomationScheduler(
         chain.chain,
         store,
@@ -69,7 +70,6 @@ def automation_jobs(container: Container) -> Sequence[PeriodicJob]:
         contract=contract,
         worker_id=worker_identity(),
         lease_seconds=chain.settings.neo_lease_seconds,
-        per_transaction=chain.settings.neo_fulfilments_per_transaction,
     )
     return watch_jobs(chain, NAME, scheduler, fulfiller)
 

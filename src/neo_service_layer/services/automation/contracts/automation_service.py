@@ -23,9 +23,11 @@ update or cancel (balance refunded). Triggers (``kind``, ``spec``; encoded by
   start and reached. That the event happened is the operator's word (a contract cannot read past
   notifications); each event runs once, at most ``gasLimit`` + ``baseFee()`` per run.
 
-Before the call the balance must cover ``gasLimit + baseFee()``; the target's GAS is measured and the
-run aborts past ``gasLimit``; the charge is that GAS plus ``baseFee()`` (the operator's transaction
-overhead) and becomes the service's collected fees. During the call ``currentRun()`` gives the target
+Before the call the balance must cover ``gasLimit + baseFee()``; the run's GAS (``perform`` itself and
+the target's call, measured from its first to its last step) aborts it past ``gasLimit``; the charge
+is that GAS plus ``baseFee()`` (the network fee and the few steps outside the measure) and becomes the
+service's collected fees, so the operator's cost is paid back by the upkeep, never more than
+``gasLimit + baseFee()``. During the call ``currentRun()`` gives the target
 ``[upkeepId, occurrence, data]``, so it can check that its caller is this contract and which upkeep runs.
 
 Owner, operator, owner delay, pause: ``kernel/chain/contracts/service_admin.py``; fee setting and the
@@ -36,7 +38,7 @@ from typing import Any, cast
 
 from boa3.sc import runtime, storage
 from boa3.sc.compiletime import NeoMetadata, public
-from boa3.sc.contracts import ContractManagement, GasToken, LedgerContract
+from boa3.sc.contracts import ContractManagement, GasToken, LedgerContract, StdLib
 from boa3.sc.types import CallFlags, UInt160
 from boa3.sc.utils import CreateNewEvent, abort, call_contract, to_bytes
 
@@ -120,7 +122,7 @@ def _upkeep(upkeep_id: int) -> list:
     data = storage.get(PREFIX_UPKEEP + _id(upkeep_id))
     if len(data) == 0:
         abort("unknown upkeep")
-    return cast(list, storage.get_list(PREFIX_UPKEEP + _id(upkeep_id)))
+    return cast(list, StdLib.deserialize(data))
 
 
 def _state(upkeep_id: int) -> list:
@@ -238,12 +240,12 @@ def _check_occurrence(record: list, state: list, occurrence: int):
     if kind == KIND_CRON:
         assert occurrence % 60 == 0, "a cron occurrence is a minute"
         assert occurrence > since, "occurrence is before the upkeep started"
-        assert occurrence <= now, "occurrence is not due yet"
         assert _cron_matches(spec, occurrence), "occurrence does not match the cron schedule"
+        assert occurrence <= now, "occurrence is not due yet"
     elif kind == KIND_SECONDS:
         assert occurrence > since, "occurrence is before the upkeep started"
-        assert occurrence <= now, "occurrence is not due yet"
         assert (occurrence - since) % cast(int, spec[0]) == 0, "occurrence is not on the interval"
+        assert occurrence <= now, "occurrence is not due yet"
     elif kind == KIND_BLOCKS:
         _check_grid(occurrence, since_block, height, cast(int, spec[0]))
     elif kind == KIND_CONDITION:
@@ -256,8 +258,8 @@ def _check_occurrence(record: list, state: list, occurrence: int):
 
 def _check_grid(occurrence: int, since_block: int, height: int, every: int):
     assert occurrence > since_block, "occurrence is before the upkeep started"
-    assert occurrence <= height, "occurrence is not due yet"
     assert (occurrence - since_block) % every == 0, "occurrence is not on the interval"
+    assert occurrence <= height, "occurrence is not due yet"
 
 
 @public
@@ -389,6 +391,7 @@ def withdraw_upkeep(upkeepId: int, to: UInt160, amount: int) -> bool:
 @public
 def perform(upkeepId: int, occurrence: int, data: bytes):
     """Operator only: run one due occurrence of the upkeep, once (see the module's docstring)."""
+    start = runtime.gas_left
     only_operator()
     not_paused()
     record = _upkeep(upkeepId)
@@ -409,11 +412,10 @@ def perform(upkeepId: int, occurrence: int, data: bytes):
         run_data = _condition(target, cast(str, cast(list, record[U_SPEC])[0]))
     storage.put(done_key, b"\x01")
     storage.put_list(KEY_CURRENT, [upkeepId, occurrence, run_data])
-    start = runtime.gas_left
     call_contract(target, cast(str, record[U_METHOD]), cast(list, record[U_ARGS]))
+    storage.delete(KEY_CURRENT)
     used = start - runtime.gas_left
     assert used <= gas_limit, "the run exceeded its gasLimit"
-    storage.delete(KEY_CURRENT)
     charged = used + fee
     storage.put_int(balance_key, balance - charged)
     storage.put_int(KEY_COLLECTED, storage.get_int(KEY_COLLECTED) + charged)

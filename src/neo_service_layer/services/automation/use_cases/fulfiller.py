@@ -1,7 +1,8 @@
 """The automation fulfiller: performs each recorded occurrence once, never sending one whose dry run faults.
 
 It claims due runs under a lease, groups them (``per_transaction``) and dry-runs the group's
-``perform(upkeepId, occurrence, data)`` calls; a group that halts is written to the outbox and sent
+``perform(upkeepId, occurrence, data)`` calls; a group that halts (split in halves while its GAS is
+over ``gas_budget``, below the enclave's fee bound) is written to the outbox and sent
 (``kernel/chain/use_cases/callback_delivery.send_through_outbox``); otherwise each run is tried alone.
 A run whose dry run faults is not sent: the VM's reason is kept on the run, and it is tried again after
 ``rules.retry.backoff`` (its lease held until then, so no worker takes it in a tight loop), or failed
@@ -41,7 +42,8 @@ class AutomationFulfiller:
         worker_id: str,
         lease_seconds: float = 30.0,
         claim_limit: int = 512,
-        per_transaction: int = 16,
+        per_transaction: int = 64,
+        gas_budget: int = 40 * 10**8,
         concurrency: int = 4,
     ) -> None:
         self._chain = chain
@@ -55,6 +57,8 @@ class AutomationFulfiller:
         self._lease = lease_seconds
         self._limit = claim_limit
         self._per_tx = per_transaction
+        #: the most GAS one transaction's runs may burn, below the enclave's system-fee bound (50 GAS)
+        self._gas_budget = gas_budget
         self._semaphore = asyncio.Semaphore(concurrency)
         self._sender = OutboxSender(chain, store, clock, chain_observer, SERVICE, contract, worker_id)
 
@@ -87,6 +91,11 @@ class AutomationFulfiller:
         if len(group) > 1 and not any(r.chain_faults for r in group):
             calls = [self._call(r) for r in group]
             dry = await self._chain.dry_run(calls)
+            if dry.halted and dry.gas_consumed > self._gas_budget:  # over what one transaction may cost
+                half = len(group) // 2
+                await self._perform(group[:half])
+                await self._perform(group[half:])
+                return
             if dry.halted:
                 await self._send(group, calls, dry)
                 return
