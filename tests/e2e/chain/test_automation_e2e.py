@@ -9,8 +9,11 @@ from collections import Counter
 import pytest
 from neo3.contracts.contract import CONTRACT_HASHES
 
+from neo_service_layer.bootstrap import create_app, open_container
 from neo_service_layer.kernel.chain.adapters import privnet_deploy as deploy
 from neo_service_layer.kernel.chain.rules import RequestStatus
+from neo_service_layer.kernel.identity.rules.access import Principal, PrincipalKind
+from neo_service_layer.kernel.identity.rules.accounts import PLATFORM_TENANT, SUPERADMIN
 from neo_service_layer.services.automation.adapters.upkeep_store import SqlUpkeepStore
 from neo_service_layer.services.automation.rules.cron import cron_matches, parse_cron
 from neo_service_layer.services.automation.rules.stack_items import serialize
@@ -37,6 +40,7 @@ from tests.e2e.chain.automation_support import (
     ticks,
 )
 from tests.e2e.chain.stack import InProcessWorker, Stack, call, wait_for
+from tests.http.appclient import app_client
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
@@ -128,6 +132,7 @@ async def test_every_trigger_kind_runs_once_per_occurrence(stack: Stack) -> None
     assert shown.skip_reason == "condition_false"
     assert shown.trigger == {"kind": "condition", "method": "ready", "every_blocks": 1}
     upkeep = (await stack.read(automation(stack), "getUpkeep", every_ping)).value
+    await _status_over_http(stack, every_ping, condition)
     assert upkeep[11].value == FUND - sum(r.charged or 0 for r in rows)  # paid from its balance
 
 
@@ -184,3 +189,40 @@ async def test_forged_and_foreign_calls_are_refused_and_cancel_refunds(stack: St
     with pytest.raises(deploy.ScriptFault, match="cancelled"):
         await fund_upkeep(stack, upkeep, deploy.GAS)
     assert "not active" in await refused(service, "pauseUpkeep", upkeep)
+
+
+async def _status_over_http(stack: Stack, performed: int, condition: int) -> None:
+    """``GET /api/v1/automation/upkeeps/{id}`` with a viewer-scoped API key shows the runs and the skip."""
+    async with open_container(stack.settings, "cli", migrate=False) as container:
+        scopes = container.iam.scope_catalogue
+        admin = Principal(
+            PLATFORM_TENANT, "usr_e2e", PrincipalKind.USER, frozenset({SUPERADMIN}), scopes.all_scopes
+        )
+        tenant = await container.iam.identity.create_tenant(admin, "automation-e2e")
+        owner = Principal(
+            tenant.id, "usr_e2e", PrincipalKind.USER, frozenset({"owner"}), scopes.tenant_scopes
+        )
+        _, key = await container.iam.api_keys.create(
+            owner, tenant.id, name="status", scopes=["automation:read"]
+        )
+    async with app_client(create_app(stack.settings)) as client:
+        headers = {"Authorization": f"Bearer {key}"}
+        shown = (await client.get(f"/api/v1/automation/upkeeps/{performed}", headers=headers)).json()
+        assert shown["state"] == "active"
+        assert shown["trigger"]["kind"] == "event"
+        assert len(shown["runs"]) == 5
+        assert {r["status"] for r in shown["runs"]} == {"delivered"}
+        assert all(r["txHash"] and r["gasUsed"] and r["charged"] for r in shown["runs"])
+        assert shown["runsLeft"] == shown["balance"] // (shown["gasLimit"] + shown["baseFee"])
+        cond = (await client.get(f"/api/v1/automation/upkeeps/{condition}", headers=headers)).json()
+        assert cond["lastSkip"]["reason"] == "condition_false"
+        assert cond["nextDueBlock"] is not None
+        listed = (
+            await client.get("/api/v1/automation/upkeeps", headers=headers, params={"limit": 200})
+        ).json()
+        assert {performed, condition} <= {u["upkeepId"] for u in listed["upkeeps"]}
+        missing = await client.get("/api/v1/automation/upkeeps/999999", headers=headers)
+        assert missing.status_code == 404
+        assert missing.headers["content-type"].startswith("application/problem+json")
+        no_scope = await client.get("/api/v1/automation/upkeeps", headers={"Authorization": "Bearer nope"})
+        assert no_scope.status_code == 401
