@@ -51,6 +51,7 @@ def test_the_registered_services_keep_the_role_table() -> None:
         "secrets:read",
         "attestation:read",
         "automation:read",
+        "automation:write",
     }
     assert tenant == TENANT_SCOPES
     assert dict(CATALOGUE.role_scopes) == {
@@ -65,6 +66,7 @@ def test_the_registered_services_keep_the_role_table() -> None:
             "secrets:write",
             "attestation:read",
             "automation:read",
+            "automation:write",
             "members:read",
             "apikeys:admin",
         },
@@ -76,6 +78,7 @@ def test_the_registered_services_keep_the_role_table() -> None:
             "oracle:request",
             "attestation:read",
             "automation:read",
+            "automation:write",
             "members:read",
         },
         Role.AUDITOR: {"audit:read", "keys:read", "members:read", "automation:read"},

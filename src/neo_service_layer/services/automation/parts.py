@@ -1,4 +1,5 @@
-"""What the automation service's routes and jobs are handed: the chain parts and the upkeep store."""
+"""What the automation service's routes and jobs are handed: the chain parts, the upkeep store and the
+tenant jobs."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 from neo_service_layer.kernel.chain.parts import ChainKernel, on_chain
 from neo_service_layer.services.automation.adapters.metrics import AutomationMetrics
 from neo_service_layer.services.automation.adapters.upkeep_store import SqlUpkeepStore
+from neo_service_layer.services.automation.use_cases.tenant_jobs import TenantJobs
 
 #: the contract's name in ``network.json`` and ``NSL_NEO_CONTRACTS``
 CONTRACT = "automation"
@@ -14,12 +16,14 @@ CONTRACT = "automation"
 
 @dataclass
 class AutomationParts:
-    """``chain`` is ``None`` without a configured network."""
+    """``chain`` is ``None`` without a configured network; the tenant jobs need none."""
 
     chain: ChainKernel | None
     upkeeps: SqlUpkeepStore
     #: registered with the chain's metrics (every process with a network); counted where the jobs run
     metrics: AutomationMetrics | None
+    #: tenants' webhook jobs over the API (``job_routes``)
+    jobs: TenantJobs
 
     @property
     def contract(self) -> str | None:

@@ -4,51 +4,86 @@ The worker's scheduler reads each block after its cursor and records what is due
 matching events, conditions); the fulfiller performs each occurrence once through the contract, which
 checks the occurrence, the balance and the gas limit itself. ``GET /api/v1/automation/upkeeps`` shows
 each upkeep's state, next due time, balance and why a run did not happen. Locally, ``nsl chain up``
-deploys the contract.
+deploys the contract. Tenants' own jobs (``/api/v1/automation/jobs``: a signed webhook on a cron or
+interval trigger) need no chain: the worker's ``automation-tenant-jobs`` job fires them.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from neo_service_layer.kernel.chain.adapters.provisioning import ChainHooks, ProvisionContext, ServiceContract
 from neo_service_layer.kernel.chain.jobs import watch_jobs
 from neo_service_layer.kernel.container import Container
+from neo_service_layer.kernel.identity.adapters.secret_box import AesGcmBox, resolve_kek
 from neo_service_layer.kernel.identity.rules.access import ScopeGrant
 from neo_service_layer.kernel.identity.rules.accounts import Role
 from neo_service_layer.kernel.observability.logs import get_logger
 from neo_service_layer.kernel.service_descriptor import ServiceDescriptor
 from neo_service_layer.kernel.worker.jobs import PeriodicJob, worker_identity
-from neo_service_layer.services.automation import routes
+from neo_service_layer.services.automation import job_routes, routes
+from neo_service_layer.services.automation.adapters.job_store import SqlJobStore
 from neo_service_layer.services.automation.adapters.metrics import AutomationMetrics
 from neo_service_layer.services.automation.adapters.payloads import RunPayloads
 from neo_service_layer.services.automation.adapters.upkeep_store import SqlUpkeepStore
+from neo_service_layer.services.automation.adapters.webhooks import GuardedWebhooks
 from neo_service_layer.services.automation.parts import CONTRACT, AutomationParts
-from neo_service_layer.services.automation.scopes import AUTOMATION_READ
+from neo_service_layer.services.automation.scopes import AUTOMATION_READ, AUTOMATION_WRITE
 from neo_service_layer.services.automation.use_cases.fulfiller import AutomationFulfiller
+from neo_service_layer.services.automation.use_cases.job_runner import JobRunner
 from neo_service_layer.services.automation.use_cases.scheduler import SERVICE as NAME
 from neo_service_layer.services.automation.use_cases.scheduler import AutomationScheduler
+from neo_service_layer.services.automation.use_cases.tenant_jobs import TenantJobs
+from neo_service_layer.services.secrets.api import SourceUrlPolicy
 
 log = get_logger("nsl.automation")
+
+
+#: how often the worker looks for tenant jobs that are due
+TENANT_JOBS_EVERY = timedelta(seconds=1)
+
+
+def _webhooks(container: Container) -> GuardedWebhooks:
+    """The SSRF guard of webhooks takes the oracle's operator settings (allowed hosts, plain http)."""
+    settings = container.settings
+    return GuardedWebhooks(SourceUrlPolicy.of(settings.oracle_allow_hosts, settings.oracle_allow_http))
 
 
 @asynccontextmanager
 async def open_automation(container: Container) -> AsyncIterator[AutomationParts]:
     metrics = AutomationMetrics(container.registry) if container.chain is not None else None
-    yield AutomationParts(container.chain, SqlUpkeepStore(container.engine), metrics)
+    box = AesGcmBox(resolve_kek(container.settings))
+    store = SqlJobStore(container.engine)
+    jobs = TenantJobs(store, box, _webhooks(container), container.clock, container.iam.audit_log)
+    yield AutomationParts(container.chain, SqlUpkeepStore(container.engine), metrics, jobs=jobs)
+
+
+def tenant_job_runner(container: Container) -> JobRunner:
+    """The worker's runner of tenant jobs (webhooks under the job's sealed secret)."""
+    box = AesGcmBox(resolve_kek(container.settings))
+    store = SqlJobStore(container.engine)
+    return JobRunner(store, box, _webhooks(container), container.clock, worker_id=worker_identity())
 
 
 def automation_jobs(container: Container) -> Sequence[PeriodicJob]:
-    """Schedule and perform; none without a network, a deployed contract or a sender."""
+    """The tenant jobs' runner; and schedule and perform upkeeps unless the network, the deployed
+    contract or the sender is missing."""
+    runner = tenant_job_runner(container)
+
+    async def run_tenant_jobs() -> None:
+        await runner.run_once()
+
+    tenant_jobs = PeriodicJob("automation-tenant-jobs", TENANT_JOBS_EVERY, run_tenant_jobs)
     parts = container.parts_of(NAME, AutomationParts)
     chain, contract = parts.chain, parts.contract
     metrics = parts.metrics
     if chain is None or contract is None or chain.sender is None or metrics is None:
-        log.warning("automation contract or sender missing: automation jobs are off")
-        return []
+        log.warning("automation contract or sender missing: upkeeps are not served (tenant jobs are)")
+        return [tenant_jobs]
     store = chain.requests(RunPayloads())
     scheduler = AutomationScheduler(
         chain.chain,
@@ -71,7 +106,7 @@ def automation_jobs(container: Container) -> Sequence[PeriodicJob]:
         worker_id=worker_identity(),
         lease_seconds=chain.settings.neo_lease_seconds,
     )
-    return watch_jobs(chain, NAME, scheduler, fulfiller)
+    return [tenant_jobs, *watch_jobs(chain, NAME, scheduler, fulfiller)]
 
 
 def deploy_args(context: ProvisionContext) -> Sequence[Any]:
@@ -82,10 +117,13 @@ def deploy_args(context: ProvisionContext) -> Sequence[Any]:
 SERVICE = ServiceDescriptor(
     name=NAME,
     summary="Automation: upkeeps run once per due occurrence (cron, interval, event, condition)",
-    routers=(routes.router,),
+    routers=(routes.router, job_routes.router),
     open=open_automation,
     jobs=automation_jobs,
     migrations=Path(__file__).parent / "migrations",
     chain=ChainHooks(contracts=(ServiceContract(CONTRACT, "automation_service", deploy_args),)),
-    scopes=(ScopeGrant(AUTOMATION_READ, (Role.DEVELOPER, Role.OPERATOR, Role.AUDITOR, Role.VIEWER)),),
+    scopes=(
+        ScopeGrant(AUTOMATION_READ, (Role.DEVELOPER, Role.OPERATOR, Role.AUDITOR, Role.VIEWER)),
+        ScopeGrant(AUTOMATION_WRITE, (Role.DEVELOPER, Role.OPERATOR)),
+    ),
 )

@@ -1,5 +1,6 @@
 """The secrets service's public interface for other services: a tenant secret's sealed value for a
-named consumer (the oracle injects it into a request; only the enclave can unseal it)."""
+named consumer (the oracle injects it into a request; only the enclave can unseal it), and the SSRF
+guard for tenant-given URLs."""
 
 from __future__ import annotations
 
@@ -7,13 +8,25 @@ from collections.abc import Awaitable, Callable
 from typing import TypeAlias
 
 from neo_service_layer.kernel.container import Container
+from neo_service_layer.services.secrets.adapters.pinned_addresses import AddressPins, PinnedResolver
+from neo_service_layer.services.secrets.adapters.url_guard import InvalidSourceAddress, SourceUrlPolicy
 from neo_service_layer.services.secrets.rules import Consumer
 from neo_service_layer.services.secrets.use_cases.secrets import SecretsService
 
 #: (tenant, secret name) -> (seal label ``secret:<name>:v<version>``, sealed blob)
 SealedSecretReader: TypeAlias = Callable[[str, str], Awaitable[tuple[str, bytes]]]
 
-__all__ = ["Consumer", "SealedSecretReader", "sealed_secret_reader"]
+#: the host-side SSRF guard (``adapters.url_guard``, ``adapters.pinned_addresses``) is exported for other
+#: services that call tenant-given URLs (automation's webhooks)
+__all__ = [
+    "AddressPins",
+    "Consumer",
+    "InvalidSourceAddress",
+    "PinnedResolver",
+    "SealedSecretReader",
+    "SourceUrlPolicy",
+    "sealed_secret_reader",
+]
 
 
 def sealed_secret_reader(container: Container, consumer: Consumer) -> SealedSecretReader:

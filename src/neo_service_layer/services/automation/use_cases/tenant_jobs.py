@@ -1,0 +1,165 @@
+"""A tenant's jobs over the API: create (the webhook secret is returned once, then kept sealed), list,
+read with the latest runs and the next due time, pause, resume and delete; each change is in the
+tenant's audit log (the URL's host only: a path or query may carry the receiver's own tokens)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from neo_service_layer.enclave.wire.errors import NotFound
+from neo_service_layer.kernel.clock import Clock
+from neo_service_layer.kernel.identity.ports.audit import AuditLog
+from neo_service_layer.kernel.identity.rules.access import Principal
+from neo_service_layer.kernel.identity.rules.audit import AuditRecord, Outcome, RequestMeta
+from neo_service_layer.services.automation.ports import Job, JobRun, JobStore, SecretBox, WebhookSender
+from neo_service_layer.services.automation.rules.jobs import JobState, JobTrigger, RunStatus, next_occurrence
+from neo_service_layer.services.automation.rules.schedule import CatchUp, due_time_occurrences
+
+#: runs shown with one job
+RUNS_SHOWN = 20
+
+
+#: audit actions: ``automation.job_create`` etc. (the tenant's audit log, with the job as target)
+AUDIT_PREFIX = "automation.job_"
+
+
+class JobNotFound(NotFound):
+    code = "job-not-found"
+
+
+def secret_label(tenant_id: str, job_id: str) -> str:
+    """The associated data of a job's sealed secret: a blob moved to another job does not open."""
+    return f"automation-webhook:{tenant_id}:{job_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class JobStatus:
+    job: Job
+    next_due: int | None
+    runs: list[JobRun]
+
+
+class TenantJobs:
+    def __init__(
+        self, store: JobStore, box: SecretBox, webhooks: WebhookSender, clock: Clock, audit: AuditLog
+    ) -> None:
+        self._store = store
+        self._box = box
+        self._webhooks = webhooks
+        self._clock = clock
+        self._audit = audit
+
+    async def _record(self, who: Principal, meta: RequestMeta, op: str, job_id: str, **details: str) -> None:
+        await self._audit.record(
+            AuditRecord(
+                tenant_id=who.tenant_id,
+                actor=who.actor,
+                action=f"{AUDIT_PREFIX}{op}",
+                outcome=Outcome.SUCCESS,
+                target=f"job:{job_id}",
+                request_id=meta.request_id,
+                client_ip=meta.client_ip,
+                details=details,
+            )
+        )
+
+    async def create(
+        self,
+        who: Principal,
+        meta: RequestMeta,
+        *,
+        name: str,
+        trigger: JobTrigger,
+        url: str,
+        data: Any | None,
+        catch_up: CatchUp,
+    ) -> tuple[JobStatus, str]:
+        """The new job and its webhook secret (shown this once; only its sealed form is kept)."""
+        tenant_id = who.tenant_id
+        await self._webhooks.check(url)
+        now = self._clock.now()
+        anchor = int(now.timestamp())
+        job = Job(
+            job_id=f"job_{secrets.token_hex(12)}",
+            tenant_id=tenant_id,
+            name=name,
+            trigger=trigger,
+            url=url,
+            data=data,
+            catch_up=catch_up,
+            state=JobState.ACTIVE,
+            anchor=anchor,
+            created_at=now,
+        )
+        secret = f"whsec_{secrets.token_urlsafe(32)}"
+        sealed = self._box.seal(secret_label(tenant_id, job.job_id), secret.encode())
+        upcoming = next_occurrence(trigger, anchor, anchor)
+        await self._store.add(job, sealed, upcoming)
+        host = urlsplit(url).hostname or ""
+        await self._record(who, meta, "create", job.job_id, trigger=json.dumps(trigger.as_dict()), host=host)
+        return JobStatus(job, upcoming, []), secret
+
+    async def list(self, tenant_id: str, *, limit: int, after: str | None) -> list[JobStatus]:
+        now = int(self._clock.now().timestamp())
+        found = await self._store.jobs(tenant_id, limit=limit, after=after)
+        return [JobStatus(j, _next_due(j, now), []) for j in found]
+
+    async def one(self, tenant_id: str, job_id: str) -> JobStatus:
+        job = await self._store.job(tenant_id, job_id)
+        if job is None:
+            raise JobNotFound(f"no job {job_id}")
+        runs = await self._store.runs(tenant_id, job_id, limit=RUNS_SHOWN)
+        return JobStatus(job, _next_due(job, int(self._clock.now().timestamp())), runs)
+
+    async def pause(self, who: Principal, meta: RequestMeta, job_id: str) -> JobStatus:
+        tenant_id = who.tenant_id
+        async with self._store.locked(tenant_id, job_id, wait=True) as held:
+            if held is None:
+                raise JobNotFound(f"no job {job_id}")
+            if held.job.state is JobState.ACTIVE:
+                await held.set_schedule(JobState.PAUSED, held.scanned, None)
+        await self._record(who, meta, "pause", job_id)
+        return await self.one(tenant_id, job_id)
+
+    async def resume(self, who: Principal, meta: RequestMeta, job_id: str) -> JobStatus:
+        """Active again from now on; the occurrences due while paused are recorded as skipped (paused)."""
+        tenant_id = who.tenant_id
+        now = self._clock.now()
+        moment = int(now.timestamp())
+        async with self._store.locked(tenant_id, job_id, wait=True) as held:
+            if held is None:
+                raise JobNotFound(f"no job {job_id}")
+            job = held.job
+            if job.state is JobState.PAUSED:
+                newest, older = due_time_occurrences(
+                    job.trigger.schedule(), job.anchor, held.scanned, moment, CatchUp.LATEST
+                )
+                await held.insert_runs(
+                    [*older, *newest],
+                    RunStatus.SKIPPED,
+                    worker=None,
+                    lease_until=None,
+                    reason="paused",
+                    now=now,
+                )
+                wake = _earliest(next_occurrence(job.trigger, job.anchor, moment), await held.pending_wake())
+                await held.set_schedule(JobState.ACTIVE, moment, wake)
+        await self._record(who, meta, "resume", job_id)
+        return await self.one(tenant_id, job_id)
+
+    async def delete(self, who: Principal, meta: RequestMeta, job_id: str) -> None:
+        if not await self._store.delete(who.tenant_id, job_id):
+            raise JobNotFound(f"no job {job_id}")
+        await self._record(who, meta, "delete", job_id)
+
+
+def _next_due(job: Job, now: int) -> int | None:
+    return next_occurrence(job.trigger, job.anchor, now) if job.state is JobState.ACTIVE else None
+
+
+def _earliest(*times: int | None) -> int | None:
+    return min((t for t in times if t is not None), default=None)
