@@ -32,24 +32,11 @@ OWNER = bytes(range(20))
 TARGET = bytes(range(20, 40))
 
 
-@pytest.mark.parametrize(
-    ("value", "encoded"),
-    [
-        (0, b""),
-        (1, b"\x01"),
-        (-1, b"\xff"),
-        (127, b"\x7f"),
-        (128, b"\x80\x00"),
-        (255, b"\xff\x00"),
-        (256, b"\x00\x01"),
-        (-128, b"\x80"),
-        (-129, b"\x7f\xff"),
-        (2**63, b"\x00" * 7 + b"\x80\x00"),
-    ],
-)
-def test_integers_are_neo_minimal_twos_complement(value: int, encoded: bytes) -> None:
-    assert integer_bytes(value) == encoded
-    assert int.from_bytes(encoded, "little", signed=True) == value
+def test_integers_are_neo_minimal_twos_complement() -> None:
+    # the cases are in test_triggers.py (arg_bytes uses integer_bytes); here the round trip at the edges
+    for value in (2**63, -(2**63), 2**255 - 1, -(2**255)):
+        assert int.from_bytes(integer_bytes(value), "little", signed=True) == value
+    assert integer_bytes(2**63) == b"\x00" * 7 + b"\x80\x00"
 
 
 def test_event_values_serialize_as_stdlib_does() -> None:

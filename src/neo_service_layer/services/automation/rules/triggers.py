@@ -21,6 +21,7 @@ from neo_service_layer.services.automation.rules.cron import (
     parse_cron,
     schedule_from_masks,
 )
+from neo_service_layer.services.automation.rules.stack_items import integer_bytes
 
 MIN_INTERVAL_SECONDS = 10
 MAX_INTERVAL_SECONDS = 366 * 86_400
@@ -260,10 +261,7 @@ def arg_bytes(value: object) -> bytes | None:
     if isinstance(value, bool):
         return b"\x01" if value else b"\x00"
     if isinstance(value, int):
-        if value == 0:
-            return b""
-        size = ((value if value >= 0 else ~value).bit_length() + 8) // 8
-        return value.to_bytes(size, "little", signed=True)
+        return integer_bytes(value)
     if isinstance(value, str):
         return value.encode("utf-8")
     if isinstance(value, (bytes, bytearray)):
