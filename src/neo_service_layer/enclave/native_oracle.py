@@ -21,10 +21,12 @@ For each request id the enclave itself:
    (``InsufficientFunds`` with no result when the network fee alone exceeds it, as neo-go);
    ``validUntilBlock`` = its node's height + 1 + ``valid_until_blocks`` (at most the protocol's
    ``MaxValidUntilBlockIncrement``) when its signature completes the response, else the request's block
-   + that increment, as neo-go builds it so every node signs the same transaction;
+   + that increment, as neo-go builds it so every node signs the same transaction; once that block is
+   reached, neo-go's backup response instead (``ConsensusUnreachable``, no result, nothing fetched);
 4. signs it with the node key (purpose ``native-oracle``: the key signs nothing else, raw ``sign``
    refuses it) and, with several designated nodes, signs the ``submitoracleresponse`` message over that
-   signature too.
+   signature too; the transaction is returned with its signature in the witness either way (the host
+   adds the other nodes' signatures, each verified against their designated keys, to complete it).
 
 The host chooses only which request ids to answer now and the ``validUntilBlock`` window: it can delay
 or withhold an answer, never write one. What root on the host can still do: run the node the enclave
@@ -81,6 +83,7 @@ from neo_service_layer.enclave.wire.native_oracle import (
     NeoResponseCode,
     NodeUnavailable,
     Outcome,
+    multisig_order,
     multisig_threshold,
     neo_code,
     parse_request,
@@ -124,7 +127,7 @@ def _push_small(value: int) -> bytes:
 def nodes_account(nodes: Sequence[bytes]) -> tuple[bytes, bytes]:
     """(verification script, ``UInt160``) of the designated nodes' default multisig account: ``m``,
     the keys in ECPoint order (x, then y), ``n``, ``CheckMultisig``."""
-    ordered = sorted(nodes, key=lambda key: (key[1:], key[0]))
+    ordered = multisig_order(nodes)
     script = _push_small(multisig_threshold(len(ordered)))
     script += b"".join(push_data(key) for key in ordered)
     script += _push_small(len(ordered)) + syscall(_CHECK_MULTISIG)
@@ -179,9 +182,10 @@ class NativeOracleRespondOp:
             for data in await self._reader.storage_many(ORACLE_CONTRACT, [request_key(i) for i in ids])
         ]
         pending = {i: s for i, s in zip(ids, stored, strict=True) if isinstance(s, NativeRequest)}
-        answers = await self._answers(pending)
         alone = multisig_threshold(len(nodes)) == 1
-        until = await self._valid_until(pending, height, window, increment, alone)
+        until, expired = await self._valid_until(pending, height, window, increment, alone)
+        answers = await self._answers({i: r for i, r in pending.items() if i not in expired})
+        answers.update(dict.fromkeys(expired, (NeoResponseCode.CONSENSUS_UNREACHABLE, b"")))
         built = await self._priced(pending, answers, nodes, until)
         signed = self._sign(key_id, info.public_key, magic, built, nodes, alone)
         responses = []
@@ -220,15 +224,24 @@ class NativeOracleRespondOp:
 
     async def _valid_until(
         self, pending: dict[int, NativeRequest], height: int, window: int, increment: int, alone: bool
-    ) -> dict[int, int]:
-        """Alone: this node's short window. Several nodes: the request's block + the protocol's largest
-        increment (neo-go ``processRequest``; a request transaction not known yet counts at the height)."""
+    ) -> tuple[dict[int, int], set[int]]:
+        """(``validUntilBlock`` per request, the requests whose main response expired).
+
+        Alone: this node's short window. Several nodes: the request's block + the protocol's largest
+        increment (neo-go ``processRequest``; a request transaction not known yet counts at the height).
+        Once that block is reached the main response can never be included: the request gets neo-go's
+        backup response instead, code ``ConsensusUnreachable`` with no result (nothing is fetched),
+        valid until the first request block + k increments above the height, as neo-go builds it."""
         if alone:
-            return dict.fromkeys(pending, height + 1 + window)
+            return dict.fromkeys(pending, height + 1 + window), set()
         originals = sorted({r.original_tx for r in pending.values()})
         found = await asyncio.gather(*(self._reader.transaction_height(tx) for tx in originals))
         blocks = {tx: height if h is None else h for tx, h in zip(originals, found, strict=True)}
-        return {i: blocks[r.original_tx] + increment for i, r in pending.items()}
+        until = {i: blocks[r.original_tx] + increment for i, r in pending.items()}
+        expired = {i for i, block in until.items() if block <= height}
+        for i in expired:
+            until[i] += increment * ((height - until[i]) // increment + 1)
+        return until, expired
 
     async def _priced(
         self,
@@ -301,7 +314,7 @@ class NativeOracleRespondOp:
         budget = _ANSWER_BUDGET  # the answer travels in one frame: the rest is asked for again
         for request_id, tx in built.items():
             if isinstance(tx, Transaction):
-                budget -= 2 * len(serialize(tx)) if alone else 256
+                budget -= 2 * len(serialize(tx)) + (0 if alone else 256)
                 if budget < 0:
                     out[request_id] = NativeResponse(request_id, Outcome.LATER, "the answer is full")
                 else:
@@ -340,7 +353,7 @@ class NativeOracleRespondOp:
                 Outcome.SIGNED if alone else Outcome.SUBMISSION,
                 code=NeoResponseCode(int(attribute.code)),
                 result=attribute.result,
-                raw=serialize(signed) if alone else b"",
+                raw=serialize(signed),
                 tx_hash=hash_text(tx_hash(tx)),
                 valid_until_block=tx.valid_until_block,
                 system_fee=tx.system_fee,

@@ -5,11 +5,11 @@ Applied in the enclave by ``native_oracle_respond`` to the body it fetched itsel
 As Neo's oracle nodes do (neo-go ``pkg/services/oracle/filter.go``, C# ``OracleService.Filter``): without a
 filter (null, or empty as in the C# node) the result is the body itself; with one, the body is parsed as
 JSON and the result is the compact JSON array of every match (``[]`` when nothing matches); a body that is
-not UTF-8 JSON or a filter that does not parse gives ``Error``. Filters are Neo's JSONPath: the RFC 9535
-forms made of ``$``, ``.``, ``..``, ``*``, brackets with integers, slices or single-quoted names; a filter
-with anything else (filter expressions ``?(...)``, functions, double quotes, spaces) is ``Error``, as on
-neo-go and C# nodes, although RFC 9535 could evaluate it. Not mirrored: neo-go's limits of 6 levels of
-descent and 1,024 intermediate values. The result is at most 65,535 bytes, else ``ResponseTooLarge``.
+not UTF-8 JSON or a filter that does not parse gives ``Error``. Filters are Neo's JSONPath evaluated as
+neo-go evaluates it (``neo_jsonpath``: its grammar, slices and limits of 6 levels of descent and 1,024
+values a step); a filter with anything else (filter expressions ``?(...)``, functions, double quotes,
+spaces) is ``Error``, as on neo-go and C# nodes. The result is at most 65,535 bytes, else
+``ResponseTooLarge``.
 
 The matches are written byte for byte as neo-go writes them, so a dApp moving between nodes reads the
 same result: object keys in document order; every number through float64, as Go's ``encoding/json``
@@ -32,8 +32,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-import jsonpath_rfc9535
-
+from neo_service_layer.enclave import neo_jsonpath
 from neo_service_layer.enclave.wire.native_oracle import MAX_RESULT_BYTES, NeoResponseCode
 
 #: escapes neo-go writes as two characters; any other character ``_UNSAFE`` matches gets ``_escape``'s
@@ -43,10 +42,6 @@ _SHORT = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r", "\\":
 _UNSAFE = re.compile("[^ !#-%(-*,-;=?-\\[\\]-_a-~]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SHORT_NEGATIVE_EXPONENT = re.compile(r"e-0(\d)$")
-#: the characters of Neo's JSONPath (neo-go ``pkg/services/oracle/jsonpath``, as the C# node's): ``$``,
-#: dots, brackets, ``*``, ``,``, ``:``, integers, identifiers and single-quoted names — no filter
-#: expressions (``?``), functions or double-quoted names, which RFC 9535 would accept
-_NEO_PATH = re.compile(r"\$(?:[.\[\]*,:\-0-9A-Za-z_]|'[^']*')*")
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -106,15 +101,15 @@ def neo_filter(body: bytes, filter_: str | None) -> tuple[NeoResponseCode, bytes
         if len(body) > MAX_RESULT_BYTES:
             return NeoResponseCode.RESPONSE_TOO_LARGE, b""
         return NeoResponseCode.SUCCESS, body
-    if not _NEO_PATH.fullmatch(filter_):
-        return NeoResponseCode.ERROR, b""  # what the other oracle nodes answer to this filter
     try:
         document = json.loads(
             body.decode(), parse_float=_float64, parse_int=_float64, parse_constant=_no_constant
         )
-        nodes = jsonpath_rfc9535.find(filter_, document)
-        result = _dump([node.value for node in nodes]).encode()
-    except (ValueError, RecursionError, jsonpath_rfc9535.JSONPathError):
+        matches = neo_jsonpath.select(filter_, document)
+        if matches is None:
+            return NeoResponseCode.ERROR, b""  # what the other oracle nodes answer to this filter
+        result = _dump(matches).encode()
+    except (ValueError, RecursionError):
         return NeoResponseCode.ERROR, b""
     if len(result) > MAX_RESULT_BYTES:
         return NeoResponseCode.RESPONSE_TOO_LARGE, b""

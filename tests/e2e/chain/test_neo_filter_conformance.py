@@ -44,6 +44,13 @@ CASES: list[tuple[bytes, str]] = [
     (b'{"x": 1.50, "y": "<"}', ""),
     (b"not json", "$.a"),
     (b'{"a": 1}', "$.a["),
+    # neo-go's limits: 6 levels (a recursive descent spends one per layer it searches), 1,024 values
+    (b'{"m": [{"n": "x", "p": [{"n": "y"}]}]}', "$..m[0].n"),
+    (b'{"a": {"b": {"c": {"d": {"e": {"f": {"g": 1}}}}}}}', "$.a.b.c.d.e.f"),
+    (b'{"a": {"b": {"c": {"d": {"e": {"f": {"g": 1}}}}}}}', "$.a.b.c.d.e.f.g"),
+    (json.dumps(list(range(1025))).encode(), "$[*]"),
+    (b'{"store": {"name": "big", "sub": [{"name": "s1"}], "partner": {"name": "p"}}}', "$.store..name"),
+    (b'{"data": [1, 2, 3, 4]}', "$.data[1:0]"),
 ]
 
 

@@ -15,6 +15,9 @@ PUBLIC = {
     ("POST", "/api/v1/auth/token"),
     ("POST", "/api/v1/auth/refresh"),
     ("GET", "/api/v1/system/info"),
+    # the other designated oracle nodes' submitoracleresponse: authenticated by a signature under a key
+    # designated for the Oracle role, as on neo-go (docs/oracle.md)
+    ("POST", "/api/v1/native-oracle/rpc"),
 }
 AUTHENTICATED_ONLY = {("GET", "/api/v1/auth/me")}
 

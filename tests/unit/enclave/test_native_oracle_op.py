@@ -364,13 +364,50 @@ async def test_with_several_nodes_it_signs_the_transaction_every_node_builds_and
     world.ask(5, "/ticker")
     (response,) = await world.respond(5)
     assert response.outcome is Outcome.SUBMISSION
-    assert response.raw == b""
+    tx = transaction.Transaction.deserialize_from_bytes(response.raw)  # the host completes its witness
+    assert tx.hash().to_array() == bytes.fromhex(response.tx_hash.removeprefix("0x"))[::-1]
+    assert tx.witnesses[1].invocation_script == b"\x0c\x40" + response.tx_signature
     assert response.valid_until_block == 900 + INCREMENT  # the request's block + the largest increment
     assert ("gettransactionheight", "0x" + REQUEST_TX[::-1].hex()) in world.node.calls
     message = submission_message(world.public_key, 5, response.tx_signature)
     verify(world.public_key, response.submission_signature, message)
     multisig, account = mamba_account(world.node.nodes)
     assert nodes_account(world.node.nodes) == (multisig, account.to_array())
+
+
+async def test_with_several_nodes_an_expired_main_response_becomes_neo_gos_backup_response(
+    world: World,
+) -> None:
+    """The main response is valid until the request's block + the largest increment; once that block is
+    reached it can never be included, so the enclave signs neo-go's backup instead: code
+    ``ConsensusUnreachable``, no result, nothing fetched, valid until the first request block + k
+    increments above the height (what neo-go computes, so every node signs the same backup)."""
+    other = ec.generate_private_key(ec.SECP256R1()).public_key()
+    world.node.nodes = [world.public_key, other.public_bytes(encoding=_X962, format=_COMPRESSED)]
+    head = 200 + INCREMENT + 10  # the request was in block 200: its main response expired 10 blocks ago
+
+    async def height() -> int:
+        return head
+
+    world.node.height = height  # type: ignore[method-assign]
+    world.node.tx_height = 200
+    world.ask(6, "/ticker")
+    (response,) = await world.respond(6)
+    assert response.outcome is Outcome.SUBMISSION
+    assert response.code is NeoResponseCode.CONSENSUS_UNREACHABLE
+    assert response.result == b""
+    assert response.valid_until_block == 200 + 2 * INCREMENT  # neo-go: + INCREMENT while <= the height
+    assert world.web.seen == []  # nothing fetched for a backup response
+    tx = transaction.Transaction.deserialize_from_bytes(response.raw)
+    (attribute,) = tx.attributes
+    assert isinstance(attribute, transaction.OracleResponse)
+    assert attribute.code == transaction.OracleResponseCode.CONSENSUS_UNREACHABLE
+    assert tx.valid_until_block == 200 + 2 * INCREMENT
+    world.node.tx_height = head - INCREMENT + 1  # not expired yet: the main response, fetched
+    (main,) = await world.respond(6)
+    assert main.code is NeoResponseCode.SUCCESS
+    assert main.valid_until_block == head + 1
+    assert world.web.seen
 
 
 def test_the_multisig_account_orders_keys_as_neo_does() -> None:

@@ -19,7 +19,7 @@ host's ``services.native_oracle.rules`` uses the same definitions.
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from typing import Any, Final
@@ -92,6 +92,12 @@ def multisig_threshold(nodes: int) -> int:
     if nodes < 1:
         raise ValueError("no oracle nodes are designated")
     return nodes - (nodes - 1) // 3
+
+
+def multisig_order(nodes: Sequence[bytes]) -> list[bytes]:
+    """Compressed keys in the order of a multisig verification script (ECPoint order: x, then y); the
+    signatures of its witness follow the same order."""
+    return sorted(nodes, key=lambda key: (key[1:], key[0]))
 
 
 class MalformedRequest(ValueError):
@@ -230,7 +236,9 @@ class NativeResponse:
     detail: str = ""
     code: NeoResponseCode | None = None
     result: bytes = b""
-    #: SIGNED: the transaction as ``sendrawtransaction`` takes it
+    #: the transaction with this node's signature in the multisig witness, as ``sendrawtransaction``
+    #: takes it (SIGNED: complete; SUBMISSION: completed by the host once the other nodes' signatures,
+    #: verified against their designated keys, are gathered)
     raw: bytes = b""
     tx_hash: str = ""
     valid_until_block: int = 0

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from pathlib import Path
 
 from neo_service_layer.kernel.chain.adapters import privnet_deploy as deploy
 from neo_service_layer.kernel.chain.adapters.provisioning import ChainHooks, ProvisionContext
-from neo_service_layer.kernel.chain.adapters.signing import EnclaveAccount
 from neo_service_layer.kernel.chain.jobs import watch_jobs
 from neo_service_layer.kernel.chain.ports.chain import ChainUnavailable
 from neo_service_layer.kernel.container import Container
@@ -22,41 +21,46 @@ from neo_service_layer.kernel.observability.logs import get_logger
 from neo_service_layer.kernel.service_descriptor import ServiceDescriptor
 from neo_service_layer.kernel.worker.jobs import PeriodicJob, worker_identity
 from neo_service_layer.services.native_oracle import use_cases
+from neo_service_layer.services.native_oracle.adapters.multisig import NeoMultisig
 from neo_service_layer.services.native_oracle.adapters.node import (
     NeoNativeOracle,
     designate_oracles,
     designated_oracles,
     ensure_native_oracle_key,
     load_native_oracle_key,
+    oracle_nodes,
 )
 from neo_service_layer.services.native_oracle.adapters.payloads import NativeOraclePayloads
+from neo_service_layer.services.native_oracle.adapters.signatures import SqlSignatureStore
+from neo_service_layer.services.native_oracle.gathering import SignatureGatherer
+from neo_service_layer.services.native_oracle.parts import NODE_PUBLIC_KEY, NativeOracleKeys
 from neo_service_layer.services.native_oracle.ports import NotAnOracleNode
+from neo_service_layer.services.native_oracle.routes import router
 from neo_service_layer.services.native_oracle.rules import ORACLE_CONTRACT
 
 NAME = use_cases.SERVICE
-#: the node key's name in ``network.json``
-NODE_PUBLIC_KEY = "native_oracle"
 
 log = get_logger("nsl.native_oracle")
-
-
-@dataclass(frozen=True, slots=True)
-class NativeOracleKeys:
-    """The designated node key (``None`` until ``nsl chain up`` or an operator created it)."""
-
-    node: EnclaveAccount | None
-
-    async def published_keys(self) -> dict[str, str]:
-        return {NODE_PUBLIC_KEY: self.node.public_key.hex()} if self.node is not None else {}
 
 
 @asynccontextmanager
 async def open_native_oracle(container: Container) -> AsyncIterator[NativeOracleKeys]:
     store = container.platform_keys
-    if container.chain is None:  # nothing to answer; start without touching the database
+    chain = container.chain
+    if chain is None:  # nothing to answer; start without touching the database
         yield NativeOracleKeys(None)
         return
-    yield NativeOracleKeys(await load_native_oracle_key(store))
+    node = await load_native_oracle_key(store)
+    if node is None or not chain.settings.neo_native_oracle:
+        yield NativeOracleKeys(node)
+        return
+    gatherer = SignatureGatherer(
+        SqlSignatureStore(chain.engine),
+        NeoMultisig(chain.chain.magic),
+        lambda: oracle_nodes(chain.chain),
+        chain.clock,
+    )
+    yield NativeOracleKeys(node, gatherer)
 
 
 def native_oracle_jobs(container: Container) -> Sequence[PeriodicJob]:
@@ -86,6 +90,7 @@ def native_oracle_jobs(container: Container) -> Sequence[PeriodicJob]:
         lease_seconds=settings.neo_lease_seconds,
         concurrency=settings.oracle_fetch_concurrency * 2,
         max_responses=settings.neo_native_oracle_max_responses,
+        gatherer=keys.gatherer,
     )
     return watch_jobs(chain, NAME, watcher, fulfiller, quiet=(ChainUnavailable, NotAnOracleNode))
 
@@ -105,6 +110,8 @@ SERVICE = ServiceDescriptor(
     name=NAME,
     summary="A node for Neo's native Oracle, its key held by the enclave",
     open=open_native_oracle,
+    routers=(router,),
     jobs=native_oracle_jobs,
+    migrations=Path(__file__).parent / "migrations",
     chain=ChainHooks(prepare=prepare),
 )

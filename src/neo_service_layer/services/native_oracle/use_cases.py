@@ -10,8 +10,11 @@ records and sends what the enclave signed:
 
 - ``SIGNED`` (this node's signature completes the response): written to the outbox in one database
   transaction for the batch, then sent;
-- ``SUBMISSION`` (several designated nodes): the signatures go to the other oracle nodes
-  (``submitoracleresponse``); the leases stay, so a request still stored after its lease is asked again;
+- ``SUBMISSION`` (several designated nodes): the transaction and its signature are kept
+  (``gathering``) and the signatures go to the other oracle nodes (``submitoracleresponse``); when the
+  signatures the other nodes handed to this node complete it, it is written and sent as ``SIGNED``;
+  otherwise the leases stay, so a request still stored after its lease is asked again (the enclave
+  answers with neo-go's backup ``ConsensusUnreachable`` response once the main one expired);
 - ``GONE``: the native contract no longer stores the request (answered by another node, or a response
   was persisted and faulted: the protocol removes the request either way): marked failed;
 - ``REFUSED``: never answerable (a malformed stored request, ``gasForResponse`` below the network fee):
@@ -41,6 +44,7 @@ one response per request in the mempool and removes the request when a response 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Sequence
 
 from neo_service_layer.enclave.wire.native_oracle import MAX_RESPONSE_BATCH, NativeResponse, Outcome
@@ -64,6 +68,7 @@ from neo_service_layer.kernel.chain.rules import (
 from neo_service_layer.kernel.chain.use_cases.lease_keeper import LeaseKeeper
 from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.observability.logs import get_logger
+from neo_service_layer.services.native_oracle.gathering import SignatureGatherer
 from neo_service_layer.services.native_oracle.ports import NativeOracleChain, NotAnOracleNode
 from neo_service_layer.services.native_oracle.rules import (
     ORACLE_CONTRACT,
@@ -140,6 +145,7 @@ class NativeOracleFulfiller:
         urls_per_call: int = 16,
         calls_in_flight: int = 4,
         renew_every: float | None = None,
+        gatherer: SignatureGatherer | None = None,
     ) -> None:
         self._chain = chain
         self._node = node
@@ -155,6 +161,7 @@ class NativeOracleFulfiller:
         self._urls_per_call = urls_per_call
         self._calls = asyncio.Semaphore(calls_in_flight)
         self._renew_every = renew_every
+        self._gatherer = gatherer
 
     async def run_once(self) -> int:
         """Claim and answer what is waiting; return how many requests were handled.
@@ -230,11 +237,22 @@ class NativeOracleFulfiller:
                 await self._fail(
                     response.request_id, GONE if response.outcome is Outcome.GONE else response.detail
                 )
+                if self._gatherer is not None:
+                    await self._gatherer.forget([response.request_id])
         if submissions:
+            try:
+                completed = await self._gather(submissions, nodes)
+            except Exception as exc:  # still handed to the peers: one of them may complete it
+                completed = []
+                errors.update(dict.fromkeys((r.request_id for r in submissions), exc))
+            signed.extend(completed)
+            done = {r.request_id for r in completed}
             try:
                 await self._node.submit(submissions, nodes)
             except Exception as exc:
-                errors.update(dict.fromkeys((r.request_id for r in submissions), exc))
+                errors.update(
+                    dict.fromkeys((r.request_id for r in submissions if r.request_id not in done), exc)
+                )
             else:  # the leases stay: still stored after the lease, a request is asked again
                 self._observer.transaction_outcome(SERVICE, "submitted")
         if signed:
@@ -246,6 +264,22 @@ class NativeOracleFulfiller:
         if later or errors:
             await self._release([*later, *errors])
         return list(dict.fromkeys(errors.values()))
+
+    async def _gather(
+        self, submissions: list[NativeResponse], nodes: Sequence[bytes]
+    ) -> list[NativeResponse]:
+        """Keep this node's signed ``SUBMISSION`` transactions; those the other nodes' signatures
+        gathered so far complete come back as ``SIGNED`` responses, written and sent like one this node
+        signs alone."""
+        if self._gatherer is None:
+            return []
+        await self._gatherer.keep(self._node.public_key, submissions)
+        completed = []
+        for response in submissions:
+            raw = await self._gatherer.complete(response.request_id, nodes)
+            if raw is not None:
+                completed.append(dataclasses.replace(response, outcome=Outcome.SIGNED, raw=raw))
+        return completed
 
     async def _fail(self, request_id: int, reason: str, transaction_outcome: str | None = None) -> None:
         if await self._store.mark_failed(

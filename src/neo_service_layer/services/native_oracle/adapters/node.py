@@ -79,11 +79,7 @@ class NeoNativeOracle:
         return self._account.public_key
 
     async def oracle_nodes(self) -> tuple[bytes, ...]:
-        height = await self._chain.height()
-        stack = await self._chain.read(
-            ContractCall(ROLE_MANAGEMENT, "getDesignatedByRole", (ORACLE_ROLE, height + 1))
-        )
-        return tuple(bytes(key) for key in (stack[0] if stack else ()))
+        return await oracle_nodes(self._chain)
 
     def signs_alone(self, nodes: Sequence[bytes]) -> bool:
         return multisig_threshold(len(nodes)) == 1
@@ -147,6 +143,13 @@ class NeoNativeOracle:
         finally:
             await endpoint.close()
         return None
+
+
+async def oracle_nodes(chain: NeoChain) -> tuple[bytes, ...]:
+    """Public keys designated for the Oracle role as of the next block."""
+    height = await chain.height()
+    stack = await chain.read(ContractCall(ROLE_MANAGEMENT, "getDesignatedByRole", (ORACLE_ROLE, height + 1)))
+    return tuple(bytes(key) for key in (stack[0] if stack else ()))
 
 
 # Key and designation ------------------------------------------------------------------------------
