@@ -2,16 +2,22 @@
 and kills, several seeds, and optionally node kills that lose the blocks neo-go had not written yet.
 
 Usage: ``python -m bench.chaos [--requests 1000] [--kills 20] [--runs 1] [--seed 1] [--concurrency 4]
-[--pace 0.1] [--block-time 0.1] [--lossy-node]``.
+[--pace 0.1] [--block-time 0.1] [--settle-timeout 120] [--lossy-node] [--no-api] [--no-automation]
+[--postgres]``.
 
-Each run is a fresh installation (neo-go privnet, enclave process, SQLite, ``nsl worker`` subprocesses,
-a dice consumer and an oracle price consumer fetching from a loopback web server). Half the requests are
-dice rolls, half oracle requests; meanwhile the worker, the enclave and the node are killed with
-SIGKILL in turn at seeded points (each once work is in flight) and started again. Node kills land at a
-moment when neo-go has every block it made on disk, unless ``--lossy-node``: then at any moment, and the
-node makes the blocks it lost again differently (a single validator; see docs/reliability.md). Prints
-markdown: per run, the kills and the verdict (every request on chain answered exactly once, recorded
-delivered, no outbox transaction both pending and on chain).
+Each run is a fresh installation (neo-go privnet, enclave process, SQLite or, with ``--postgres``, a
+private PostgreSQL server started for the run on its own loopback port, ``nsl worker`` subprocesses,
+``nsl serve`` called all along by a client, a dice consumer and an oracle price consumer fetching from a
+loopback web server, and, unless ``--no-automation``, the example automation target with an event upkeep
+on its ``Ping``). The requests are dice rolls and oracle requests in turn, every third one a ping the
+upkeep must perform exactly once; meanwhile the worker, the
+enclave, the node, the API (unless ``--no-api``) and the database server (with ``--postgres``) are
+killed with SIGKILL in turn at seeded points (each once work is in flight) and started again. Node
+kills land at a moment when neo-go has every block it made on disk, unless ``--lossy-node``: then at
+any moment, and the node makes the blocks it lost again differently (a single validator; see
+docs/reliability.md). Prints markdown: per run, the kills and the verdict (every request on chain
+answered exactly once, recorded delivered, no outbox transaction both pending and on chain) and what
+the API's client saw.
 """
 
 from __future__ import annotations
@@ -26,26 +32,59 @@ from collections import Counter
 from datetime import UTC, datetime
 
 from tests.contracts.contract_support import build_contracts
-from tests.e2e.chain.chaos import Chaos, Report, plan
+from tests.e2e.chain.chaos import TARGETS, Chaos, Report, plan
+from tests.e2e.chain.chaos_api import ApiClient, api_key
+from tests.e2e.chain.chaos_automation import AutomationMix
 from tests.e2e.chain.oracle_support import web_server
+from tests.e2e.chain.pg_server import PgServer, binaries
 from tests.e2e.chain.stack import close_stack, open_stack
 
 
-async def one_run(
-    seed: int, requests: int, kills: int, concurrency: int, pace: float, block_time: float, lossy: bool
-) -> Report:
-    stack = await open_stack(block_time=block_time, oracle_allow_hosts="127.0.0.1", oracle_allow_http="true")
+async def one_run(seed: int, args: argparse.Namespace) -> Report:
+    server = None
+    if args.postgres:
+        found = binaries()
+        if found is None:
+            raise SystemExit("--postgres needs the PostgreSQL server binaries (/usr/lib/postgresql/*/bin)")
+        server = PgServer(found)
+        await server.start()
+    try:
+        return await _run_on(seed, args, server)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+async def _run_on(seed: int, args: argparse.Namespace, server: PgServer | None) -> Report:
+    stack = await open_stack(
+        database_url=server.url if server is not None else None,
+        block_time=args.block_time,
+        oracle_allow_hosts="127.0.0.1",
+        oracle_allow_http="true",
+    )
+    targets = (*TARGETS, *(() if args.no_api else ("api",)), *(("database",) if server else ()))
+    api = None if args.no_api else ApiClient(stack, await api_key(stack))
     try:
         with web_server() as web:
-            chaos = Chaos(stack, web, seed, durable_node_kills=not lossy)
+            chaos = Chaos(
+                stack,
+                web,
+                seed,
+                durable_node_kills=not args.lossy_node,
+                api=api,
+                database=server,
+                automation=None if args.no_automation else AutomationMix(stack),
+            )
             return await chaos.run(
-                requests,
-                plan(seed, requests, kills),
-                concurrency=concurrency,
-                pace=pace,
-                settle_timeout=120.0,
+                args.requests,
+                plan(seed, args.requests, args.kills, targets),
+                concurrency=args.concurrency,
+                pace=args.pace,
+                settle_timeout=args.settle_timeout,
             )
     finally:
+        if api is not None:
+            api.stop()
         await close_stack(stack)
         shutil.rmtree(stack.directory, ignore_errors=True)
 
@@ -62,8 +101,11 @@ def render(args: argparse.Namespace, reports: list[Report], seconds: float) -> s
         "",
         f"`python -m bench.chaos --requests {args.requests} --kills {args.kills} --runs {args.runs} "
         f"--seed {args.seed} --concurrency {args.concurrency} --pace {args.pace} "
-        f"--block-time {args.block_time}"
-        f"{' --lossy-node' if args.lossy_node else ''}`: {len(reports)} run(s), {mode}, SQLite, "
+        f"--block-time {args.block_time} --settle-timeout {args.settle_timeout:g}"
+        f"{' --lossy-node' if args.lossy_node else ''}{' --no-api' if args.no_api else ''}"
+        f"{' --no-automation' if args.no_automation else ''}"
+        f"{' --postgres' if args.postgres else ''}`: {len(reports)} run(s), {mode}, "
+        f"{'a private PostgreSQL server' if args.postgres else 'SQLite'}, "
         f"neo-go single node at {args.block_time:g} s blocks; {seconds:.0f} s in all.",
         "",
         "| seed | requests on chain (beyond the plan) | exactly once | unanswered | doubled "
@@ -97,6 +139,27 @@ def render(args: argparse.Namespace, reports: list[Report], seconds: float) -> s
             *r.verdict.outbox_wrong,
         )
     ]
+    for r in reports:
+        if r.automation is not None:
+            m = r.automation
+            lines += [
+                "",
+                f"Automation (seed {r.seed}): {m.pings} pings on chain, {m.performed_once} performed exactly "
+                f"once, {len(m.missing)} never, {len(m.doubled)} more than once, {len(m.unexpected)} runs of "
+                "no ping",
+            ]
+        if r.api is not None:
+            a = r.api
+            lines += [
+                "",
+                f"API (seed {r.seed}): {sum(a.statuses.values())} calls answered "
+                f"({', '.join(f'{n} x {s}' for s, n in sorted(a.statuses.items()))}), {a.cut} cut off; "
+                f"{a.restarts} restarts, answered again after {a.answered_after_restart}; "
+                f"{a.offchain_answers} off-chain answers, {len(a.offchain_invalid)} not verifying; "
+                f"{len(a.state_wrong)} on-chain requests shown otherwise than delivered; "
+                f"{len(a.unexpected)} unexpected answers",
+                *(f"- {u}" for u in a.unexpected[:10]),
+            ]
     errors = Counter[str]()
     for r in reports:
         errors.update(r.worker_errors)
@@ -111,17 +174,7 @@ async def main_async(args: argparse.Namespace) -> str:
     began = time.monotonic()
     reports = []
     for i in range(args.runs):
-        reports.append(
-            await one_run(
-                args.seed + i,
-                args.requests,
-                args.kills,
-                args.concurrency,
-                args.pace,
-                args.block_time,
-                args.lossy_node,
-            )
-        )
+        reports.append(await one_run(args.seed + i, args))
     return render(args, reports, time.monotonic() - began)
 
 
@@ -135,9 +188,18 @@ def main() -> None:
     parser.add_argument("--pace", type=float, default=0.1, help="seconds between request starts")
     parser.add_argument("--block-time", type=float, default=0.1)
     parser.add_argument("--lossy-node", action="store_true")
+    parser.add_argument("--no-api", action="store_true", help="no API process (and no API kills)")
+    parser.add_argument(
+        "--settle-timeout", type=float, default=120.0, help="seconds to wait for the last answers"
+    )
+    parser.add_argument("--no-automation", action="store_true", help="no automation pings in the mix")
+    parser.add_argument("--postgres", action="store_true", help="a private PostgreSQL server, killed too")
     args = parser.parse_args()
-    if args.kills < 3 or args.requests < 10 * args.kills:
-        parser.error("--kills must be at least 3 (one per target) and --requests at least 10 per kill")
+    targets = 3 + (not args.no_api) + args.postgres
+    if args.kills < targets or args.requests < 10 * args.kills:
+        parser.error(
+            f"--kills must be at least {targets} (one per target) and --requests at least 10 per kill"
+        )
     print(asyncio.run(main_async(args)))
 
 

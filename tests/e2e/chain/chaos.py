@@ -1,6 +1,7 @@
 """Kill anything, lose nothing: on-chain requests (randomness and our oracle) against a real stack while
-the worker, the enclave and the neo-go node are killed with SIGKILL at seeded random points and brought
-back; then what the chain and the database hold is checked.
+the worker, the enclave, the neo-go node and, when the run has them, the API (``chaos_api.py``) and the
+PostgreSQL server (``pg_server.py``) are killed with SIGKILL at seeded random points and brought back;
+then what the chain and the database hold is checked.
 
 Shared by the small test (``test_chaos.py``, in ``make test``) and the benchmark (``bench/chaos.py``).
 The chain is the truth: the requests are the request events on the final chain (a request sent while
@@ -14,13 +15,10 @@ benchmark's ``--lossy-node``; docs/reliability.md says what a single validator l
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import random
-import re
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 
@@ -29,11 +27,23 @@ from sqlalchemy import text
 
 from neo_service_layer.kernel.chain.adapters.neo_chain import NeoRpcEndpoint
 from neo_service_layer.kernel.chain.adapters.privnet import Privnet, PrivnetSettings
-from tests.e2e.chain.chaos_checks import ChainEvents, Verdict, judge, outbox_on_chain, request_rows
+from tests.e2e.chain.chaos_api import ApiClient, ApiReport
+from tests.e2e.chain.chaos_automation import AutomationMix, AutomationReport
+from tests.e2e.chain.chaos_checks import (
+    ChainEvents,
+    Verdict,
+    judge,
+    outbox_on_chain,
+    request_rows,
+    worker_errors,
+)
+from tests.e2e.chain.chaos_processes import start_enclave, stop_when_persisted
 from tests.e2e.chain.oracle_support import WebServer, deploy_oracle_consumer, invoke
-from tests.e2e.chain.stack import Stack, _enclave_up
+from tests.e2e.chain.pg_server import PgServer
+from tests.e2e.chain.stack import Stack
 
 TARGETS = ("worker", "enclave", "node")
+#: also, when the run has them: "api" (``Chaos(api=...)``), "database" (``Chaos(database=...)``)
 #: no kill is planned among the last requests (a kill waits for work in flight; meanwhile requests flow)
 KILL_WINDOW = 8
 
@@ -46,10 +56,10 @@ class Kill:
     down: float  # seconds the process stays dead
 
 
-def plan(seed: int, requests: int, kills: int) -> list[Kill]:
+def plan(seed: int, requests: int, kills: int, targets_of: tuple[str, ...] = TARGETS) -> list[Kill]:
     """A seeded schedule: each target in turn (shuffled), at distinct points of the run."""
     rng = random.Random(seed)
-    targets = [TARGETS[i % len(TARGETS)] for i in range(kills)]
+    targets = [targets_of[i % len(targets_of)] for i in range(kills)]
     rng.shuffle(targets)
     points = sorted(rng.sample(range(requests // 10, requests - KILL_WINDOW), kills))
     return [
@@ -71,7 +81,11 @@ IN_FLIGHT = {
     "enclave": "SELECT 1 FROM chain_requests WHERE status = 'seen'",
     "node": "SELECT 1 FROM chain_outbox WHERE status = 'pending' UNION ALL "
     "SELECT 1 FROM chain_requests WHERE status IN ('seen', 'fulfilling')",
+    # the database server: the worker's transactions in flight fail; what did not commit is not applied
+    "database": "SELECT 1 FROM chain_outbox WHERE status = 'pending' UNION ALL "
+    "SELECT 1 FROM chain_requests WHERE status IN ('seen', 'fulfilling')",
 }
+# the API: a client's call in flight (``ApiClient.in_flight``)
 
 
 @dataclass
@@ -96,13 +110,28 @@ class Report:
     settle_seconds: float = 0.0
     #: error lines of the workers' logs, by event (a process down is expected to be a quiet warning)
     worker_errors: dict[str, int] = field(default_factory=dict)
+    api: ApiReport | None = None
+    automation: AutomationReport | None = None
 
 
 class Chaos:
     """One run over an open stack whose oracle may fetch from ``web`` (``/ticker``)."""
 
-    def __init__(self, stack: Stack, web: WebServer, seed: int, *, durable_node_kills: bool = True) -> None:
+    def __init__(
+        self,
+        stack: Stack,
+        web: WebServer,
+        seed: int,
+        *,
+        durable_node_kills: bool = True,
+        api: ApiClient | None = None,
+        database: PgServer | None = None,
+        automation: AutomationMix | None = None,
+    ) -> None:
         self.stack = stack
+        self.automation = automation
+        self.api = api
+        self.database = database
         self.durable_node_kills = durable_node_kills
         self.web = web
         self.report = Report(seed)
@@ -115,13 +144,24 @@ class Chaos:
 
     async def kill(self, target: str, down: float) -> Killed:
         """SIGKILL ``target`` once it is mid-flight (``IN_FLIGHT``), keep it down ``down`` s, restart it."""
-        if target == "node" and self.durable_node_kills:
-            landed = await self._stop_node_in_flight()
+        if target == "api":
+            assert self.api is not None
+            fact = Killed(target, False, *(await self._pending()))
+            began = time.monotonic()
+            fact.in_flight = await self.api.kill(down)  # lands with a client's call in flight
         else:
-            landed = await self._wait_in_flight(target)
-        fact = Killed(target, landed, *(await self._pending()))
-        began = time.monotonic()
-        if target == "worker":
+            if target == "node" and self.durable_node_kills:
+                landed = await self._stop_node_in_flight()
+            else:
+                landed = await self._wait_in_flight(target)
+            fact = Killed(target, landed, *(await self._pending()))
+            began = time.monotonic()
+        if target == "database":
+            assert self.database is not None
+            self.database.kill()
+            await asyncio.sleep(down)
+            await self.database.start()
+        elif target == "worker":
             assert self.worker is not None
             self.worker.kill()
             self.worker.wait(timeout=10)
@@ -132,7 +172,7 @@ class Chaos:
             self.stack.enclave.wait(timeout=10)
             await asyncio.sleep(down)
             self.stack.enclave = await start_enclave(self.stack)
-        else:
+        elif target == "node":
             fact.rewritten = await self._kill_node(down)
         fact.seconds_down = time.monotonic() - began
         self.report.kills.append(fact)
@@ -232,8 +272,14 @@ class Chaos:
         dice = await self.stack.deploy_consumer("dice_consumer", gas=1000 + 20 * requests)
         prices = await deploy_oracle_consumer(self.stack, "price_consumer", gas=1000 + 20 * requests)
         self.web.set("/ticker", {"price": 42})
+        if self.automation is not None:  # a third of the requests are pings its upkeep performs
+            await self.automation.setup(requests)
         first_block = await self._height()
         self.worker = self.stack.start_worker()
+        driving = None
+        if self.api is not None:  # API clients call it all along, kills or not
+            await self.api.start()
+            driving = asyncio.create_task(self.api.drive())
         gate = asyncio.Semaphore(concurrency)
         schedule = sorted(kills, key=lambda k: k.after_request)
         killers: list[asyncio.Task[None]] = []
@@ -244,19 +290,21 @@ class Chaos:
             while schedule and schedule[0].after_request <= index + 1:
                 k = schedule.pop(0)
                 killers.append(asyncio.create_task(self._kill_later(k, killers[-1] if killers else None)))
-            senders.append(asyncio.create_task(self._send(dice if index % 2 == 0 else prices, dice, gate)))
+            senders.append(asyncio.create_task(self._send(self._kind(index), dice, prices, gate)))
         while not all(killer.done() for killer in killers):  # kills land while requests still flow
             await asyncio.sleep(pace)
             await gate.acquire()
             self.report.extra += 1
-            senders.append(
-                asyncio.create_task(self._send(dice if self.report.extra % 2 else prices, dice, gate))
-            )
+            senders.append(asyncio.create_task(self._send(self._kind(self.report.extra), dice, prices, gate)))
         await asyncio.gather(*senders)
         await asyncio.gather(*killers)
         sent_done = time.monotonic()
         await self._settle(first_block, settle_timeout)
         self.report.settle_seconds = time.monotonic() - sent_done
+        if self.api is not None and driving is not None:
+            self.api.halt()
+            await driving
+            self.report.api = await self.api.check(self.events.requested)
         self.report.seconds = time.monotonic() - began
         return self.report
 
@@ -266,16 +314,25 @@ class Chaos:
         await asyncio.sleep(k.delay)
         await self.kill(k.target, k.down)
 
-    async def _send(self, target: types.UInt160, dice: types.UInt160, gate: asyncio.Semaphore) -> None:
+    def _kind(self, index: int) -> str:
+        if self.automation is not None and index % 3 == 2:
+            return "ping"
+        return "dice" if index % 2 == 0 else "oracle"
+
+    async def _send(
+        self, kind: str, dice: types.UInt160, prices: types.UInt160, gate: asyncio.Semaphore
+    ) -> None:
         last: Exception | None = None
         try:
             for _ in range(20):
                 await self._node_up.wait()
                 try:
-                    if target == dice:
+                    if kind == "dice":
                         await self.stack.roll(dice)
+                    elif kind == "ping" and self.automation is not None:
+                        await self.automation.ping()
                     else:
-                        await invoke(self.stack, target, "requestPrice", self.web.url("/ticker"), "$.price")
+                        await invoke(self.stack, prices, "requestPrice", self.web.url("/ticker"), "$.price")
                 except Exception as exc:  # the node died under the send: it may or may not have landed
                     self.report.send_errors += 1
                     last = exc
@@ -303,61 +360,15 @@ class Chaos:
         while True:
             await events.read(self.stack, first_block)
             rows = await request_rows(self.stack)
-            if events.settled(rows) or time.monotonic() > deadline:
+            if self.automation is not None:
+                self.report.automation = await self.automation.read(first_block)
+            ran = self.report.automation is None or (
+                not self.report.automation.missing  # every ping performed, and recorded delivered
+                and all(status == "delivered" for service, _, status, _ in rows if service == "automation")
+            )
+            if (events.settled(rows) and ran) or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.5)
         self.events = events
         self.report.verdict = judge(events, rows, await outbox_on_chain(self.stack))
         self.report.worker_errors = worker_errors(self.stack)
-
-
-def worker_errors(stack: Stack) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for path in sorted(stack.directory.glob("worker-*.log")):
-        for line in path.read_text(errors="replace").splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(record, dict) and record.get("level") in {"error", "critical"}:
-                last = str(record.get("exception", "")).strip().splitlines()[-1:] or [""]
-                key = f"{record.get('event')}: {last[0][:160]}"
-                found[key] = found.get(key, 0) + 1
-    return found
-
-
-_APPROVED = re.compile(rb'approving block\t\{"height": (\d+)')
-_PERSISTED = re.compile(rb'persisted to disk\t\{.*"blockHeight": (\d+)')
-
-
-async def stop_when_persisted(net: Privnet, timeout: float = 10.0) -> None:
-    """SIGSTOP ``net`` at a moment when the last block it approved is on disk (its log says both)."""
-    assert net.pid is not None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        os.kill(net.pid, signal.SIGSTOP)
-        tail = net.log_path.read_bytes()[-20_000:]
-        approved = _APPROVED.findall(tail)
-        persisted = _PERSISTED.findall(tail)
-        if approved and persisted and int(approved[-1]) <= int(persisted[-1]):
-            return
-        os.kill(net.pid, signal.SIGCONT)
-        await asyncio.sleep(0.01)
-    raise AssertionError("the node never stood with every block on disk")
-
-
-async def start_enclave(stack: Stack) -> subprocess.Popen[bytes]:
-    """The enclave process again, on the same socket and data directory (its keys come back sealed)."""
-    with (stack.directory / "enclave.log").open("ab") as log:
-        enclave = subprocess.Popen(
-            [sys.executable, "-m", "neo_service_layer", "enclave"],
-            env=stack.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 20
-    while not _enclave_up(stack.directory / "e.sock"):
-        assert enclave.poll() is None, (stack.directory / "enclave.log").read_text()[-2000:]
-        assert time.monotonic() < deadline, "the enclave did not start listening again"
-        await asyncio.sleep(0.05)
-    return enclave

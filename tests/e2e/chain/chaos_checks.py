@@ -2,12 +2,14 @@
 
 - ``ChainEvents``: the request, "fulfilled" and "delivered" events of the randomness and oracle
   contracts in the blocks after the run began (read once per block: the run is over when it is used).
+- ``worker_errors``: the error lines of the workers' logs, by event.
 - ``judge``: every request on chain answered exactly once, recorded delivered, every other row with a
   reason, and every outbox transaction either on chain and HALTed (``included``) or never on chain.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -140,3 +142,18 @@ def judge(events: ChainEvents, rows: list[Any], outbox: list[tuple[str, str, int
         if (status, halted) not in {("included", True), ("expired", None)}:
             verdict.outbox_wrong.append(f"{tx_hash}: {status}, on chain: {halted}")
     return verdict
+
+
+def worker_errors(stack: Stack) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for path in sorted(stack.directory.glob("worker-*.log")):
+        for line in path.read_text(errors="replace").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and record.get("level") in {"error", "critical"}:
+                last = str(record.get("exception", "")).strip().splitlines()[-1:] or [""]
+                key = f"{record.get('event')}: {last[0][:160]}"
+                found[key] = found.get(key, 0) + 1
+    return found

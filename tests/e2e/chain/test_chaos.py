@@ -1,5 +1,7 @@
-"""Kill anything, lose nothing (small, seeded): 60 on-chain requests, randomness and our oracle, while the
-worker, the enclave and the neo-go node are killed with SIGKILL and brought back (``chaos.py``)."""
+"""Kill anything, lose nothing (small, seeded): 60 on-chain requests (dice rolls, our oracle, and pings an
+automation upkeep performs) while the worker, the enclave, the neo-go node and the API (``nsl serve``,
+called all along by a client) are killed with SIGKILL and brought back (``chaos.py``, ``chaos_api.py``,
+``chaos_automation.py``)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.e2e.chain.chaos import KILL_WINDOW, TARGETS, Chaos, plan
+from tests.e2e.chain.chaos import KILL_WINDOW, TARGETS, Chaos, Report, plan
+from tests.e2e.chain.chaos_api import ApiClient, api_key
+from tests.e2e.chain.chaos_automation import AutomationMix
 from tests.e2e.chain.oracle_support import web_server
 from tests.e2e.chain.stack import Stack, close_stack, open_stack
 
@@ -17,6 +21,7 @@ pytestmark = [pytest.mark.chain, pytest.mark.slow]
 SEED = 19
 REQUESTS = 60
 KILLS = 5
+WITH_API = (*TARGETS, "api")
 
 
 @pytest.fixture
@@ -30,26 +35,58 @@ async def chaos_stack(contracts_built: None) -> AsyncIterator[Stack]:
 
 
 def test_the_plan_is_seeded_and_kills_every_target_while_requests_flow() -> None:
-    kills = plan(SEED, REQUESTS, KILLS)
-    assert kills == plan(SEED, REQUESTS, KILLS)
-    assert kills != plan(SEED + 1, REQUESTS, KILLS)
-    assert {k.target for k in kills} == set(TARGETS)
+    kills = plan(SEED, REQUESTS, KILLS, WITH_API)
+    assert kills == plan(SEED, REQUESTS, KILLS, WITH_API)
+    assert kills != plan(SEED + 1, REQUESTS, KILLS, WITH_API)
+    assert {k.target for k in kills} == set(WITH_API)
     assert all(REQUESTS // 10 <= k.after_request < REQUESTS - KILL_WINDOW for k in kills)
 
 
 async def test_every_request_is_answered_exactly_once_through_kills(chaos_stack: Stack) -> None:
-    with web_server() as web:
-        report = await Chaos(chaos_stack, web, SEED).run(REQUESTS, plan(SEED, REQUESTS, KILLS))
-    verdict = report.verdict
+    api = ApiClient(chaos_stack, await api_key(chaos_stack))
+    try:
+        with web_server() as web:
+            chaos = Chaos(chaos_stack, web, SEED, api=api, automation=AutomationMix(chaos_stack))
+            report = await chaos.run(REQUESTS, plan(SEED, REQUESTS, KILLS, WITH_API))
+    finally:
+        api.stop()
     print(f"\nchaos: {report}")
     assert len(report.kills) == KILLS
     for killed in report.kills:
-        assert killed.in_flight, killed  # each kill interrupted work: its recovery is what was checked
-        assert killed.requests_pending + killed.outbox_pending > 0, killed
+        # each kill interrupted work (for the API: a client's call): its recovery is what was checked
+        assert killed.in_flight, killed
+        if killed.target != "api":
+            assert killed.requests_pending + killed.outbox_pending > 0, killed
         assert killed.rewritten == 0, killed  # the node was killed with every block it made on disk
+    assert_api_recovered(report)
+    assert_lost_nothing(report)
+
+
+def assert_api_recovered(report: Report) -> None:
+    """The API never answered 500, answered again after each restart, and its answers hold."""
+    api = report.api
+    assert api is not None
+    assert api.restarts == sum(k.target == "api" for k in report.kills) >= 1
+    assert api.answered_after_restart == api.restarts  # clients were answered again after each restart
+    assert api.cut >= api.restarts  # the call in flight at each kill got no answer (a closed connection)
+    assert api.unexpected == []  # never a 500: a dependency down is a 503
+    assert api.statuses[200] > 0
+    assert api.offchain_answers > 0
+    assert api.offchain_invalid == []  # every off-chain answer given verifies: none was half made
+    assert api.state_wrong == []  # the API shows every on-chain request delivered
+
+
+def assert_lost_nothing(report: Report, requests: int = REQUESTS) -> None:
+    verdict = report.verdict
     # every request on chain answered exactly once, whatever the driver sent twice while the node was down
-    assert report.sent == REQUESTS + report.extra
-    assert verdict.requests >= REQUESTS
+    assert report.sent == requests + report.extra
+    automation = report.automation
+    assert automation is not None
+    assert verdict.requests + automation.pings >= requests
+    # every ping on chain performed exactly once by its upkeep, no run of a ping that is not on chain
+    assert automation.pings > 0
+    assert (automation.missing, automation.doubled, automation.unexpected) == ([], [], [])
+    assert automation.performed_once == automation.pings
     assert (verdict.unanswered, verdict.doubled) == ([], [])
     assert verdict.exactly_once == verdict.requests
     # recorded as delivered; nothing left in another state without a reason

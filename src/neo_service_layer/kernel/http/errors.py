@@ -6,11 +6,13 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from neo_service_layer.enclave.wire import errors as domain
 from neo_service_layer.enclave.wire import keys
+from neo_service_layer.kernel.db.unreachable import database_unreachable
 from neo_service_layer.kernel.enclave_client.ports import EnclaveUnavailable
 from neo_service_layer.kernel.enclave_client.transport import EnclaveRequestRejected
 from neo_service_layer.kernel.http.problems import problem_response
@@ -150,6 +152,21 @@ async def _enclave_unavailable(request: Request, exc: Exception) -> Response:
     )
 
 
+async def _database_error(request: Request, exc: Exception) -> Response:
+    """A database server that is down or restarting is a 503 the client retries; anything else is a 500
+    (re-raised to the server-error handler, which logs it)."""
+    if not database_unreachable(exc):
+        raise exc
+    return problem_response(
+        503,
+        code="database-unavailable",
+        detail="The database is not reachable; retry shortly.",
+        instance=request.url.path,
+        correlation_id=correlation_id(request),
+        headers={"retry-after": "2"},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -157,3 +174,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(keys.EnclaveOperationError, _enclave_refusal)
     app.add_exception_handler(EnclaveUnavailable, _enclave_unavailable)
     app.add_exception_handler(EnclaveRequestRejected, _enclave_unavailable)
+    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(ConnectionError, _database_error)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
@@ -19,12 +20,15 @@ from prometheus_client import start_http_server
 from neo_service_layer.kernel.config import Settings
 from neo_service_layer.kernel.container import Container
 from neo_service_layer.kernel.db.heartbeats import record_heartbeat
+from neo_service_layer.kernel.db.unreachable import database_unreachable
 from neo_service_layer.kernel.observability.logs import get_logger
 from neo_service_layer.kernel.worker.jobs import PeriodicJob
 
 log = get_logger("nsl.worker")
 
 HEARTBEAT_INTERVAL = timedelta(seconds=5)
+#: at most one "database unreachable" warning per this many seconds per job
+QUIET_SECONDS = 10.0
 
 
 def heartbeat_job(container: Container) -> PeriodicJob:
@@ -45,11 +49,23 @@ def heartbeat_job(container: Container) -> PeriodicJob:
 
 
 async def _loop(job: PeriodicJob, stop: asyncio.Event) -> None:
+    """Run ``job`` every interval. A database server that is down (restarting) is one warning per
+    ``QUIET_SECONDS`` per job, not a traceback per poll; any other failure is logged with its traceback."""
+    warned = -QUIET_SECONDS
     while not stop.is_set():
         try:
             await job.run()
-        except Exception:
-            log.exception("job failed; retrying at its next interval", job=job.name)
+        except Exception as exc:
+            if not database_unreachable(exc):
+                log.exception("job failed; retrying at its next interval", job=job.name)
+            elif time.monotonic() - warned >= QUIET_SECONDS:
+                warned = time.monotonic()
+                log.warning(
+                    "database unreachable; retrying",
+                    job=job.name,
+                    reason=type(exc).__name__,
+                    error=str(exc).splitlines()[0][:200],  # the first line: no statement, no parameters
+                )
         try:
             await asyncio.wait_for(stop.wait(), timeout=job.interval.total_seconds())
         except TimeoutError:
