@@ -48,32 +48,19 @@ import httpx
 from sqlalchemy import text
 from tests.contracts.contract_support import build_contracts
 from tests.e2e.chain.oracle_support import deploy_oracle_consumer, web_server
-from tests.e2e.chain.stack import Stack, close_stack, open_stack
+from tests.e2e.chain.stack import Stack, close_stack, open_stack, tenant_api_key
 
 from bench.soak_load import ChainLoad, HttpLoad, closed_loop, open_loop
 from bench.soak_probe import Sample, fd_kinds, read
 from bench.soak_report import render
-from neo_service_layer.bootstrap import open_container
 from neo_service_layer.kernel.chain.adapters.privnet import find_free_port
-from neo_service_layer.kernel.identity.rules.access import Principal, PrincipalKind
-from neo_service_layer.kernel.identity.rules.accounts import PLATFORM_TENANT, SUPERADMIN
 
 SCOPES = ["keys:read", "keys:sign", "keys:admin", "secrets:read", "secrets:write"]
 
 
 async def api_key(stack: Stack) -> str:
-    """A tenant and an API key for the run, written through the services (as the CLI would)."""
-    async with open_container(stack.settings, "cli", migrate=False) as container:
-        scopes = container.iam.scope_catalogue
-        admin = Principal(
-            PLATFORM_TENANT, "usr_soak", PrincipalKind.USER, frozenset({SUPERADMIN}), scopes.all_scopes
-        )
-        tenant = await container.iam.identity.create_tenant(admin, "soak")
-        owner = Principal(
-            tenant.id, "usr_soak", PrincipalKind.USER, frozenset({"owner"}), scopes.tenant_scopes
-        )
-        _, key = await container.iam.api_keys.create(owner, tenant.id, name="soak", scopes=SCOPES)
-    return key
+    """A tenant and an API key for the run."""
+    return await tenant_api_key(stack, "soak", SCOPES)
 
 
 def start_api(stack: Stack) -> subprocess.Popen[bytes]:

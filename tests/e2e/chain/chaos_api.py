@@ -20,11 +20,8 @@ from typing import Any
 
 import httpx
 
-from neo_service_layer.bootstrap import open_container
 from neo_service_layer.kernel.chain.adapters.privnet import find_free_port
-from neo_service_layer.kernel.identity.rules.access import Principal, PrincipalKind
-from neo_service_layer.kernel.identity.rules.accounts import PLATFORM_TENANT, SUPERADMIN
-from tests.e2e.chain.stack import Stack
+from tests.e2e.chain.stack import Stack, tenant_api_key
 
 SCOPES = ["randomness:request", "oracle:request"]
 #: the route that shows a service's on-chain request, by service (``chaos_checks.SERVICES``)
@@ -32,18 +29,8 @@ STATE_ROUTES = {"randomness": "/api/v1/randomness/requests/", "oracle": "/api/v1
 
 
 async def api_key(stack: Stack) -> str:
-    """A tenant and an API key for the run, written through the services (as the CLI would)."""
-    async with open_container(stack.settings, "cli", migrate=False) as container:
-        scopes = container.iam.scope_catalogue
-        admin = Principal(
-            PLATFORM_TENANT, "usr_chaos", PrincipalKind.USER, frozenset({SUPERADMIN}), scopes.all_scopes
-        )
-        tenant = await container.iam.identity.create_tenant(admin, "chaos")
-        owner = Principal(
-            tenant.id, "usr_chaos", PrincipalKind.USER, frozenset({"owner"}), scopes.tenant_scopes
-        )
-        _, key = await container.iam.api_keys.create(owner, tenant.id, name="chaos", scopes=SCOPES)
-    return key
+    """A tenant and an API key for the run."""
+    return await tenant_api_key(stack, "chaos", SCOPES)
 
 
 @dataclass

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from neo3.core import types
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from neo_service_layer.bootstrap import chain_hooks
+from neo_service_layer.bootstrap import chain_hooks, open_container
 from neo_service_layer.kernel.chain.adapters import privnet_deploy as deploy
 from neo_service_layer.kernel.chain.adapters.local_chain import artifact, provision
 from neo_service_layer.kernel.chain.adapters.neo_chain import uint160
@@ -41,6 +41,8 @@ from neo_service_layer.kernel.db.engine import create_engine
 from neo_service_layer.kernel.db.migrate import upgrade_to_head
 from neo_service_layer.kernel.enclave_client.client import EnclaveClient
 from neo_service_layer.kernel.enclave_client.sealed_records import sealed_record_loader
+from neo_service_layer.kernel.identity.rules.access import Principal, PrincipalKind
+from neo_service_layer.kernel.identity.rules.accounts import PLATFORM_TENANT, SUPERADMIN
 from neo_service_layer.services.randomness.adapters.payloads import RandomnessPayloads
 from neo_service_layer.services.randomness.use_cases import SERVICE, RandomnessRequest
 
@@ -249,6 +251,22 @@ async def close_stack(stack: Stack) -> None:
     stack.stop_processes()
     await stack.net.stop()
     await stack.engine.dispose()
+
+
+async def tenant_api_key(stack: Stack, name: str, scopes: Sequence[str]) -> str:
+    """A new tenant ``name`` and an API key of its owner holding ``scopes``, written through the services
+    (as the CLI would)."""
+    async with open_container(stack.settings, "cli", migrate=False) as container:
+        catalogue = container.iam.scope_catalogue
+        admin = Principal(
+            PLATFORM_TENANT, f"usr_{name}", PrincipalKind.USER, frozenset({SUPERADMIN}), catalogue.all_scopes
+        )
+        tenant = await container.iam.identity.create_tenant(admin, name)
+        owner = Principal(
+            tenant.id, f"usr_{name}", PrincipalKind.USER, frozenset({"owner"}), catalogue.tenant_scopes
+        )
+        _, key = await container.iam.api_keys.create(owner, tenant.id, name=name, scopes=list(scopes))
+    return key
 
 
 async def sql(stack: Stack, statement: str) -> list[Any]:

@@ -9,11 +9,9 @@ from collections import Counter
 import pytest
 from neo3.contracts.contract import CONTRACT_HASHES
 
-from neo_service_layer.bootstrap import create_app, open_container
+from neo_service_layer.bootstrap import create_app
 from neo_service_layer.kernel.chain.adapters import privnet_deploy as deploy
 from neo_service_layer.kernel.chain.rules import RequestStatus
-from neo_service_layer.kernel.identity.rules.access import Principal, PrincipalKind
-from neo_service_layer.kernel.identity.rules.accounts import PLATFORM_TENANT, SUPERADMIN
 from neo_service_layer.services.automation.adapters.upkeep_store import SqlUpkeepStore
 from neo_service_layer.services.automation.rules.cron import cron_matches, parse_cron
 from neo_service_layer.services.automation.rules.stack_items import serialize
@@ -39,7 +37,7 @@ from tests.e2e.chain.automation_support import (
     register,
     ticks,
 )
-from tests.e2e.chain.stack import InProcessWorker, Stack, call, wait_for
+from tests.e2e.chain.stack import InProcessWorker, Stack, call, tenant_api_key, wait_for
 from tests.http.appclient import app_client
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
@@ -193,18 +191,7 @@ async def test_forged_and_foreign_calls_are_refused_and_cancel_refunds(stack: St
 
 async def _status_over_http(stack: Stack, performed: int, condition: int) -> None:
     """``GET /api/v1/automation/upkeeps/{id}`` with a viewer-scoped API key shows the runs and the skip."""
-    async with open_container(stack.settings, "cli", migrate=False) as container:
-        scopes = container.iam.scope_catalogue
-        admin = Principal(
-            PLATFORM_TENANT, "usr_e2e", PrincipalKind.USER, frozenset({SUPERADMIN}), scopes.all_scopes
-        )
-        tenant = await container.iam.identity.create_tenant(admin, "automation-e2e")
-        owner = Principal(
-            tenant.id, "usr_e2e", PrincipalKind.USER, frozenset({"owner"}), scopes.tenant_scopes
-        )
-        _, key = await container.iam.api_keys.create(
-            owner, tenant.id, name="status", scopes=["automation:read"]
-        )
+    key = await tenant_api_key(stack, "automation-e2e", ["automation:read"])
     async with app_client(create_app(stack.settings)) as client:
         headers = {"Authorization": f"Bearer {key}"}
         shown = (await client.get(f"/api/v1/automation/upkeeps/{performed}", headers=headers)).json()
