@@ -137,6 +137,7 @@ def render(args: argparse.Namespace, reports: list[Report], seconds: float) -> s
             *r.verdict.doubled,
             *r.verdict.not_recorded,
             *r.verdict.outbox_wrong,
+            *((*r.api.unexpected, *r.api.offchain_invalid, *r.api.state_wrong) if r.api is not None else ()),
         )
     ]
     for r in reports:
@@ -159,6 +160,7 @@ def render(args: argparse.Namespace, reports: list[Report], seconds: float) -> s
                 f"{len(a.state_wrong)} on-chain requests shown otherwise than delivered; "
                 f"{len(a.unexpected)} unexpected answers",
                 *(f"- {u}" for u in a.unexpected[:10]),
+                *(f"- shown otherwise: {w}" for w in a.state_wrong[:10]),
             ]
     errors = Counter[str]()
     for r in reports:
