@@ -1,8 +1,8 @@
 """Neo N3 transactions inside the enclave: parse, serialize and hash them (no neo-mamba).
 
 The enclave signs a transaction only after reading it itself (``sign_transaction``), so it needs the
-wire format itself: the standard library, and pycryptodome's RIPEMD-160 for account script hashes
-(``hashlib`` has none under OpenSSL 3). The layout is
+wire format itself. It uses the standard library, plus pycryptodome's RIPEMD-160 for account script
+hashes, because ``hashlib`` built against OpenSSL 3 does not provide RIPEMD-160. The layout is
 Neo N3's (``Neo.Network.P2P.Payloads.Transaction``):
 
 ``version u8 (0) | nonce u32 | systemFee i64 | networkFee i64 | validUntilBlock u32 |

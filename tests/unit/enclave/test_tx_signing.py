@@ -256,3 +256,31 @@ def test_fee_and_window_bounds_come_from_the_limits(
         len(_sign(tight, key_id, _unsigned(public_key, system_fee=10**8, valid_until_block=HEIGHT + 10)))
         == 64
     )
+
+
+AUTOMATION = types.UInt160(b"\x44" * 20)
+
+
+@pytest.mark.parametrize(
+    ("method", "args"),
+    [
+        ("registerUpkeep", [STRANGER, STRANGER, "tick", [], 3, [5], 10**8, 0]),
+        ("withdrawUpkeep", [1, STRANGER, 10**8]),
+        ("cancelUpkeep", [1]),
+        ("updateUpkeep", [1, "tick", [], 3, [5], 10**8, 0]),
+        ("pauseUpkeep", [1]),
+        ("withdrawFees", [STRANGER, 10**8]),
+        ("setFee", [0]),
+    ],
+)
+def test_on_the_automation_contract_the_sender_signs_perform_and_nothing_else(
+    signing: TransactionSigning, sender: tuple[str, bytes], method: str, args: list[Any]
+) -> None:
+    """A worker-token holder cannot have the sender register, fund from, cancel or withdraw an upkeep,
+    nor touch the service's fees: only ``perform``, whose checks are the contract's."""
+    key_id, public_key = sender
+    signing.allow_contracts(Args({"network_magic": MAGIC, "contracts": {"automation": f"0x{AUTOMATION}"}}))
+    perform = _script((AUTOMATION, "perform", [1, 1_000, b""]))
+    assert len(_sign(signing, key_id, _unsigned(public_key, perform))) == 64
+    with pytest.raises(TransactionRefused, match=method):
+        _sign(signing, key_id, _unsigned(public_key, _script((AUTOMATION, method, args))))

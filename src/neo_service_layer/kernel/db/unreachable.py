@@ -17,7 +17,8 @@ _GONE = frozenset({"57P01", "57P02", "57P03"})
 
 
 def database_unreachable(exc: BaseException) -> bool:
-    """Whether ``exc`` (or what it wraps) says the database server is unreachable for now."""
+    """Whether ``exc`` (or what it wraps) says the database server cannot be reached (refused, reset,
+    shutting down or starting): an outage to wait out, unlike an error in the statement itself."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:

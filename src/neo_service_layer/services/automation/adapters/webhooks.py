@@ -55,7 +55,7 @@ class GuardedWebhooks:
                 aiohttp.ClientSession(
                     connector=connector,
                     trust_env=False,
-                    cookie_jar=aiohttp.DummyCookieJar(),
+                    cookie_jar=aiohttp.DummyCookieJar(),  # aiohttp's jar that keeps no cookies between calls
                     timeout=self._timeout,
                     auto_decompress=False,
                 ) as session,
