@@ -113,6 +113,13 @@ def _offchain_oracle_only(args: Args) -> str | None:
     return None
 
 
+def _offchain_compute_only(args: Args) -> str | None:
+    """A compute run without chain facts: its receipt is no answer any compute contract accepts."""
+    if args.raw("chain") is not None:
+        return "this client runs functions off chain only"
+    return None
+
+
 def _source_config_only(args: Args) -> str | None:
     label = args.raw("label")
     if _tenant(args) == PLATFORM_KEY_OWNER or not (
@@ -152,6 +159,9 @@ ALLOWED: Mapping[str, Mapping[str, Check]] = {
         "unseal": _source_config_only,
         "oracle_fetch": _offchain_oracle_only,  # POST /oracle/fetch
         "randomness_fulfil": _offchain_randomness_only,  # POST /randomness
+        # POST /compute/functions (the enclave hashes and compiles what it is sent) and .../runs
+        "compute_load": _allow,
+        "compute_run": _offchain_compute_only,
         # enclave-checked tenant credentials (``tenant_credentials.py``): issuing needs the tenant's key
         # once the tenant enforces, switching needs it always, revoking only makes things stricter
         "issue_api_key": _not_platform_tenant,
@@ -177,6 +187,9 @@ ALLOWED: Mapping[str, Mapping[str, Check]] = {
         # signs the response; the node key (purpose native-oracle) refuses raw signing
         "native_oracle_respond": _allow,
         "feed_round": _platform_feed_key,  # the enclave fetches, aggregates and signs the round
+        # on-chain compute requests: the enclave runs the artefact it hashed itself and signs the answer
+        "compute_load": _allow,
+        "compute_run": _allow,
     },
     CLI: {
         "status": _allow,

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from neo_service_layer.enclave import attestation
 from neo_service_layer.enclave.clients import check_allowed
+from neo_service_layer.enclave.compute.artifacts import ComputeEngine
+from neo_service_layer.enclave.compute.ops import ComputeOps, ComputePolicy
 from neo_service_layer.enclave.feeds import FeedRoundOp
 from neo_service_layer.enclave.fetch import Fetcher
 from neo_service_layer.enclave.fetch_guard import GuardPolicy
@@ -69,6 +72,8 @@ class EnclaveOperations:
         credentials: TenantCredentials | None = None,
         neo_reader: NeoReader | None = None,
         transactions: TransactionSigning | None = None,
+        compute: ComputePolicy | None = None,
+        compute_cache: Path | None = None,
     ) -> None:
         self._platform = platform
         # No state path given (tests, tools): a credential key and settings in memory only.
@@ -112,6 +117,15 @@ class EnclaveOperations:
             # No node given (tests, tools): native Oracle requests cannot be read, so none is answered.
             "native_oracle_respond": NativeOracleRespondOp(keys, fetcher, neo_reader or JsonRpcReader(list)),
         }
+        # No cache directory given (tests, tools): compiled functions are kept in memory only.
+        self.compute_engine = ComputeEngine(sealer, compute_cache)
+        compute_ops = ComputeOps(self.compute_engine, keys, sealer, fetcher, compute)
+        self._async_ops["compute_load"] = compute_ops.load
+        self._async_ops["compute_run"] = compute_ops.run
+
+    def close(self) -> None:
+        """Stop what runs beside the operations (the compute engine's epoch ticker)."""
+        self.compute_engine.close()
 
     def authorize(self, client: str | None, op: str, args: Args) -> None:
         """Refuse (``OperationNotAllowed``) an op, key owner or label not on ``client``'s list, and

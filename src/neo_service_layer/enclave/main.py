@@ -7,9 +7,12 @@ import json
 import logging
 import signal
 import ssl
+from dataclasses import replace
 from pathlib import Path
 
 from neo_service_layer.enclave.clients import LEGACY, parse_clients
+from neo_service_layer.enclave.compute.limits import DEFAULT_MAXIMA, MIB
+from neo_service_layer.enclave.compute.ops import ComputePolicy
 from neo_service_layer.enclave.fetch import Fetcher, default_ssl_context
 from neo_service_layer.enclave.fetch_guard import GuardPolicy
 from neo_service_layer.enclave.handlers import EnclaveOperations
@@ -78,6 +81,20 @@ def tx_limits(settings: EnclaveSettings) -> TxLimits:
     )
 
 
+def compute_policy(settings: EnclaveSettings) -> ComputePolicy:
+    """The operator's maxima per compute run; a limit a function does not name defaults to the lower of
+    ``DEFAULT_LIMITS`` and the maximum."""
+    maxima = replace(
+        DEFAULT_MAXIMA,
+        fuel=settings.compute_max_fuel,
+        memory_bytes=settings.compute_max_memory_mb * MIB,
+        wall_ms=settings.compute_max_wall_ms,
+        fetches=settings.compute_max_fetches,
+        result_bytes=settings.compute_max_result_bytes,
+    )
+    return ComputePolicy(maxima=maxima, concurrency=settings.compute_concurrency)
+
+
 def build_fetcher(settings: EnclaveSettings) -> Fetcher:
     """The oracle's fetcher: the SSRF guard's allow-list and the CA bundle from the settings."""
     policy = GuardPolicy.of(settings.oracle_allow_hosts, settings.oracle_allow_http)
@@ -118,6 +135,8 @@ def build_server(settings: EnclaveSettings, tcp_address: tuple[str, int] | None 
         neo_reader=JsonRpcReader(
             lambda: node_urls(settings.neo_rpc_urls, settings.neo_local_rpc_port, settings.data_dir)
         ),
+        compute=compute_policy(settings),
+        compute_cache=state_dir / "compute",
     )
     tcp = tcp_address if tcp_address is not None else settings.enclave_tcp_address
     return EnclaveServer(operations, credentials, settings.effective_enclave_socket, tcp)

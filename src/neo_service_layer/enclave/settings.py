@@ -106,6 +106,14 @@ class EnclaveSettings(BaseSettings):
     #: CA bundle (PEM) used instead of certifi's
     oracle_ca_file: Path | None = None
 
+    # Confidential compute: the operator's maxima per run (a function asks for less), and runs at once
+    compute_max_fuel: int = Field(default=20_000_000_000, ge=1_000_000)
+    compute_max_memory_mb: int = Field(default=512, ge=32, le=4096)
+    compute_max_wall_ms: int = Field(default=60_000, ge=100)
+    compute_max_fetches: int = Field(default=20, ge=0, le=1000)
+    compute_max_result_bytes: int = Field(default=1024 * 1024, ge=1)
+    compute_concurrency: int = Field(default=2, ge=1, le=64)
+
     # Neo's native Oracle: the node(s) the enclave reads requests and designations from itself
     #: RPC URLs (a JSON list or comma-separated; the host's variable of the same name); without them,
     #: the local chain's node on ``NSL_NEO_LOCAL_RPC_PORT``, else the ``rpc_url`` of

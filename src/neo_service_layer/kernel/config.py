@@ -208,6 +208,14 @@ class Settings(BaseSettings):
     oracle_allow_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     oracle_allow_http: bool = False
     oracle_ca_file: Path | None = None
+    #: read by the enclave from its own environment (shown here for ``nsl config show``): the operator's
+    #: maxima per compute run (a function asks for less) and the runs the enclave makes at once
+    compute_max_fuel: int = Field(default=20_000_000_000, ge=1_000_000)
+    compute_max_memory_mb: int = Field(default=512, ge=32, le=4096)
+    compute_max_wall_ms: int = Field(default=60_000, ge=100)
+    compute_max_fetches: int = Field(default=20, ge=0, le=1000)
+    compute_max_result_bytes: int = Field(default=1024 * 1024, ge=1)
+    compute_concurrency: int = Field(default=2, ge=1, le=64)
     #: SSRF guard of secret imports (Vault / AWS endpoint / Azure vault URLs given by tenants), in the
     #: API process: IP addresses or CIDR networks let through anyway, plain ``http://`` allowed
     secret_sources_allow_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)

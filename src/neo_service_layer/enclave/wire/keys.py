@@ -46,6 +46,8 @@ class Purpose(StrEnum):
     EVM_TX = "evm-tx"
     ATTESTATION = "attestation"
     AUTOMATION = "automation"
+    #: the compute key: signs only the answers and receipts ``compute_run`` builds
+    COMPUTE = "compute"
     #: the designated node key of Neo's native Oracle: signs only the responses ``native_oracle_respond``
     #: builds (the response transaction and its ``submitoracleresponse`` message)
     NATIVE_ORACLE = "native-oracle"
@@ -57,7 +59,9 @@ class Purpose(StrEnum):
 #: purposes whose keys sign only inside a typed enclave operation that builds the message itself
 #: (``randomness``: ``randomness_fulfil``); the raw ``sign``/``sign_batch``/``sign_batch_packed`` refuse
 #: every key whose policy lists one of them, whatever purpose the caller names
-TYPED_ONLY_PURPOSES: frozenset[Purpose] = frozenset({Purpose.RANDOMNESS, Purpose.NATIVE_ORACLE})
+TYPED_ONLY_PURPOSES: frozenset[Purpose] = frozenset(
+    {Purpose.RANDOMNESS, Purpose.NATIVE_ORACLE, Purpose.COMPUTE}
+)
 #: purposes only the platform's own keys have: a tenant key never gets one (the typed-only ones, and the
 #: contracts' owner key, which only the cli client signs with)
 PLATFORM_ONLY_PURPOSES: frozenset[Purpose] = TYPED_ONLY_PURPOSES | {Purpose.CONTRACT_OWNER}
@@ -119,6 +123,12 @@ class KeyNotLoaded(EnclaveOperationError):
     code = "key_not_loaded"
 
 
+class ArtifactNotLoaded(EnclaveOperationError):
+    """The enclave has not compiled this compute artefact (by SHA-256); send it with ``compute_load``."""
+
+    code = "artifact_not_loaded"
+
+
 class PolicyDenied(EnclaveOperationError):
     """The key's sealed policy does not allow this tenant or purpose."""
 
@@ -174,6 +184,7 @@ ERRORS_BY_CODE: Mapping[str, type[EnclaveOperationError]] = {
     for cls in (
         InvalidKeyRequest,
         KeyNotLoaded,
+        ArtifactNotLoaded,
         PolicyDenied,
         SignRateExceeded,
         OperationNotAllowed,

@@ -257,6 +257,10 @@ class Args:
     def mapping(self, name: str) -> dict[str, Any]:
         return dict(self._get(name, dict, False))
 
+    def opt_mapping(self, name: str) -> dict[str, Any] | None:
+        value = self._get(name, dict, True)
+        return None if value is None else dict(value)
+
     @staticmethod
     def _decode(name: str, text: str) -> bytes:
         try:
