@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import secrets
+import shutil
+import tempfile
+import weakref
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -11,6 +14,7 @@ from neo_service_layer.enclave import attestation
 from neo_service_layer.enclave.clients import check_allowed
 from neo_service_layer.enclave.compute.artifacts import ComputeEngine
 from neo_service_layer.enclave.compute.ops import ComputeOps, ComputePolicy
+from neo_service_layer.enclave.compute.pool import SandboxPool, worker_config
 from neo_service_layer.enclave.feeds import FeedRoundOp
 from neo_service_layer.enclave.fetch import Fetcher
 from neo_service_layer.enclave.fetch_guard import GuardPolicy
@@ -74,6 +78,7 @@ class EnclaveOperations:
         transactions: TransactionSigning | None = None,
         compute: ComputePolicy | None = None,
         compute_cache: Path | None = None,
+        compute_ca_file: Path | None = None,
     ) -> None:
         self._platform = platform
         # No state path given (tests, tools): a credential key and settings in memory only.
@@ -117,14 +122,22 @@ class EnclaveOperations:
             # No node given (tests, tools): native Oracle requests cannot be read, so none is answered.
             "native_oracle_respond": NativeOracleRespondOp(keys, fetcher, neo_reader or JsonRpcReader(list)),
         }
-        # No cache directory given (tests, tools): compiled functions are kept in memory only.
-        self.compute_engine = ComputeEngine(sealer, compute_cache)
-        compute_ops = ComputeOps(self.compute_engine, keys, sealer, fetcher, compute)
+        # No cache directory given (tests, tools): compiled functions go to a directory of this object's
+        # own, removed with it (the worker processes read them from there).
+        cache = compute_cache
+        if cache is None:
+            cache = Path(tempfile.mkdtemp(prefix="nsl-compute-"))
+            weakref.finalize(self, shutil.rmtree, cache, True)
+        compute = compute or ComputePolicy()
+        self.compute_engine = ComputeEngine(sealer, cache)
+        self._pool = SandboxPool(worker_config(sealer, cache, fetcher, compute_ca_file), compute.concurrency)
+        compute_ops = ComputeOps(self.compute_engine, keys, sealer, self._pool, compute)
         self._async_ops["compute_load"] = compute_ops.load
         self._async_ops["compute_run"] = compute_ops.run
 
     def close(self) -> None:
-        """Stop what runs beside the operations (the compute engine's epoch ticker)."""
+        """Stop what runs beside the operations: the compute worker processes and the epoch ticker."""
+        self._pool.close()
         self.compute_engine.close()
 
     def authorize(self, client: str | None, op: str, args: Args) -> None:

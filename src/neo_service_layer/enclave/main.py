@@ -137,6 +137,7 @@ def build_server(settings: EnclaveSettings, tcp_address: tuple[str, int] | None 
         ),
         compute=compute_policy(settings),
         compute_cache=state_dir / "compute",
+        compute_ca_file=settings.oracle_ca_file,
     )
     tcp = tcp_address if tcp_address is not None else settings.enclave_tcp_address
     return EnclaveServer(operations, credentials, settings.effective_enclave_socket, tcp)

@@ -48,7 +48,21 @@ class Sealer:
     def __init__(self, sealing_secret: bytes) -> None:
         if len(sealing_secret) < MIN_SECRET_BYTES:
             raise ValueError(f"sealing secret must be at least {MIN_SECRET_BYTES} bytes")
-        self._aead = {use: AESGCM(_derive(sealing_secret, use)) for use in SealUse}
+        self._keys = {use: _derive(sealing_secret, use) for use in SealUse}
+        self._aead = {use: AESGCM(key) for use, key in self._keys.items()}
+
+    def use_key(self, use: SealUse) -> bytes:
+        """The derived key of one use, for the enclave's own worker processes (``single_use``)."""
+        return self._keys[use]
+
+    @classmethod
+    def single_use(cls, use: SealUse, key: bytes) -> Sealer:
+        """A sealer holding only ``use``'s derived key: a compute worker process opens the compiled
+        artefacts (``ENCLAVE_STATE``) and nothing else."""
+        sealer = cls.__new__(cls)
+        sealer._keys = {use: key}
+        sealer._aead = {use: AESGCM(key)}
+        return sealer
 
     def seal(self, use: SealUse, context: Context, plaintext: bytes) -> bytes:
         """Encrypt ``plaintext`` bound to ``use`` and ``context``: magic ‖ nonce ‖ ciphertext+tag."""

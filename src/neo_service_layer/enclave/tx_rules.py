@@ -32,6 +32,7 @@ SERVICE_METHODS: Mapping[str, frozenset[str]] = {
     "oracle": frozenset({"fulfill", "deliver", "markCallbackFailed"}),
     "feed": frozenset({"submit"}),
     "automation": frozenset({"perform"}),
+    "compute": frozenset({"fulfill", "deliver", "markCallbackFailed"}),
 }
 
 #: administration (the owner's), money movement and consumers' own calls: never signed with the sender

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from wat_functions import (
     ENDLESS_LOOP,
     LOGS_THEN_FAILS,
     MEMORY_BOMB,
+    SLEEPS_AN_HOUR,
     TRAPS,
     UNKNOWN_IMPORT,
     fetch_module,
@@ -30,6 +32,7 @@ from neo_service_layer.enclave.clients import check_allowed
 from neo_service_layer.enclave.compute.artifacts import ComputeEngine
 from neo_service_layer.enclave.compute.limits import MIB
 from neo_service_layer.enclave.compute.ops import ComputeOps
+from neo_service_layer.enclave.compute.pool import SandboxPool, worker_config
 from neo_service_layer.enclave.fetch import Fetcher
 from neo_service_layer.enclave.fetch_guard import GuardPolicy
 from neo_service_layer.enclave.keystore import KeyStore
@@ -67,6 +70,17 @@ def engine(sealer: Sealer, tmp_path: Path) -> Any:
     engine.close()
 
 
+_POOLS: list[SandboxPool] = []
+
+
+@pytest.fixture(autouse=True)
+def _stop_pools() -> Iterator[None]:
+    """Every worker pool a test started, stopped at its end."""
+    yield
+    while _POOLS:
+        _POOLS.pop().close()
+
+
 @pytest.fixture
 def compute_key(keystore: KeyStore) -> str:
     return keystore.create(KeyKind.SECP256R1, KeyPolicy.of("operator", [Purpose.COMPUTE])).info.key_id
@@ -75,7 +89,11 @@ def compute_key(keystore: KeyStore) -> str:
 def ops(
     engine: ComputeEngine, keystore: KeyStore, sealer: Sealer, fetcher: Fetcher = LOOPBACK_FETCHER
 ) -> ComputeOps:
-    return ComputeOps(engine, keystore, sealer, fetcher, clock=lambda: 1_700_000_000.5)
+    """The op with two worker processes reading ``engine``'s compiled artefacts."""
+    assert engine.cache_dir is not None
+    pool = SandboxPool(worker_config(sealer, engine.cache_dir, fetcher, None), 2)
+    _POOLS.append(pool)
+    return ComputeOps(engine, keystore, sealer, pool, clock=lambda: 1_700_000_000.5)
 
 
 async def load(compute: ComputeOps, data: bytes, chunk: int = 700) -> dict[str, Any]:
@@ -194,6 +212,19 @@ async def test_each_limit_stops_the_run_with_its_name_and_the_enclave_goes_on(
     assert large["code"] == ComputeCode.RESULT_TOO_LARGE
     assert "result_bytes = 100" in large["detail"]
     # the same enclave runs the next function normally, and two at once
+    again = await asyncio.gather(*(compute.run(run_args(compute_key, ECHO_FOUR, '"ok"')) for _ in range(2)))
+    assert [b64decode(r["result"]) for r in again] == [b'"ok"' * 4] * 2
+
+
+async def test_a_function_blocked_in_a_host_sleep_is_stopped_and_its_worker_replaced(
+    engine: ComputeEngine, keystore: KeyStore, sealer: Sealer, compute_key: str
+) -> None:
+    compute = ops(engine, keystore, sealer)
+    slept = await loaded_run(compute, compute_key, SLEEPS_AN_HOUR, limits={"wall_ms": 300})
+    assert slept["code"] == ComputeCode.TIMEOUT
+    assert "wall_ms = 300 (the run was blocked, and stopped)" in slept["detail"]
+    assert slept["wall_ms"] < 60_000
+    await load(compute, ECHO_FOUR)
     again = await asyncio.gather(*(compute.run(run_args(compute_key, ECHO_FOUR, '"ok"')) for _ in range(2)))
     assert [b64decode(r["result"]) for r in again] == [b'"ok"' * 4] * 2
 
@@ -321,7 +352,7 @@ async def test_a_new_engine_reads_the_sealed_compiled_artefact_and_refuses_a_tam
 ) -> None:
     first = ComputeEngine(sealer, tmp_path / "c")
     await load(ops(first, keystore, sealer), ECHO_FOUR)
-    first.close()
+    first.close()  # a restarted enclave: new engine, new workers, the same sealed files
     second = ComputeEngine(sealer, tmp_path / "c")
     try:
         out = await ops(second, keystore, sealer).run(run_args(compute_key, ECHO_FOUR, '"a"'))

@@ -108,3 +108,20 @@ UNKNOWN_IMPORT = module(
 
 #: divides by zero
 TRAPS = module("(drop (i32.div_u (i32.const 1) (i32.const 0))) (i32.const 0)")
+
+#: sleeps an hour in WASI ``poll_oneoff`` (a clock subscription): blocked in the host, not in wasm
+SLEEPS_AN_HOUR = module(
+    """
+    (i64.store (i32.const 3000) (i64.const 0))
+    (i32.store8 (i32.const 3008) (i32.const 0))
+    (i32.store (i32.const 3016) (i32.const 1))
+    (i64.store (i32.const 3024) (i64.const 3600000000000))
+    (i64.store (i32.const 3032) (i64.const 0))
+    (i32.store16 (i32.const 3040) (i32.const 0))
+    (drop (call $poll (i32.const 3000) (i32.const 3100) (i32.const 1) (i32.const 3200)))
+    (i32.const 0)
+    """,
+    extra_imports=(
+        '(import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))'
+    ),
+)

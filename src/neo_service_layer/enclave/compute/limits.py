@@ -17,9 +17,10 @@ MIB = 1024 * 1024
 
 @dataclass(frozen=True, slots=True)
 class RunLimits:
-    """What one run may use. ``fuel`` is wasmtime's instruction budget."""
+    """What one run may use. ``fuel`` is wasmtime's instruction budget: the default lets a Python busy
+    loop run about as long as the default wall time (2e9 lasted 0.5 to 0.9 s, bench/RESULTS.md)."""
 
-    fuel: int = 2_000_000_000
+    fuel: int = 20_000_000_000
     memory_bytes: int = 128 * MIB
     wall_ms: int = 10_000
     fetches: int = 5
@@ -35,7 +36,7 @@ class RunLimits:
 DEFAULT_LIMITS = RunLimits()
 #: the operator's maxima unless the enclave's settings say otherwise
 DEFAULT_MAXIMA = RunLimits(
-    fuel=20_000_000_000,
+    fuel=200_000_000_000,
     memory_bytes=512 * MIB,
     wall_ms=60_000,
     fetches=20,

@@ -30,15 +30,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from neo_service_layer.enclave.compute import sandbox
-from neo_service_layer.enclave.compute.artifacts import Artifact, ComputeEngine
-from neo_service_layer.enclave.compute.host import RunHost, SecretValue
+from neo_service_layer.enclave.compute.artifacts import ComputeEngine
+from neo_service_layer.enclave.compute.host import SecretValue
 from neo_service_layer.enclave.compute.limits import (
     DEFAULT_LIMITS,
     DEFAULT_MAXIMA,
     RunLimits,
     requested_limits,
 )
-from neo_service_layer.enclave.fetch import Fetcher
+from neo_service_layer.enclave.compute.pool import ArtifactMissing, RunRequest, SandboxPool
 from neo_service_layer.enclave.keystore import KeyStore
 from neo_service_layer.enclave.sealing import Sealer, SealUse
 from neo_service_layer.enclave.wire.compute import (
@@ -95,25 +95,24 @@ class ComputeOps:
         engine: ComputeEngine,
         keys: KeyStore,
         sealer: Sealer,
-        fetcher: Fetcher,
+        pool: SandboxPool,
         policy: ComputePolicy | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._engine = engine
         self._keys = keys
         self._sealer = sealer
-        self._fetcher = fetcher
+        self._pool = pool
         self._policy = policy or ComputePolicy()
         self._clock = clock
         self._staged: dict[bytes, _Staged] = {}
-        self._slots = asyncio.Semaphore(self._policy.concurrency)
 
     async def load(self, args: Args) -> dict[str, Any]:
         digest = _digest(args.text("digest"))
         total, offset, chunk = args.integer("total"), args.integer("offset"), args.blob("chunk")
         if not 8 <= total <= MAX_ARTIFACT_BYTES:
             raise InvalidKeyRequest(f"an artefact is 8 to {MAX_ARTIFACT_BYTES} bytes, not {total}")
-        if offset == 0 and self._engine.get(digest) is not None:
+        if offset == 0 and self._engine.has(digest):
             return {"digest": digest.hex(), "received": total, "complete": True}
         staged = self._staged.get(digest)
         if offset == 0:
@@ -143,7 +142,6 @@ class ComputeOps:
     async def run(self, args: Args) -> dict[str, Any]:
         tenant = check_name(args.text("tenant"), "tenant")
         function_id = args.text("function_id")
-        digest = _digest(args.text("digest"))
         facts = _chain_facts(args, function_id)
         key_id, key_tenant, key_version = (
             args.text("key_id"),
@@ -154,15 +152,25 @@ class ComputeOps:
         if info.kind is not KeyKind.SECP256R1:
             raise InvalidKeyRequest("the compute key must be a secp256r1 key")
         limits = requested_limits(args.opt_mapping("limits"), self._policy.maxima, self._policy.defaults)
-        input_text = args.text("input") if facts is None else None
-        artifact = self._engine.get(digest)
-        if artifact is None:
-            raise ArtifactNotLoaded(
-                f"artefact {digest.hex()} is not compiled here yet: send it with compute_load"
-            )
-        outcome = await self._outcome(artifact, tenant, input_text, facts, limits, args.opt_list("secrets"))
+        refusal = args.opt_integer("refuse")
+        digest = NO_FUNCTION
+        if refusal is not None:  # nothing runs: an on-chain request for no runnable function
+            if facts is None or refusal not in (ComputeCode.NOT_FOUND, ComputeCode.BAD_INPUT):
+                raise InvalidKeyRequest("a refusal is NOT_FOUND or BAD_INPUT for an on-chain request")
+            outcome = _refused(ComputeCode(refusal), args.opt_text("detail") or "")
+        else:
+            digest = _digest(args.text("digest"))
+            input_text = args.text("input") if facts is None else None
+            if not self._engine.has(digest):
+                raise _not_loaded(digest)
+            try:
+                outcome = await self._outcome(
+                    digest, tenant, input_text, facts, limits, args.opt_list("secrets")
+                )
+            except ArtifactMissing:  # the sealed compiled form is unreadable: compile it again
+                raise _not_loaded(digest) from None
         timestamp = int(self._clock() * 1000)
-        function_hash = digest if outcome.code is not ComputeCode.NOT_FOUND else NO_FUNCTION
+        function_hash = digest
         if facts is None:
             message = receipt_message(
                 ReceiptFacts(
@@ -207,40 +215,27 @@ class ComputeOps:
 
     async def _outcome(
         self,
-        artifact: Artifact,
+        digest: bytes,
         tenant: str,
         input_text: str | None,
         facts: ComputeFacts | None,
         limits: RunLimits,
         supplied: list[Any],
     ) -> sandbox.Outcome:
-        def refused(code: ComputeCode, detail: str) -> sandbox.Outcome:
-            return sandbox.Outcome(code, b"", detail, 0, 0, 0, "")
-
         if input_text is None and facts is not None:
             try:
                 input_text = facts.args.decode()
                 json.loads(input_text or "null")
             except (UnicodeDecodeError, ValueError):
-                return refused(ComputeCode.BAD_INPUT, "the request's args are not UTF-8 JSON text")
+                return _refused(ComputeCode.BAD_INPUT, "the request's args are not UTF-8 JSON text")
         assert input_text is not None
         if len(input_text.encode()) > MAX_INPUT_BYTES:
-            return refused(ComputeCode.BAD_INPUT, f"input above {MAX_INPUT_BYTES} bytes")
+            return _refused(ComputeCode.BAD_INPUT, f"input above {MAX_INPUT_BYTES} bytes")
         try:
             secret_values = self._unseal(tenant, supplied)
         except _SecretRefused as exc:
-            return refused(ComputeCode.SECRET_UNAVAILABLE, str(exc))
-        loop = asyncio.get_running_loop()
-        async with self._slots:
-            host = RunHost(
-                limits=limits,
-                secret_values=secret_values,
-                fetcher=self._fetcher,
-                loop=loop,
-                deadline=time.monotonic() + limits.wall_ms / 1000,
-                clock=self._clock,
-            )
-            outcome = await asyncio.to_thread(sandbox.run, self._engine, artifact, input_text, host, limits)
+            return _refused(ComputeCode.SECRET_UNAVAILABLE, str(exc))
+        outcome = await self._pool.run(RunRequest(digest, input_text, limits, secret_values))
         return _scrubbed(outcome, [s.value for s in secret_values.values()])
 
     def _unseal(self, tenant: str, supplied: list[Any]) -> dict[str, SecretValue]:
@@ -265,6 +260,14 @@ class ComputeOps:
                 raise _SecretRefused(f"secret {name[:64]!r} cannot be opened for tenant {tenant}") from None
             values[name] = SecretValue(value, frozenset(pinned))
         return values
+
+
+def _not_loaded(digest: bytes) -> ArtifactNotLoaded:
+    return ArtifactNotLoaded(f"artefact {digest.hex()} is not compiled here yet: send it with compute_load")
+
+
+def _refused(code: ComputeCode, detail: str) -> sandbox.Outcome:
+    return sandbox.Outcome(code, b"", detail[:1000], 0, 0, 0, "")
 
 
 class _SecretRefused(Exception):

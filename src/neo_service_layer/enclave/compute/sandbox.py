@@ -72,16 +72,18 @@ def _component_host(linker: component.Linker, host: RunHost) -> None:
         except HostError as exc:
             return component.Variant("err", str(exc))
 
-    def fetch(_store: Any, request: Any) -> component.Variant:
-        def go() -> component.Record:
+    def fetch(_store: Any, request: Any) -> component.Record | str:
+        # wasmtime-py lowers a result whose two cases are distinct Python types (a record, a str) from
+        # the bare value, and one whose cases share a type (``secret``: str, str) from a Variant
+        try:
             response = host.fetch(request.method, request.url, list(request.headers), request.body)
-            record = component.Record()
-            record.status = response.status  # type: ignore[attr-defined]
-            record.headers = response.headers  # type: ignore[attr-defined]
-            record.body = response.body  # type: ignore[attr-defined]
-            return record
-
-        return answer(go)
+        except HostError as exc:
+            return str(exc)
+        record = component.Record()
+        record.status = response.status  # type: ignore[attr-defined]
+        record.headers = response.headers  # type: ignore[attr-defined]
+        record.body = response.body  # type: ignore[attr-defined]
+        return record
 
     with linker.root() as root, root.add_instance(HOST_INTERFACE) as instance:
         instance.add_func("fetch", fetch)
@@ -102,6 +104,7 @@ def run(
     engine: ComputeEngine, artifact: Artifact, input_text: str, host: RunHost, limits: RunLimits
 ) -> Outcome:
     """Run ``artifact`` once on ``input_text``; never raises for anything the function does."""
+    engine.start_clock()
     store = wasmtime.Store(engine.engine)
     store.set_fuel(limits.fuel)
     store.set_epoch_deadline(max(1, math.ceil(limits.wall_ms / 1000 / TICK_SECONDS)))

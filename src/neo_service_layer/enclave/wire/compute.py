@@ -53,10 +53,12 @@ HASH_BYTES: Final = 32
 NO_FUNCTION: Final = bytes(HASH_BYTES)
 #: limits of an on-chain request (bytes), checked by the contract too
 MAX_FUNCTION_ID_BYTES: Final = 64
-MAX_ARGS_BYTES: Final = 4096
+#: a Neo notification is at most 1024 bytes and ``ComputeRequested`` carries the args
+MAX_ARGS_BYTES: Final = 896
 MAX_USER_DATA: Final = 512
-#: the largest result the contract accepts (the native Oracle's limit)
-MAX_RESULT_BYTES: Final = 65535
+#: the largest result the contract accepts: a transaction script is at most 65,535 bytes, and
+#: ``fulfill``'s other arguments and the call take the rest
+MAX_RESULT_BYTES: Final = 65280
 
 _U32_MAX = 2**32 - 1
 _U64_MAX = 2**64 - 1
@@ -189,3 +191,32 @@ def receipt_message(receipt: ReceiptFacts) -> bytes:
 
 def sha256(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class ComputeRun:
+    """What ``compute_run`` answers: the outcome, what the run used, and the signature over the receipt
+    (off chain) or the answer (on chain)."""
+
+    code: int
+    result: bytes
+    detail: str
+    timestamp_ms: int
+    function_hash: bytes
+    fuel_used: int
+    wall_ms: int
+    fetches: int
+    log: str
+    limits: dict[str, int]
+    signature: bytes
+    key_id: str
+    key_version: int
+    public_key: bytes
+
+    @property
+    def outcome(self) -> str:
+        """The code's name in lower case (``success``, ``fuel_exhausted``...), or ``unknown``."""
+        try:
+            return ComputeCode(self.code).name.lower()
+        except ValueError:
+            return "unknown"
