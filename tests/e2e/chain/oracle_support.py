@@ -92,14 +92,20 @@ def oracle_hash(stack: Stack) -> types.UInt160:
 
 async def deploy_oracle_consumer(stack: Stack, name: str, gas: int = 50) -> types.UInt160:
     """Deploy ``name`` with the oracle service as its data and prepay ``gas`` of its fees."""
+    return await deploy_service_consumer(stack, name, "oracle", gas)
+
+
+async def deploy_service_consumer(stack: Stack, name: str, service: str, gas: int = 50) -> types.UInt160:
+    """Deploy ``name`` with the ``service`` contract as its data and prepay ``gas`` of its fees there."""
     nef, manifest = artifact(name)
-    consumer = await deploy.deploy_contract(stack.committee, nef, manifest, oracle_hash(stack))
+    service_hash = uint160(stack.network.contracts[service])
+    consumer = await deploy.deploy_contract(stack.committee, nef, manifest, service_hash)
     await stack.committee.invoke(
         call(
             CONTRACT_HASHES.GAS_TOKEN,
             "transfer",
             stack.committee.script_hash,
-            oracle_hash(stack),
+            service_hash,
             gas * deploy.GAS,
             consumer,
         )

@@ -95,6 +95,8 @@ class HttpsServer:
     routes: dict[str, Any] = field(default_factory=dict)
     delays: dict[str, float] = field(default_factory=dict)
     hits: dict[str, int] = field(default_factory=dict)
+    #: the headers of the last request per path (names in lower case)
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)
     port: int = 0
 
     def url(self, path: str) -> str:
@@ -110,6 +112,7 @@ def https_server(certificates: LoopbackCertificates) -> Iterator[HttpsServer]:
 
         def do_GET(self) -> None:
             state.hits[self.path] = state.hits.get(self.path, 0) + 1
+            state.headers[self.path] = {k.lower(): v for k, v in self.headers.items()}
             time.sleep(state.delays.get(self.path, 0.0))
             if self.path not in state.routes:
                 self._reply(404, b"{}")

@@ -26,6 +26,7 @@ from neo_service_layer.kernel.identity.rules.tokens import TokenClaims
 from neo_service_layer.kernel.service_descriptor import ServiceDescriptor
 from neo_service_layer.registry import SERVICES
 from neo_service_layer.services.automation.scopes import AUTOMATION_READ
+from neo_service_layer.services.compute.scopes import COMPUTE_READ
 from neo_service_layer.services.keys.scopes import KEYS_ADMIN, KEYS_READ, KEYS_SIGN
 from tests.scopes import ALL_SCOPES, CATALOGUE, TENANT_SCOPES
 
@@ -52,6 +53,8 @@ def test_the_registered_services_keep_the_role_table() -> None:
         "attestation:read",
         "automation:read",
         "automation:write",
+        "compute:read",
+        "compute:write",
     }
     assert tenant == TENANT_SCOPES
     assert dict(CATALOGUE.role_scopes) == {
@@ -67,6 +70,8 @@ def test_the_registered_services_keep_the_role_table() -> None:
             "attestation:read",
             "automation:read",
             "automation:write",
+            "compute:read",
+            "compute:write",
             "members:read",
             "apikeys:admin",
         },
@@ -79,10 +84,12 @@ def test_the_registered_services_keep_the_role_table() -> None:
             "attestation:read",
             "automation:read",
             "automation:write",
+            "compute:read",
+            "compute:write",
             "members:read",
         },
-        Role.AUDITOR: {"audit:read", "keys:read", "members:read", "automation:read"},
-        Role.VIEWER: {"keys:read", "members:read", "automation:read"},
+        Role.AUDITOR: {"audit:read", "keys:read", "members:read", "automation:read", "compute:read"},
+        Role.VIEWER: {"keys:read", "members:read", "automation:read", "compute:read"},
     }
 
 
@@ -95,6 +102,7 @@ def test_role_mapping_examples() -> None:
         KEYS_READ,
         Scopes.MEMBERS_READ,
         AUTOMATION_READ,
+        COMPUTE_READ,
     }
     assert Scopes.AUDIT_READ not in CATALOGUE.scopes_for_roles(["viewer"])
     assert CATALOGUE.scopes_for_roles([SUPERADMIN]) == ALL_SCOPES
@@ -104,6 +112,7 @@ def test_role_mapping_examples() -> None:
         KEYS_READ,
         Scopes.MEMBERS_READ,
         AUTOMATION_READ,
+        COMPUTE_READ,
     }
 
 
@@ -114,6 +123,7 @@ def test_user_tokens_carry_mfa_self_service() -> None:
         Scopes.MEMBERS_READ,
         Scopes.AUTH_MFA,
         AUTOMATION_READ,
+        COMPUTE_READ,
     }
 
 

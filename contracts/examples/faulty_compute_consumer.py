@@ -1,0 +1,74 @@
+"""Test consumer of the compute service whose callback misbehaves on demand.
+
+mode 0: accept (records code, result and userData); 1: write storage then THROW (catchable by the
+service); 2: ABORT (uncatchable in NeoVM: the delivering transaction faults).
+"""
+
+from typing import Any, cast
+
+from boa3.sc import runtime, storage
+from boa3.sc.compiletime import NeoMetadata, public
+from boa3.sc.types import UInt160
+from boa3.sc.utils import abort, call_contract
+
+KEY_SERVICE = b"s"
+KEY_MODE = b"m"
+KEY_CALLS = b"c"
+KEY_CODE = b"k"
+KEY_RESULT = b"r"
+KEY_USER_DATA = b"u"
+
+
+def manifest_metadata() -> NeoMetadata:
+    meta = NeoMetadata()
+    meta.name = "NslFaultyComputeConsumer"
+    meta.add_permission(methods=["request"])
+    return meta
+
+
+@public
+def _deploy(data: Any, update: bool):
+    if not update and data is not None:
+        storage.put_uint160(KEY_SERVICE, cast(UInt160, data))
+
+
+@public(name="setMode")
+def set_mode(mode: int):
+    storage.put_int(KEY_MODE, mode)
+
+
+@public(name="requestCompute")
+def request_compute(functionId: str, args: bytes, userData: bytes) -> int:
+    service = storage.get_uint160(KEY_SERVICE)
+    return cast(int, call_contract(service, "request", [functionId, args, "onComputeResult", userData]))
+
+
+@public(name="requestWithCallback")
+def request_with_callback(functionId: str, callback: str) -> int:
+    service = storage.get_uint160(KEY_SERVICE)
+    return cast(int, call_contract(service, "request", [functionId, b"", callback, b""]))
+
+
+@public(name="onComputeResult")
+def on_compute_result(requestId: int, code: int, result: bytes, userData: bytes):
+    assert runtime.calling_script_hash == storage.get_uint160(KEY_SERVICE), "only the compute service"
+    storage.put_int(KEY_CALLS, storage.get_int(KEY_CALLS) + 1)
+    mode = storage.get_int(KEY_MODE)
+    if mode == 1:
+        raise Exception("faulty consumer throws")
+    if mode == 2:
+        abort("faulty consumer aborts")
+    storage.put_int(KEY_CODE, code)
+    storage.put(KEY_RESULT, result)
+    storage.put(KEY_USER_DATA, userData)
+
+
+@public(safe=True)
+def calls() -> int:
+    """How many callbacks completed (a thrown callback's write is rolled back)."""
+    return storage.get_int(KEY_CALLS)
+
+
+@public(name="lastResult", safe=True)
+def last_result() -> bytes:
+    return storage.get(KEY_RESULT)

@@ -1,0 +1,1 @@
+"""Adapters of the compute service: builders that turn function source into WebAssembly components."""
