@@ -203,8 +203,20 @@ async def test_a_wasm_module_answered_on_chain_and_an_unknown_function_refused(c
         rid, _, _ = await invoke(stack, consumer, "requestCompute", fn["functionId"], b'{"x":1}', b"tag")
         await wait_compute(stack, service, rid)
         assert (await stack.read(consumer, "getResult", rid)).as_bytes() == b'{"x":1}' * 4
+        refused = []
         for unknown in ("fn_" + "0" * 24, private.json()["functionId"]):
             asked, _, _ = await invoke(stack, consumer, "requestCompute", unknown, b"{}", b"")
             await wait_compute(stack, service, asked)
             last = (await stack.read(consumer, "lastResponse")).as_list()
             assert [last[0].as_int(), last[1].as_int()] == [asked, 9]  # NOT_FOUND, signed and delivered
+            refused.append(asked)
+        async with api(stack) as client:
+            state = (await client.get(f"/api/v1/compute/requests/{rid}")).json()
+            assert (state["status"], state["outcome"], state["functionHash"]) == (
+                "delivered",
+                "success",
+                fn["digest"],
+            )
+            assert bytes.fromhex(state["result"]) == b'{"x":1}' * 4
+            details = [(await client.get(f"/api/v1/compute/requests/{r}")).json()["detail"] for r in refused]
+            assert details == ["no such function", "the function may not be called on chain"]

@@ -8,9 +8,11 @@ from neo_service_layer.kernel.chain.parts import ChainKernel, on_chain
 from neo_service_layer.kernel.chain.ports.chain import ChainNotConfigured
 from neo_service_layer.kernel.chain.ports.role_keys import RoleKeyStore
 from neo_service_layer.services.compute.adapters.compute_key import load_compute_key
+from neo_service_layer.services.compute.adapters.payloads import ComputePayloads
 from neo_service_layer.services.compute.adapters.store import ComputeStore
 from neo_service_layer.services.compute.rules import ComputeKey
 from neo_service_layer.services.compute.use_cases.functions import ComputeFunctions
+from neo_service_layer.services.compute.use_cases.requests import ComputeRequests
 
 SERVICE = "compute"
 #: the contract's name in ``network.json`` and ``NSL_NEO_CONTRACTS``
@@ -52,3 +54,8 @@ class ComputeParts:
 
     async def key(self) -> ComputeKey:
         return await self.keys()
+
+    def requests(self) -> ComputeRequests:
+        """The state of on-chain requests (stored, else as the contract says), or ``ChainNotConfigured``."""
+        chain, contract = self.on_chain()
+        return ComputeRequests(chain.requests(ComputePayloads()), chain.chain, contract=contract)

@@ -27,6 +27,7 @@ from neo_service_layer.services.compute.rules import (
     Language,
     RunRecord,
     input_text,
+    outcome_name,
 )
 from neo_service_layer.services.compute.scopes import COMPUTE_READ, COMPUTE_WRITE
 from neo_service_layer.services.compute.use_cases.functions import NewFunction
@@ -38,6 +39,7 @@ Reader = Annotated[Principal, Depends(require_scope(COMPUTE_READ))]
 Writer = Annotated[Principal, Depends(require_scope(COMPUTE_WRITE))]
 FunctionId = Annotated[str, PathParam(pattern=FUNCTION_ID_PATTERN)]
 RunId = Annotated[str, PathParam(pattern=RUN_ID_PATTERN)]
+RequestId = Annotated[int, PathParam(ge=0, le=2**63 - 1)]
 MAX_SOURCE_CHARS = 256 * 1024
 SecretName = Annotated[
     str, Field(min_length=1, max_length=100, pattern="^[A-Za-z0-9][A-Za-z0-9_.@/-]{0,99}$")
@@ -133,6 +135,30 @@ class RunOut(BaseModel):
 
 class RunList(BaseModel):
     runs: list[RunOut]
+
+
+class RequestStateOut(BaseModel):
+    requestId: str  # noqa: N815
+    contract: str
+    #: pending, fulfilled, delivered, callback_failed, failed, refunded (as stored, else the contract's)
+    status: str
+    consumer: str | None = None
+    functionId: str | None = None  # noqa: N815
+    args: str | None = None
+    requestBlock: int | None = None  # noqa: N815
+    fulfilledBlock: int | None = None  # noqa: N815
+    fulfilledTx: str | None = None  # noqa: N815
+    deliveredBlock: int | None = None  # noqa: N815
+    pendingTx: str | None = None  # noqa: N815
+    attempts: int | None = None
+    #: the answer last sent: its outcome, the hash of the code that ran, and why it did not succeed
+    outcome: str | None = None
+    code: int | None = None
+    functionHash: str | None = None  # noqa: N815
+    result: str | None = None
+    detail: str | None = None
+    failureReason: str | None = None  # noqa: N815
+    source: str = "database"
 
 
 class KeyOut(BaseModel):
@@ -285,6 +311,39 @@ async def list_runs(
 async def get_run(run_id: RunId, request: Request, principal: Reader) -> RunOut:
     parts = _parts(request)
     return _run(await parts.functions.one_run(principal.tenant_id, run_id), (await parts.key()).public_key)
+
+
+@router.get(
+    "/requests/{request_id}", summary="State of an on-chain compute request, and why it is where it is"
+)
+async def request_state(request_id: RequestId, request: Request, _caller: Reader) -> RequestStateOut:
+    found = await _parts(request).requests().state(request_id)
+    row = found.stored
+    if row is None:
+        return RequestStateOut(
+            requestId=str(request_id), contract=found.contract, status=found.status, source="chain"
+        )
+    answer = row.answer
+    return RequestStateOut(
+        requestId=str(request_id),
+        contract=found.contract,
+        status=found.status,
+        consumer=row.consumer,
+        functionId=row.asked.function_id,
+        args=row.asked.args.decode(errors="replace"),
+        requestBlock=row.request_block,
+        fulfilledBlock=row.fulfilled_block,
+        fulfilledTx=row.fulfilled_tx,
+        deliveredBlock=row.delivered_block,
+        pendingTx=row.pending_tx,
+        attempts=row.attempts,
+        outcome=outcome_name(answer.code) if answer is not None else None,
+        code=answer.code if answer is not None else None,
+        functionHash=answer.function_hash.hex() if answer is not None else None,
+        result=answer.result.hex() if answer is not None else None,
+        detail=answer.detail if answer is not None else None,
+        failureReason=row.failure_reason or row.callback_failure,
+    )
 
 
 @router.get("/key", summary="The compute key that signs receipts and on-chain answers")

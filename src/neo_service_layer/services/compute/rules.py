@@ -12,7 +12,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 
 from neo_service_layer.enclave.wire.compute import ComputeCode
 from neo_service_layer.enclave.wire.errors import InvalidInput, NotFound
@@ -34,6 +34,18 @@ LIMIT_NAMES = (
     "fetch_timeout_ms",
     "result_bytes",
 )
+
+
+class ComputeContractState(IntEnum):
+    """State of a request in the compute contract, as its ``getRequest`` returns first."""
+
+    NONE = 0
+    PENDING = 1
+    FULFILLED = 2
+    DELIVERED = 3
+    CALLBACK_FAILED = 4
+    #: unanswered past the refund timeout: the fee went back to the consumer, never fulfilled
+    REFUNDED = 5
 
 
 class Language(StrEnum):

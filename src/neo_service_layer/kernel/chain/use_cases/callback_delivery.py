@@ -47,6 +47,33 @@ class Answer(Protocol):
     def request(self) -> ChainRequest[Any, Any]: ...
 
 
+class SizedAnswer(Answer, Protocol):
+    @property
+    def size(self) -> int:
+        """About how many bytes the answer adds to a transaction."""
+        ...
+
+
+def group_answers[T: SizedAnswer](answered: list[T], per_transaction: int, max_bytes: int) -> list[list[T]]:
+    """Answers in transaction-sized groups of at most ``per_transaction`` and about ``max_bytes``; one that
+    faulted on chain once goes alone (it is never batched with others again)."""
+    groups: list[list[T]] = []
+    current: list[T] = []
+    size = 0
+    for item in answered:
+        if faulted_on_chain(item.request):
+            groups.append([item])
+            continue
+        if current and (len(current) >= per_transaction or size + item.size > max_bytes):
+            groups.append(current)
+            current, size = [], 0
+        current.append(item)
+        size += item.size
+    if current:
+        groups.append(current)
+    return groups
+
+
 class CallbackDelivery[T: Answer, A](ABC):
     """Base of the fulfillers: subclasses say how to fulfil one answer and what to record for it.
 

@@ -36,7 +36,7 @@ from neo_service_layer.kernel.chain.rules import (
     RequestUpdate,
     lease_until,
 )
-from neo_service_layer.kernel.chain.use_cases.callback_delivery import CallbackDelivery, faulted_on_chain
+from neo_service_layer.kernel.chain.use_cases.callback_delivery import CallbackDelivery, group_answers
 from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.services.compute.ports import ComputeEnclave, FunctionStore
 from neo_service_layer.services.compute.rules import ComputeKey, ComputeParams, ComputeResult
@@ -255,21 +255,7 @@ class ComputeFulfiller(CallbackDelivery[Answered, ComputeResult]):
             return None
 
     def _groups(self, answered: list[Answered]) -> list[list[Answered]]:
-        groups: list[list[Answered]] = []
-        current: list[Answered] = []
-        size = 0
-        for item in answered:
-            if faulted_on_chain(item.request):  # faulted on chain once: never batched with others again
-                groups.append([item])
-                continue
-            if current and (len(current) >= self._per_tx or size + item.size > self._max_bytes):
-                groups.append(current)
-                current, size = [], 0
-            current.append(item)
-            size += item.size
-        if current:
-            groups.append(current)
-        return groups
+        return group_answers(answered, self._per_tx, self._max_bytes)
 
     def _fulfill(self, a: Answered) -> ContractCall:
         r = a.response
