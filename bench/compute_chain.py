@@ -51,6 +51,8 @@ CALLER = Principal(
     kind=PrincipalKind.API_KEY,
     scopes=frozenset({COMPUTE_READ, COMPUTE_WRITE, SECRETS_WRITE, SECRETS_READ}),
 )
+#: the GAS (fractions) each request gives its callback: keeping a result costs 0.001 GAS a byte
+CALLBACK_GAS = 200_000_000
 PRICES = {"items": [{"name": f"item{i}", "price_cents": 100 + i, "qty": i + 1} for i in range(6)]}
 
 
@@ -120,7 +122,7 @@ async def _sequential(
     seconds: list[float] = []
     for _ in range(count):
         started = time.monotonic()
-        rid, block, _ = await invoke(stack, consumer, "requestCompute", function_id, args, b"")
+        rid, block, _ = await invoke(stack, consumer, "requestCompute", function_id, args, b"", CALLBACK_GAS)
         row = await _delivered(stack, contract, rid)
         assert row.status is RequestStatus.DELIVERED, row
         blocks.append(row.delivered_block - block)
@@ -132,7 +134,10 @@ async def _burst(
     stack: Stack, consumer: Any, contract: str, function_id: str, args: bytes, count: int
 ) -> int:
     sent = await asyncio.gather(
-        *(invoke(stack, consumer, "requestCompute", function_id, args, b"") for _ in range(count))
+        *(
+            invoke(stack, consumer, "requestCompute", function_id, args, b"", CALLBACK_GAS)
+            for _ in range(count)
+        )
     )
     first = min(block for _, block, _ in sent)
     rows = [await _delivered(stack, contract, rid) for rid, _, _ in sent]

@@ -48,11 +48,15 @@ def set_service(service: UInt160):
 
 
 @public(name="requestCompute")
-def request_compute(functionId: str, args: bytes, userData: bytes) -> int:
-    """Ask the compute service to run ``functionId`` on ``args``; returns the request id."""
+def request_compute(functionId: str, args: bytes, userData: bytes, gasForCallback: int) -> int:
+    """Ask the compute service to run ``functionId`` on ``args``, giving ``onComputeResult`` up to
+    ``gasForCallback`` GAS fractions (keeping a result costs 0.001 GAS a byte); returns the request id."""
     service = storage.get_uint160(KEY_SERVICE)
     assert len(service) == 20, "service not set"
-    return cast(int, call_contract(service, "request", [functionId, args, "onComputeResult", userData]))
+    return cast(
+        int,
+        call_contract(service, "request", [functionId, args, "onComputeResult", gasForCallback, userData]),
+    )
 
 
 @public(name="onComputeResult")

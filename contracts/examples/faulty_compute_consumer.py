@@ -38,15 +38,18 @@ def set_mode(mode: int):
 
 
 @public(name="requestCompute")
-def request_compute(functionId: str, args: bytes, userData: bytes) -> int:
+def request_compute(functionId: str, args: bytes, userData: bytes, gasForCallback: int) -> int:
     service = storage.get_uint160(KEY_SERVICE)
-    return cast(int, call_contract(service, "request", [functionId, args, "onComputeResult", userData]))
+    return cast(
+        int,
+        call_contract(service, "request", [functionId, args, "onComputeResult", gasForCallback, userData]),
+    )
 
 
 @public(name="requestWithCallback")
 def request_with_callback(functionId: str, callback: str) -> int:
     service = storage.get_uint160(KEY_SERVICE)
-    return cast(int, call_contract(service, "request", [functionId, b"", callback, b""]))
+    return cast(int, call_contract(service, "request", [functionId, b"", callback, 10_000_000, b""]))
 
 
 @public(name="onComputeResult")

@@ -43,6 +43,8 @@ ARGS = b'{"pairs":["NEOUSD","GASUSD"]}'
 FUNCTION_HASH = hashlib.sha256(b"the wasm module that ran").digest()
 TIMESTAMP = 1_760_000_000_000
 BYTE_PRICE = 100_000
+#: the contract's default callback GAS cap (2 GAS): what the requests here give their callbacks
+GAS_CAP = 200_000_000
 MAX_RESULT = 1024
 #: the contract's args limit: ``ComputeRequested`` carries them, and a notification holds 1024 bytes
 MAX_ARGS = 896
@@ -120,7 +122,9 @@ def _plain(item: noderpc.StackItem) -> Any:
 
 async def request_via_faulty(c: Compute, user_data: bytes = b"", mode: int = 0) -> int:
     await c.chain.stranger.invoke(call(c.faulty, "setMode", [mode]))
-    receipt = await c.chain.stranger.invoke(call(c.faulty, "requestCompute", [FUNCTION_ID, ARGS, user_data]))
+    receipt = await c.chain.stranger.invoke(
+        call(c.faulty, "requestCompute", [FUNCTION_ID, ARGS, user_data, GAS_CAP])
+    )
     (event,) = events(receipt, "ComputeRequested")
     return int(event[0].as_int())
 
@@ -135,7 +139,8 @@ async def fault(c: Compute, contract: types.UInt160, method: str, args: list[Any
 async def test_initial_configuration(compute: Compute) -> None:
     c = compute
     assert await read(c, "resultPricing") == [BYTE_PRICE, MAX_RESULT]
-    assert await read(c, "fee") == 10_000_000 + 200_000_000 + BYTE_PRICE * MAX_RESULT
+    assert await read(c, "fee") == 10_000_000 + GAS_CAP + BYTE_PRICE * MAX_RESULT
+    assert await read(c, "feeFor", 50_000_000) == 10_000_000 + 50_000_000 + BYTE_PRICE * MAX_RESULT
     assert await read(c, "publicKey") == c.keys.public_key
     assert await read(c, "keyInfo") == [1, 0, 0]
     assert types.UInt160(await read(c, "owner")) == c.chain.owner.script_hash
@@ -147,7 +152,9 @@ async def test_initial_configuration(compute: Compute) -> None:
 async def test_example_consumer_end_to_end(compute: Compute) -> None:
     c = compute
     fee, balance = await read(c, "fee"), await read(c, "balanceOf", c.consumer)
-    receipt = await c.chain.stranger.invoke(call(c.consumer, "requestCompute", [FUNCTION_ID, ARGS, b"ud"]))
+    receipt = await c.chain.stranger.invoke(
+        call(c.consumer, "requestCompute", [FUNCTION_ID, ARGS, b"ud", GAS_CAP])
+    )
     (event,) = events(receipt, "ComputeRequested")
     request_id = event[0].as_int()
     assert stack(receipt)[0].as_int() == request_id
@@ -183,7 +190,9 @@ async def test_example_consumer_end_to_end(compute: Compute) -> None:
 
 async def test_failure_code_reaches_the_consumer_without_result(compute: Compute) -> None:
     c = compute
-    receipt = await c.chain.stranger.invoke(call(c.consumer, "requestCompute", [FUNCTION_ID, ARGS, b"u2"]))
+    receipt = await c.chain.stranger.invoke(
+        call(c.consumer, "requestCompute", [FUNCTION_ID, ARGS, b"u2", GAS_CAP])
+    )
     request_id = events(receipt, "ComputeRequested")[0][0].as_int()
     fulfil = c.answer(c.facts(request_id, c.consumer), ComputeCode.NOT_FOUND, b"", NO_FUNCTION)
     receipt = await c.chain.stranger.invoke(
@@ -196,6 +205,17 @@ async def test_failure_code_reaches_the_consumer_without_result(compute: Compute
     assert await read(c, "getResponse", request_id) == [ComputeCode.NOT_FOUND, b"", TIMESTAMP, 1, NO_FUNCTION]
 
 
+async def test_the_fee_follows_the_gas_a_request_gives_its_callback(compute: Compute) -> None:
+    c = compute
+    balance = await read(c, "balanceOf", c.consumer)
+    gas = 50_000_000
+    receipt = await c.chain.stranger.invoke(call(c.consumer, "requestCompute", [FUNCTION_ID, ARGS, b"", gas]))
+    request_id = stack(receipt)[0].as_int()
+    price = 10_000_000 + gas + BYTE_PRICE * MAX_RESULT
+    assert await read(c, "escrowOf", request_id) == price
+    assert await read(c, "balanceOf", c.consumer) == balance - price
+
+
 async def test_request_refusals(compute: Compute) -> None:
     c = compute
     for function_id, args, user_data, reason in (
@@ -205,7 +225,9 @@ async def test_request_refusals(compute: Compute) -> None:
         (FUNCTION_ID, b"a" * (MAX_ARGS + 1), b"", "args must be at most 896 bytes"),
         (FUNCTION_ID, ARGS, b"u" * 513, "userData must be at most 512 bytes"),
     ):
-        assert reason in await fault(c, c.faulty, "requestCompute", [function_id, args, user_data])
+        assert reason in await fault(c, c.faulty, "requestCompute", [function_id, args, user_data, GAS_CAP])
+    for gas, reason in ((0, "at least 0.01 GAS"), (GAS_CAP + 1, "above the callback GAS cap")):
+        assert reason in await fault(c, c.faulty, "requestCompute", [FUNCTION_ID, ARGS, b"", gas])
     assert "consumer must be a contract with callback" in await fault(
         c, c.faulty, "requestWithCallback", [FUNCTION_ID, "noSuchMethod"]
     )
@@ -214,7 +236,7 @@ async def test_request_refusals(compute: Compute) -> None:
     )
     # an account, not a contract, calling the service directly
     assert "consumer must be a contract with callback" in await fault(
-        c, c.service, "request", [FUNCTION_ID, ARGS, "onComputeResult", b""]
+        c, c.service, "request", [FUNCTION_ID, ARGS, "onComputeResult", GAS_CAP, b""]
     )
 
 
@@ -278,9 +300,9 @@ async def test_largest_request_and_result(compute: Compute) -> None:
     # at 0.001 GAS a byte the escrow would be 65 GAS: a cheaper byte for this request
     await c.chain.owner.invoke(call(c.service, "setResultPricing", [1_000, LARGEST_RESULT]))
     try:
-        assert await read(c, "fee") == 60_000_000 + 1_000 * LARGEST_RESULT
+        assert await read(c, "fee") == 10_000_000 + GAS_CAP + 1_000 * LARGEST_RESULT
         receipt = await c.chain.stranger.invoke(
-            call(c.faulty, "requestCompute", [function_id, args, user_data])
+            call(c.faulty, "requestCompute", [function_id, args, user_data, GAS_CAP])
         )
     finally:
         await c.chain.owner.invoke(call(c.service, "setResultPricing", [BYTE_PRICE, MAX_RESULT]))
@@ -342,7 +364,9 @@ async def test_unanswered_request_is_refunded_after_the_timeout(compute: Compute
     c = compute
     balance = await read(c, "balanceOf", c.faulty)
     await c.chain.stranger.invoke(call(c.faulty, "setMode", [0]))
-    receipt = await c.chain.stranger.invoke(call(c.faulty, "requestCompute", [FUNCTION_ID, ARGS, b""]))
+    receipt = await c.chain.stranger.invoke(
+        call(c.faulty, "requestCompute", [FUNCTION_ID, ARGS, b"", GAS_CAP])
+    )
     request_id = events(receipt, "ComputeRequested")[0][0].as_int()
     assert receipt.included_in_block is not None
     assert "refund later" in await fault(c, c.service, "refund", [request_id])
@@ -369,7 +393,9 @@ async def test_owner_only_settings(compute: Compute) -> None:
             assert "only the owner may do this" in fault_of(await who.test(call(c.service, method, args)))
     await c.chain.owner.invoke(call(c.service, "pause"))
     try:
-        assert "service is paused" in await fault(c, c.faulty, "requestCompute", [FUNCTION_ID, ARGS, b""])
+        assert "service is paused" in await fault(
+            c, c.faulty, "requestCompute", [FUNCTION_ID, ARGS, b"", GAS_CAP]
+        )
     finally:
         await c.chain.owner.invoke(call(c.service, "unpause"))
 

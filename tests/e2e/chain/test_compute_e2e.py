@@ -35,6 +35,8 @@ from tests.unit.enclave.wat_functions import ECHO_FOUR
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
+#: the GAS (fractions) each request gives its callback: keeping a result costs 0.001 GAS a byte
+CALLBACK_GAS = 200_000_000
 API_KEY = "k-live-7f3a9c"
 PRICES: dict[str, list[dict[str, Any]]] = {
     "items": [
@@ -143,7 +145,9 @@ async def test_python_and_javascript_functions_answered_off_and_on_chain(
         consumer = await deploy_service_consumer(stack, "compute_consumer", "compute")
         for language, fn in functions.items():
             args = json.dumps({"url": web.url("/prices"), "currency": language}).encode()
-            rid, block, _ = await invoke(stack, consumer, "requestCompute", fn["functionId"], args, b"tag")
+            rid, block, _ = await invoke(
+                stack, consumer, "requestCompute", fn["functionId"], args, b"tag", CALLBACK_GAS
+            )
             row = await wait_compute(stack, service, rid)
             assert row.fulfilled_block is not None
             assert row.fulfilled_block - block >= 1  # blocks per answer: measured by bench, not asserted here
@@ -200,12 +204,14 @@ async def test_a_wasm_module_answered_on_chain_and_an_unknown_function_refused(c
     service = stack.network.contracts["compute"]
     consumer = await deploy_service_consumer(stack, "compute_consumer", "compute")
     async with InProcessWorker(stack.settings):
-        rid, _, _ = await invoke(stack, consumer, "requestCompute", fn["functionId"], b'{"x":1}', b"tag")
+        rid, _, _ = await invoke(
+            stack, consumer, "requestCompute", fn["functionId"], b'{"x":1}', b"tag", CALLBACK_GAS
+        )
         await wait_compute(stack, service, rid)
         assert (await stack.read(consumer, "getResult", rid)).as_bytes() == b'{"x":1}' * 4
         refused = []
         for unknown in ("fn_" + "0" * 24, private.json()["functionId"]):
-            asked, _, _ = await invoke(stack, consumer, "requestCompute", unknown, b"{}", b"")
+            asked, _, _ = await invoke(stack, consumer, "requestCompute", unknown, b"{}", b"", CALLBACK_GAS)
             await wait_compute(stack, service, asked)
             last = (await stack.read(consumer, "lastResponse")).as_list()
             assert [last[0].as_int(), last[1].as_int()] == [asked, 9]  # NOT_FOUND, signed and delivered

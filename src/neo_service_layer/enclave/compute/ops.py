@@ -42,6 +42,7 @@ from neo_service_layer.enclave.compute.pool import ArtifactMissing, RunRequest, 
 from neo_service_layer.enclave.keystore import KeyStore
 from neo_service_layer.enclave.sealing import Sealer, SealUse
 from neo_service_layer.enclave.wire.compute import (
+    MAX_RESULT_BYTES,
     NO_FUNCTION,
     ComputeCode,
     ComputeFacts,
@@ -184,6 +185,11 @@ class ComputeOps:
                 )
             )
         else:
+            if len(outcome.result) > MAX_RESULT_BYTES:  # more than any compute contract takes
+                outcome = _refused(
+                    ComputeCode.RESULT_TOO_LARGE,
+                    f"result of {len(outcome.result)} bytes is above the on-chain maximum {MAX_RESULT_BYTES}",
+                )
             message = answer_message(facts, int(outcome.code), timestamp, function_hash, outcome.result)
         (signature,) = self._keys.sign_for_operation(
             key_id,

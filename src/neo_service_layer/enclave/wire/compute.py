@@ -151,8 +151,6 @@ def answer_message(
 ) -> bytes:
     """The exact bytes the compute key signs for an on-chain answer and ``fulfill`` verifies."""
     _check_common(code, timestamp_ms, function_hash)
-    if len(result) > MAX_RESULT_BYTES:
-        raise InvalidInput(f"result longer than {MAX_RESULT_BYTES} bytes")
     return b"".join(
         (
             MESSAGE_TAG,

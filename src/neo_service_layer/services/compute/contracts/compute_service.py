@@ -2,9 +2,10 @@
 get its result back in a callback (``docs/compute.md``; the signed bytes are ``answer_message`` in
 ``enclave/wire/compute.py``, mirrored here).
 
-1. ``request(functionId, args, callback, userData)`` (a consumer contract) moves the price (``fee()``:
-   base fee + callback GAS cap + byte price x maximum result size) from the consumer's balance into the
-   request's escrow and emits ``ComputeRequested(requestId, consumer, functionId, args)``.
+1. ``request(functionId, args, callback, gasForCallback, userData)`` (a consumer contract) moves the price
+   (``feeFor(gasForCallback)``: base fee + the GAS its callback may burn + byte price x maximum result
+   size) from the consumer's balance into the request's escrow and emits
+   ``ComputeRequested(requestId, consumer, functionId, args)``.
 2. The enclave runs the function and signs ``"NSL-COMPUTE-V1" || u32le(magic) || contract ||
    u64le(requestId) || consumer || u32le(code) || u64le(timestamp) || u32le(len(functionId)) ||
    functionId || functionHash || u32le(len(args)) || args || u32le(len(result)) || result`` (r||s).
@@ -55,7 +56,8 @@ MAX_REASON = 256
 CODE_SUCCESS = 0
 DEFAULT_BYTE_PRICE = 100_000  # 0.001 GAS per result byte: what storing it costs at the default price
 DEFAULT_MAX_RESULT = 1024
-DEFAULT_CALLBACK_GAS_CAP = 200_000_000  # 2 GAS
+DEFAULT_CALLBACK_GAS_CAP = 200_000_000  # 2 GAS: the most a request may give its callback, by default
+MIN_GAS_FOR_CALLBACK = 1_000_000  # 0.01 GAS
 
 # request states
 STATE_NONE = 0
@@ -192,9 +194,15 @@ def _setup(data: Any):
 
 @public(safe=True)
 def fee() -> int:
-    """Price of a request in GAS fractions: base fee + callback GAS cap + byte price x maximum result
-    size (the unused bytes' part goes back to the consumer's balance at fulfilment)."""
-    return base_fee() + callback_gas_cap() + storage.get_int(KEY_BYTE_PRICE) * storage.get_int(KEY_MAX_RESULT)
+    """Price of a request asking the whole callback GAS cap: ``feeFor(callbackGasCap())``."""
+    return fee_for(callback_gas_cap())
+
+
+@public(name="feeFor", safe=True)
+def fee_for(gasForCallback: int) -> int:
+    """Price of a request in GAS fractions: base fee + the GAS it gives its callback + byte price x
+    maximum result size (the unused bytes' part goes back to the consumer's balance at fulfilment)."""
+    return base_fee() + gasForCallback + storage.get_int(KEY_BYTE_PRICE) * storage.get_int(KEY_MAX_RESULT)
 
 
 @public(name="resultPricing", safe=True)
@@ -215,9 +223,13 @@ def set_result_pricing(bytePrice: int, maxResult: int):
 
 
 @public
-def request(functionId: str, args: bytes, callback: str, userData: bytes) -> int:
-    """Called by a consumer contract; returns the request id. The fee comes from its prepaid balance."""
+def request(functionId: str, args: bytes, callback: str, gasForCallback: int, userData: bytes) -> int:
+    """Called by a consumer contract; returns the request id. ``gasForCallback`` (at least 0.01 GAS, at
+    most ``callbackGasCap()``) is what its callback may burn; the fee (``feeFor(gasForCallback)``) comes
+    from its prepaid balance."""
     not_paused()
+    assert gasForCallback >= MIN_GAS_FOR_CALLBACK, "gasForCallback must be at least 0.01 GAS"
+    assert gasForCallback <= callback_gas_cap(), "gasForCallback is above the callback GAS cap"
     function_id_size = len(to_bytes(functionId))  # UTF-8 bytes: len(str) counts characters
     assert function_id_size > 0, "functionId is required"
     assert function_id_size <= MAX_FUNCTION_ID, "functionId must be at most 64 bytes"
@@ -232,13 +244,13 @@ def request(functionId: str, args: bytes, callback: str, userData: bytes) -> int
 
     request_id = storage.get_int(KEY_NEXT_ID)
     storage.put_int(KEY_NEXT_ID, request_id + 1)
-    escrow_fee(consumer, request_id, fee())
+    escrow_fee(consumer, request_id, fee_for(gasForCallback))
     key = _id_bytes(request_id)
     max_result = storage.get_int(KEY_MAX_RESULT)
     byte_price = storage.get_int(KEY_BYTE_PRICE)
     storage.put_list(
         PREFIX_REQUEST + key,
-        [consumer, functionId, args, callback, userData, max_result, byte_price, callback_gas_cap()],
+        [consumer, functionId, args, callback, userData, max_result, byte_price, gasForCallback],
     )
     storage.put_int(PREFIX_STATE + key, STATE_PENDING)
     ComputeRequested(request_id, consumer, functionId, args)
