@@ -64,10 +64,16 @@ class Sealer:
         sealer._aead = {use: AESGCM(key)}
         return sealer
 
+    def _aead_of(self, use: SealUse) -> AESGCM:
+        aead = self._aead.get(use)
+        if aead is None:
+            raise SealedDataInvalid(f"this sealer holds no key for {use.value}")
+        return aead
+
     def seal(self, use: SealUse, context: Context, plaintext: bytes) -> bytes:
         """Encrypt ``plaintext`` bound to ``use`` and ``context``: magic ‖ nonce ‖ ciphertext+tag."""
         nonce = os.urandom(_NONCE_BYTES)
-        return _BLOB_MAGIC + nonce + self._aead[use].encrypt(nonce, plaintext, _aad(use, context))
+        return _BLOB_MAGIC + nonce + self._aead_of(use).encrypt(nonce, plaintext, _aad(use, context))
 
     def unseal(self, use: SealUse, context: Context, blob: bytes) -> bytes:
         """Inverse of ``seal`` for the same use and context; anything else raises ``SealedDataInvalid``."""
@@ -76,7 +82,7 @@ class Sealer:
         nonce = blob[len(_BLOB_MAGIC) : len(_BLOB_MAGIC) + _NONCE_BYTES]
         body = blob[len(_BLOB_MAGIC) + _NONCE_BYTES :]
         try:
-            return self._aead[use].decrypt(nonce, body, _aad(use, context))
+            return self._aead_of(use).decrypt(nonce, body, _aad(use, context))
         except InvalidTag:
             raise SealedDataInvalid("sealed blob does not open in this context") from None
 

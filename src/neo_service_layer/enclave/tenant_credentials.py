@@ -36,6 +36,7 @@ from pathlib import Path
 from neo_service_layer.enclave.sealing import Sealer, SealUse
 from neo_service_layer.enclave.wire.credentials import (
     APIKEYS_ADMIN,
+    COMPUTE_WRITE,
     KEYS_SIGN,
     MAX_SCOPE_LENGTH,
     MAX_SCOPES,
@@ -178,6 +179,13 @@ class TenantCredentials:
             )
         if client == CHECKED_CLIENT and op == "oracle_fetch":
             self._check_oracle_fetch(args)
+            return
+        if client == CHECKED_CLIENT and op == "compute_run":
+            # the function's code sees the secrets' values and its result goes back to the host: an
+            # enforcing tenant's secrets reach a run only with one of its own keys
+            tenant = args.raw("tenant")
+            if isinstance(tenant, str) and tenant in self._enforcing and args.raw("secrets"):
+                self.verify(args.raw("credential"), tenant, COMPUTE_WRITE)
             return
         scope = OPERATION_SCOPES.get(op)
         if client != CHECKED_CLIENT or scope is None:

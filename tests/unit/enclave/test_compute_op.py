@@ -53,6 +53,7 @@ from neo_service_layer.enclave.wire.keys import (
     OperationNotAllowed,
     PolicyDenied,
     Purpose,
+    SealedDataInvalid,
     SignatureFormat,
 )
 from neo_service_layer.enclave.wire.protocol import Args
@@ -386,3 +387,16 @@ def test_the_compute_key_signs_nothing_raw_and_the_api_runs_off_chain_only(
     check_allowed("worker", "compute_run", Args({"chain": {"magic": 1}}))
     with pytest.raises(OperationNotAllowed):
         check_allowed("cli", "compute_run", Args({}))
+
+
+def test_a_worker_process_sealer_opens_compiled_artefacts_and_nothing_else(sealer: Sealer) -> None:
+    """The workers get the derived key of ENCLAVE_STATE only: no secret value, no key record."""
+    worker = Sealer.single_use(SealUse.ENCLAVE_STATE, sealer.use_key(SealUse.ENCLAVE_STATE))
+    state = sealer.seal(SealUse.ENCLAVE_STATE, {"label": "compute:x"}, b"compiled")
+    assert worker.unseal(SealUse.ENCLAVE_STATE, {"label": "compute:x"}, state) == b"compiled"
+    secret = sealer.seal(SealUse.DATA, {"tenant": "acme", "label": "secret:api_key:v1"}, b"value")
+    record = sealer.seal(SealUse.KEY_RECORD, {"key_id": "k_1"}, b"private key")
+    with pytest.raises(SealedDataInvalid, match="holds no key for data"):
+        worker.unseal(SealUse.DATA, {"tenant": "acme", "label": "secret:api_key:v1"}, secret)
+    with pytest.raises(SealedDataInvalid, match="holds no key for key-record"):
+        worker.unseal(SealUse.KEY_RECORD, {"key_id": "k_1"}, record)

@@ -114,6 +114,11 @@ def test_api_creates_tenant_keys_never_platform_keys() -> None:
     assert not _allowed(API, "create_key", **_policy(PLATFORM_KEY_OWNER))
 
 
+def test_a_tenant_key_never_takes_the_typed_only_compute_purpose() -> None:
+    policy = {"tenant": TENANT, "purposes": ["compute"]}
+    assert not _allowed(API, "create_key", kind="secp256r1", policy=policy)
+
+
 @pytest.mark.parametrize("op", ["rotate", "disable", "destroy"])
 def test_api_key_lifecycle_on_tenant_keys_only(op: str) -> None:
     assert _allowed(API, op, key_id="k_1", tenant=TENANT)
@@ -221,7 +226,10 @@ def test_cli_provisions_and_migrates() -> None:
     assert not _allowed(CLI, "sign", **_sign(TENANT))
     for op in ("migration_offer", "migration_export", "migration_import", "rotate", "status"):
         assert _allowed(CLI, op, key_id="k_1", tenant=TENANT), op
-    for op in ("seal", "unseal", "oracle_fetch", "disable", "destroy", "randomness_fulfil"):
+    for op in (
+        *("seal", "unseal", "oracle_fetch", "disable", "destroy", "randomness_fulfil"),
+        *("compute_load", "compute_run"),
+    ):
         assert not _allowed(CLI, op, tenant=TENANT, label="secret-source:x"), op
 
 

@@ -326,6 +326,26 @@ def test_the_api_oracle_fetch_needs_the_key_for_an_enforcing_tenants_secrets_or_
         enclave.ops.authorize("api", "oracle_fetch", _offchain_fetch(key_id="k_1", key_tenant=A))
 
 
+def test_an_api_compute_run_with_an_enforcing_tenants_secrets_needs_its_key(enclave: Enclave) -> None:
+    """A function's code sees the secrets' values and its result goes back to the host: the API process
+    runs one with an enforcing tenant's secrets only with that tenant's key holding compute:write."""
+    admin = enclave.issue(A, [*ALL, "compute:write"])
+    enclave.enforce(A, admin)
+    signer = enclave.issue(A, ["keys:sign"], credential=admin)
+    runner = enclave.issue(A, ["compute:write"], credential=admin)
+    secret = [{"name": "token", "version": 1, "blob": b64encode(b"x" * 40)}]
+
+    def run(**extra: Any) -> Args:
+        return Args({"tenant": A, "function_id": "fn", "digest": "00" * 32, "input": "{}", **extra})
+
+    enclave.ops.authorize("api", "compute_run", run())  # no secret: nothing of the tenant is used
+    with pytest.raises(CredentialRequired, match="none was presented"):
+        enclave.ops.authorize("api", "compute_run", run(secrets=secret))
+    with pytest.raises(CredentialRequired, match="lacks the scope compute:write"):
+        enclave.ops.authorize("api", "compute_run", run(secrets=secret, credential=signer))
+    enclave.ops.authorize("api", "compute_run", run(secrets=secret, credential=runner))
+
+
 @pytest.mark.parametrize("client", [None, "legacy"])
 def test_a_single_token_enclave_refuses_to_switch_on(enclave: Enclave, client: str | None) -> None:
     admin = enclave.issue(A, ALL)

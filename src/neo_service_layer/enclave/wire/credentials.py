@@ -28,6 +28,7 @@ SECRETS_WRITE = "secrets:write"
 APIKEYS_ADMIN = "apikeys:admin"
 TENANTS_ADMIN = "tenants:admin"
 ORACLE_REQUEST = "oracle:request"
+COMPUTE_WRITE = "compute:write"
 
 #: the ``api`` client's operations an enforcing tenant's key must allow, and the scope each needs
 OPERATION_SCOPES: Mapping[str, str] = {

@@ -38,7 +38,6 @@ from neo_service_layer.enclave.wire.protocol import UnknownOp, key_info_from_wir
 from neo_service_layer.enclave.wire.randomness import RandomnessFacts, SignedRandomness
 from neo_service_layer.kernel.config import Settings
 from neo_service_layer.kernel.enclave_client.compute_calls import ComputeCalls
-from neo_service_layer.kernel.enclave_client.credentials import CredentialCalls
 from neo_service_layer.kernel.enclave_client.feed_rounds import FeedRoundCalls
 from neo_service_layer.kernel.enclave_client.native_oracle import NativeOracleCalls
 from neo_service_layer.kernel.enclave_client.oracle_wire import facts_args, oracle_response
@@ -55,7 +54,7 @@ from neo_service_layer.kernel.enclave_client.transport import EnclaveRequestReje
 from neo_service_layer.kernel.observability.tracing import traced
 
 
-class EnclaveClient(ComputeCalls, CredentialCalls, FeedRoundCalls, NativeOracleCalls, TransactionCalls):
+class EnclaveClient(ComputeCalls, FeedRoundCalls, NativeOracleCalls, TransactionCalls):
     """Async ``Enclave`` implementation over a Unix socket with a small connection pool."""
 
     def __init__(

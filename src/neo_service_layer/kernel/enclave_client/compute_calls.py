@@ -17,6 +17,7 @@ from neo_service_layer.enclave.wire.compute import ComputeFacts, ComputeRun
 from neo_service_layer.enclave.wire.encoding import b64decode, b64encode
 from neo_service_layer.enclave.wire.keys import ArtifactNotLoaded, KeyId, KeyNotLoaded, TenantId
 from neo_service_layer.enclave.wire.oracle import SealedSecret
+from neo_service_layer.kernel.enclave_client.credentials import CredentialCalls
 from neo_service_layer.kernel.enclave_client.ports import SealedRecordLoader
 from neo_service_layer.kernel.enclave_client.transport import EnclaveRequestRejected, EnclaveTransport
 from neo_service_layer.kernel.observability.tracing import traced
@@ -29,8 +30,9 @@ COMPILE_TIMEOUT_SECONDS = 300.0
 ArtifactSource = Callable[[], Awaitable[bytes]]
 
 
-class ComputeCalls:
-    """Mixed into ``EnclaveClient``: uses its transport, timeout and sealed-record loader."""
+class ComputeCalls(CredentialCalls):
+    """Mixed into ``EnclaveClient``: uses its transport, timeout, sealed-record loader, and the caller's
+    credential (an enforcing tenant's secrets reach a run only with one of its keys)."""
 
     _transport: EnclaveTransport
     _timeout: float
@@ -111,7 +113,7 @@ class ComputeCalls:
             for attempt in range(3):
                 try:
                     result = await self._transport.call(
-                        "compute_run", args, idempotent=False, timeout=timeout
+                        "compute_run", self._with_credential_args(args), idempotent=False, timeout=timeout
                     )
                     break
                 except ArtifactNotLoaded:

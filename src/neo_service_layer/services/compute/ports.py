@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from neo_service_layer.enclave.wire.compute import ComputeFacts, ComputeRun
+from neo_service_layer.enclave.wire.credentials import ApiKeyCredential
 from neo_service_layer.enclave.wire.oracle import SealedSecret
 from neo_service_layer.services.compute.rules import ComputeFunction, RunRecord
 
@@ -18,6 +19,10 @@ Builder = Callable[[str, str], Awaitable[bytes]]
 @runtime_checkable
 class ComputeEnclave(Protocol):
     """The enclave's compute operations (``EnclaveClient`` implements them)."""
+
+    def with_credential(self, credential: ApiKeyCredential | None) -> object:
+        """The same enclave sending the caller's API key (an enforcing tenant's secrets need it)."""
+        ...
 
     async def compute_load(self, data: bytes) -> str: ...
 

@@ -80,8 +80,10 @@ class ComputeFunctions:
         self._maxima = dict(maxima)
         self.observer = observer
 
-    def _compute_enclave(self) -> ComputeEnclave:
+    def _compute_enclave(self, who: Principal | None = None) -> ComputeEnclave:
         enclave = self._enclave()
+        if isinstance(enclave, ComputeEnclave) and who is not None:
+            enclave = enclave.with_credential(who.credential)  # an enforcing tenant's secrets need it
         if not isinstance(enclave, ComputeEnclave):
             raise DependencyUnavailable("this process's enclave client does not run functions")
         return enclave
@@ -151,7 +153,7 @@ class ComputeFunctions:
         if len(text.encode()) > MAX_INPUT_BYTES:
             raise InvalidInput(f"input above {MAX_INPUT_BYTES} bytes of JSON")
         key = await self._key()
-        outcome = await self._compute_enclave().compute_run(
+        outcome = await self._compute_enclave(who).compute_run(
             tenant=fn.tenant_id,
             function_id=fn.function_id,
             digest=fn.digest,
