@@ -10,7 +10,8 @@ token, never a wider list.
   the two enclave-composed answers its off-chain routes give, both bound to the off-chain facts only
   (``OFFCHAIN_MAGIC``, ``OFFCHAIN_CONTRACT``: never an answer to, a refusal of, or a preview of an
   on-chain request): ``oracle_fetch`` (the enclave fetches and signs what it fetched) and
-  ``randomness_fulfil``.
+  ``randomness_fulfil``. ``automation_grant``: the enclave reads a tenant job's contract call and seals
+  it as the only call the worker may have that tenant key sign (``job_signing.py``).
   ``unseal`` only of a tenant's remembered import-source configuration (label ``secret-source:``),
   never of a secret value (``secret:`` labels unseal only inside ``oracle_fetch``).
   For a tenant that switched on enclave-checked credentials, its key operations also need one of the
@@ -21,7 +22,8 @@ token, never a wider list.
   bytes it chose —
   ``create_key`` of platform keys, ``load_key``, ``destroy`` (the key destruction job: only keys their
   tenant disabled at least the grace period before, decided by the enclave), random, status.
-  It signs with no tenant key and unseals nothing itself.
+  It signs with no tenant key except through ``automation_sign``: a tenant job's transaction, only
+  the one call the tenant granted at the job's creation (``job_signing.py``); it unseals nothing itself.
 - ``cli`` — provisioning and key administration: platform keys (create, sign the deployment
   transactions raw), ``allow_contracts`` (register the deployed service contracts),
   ``sign_transaction``, ``rotate`` (``nsl keys rotate-due``), key migration, status. No seal or unseal.
@@ -162,6 +164,8 @@ ALLOWED: Mapping[str, Mapping[str, Check]] = {
         # POST /compute/functions (the enclave hashes and compiles what it is sent) and .../runs
         "compute_load": _allow,
         "compute_run": _offchain_compute_only,
+        # POST /automation/jobs with a contract call: the enclave reads the call and seals the grant
+        "automation_grant": _not_platform_tenant,
         # enclave-checked tenant credentials (``tenant_credentials.py``): issuing needs the tenant's key
         # once the tenant enforces, switching needs it always, revoking only makes things stricter
         "issue_api_key": _not_platform_tenant,
@@ -190,6 +194,8 @@ ALLOWED: Mapping[str, Mapping[str, Check]] = {
         # on-chain compute requests: the enclave runs the artefact it hashed itself and signs the answer
         "compute_load": _allow,
         "compute_run": _allow,
+        # tenant jobs calling a contract: only the call the tenant granted (``job_signing.py``)
+        "automation_sign": _not_platform_tenant,
     },
     CLI: {
         "status": _allow,

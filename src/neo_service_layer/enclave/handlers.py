@@ -18,6 +18,7 @@ from neo_service_layer.enclave.compute.pool import SandboxPool, worker_config
 from neo_service_layer.enclave.feeds import FeedRoundOp
 from neo_service_layer.enclave.fetch import Fetcher
 from neo_service_layer.enclave.fetch_guard import GuardPolicy
+from neo_service_layer.enclave.job_signing import JobSigning
 from neo_service_layer.enclave.keystore import KeyStore
 from neo_service_layer.enclave.migration import KeyMigration, MigrationPolicy, RecordToExport
 from neo_service_layer.enclave.native_oracle import NativeOracleRespondOp
@@ -114,6 +115,9 @@ class EnclaveOperations:
         transactions = transactions if transactions is not None else TransactionSigning(sealer, keys, None)
         self._ops["sign_transaction"] = transactions.sign_transaction
         self._ops["allow_contracts"] = transactions.allow_contracts
+        jobs = JobSigning(sealer, keys, transactions.advance, transactions.limits)
+        self._ops["automation_grant"] = jobs.grant
+        self._ops["automation_sign"] = jobs.sign
         # No fetcher given (tests, tools): the strict guard, public HTTPS only.
         fetcher = fetcher if fetcher is not None else Fetcher(GuardPolicy())
         self._async_ops: dict[str, Callable[[Args], Awaitable[Result]]] = {

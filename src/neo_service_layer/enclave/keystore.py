@@ -156,6 +156,10 @@ class KeyStore:
     def info(self, key_id: str, version: int | None = None) -> KeyInfo:
         return self._entry(key_id, version).info()
 
+    def purposes(self, key_id: str, version: int | None = None) -> frozenset[Purpose]:
+        """What the key's sealed policy allows it to be used for."""
+        return frozenset(self._entry(key_id, version).policy.purposes)
+
     def current_infos(self, key_ids: Sequence[str]) -> list[KeyInfo]:
         """Latest loaded version of each key id (for binding into attestation reports)."""
         return [self._entry(key_id, None).info() for key_id in key_ids]

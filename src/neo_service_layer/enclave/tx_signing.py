@@ -109,7 +109,7 @@ class TransactionSigning:
             sender=account_of(info.public_key),
             contracts=contracts,
             limits=self._limits,
-            height=self._advance(magic, height),
+            height=self.advance(magic, height),
         )
         digest = tx_hash(tx)
         (signature,) = self._keys.sign_for_operation(
@@ -125,6 +125,10 @@ class TransactionSigning:
 
     # state -----------------------------------------------------------------------------------------
 
+    @property
+    def limits(self) -> TxLimits:
+        return self._limits
+
     def registered(self, magic: int) -> dict[str, str]:
         """``{service: "0x<hash>"}`` registered for ``magic``."""
         return {s: hash_text(h) for s, h in sorted(self._contracts.get(magic, {}).items())}
@@ -133,7 +137,8 @@ class TransactionSigning:
         """The highest height the enclave was told for ``magic``."""
         return self._marks.get(magic)
 
-    def _advance(self, magic: int, height: int) -> int:
+    def advance(self, magic: int, height: int) -> int:
+        """The height mark of ``magic`` after being told ``height`` (it never goes down)."""
         mark = max(self._marks.get(magic, 0), height)
         self._marks[magic] = mark
         if mark >= self._saved_marks.get(magic, 0) + PERSIST_STEP:

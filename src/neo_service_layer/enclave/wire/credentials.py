@@ -29,6 +29,7 @@ APIKEYS_ADMIN = "apikeys:admin"
 TENANTS_ADMIN = "tenants:admin"
 ORACLE_REQUEST = "oracle:request"
 COMPUTE_WRITE = "compute:write"
+AUTOMATION_WRITE = "automation:write"
 
 #: the ``api`` client's operations an enforcing tenant's key must allow, and the scope each needs
 OPERATION_SCOPES: Mapping[str, str] = {
@@ -41,6 +42,7 @@ OPERATION_SCOPES: Mapping[str, str] = {
     "enable": KEYS_ADMIN,
     "destroy": KEYS_ADMIN,
     "unseal": SECRETS_WRITE,  # only a remembered import source reaches the api's unseal
+    "automation_grant": AUTOMATION_WRITE,  # a job calling a contract with one of the tenant's keys
 }
 
 MAX_SCOPES = 64

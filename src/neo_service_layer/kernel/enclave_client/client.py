@@ -39,6 +39,7 @@ from neo_service_layer.enclave.wire.randomness import RandomnessFacts, SignedRan
 from neo_service_layer.kernel.config import Settings
 from neo_service_layer.kernel.enclave_client.compute_calls import ComputeCalls
 from neo_service_layer.kernel.enclave_client.feed_rounds import FeedRoundCalls
+from neo_service_layer.kernel.enclave_client.job_calls import JobCalls
 from neo_service_layer.kernel.enclave_client.native_oracle import NativeOracleCalls
 from neo_service_layer.kernel.enclave_client.oracle_wire import facts_args, oracle_response
 from neo_service_layer.kernel.enclave_client.ports import (
@@ -54,7 +55,7 @@ from neo_service_layer.kernel.enclave_client.transport import EnclaveRequestReje
 from neo_service_layer.kernel.observability.tracing import traced
 
 
-class EnclaveClient(ComputeCalls, FeedRoundCalls, NativeOracleCalls, TransactionCalls):
+class EnclaveClient(ComputeCalls, FeedRoundCalls, JobCalls, NativeOracleCalls, TransactionCalls):
     """Async ``Enclave`` implementation over a Unix socket with a small connection pool."""
 
     def __init__(
