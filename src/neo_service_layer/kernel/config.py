@@ -197,6 +197,8 @@ class Settings(BaseSettings):
     #: unanswered request (both fixed at deploy, within the contracts' bounds 1..172800)
     neo_update_delay_blocks: int = Field(default=5760, ge=1, le=172_800)
     neo_refund_blocks: int = Field(default=5760, ge=1, le=172_800)
+    #: days a finished run (delivered, failed, skipped) of a tenant's automation job is kept
+    automation_job_run_retention_days: int = Field(default=30, ge=1, le=3650)
 
     # Oracle (web data for contracts) and price feeds
     #: script hashes (0x...) of the deployed oracle service and price feed contracts (local chain:

@@ -97,3 +97,17 @@ async def api(jobs_settings: Callable[..., Settings], clock: MovableClock) -> As
     app = create_app(jobs_settings(), clock=clock)
     async with app_client(app) as client:
         yield Api(app, client)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend_settings(request: pytest.FixtureRequest, jobs_settings: Callable[..., Settings]) -> Settings:
+    if request.param == "postgres":
+        return jobs_settings(database_url=request.getfixturevalue("postgres_url"), db_app_role="nsl_app")
+    return jobs_settings()
+
+
+@pytest.fixture
+async def backend(backend_settings: Settings, clock: MovableClock) -> AsyncIterator[tuple[Api, Settings]]:
+    app = create_app(backend_settings, clock=clock)
+    async with app_client(app) as client:
+        yield Api(app, client), backend_settings

@@ -37,7 +37,7 @@ async def test_create_read_pause_resume_delete(api: Api, tmp_path: Path) -> None
     assert secret.startswith("whsec_")
     assert len(secret) > 40
     assert job["state"] == "active"
-    assert job["trigger"] == {"cron": None, "everySeconds": 60}
+    assert job["trigger"] == {"cron": None, "everySeconds": 60, "event": None, "condition": None}
     assert job["action"]["webhook"]["data"] == {"report": "daily", "n": 3}
     assert job["nextDueTime"] is not None
     path = f"/{job['jobId']}"

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeAlias
 
+from neo_service_layer.enclave.wire.automation import JobGrant
 from neo_service_layer.enclave.wire.credentials import ApiKeyCredential
 from neo_service_layer.enclave.wire.feeds import FeedRound, FeedRoundFacts, FeedSources
 from neo_service_layer.enclave.wire.keys import (
@@ -202,6 +203,34 @@ class Enclave(Protocol):
         ``network_magic``; ``height`` is the chain height the caller sees. The enclave parses it and
         refuses (``PolicyDenied``) anything but the services' own calls on registered contracts, with
         bounded fees and ``validUntilBlock`` (``enclave/tx_rules.py``)."""
+        ...
+
+    async def automation_grant(
+        self,
+        *,
+        tenant: TenantId,
+        job_id: str,
+        key_id: KeyId,
+        network_magic: int,
+        script: bytes,
+        max_system_fee: int,
+    ) -> JobGrant:
+        """The enclave's reading of a tenant job's one contract call, sealed as the only call the job's
+        key (the tenant's, purpose ``automation``) signs for it (``enclave/job_signing.py``)."""
+        ...
+
+    async def automation_sign(
+        self,
+        *,
+        tenant: TenantId,
+        job_id: str,
+        key_id: KeyId,
+        grant: bytes,
+        transaction: bytes,
+        network_magic: int,
+        height: int,
+    ) -> bytes:
+        """The job key's signature of ``transaction`` if it is the granted call within the grant's bounds."""
         ...
 
     async def allow_contracts(self, network_magic: int, contracts: Mapping[str, str]) -> dict[str, str]:

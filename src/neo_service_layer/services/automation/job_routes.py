@@ -1,12 +1,14 @@
 """``/api/v1/automation/jobs``: a tenant's jobs, each calling an HTTPS webhook (HMAC-signed, behind the
-SSRF guard) on a cron or interval trigger, with its latest runs and why a run did not happen.
+SSRF guard) or a contract method with one of the tenant's keys (signed in the enclave, only the call
+granted at creation), on a cron, interval, event or condition trigger (block triggers and contract
+calls need a Neo network), with its latest runs, counts per status and why a run did not happen.
 
 The webhook secret is in the answer to the creation only; the platform keeps it sealed."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
@@ -16,12 +18,34 @@ from neo_service_layer.kernel.container import Container
 from neo_service_layer.kernel.http.encoding import Strict
 from neo_service_layer.kernel.http.security import Meta, require_scope
 from neo_service_layer.kernel.identity.rules.access import Principal
+from neo_service_layer.services.automation.job_action_models import (
+    ActionIn,
+    ActionOut,
+    Scalar,
+    action_in,
+    action_out,
+)
 from neo_service_layer.services.automation.parts import AutomationParts
 from neo_service_layer.services.automation.ports import Job, JobRun
 from neo_service_layer.services.automation.rules.cron import MAX_CRON_LENGTH
+from neo_service_layer.services.automation.rules.job_triggers import (
+    MAX_ARGS,
+    MAX_JOB_NAME,
+    MAX_SAFE_INT,
+    MAX_SCALAR,
+    EventFilter,
+    JobCondition,
+    JobEvent,
+)
 from neo_service_layer.services.automation.rules.jobs import JobTrigger
 from neo_service_layer.services.automation.rules.schedule import CatchUp
-from neo_service_layer.services.automation.rules.triggers import MAX_INTERVAL_SECONDS, MIN_INTERVAL_SECONDS
+from neo_service_layer.services.automation.rules.triggers import (
+    MAX_FILTER_INDEX,
+    MAX_FILTERS,
+    MAX_INTERVAL_BLOCKS,
+    MAX_INTERVAL_SECONDS,
+    MIN_INTERVAL_SECONDS,
+)
 from neo_service_layer.services.automation.scopes import AUTOMATION_READ, AUTOMATION_WRITE
 from neo_service_layer.services.automation.use_cases.scheduler import SERVICE
 from neo_service_layer.services.automation.use_cases.tenant_jobs import JobStatus, TenantJobs
@@ -32,8 +56,6 @@ Reader = Annotated[Principal, Depends(require_scope(AUTOMATION_READ))]
 Writer = Annotated[Principal, Depends(require_scope(AUTOMATION_WRITE))]
 JOB_ID_PATTERN = "^job_[0-9a-f]{24}$"
 JobId = Annotated[str, PathParam(pattern=JOB_ID_PATTERN)]
-
-Scalar = Annotated[str, Field(max_length=256)] | Annotated[int, Field(ge=-(2**53), le=2**53)] | bool | None
 
 
 class CronIn(Strict):
@@ -46,53 +68,76 @@ class IntervalIn(Strict):
     everySeconds: Annotated[int, Field(ge=MIN_INTERVAL_SECONDS, le=MAX_INTERVAL_SECONDS)]  # noqa: N815
 
 
-class WebhookIn(Strict):
-    #: the schema states https only; the oracle's ``NSL_ORACLE_ALLOW_HTTP`` (an operator's allowance,
-    #: off in production) lets the SSRF guard accept http too, so the pattern is not enforced here
-    url: Annotated[
-        str,
-        Field(min_length=9, max_length=2048, json_schema_extra={"pattern": "^https://"}),
-    ]
-    data: Annotated[
-        dict[Annotated[str, Field(min_length=1, max_length=64)], Scalar] | None,
-        Field(max_length=32, description="sent as the body's `data`"),
-    ] = None
+ContractHash = Annotated[str, Field(pattern="^0x[0-9a-fA-F]{40}$", description="script hash, 0x + 40 hex")]
+FilterValue = (
+    Annotated[str, Field(max_length=MAX_SCALAR)]
+    | Annotated[int, Field(ge=-MAX_SAFE_INT, le=MAX_SAFE_INT)]
+    | bool
+)
 
 
-class ActionIn(Strict):
-    webhook: WebhookIn
+class FilterIn(Strict):
+    index: Annotated[int, Field(ge=0, le=MAX_FILTER_INDEX, description="the event argument's position")]
+    value: Annotated[FilterValue, Field(description="equal in Neo's encoding: int, bool, or a UTF-8 string")]
+
+
+class EventSpecIn(Strict):
+    contract: ContractHash
+    name: Annotated[str, Field(min_length=1, max_length=MAX_JOB_NAME, pattern="^[ -~]+$")]
+    filters: Annotated[list[FilterIn], Field(max_length=MAX_FILTERS)] = Field(default_factory=list)
+
+
+class EventIn(Strict):
+    event: EventSpecIn
+
+
+class ConditionSpecIn(Strict):
+    contract: ContractHash
+    method: Annotated[str, Field(min_length=1, max_length=MAX_JOB_NAME, pattern="^[A-Za-z_][A-Za-z0-9_]*$")]
+    args: Annotated[list[Scalar], Field(max_length=MAX_ARGS)] = Field(default_factory=list)
+    everyBlocks: Annotated[int, Field(ge=1, le=MAX_INTERVAL_BLOCKS)]  # noqa: N815
+
+
+class ConditionIn(Strict):
+    condition: ConditionSpecIn
 
 
 class JobIn(Strict):
     name: Annotated[str, Field(min_length=1, max_length=100, pattern="^[A-Za-z0-9 _.:@/-]+$")]
-    trigger: CronIn | IntervalIn
+    trigger: CronIn | IntervalIn | EventIn | ConditionIn
     action: ActionIn
     catchUp: Literal["latest", "all"] = "latest"  # noqa: N815
 
 
-class WebhookOut(BaseModel):
-    url: str
-    data: dict[str, Scalar] | None
-
-
-class ActionOut(BaseModel):
-    webhook: WebhookOut
+class CallOut(BaseModel):
+    transaction: str
+    block: int | None
+    gasUsed: int | None  # noqa: N815
 
 
 class TriggerOut(BaseModel):
     cron: str | None = None
     everySeconds: int | None = None  # noqa: N815
+    event: dict[str, Any] | None = None
+    condition: dict[str, Any] | None = None
 
 
 class RunOut(BaseModel):
     occurrence: int
-    scheduledAt: datetime  # noqa: N815
-    status: Literal["running", "retrying", "delivered", "failed", "skipped"]
+    #: a time trigger's due time (``None`` for a block trigger's run: see ``block``)
+    scheduledAt: datetime | None  # noqa: N815
+    status: Literal["pending", "running", "sent", "retrying", "delivered", "failed", "skipped"]
     attempts: int
     httpStatus: int | None  # noqa: N815
     reason: str | None
     retryAt: datetime | None  # noqa: N815
     finishedAt: datetime | None  # noqa: N815
+    #: a block trigger's run: the notification's (or the checked) block and the notification's transaction
+    block: int | None = None
+    txHash: str | None = None  # noqa: N815
+    #: a contract call's run: its transaction (recorded before it is sent), and once in a block, where
+    #: and the GAS it burnt
+    call: CallOut | None = None
 
 
 class JobOut(BaseModel):
@@ -104,13 +149,18 @@ class JobOut(BaseModel):
     catchUp: str  # noqa: N815
     createdAt: datetime  # noqa: N815
     nextDueTime: datetime | None  # noqa: N815
+    #: a condition's next checked height; the block scanner's cursor (blocks up to it are read)
+    nextDueBlock: int | None = None  # noqa: N815
+    scannedBlock: int | None = None  # noqa: N815
     runs: list[RunOut] | None = None
+    #: runs per status (with one job)
+    counts: dict[str, int] | None = None
 
 
 class JobCreated(BaseModel):
     job: JobOut
-    #: HMAC-SHA256 key of the webhook's ``X-NSL-Signature``; shown this once
-    webhookSecret: str  # noqa: N815
+    #: a webhook's HMAC-SHA256 key of ``X-NSL-Signature``, shown this once (``None`` for a contract call)
+    webhookSecret: str | None  # noqa: N815
 
 
 class JobList(BaseModel):
@@ -131,13 +181,18 @@ def _time(seconds: int | None) -> datetime | None:
 def _run(r: JobRun) -> RunOut:
     return RunOut(
         occurrence=r.occurrence,
-        scheduledAt=datetime.fromtimestamp(r.occurrence, UTC),
+        scheduledAt=_time(r.occurrence) if r.block is None else None,
         status=r.status.value,
         attempts=r.attempts,
         httpStatus=r.http_status,
         reason=r.reason,
         retryAt=_time(r.retry_at),
         finishedAt=r.finished_at,
+        block=r.block,
+        txHash=r.tx_hash,
+        call=CallOut(transaction=r.call_tx_hash, block=r.call_block, gasUsed=r.call_gas)
+        if r.call_tx_hash is not None
+        else None,
     )
 
 
@@ -146,8 +201,8 @@ def _out(job: Job, next_due: int | None, runs: list[JobRun] | None) -> JobOut:
         jobId=job.job_id,
         name=job.name,
         state=job.state.value,
-        trigger=TriggerOut(cron=job.trigger.cron, everySeconds=job.trigger.every_seconds),
-        action=ActionOut(webhook=WebhookOut(url=job.url, data=job.data)),
+        trigger=_trigger_out(job.trigger),
+        action=action_out(job.action),
         catchUp=job.catch_up.value,
         createdAt=job.created_at,
         nextDueTime=_time(next_due),
@@ -156,27 +211,51 @@ def _out(job: Job, next_due: int | None, runs: list[JobRun] | None) -> JobOut:
 
 
 def _status(s: JobStatus) -> JobOut:
-    return _out(s.job, s.next_due, s.runs)
+    out = _out(s.job, s.next_due, s.runs)
+    out.nextDueBlock, out.scannedBlock = s.next_due_block, s.scanned_block
+    out.counts = s.counts if s.runs is not None and s.counts else None
+    return out
+
+
+def _trigger_out(trigger: JobTrigger) -> TriggerOut:
+    event, condition = trigger.event, trigger.condition
+    return TriggerOut(
+        cron=trigger.cron,
+        everySeconds=trigger.every_seconds,
+        event=event.as_dict() if event is not None else None,
+        condition=condition.as_dict() if condition is not None else None,
+    )
+
+
+def _trigger(given: CronIn | IntervalIn | EventIn | ConditionIn) -> JobTrigger:
+    if isinstance(given, CronIn):
+        return JobTrigger(cron=given.cron)
+    if isinstance(given, IntervalIn):
+        return JobTrigger(every_seconds=given.everySeconds)
+    if isinstance(given, EventIn):
+        spec = given.event
+        filters = tuple(EventFilter(f.index, f.value) for f in spec.filters)
+        return JobTrigger(event=JobEvent(spec.contract, spec.name, filters))
+    check = given.condition
+    return JobTrigger(
+        condition=JobCondition(check.contract, check.method, check.everyBlocks, tuple(check.args))
+    )
 
 
 @router.post(
     "",
     status_code=201,
-    summary="Create a job calling a webhook on a cron or interval trigger (its secret is shown once)",
+    summary="Create a job calling a webhook (its secret is shown once) or a contract with a tenant key, on a"
+    " cron, interval, event or condition trigger",
 )
 async def create_job(body: JobIn, principal: Writer, request: Request, meta: Meta) -> JobCreated:
-    trigger = (
-        JobTrigger(cron=body.trigger.cron)
-        if isinstance(body.trigger, CronIn)
-        else JobTrigger(every_seconds=body.trigger.everySeconds)
-    )
+    trigger = _trigger(body.trigger)
     job, secret = await _jobs(request).create(
         principal,
         meta,
         name=body.name,
         trigger=trigger,
-        url=body.action.webhook.url,
-        data=body.action.webhook.data,
+        action=action_in(body.action),
         catch_up=CatchUp(body.catchUp),
     )
     return JobCreated(job=_status(job), webhookSecret=secret)

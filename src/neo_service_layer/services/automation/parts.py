@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from neo_service_layer.kernel.chain.parts import ChainKernel, on_chain
-from neo_service_layer.services.automation.adapters.metrics import AutomationMetrics
+from neo_service_layer.services.automation.adapters.metrics import AutomationMetrics, JobMetrics
 from neo_service_layer.services.automation.adapters.upkeep_store import SqlUpkeepStore
 from neo_service_layer.services.automation.use_cases.tenant_jobs import TenantJobs
 
@@ -24,6 +24,8 @@ class AutomationParts:
     metrics: AutomationMetrics | None
     #: tenants' webhook jobs over the API (``job_routes``)
     jobs: TenantJobs
+    #: tenant-job runs by kind and outcome (every process; counted where the jobs run)
+    job_metrics: JobMetrics | None = None
 
     @property
     def contract(self) -> str | None:

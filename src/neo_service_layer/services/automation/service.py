@@ -5,7 +5,9 @@ matching events, conditions); the fulfiller performs each occurrence once throug
 checks the occurrence, the balance and the gas limit itself. ``GET /api/v1/automation/upkeeps`` shows
 each upkeep's state, next due time, balance and why a run did not happen. Locally, ``nsl chain up``
 deploys the contract. Tenants' own jobs (``/api/v1/automation/jobs``: a signed webhook on a cron or
-interval trigger) need no chain: the worker's ``automation-tenant-jobs`` job fires them.
+interval trigger) need no chain: the worker's ``automation-tenant-jobs`` job fires them; with a network,
+``automation-job-blocks`` records the runs of event and condition jobs from each new block;
+``automation-job-cleanup`` deletes finished runs past the retention.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from neo_service_layer.kernel.chain.adapters.provisioning import ChainHooks, ProvisionContext, ServiceContract
-from neo_service_layer.kernel.chain.jobs import watch_jobs
+from neo_service_layer.kernel.chain.jobs import Quiet, watch_jobs
+from neo_service_layer.kernel.chain.ports.chain import ChainUnavailable
 from neo_service_layer.kernel.container import Container
 from neo_service_layer.kernel.identity.adapters.secret_box import AesGcmBox, resolve_kek
 from neo_service_layer.kernel.identity.rules.access import ScopeGrant
@@ -26,15 +29,21 @@ from neo_service_layer.kernel.observability.logs import get_logger
 from neo_service_layer.kernel.service_descriptor import ServiceDescriptor
 from neo_service_layer.kernel.worker.jobs import PeriodicJob, worker_identity
 from neo_service_layer.services.automation import job_routes, routes
+from neo_service_layer.services.automation.adapters.job_block_store import SqlJobBlockStore, SqlJobRunJanitor
+from neo_service_layer.services.automation.adapters.job_call_store import SqlJobCallStore
+from neo_service_layer.services.automation.adapters.job_chain import EnclaveJobChains
 from neo_service_layer.services.automation.adapters.job_store import SqlJobStore
-from neo_service_layer.services.automation.adapters.metrics import AutomationMetrics
+from neo_service_layer.services.automation.adapters.metrics import AutomationMetrics, JobMetrics
 from neo_service_layer.services.automation.adapters.payloads import RunPayloads
 from neo_service_layer.services.automation.adapters.upkeep_store import SqlUpkeepStore
 from neo_service_layer.services.automation.adapters.webhooks import GuardedWebhooks
 from neo_service_layer.services.automation.parts import CONTRACT, AutomationParts
 from neo_service_layer.services.automation.scopes import AUTOMATION_READ, AUTOMATION_WRITE
 from neo_service_layer.services.automation.use_cases.fulfiller import AutomationFulfiller
-from neo_service_layer.services.automation.use_cases.job_runner import JobRunner
+from neo_service_layer.services.automation.use_cases.job_blocks import JobBlockScanner
+from neo_service_layer.services.automation.use_cases.job_calls import ContractCaller
+from neo_service_layer.services.automation.use_cases.job_cleanup import JobRunCleanup
+from neo_service_layer.services.automation.use_cases.job_runner import CallParts, JobRunner
 from neo_service_layer.services.automation.use_cases.scheduler import SERVICE as NAME
 from neo_service_layer.services.automation.use_cases.scheduler import AutomationScheduler
 from neo_service_layer.services.automation.use_cases.tenant_jobs import TenantJobs
@@ -43,8 +52,9 @@ from neo_service_layer.services.secrets.api import SourceUrlPolicy
 log = get_logger("nsl.automation")
 
 
-#: how often the worker looks for tenant jobs that are due
+#: how often the worker looks for tenant jobs that are due, and deletes old runs
 TENANT_JOBS_EVERY = timedelta(seconds=1)
+JOB_CLEANUP_EVERY = timedelta(minutes=10)
 
 
 def _webhooks(container: Container) -> GuardedWebhooks:
@@ -58,15 +68,83 @@ async def open_automation(container: Container) -> AsyncIterator[AutomationParts
     metrics = AutomationMetrics(container.registry) if container.chain is not None else None
     box = AesGcmBox(resolve_kek(container.settings))
     store = SqlJobStore(container.engine)
-    jobs = TenantJobs(store, box, _webhooks(container), container.clock, container.iam.audit_log)
-    yield AutomationParts(container.chain, SqlUpkeepStore(container.engine), metrics, jobs=jobs)
+    heights = container.chain.chain if container.chain is not None else None
+    jobs = TenantJobs(
+        store,
+        box,
+        _webhooks(container),
+        container.clock,
+        container.iam.audit_log,
+        chain=heights,
+        grants=_job_chains(container),
+    )
+    yield AutomationParts(
+        container.chain,
+        SqlUpkeepStore(container.engine),
+        metrics,
+        jobs=jobs,
+        job_metrics=JobMetrics(container.registry),
+    )
+
+
+def _job_chains(container: Container) -> EnclaveJobChains | None:
+    """Tenant jobs' contract calls on the configured Neo network (``None``: no network, none made)."""
+    chain = container.chain
+    if chain is None:
+        return None
+    return EnclaveJobChains(chain.chain.pool, chain.chain.magic, chain.enclave)
 
 
 def tenant_job_runner(container: Container) -> JobRunner:
-    """The worker's runner of tenant jobs (webhooks under the job's sealed secret)."""
+    """The worker's runner of tenant jobs (webhooks under the job's sealed secret, contract calls signed
+    in the enclave within the job's grant)."""
     box = AesGcmBox(resolve_kek(container.settings))
     store = SqlJobStore(container.engine)
-    return JobRunner(store, box, _webhooks(container), container.clock, worker_id=worker_identity())
+    observer = container.parts_of(NAME, AutomationParts).job_metrics
+    chains = _job_chains(container)
+    calls = (
+        CallParts(ContractCaller(chains, container.clock), SqlJobCallStore(container.engine))
+        if chains is not None
+        else None
+    )
+    return JobRunner(
+        store,
+        box,
+        _webhooks(container),
+        container.clock,
+        worker_id=worker_identity(),
+        observer=observer,
+        calls=calls,
+    )
+
+
+def tenant_job_extras(container: Container) -> list[PeriodicJob]:
+    """The clean-up of old runs; and, with a Neo network, the block scanner of event and condition jobs."""
+    cleanup = JobRunCleanup(
+        SqlJobRunJanitor(container.engine),
+        container.clock,
+        retention_days=container.settings.automation_job_run_retention_days,
+    )
+
+    async def clean() -> None:
+        await cleanup.run_once()
+
+    extras = [PeriodicJob("automation-job-cleanup", JOB_CLEANUP_EVERY, clean)]
+    parts = container.parts_of(NAME, AutomationParts)
+    chain = container.chain
+    if chain is None or parts.job_metrics is None:
+        return extras
+    blocks = SqlJobBlockStore(container.engine)
+    scanner = JobBlockScanner(chain.chain, blocks, container.clock, parts.job_metrics)
+    quiet = Quiet("automation-job-blocks")
+
+    async def scan() -> None:
+        try:
+            await scanner.poll()
+        except ChainUnavailable as exc:
+            quiet.unavailable(exc)
+
+    return [*extras, PeriodicJob("automation-job-blocks", timedelta(seconds=chain.poll_interval), scan)]
 
 
 def automation_jobs(container: Container) -> Sequence[PeriodicJob]:
@@ -78,12 +156,13 @@ def automation_jobs(container: Container) -> Sequence[PeriodicJob]:
         await runner.run_once()
 
     tenant_jobs = PeriodicJob("automation-tenant-jobs", TENANT_JOBS_EVERY, run_tenant_jobs)
+    extras = tenant_job_extras(container)
     parts = container.parts_of(NAME, AutomationParts)
     chain, contract = parts.chain, parts.contract
     metrics = parts.metrics
     if chain is None or contract is None or chain.sender is None or metrics is None:
         log.warning("automation contract or sender missing: upkeeps are not served (tenant jobs are)")
-        return [tenant_jobs]
+        return [tenant_jobs, *extras]
     store = chain.requests(RunPayloads())
     scheduler = AutomationScheduler(
         chain.chain,
@@ -106,7 +185,7 @@ def automation_jobs(container: Container) -> Sequence[PeriodicJob]:
         worker_id=worker_identity(),
         lease_seconds=chain.settings.neo_lease_seconds,
     )
-    return [tenant_jobs, *watch_jobs(chain, NAME, scheduler, fulfiller)]
+    return [tenant_jobs, *extras, *watch_jobs(chain, NAME, scheduler, fulfiller)]
 
 
 def deploy_args(context: ProvisionContext) -> Sequence[Any]:

@@ -250,7 +250,13 @@ class NeoChain:
             return TransactionState(None)  # unknown to the node: not included (yet)
         log = await self.pool.call(lambda ep: ep.post("getapplicationlog", [tx_hash]))
         execution = (log.get("executions") or [{}])[0]
-        return TransactionState(height, execution.get("vmstate") == "HALT", execution.get("exception"))
+        gas = execution.get("gasconsumed")
+        return TransactionState(
+            height,
+            execution.get("vmstate") == "HALT",
+            execution.get("exception"),
+            int(gas) if gas is not None else None,
+        )
 
     async def gas_balance(self, account: str | None = None) -> int:
         who = uint160(account) if account else self._account.script_hash

@@ -115,6 +115,8 @@ class TransactionState:
     block: int | None
     halted: bool | None = None
     exception: str | None = None
+    #: GAS fractions the execution burnt, when the node tells it
+    gas_consumed: int | None = None
 
 
 class Chain(Protocol):

@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, delete, insert, or_, select, text, update
+from sqlalchemy import and_, case, delete, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from neo_service_layer.kernel.chain.adapters.sql_support import insert_ignore
@@ -24,24 +24,26 @@ from neo_service_layer.kernel.db.timestamps import utc, utc_required
 from neo_service_layer.services.automation.adapters.job_tables import (
     automation_job_index,
     automation_job_runs,
+    automation_job_scan,
     automation_jobs,
 )
-from neo_service_layer.services.automation.ports import Job, JobRun
+from neo_service_layer.services.automation.ports import Job, JobRun, RunExtra
+from neo_service_layer.services.automation.rules.job_actions import action_from_dict
 from neo_service_layer.services.automation.rules.jobs import JobState, JobTrigger, Outcome, RunStatus
 from neo_service_layer.services.automation.rules.schedule import CatchUp
 
 J, R, X = automation_jobs, automation_job_runs, automation_job_index
+#: runs claimed again once their ``retry_at`` came
+_DUE_AT_RETRY = (RunStatus.RETRYING.value, RunStatus.PENDING.value, RunStatus.SENT.value)
 
 
 def _job(row: Any) -> Job:
-    action = json.loads(row.action)["webhook"]
     return Job(
         job_id=row.job_id,
         tenant_id=row.tenant_id,
         name=row.name,
         trigger=JobTrigger.from_dict(json.loads(row.trigger)),
-        url=action["url"],
-        data=action.get("data"),
+        action=action_from_dict(json.loads(row.action)),
         catch_up=CatchUp(row.catch_up),
         state=JobState(row.state),
         anchor=int(row.anchor),
@@ -58,17 +60,31 @@ def _run(row: Any) -> JobRun:
         reason=row.reason,
         retry_at=row.retry_at,
         finished_at=utc(row.finished_at) if row.finished_at is not None else None,
+        block=row.block,
+        tx_hash=row.tx_hash,
+        call_tx_hash=row.call_tx_hash,
+        call_block=row.call_block,
+        call_gas=row.call_gas,
     )
+
+
+async def wake_by(conn: AsyncConnection, job_id: str, when: int) -> None:
+    """Have a worker look at the job by ``when`` (an earlier wake time stays)."""
+    earlier = case((X.c.wake_at.is_(None), when), (X.c.wake_at > when, when), else_=X.c.wake_at)
+    await conn.execute(update(X).where(X.c.job_id == job_id).values(wake_at=earlier))
 
 
 class _Locked:
     """Implements ``ports.LockedJob`` on the connection of the transaction holding the index row."""
 
-    def __init__(self, conn: AsyncConnection, job: Job, scanned: int, secret_sealed: bytes) -> None:
+    def __init__(
+        self, conn: AsyncConnection, job: Job, scanned: int, secret_sealed: bytes, grant_sealed: bytes | None
+    ) -> None:
         self._conn = conn
         self.job = job
         self.scanned = scanned
         self.secret_sealed = secret_sealed
+        self.grant_sealed = grant_sealed
 
     async def insert_runs(
         self,
@@ -104,7 +120,7 @@ class _Locked:
     async def reclaim(self, now: int, worker: str, lease_until: int) -> list[tuple[int, int]]:
         due_again = or_(
             and_(R.c.status == RunStatus.RUNNING.value, R.c.lease_until < now),
-            and_(R.c.status == RunStatus.RETRYING.value, R.c.retry_at <= now),
+            and_(R.c.status.in_(_DUE_AT_RETRY), R.c.retry_at <= now),
         )
         rows = (await self._conn.execute(select(R.c.occurrence).where(self._mine(), due_again))).all()
         claimed = []
@@ -117,7 +133,8 @@ class _Locked:
                     worker=worker,
                     lease_until=lease_until,
                     retry_at=None,
-                    attempts=R.c.attempts + 1,
+                    # a look at a sent transaction is not a new attempt
+                    attempts=R.c.attempts + case((R.c.status == RunStatus.SENT.value, 0), else_=1),
                 )
                 .returning(R.c.attempts)
             )
@@ -134,10 +151,9 @@ class _Locked:
         )
 
     async def pending_wake(self) -> int | None:
-        when = case((R.c.status == RunStatus.RETRYING.value, R.c.retry_at), else_=R.c.lease_until)
-        query = select(when).where(
-            self._mine(), R.c.status.in_((RunStatus.RUNNING.value, RunStatus.RETRYING.value))
-        )
+        when = case((R.c.status == RunStatus.RUNNING.value, R.c.lease_until), else_=R.c.retry_at)
+        unfinished = (RunStatus.RUNNING.value, *_DUE_AT_RETRY)
+        query = select(when).where(self._mine(), R.c.status.in_(unfinished))
         times = [int(t) for (t,) in (await self._conn.execute(query)).all() if t is not None]
         return min(times, default=None)
 
@@ -148,6 +164,19 @@ class _Locked:
             .values(state=state.value, scanned=scanned, wake_at=wake_at)
         )
         await self._conn.execute(update(J).where(J.c.job_id == self.job.job_id).values(state=state.value))
+
+    async def extras(self, occurrences: Sequence[int]) -> dict[int, RunExtra]:
+        if not occurrences or not self.job.trigger.on_blocks:
+            return {}
+        query = select(R.c.occurrence, R.c.due_at, R.c.payload).where(
+            self._mine(), R.c.occurrence.in_(list(occurrences)), R.c.payload.is_not(None)
+        )
+        rows = (await self._conn.execute(query)).all()
+        return {int(r.occurrence): RunExtra(int(r.due_at or 0), json.loads(r.payload)) for r in rows}
+
+    async def restart_blocks(self, since_block: int) -> None:
+        mine = X.c.job_id == self.job.job_id
+        await self._conn.execute(update(X).where(mine).values(since_block=since_block))
 
 
 class SqlJobStore:
@@ -160,8 +189,9 @@ class SqlJobStore:
         if self._engine.dialect.name == "postgresql":
             await conn.execute(text("SELECT set_config('app.tenant_id', :t, true)"), {"t": tenant_id})
 
-    async def add(self, job: Job, secret_sealed: bytes, wake_at: int | None) -> None:
-        action = {"url": job.url, **({"data": job.data} if job.data is not None else {})}
+    async def add(
+        self, job: Job, secret_sealed: bytes, wake_at: int | None, grant_sealed: bytes | None = None
+    ) -> None:
         async with self._engine.begin() as conn:
             await self._scope(conn, job.tenant_id)
             await conn.execute(
@@ -170,11 +200,12 @@ class SqlJobStore:
                     tenant_id=job.tenant_id,
                     name=job.name,
                     trigger=json.dumps(job.trigger.as_dict()),
-                    action=json.dumps({"webhook": action}),
+                    action=json.dumps(job.action.as_dict()),
                     catch_up=job.catch_up.value,
                     state=job.state.value,
                     anchor=job.anchor,
                     secret_sealed=secret_sealed,
+                    grant_sealed=grant_sealed,
                     created_at=job.created_at,
                 )
             )
@@ -185,6 +216,8 @@ class SqlJobStore:
                     state=job.state.value,
                     scanned=job.anchor,
                     wake_at=wake_at,
+                    watch=job.trigger.kind if job.trigger.on_blocks else None,
+                    since_block=job.anchor if job.trigger.on_blocks else None,
                 )
             )
 
@@ -255,7 +288,8 @@ class SqlJobStore:
             if index is None or row is None:
                 yield None
                 return
-            yield _Locked(conn, _job(row), int(index.scanned), bytes(row.secret_sealed))
+            grant = bytes(row.grant_sealed) if row.grant_sealed is not None else None
+            yield _Locked(conn, _job(row), int(index.scanned), bytes(row.secret_sealed), grant)
 
     async def wakeful(self, now: int, limit: int) -> list[tuple[str, str]]:
         query = (
@@ -298,9 +332,25 @@ class SqlJobStore:
                 )
             )
             if result.rowcount and outcome.retry_at is not None:
-                retry = outcome.retry_at
-                earlier = case(
-                    (X.c.wake_at.is_(None), retry), (X.c.wake_at > retry, retry), else_=X.c.wake_at
-                )
-                await conn.execute(update(X).where(X.c.job_id == job_id).values(wake_at=earlier))
+                await wake_by(conn, job_id, outcome.retry_at)
         return bool(result.rowcount)
+
+    async def run_counts(self, tenant_id: str, job_id: str) -> dict[str, int]:
+        query = (
+            select(R.c.status, func.count())
+            .where(R.c.tenant_id == tenant_id, R.c.job_id == job_id)
+            .group_by(R.c.status)
+        )
+        async with self._engine.begin() as conn:
+            await self._scope(conn, tenant_id)
+            return {str(status): int(n) for status, n in (await conn.execute(query)).all()}
+
+    async def scanned_block(self) -> int | None:
+        async with self._engine.connect() as conn:
+            scan = automation_job_scan.c
+            block = (await conn.execute(select(scan.block).where(scan.name == SCAN))).scalar()
+        return int(block) if block is not None else None
+
+
+#: the name of the block scanner's cursor row
+SCAN = "tenant-jobs"

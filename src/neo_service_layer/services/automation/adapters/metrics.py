@@ -1,4 +1,4 @@
-"""Prometheus metrics of the automation service (``ports.AutomationObserver``)."""
+"""Prometheus metrics of the automation service (``ports.AutomationObserver``, ``ports.JobObserver``)."""
 
 from __future__ import annotations
 
@@ -43,3 +43,35 @@ class AutomationMetrics:
                 self._runs_left.remove(str(upkeep_id))
             return
         self._runs_left.labels(str(upkeep_id)).set(runs)
+
+
+#: seconds from a tenant job's occurrence being due to its delivery
+JOB_LATENCY_BUCKETS = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900)
+
+
+class JobMetrics:
+    """Tenant-job runs (``ports.JobObserver``): by action kind and outcome, never by job or tenant
+    (the status API counts per job)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._runs = Counter(
+            "nsl_automation_job_runs_total",
+            "Tenant-job run attempts and skips by action kind: delivered, retrying, failed, skipped (with the"
+            " reason: missed, condition_false, check_faulted).",
+            ["kind", "outcome", "reason"],
+            registry=registry,
+        )
+        self._latency = Histogram(
+            "nsl_automation_job_delivery_seconds",
+            "Seconds from a tenant job's occurrence being due (its time, or when the block scanner recorded"
+            " it) to its delivery.",
+            ["kind"],
+            buckets=JOB_LATENCY_BUCKETS,
+            registry=registry,
+        )
+
+    def run(self, kind: str, outcome: str, reason: str = "", count: int = 1) -> None:
+        self._runs.labels(kind, outcome, reason).inc(count)
+
+    def latency(self, kind: str, seconds: float) -> None:
+        self._latency.labels(kind).observe(max(0.0, seconds))

@@ -6,21 +6,35 @@ missed by the catch-up policy); an insert that finds the row already there claim
 workers never fire one occurrence. Runs whose retry time came, or whose worker's lease ran out (a
 killed worker), are claimed again. Then, outside the transaction, each claimed run is delivered
 once: a signed POST, its outcome recorded (delivered, retried after a backoff, or failed, with the
-HTTP status and the reason).
+HTTP status and the reason). A run of a block trigger is recorded ``PENDING`` by the block scanner
+(``job_blocks``) and claimed here like a retry whose time came; its body adds the block, the
+transaction and the notification or the check's data. Each outcome is counted (``JobObserver``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.observability.logs import get_logger
-from neo_service_layer.services.automation.ports import Job, JobStore, SecretBox, WebhookSender
+from neo_service_layer.services.automation.ports import (
+    Job,
+    JobCallStore,
+    JobObserver,
+    JobStore,
+    NullJobObserver,
+    RunExtra,
+    SecretBox,
+    WebhookSender,
+)
+from neo_service_layer.services.automation.rules.job_actions import ContractAction, WebhookAction
+from neo_service_layer.services.automation.rules.job_calls import CallResult, CallState, SentTx, retry_or_fail
 from neo_service_layer.services.automation.rules.jobs import (
     JOB_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     JobState,
+    Outcome,
     RunStatus,
     after_attempt,
     due_occurrences,
@@ -30,6 +44,7 @@ from neo_service_layer.services.automation.rules.jobs import (
     webhook_body,
 )
 from neo_service_layer.services.automation.rules.schedule import scan_cursor
+from neo_service_layer.services.automation.use_cases.job_calls import ContractCaller
 from neo_service_layer.services.automation.use_cases.tenant_jobs import secret_label
 
 log = get_logger("nsl.automation")
@@ -44,6 +59,23 @@ class _Claimed:
     job: Job
     secret: bytes
     runs: list[tuple[int, int]]  # (occurrence, attempt)
+    #: block triggers' runs: their due time and the body's additions
+    extras: dict[int, RunExtra] = field(default_factory=dict)
+    #: a contract call's grant (sealed by the enclave)
+    grant: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallParts:
+    """What runs contract calls: the caller (dry run, build, send, look) and where transactions are kept."""
+
+    caller: ContractCaller
+    store: JobCallStore
+
+
+def action_kind(job: Job) -> str:
+    """The metrics label of the job's action: ``webhook`` or ``contract``."""
+    return "contract" if isinstance(job.action, ContractAction) else "webhook"
 
 
 class JobRunner:
@@ -56,6 +88,8 @@ class JobRunner:
         *,
         worker_id: str,
         lease_seconds: int = 60,
+        observer: JobObserver | None = None,
+        calls: CallParts | None = None,
     ) -> None:
         self._store = store
         self._box = box
@@ -63,6 +97,8 @@ class JobRunner:
         self._clock = clock
         self._worker = worker_id
         self._lease = lease_seconds
+        self._observer: JobObserver = observer or NullJobObserver()
+        self._calls = calls
 
     async def run_once(self) -> int:
         """One pass; the number of runs it delivered or recorded an attempt of."""
@@ -85,9 +121,11 @@ class JobRunner:
                 return None
             job = held.job
             run, missed = due_occurrences(job.trigger, job.anchor, held.scanned, now, job.catch_up)
-            await held.insert_runs(
+            skipped = await held.insert_runs(
                 missed, RunStatus.SKIPPED, worker=None, lease_until=None, reason=MISSED, now=moment
             )
+            if skipped:
+                self._observer.run(action_kind(job), RunStatus.SKIPPED.value, "missed", len(skipped))
             fresh = await held.insert_runs(
                 run, RunStatus.RUNNING, worker=self._worker, lease_until=lease_until, reason=None, now=moment
             )
@@ -98,24 +136,33 @@ class JobRunner:
                     runs.append((occurrence, attempt))
                 else:
                     await held.fail(occurrence, why, moment)
+                    self._observer.run(action_kind(job), RunStatus.FAILED.value)
             scanned = scan_cursor(run, now)
             upcoming = next_occurrence(job.trigger, job.anchor, scanned)
             pending = await held.pending_wake()
             wake = min((t for t in (upcoming, pending) if t is not None), default=None)
             await held.set_schedule(JobState.ACTIVE, max(scanned, held.scanned), wake)
-            secret = self._box.open(secret_label(tenant_id, job_id), held.secret_sealed) if runs else b""
-        return _Claimed(job, secret, sorted(runs))
+            hook = isinstance(job.action, WebhookAction)
+            secret = (
+                self._box.open(secret_label(tenant_id, job_id), held.secret_sealed) if runs and hook else b""
+            )
+            extras = await held.extras([occurrence for occurrence, _ in runs])
+        return _Claimed(job, secret, sorted(runs), extras, held.grant_sealed)
 
     async def _deliver(self, claimed: _Claimed, occurrence: int, attempt: int) -> None:
         job = claimed.job
-        body = webhook_body(job.job_id, occurrence, job.data)
+        if isinstance(job.action, ContractAction):
+            await self._call(claimed, job.action, occurrence, attempt)
+            return
+        extra = claimed.extras.get(occurrence)
+        body = webhook_body(job.job_id, occurrence, job.action.data, extra.payload if extra else None)
         timestamp = int(self._clock.now().timestamp())
         headers = {
             TIMESTAMP_HEADER: str(timestamp),
             SIGNATURE_HEADER: signature(claimed.secret, timestamp, body),
             JOB_HEADER: job.job_id,
         }
-        delivery = await self._webhooks.post(job.url, body, headers)
+        delivery = await self._webhooks.post(job.action.url, body, headers)
         moment = self._clock.now()
         outcome = after_attempt(delivery, attempt, int(moment.timestamp()))
         kept = await self._store.finish(
@@ -130,3 +177,69 @@ class JobRunner:
             http_status=delivery.http_status,
             recorded=kept,
         )
+        if kept:
+            self._count(claimed, occurrence, outcome)
+
+    def _count(self, claimed: _Claimed, occurrence: int, outcome: Outcome) -> None:
+        """An attempt's outcome, and for a delivery the seconds since the occurrence was due."""
+        kind = action_kind(claimed.job)
+        self._observer.run(kind, outcome.status.value)
+        if outcome.status is RunStatus.DELIVERED:
+            extra = claimed.extras.get(occurrence)
+            due = extra.due_at if extra is not None else occurrence
+            self._observer.latency(kind, max(0.0, self._clock.now().timestamp() - due))
+
+    async def _call(self, claimed: _Claimed, action: ContractAction, occurrence: int, attempt: int) -> None:
+        """One look at a contract call's run (``job_calls``): its transaction recorded before it is sent."""
+        job = claimed.job
+        now = self._clock.now()
+        if self._calls is None or claimed.grant is None:
+            why = (
+                "no Neo network is configured on this worker"
+                if self._calls is None
+                else "the job has no grant"
+            )
+            result: CallResult | None = retry_or_fail(why, attempt, int(now.timestamp()))
+            store = None
+        else:
+            store = self._calls.store
+            sent = (await store.sent(job.tenant_id, job.job_id, [occurrence])).get(occurrence)
+
+            async def record(tx: SentTx) -> bool:
+                return await store.record(job.tenant_id, job.job_id, occurrence, self._worker, tx)
+
+            result = await self._calls.caller.run(
+                tenant_id=job.tenant_id,
+                job_id=job.job_id,
+                action=action,
+                grant=claimed.grant,
+                attempt=attempt,
+                sent=sent,
+                record=record,
+            )
+        if result is None:  # the lease was lost before sending: another worker has the run
+            return
+        moment = self._clock.now()
+        if store is not None:
+            kept = await store.finish(job.tenant_id, job.job_id, occurrence, self._worker, result, moment)
+        else:
+            outcome = Outcome(
+                RunStatus.RETRYING if result.retry_at else RunStatus.FAILED, result.retry_at, result.reason
+            )
+            kept = await self._store.finish(
+                job.tenant_id, job.job_id, occurrence, self._worker, outcome, None, moment
+            )
+        log.info(
+            "automation job call",
+            job=job.job_id,
+            occurrence=occurrence,
+            attempt=attempt,
+            state=result.state.value,
+            tx=result.tx.tx_hash if result.tx is not None else None,
+            recorded=kept,
+        )
+        if kept and result.state is not CallState.SENT:
+            status = {CallState.LANDED: RunStatus.DELIVERED, CallState.RETRY: RunStatus.RETRYING}.get(
+                result.state, RunStatus.FAILED
+            )
+            self._count(claimed, occurrence, Outcome(status, result.retry_at, result.reason))

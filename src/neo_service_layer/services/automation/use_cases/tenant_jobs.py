@@ -6,16 +6,24 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
-from neo_service_layer.enclave.wire.errors import NotFound
+from neo_service_layer.enclave.wire.errors import InvalidInput, NotFound
 from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.identity.ports.audit import AuditLog
 from neo_service_layer.kernel.identity.rules.access import Principal
 from neo_service_layer.kernel.identity.rules.audit import AuditRecord, Outcome, RequestMeta
-from neo_service_layer.services.automation.ports import Job, JobRun, JobStore, SecretBox, WebhookSender
+from neo_service_layer.services.automation.ports import (
+    ChainHeight,
+    Job,
+    JobGrants,
+    JobRun,
+    JobStore,
+    SecretBox,
+    WebhookSender,
+)
+from neo_service_layer.services.automation.rules.job_actions import JobAction, WebhookAction
 from neo_service_layer.services.automation.rules.jobs import JobState, JobTrigger, RunStatus, next_occurrence
 from neo_service_layer.services.automation.rules.schedule import CatchUp, due_time_occurrences
 
@@ -31,6 +39,12 @@ class JobNotFound(NotFound):
     code = "job-not-found"
 
 
+class NoNetwork(InvalidInput):
+    """An event or condition job needs a Neo network, and this deployment has none (422)."""
+
+    code = "no-neo-network"
+
+
 def secret_label(tenant_id: str, job_id: str) -> str:
     """The associated data of a job's sealed secret: a blob moved to another job does not open."""
     return f"automation-webhook:{tenant_id}:{job_id}"
@@ -41,17 +55,38 @@ class JobStatus:
     job: Job
     next_due: int | None
     runs: list[JobRun]
+    #: a condition's next checked height; the block scanner's cursor (block triggers only)
+    next_due_block: int | None = None
+    scanned_block: int | None = None
+    #: runs per status (the job's own counts; the metrics have no job label)
+    counts: dict[str, int] = field(default_factory=dict)
 
 
 class TenantJobs:
     def __init__(
-        self, store: JobStore, box: SecretBox, webhooks: WebhookSender, clock: Clock, audit: AuditLog
+        self,
+        store: JobStore,
+        box: SecretBox,
+        webhooks: WebhookSender,
+        clock: Clock,
+        audit: AuditLog,
+        *,
+        chain: ChainHeight | None = None,
+        grants: JobGrants | None = None,
     ) -> None:
         self._store = store
         self._box = box
         self._webhooks = webhooks
         self._clock = clock
         self._audit = audit
+        self._chain = chain
+        self._grants = grants
+
+    async def _head(self) -> int:
+        """The head block, where a block trigger starts (it sees the blocks after it)."""
+        if self._chain is None:
+            raise NoNetwork("no Neo network configured: event and condition triggers need one")
+        return await self._chain.height()
 
     async def _record(self, who: Principal, meta: RequestMeta, op: str, job_id: str, **details: str) -> None:
         await self._audit.record(
@@ -74,46 +109,63 @@ class TenantJobs:
         *,
         name: str,
         trigger: JobTrigger,
-        url: str,
-        data: Any | None,
+        action: JobAction,
         catch_up: CatchUp,
-    ) -> tuple[JobStatus, str]:
-        """The new job and its webhook secret (shown this once; only its sealed form is kept)."""
+    ) -> tuple[JobStatus, str | None]:
+        """The new job and, for a webhook, its secret (shown this once; only its sealed form is kept).
+
+        A contract call is read by the enclave, which seals it as the only call the job's key signs
+        (``grant``); the job keeps that grant and the key's account, which pays for the runs.
+        """
         tenant_id = who.tenant_id
-        await self._webhooks.check(url)
         now = self._clock.now()
-        anchor = int(now.timestamp())
+        job_id = f"job_{secrets.token_hex(12)}"
+        anchor = await self._head() if trigger.on_blocks else int(now.timestamp())
+        secret: str | None = None
+        grant: bytes | None = None
+        if isinstance(action, WebhookAction):
+            await self._webhooks.check(action.url)
+            secret = f"whsec_{secrets.token_urlsafe(32)}"
+            sealed = self._box.seal(secret_label(tenant_id, job_id), secret.encode())
+            details = {"host": urlsplit(action.url).hostname or ""}
+        else:
+            if self._grants is None:
+                raise NoNetwork("no Neo network configured: a contract call needs one")
+            granted = await self._grants.grant(tenant_id, job_id, action)
+            action = replace(action, account=granted.account, public_key=granted.public_key.hex())
+            grant, sealed = granted.grant, b""
+            details = {"contract": action.contract, "method": action.method, "key": action.key_id}
         job = Job(
-            job_id=f"job_{secrets.token_hex(12)}",
+            job_id=job_id,
             tenant_id=tenant_id,
             name=name,
             trigger=trigger,
-            url=url,
-            data=data,
+            action=action,
             catch_up=catch_up,
             state=JobState.ACTIVE,
             anchor=anchor,
             created_at=now,
         )
-        secret = f"whsec_{secrets.token_urlsafe(32)}"
-        sealed = self._box.seal(secret_label(tenant_id, job.job_id), secret.encode())
         upcoming = next_occurrence(trigger, anchor, anchor)
-        await self._store.add(job, sealed, upcoming)
-        host = urlsplit(url).hostname or ""
-        await self._record(who, meta, "create", job.job_id, trigger=json.dumps(trigger.as_dict()), host=host)
-        return JobStatus(job, upcoming, []), secret
+        await self._store.add(job, sealed, upcoming, grant)
+        await self._record(who, meta, "create", job.job_id, trigger=json.dumps(trigger.as_dict()), **details)
+        return JobStatus(job, upcoming, [], _next_due_block(job, None)), secret
 
     async def list(self, tenant_id: str, *, limit: int, after: str | None) -> list[JobStatus]:
         now = int(self._clock.now().timestamp())
         found = await self._store.jobs(tenant_id, limit=limit, after=after)
-        return [JobStatus(j, _next_due(j, now), []) for j in found]
+        return [JobStatus(j, _next_due(j, now), [], _next_due_block(j, None)) for j in found]
 
     async def one(self, tenant_id: str, job_id: str) -> JobStatus:
         job = await self._store.job(tenant_id, job_id)
         if job is None:
             raise JobNotFound(f"no job {job_id}")
         runs = await self._store.runs(tenant_id, job_id, limit=RUNS_SHOWN)
-        return JobStatus(job, _next_due(job, int(self._clock.now().timestamp())), runs)
+        counts = await self._store.run_counts(tenant_id, job_id)
+        scanned = await self._store.scanned_block() if job.trigger.on_blocks else None
+        next_block = _next_due_block(job, scanned)
+        now = int(self._clock.now().timestamp())
+        return JobStatus(job, _next_due(job, now), runs, next_block, scanned, counts)
 
     async def pause(self, who: Principal, meta: RequestMeta, job_id: str) -> JobStatus:
         tenant_id = who.tenant_id
@@ -134,7 +186,11 @@ class TenantJobs:
             if held is None:
                 raise JobNotFound(f"no job {job_id}")
             job = held.job
-            if job.state is JobState.PAUSED:
+            if job.state is JobState.PAUSED and job.trigger.on_blocks:
+                # blocks while paused are never seen: the trigger starts again after the head
+                await held.restart_blocks(await self._head())
+                await held.set_schedule(JobState.ACTIVE, moment, await held.pending_wake())
+            elif job.state is JobState.PAUSED:
                 newest, older = due_time_occurrences(
                     job.trigger.schedule(), job.anchor, held.scanned, moment, CatchUp.LATEST
                 )
@@ -159,6 +215,14 @@ class TenantJobs:
 
 def _next_due(job: Job, now: int) -> int | None:
     return next_occurrence(job.trigger, job.anchor, now) if job.state is JobState.ACTIVE else None
+
+
+def _next_due_block(job: Job, scanned: int | None) -> int | None:
+    """A condition's next checked height after the scanner's cursor (or the start)."""
+    condition = job.trigger.condition
+    if condition is None or job.state is not JobState.ACTIVE:
+        return None
+    return condition.next_after(job.anchor, max(job.anchor, scanned or 0))
 
 
 def _earliest(*times: int | None) -> int | None:
