@@ -1,9 +1,10 @@
 """Writing fulfilment transactions to the outbox: lease re-checked, requests to FULFILLING, answers
 recorded by the service's payloads, all on the caller's open transaction.
 
-A worker whose lease ran out never records (and therefore never sends) a transaction. The batched form
-(a burst answered in one block) reads the leases once and writes every request, answer and outbox row
-with one ``executemany`` each.
+A worker whose lease ran out never records (and therefore never sends) a transaction. One transaction's
+requests are moved with one statement, whatever their number; the batched form (a burst answered in one
+block) reads the leases once and writes every request, answer and outbox row with one ``executemany``
+each.
 """
 
 from __future__ import annotations
@@ -72,14 +73,24 @@ async def write_leased[A](
     tx: SignedTransaction,
     fulfilments: Sequence[Fulfilment[A]],
 ) -> bool:
-    """Record one transaction; False (the caller rolls back) when a request is no longer leased."""
+    """Record one transaction; False (the caller rolls back) when a request is no longer leased.
+
+    One ``UPDATE`` per kind of answer (normally one for the whole transaction), not one per request:
+    SQLite has one writer at a time, and a write transaction of 64 statements, each a round trip through
+    the event loop, held that lock while the other writers (the other groups of a burst, the scheduler)
+    slept in its busy handler (``bench/RESULTS.md``, "Automation"). The row count says whether every
+    request was still leased: all or nothing, as before.
+    """
+    kinds: dict[tuple[bool, str | None], list[int]] = {}
     for f in fulfilments:
+        kinds.setdefault((f.with_delivery, f.callback_failure), []).append(f.request_id)
+    for (with_delivery, callback_failure), ids in kinds.items():
         result = await conn.execute(
             update(R)
             .where(
                 R.c.service == service,
                 R.c.contract == contract,
-                R.c.request_id == f.request_id,
+                R.c.request_id.in_(ids),
                 R.c.status == RequestStatus.SEEN.value,
                 R.c.lease_owner == worker,
                 R.c.lease_until > now,
@@ -87,13 +98,13 @@ async def write_leased[A](
             .values(
                 status=RequestStatus.FULFILLING.value,
                 tx_hash=tx.tx_hash,
-                with_delivery=f.with_delivery,
-                callback_failure=f.callback_failure,
+                with_delivery=with_delivery,
+                callback_failure=callback_failure,
                 attempts=R.c.attempts + 1,
                 updated_at=now,
             )
         )
-        if result.rowcount != 1:
+        if result.rowcount != len(ids):  # one not leased (or named twice): nothing is written
             return False
     await payloads.record_answers(conn, contract, [(f.request_id, f.answer) for f in fulfilments])
     await conn.execute(insert(O).values(**_outbox_row(service, tx, now)))

@@ -3,8 +3,9 @@
 - New requests are inserted with ``ON CONFLICT DO NOTHING`` on (service, contract, request id), in one
   statement per chunk whose ``RETURNING`` says which were new: two watchers reading the same block store
   each request (and its question, through the service's payloads) once.
-- Status changes are conditional updates (``WHERE status IN (...)``); only the update that changed a row
-  reports a transition, so metrics count each request once however many workers saw the event.
+- Status changes are conditional updates (``WHERE status IN (...)``), one statement per batch of
+  requests the same event moves (``apply_updates``); only a row an update changed reports a transition,
+  so metrics count each request once however many workers saw the event.
 - The cursor only moves forward.
 - A request id already stored from *another* transaction means the block it was read from is no
   longer on chain: a single-validator node killed before writing its last blocks makes different ones
@@ -135,19 +136,13 @@ async def _fail_rewritten(
         )
 
 
-async def apply_update(
-    conn: AsyncConnection,
-    service: str,
-    contract: str,
-    upd: RequestUpdate,
-    block_time: datetime | None,
-    now: datetime,
-) -> Transitioned | None:
-    """Move a request on a later event; the transition, or ``None`` when it did not apply."""
-    target = _TARGETS[upd.kind]
-    sources = sources_of(upd.kind, target)
+#: requests per batched status ``UPDATE`` (bound parameters stay far below SQLite's and asyncpg's limits)
+UPDATE_CHUNK = 1000
+
+
+def _values(upd: RequestUpdate, block_time: datetime | None, now: datetime) -> dict[str, Any]:
     values: dict[str, Any] = {
-        "status": target.value,
+        "status": _TARGETS[upd.kind].value,
         "updated_at": now,
         "lease_owner": None,
         "lease_until": None,
@@ -162,25 +157,81 @@ async def apply_update(
         values |= {"delivered_block": upd.block}
     else:
         values |= {"callback_failure": upd.reason}
-    key = and_(R.c.service == service, R.c.contract == contract, R.c.request_id == upd.request_id)
-    result = await conn.execute(
-        update(R)
-        .where(key, R.c.status.in_([s.value for s in sources]))
-        .values(**values)
-        .returning(R.c.request_block, R.c.request_time)
-    )
-    row = result.first()
-    if upd.kind is ChainEventKind.FULFILLED:  # our outbox transaction (if it was ours) is in
-        await conn.execute(
-            update(O)
-            .where(O.c.tx_hash == upd.tx_hash, O.c.status == "pending")
-            .values(status="included", included_block=upd.block)
+    return values
+
+
+def update_batches(updates: Sequence[RequestUpdate]) -> list[list[RequestUpdate]]:
+    """``updates`` in batches that one statement each can apply, in an order that keeps each request's
+    own updates in their order (a request's fulfilment before its delivery).
+
+    A batch holds updates that set the same values (kind, block, transaction, reason), each request at
+    most once. An update joins the newest batch of its kind unless that batch comes before (or holds)
+    the request's previous update; then a new batch is opened. A block's "fulfilled, delivered" pairs
+    of one transaction become two batches, however many requests it answered.
+    """
+    batches: list[list[RequestUpdate]] = []
+    newest: dict[tuple[ChainEventKind, int, str, str | None], int] = {}
+    last: dict[int, int] = {}
+    for upd in updates:
+        key = (upd.kind, upd.block, upd.tx_hash, upd.reason)
+        index = newest.get(key, -1)
+        if index < 0 or index <= last.get(upd.request_id, -1) or len(batches[index]) >= UPDATE_CHUNK:
+            index = len(batches)
+            batches.append([])
+            newest[key] = index
+        batches[index].append(upd)
+        last[upd.request_id] = index
+    return batches
+
+
+async def apply_updates(
+    conn: AsyncConnection,
+    service: str,
+    contract: str,
+    updates: Sequence[RequestUpdate],
+    block_time: datetime | None,
+    now: datetime,
+) -> list[Transitioned]:
+    """Move requests on later events, one conditional ``UPDATE ... RETURNING`` per batch
+    (:func:`update_batches`) instead of one per request: SQLite has one writer at a time, and a block
+    that performed a burst's 500 runs held that lock for 1,500 statements. The transitions that
+    happened, batch by batch."""
+    moved: list[Transitioned] = []
+    for batch in update_batches(updates):
+        first = batch[0]
+        target = _TARGETS[first.kind]
+        sources = sources_of(first.kind, target)
+        ids = [u.request_id for u in batch]
+        result = await conn.execute(
+            update(R)
+            .where(
+                R.c.service == service,
+                R.c.contract == contract,
+                R.c.request_id.in_(ids),
+                R.c.status.in_([s.value for s in sources]),
+            )
+            .values(**_values(first, block_time, now))
+            .returning(R.c.request_id, R.c.request_block, R.c.request_time)
         )
-    if row is None:
-        return None
-    return Transitioned(
-        upd.request_id, target, int(row.request_block), upd.block, utc(row.request_time), block_time
-    )
+        rows = result.all()
+        if first.kind is ChainEventKind.FULFILLED:  # our outbox transaction (if it was ours) is in
+            await conn.execute(
+                update(O)
+                .where(O.c.tx_hash == first.tx_hash, O.c.status == "pending")
+                .values(status="included", included_block=first.block)
+            )
+        moved += [
+            Transitioned(
+                int(row.request_id),
+                target,
+                int(row.request_block),
+                first.block,
+                utc(row.request_time),
+                block_time,
+            )
+            for row in rows
+        ]
+    return moved
 
 
 async def reopen_from(conn: AsyncConnection, service: str, contract: str, block: int, now: datetime) -> int:

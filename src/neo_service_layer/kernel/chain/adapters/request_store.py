@@ -29,7 +29,7 @@ from neo_service_layer.kernel.chain.adapters.outbox_writes import LeaseMoved, wr
 from neo_service_layer.kernel.chain.adapters.payloads import RequestPayloads
 from neo_service_layer.kernel.chain.adapters.request_events import (
     advance_cursor,
-    apply_update,
+    apply_updates,
     insert_new,
     reopen_from,
 )
@@ -83,10 +83,7 @@ class SqlRequestStore[Q, A](SqlOutboxStore):
                 Transitioned(req.request_id, RequestStatus.SEEN, req.block, block, block_time, block_time)
                 for req in fresh
             ]
-            for upd in updates:
-                moved = await apply_update(conn, service, contract, upd, block_time, now)
-                if moved is not None:
-                    transitions.append(moved)
+            transitions += await apply_updates(conn, service, contract, updates, block_time, now)
             await advance_cursor(conn, cursor_name, block, now)
         return transitions
 
