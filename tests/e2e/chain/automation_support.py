@@ -3,6 +3,8 @@ account, and what the chain says about runs (``Ticked`` of the target, ``UpkeepP
 
 from __future__ import annotations
 
+import os
+import signal
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +14,9 @@ from neo3.core import types
 from neo_service_layer.kernel.chain.adapters import privnet_deploy as deploy
 from neo_service_layer.kernel.chain.adapters.local_chain import artifact
 from neo_service_layer.kernel.chain.adapters.neo_chain import NeoRpcEndpoint, uint160
+from neo_service_layer.kernel.chain.adapters.privnet import Privnet, PrivnetSettings
 from neo_service_layer.services.automation.rules.triggers import Trigger, to_spec
+from tests.e2e.chain.chaos_processes import stop_when_persisted
 from tests.e2e.chain.stack import Stack, call
 
 #: per-run GAS limit of the tests' upkeeps (the target's tick burns far less)
@@ -126,3 +130,17 @@ async def height(stack: Stack) -> int:
         return int(await endpoint.client.get_block_count()) - 1
     finally:
         await endpoint.close()
+
+
+async def restart_node(stack: Stack) -> None:
+    """SIGKILL the node with every block it made on disk, then start it again on its data."""
+    net = stack.net
+    await stop_when_persisted(net)
+    assert net.pid is not None
+    os.kill(net.pid, signal.SIGKILL)
+    await net.stop()
+    restarted = Privnet(
+        PrivnetSettings(data_dir=net.data_dir, rpc_port=net.rpc_port, block_time=net.settings.block_time)
+    )
+    await restarted.start()
+    stack.net = restarted

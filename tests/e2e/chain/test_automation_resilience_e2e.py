@@ -7,37 +7,27 @@ missed."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 from collections import Counter
 
 import pytest
 
-from neo_service_layer.kernel.chain.adapters.privnet import Privnet, PrivnetSettings
 from neo_service_layer.services.automation.adapters.upkeep_store import SqlUpkeepStore
 from neo_service_layer.services.automation.rules.triggers import EventTrigger, IntervalBlocksTrigger
-from tests.e2e.chain.automation_support import automation, deploy_target, height, register, ticks
+from tests.e2e.chain.automation_support import (
+    automation,
+    deploy_target,
+    height,
+    register,
+    restart_node,
+    ticks,
+)
 from tests.e2e.chain.chaos_checks import worker_errors
-from tests.e2e.chain.chaos_processes import stop_when_persisted
 from tests.e2e.chain.stack import Stack, call, wait_for
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
 EVERY = 5
-
-
-async def _restart_node(stack: Stack) -> None:
-    """SIGKILL the node with every block it made on disk, then start it again on its data."""
-    net = stack.net
-    await stop_when_persisted(net)
-    assert net.pid is not None
-    os.kill(net.pid, signal.SIGKILL)
-    await net.stop()
-    restarted = Privnet(
-        PrivnetSettings(data_dir=net.data_dir, rpc_port=net.rpc_port, block_time=net.settings.block_time)
-    )
-    await restarted.start()
-    stack.net = restarted
 
 
 async def test_replicas_and_kills_perform_each_occurrence_once(stack: Stack) -> None:
@@ -71,7 +61,7 @@ async def test_replicas_and_kills_perform_each_occurrence_once(stack: Stack) -> 
     stack.start_worker()
     await ping(10)
     # the node killed and restarted on its data
-    await _restart_node(stack)
+    await restart_node(stack)
     await ping(10)
     last = await height(stack)
 
