@@ -149,7 +149,12 @@ async def run(minutes: float, burst: int, block_seconds: float) -> str:
         gas_used = [int(v[2]) / GAS for _b, v in performed]
         charged = [int(v[3]) / GAS for _b, v in performed]
         system, network = await _fees(stack, stack.network.contracts["automation"], (cron, pinged, condition))
-        burst_system, _ = await _fees(stack, stack.network.contracts["automation"], (burst_upkeep,))
+        burst_system: list[float] = []
+        for _ in range(30):  # the worker records the burst's transactions a block or so after they land
+            burst_system, _ = await _fees(stack, stack.network.contracts["automation"], (burst_upkeep,))
+            if burst_system:
+                break
+            await asyncio.sleep(block_seconds)
         return _report(
             minutes=minutes,
             block_seconds=block_seconds,
