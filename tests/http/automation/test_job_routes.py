@@ -70,6 +70,9 @@ async def test_the_edge_refuses_malformed_block_triggers(api: Api) -> None:
         _event(filters=[{"index": 0, "value": 2**60}]),
         _event(filters=[{"index": 0, "value": 1}, {"index": 0, "value": 2}]),  # one argument twice
         _event(filters=[{"index": 0, "value": 1, "extra": 1}]),
+        _event(filters=[{"index": 0}]),  # neither value nor hash160
+        _event(filters=[{"index": 0, "value": 1, "hash160": "0x" + "01" * 20}]),  # both
+        _event(filters=[{"index": 0, "hash160": "0x12"}]),
         _event(extra=1),
         _condition(everyBlocks=0),
         _condition(everyBlocks=1_000_001),

@@ -159,3 +159,18 @@ def test_block_triggers_round_trip_and_have_no_time_occurrences() -> None:
         JobTrigger.from_dict({"event": {"contract": C, "name": "Ping", "filters": [1]}})
     assert RunStatus.PENDING not in FINISHED
     assert RunStatus.RETRYING not in FINISHED
+
+
+def test_a_hash160_filter_matches_an_account_argument_as_transfer_carries_it() -> None:
+    account = "0x" + "01" * 19 + "ff"  # as nodes show it: big-endian
+    little_endian = bytes.fromhex(account[2:])[::-1]
+    trigger = JobEvent.from_dict(
+        {"contract": C, "name": "Transfer", "filters": [{"index": 1, "hash160": account}]}
+    )
+    assert trigger.matches(C, "Transfer", (b"\x02" * 20, little_endian, 5))
+    assert not trigger.matches(C, "Transfer", (b"\x02" * 20, little_endian[::-1], 5))
+    assert not trigger.matches(C, "Transfer", (little_endian, None, 5))  # a mint's `to`, burnt `from`...
+    assert trigger.as_dict()["filters"] == [{"index": 1, "hash160": account}]
+    for bad in ({"index": 1, "hash160": "0x12"}, {"index": 1, "hash160": 12}):
+        with pytest.raises(InvalidTrigger):
+            JobEvent.from_dict({"contract": C, "name": "Transfer", "filters": [bad]})

@@ -27,7 +27,7 @@ from neo_service_layer.services.automation.job_action_models import (
 )
 from neo_service_layer.services.automation.parts import AutomationParts
 from neo_service_layer.services.automation.ports import Job, JobRun
-from neo_service_layer.services.automation.rules.cron import MAX_CRON_LENGTH
+from neo_service_layer.services.automation.rules.cron import MAX_CRON_LENGTH, InvalidTrigger
 from neo_service_layer.services.automation.rules.job_triggers import (
     MAX_ARGS,
     MAX_JOB_NAME,
@@ -77,8 +77,20 @@ FilterValue = (
 
 
 class FilterIn(Strict):
+    """Exactly one of ``value`` and ``hash160``."""
+
     index: Annotated[int, Field(ge=0, le=MAX_FILTER_INDEX, description="the event argument's position")]
-    value: Annotated[FilterValue, Field(description="equal in Neo's encoding: int, bool, or a UTF-8 string")]
+    value: Annotated[
+        FilterValue | None, Field(description="equal in Neo's encoding: int, bool, or a UTF-8 string")
+    ] = None
+    hash160: Annotated[
+        str | None,
+        Field(
+            pattern="^0x[0-9a-fA-F]{40}$",
+            description="equal to this script hash (0x + big-endian hex, as nodes show it): an account or "
+            "contract argument such as Transfer's from and to",
+        ),
+    ] = None
 
 
 class EventSpecIn(Strict):
@@ -227,6 +239,15 @@ def _trigger_out(trigger: JobTrigger) -> TriggerOut:
     )
 
 
+def _filter(given: FilterIn) -> EventFilter:
+    value, hash160 = given.value, given.hash160
+    if (value is None) == (hash160 is None):
+        raise InvalidTrigger(f"event filter {given.index}: give exactly one of value and hash160")
+    if value is None:
+        return EventFilter.from_dict({"index": given.index, "hash160": hash160})
+    return EventFilter(given.index, value)
+
+
 def _trigger(given: CronIn | IntervalIn | EventIn | ConditionIn) -> JobTrigger:
     if isinstance(given, CronIn):
         return JobTrigger(cron=given.cron)
@@ -234,7 +255,7 @@ def _trigger(given: CronIn | IntervalIn | EventIn | ConditionIn) -> JobTrigger:
         return JobTrigger(every_seconds=given.everySeconds)
     if isinstance(given, EventIn):
         spec = given.event
-        filters = tuple(EventFilter(f.index, f.value) for f in spec.filters)
+        filters = tuple(_filter(f) for f in spec.filters)
         return JobTrigger(event=JobEvent(spec.contract, spec.name, filters))
     check = given.condition
     return JobTrigger(

@@ -47,6 +47,9 @@ def _contract(value: object) -> str:
     return value.lower()
 
 
+_HASH160 = re.compile(r"^0x[0-9a-fA-F]{40}$")
+
+
 def _scalar(value: object, what: str, *, allow_none: bool) -> Scalar:
     if value is None and allow_none:
         return None
@@ -66,17 +69,36 @@ def _scalar(value: object, what: str, *, allow_none: bool) -> Scalar:
 @dataclass(frozen=True, slots=True)
 class EventFilter:
     """The notification's argument ``index`` equals ``value`` in Neo's byte encoding (integers as
-    minimal little-endian two's complement, booleans one byte, strings UTF-8)."""
+    minimal little-endian two's complement, booleans one byte, strings UTF-8; a script hash or address
+    as its 20 bytes, little-endian, as ``Transfer`` carries ``from`` and ``to``)."""
 
     index: int
-    value: str | int | bool
+    value: str | int | bool | bytes
 
     def __post_init__(self) -> None:
         if not isinstance(self.index, int) or isinstance(self.index, bool):
             raise InvalidTrigger("an event filter's index must be an integer")
         if not 0 <= self.index <= MAX_FILTER_INDEX:
             raise InvalidTrigger(f"an event filter's index must be 0-{MAX_FILTER_INDEX}")
-        _scalar(self.value, f"event filter {self.index}", allow_none=False)
+        if isinstance(self.value, bytes):
+            if len(self.value) != 20:
+                raise InvalidTrigger(f"event filter {self.index}: a hash160 is 20 bytes")
+        else:
+            _scalar(self.value, f"event filter {self.index}", allow_none=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        if isinstance(self.value, bytes):
+            return {"index": self.index, "hash160": "0x" + self.value[::-1].hex()}
+        return {"index": self.index, "value": self.value}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EventFilter:
+        hash160 = data.get("hash160")
+        if hash160 is None:
+            return cls(data.get("index"), data.get("value"))  # type: ignore[arg-type]
+        if not isinstance(hash160, str) or not _HASH160.fullmatch(hash160):
+            raise InvalidTrigger("a hash160 filter is 0x and 40 hex digits")
+        return cls(data.get("index"), bytes.fromhex(hash160[2:])[::-1])  # type: ignore[arg-type]
 
     def matches(self, values: tuple[object, ...]) -> bool:
         if self.index >= len(values):
@@ -120,7 +142,7 @@ class JobEvent:
         return {
             "contract": self.contract,
             "name": self.name,
-            "filters": [{"index": f.index, "value": f.value} for f in self.filters],
+            "filters": [f.as_dict() for f in self.filters],
         }
 
     @classmethod
@@ -131,7 +153,7 @@ class JobEvent:
         return cls(
             data.get("contract"),  # type: ignore[arg-type]
             data.get("name"),  # type: ignore[arg-type]
-            tuple(EventFilter(f.get("index"), f.get("value")) for f in filters),
+            tuple(EventFilter.from_dict(f) for f in filters),
         )
 
 
