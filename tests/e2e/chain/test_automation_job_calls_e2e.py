@@ -128,6 +128,9 @@ async def test_a_tenant_job_calls_a_contract_with_its_own_key_once_per_occurrenc
     finally:
         await endpoint.close()
     assert set(Counter(r["occurrence"] for r in shown["runs"]).values()) == {1}
+    money = shown["funding"]  # what is left of the 3 GAS sent to the key's account, and for how long
+    assert 0 < money["balance"] < 3 * deploy.GAS
+    assert money["runsLeft"] == money["balance"] // money["perRun"]
     # the faulty job: never a transaction, the VM's reason on the run
     assert all(r["call"] is None for r in bad["runs"])
     assert any("only the automation contract" in (r["reason"] or "") for r in bad["runs"])

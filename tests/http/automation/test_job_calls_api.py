@@ -57,11 +57,29 @@ def _call(**spec: Any) -> dict[str, Any]:
     return {"name": "ping", "trigger": {"everySeconds": 60}, "action": {"contract": contract}}
 
 
-def _networked(api: Api, grants: Grants) -> None:
+@dataclass
+class Balances:
+    """Implements ``ports.AccountBalances``; records the accounts asked."""
+
+    gas: int = 5 * 10**8
+    asked: list[str | None] = field(default_factory=list)
+
+    async def gas_balance(self, account: str | None = None) -> int:
+        self.asked.append(account)
+        return self.gas
+
+
+def _networked(api: Api, grants: Grants, balances: Balances | None = None) -> None:
     container = api.container
     box = AesGcmBox(resolve_kek(container.settings))
     container.parts_of(SERVICE, AutomationParts).jobs = TenantJobs(
-        SqlJobStore(container.engine), box, Sender(), container.clock, container.iam.audit_log, grants=grants
+        SqlJobStore(container.engine),
+        box,
+        Sender(),
+        container.clock,
+        container.iam.audit_log,
+        grants=grants,
+        balances=balances,
     )
 
 
@@ -245,3 +263,28 @@ async def test_a_faulting_call_is_never_sent_and_says_why(
     assert "gave up after 3 attempts" in run["reason"]
     assert chain.built == []
     assert chain.sent == []
+
+
+async def test_a_contract_job_shows_its_accounts_gas_and_warns_before_it_runs_dry(api: Api) -> None:
+    balances = Balances(gas=5 * 10**8)
+    _networked(api, Grants(), balances)
+    acme = await api.tenant("acme")
+    job = (await acme.call("POST", "", json=_call())).json()["job"]["jobId"]
+    shown = (await acme.call("GET", f"/{job}")).json()
+    # no run yet: a run is taken to cost maxSystemFee (1 GAS) and a network fee
+    assert shown["funding"] == {
+        "balance": 5 * 10**8,
+        "perRun": 10**8 + 2 * 10**6,
+        "runsLeft": 4,
+        "lowBalance": True,
+    }
+    assert balances.asked == [ACCOUNT]
+    balances.gas = 200 * 10**8
+    assert (await acme.call("GET", f"/{job}")).json()["funding"]["lowBalance"] is False
+    hook = {
+        "name": "h",
+        "trigger": {"everySeconds": 60},
+        "action": {"webhook": {"url": "https://hooks.example.com/h"}},
+    }
+    webhook = (await acme.call("POST", "", json=hook)).json()["job"]["jobId"]
+    assert (await acme.call("GET", f"/{webhook}")).json()["funding"] is None

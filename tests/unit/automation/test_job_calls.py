@@ -197,3 +197,15 @@ def test_a_contract_action_checks_its_fields() -> None:
         ContractAction(ACTION.contract, "bad-name", (), "k1", 10**8)
     with pytest.raises(InvalidAction, match="contract"):
         ContractAction("0x12", "tick", (), "k1", 10**8)
+
+
+def test_funding_warns_while_ten_runs_are_still_paid_for() -> None:
+    from neo_service_layer.services.automation.rules.job_calls import NETWORK_FEE_ESTIMATE, funding
+
+    before_any_run = funding(10**9, [], 10**8)  # 10 GAS, at most 1 GAS a run
+    assert before_any_run.per_run == 10**8 + NETWORK_FEE_ESTIMATE
+    assert (before_any_run.runs_left, before_any_run.low) == (9, True)
+    measured = funding(10**9, [10**7, 3 * 10**7], 10**8)  # the dearest recent run, with the 1 % margin
+    assert measured.per_run == 3 * 10**7 + 3 * 10**5 + NETWORK_FEE_ESTIMATE
+    assert (measured.runs_left, measured.low) == (30, False)
+    assert funding(0, [10**7], 10**8).runs_left == 0

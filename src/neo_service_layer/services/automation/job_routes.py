@@ -127,6 +127,17 @@ class CallOut(BaseModel):
     gasUsed: int | None  # noqa: N815
 
 
+class FundingOut(BaseModel):
+    """A contract call's paying account (GAS in 10^-8 units): warn before it runs dry."""
+
+    balance: int
+    #: a run's cost as estimated: the dearest recent run (or maxSystemFee) and a network fee
+    perRun: int  # noqa: N815
+    runsLeft: int  # noqa: N815
+    #: fewer than 10 runs left: send GAS to the account
+    lowBalance: bool  # noqa: N815
+
+
 class TriggerOut(BaseModel):
     cron: str | None = None
     everySeconds: int | None = None  # noqa: N815
@@ -167,6 +178,8 @@ class JobOut(BaseModel):
     runs: list[RunOut] | None = None
     #: runs per status (with one job)
     counts: dict[str, int] | None = None
+    #: a contract call's paying account (with one job, when the chain answers)
+    funding: FundingOut | None = None
 
 
 class JobCreated(BaseModel):
@@ -226,6 +239,11 @@ def _status(s: JobStatus) -> JobOut:
     out = _out(s.job, s.next_due, s.runs)
     out.nextDueBlock, out.scannedBlock = s.next_due_block, s.scanned_block
     out.counts = s.counts if s.runs is not None and s.counts else None
+    money = s.funding
+    if money is not None:
+        out.funding = FundingOut(
+            balance=money.balance, perRun=money.per_run, runsLeft=money.runs_left, lowBalance=money.low
+        )
     return out
 
 

@@ -322,6 +322,12 @@ class ChainHeight(Protocol):
     async def height(self) -> int: ...
 
 
+class AccountBalances(Protocol):
+    """GAS of an account (a contract job's paying key), for its status."""
+
+    async def gas_balance(self, account: str | None = None) -> int: ...
+
+
 class SecretBox(Protocol):
     """Seals a job's webhook secret at rest (``AesGcmBox``)."""
 

@@ -77,6 +77,7 @@ async def open_automation(container: Container) -> AsyncIterator[AutomationParts
         container.iam.audit_log,
         chain=heights,
         grants=_job_chains(container),
+        balances=heights,
     )
     yield AutomationParts(
         container.chain,

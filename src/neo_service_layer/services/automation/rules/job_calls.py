@@ -87,3 +87,28 @@ SYSTEM_FEE_MARGIN = 0.01
 def system_fee(gas_consumed: int) -> int:
     """The system fee a run's transaction carries for a dry run that burnt ``gas_consumed``."""
     return gas_consumed + int(gas_consumed * SYSTEM_FEE_MARGIN)
+
+
+#: what a run's network fee is taken to be when estimating runs left (a single-signature transaction
+#: pays about 0.0012 GAS on N3 with the default fee per byte; this leaves room)
+NETWORK_FEE_ESTIMATE = 2 * 10**6
+#: fewer runs left than this is a low balance (as for upkeeps)
+LOW_BALANCE_RUNS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Funding:
+    """How long the job key's account can pay: its GAS, a run's cost, the runs left, and a warning."""
+
+    balance: int
+    per_run: int
+    runs_left: int
+    low: bool
+
+
+def funding(balance: int, gas_used: list[int], max_system_fee: int) -> Funding:
+    """Runs left at the dearest recent run's GAS (``max_system_fee`` before any run landed)."""
+    per_run = system_fee(max(gas_used)) if gas_used else max_system_fee
+    per_run += NETWORK_FEE_ESTIMATE
+    runs_left = max(balance, 0) // per_run
+    return Funding(balance, per_run, runs_left, runs_left < LOW_BALANCE_RUNS)

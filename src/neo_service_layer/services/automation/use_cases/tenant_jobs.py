@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
-from neo_service_layer.enclave.wire.errors import InvalidInput, NotFound
+from neo_service_layer.enclave.wire.errors import DependencyUnavailable, InvalidInput, NotFound
 from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.identity.ports.audit import AuditLog
 from neo_service_layer.kernel.identity.rules.access import Principal
 from neo_service_layer.kernel.identity.rules.audit import AuditRecord, Outcome, RequestMeta
 from neo_service_layer.services.automation.ports import (
+    AccountBalances,
     ChainHeight,
     Job,
     JobGrants,
@@ -23,7 +25,8 @@ from neo_service_layer.services.automation.ports import (
     SecretBox,
     WebhookSender,
 )
-from neo_service_layer.services.automation.rules.job_actions import JobAction, WebhookAction
+from neo_service_layer.services.automation.rules.job_actions import ContractAction, JobAction, WebhookAction
+from neo_service_layer.services.automation.rules.job_calls import Funding, funding
 from neo_service_layer.services.automation.rules.jobs import JobState, JobTrigger, RunStatus, next_occurrence
 from neo_service_layer.services.automation.rules.schedule import CatchUp, due_time_occurrences
 
@@ -60,6 +63,8 @@ class JobStatus:
     scanned_block: int | None = None
     #: runs per status (the job's own counts; the metrics have no job label)
     counts: dict[str, int] = field(default_factory=dict)
+    #: a contract call's paying account: its GAS and the runs it still pays for (``None``: unknown)
+    funding: Funding | None = None
 
 
 class TenantJobs:
@@ -73,6 +78,7 @@ class TenantJobs:
         *,
         chain: ChainHeight | None = None,
         grants: JobGrants | None = None,
+        balances: AccountBalances | None = None,
     ) -> None:
         self._store = store
         self._box = box
@@ -81,6 +87,7 @@ class TenantJobs:
         self._audit = audit
         self._chain = chain
         self._grants = grants
+        self._balances = balances
 
     async def _head(self) -> int:
         """The head block, where a block trigger starts (it sees the blocks after it)."""
@@ -165,7 +172,20 @@ class TenantJobs:
         scanned = await self._store.scanned_block() if job.trigger.on_blocks else None
         next_block = _next_due_block(job, scanned)
         now = int(self._clock.now().timestamp())
-        return JobStatus(job, _next_due(job, now), runs, next_block, scanned, counts)
+        money = await self._funding(job, runs)
+        return JobStatus(job, _next_due(job, now), runs, next_block, scanned, counts, money)
+
+    async def _funding(self, job: Job, runs: Sequence[JobRun]) -> Funding | None:
+        """The paying account's GAS and runs left; ``None`` for a webhook or when the chain is away."""
+        action = job.action
+        if not isinstance(action, ContractAction) or self._balances is None:
+            return None
+        try:
+            balance = await self._balances.gas_balance(action.account)
+        except DependencyUnavailable:
+            return None
+        used = [r.call_gas for r in runs if r.call_gas is not None]
+        return funding(balance, used, action.max_system_fee)
 
     async def pause(self, who: Principal, meta: RequestMeta, job_id: str) -> JobStatus:
         tenant_id = who.tenant_id
