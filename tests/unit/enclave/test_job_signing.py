@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from neo3 import vm
 from neo3.contracts.contract import CONTRACT_HASHES
-from neo3.core import serialization, types
+from neo3.core import types
 from neo3.network.payloads import transaction, verification
 
 from neo_service_layer.enclave import neo_tx
@@ -37,6 +37,7 @@ from neo_service_layer.enclave.wire.keys import (
     SealedDataInvalid,
 )
 from neo_service_layer.enclave.wire.protocol import Args
+from neo_service_layer.kernel.chain.adapters.signing import unsigned_bytes
 
 MAGIC = 860833102
 HEIGHT = 500
@@ -121,12 +122,6 @@ def _tx(
     )
 
 
-def _bytes(tx: transaction.Transaction) -> bytes:
-    with serialization.BinaryWriter() as writer:
-        tx.serialize_unsigned(writer)
-        return bytes(writer.to_array())
-
-
 def _sign(
     jobs: JobSigning,
     grant: dict[str, Any],
@@ -143,7 +138,7 @@ def _sign(
                 "tenant": tenant,
                 "job_id": job,
                 "grant": grant["grant"],
-                "transaction": b64encode(_bytes(tx)),
+                "transaction": b64encode(unsigned_bytes(tx)),
                 "network_magic": magic,
                 "height": height,
             }
