@@ -288,3 +288,34 @@ async def test_a_contract_job_shows_its_accounts_gas_and_warns_before_it_runs_dr
     }
     webhook = (await acme.call("POST", "", json=hook)).json()["job"]["jobId"]
     assert (await acme.call("GET", f"/{webhook}")).json()["funding"] is None
+
+
+async def test_a_node_outage_delays_runs_and_uses_no_attempt(
+    backend: tuple[Api, Settings], clock: MovableClock
+) -> None:
+    from neo_service_layer.kernel.chain.ports.chain import ChainUnavailable
+
+    api, _ = backend
+    _networked(api, Grants())
+    acme = await api.tenant("acme")
+    hourly = {**_call(), "trigger": {"everySeconds": 3600}}
+    job = (await acme.call("POST", "", json=hourly)).json()["job"]["jobId"]
+    chain = FakeChain()
+    dry_run = chain.dry_run
+
+    async def down(calls: Any) -> Any:
+        raise ChainUnavailable("no RPC endpoint answered")
+
+    chain.dry_run = down  # type: ignore[method-assign]
+    runner = _runner(api, clock, chain, "w1")
+    clock.advance(seconds=3601)
+    for _ in range(5):  # longer than three attempts' worth of retries
+        await runner.run_once()
+        [run] = (await acme.call("GET", f"/{job}")).json()["runs"]
+        assert run["status"] == "retrying"
+        assert "did not answer" in run["reason"]
+        clock.advance(seconds=6)
+    chain.dry_run = dry_run  # type: ignore[method-assign]
+    await runner.run_once()
+    [run] = (await acme.call("GET", f"/{job}")).json()["runs"]
+    assert (run["status"], run["attempts"]) == ("sent", 1)

@@ -209,3 +209,24 @@ def test_funding_warns_while_ten_runs_are_still_paid_for() -> None:
     assert measured.per_run == 3 * 10**7 + 3 * 10**5 + NETWORK_FEE_ESTIMATE
     assert (measured.runs_left, measured.low) == (30, False)
     assert funding(0, [10**7], 10**8).runs_left == 0
+
+
+async def test_a_chain_that_does_not_answer_delays_the_run_without_using_an_attempt() -> None:
+    from neo_service_layer.kernel.chain.ports.chain import ChainUnavailable
+
+    class Down(FakeChain):
+        async def dry_run(self, calls: Any) -> Any:
+            raise ChainUnavailable("no RPC endpoint answered")
+
+        async def transaction_state(self, tx_hash: str) -> Any:
+            raise ChainUnavailable("no RPC endpoint answered")
+
+    result, outbox = await _run(Down(), attempt=3)
+    assert result.state is CallState.RETRY
+    assert not result.attempted  # the third attempt is not spent on an outage
+    assert "did not answer" in result.reason
+    assert outbox.recorded == []
+    sent = SentTx("0x" + "ab" * 32, b"old", 120)
+    result, _ = await _run(Down(), sent=sent)
+    assert result.state is CallState.SENT
+    assert result.tx == sent  # kept: it may still land

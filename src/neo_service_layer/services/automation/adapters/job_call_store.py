@@ -80,6 +80,8 @@ class SqlJobCallStore:
             "reason": result.reason,
             "finished_at": now if done else None,
         }
+        if result.state is CallState.RETRY and not result.attempted:  # gives back the claim's attempt
+            values["attempts"] = R.c.attempts - 1
         if result.state is CallState.LANDED:
             values.update(call_block=result.block, call_gas=result.gas_used, call_tx_raw=None)
         elif result.tx is None:  # nothing of this run can land any more: a new attempt builds anew

@@ -16,9 +16,11 @@ from neo_service_layer.enclave.wire.errors import DependencyUnavailable
 from neo_service_layer.enclave.wire.keys import KeyDisabled, PolicyDenied
 from neo_service_layer.kernel.chain.ports.chain import Chain, ContractCall, SendOutcome
 from neo_service_layer.kernel.clock import Clock
+from neo_service_layer.kernel.enclave_client.ports import EnclaveUnavailable
 from neo_service_layer.services.automation.ports import JobChains
 from neo_service_layer.services.automation.rules.job_actions import ContractAction
 from neo_service_layer.services.automation.rules.job_calls import (
+    CALL_BACKOFF_SECONDS,
     CHECK_AFTER_SECONDS,
     CallResult,
     CallState,
@@ -48,9 +50,31 @@ class ContractCaller:
         sent: SentTx | None,
         record: Record,
     ) -> CallResult | None:
-        """The run's next state; ``None`` when its lease was lost before sending (nothing to record)."""
-        chain = self._chains.for_job(tenant_id, job_id, action, grant)
+        """The run's next state; ``None`` when its lease was lost before sending (nothing to record).
+
+        The chain or the enclave not answering uses no attempt: the run is looked at again
+        after a pause, its recorded transaction (if any) kept, so a node outage delays runs, never fails them.
+        """
         now = int(self._clock.now().timestamp())
+        try:
+            return await self._run(tenant_id, job_id, action, grant, attempt, sent, record, now)
+        except (DependencyUnavailable, EnclaveUnavailable) as exc:
+            state = CallState.SENT if sent is not None else CallState.RETRY
+            why = f"the chain did not answer: {exc}"[:500]
+            return CallResult(state, why, now + CALL_BACKOFF_SECONDS[0], sent, attempted=False)
+
+    async def _run(
+        self,
+        tenant_id: str,
+        job_id: str,
+        action: ContractAction,
+        grant: bytes,
+        attempt: int,
+        sent: SentTx | None,
+        record: Record,
+        now: int,
+    ) -> CallResult | None:
+        chain = self._chains.for_job(tenant_id, job_id, action, grant)
         if sent is not None:
             return await self._look(chain, sent, attempt, now)
         call = ContractCall(action.contract, action.method, action.args())  # type: ignore[arg-type]

@@ -28,11 +28,12 @@ from neo_service_layer.services.automation.ports import (
     WebhookSender,
 )
 from neo_service_layer.services.automation.rules.job_actions import ContractAction, WebhookAction
-from neo_service_layer.services.automation.rules.job_calls import CallResult, CallState, SentTx, retry_or_fail
+from neo_service_layer.services.automation.rules.job_calls import CallState, SentTx
 from neo_service_layer.services.automation.rules.jobs import (
     JOB_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
+    Delivery,
     JobState,
     Outcome,
     RunStatus,
@@ -192,43 +193,35 @@ class JobRunner:
     async def _call(self, claimed: _Claimed, action: ContractAction, occurrence: int, attempt: int) -> None:
         """One look at a contract call's run (``job_calls``): its transaction recorded before it is sent."""
         job = claimed.job
-        now = self._clock.now()
-        if self._calls is None or claimed.grant is None:
-            why = (
-                "no Neo network is configured on this worker"
-                if self._calls is None
-                else "the job has no grant"
-            )
-            result: CallResult | None = retry_or_fail(why, attempt, int(now.timestamp()))
-            store = None
-        else:
-            store = self._calls.store
-            sent = (await store.sent(job.tenant_id, job.job_id, [occurrence])).get(occurrence)
+        if self._calls is None or claimed.grant is None:  # a worker started without a Neo network
+            why = "no Neo network is configured on this worker"
+            moment = self._clock.now()
+            outcome = after_attempt(Delivery(None, why, retryable=True), attempt, int(moment.timestamp()))
+            if await self._store.finish(
+                job.tenant_id, job.job_id, occurrence, self._worker, outcome, None, moment
+            ):
+                self._count(claimed, occurrence, outcome)
+            return
+        store = self._calls.store
+        sent = (await store.sent(job.tenant_id, job.job_id, [occurrence])).get(occurrence)
 
-            async def record(tx: SentTx) -> bool:
-                return await store.record(job.tenant_id, job.job_id, occurrence, self._worker, tx)
+        async def record(tx: SentTx) -> bool:
+            return await store.record(job.tenant_id, job.job_id, occurrence, self._worker, tx)
 
-            result = await self._calls.caller.run(
-                tenant_id=job.tenant_id,
-                job_id=job.job_id,
-                action=action,
-                grant=claimed.grant,
-                attempt=attempt,
-                sent=sent,
-                record=record,
-            )
+        result = await self._calls.caller.run(
+            tenant_id=job.tenant_id,
+            job_id=job.job_id,
+            action=action,
+            grant=claimed.grant,
+            attempt=attempt,
+            sent=sent,
+            record=record,
+        )
         if result is None:  # the lease was lost before sending: another worker has the run
             return
-        moment = self._clock.now()
-        if store is not None:
-            kept = await store.finish(job.tenant_id, job.job_id, occurrence, self._worker, result, moment)
-        else:
-            outcome = Outcome(
-                RunStatus.RETRYING if result.retry_at else RunStatus.FAILED, result.retry_at, result.reason
-            )
-            kept = await self._store.finish(
-                job.tenant_id, job.job_id, occurrence, self._worker, outcome, None, moment
-            )
+        kept = await store.finish(
+            job.tenant_id, job.job_id, occurrence, self._worker, result, self._clock.now()
+        )
         log.info(
             "automation job call",
             job=job.job_id,
