@@ -17,6 +17,7 @@ from neo_service_layer.services.native_oracle.service import SERVICE as NATIVE_O
 from neo_service_layer.services.oracle.service import SERVICE as ORACLE
 from neo_service_layer.services.randomness.service import SERVICE as RANDOMNESS
 from neo_service_layer.services.secrets.service import SERVICE as SECRETS
+from neo_service_layer.services.subscriptions.service import SERVICE as SUBSCRIPTIONS
 
 SERVICES: tuple[ServiceDescriptor, ...] = (
     KEYS,
@@ -29,4 +30,5 @@ SERVICES: tuple[ServiceDescriptor, ...] = (
     AUTOMATION,
     COMPUTE,
     BACKUP,
+    SUBSCRIPTIONS,
 )

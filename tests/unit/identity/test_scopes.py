@@ -28,6 +28,7 @@ from neo_service_layer.registry import SERVICES
 from neo_service_layer.services.automation.scopes import AUTOMATION_READ
 from neo_service_layer.services.compute.scopes import COMPUTE_READ
 from neo_service_layer.services.keys.scopes import KEYS_ADMIN, KEYS_READ, KEYS_SIGN
+from neo_service_layer.services.subscriptions.scopes import SUBSCRIPTIONS_READ
 from tests.scopes import ALL_SCOPES, CATALOGUE, TENANT_SCOPES
 
 KERNEL_TENANT_SCOPES = {"audit:read", "tenants:admin", "members:read", "apikeys:admin"}
@@ -55,6 +56,8 @@ def test_the_registered_services_keep_the_role_table() -> None:
         "automation:write",
         "compute:read",
         "compute:write",
+        "subscriptions:read",
+        "subscriptions:write",
     }
     assert tenant == TENANT_SCOPES
     assert dict(CATALOGUE.role_scopes) == {
@@ -72,6 +75,8 @@ def test_the_registered_services_keep_the_role_table() -> None:
             "automation:write",
             "compute:read",
             "compute:write",
+            "subscriptions:read",
+            "subscriptions:write",
             "members:read",
             "apikeys:admin",
         },
@@ -86,10 +91,19 @@ def test_the_registered_services_keep_the_role_table() -> None:
             "automation:write",
             "compute:read",
             "compute:write",
+            "subscriptions:read",
+            "subscriptions:write",
             "members:read",
         },
-        Role.AUDITOR: {"audit:read", "keys:read", "members:read", "automation:read", "compute:read"},
-        Role.VIEWER: {"keys:read", "members:read", "automation:read", "compute:read"},
+        Role.AUDITOR: {
+            "audit:read",
+            "keys:read",
+            "members:read",
+            "automation:read",
+            "compute:read",
+            "subscriptions:read",
+        },
+        Role.VIEWER: {"keys:read", "members:read", "automation:read", "compute:read", "subscriptions:read"},
     }
 
 
@@ -103,6 +117,7 @@ def test_role_mapping_examples() -> None:
         Scopes.MEMBERS_READ,
         AUTOMATION_READ,
         COMPUTE_READ,
+        SUBSCRIPTIONS_READ,
     }
     assert Scopes.AUDIT_READ not in CATALOGUE.scopes_for_roles(["viewer"])
     assert CATALOGUE.scopes_for_roles([SUPERADMIN]) == ALL_SCOPES
@@ -113,6 +128,7 @@ def test_role_mapping_examples() -> None:
         Scopes.MEMBERS_READ,
         AUTOMATION_READ,
         COMPUTE_READ,
+        SUBSCRIPTIONS_READ,
     }
 
 
@@ -124,6 +140,7 @@ def test_user_tokens_carry_mfa_self_service() -> None:
         Scopes.AUTH_MFA,
         AUTOMATION_READ,
         COMPUTE_READ,
+        SUBSCRIPTIONS_READ,
     }
 
 

@@ -24,6 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.db.timestamps import utc_required
 from neo_service_layer.kernel.db.unit_of_work import SqlUnitOfWork
+from neo_service_layer.kernel.events.adapters import publish
+from neo_service_layer.kernel.events.rules import AUDIT_SECURITY, TenantEvent, is_security_action
 from neo_service_layer.kernel.identity.adapters.tables import audit_chain_heads, audit_events, tenants
 from neo_service_layer.kernel.identity.rules.audit import (
     GENESIS_HASH,
@@ -142,6 +144,10 @@ class SqlAuditLog:
                 prev_hash = entry.hash
             await conn.execute(_INSERT_EVENTS, [_row(entry) for entry in entries])
             await conn.execute(_MOVE_HEAD, {**tenant, "new_seq": seq, "new_hash": prev_hash})
+            # in the same transaction: an entry and its event are written together or not at all
+            security = [_security_event(e) for e in entries if is_security_action(e.action, e.outcome)]
+            if security:
+                await publish(conn, security)
             await uow.commit()
         return entries
 
@@ -209,6 +215,11 @@ class SqlAuditLog:
         async with self._engine.connect() as conn:
             rows = (await conn.execute(select(tenants.c.id).order_by(tenants.c.id))).all()
         return [row.id for row in rows]
+
+
+def _security_event(entry: AuditEntry) -> TenantEvent:
+    data = {"action": entry.action, "actor": entry.actor, "outcome": entry.outcome, "target": entry.target}
+    return TenantEvent(entry.tenant_id, AUDIT_SECURITY, entry.occurred_at, {**data, "auditSeq": entry.seq})
 
 
 def _entry(row: Row[Any]) -> AuditEntry:

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from neo_service_layer.services.automation.adapters.job_store import R, wake_by
+from neo_service_layer.services.automation.adapters.job_store import R, publish_run, wake_by
 from neo_service_layer.services.automation.rules.job_calls import CallResult, CallState, SentTx
 from neo_service_layer.services.automation.rules.jobs import RunStatus
 
@@ -95,4 +95,6 @@ class SqlJobCallStore:
             )
             if updated.rowcount and result.retry_at is not None:
                 await wake_by(conn, job_id, result.retry_at)
+            if updated.rowcount:
+                await publish_run(conn, tenant_id, job_id, occurrence, status, now, None, result.reason)
         return bool(updated.rowcount)

@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from neo_service_layer.kernel.chain.adapters.sql_support import insert_ignore
 from neo_service_layer.kernel.db.timestamps import utc, utc_required
+from neo_service_layer.kernel.events.adapters import publish
+from neo_service_layer.kernel.events.rules import TenantEvent
 from neo_service_layer.services.automation.adapters.job_tables import (
     automation_job_index,
     automation_job_runs,
@@ -333,6 +335,9 @@ class SqlJobStore:
             )
             if result.rowcount and outcome.retry_at is not None:
                 await wake_by(conn, job_id, outcome.retry_at)
+            if result.rowcount:
+                status, reason = outcome.status, outcome.reason
+                await publish_run(conn, tenant_id, job_id, occurrence, status, now, http_status, reason)
         return bool(result.rowcount)
 
     async def run_counts(self, tenant_id: str, job_id: str) -> dict[str, int]:
@@ -350,6 +355,27 @@ class SqlJobStore:
             scan = automation_job_scan.c
             block = (await conn.execute(select(scan.block).where(scan.name == SCAN))).scalar()
         return int(block) if block is not None else None
+
+
+async def publish_run(
+    conn: AsyncConnection,
+    tenant_id: str,
+    job_id: str,
+    occurrence: int,
+    status: RunStatus,
+    now: datetime,
+    http_status: int | None,
+    reason: str | None,
+) -> None:
+    """A delivered or failed run as a tenant event, in the transaction that finished it."""
+    if status not in (RunStatus.DELIVERED, RunStatus.FAILED):
+        return
+    data: dict[str, object] = {"jobId": job_id, "occurrence": occurrence, "status": status.value}
+    if http_status is not None:
+        data["httpStatus"] = http_status
+    if reason:
+        data["reason"] = reason
+    await publish(conn, [TenantEvent(tenant_id, f"automation.run.{status.value}", now, data)])
 
 
 #: the name of the block scanner's cursor row

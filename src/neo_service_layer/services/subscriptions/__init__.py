@@ -1,0 +1,1 @@
+"""Event subscriptions: tenant events delivered to Standard Webhooks endpoints or read as a stream."""

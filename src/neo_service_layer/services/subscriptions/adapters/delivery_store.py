@@ -1,0 +1,226 @@
+"""The worker's side on SQL: the relay's fan-out (implements ``ports.RelayStore``) and the claims of
+deliveries under a lease (implements ``ports.DeliveryStore``).
+
+Fan-out: per tenant, in one transaction holding the tenant's cursor row (``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL; SQLite has one writer), the events after the cursor become delivery rows for the matching
+webhook subscriptions with ``INSERT ... ON CONFLICT DO NOTHING`` on ``(subscription_id, event_id)``:
+a pair gets one row whatever the number of relays or their crashes; then the cursor moves.
+
+Claims: a subscription's *head* is its pending delivery with the lowest event id; only a head that is
+due and not leased is claimed (one conditional ``UPDATE``: two workers never both win), so a later
+event is never sent while an earlier one of the same subscription is pending or retrying.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from neo_service_layer.kernel.chain.adapters.sql_support import insert_ignore, insert_ignoring
+from neo_service_layer.kernel.events.adapters import tenant_event_heads
+from neo_service_layer.services.subscriptions.adapters.store import D, E, S, X, scope, stored_event
+from neo_service_layer.services.subscriptions.adapters.tables import subscription_relay_cursors
+from neo_service_layer.services.subscriptions.ports import Claim, DeliveryStatus, Kind, State, Target
+
+C, H = subscription_relay_cursors, tenant_event_heads
+PENDING = DeliveryStatus.PENDING.value
+
+
+class SqlRelayStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def behind(self, limit: int) -> list[str]:
+        query = (
+            select(H.c.tenant_id)
+            .join_from(H, C, C.c.tenant_id == H.c.tenant_id, isouter=True)
+            .where(H.c.event_id > func.coalesce(C.c.event_id, 0))
+            .limit(limit)
+        )
+        async with self._engine.connect() as conn:
+            return [r.tenant_id for r in (await conn.execute(query)).all()]
+
+    async def fan_out(
+        self, tenant_id: str, now: float, limit: int, match: Callable[[Sequence[str], str], bool]
+    ) -> int:
+        async with self._engine.begin() as conn:
+            await scope(self._engine, conn, tenant_id)
+            await insert_ignore(conn, C, {"tenant_id": tenant_id, "event_id": 0})
+            cursor = (
+                await conn.execute(
+                    select(C.c.event_id).where(C.c.tenant_id == tenant_id).with_for_update(skip_locked=True)
+                )
+            ).scalar()
+            if cursor is None:  # another relay holds this tenant
+                return 0
+            events = (
+                await conn.execute(
+                    select(E.c.event_id, E.c.type)
+                    .where(E.c.tenant_id == tenant_id, E.c.event_id > cursor)
+                    .order_by(E.c.event_id)
+                    .limit(limit)
+                )
+            ).all()
+            if not events:
+                return 0
+            subs = (
+                await conn.execute(
+                    select(S.c.subscription_id, S.c.types, S.c.start_event)
+                    .join_from(S, X, X.c.subscription_id == S.c.subscription_id)
+                    .where(
+                        X.c.tenant_id == tenant_id,
+                        X.c.kind == Kind.WEBHOOK.value,
+                        X.c.state.in_((State.ACTIVE.value, State.PAUSED.value)),
+                    )
+                )
+            ).all()
+            rows = [
+                {
+                    "subscription_id": sub.subscription_id,
+                    "event_id": int(event.event_id),
+                    "tenant_id": tenant_id,
+                    "status": PENDING,
+                    "attempts": 0,
+                    "next_at": now,
+                }
+                for event in events
+                for sub in subs
+                if int(event.event_id) > int(sub.start_event) and match(json.loads(sub.types), event.type)
+            ]
+            if rows:
+                await conn.execute(insert_ignoring(conn, D), rows)
+            last = int(events[-1].event_id)
+            await conn.execute(update(C).where(C.c.tenant_id == tenant_id).values(event_id=last))
+        return len(rows)
+
+
+def _free(now: float) -> object:
+    return or_(D.c.lease_until.is_(None), D.c.lease_until < now)
+
+
+class SqlDeliveryStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def due_heads(self, now: float, limit: int, skip: set[str]) -> list[tuple[str, int]]:
+        heads = (
+            select(D.c.subscription_id, func.min(D.c.event_id).label("event_id"))
+            .join_from(D, X, X.c.subscription_id == D.c.subscription_id)
+            .where(D.c.status == PENDING, X.c.state == State.ACTIVE.value)
+            .group_by(D.c.subscription_id)
+            .subquery()
+        )
+        query = (
+            select(D.c.subscription_id, D.c.event_id)
+            .join_from(
+                D,
+                heads,
+                and_(D.c.subscription_id == heads.c.subscription_id, D.c.event_id == heads.c.event_id),
+            )
+            .where(D.c.next_at <= now, _free(now))  # type: ignore[arg-type]
+            .order_by(D.c.next_at)
+            .limit(limit + len(skip))
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [(r.subscription_id, int(r.event_id)) for r in rows if r.subscription_id not in skip][:limit]
+
+    async def claim(
+        self, subscription_id: str, event_id: int, worker: str, now: float, lease_until: float
+    ) -> Claim | None:
+        async with self._engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    update(D)
+                    .where(
+                        D.c.subscription_id == subscription_id,
+                        D.c.event_id == event_id,
+                        D.c.status == PENDING,
+                        D.c.next_at <= now,
+                        _free(now),  # type: ignore[arg-type]
+                    )
+                    .values(
+                        attempts=D.c.attempts + 1,
+                        worker=worker,
+                        lease_until=lease_until,
+                        first_attempt_at=func.coalesce(D.c.first_attempt_at, now),
+                    )
+                    .returning(D.c.tenant_id, D.c.attempts, D.c.first_attempt_at)
+                )
+            ).first()
+        if row is None:
+            return None
+        return Claim(subscription_id, row.tenant_id, event_id, int(row.attempts), float(row.first_attempt_at))
+
+    async def target(self, claim: Claim, now: float) -> Target | None:
+        async with self._engine.begin() as conn:
+            await scope(self._engine, conn, claim.tenant_id)
+            sub = (
+                await conn.execute(
+                    select(S.c.url, S.c.secret_sealed, S.c.previous_sealed, S.c.previous_until).where(
+                        S.c.tenant_id == claim.tenant_id, S.c.subscription_id == claim.subscription_id
+                    )
+                )
+            ).first()
+            event = (
+                await conn.execute(
+                    select(E.c.event_id, E.c.type, E.c.occurred_at, E.c.data).where(
+                        E.c.tenant_id == claim.tenant_id, E.c.event_id == claim.event_id
+                    )
+                )
+            ).first()
+        if sub is None or event is None or sub.url is None or sub.secret_sealed is None:
+            return None
+        sealed = [bytes(sub.secret_sealed)]
+        if sub.previous_sealed is not None and (sub.previous_until or 0) > now:
+            sealed.append(bytes(sub.previous_sealed))
+        return Target(sub.url, tuple(sealed), stored_event(event))
+
+    async def finish(
+        self,
+        claim: Claim,
+        worker: str,
+        status: DeliveryStatus,
+        *,
+        next_at: float | None,
+        last_status: int | None,
+        error: str | None,
+        now: datetime,
+    ) -> bool:
+        values: dict[str, object] = {
+            "status": status.value,
+            "lease_until": None,
+            "last_status": last_status,
+            "last_error": error,
+            "finished_at": None if status is DeliveryStatus.PENDING else now,
+        }
+        if next_at is not None:
+            values["next_at"] = next_at
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                update(D)
+                .where(
+                    D.c.subscription_id == claim.subscription_id,
+                    D.c.event_id == claim.event_id,
+                    D.c.status == PENDING,
+                    D.c.worker == worker,
+                )
+                .values(**values)
+            )
+        return bool(result.rowcount)
+
+    async def disable(self, tenant_id: str, subscription_id: str, reason: str) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(X)
+                .where(
+                    X.c.tenant_id == tenant_id,
+                    X.c.subscription_id == subscription_id,
+                    X.c.state == State.ACTIVE.value,
+                )
+                .values(state=State.DISABLED.value, reason=reason)
+            )

@@ -1,0 +1,156 @@
+"""What the subscriptions use cases need: records and the Protocols their adapters implement."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+
+class State(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    #: the endpoint answered 410 Gone: nothing is sent until the tenant resumes it
+    DISABLED = "disabled"
+
+
+class Kind(StrEnum):
+    WEBHOOK = "webhook"
+    STREAM = "stream"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    subscription_id: str
+    tenant_id: str
+    name: str
+    types: tuple[str, ...]
+    kind: Kind
+    url: str | None
+    state: State
+    reason: str | None
+    #: it gets the tenant's events after this id (the head when it was created)
+    start_event: int
+    created_at: datetime
+    #: a rotation's previous secret still signs until then (unix seconds)
+    previous_until: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    event_id: int
+    type: str
+    occurred_at: datetime
+    #: the JSON object as stored
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    event_id: int
+    status: DeliveryStatus
+    attempts: int
+    last_status: int | None
+    last_error: str | None
+    #: the next attempt (unix seconds), pending ones only
+    next_at: float | None
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    subscription_id: str
+    tenant_id: str
+    event_id: int
+    #: attempts including this one
+    attempts: int
+    first_attempt_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What a claimed delivery is sent with: URL, sealed secrets (current first), the event."""
+
+    url: str
+    sealed: tuple[bytes, ...]
+    event: StoredEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """A POST's result: the HTTP status (``None``: no answer) and why it failed."""
+
+    status: int | None
+    error: str | None = None
+
+
+class SecretBox(Protocol):
+    def seal(self, label: str, plaintext: bytes) -> bytes: ...
+    def open(self, label: str, sealed: bytes) -> bytes: ...
+
+
+class Poster(Protocol):
+    async def check(self, url: str) -> None: ...
+    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Sent: ...
+
+
+class SubscriptionStore(Protocol):
+    async def add(self, subscription: Subscription, secret_sealed: bytes | None) -> Subscription: ...
+    async def page(self, tenant_id: str, *, limit: int, after: str | None) -> list[Subscription]: ...
+    async def get(self, tenant_id: str, subscription_id: str) -> Subscription | None: ...
+    async def delete(self, tenant_id: str, subscription_id: str) -> bool: ...
+    async def set_state(
+        self, tenant_id: str, subscription_id: str, state: State, reason: str | None
+    ) -> bool: ...
+    async def rotate(
+        self, tenant_id: str, subscription_id: str, sealed: bytes, previous_until: int
+    ) -> bool: ...
+    async def counts(self, tenant_id: str, subscription_id: str) -> dict[str, int]: ...
+    async def deliveries(
+        self, tenant_id: str, subscription_id: str, status: DeliveryStatus | None, limit: int
+    ) -> list[Delivery]: ...
+    async def replay(self, tenant_id: str, subscription_id: str, event_id: int, now: float) -> bool: ...
+    async def events_after(self, tenant_id: str, after: int, limit: int) -> list[StoredEvent]: ...
+    async def head(self, tenant_id: str) -> int: ...
+
+
+class RelayStore(Protocol):
+    async def behind(self, limit: int) -> list[str]: ...
+    async def fan_out(
+        self, tenant_id: str, now: float, limit: int, match: Callable[[Sequence[str], str], bool]
+    ) -> int: ...
+
+
+class DeliveryStore(Protocol):
+    async def due_heads(self, now: float, limit: int, skip: set[str]) -> list[tuple[str, int]]: ...
+    async def claim(
+        self, subscription_id: str, event_id: int, worker: str, now: float, lease_until: float
+    ) -> Claim | None: ...
+    async def target(self, claim: Claim, now: float) -> Target | None: ...
+    async def finish(
+        self,
+        claim: Claim,
+        worker: str,
+        status: DeliveryStatus,
+        *,
+        next_at: float | None,
+        last_status: int | None,
+        error: str | None,
+        now: datetime,
+    ) -> bool: ...
+    async def disable(self, tenant_id: str, subscription_id: str, reason: str) -> None: ...
+
+
+class DeliveryObserver(Protocol):
+    def delivered(self, latency_seconds: float) -> None: ...
+    def retried(self) -> None: ...
+    def dead_lettered(self) -> None: ...
+    def disabled(self) -> None: ...

@@ -1,0 +1,1 @@
+"""Pure rules of the subscriptions service (standard library only)."""
