@@ -96,7 +96,7 @@ def test_type_patterns() -> None:
     with pytest.raises(UnknownEventType):
         check_patterns(["automation.job.failed"], EVENT_TYPES)
     with pytest.raises(UnknownEventType):
-        check_patterns(["chain.*"], EVENT_TYPES)
+        check_patterns(["neox.*"], EVENT_TYPES)
 
 
 def test_security_actions() -> None:

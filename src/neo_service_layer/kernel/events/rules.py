@@ -12,9 +12,16 @@ AUTOMATION_RUN_DELIVERED = "automation.run.delivered"
 AUTOMATION_RUN_FAILED = "automation.run.failed"
 #: a security-relevant entry was appended to the tenant's audit log
 AUDIT_SECURITY = "audit.security"
+#: an N3 contract notification a chain-filtered subscription of the tenant watches
+CHAIN_NOTIFICATION = "chain.notification"
 
 #: every type an event can have today (a subscription names these, or a prefix ``automation.*``)
-EVENT_TYPES: tuple[str, ...] = (AUTOMATION_RUN_DELIVERED, AUTOMATION_RUN_FAILED, AUDIT_SECURITY)
+EVENT_TYPES: tuple[str, ...] = (
+    AUTOMATION_RUN_DELIVERED,
+    AUTOMATION_RUN_FAILED,
+    AUDIT_SECURITY,
+    CHAIN_NOTIFICATION,
+)
 
 #: audit actions that are security events whatever their outcome
 SECURITY_ACTIONS: frozenset[str] = frozenset(

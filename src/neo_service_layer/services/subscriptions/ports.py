@@ -8,6 +8,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+from neo_service_layer.kernel.events.rules import TenantEvent
+
 
 class State(StrEnum):
     ACTIVE = "active"
@@ -42,6 +44,10 @@ class Subscription:
     created_at: datetime
     #: a rotation's previous secret still signs until then (unix seconds)
     previous_until: int | None = None
+    #: the chain filter (``{"contract", "event", "filters"}`` as JSON) of a ``chain.notification`` source
+    chain: str | None = None
+    #: a chain-filtered subscription sees the blocks after this one (the head when it was created)
+    start_block: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +98,39 @@ class Sent:
     error: str | None = None
 
 
+#: whether a subscription (its types, its chain filter as JSON) gets an event (its type, its JSON data)
+Matcher = Callable[[Sequence[str], str | None, str, str], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Watcher:
+    """A chain-filtered subscription as the chain scanner sees it."""
+
+    subscription_id: str
+    tenant_id: str
+    #: the filter as JSON (``{"contract", "event", "filters"}``)
+    chain: str
+    start_block: int
+
+
+class ChainSourceStore(Protocol):
+    async def cursor(self, head: int) -> int:
+        """The last block scanned (``head`` the first time: the scan starts after it)."""
+        ...
+
+    async def watchers(self, block: int) -> list[Watcher]:
+        """Chain-filtered subscriptions that see ``block`` (created before it)."""
+        ...
+
+    async def advance(
+        self, expected: int, block: int, events: Sequence[TenantEvent], watched: Sequence[str]
+    ) -> bool:
+        """Publish ``events`` and move the cursor from ``expected`` to ``block`` in one transaction;
+        ``False`` (nothing written) when the cursor is no longer at ``expected`` or the subscriptions
+        that see ``block`` are no longer ``watched`` (their ids: one was created meanwhile)."""
+        ...
+
+
 class SecretBox(Protocol):
     def seal(self, label: str, plaintext: bytes) -> bytes: ...
     def open(self, label: str, sealed: bytes) -> bytes: ...
@@ -124,9 +163,7 @@ class SubscriptionStore(Protocol):
 
 class RelayStore(Protocol):
     async def behind(self, limit: int) -> list[str]: ...
-    async def fan_out(
-        self, tenant_id: str, now: float, limit: int, match: Callable[[Sequence[str], str], bool]
-    ) -> int: ...
+    async def fan_out(self, tenant_id: str, now: float, limit: int, match: Matcher) -> int: ...
 
 
 class DeliveryStore(Protocol):

@@ -6,6 +6,7 @@ letter can be replayed."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -44,8 +45,24 @@ TypePattern = Annotated[
 ]
 
 
+class ChainFilterIn(Strict):
+    index: Annotated[int, Field(ge=0, le=15)]
+    #: the argument equals this value in Neo's byte encoding (one of ``value`` or ``hash160``)
+    value: Annotated[str, Field(max_length=256)] | int | bool | None = None
+    #: the argument is this script hash (20 bytes, little-endian, as ``Transfer`` carries it)
+    hash160: Annotated[str | None, Field(pattern=r"^0x[0-9a-fA-F]{40}$")] = None
+
+
+class ChainIn(Strict):
+    contract: Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$", description="the contract's script hash")]
+    event: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\x20-\x7e]+$")]
+    filters: Annotated[list[ChainFilterIn], Field(max_length=4)] = []
+
+
 class SourceIn(Strict):
     types: Annotated[list[TypePattern], Field(min_length=1, max_length=MAX_TYPES)]
+    #: N3 contract notifications (``types`` must be exactly ``["chain.notification"]``)
+    chain: ChainIn | None = None
 
 
 class WebhookIn(Strict):
@@ -78,8 +95,23 @@ class SubscriptionIn(Strict):
     channel: WebhookChannelIn | StreamChannelIn
 
 
+class ChainFilterOut(BaseModel):
+    index: int
+    value: str | int | bool | None = None
+    hash160: str | None = None
+
+
+class ChainOut(BaseModel):
+    contract: str
+    event: str
+    filters: list[ChainFilterOut]
+    #: it gets the notifications of the blocks after this one
+    startBlock: int  # noqa: N815
+
+
 class SourceOut(BaseModel):
     types: list[str]
+    chain: ChainOut | None = None
 
 
 class ChannelOut(BaseModel):
@@ -144,11 +176,21 @@ def _time(seconds: float | None) -> datetime | None:
     return datetime.fromtimestamp(seconds, UTC) if seconds is not None else None
 
 
+def _chain(sub: Subscription) -> ChainOut | None:
+    if sub.chain is None:
+        return None
+    raw = json.loads(sub.chain)
+    filters = [ChainFilterOut(**f) for f in raw["filters"]]
+    return ChainOut(
+        contract=raw["contract"], event=raw["event"], filters=filters, startBlock=sub.start_block or 0
+    )
+
+
 def _out(sub: Subscription, counts: dict[str, int] | None = None) -> SubscriptionOut:
     return SubscriptionOut(
         subscriptionId=sub.subscription_id,
         name=sub.name,
-        source=SourceOut(types=list(sub.types)),
+        source=SourceOut(types=list(sub.types), chain=_chain(sub)),
         channel=ChannelOut(kind=sub.kind.value, url=sub.url),
         state=sub.state.value,
         reason=sub.reason,
@@ -183,8 +225,9 @@ async def create_subscription(
     body: SubscriptionIn, principal: Writer, request: Request, meta: Meta
 ) -> SubscriptionCreated:
     url = body.channel.webhook.url if isinstance(body.channel, WebhookChannelIn) else None
+    chain = body.source.chain.model_dump(exclude_none=True) if body.source.chain is not None else None
     sub, secret = await subscriptions_of(request).create(
-        principal, meta, name=body.name, types=body.source.types, url=url
+        principal, meta, name=body.name, types=body.source.types, url=url, chain=chain
     )
     return SubscriptionCreated(subscription=_out(sub, {}), webhookSecret=secret)
 

@@ -14,7 +14,6 @@ event is never sent while an earlier one of the same subscription is pending or 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy import and_, func, or_, select, update
@@ -22,9 +21,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from neo_service_layer.kernel.chain.adapters.sql_support import insert_ignore, insert_ignoring
 from neo_service_layer.kernel.events.adapters import tenant_event_heads
-from neo_service_layer.services.subscriptions.adapters.store import D, E, S, X, scope, stored_event
+from neo_service_layer.services.subscriptions.adapters.store import D, E, F, S, X, scope, stored_event
 from neo_service_layer.services.subscriptions.adapters.tables import subscription_relay_cursors
-from neo_service_layer.services.subscriptions.ports import Claim, DeliveryStatus, Kind, State, Target
+from neo_service_layer.services.subscriptions.ports import (
+    Claim,
+    DeliveryStatus,
+    Kind,
+    Matcher,
+    State,
+    Target,
+)
 
 C, H = subscription_relay_cursors, tenant_event_heads
 PENDING = DeliveryStatus.PENDING.value
@@ -44,9 +50,7 @@ class SqlRelayStore:
         async with self._engine.connect() as conn:
             return [r.tenant_id for r in (await conn.execute(query)).all()]
 
-    async def fan_out(
-        self, tenant_id: str, now: float, limit: int, match: Callable[[Sequence[str], str], bool]
-    ) -> int:
+    async def fan_out(self, tenant_id: str, now: float, limit: int, match: Matcher) -> int:
         async with self._engine.begin() as conn:
             await scope(self._engine, conn, tenant_id)
             await insert_ignore(conn, C, {"tenant_id": tenant_id, "event_id": 0})
@@ -59,7 +63,7 @@ class SqlRelayStore:
                 return 0
             events = (
                 await conn.execute(
-                    select(E.c.event_id, E.c.type)
+                    select(E.c.event_id, E.c.type, E.c.data)
                     .where(E.c.tenant_id == tenant_id, E.c.event_id > cursor)
                     .order_by(E.c.event_id)
                     .limit(limit)
@@ -69,8 +73,9 @@ class SqlRelayStore:
                 return 0
             subs = (
                 await conn.execute(
-                    select(S.c.subscription_id, S.c.types, S.c.start_event)
+                    select(S.c.subscription_id, S.c.types, S.c.start_event, F.c.filter)
                     .join_from(S, X, X.c.subscription_id == S.c.subscription_id)
+                    .join(F, F.c.subscription_id == S.c.subscription_id, isouter=True)
                     .where(
                         X.c.tenant_id == tenant_id,
                         X.c.kind == Kind.WEBHOOK.value,
@@ -89,7 +94,8 @@ class SqlRelayStore:
                 }
                 for event in events
                 for sub in subs
-                if int(event.event_id) > int(sub.start_event) and match(json.loads(sub.types), event.type)
+                if int(event.event_id) > int(sub.start_event)
+                and match(json.loads(sub.types), sub.filter, event.type, event.data)
             ]
             if rows:
                 await conn.execute(insert_ignoring(conn, D), rows)

@@ -15,7 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from neo_service_layer.kernel.db.timestamps import utc, utc_required
 from neo_service_layer.kernel.events.adapters import tenant_event_heads, tenant_events
+from neo_service_layer.services.subscriptions.adapters.chain_store import start_block
 from neo_service_layer.services.subscriptions.adapters.tables import (
+    subscription_chain_filters,
     subscription_deliveries,
     subscription_index,
     subscriptions,
@@ -30,6 +32,7 @@ from neo_service_layer.services.subscriptions.ports import (
 )
 
 S, X, D, E = subscriptions, subscription_index, subscription_deliveries, tenant_events
+F = subscription_chain_filters
 
 
 async def scope(engine: AsyncEngine, conn: AsyncConnection, tenant_id: str) -> None:
@@ -50,6 +53,8 @@ def subscription(row: Any) -> Subscription:
         start_event=int(row.start_event),
         created_at=utc_required(row.created_at),
         previous_until=row.previous_until,
+        chain=row.filter,
+        start_block=int(row.start_block) if row.start_block is not None else None,
     )
 
 
@@ -69,11 +74,17 @@ _COLUMNS = (
     S.c.previous_until,
     X.c.state,
     X.c.reason,
+    F.c.filter,
+    F.c.start_block,
 )
 
 
 def _joined() -> Any:
-    return select(*_COLUMNS).join_from(S, X, X.c.subscription_id == S.c.subscription_id)
+    return (
+        select(*_COLUMNS)
+        .join_from(S, X, X.c.subscription_id == S.c.subscription_id)
+        .join(F, F.c.subscription_id == S.c.subscription_id, isouter=True)
+    )
 
 
 class SqlSubscriptionStore:
@@ -114,6 +125,16 @@ class SqlSubscriptionStore:
                     state=sub.state.value,
                 )
             )
+            if sub.chain is not None and sub.start_block is not None:
+                await conn.execute(
+                    insert(F).values(
+                        subscription_id=sub.subscription_id,
+                        tenant_id=sub.tenant_id,
+                        contract=json.loads(sub.chain)["contract"],
+                        filter=sub.chain,
+                        start_block=await start_block(conn, sub.start_block),
+                    )
+                )
         found = await self.get(sub.tenant_id, sub.subscription_id)
         assert found is not None
         return found
@@ -146,6 +167,9 @@ class SqlSubscriptionStore:
             )
             await conn.execute(
                 delete(D).where(D.c.tenant_id == tenant_id, D.c.subscription_id == subscription_id)
+            )
+            await conn.execute(
+                delete(F).where(F.c.tenant_id == tenant_id, F.c.subscription_id == subscription_id)
             )
         return True
 

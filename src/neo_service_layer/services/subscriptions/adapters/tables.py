@@ -80,3 +80,25 @@ subscription_relay_cursors = Table(
     Column("event_id", BigInteger, nullable=False),
     PrimaryKeyConstraint("tenant_id", name="pk_subscription_relay_cursors"),
 )
+
+#: a ``chain.notification`` subscription's filter (no RLS: the scanner reads every tenant's; API reads
+#: filter by tenant) and the block after which it sees notifications
+subscription_chain_filters = Table(
+    "subscription_chain_filters",
+    metadata,
+    Column("subscription_id", String(40), nullable=False),
+    Column("tenant_id", String(64), nullable=False),
+    Column("contract", String(42), nullable=False),
+    Column("filter", Text, nullable=False),
+    Column("start_block", BigInteger, nullable=False),
+    PrimaryKeyConstraint("subscription_id", name="pk_subscription_chain_filters"),
+)
+
+#: the chain scanner's durable cursor: the last block it read (one row, ``source = 'n3'``)
+subscription_chain_cursor = Table(
+    "subscription_chain_cursor",
+    metadata,
+    Column("source", String(16), nullable=False),
+    Column("block", BigInteger, nullable=False),
+    PrimaryKeyConstraint("source", name="pk_subscription_chain_cursor"),
+)

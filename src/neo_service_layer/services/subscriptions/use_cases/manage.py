@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 from urllib.parse import urlsplit
 
 from neo_service_layer.enclave.wire.errors import Conflict, InvalidInput, NotFound
+from neo_service_layer.kernel.chain.ports.chain import Chain
 from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.events.rules import EVENT_TYPES
 from neo_service_layer.kernel.identity.ports.audit import AuditLog
@@ -27,8 +29,13 @@ from neo_service_layer.services.subscriptions.ports import (
     Subscription,
     SubscriptionStore,
 )
-from neo_service_layer.services.subscriptions.rules.matching import UnknownEventType, check_patterns, matches
+from neo_service_layer.services.subscriptions.rules.matching import UnknownEventType, check_patterns
 from neo_service_layer.services.subscriptions.rules.signing import new_secret
+from neo_service_layer.services.subscriptions.use_cases.chain_source import (
+    chain_filter,
+    deliverable,
+    filter_json,
+)
 
 #: how long a rotated-out secret still signs alongside the new one
 ROTATION_OVERLAP_SECONDS = 24 * 3600
@@ -52,6 +59,10 @@ class BadEventType(InvalidInput):
     code = "unknown-event-type"
 
 
+class NoNetwork(InvalidInput):
+    code = "no-neo-network"
+
+
 def secret_label(tenant_id: str, subscription_id: str) -> str:
     """The associated data of a sealed secret: a blob moved to another subscription does not open."""
     return f"subscription-webhook:{tenant_id}:{subscription_id}"
@@ -66,8 +77,15 @@ class SubscriptionStatus:
 
 class Subscriptions:
     def __init__(
-        self, store: SubscriptionStore, box: SecretBox, poster: Poster, clock: Clock, audit: AuditLog
+        self,
+        store: SubscriptionStore,
+        box: SecretBox,
+        poster: Poster,
+        clock: Clock,
+        audit: AuditLog,
+        chain: Chain | None = None,
     ) -> None:
+        self._chain = chain
         self._store = store
         self._box = box
         self._poster = poster
@@ -89,12 +107,25 @@ class Subscriptions:
         )
 
     async def create(
-        self, who: Principal, meta: RequestMeta, *, name: str, types: Sequence[str], url: str | None
+        self,
+        who: Principal,
+        meta: RequestMeta,
+        *,
+        name: str,
+        types: Sequence[str],
+        url: str | None,
+        chain: dict[str, Any] | None = None,
     ) -> tuple[Subscription, str | None]:
         try:
             check_patterns(types, EVENT_TYPES)
         except UnknownEventType as exc:
             raise BadEventType(str(exc)) from exc
+        watched, start_block = None, None
+        if chain is not None:
+            watched = filter_json(chain_filter(chain, types))
+            if self._chain is None:
+                raise NoNetwork("no Neo network configured: a chain filter needs one")
+            start_block = await self._chain.height()  # it sees the blocks after the head
         if url is not None:
             await self._poster.check(url)  # the SSRF guard's refusal is a 422 (InvalidSourceAddress)
         sub_id = f"sub_{secrets.token_hex(12)}"
@@ -113,6 +144,8 @@ class Subscriptions:
             start_event=0,
             created_at=self._clock.now(),
         )
+        if watched is not None:
+            draft = replace(draft, chain=watched, start_block=start_block)
         created = await self._store.add(draft, sealed)
         host = urlsplit(url).hostname or "" if url else ""
         await self._record(
@@ -187,4 +220,4 @@ class Subscriptions:
         """The subscription's events after ``after`` (at most ``limit`` read) and the new position."""
         read = await self._store.events_after(sub.tenant_id, after, limit)
         position = read[-1].event_id if read else after
-        return [e for e in read if matches(sub.types, e.type)], position
+        return [e for e in read if deliverable(sub.types, sub.chain, e.type, e.data)], position

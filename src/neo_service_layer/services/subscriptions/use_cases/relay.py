@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.services.subscriptions.ports import RelayStore
-from neo_service_layer.services.subscriptions.rules.matching import matches
+from neo_service_layer.services.subscriptions.use_cases.chain_source import deliverable
 
 #: tenants per round, events per tenant per transaction
 TENANTS_PER_ROUND = 100
@@ -21,6 +21,6 @@ class Relay:
         created = 0
         for tenant_id in await self._store.behind(TENANTS_PER_ROUND):
             created += await self._store.fan_out(
-                tenant_id, self._clock.now().timestamp(), EVENTS_PER_BATCH, matches
+                tenant_id, self._clock.now().timestamp(), EVENTS_PER_BATCH, deliverable
             )
         return created

@@ -1,0 +1,113 @@
+"""The N3 contract notification source of subscriptions on a real neo-go chain: a webhook subscription
+to the target contract's ``Ping`` with an argument filter, created over the API, receives each matching
+notification once, signed per Standard Webhooks, from the worker's chain scanner, relay and delivery."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from neo_service_layer.bootstrap import create_app
+from neo_service_layer.services.subscriptions.rules.signing import InvalidSignature, verify
+from tests.e2e.chain.automation_support import deploy_target
+from tests.e2e.chain.stack import InProcessWorker, Stack, call, tenant_api_key, wait_for
+from tests.http.appclient import app_client
+
+pytestmark = [pytest.mark.chain, pytest.mark.slow]
+
+
+@dataclass
+class Receiver:
+    url: str = ""
+    secret: str = ""
+    got: list[tuple[str, dict[str, Any], bool]] = field(default_factory=list)
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """A webhook receiver on 127.0.0.1 checking each call's Standard Webhooks signature."""
+    found = Receiver()
+
+    async def hook(request: web.Request) -> web.Response:
+        body = await request.read()
+        try:
+            verify(found.secret, dict(request.headers), body, now=int(time.time()))
+            valid = True
+        except InvalidSignature:
+            valid = False
+        found.got.append((request.headers.get("webhook-id", ""), json.loads(body), valid))
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    found.url = f"http://127.0.0.1:{port}/hook"
+    try:
+        yield found
+    finally:
+        await runner.cleanup()
+
+
+async def test_filtered_notifications_delivered_once_signed(stack: Stack, receiver: Receiver) -> None:
+    settings = stack.settings.model_copy(
+        update={"oracle_allow_hosts": ["127.0.0.1"], "oracle_allow_http": True}
+    )
+    target = await deploy_target(stack)
+    contract = "0x" + str(target)
+    key = await tenant_api_key(stack, "subs-chain-e2e", ["subscriptions:read", "subscriptions:write"])
+    headers = {"Authorization": f"Bearer {key}"}
+    source = {
+        "types": ["chain.notification"],
+        "chain": {"contract": contract, "event": "Ping", "filters": [{"index": 0, "value": 1}]},
+    }
+    body = {"name": "pings", "source": source, "channel": {"webhook": {"url": receiver.url}}}
+    async with app_client(create_app(settings)) as client:
+        created = await client.post("/api/v1/subscriptions", json=body, headers=headers)
+        assert created.status_code == 201, created.text
+        receiver.secret = created.json()["webhookSecret"]
+        async with InProcessWorker(settings):
+            three = await stack.committee.invoke(call(target, "ping", 3))  # Ping(0..2): one matches
+            two = await stack.committee.invoke(call(target, "ping", 2))  # Ping(0..1): one matches
+            await stack.committee.invoke(call(target, "ping", 1))  # Ping(0): none
+
+            async def delivered() -> bool:
+                return len(receiver.got) >= 2
+
+            await wait_for(delivered, 60, "the subscription's webhooks")
+            # a later match: once it arrives every earlier block was scanned and delivered (in order)
+            later = await stack.committee.invoke(call(target, "ping", 2))
+
+            async def all_delivered() -> bool:
+                return len(receiver.got) >= 3
+
+            await wait_for(all_delivered, 60, "the later webhook")
+        counts = (
+            await client.get(
+                f"/api/v1/subscriptions/{created.json()['subscription']['subscriptionId']}", headers=headers
+            )
+        ).json()["counts"]
+
+    assert [valid for _, _, valid in receiver.got] == [True, True, True]
+    assert len({msg_id for msg_id, _, _ in receiver.got}) == 3  # each notification once
+    events = [b for _, b, _ in receiver.got]
+    assert [e["type"] for e in events] == ["chain.notification"] * 3
+    datas = [e["data"] for e in events]
+    assert [d["block"] for d in datas] == [b.included_in_block for b in (three, two, later)]
+    for data, tx in zip(datas, [three, two, later], strict=True):
+        assert data["contract"] == contract.lower()
+        assert data["event"] == "Ping"
+        assert data["values"] == [1, base64.b64encode(b"ping").decode()]
+        assert data["position"] == 1
+        assert data["txHash"].lower().removeprefix("0x") == str(tx.tx_hash).lower().removeprefix("0x")
+    assert counts == {"delivered": 3}
