@@ -151,10 +151,10 @@ class Chaos:
             fact.in_flight = await self.api.kill(down)  # lands with a client's call in flight
         else:
             if target == "node" and self.durable_node_kills:
-                landed = await self._stop_node_in_flight()
+                landed, counts = await self._stop_node_in_flight()
             else:
-                landed = await self._wait_in_flight(target)
-            fact = Killed(target, landed, *(await self._pending()))
+                landed, counts = await self._wait_in_flight(target)
+            fact = Killed(target, landed, *counts)
             began = time.monotonic()
         if target == "database":
             assert self.database is not None
@@ -220,16 +220,25 @@ class Chaos:
 
     async def _pending(self) -> tuple[int, int]:
         """(requests recorded but not delivered, outbox transactions pending)."""
-        async with self.stack.engine.connect() as conn:
-            requests = (
-                await conn.execute(text("SELECT count(*) FROM chain_requests WHERE status != 'delivered'"))
-            ).scalar()
-            outbox = (
-                await conn.execute(text("SELECT count(*) FROM chain_outbox WHERE status = 'pending'"))
-            ).scalar()
-        return int(requests or 0), int(outbox or 0)
+        _, requests, outbox = await self._snapshot("SELECT 1 WHERE 1 = 0")
+        return requests, outbox
 
-    async def _stop_node_in_flight(self, timeout: float = 10.0) -> bool:
+    async def _snapshot(self, in_flight: str) -> tuple[bool, int, int]:
+        """Whether ``in_flight`` finds a row, with the pending counts, read in one statement.
+
+        One statement is one snapshot: separate queries let work finish between them, so a kill
+        seen in flight could be recorded with nothing pending.
+        """
+        query = (
+            f"SELECT EXISTS ({in_flight}), "
+            "(SELECT count(*) FROM chain_requests WHERE status != 'delivered'), "
+            "(SELECT count(*) FROM chain_outbox WHERE status = 'pending')"
+        )
+        async with self.stack.engine.connect() as conn:
+            row = (await conn.execute(text(query))).one()
+        return bool(row[0]), int(row[1] or 0), int(row[2] or 0)
+
+    async def _stop_node_in_flight(self, timeout: float = 10.0) -> tuple[bool, tuple[int, int]]:
         """Leave the node SIGSTOPped with every block on disk while work is in flight (or the timeout)."""
         net = self.stack.net
         assert net.pid is not None
@@ -237,23 +246,21 @@ class Chaos:
         deadline = time.monotonic() + timeout
         while True:
             await stop_when_persisted(net)
-            async with self.stack.engine.connect() as conn:
-                if (await conn.execute(text(IN_FLIGHT["node"]))).first() is not None:
-                    return True
-            if time.monotonic() > deadline:
-                return False
+            landed, requests, outbox = await self._snapshot(IN_FLIGHT["node"])
+            if landed or time.monotonic() > deadline:
+                return landed, (requests, outbox)
             os.kill(net.pid, signal.SIGCONT)
             await asyncio.sleep(0.02)
 
-    async def _wait_in_flight(self, target: str, timeout: float = 10.0) -> bool:
-        """Wait until killing ``target`` interrupts work (see ``IN_FLIGHT``); False if it never did."""
+    async def _wait_in_flight(self, target: str, timeout: float = 10.0) -> tuple[bool, tuple[int, int]]:
+        """Wait until killing ``target`` interrupts work (see ``IN_FLIGHT``): whether it did, and the
+        pending counts seen with it."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            async with self.stack.engine.connect() as conn:
-                if (await conn.execute(text(IN_FLIGHT[target]))).first() is not None:
-                    return True
+        while True:
+            landed, requests, outbox = await self._snapshot(IN_FLIGHT[target])
+            if landed or time.monotonic() > deadline:
+                return landed, (requests, outbox)
             await asyncio.sleep(0.01)
-        return False
 
     # the run -------------------------------------------------------------------------------
 
