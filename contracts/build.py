@@ -1,5 +1,6 @@
 """Compile every contract with neo3-boa into contracts/build/ (no network): each service's contracts
-(``src/neo_service_layer/services/<name>/contracts/``) and the example consumers in contracts/examples/.
+(``src/neo_service_layer/services/<name>/contracts/``) and the example consumers in contracts/examples/;
+then the Solidity contracts of Neo X under contracts/evm/ with solc-js (``contracts/build_evm.py``).
 
 Usage: ``python contracts/build.py [--force]``. A contract is recompiled only when its source, a
 library it imports (``src/neo_service_layer/kernel/chain/contracts/``, never compiled on its own) or the
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import hashlib
+import importlib.util
 import re
 import subprocess
 import sys
@@ -95,7 +97,17 @@ def main(argv: list[str] | None = None) -> int:
     for source in SOURCES:
         compiled = build(source, force=args.force)
         print(f"{'compiled' if compiled else 'up to date'}: {source.relative_to(CONTRACTS_DIR.parent)}")
-    return 0
+    return _build_evm(force=args.force)
+
+
+def _build_evm(*, force: bool) -> int:
+    """The Solidity contracts of Neo X (``contracts/build_evm.py``, beside this file)."""
+    spec = importlib.util.spec_from_file_location("nsl_build_evm", CONTRACTS_DIR / "build_evm.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return int(module.main(["--force"] if force else []))
 
 
 if __name__ == "__main__":

@@ -151,6 +151,15 @@ async def prepaid_consumer(run: Run, name: str, service: types.UInt160) -> types
 
 async def test_nsl_run_serves_a_roll_and_stops_cleanly() -> None:
     async with nsl_run() as run:
+        # the local Neo X beside it (docs/neox.md): anvil with the EVM randomness contract deployed
+        neox = run.network["neox"]
+        async with httpx.AsyncClient() as http:
+            code = await http.post(
+                neox["rpc_url"],
+                json={"jsonrpc": "2.0", "id": 1, "method": "eth_getCode",
+                      "params": [neox["contracts"]["randomness"], "latest"]},
+            )  # fmt: skip
+        assert len(code.json()["result"]) > 2
         dice = await prepaid_consumer(run, "dice_consumer", run.contract("randomness"))
         receipt = await run.committee.invoke(call(dice, "roll"))
         request_id = receipt.result.stack[0].as_int()

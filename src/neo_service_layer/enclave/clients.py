@@ -18,6 +18,7 @@ token, never a wider list.
   tenant's own API keys (``tenant_credentials.py``, checked after this list).
 - ``worker`` — the platform operations the jobs need: ``sign_transaction`` (the transaction sender
   signs only allow-listed calls, ``tx_rules.py``), ``oracle_fetch``, ``randomness_fulfil``,
+  ``randomness_evm_fulfil`` (Neo X),
   ``feed_round``, ``native_oracle_respond`` — no raw ``sign`` at all, so it gets no signature over
   bytes it chose —
   ``create_key`` of platform keys, ``load_key``, ``destroy`` (the key destruction job: only keys their
@@ -187,6 +188,9 @@ ALLOWED: Mapping[str, Mapping[str, Check]] = {
         "destroy": _not_platform_tenant,
         "oracle_fetch": _allow,
         "randomness_fulfil": _allow,
+        # EVM (Neo X) randomness: the enclave derives the answer from the request's chain facts and
+        # signs only the digest the EVM contract rebuilds (``randomness_evm.py``)
+        "randomness_evm_fulfil": _allow,
         # Neo's native Oracle: the enclave reads the request from its own node, fetches, builds and
         # signs the response; the node key (purpose native-oracle) refuses raw signing
         "native_oracle_respond": _allow,
@@ -196,6 +200,8 @@ ALLOWED: Mapping[str, Mapping[str, Check]] = {
         "compute_run": _allow,
         # tenant jobs calling a contract: only the call the tenant granted (``job_signing.py``)
         "automation_sign": _not_platform_tenant,
+        # subscriptions: a fresh Standard Webhooks v1a message of one subscription (``wire/webhooks.py``)
+        "webhook_sign": _allow,
     },
     CLI: {
         "status": _allow,

@@ -26,9 +26,11 @@ from neo_service_layer.enclave.neo_rpc import JsonRpcReader, NeoReader
 from neo_service_layer.enclave.oracle import OracleFetchOp
 from neo_service_layer.enclave.platforms import Platform
 from neo_service_layer.enclave.randomness import RandomnessFulfilOp
+from neo_service_layer.enclave.randomness_evm import EvmRandomnessFulfilOp
 from neo_service_layer.enclave.sealing import Sealer, SealUse
 from neo_service_layer.enclave.tenant_credentials import TenantCredentials
 from neo_service_layer.enclave.tx_signing import TransactionSigning
+from neo_service_layer.enclave.webhook_signing import WebhookSignOp
 from neo_service_layer.enclave.wire.encoding import b64encode, pack_blobs
 from neo_service_layer.enclave.wire.keys import (
     InvalidKeyRequest,
@@ -107,6 +109,8 @@ class EnclaveOperations:
             "migration_export": self.migration_export,
             "migration_import": self.migration_import,
             "randomness_fulfil": RandomnessFulfilOp(keys),
+            "randomness_evm_fulfil": EvmRandomnessFulfilOp(keys),
+            "webhook_sign": WebhookSignOp(keys),
             "issue_api_key": self._credentials.issue_op,
             "revoke_api_key": self._credentials.revoke_op,
             "tenant_credentials": self._credentials.settings_op,

@@ -22,16 +22,14 @@ from __future__ import annotations
 from typing import Any
 
 from neo_service_layer.enclave.keystore import KeyStore
+from neo_service_layer.enclave.op_args import batch_items, require_kind
 from neo_service_layer.enclave.wire.encoding import b64encode
-from neo_service_layer.enclave.wire.errors import InvalidInput
 from neo_service_layer.enclave.wire.keys import (
-    MAX_SIGN_BATCH,
-    InvalidKeyRequest,
     KeyKind,
     Purpose,
     SignatureFormat,
 )
-from neo_service_layer.enclave.wire.protocol import Args, BadRequest
+from neo_service_layer.enclave.wire.protocol import Args
 from neo_service_layer.enclave.wire.randomness import (
     RandomnessFacts,
     fulfil_message,
@@ -40,20 +38,14 @@ from neo_service_layer.enclave.wire.randomness import (
 )
 
 
-def _facts(item: object) -> RandomnessFacts:
-    if not isinstance(item, dict):
-        raise BadRequest("field 'items' must be a list of objects")
-    args = Args(item)
-    try:
-        return RandomnessFacts(
-            magic=args.integer("magic"),
-            contract=args.blob("contract"),
-            request_id=args.integer("request_id"),
-            consumer=args.blob("consumer"),
-            seed=args.blob("seed"),
-        )
-    except InvalidInput as exc:
-        raise InvalidKeyRequest(str(exc)) from None
+def _facts(args: Args) -> RandomnessFacts:
+    return RandomnessFacts(
+        magic=args.integer("magic"),
+        contract=args.blob("contract"),
+        request_id=args.integer("request_id"),
+        consumer=args.blob("consumer"),
+        seed=args.blob("seed"),
+    )
 
 
 class RandomnessFulfilOp:
@@ -65,14 +57,9 @@ class RandomnessFulfilOp:
     def __call__(self, args: Args) -> dict[str, Any]:
         tenant = args.text("tenant")
         bls_key_id, ecdsa_key_id = args.text("bls_key_id"), args.text("ecdsa_key_id")
-        raw = args.opt_list("items")
-        if not 1 <= len(raw) <= MAX_SIGN_BATCH:
-            raise InvalidKeyRequest(f"fulfil between 1 and {MAX_SIGN_BATCH} requests at a time")
-        facts = [_facts(item) for item in raw]
-        if self._keys.info(bls_key_id).kind is not KeyKind.BLS12_381:
-            raise InvalidKeyRequest("bls_key_id must name a bls12-381 key")
-        if self._keys.info(ecdsa_key_id).kind is not KeyKind.SECP256R1:
-            raise InvalidKeyRequest("ecdsa_key_id must name a secp256r1 key")
+        facts = batch_items(args, _facts)
+        require_kind(self._keys, bls_key_id, KeyKind.BLS12_381, "bls_key_id")
+        require_kind(self._keys, ecdsa_key_id, KeyKind.SECP256R1, "ecdsa_key_id")
         proofs = self._keys.sign_for_operation(
             bls_key_id,
             [vrf_input(f) for f in facts],

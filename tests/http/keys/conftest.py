@@ -7,8 +7,6 @@ simulated platform key the attestation verifier trusts in development) is the ru
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,7 +23,7 @@ from neo_service_layer.kernel.container import Container
 from neo_service_layer.kernel.identity.rules.access import Principal, PrincipalKind
 from neo_service_layer.kernel.identity.rules.accounts import PLATFORM_TENANT, SUPERADMIN
 from tests.http.appclient import app_client
-from tests.integration.enclave.enclave_process_fakes import EnclaveProcess, PeerEnclave
+from tests.integration.enclave.enclave_process_fakes import EnclaveProcess, running_enclave
 from tests.scopes import ALL_SCOPES, TENANT_SCOPES
 
 ALL = sorted(TENANT_SCOPES)
@@ -33,18 +31,10 @@ ALL = sorted(TENANT_SCOPES)
 
 @pytest.fixture(scope="module")
 def enclave() -> Iterator[EnclaveProcess]:
-    directory = Path(tempfile.mkdtemp(prefix="nsl-k-"))  # short: Unix socket paths are limited
     # the host's clock is moved in these tests, not the enclave's: the enclave's destruction grace is 0
     # here (it still destroys only a disabled key; tests/integration/enclave checks the grace itself)
-    process = PeerEnclave(directory, directory / "e.sock", extra={"NSL_KEY_DESTRUCTION_GRACE_SECONDS": "0"})
-    process.start()
-    try:
+    with running_enclave("nsl-k-", extra={"NSL_KEY_DESTRUCTION_GRACE_SECONDS": "0"}) as process:
         yield process
-    finally:
-        if process.process is not None and process.process.poll() is None:
-            process.process.kill()
-            process.process.wait(timeout=10)
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture

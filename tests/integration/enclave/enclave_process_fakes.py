@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,6 +89,22 @@ class PeerEnclave(EnclaveProcess):
 
     def env(self, **extra: str) -> dict[str, str]:
         return super().env(**{**self.extra, **extra})
+
+
+@contextmanager
+def running_enclave(prefix: str = "nsl-enc-", **options: object) -> Iterator[PeerEnclave]:
+    """An enclave process in a fresh short directory (Unix socket paths are limited), killed and removed
+    afterwards; ``options`` are :class:`PeerEnclave`'s (token, extra environment)."""
+    directory = Path(tempfile.mkdtemp(prefix=prefix))
+    process = PeerEnclave(directory, directory / "e.sock", **options)  # type: ignore[arg-type]
+    process.start()
+    try:
+        yield process
+    finally:
+        if process.process is not None and process.process.poll() is None:
+            process.process.kill()
+            process.process.wait(timeout=10)
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def platform_key(directory: Path) -> str:

@@ -54,13 +54,20 @@ class Purpose(StrEnum):
     #: the development owner of the service contracts (administration, never the sender): only the
     #: ``cli`` client signs with it (``clients.py``), never the worker or the api
     CONTRACT_OWNER = "contract-owner"
+    #: the randomness service's secp256k1 key for EVM chains (Neo X): signs only the answers
+    #: ``randomness_evm_fulfil`` builds (the contract checks them with ``ecrecover``)
+    RANDOMNESS_EVM = "randomness-evm"
+    #: the platform's Ed25519 webhook key: signs only fresh Standard Webhooks ``v1a`` messages of one
+    #: subscription, which ``webhook_sign`` checks (``wire/webhooks.py``)
+    WEBHOOKS = "webhooks"
 
 
 #: purposes whose keys sign only inside a typed enclave operation that builds the message itself
-#: (``randomness``: ``randomness_fulfil``); the raw ``sign``/``sign_batch``/``sign_batch_packed`` refuse
-#: every key whose policy lists one of them, whatever purpose the caller names
+#: (``randomness``: ``randomness_fulfil``; ``randomness-evm``: ``randomness_evm_fulfil``); the raw
+#: ``sign``/``sign_batch``/``sign_batch_packed`` refuse every key whose policy lists one of them, whatever
+#: purpose the caller names
 TYPED_ONLY_PURPOSES: frozenset[Purpose] = frozenset(
-    {Purpose.RANDOMNESS, Purpose.NATIVE_ORACLE, Purpose.COMPUTE}
+    {Purpose.RANDOMNESS, Purpose.RANDOMNESS_EVM, Purpose.NATIVE_ORACLE, Purpose.COMPUTE, Purpose.WEBHOOKS}
 )
 #: purposes only the platform's own keys have: a tenant key never gets one (the typed-only ones, and the
 #: contracts' owner key, which only the cli client signs with)

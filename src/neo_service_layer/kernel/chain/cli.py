@@ -85,6 +85,27 @@ async def _provision(
         )
 
 
+async def _provision_evm(
+    settings: Settings, open_container: OpenContainer, hooks: Sequence[ChainHooks]
+) -> tuple[Any, dict[str, Any]]:
+    """Start the local Neo X chain (anvil) and deploy the services' Solidity contracts on it."""
+    from neo_service_layer.kernel.chain.adapters.evm_local import LocalAnvil, provision_evm
+    from neo_service_layer.kernel.chain.adapters.local_chain import chain_dir
+
+    anvil = LocalAnvil(chain_dir(settings) / "neox")
+    await anvil.start()
+    try:
+        async with _enclave(settings) as with_enclave, open_container(with_enclave, "cli") as container:
+            neox = await provision_evm(
+                settings.data_dir, anvil.url, anvil.chain_id,
+                container.platform_keys, container.enclave, container.clock, hooks,
+            )  # fmt: skip
+    except BaseException:
+        await anvil.stop()
+        raise
+    return anvil, neox
+
+
 def chain_commands(open_container: OpenContainer, hooks: Callable[[], Sequence[ChainHooks]]) -> Command:
     """``nsl chain``; provisioning deploys what ``hooks()`` (the registered services' chain hooks) ask for."""
     chain_app = typer.Typer(no_args_is_help=True, help="The local Neo N3 chain (development).")
@@ -119,7 +140,8 @@ def chain_commands(open_container: OpenContainer, hooks: Callable[[], Sequence[C
 
     @chain_app.command("node")
     def chain_node() -> None:
-        """Run the local chain in the foreground (``nsl run`` supervises this): start, provision, wait."""
+        """Run the local chains in the foreground (``nsl run`` supervises this): start the Neo N3 node and a
+        local Neo X (anvil) beside it, provision both, wait."""
         from neo_service_layer.kernel.chain.adapters.local_chain import privnet_for
 
         settings = load_cli_settings()
@@ -138,18 +160,25 @@ def chain_commands(open_container: OpenContainer, hooks: Callable[[], Sequence[C
                 await net.start()
             else:
                 net = attached
+            anvil = None
             try:
                 result = await _provision(settings, net, open_container, hooks())
+                evm_hooks = [h for h in hooks() if h.evm_contracts or h.evm_prepare is not None]
+                if evm_hooks:  # the local Neo X chain beside it (docs/neox.md)
+                    anvil, neox = await _provision_evm(settings, open_container, evm_hooks)
+                    console.print(f"neo x node ready: {anvil.url} contracts {neox['contracts']}")
                 marker.write_text(str(os.getpid()))
                 console.print(
                     f"chain node ready: {net.rpc_url} randomness {result.network.contracts['randomness']}"
                 )
-                while not stop.is_set() and net.is_running():
+                while not stop.is_set() and net.is_running() and (anvil is None or anvil.is_running()):
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), timeout=0.5)
                 return 0 if stop.is_set() else 1
             finally:
                 marker.unlink(missing_ok=True)
+                if anvil is not None:
+                    await anvil.stop()
                 if owned:
                     await net.stop()
 

@@ -38,6 +38,7 @@ from neo_service_layer.enclave.wire.protocol import UnknownOp, key_info_from_wir
 from neo_service_layer.enclave.wire.randomness import RandomnessFacts, SignedRandomness
 from neo_service_layer.kernel.config import Settings
 from neo_service_layer.kernel.enclave_client.compute_calls import ComputeCalls
+from neo_service_layer.kernel.enclave_client.evm_randomness import EvmRandomnessCalls
 from neo_service_layer.kernel.enclave_client.feed_rounds import FeedRoundCalls
 from neo_service_layer.kernel.enclave_client.job_calls import JobCalls
 from neo_service_layer.kernel.enclave_client.native_oracle import NativeOracleCalls
@@ -55,7 +56,9 @@ from neo_service_layer.kernel.enclave_client.transport import EnclaveRequestReje
 from neo_service_layer.kernel.observability.tracing import traced
 
 
-class EnclaveClient(ComputeCalls, FeedRoundCalls, JobCalls, NativeOracleCalls, TransactionCalls):
+class EnclaveClient(
+    ComputeCalls, EvmRandomnessCalls, FeedRoundCalls, JobCalls, NativeOracleCalls, TransactionCalls
+):
     """Async ``Enclave`` implementation over a Unix socket with a small connection pool."""
 
     def __init__(
@@ -214,6 +217,20 @@ class EnclaveClient(ComputeCalls, FeedRoundCalls, JobCalls, NativeOracleCalls, T
     async def unseal(self, tenant: TenantId, label: str, blob: bytes) -> bytes:
         args = {"tenant": tenant, "label": label, "blob": b64encode(blob)}
         return _decode(lambda r: b64decode(r["plaintext"]), await self._call("unseal", args, idempotent=True))
+
+    async def webhook_sign(
+        self, key_id: KeyId, *, tenant: TenantId, subscription: str, msg_id: str, timestamp: int, body: bytes
+    ) -> bytes:
+        args = {
+            "tenant": tenant,
+            "key_id": key_id,
+            "subscription": subscription,
+            "msg_id": msg_id,
+            "timestamp": timestamp,
+            "body": b64encode(body),
+        }
+        result = await self._keyed("webhook_sign", key_id, None, args)
+        return _decode(lambda r: b64decode(r["signature"]), result)
 
     async def random(self, n: int) -> bytes:
         return _decode(lambda r: b64decode(r["bytes"]), await self._call("random", {"n": n}, idempotent=True))

@@ -145,6 +145,13 @@ class Enclave(Protocol):
 
     async def unseal(self, tenant: TenantId, label: str, blob: bytes) -> bytes: ...
 
+    async def webhook_sign(
+        self, key_id: KeyId, *, tenant: TenantId, subscription: str, msg_id: str, timestamp: int, body: bytes
+    ) -> bytes:
+        """A Standard Webhooks ``v1a`` Ed25519 signature of a fresh webhook of ``subscription`` with the
+        platform's webhook key (the enclave checks the message: ``wire/webhooks.py``)."""
+        ...
+
     async def random(self, n: int) -> bytes:
         """``n`` bytes from the enclave's CSPRNG."""
         ...

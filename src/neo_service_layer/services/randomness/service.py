@@ -11,9 +11,17 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from neo_service_layer.kernel.chain.adapters.provisioning import ChainHooks, ProvisionContext, ServiceContract
+from neo_service_layer.kernel.chain.adapters.provisioning import (
+    ChainHooks,
+    EvmServiceContract,
+    ProvisionContext,
+    ServiceContract,
+)
 from neo_service_layer.kernel.chain.jobs import watch_jobs
+from neo_service_layer.kernel.chain.ports.role_keys import RoleKeyStore
+from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.container import Container
+from neo_service_layer.kernel.enclave_client.ports import Enclave
 from neo_service_layer.kernel.identity.rules.access import ScopeGrant
 from neo_service_layer.kernel.identity.rules.accounts import Role
 from neo_service_layer.kernel.observability.logs import get_logger
@@ -21,7 +29,9 @@ from neo_service_layer.kernel.service_descriptor import Command, ServiceDescript
 from neo_service_layer.kernel.worker.jobs import PeriodicJob, worker_identity
 from neo_service_layer.services.randomness import routes, use_cases
 from neo_service_layer.services.randomness.adapters.keys import (
+    ensure_evm_randomness_key,
     ensure_randomness_keys,
+    evm_address,
     load_randomness_keys,
     public_keys,
 )
@@ -82,6 +92,14 @@ def deploy_args(context: ProvisionContext) -> Sequence[Any]:
     return [*context.admin_args(), *context.funds_args(), *keys]
 
 
+async def evm_prepare(store: RoleKeyStore, enclave: Enclave, clock: Clock) -> Mapping[str, str]:
+    """The local Neo X chain: the BLS key (shared with N3) and the EVM key; publishes the EVM key's
+    address, the ``signer`` the EVM randomness contract is deployed with."""
+    await ensure_randomness_keys(store, enclave, clock)
+    key = await ensure_evm_randomness_key(store, enclave, clock)
+    return {"randomness": evm_address(key.public_key)}
+
+
 SERVICE = ServiceDescriptor(
     name=NAME,
     summary="Verifiable randomness (BLS proof, ECDSA-signed) on chain and off chain",
@@ -92,6 +110,10 @@ SERVICE = ServiceDescriptor(
     chain=ChainHooks(
         prepare=prepare,
         contracts=(ServiceContract(CONTRACT, "randomness_service", deploy_args),),
+        evm_prepare=evm_prepare,
+        evm_contracts=(
+            EvmServiceContract(CONTRACT, "RandomnessService", lambda signers: [signers[CONTRACT]]),
+        ),
     ),
     scopes=(ScopeGrant(RANDOMNESS_REQUEST, (Role.DEVELOPER, Role.OPERATOR)),),
 )

@@ -33,6 +33,9 @@ class NetworkFile:
     network: str = "local"
     ws_url: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the local Neo X chain (``evm_local.provision_evm``): ``chain_id``, ``rpc_url``, ``contracts``
+    #: (name -> address), ``signers`` (name -> address of the enclave key a contract trusts), ``owner``
+    neox: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def path(cls, data_dir: Path) -> Path:

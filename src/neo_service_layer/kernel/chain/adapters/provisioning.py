@@ -69,9 +69,29 @@ class ServiceContract:
 
 
 @dataclass(frozen=True, slots=True)
+class EvmServiceContract:
+    """A Solidity contract the service deploys on the local Neo X chain (``contracts/build/evm``).
+
+    ``deploy_args`` gives the constructor arguments from what the services' ``evm_prepare`` hooks
+    published (e.g. the address of the enclave key the contract trusts).
+    """
+
+    name: str
+    artifact: str
+    deploy_args: Callable[[Mapping[str, str]], Sequence[Any]]
+
+
+#: create (once) a service's enclave keys for EVM chains; returns ``{name: address}`` for ``network.json``
+EvmPrepare = Callable[[RoleKeyStore, Enclave, Clock], Awaitable[Mapping[str, str]]]
+
+
+@dataclass(frozen=True, slots=True)
 class ChainHooks:
-    """What an on-chain service adds to the local chain: its keys and its contracts."""
+    """What an on-chain service adds to the local chains: its keys and its contracts."""
 
     #: create (once) the service's enclave keys; returns ``{name: public key hex}`` for ``network.json``
     prepare: Callable[[ProvisionContext], Awaitable[Mapping[str, str]]] | None = None
     contracts: tuple[ServiceContract, ...] = ()
+    #: the same for the local Neo X chain (``evm_local.provision_evm``)
+    evm_prepare: EvmPrepare | None = None
+    evm_contracts: tuple[EvmServiceContract, ...] = ()

@@ -55,7 +55,11 @@ class RpcPool[E]:
         base_backoff: float = 1.0,
         max_backoff: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        transport_errors: tuple[type[BaseException], ...] = TRANSPORT_ERRORS,
+        network: str = "Neo",
     ) -> None:
+        """``transport_errors``: what means "this endpoint did not answer" for these endpoints (the Neo
+        default, or the EVM adapter's own); ``network`` names the chain in ``ChainUnavailable``."""
         if not endpoints:
             raise ValueError("at least one RPC endpoint is needed")
         self._endpoints = list(endpoints)
@@ -64,6 +68,8 @@ class RpcPool[E]:
         self._base = base_backoff
         self._max = max_backoff
         self._clock = clock
+        self._transport_errors = transport_errors
+        self._network = network
 
     @property
     def health(self) -> list[EndpointHealth]:
@@ -98,14 +104,14 @@ class RpcPool[E]:
             health.calls += 1
             try:
                 result = await operation(endpoint)
-            except TRANSPORT_ERRORS as exc:
+            except self._transport_errors as exc:
                 self._failed(health, exc)
                 errors.append(f"{url}: {type(exc).__name__}")
                 continue
             self._succeeded(health)
             self._current = index
             return result
-        raise ChainUnavailable("no Neo RPC endpoint answered (" + "; ".join(errors) + ")")
+        raise ChainUnavailable(f"no {self._network} RPC endpoint answered (" + "; ".join(errors) + ")")
 
     def _failed(self, health: EndpointHealth, exc: BaseException) -> None:
         health.failures += 1

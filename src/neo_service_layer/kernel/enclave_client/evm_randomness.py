@@ -1,0 +1,88 @@
+"""The enclave client's part for EVM (Neo X) randomness: ``randomness_evm_fulfil`` over the transport.
+
+Kept apart from ``client.py`` (one concept per module); ``EnclaveClient`` mixes it in. Not part of the
+``Enclave`` port: the code that answers EVM requests depends on :class:`EvmRandomnessEnclave` only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from neo_service_layer.enclave.wire.encoding import b64decode, b64encode
+from neo_service_layer.enclave.wire.keys import KeyId, KeyNotLoaded, TenantId
+from neo_service_layer.enclave.wire.randomness_evm import EvmRandomnessFacts, SignedEvmRandomness
+from neo_service_layer.kernel.enclave_client.ports import SealedRecordLoader
+from neo_service_layer.kernel.enclave_client.transport import EnclaveRequestRejected, EnclaveTransport
+
+
+class EvmRandomnessEnclave(Protocol):
+    """What answering an EVM randomness request needs from the enclave."""
+
+    async def randomness_evm_fulfil(
+        self,
+        *,
+        bls_key_id: KeyId,
+        evm_key_id: KeyId,
+        items: Sequence[EvmRandomnessFacts],
+        tenant: TenantId,
+    ) -> list[SignedEvmRandomness]:
+        """The enclave's answer to each request, in item order.
+
+        Raises:
+            PolicyDenied: a key of another tenant or purpose. InvalidKeyRequest: malformed facts.
+        """
+        ...
+
+
+def _item(facts: EvmRandomnessFacts) -> dict[str, Any]:
+    return {
+        "chain_id": facts.chain_id,
+        "contract": b64encode(facts.contract),
+        "request_id": facts.request_id,
+        "consumer": b64encode(facts.consumer),
+        "seed": b64encode(facts.seed),
+    }
+
+
+class EvmRandomnessCalls:
+    """Mixed into ``EnclaveClient``: uses its transport and sealed-record loader."""
+
+    _transport: EnclaveTransport
+    _loader: SealedRecordLoader | None
+
+    async def randomness_evm_fulfil(
+        self,
+        *,
+        bls_key_id: KeyId,
+        evm_key_id: KeyId,
+        items: Sequence[EvmRandomnessFacts],
+        tenant: TenantId,
+    ) -> list[SignedEvmRandomness]:
+        args = {
+            "tenant": tenant,
+            "bls_key_id": bls_key_id,
+            "evm_key_id": evm_key_id,
+            "items": [_item(f) for f in items],
+        }
+        call = self._transport.call
+        try:
+            result = await call("randomness_evm_fulfil", args, idempotent=True)
+        except KeyNotLoaded:
+            if self._loader is None:
+                raise
+            for key_id in (bls_key_id, evm_key_id):
+                record = await self._loader(key_id, None)
+                await call(
+                    "load_key", {"key_id": key_id, "sealed_record": b64encode(record)}, idempotent=True
+                )
+            result = await call("randomness_evm_fulfil", args, idempotent=True)
+        try:
+            return [
+                SignedEvmRandomness(
+                    b64decode(x["randomness"]), b64decode(x["proof"]), b64decode(x["signature"])
+                )
+                for x in result["results"]
+            ]
+        except (KeyError, TypeError, ValueError):
+            raise EnclaveRequestRejected("bad_response", "enclave answer is missing fields") from None
