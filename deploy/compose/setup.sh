@@ -49,7 +49,7 @@ read_secret() {
   tr -d '\n' < "$secrets/$1"
 }
 
-for name in postgres_password postgres_owner_password postgres_app_password redis_password \
+for name in postgres_password postgres_owner_password postgres_app_password redis_password rabbitmq_password \
             grafana_admin_password nsl_enclave_token_api nsl_enclave_token_worker nsl_enclave_token_cli \
             nsl_jwt_kek; do
   random_secret "$name"
@@ -60,6 +60,7 @@ derived nsl_database_url \
 derived nsl_migrate_database_url \
   "postgresql://nsl_owner:$(read_secret postgres_owner_password)@postgres:5432/nsl?ssl=verify-full"
 derived nsl_redis_url "redis://nsl:$(read_secret redis_password)@redis:6379/0"
+derived nsl_bus_url "amqp://nsl:$(read_secret rabbitmq_password)@rabbitmq:5672/"
 # the enclave knows every client's token; each process mounts only its own (docker-compose.production.yml)
 derived nsl_enclave_clients \
   "{\"api\": \"$(read_secret nsl_enclave_token_api)\", \"worker\": \"$(read_secret nsl_enclave_token_worker)\", \"cli\": \"$(read_secret nsl_enclave_token_cli)\"}"

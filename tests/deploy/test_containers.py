@@ -271,6 +271,7 @@ def test_compose_has_the_whole_stack() -> None:
     assert set(services) == {
         "postgres",
         "redis",
+        "rabbitmq",
         "enclave",
         "migrate",
         "api",
@@ -283,6 +284,9 @@ def test_compose_has_the_whole_stack() -> None:
     assert services["api"]["deploy"]["replicas"] == 2
     assert services["postgres"]["image"].startswith("postgres:15.")
     assert services["redis"]["image"].startswith("redis:7.")
+    assert services["rabbitmq"]["image"].startswith("rabbitmq:3.")
+    assert "nsl_bus_url" in services["worker"]["secrets"]
+    assert services["worker"]["depends_on"]["rabbitmq"] == {"condition": "service_healthy"}
     assert "ssl=on" in services["postgres"]["command"]
     assert services["api"]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
 
@@ -368,6 +372,7 @@ SCRIPTS = sorted(
         DEPLOY / "k8s" / "deploy.sh",
         *COMPOSE.glob("postgres/**/*.sh"),
         *COMPOSE.glob("redis/*.sh"),
+        *COMPOSE.glob("rabbitmq/*.sh"),
     ]
 )
 

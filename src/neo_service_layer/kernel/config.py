@@ -22,7 +22,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from neo_service_layer.kernel.config_values import decode_kek, mask_url_password
+from neo_service_layer.kernel.config_values import decode_kek, is_loopback, mask_url_password
 
 
 class Environment(StrEnum):
@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     #: per tenant plan, overrides of ``rate_limits``: {"enterprise": {"general": "10000/minute"}}
     rate_limit_plans: dict[str, dict[str, str]] = Field(default_factory=dict)
     rate_limit_namespace: str = "nsl:rl"
+
+    # Event bus (subscriptions' deliveries; see docs/events.md): ``amqp://user:password@host:5672/vhost``
+    #: RabbitMQ; unset: the embedded relay and polling delivery. May carry a password: shown masked
+    bus_url: SecretStr | None = None
 
     # Logging / tracing
     log_level: str = "INFO"
@@ -199,6 +203,8 @@ class Settings(BaseSettings):
     neo_refund_blocks: int = Field(default=5760, ge=1, le=172_800)
     #: days a finished run (delivered, failed, skipped) of a tenant's automation job is kept
     automation_job_run_retention_days: int = Field(default=30, ge=1, le=3650)
+    #: outbox events and finished (delivered, dead-lettered) deliveries are deleted this long after
+    subscriptions_retention_days: int = Field(default=30, ge=1, le=3650)
 
     # Oracle (web data for contracts) and price feeds
     #: script hashes (0x...) of the deployed oracle service and price feed contracts (local chain:
@@ -240,6 +246,21 @@ class Settings(BaseSettings):
     feeds: list[dict[str, Any]] = Field(default_factory=list)
     #: how often the worker runs a round of every feed
     feed_interval_seconds: float = Field(default=10.0, gt=0)
+
+    # E-mail (the subscriptions' e-mail channel; see docs/events.md)
+    #: the SMTP server the worker sends subscription mail through; unset: no e-mail channel (422 no-smtp)
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    #: AUTH (LOGIN/PLAIN) credentials, both or neither
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    #: the mails' From address (required with NSL_SMTP_HOST)
+    smtp_from: str | None = Field(default=None, max_length=254, pattern=r"^[^\s@<>]+@[^\s@<>]+$")
+    #: ``starttls`` (upgrade on the port, usually 587), ``tls`` (TLS from the start, usually 465) or
+    #: ``none`` (plain: only to a loopback host, or outside production)
+    smtp_tls: Literal["starttls", "tls", "none"] = "starttls"
+    #: CA bundle (PEM) that the SMTP server's certificate is checked against instead of the system's
+    smtp_ca_file: Path | None = None
 
     @classmethod
     def settings_customise_sources(
@@ -313,6 +334,26 @@ class Settings(BaseSettings):
             raise ValueError("NSL_ENCLAVE_TCP must be a loopback host:port, e.g. 127.0.0.1:7443")
         return value
 
+    @field_validator("smtp_host", "smtp_username", "smtp_from", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("bus_url", mode="before")
+    @classmethod
+    def _blank_bus_is_unset(cls, value: Any) -> Any:
+        """(Its scheme is checked where the bus is opened: a validation error would echo the URL.)"""
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        return None if isinstance(raw, str) and not raw.strip() else value
+
+    @model_validator(mode="after")
+    def _smtp_complete(self) -> Self:
+        if self.smtp_host is not None and self.smtp_from is None:
+            raise ValueError("NSL_SMTP_FROM is required with NSL_SMTP_HOST")
+        if (self.smtp_username is None) != (self.smtp_password is None):
+            raise ValueError("NSL_SMTP_USERNAME and NSL_SMTP_PASSWORD must be set together")
+        return self
+
     @model_validator(mode="after")
     def _tls_pair(self) -> Self:
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
@@ -335,6 +376,11 @@ class Settings(BaseSettings):
     @property
     def masked_database_url(self) -> str:
         return mask_url_password(self.effective_database_url)
+
+    @property
+    def masked_bus_url(self) -> str | None:
+        """``NSL_BUS_URL`` with its password hidden, for logs."""
+        return None if self.bus_url is None else mask_url_password(self.bus_url.get_secret_value())
 
     @property
     def is_sqlite(self) -> bool:
@@ -374,13 +420,15 @@ class Settings(BaseSettings):
             problems.append("NSL_ENCLAVE_TOKEN is not set")
         if self.jwt_kek is None:
             problems.append("NSL_JWT_KEK is not set (it seals the JWT signing keys and TOTP secrets)")
+        if self.smtp_host is not None and self.smtp_tls == "none" and not is_loopback(self.smtp_host):
+            problems.append("NSL_SMTP_TLS=none in production is allowed for a loopback NSL_SMTP_HOST only")
         return problems
 
     def masked(self) -> dict[str, Any]:
         """Settings as plain data with every secret replaced by ``********``."""
         shown: dict[str, Any] = {}
         for name, value in self.model_dump().items():
-            if name == "database_url" and isinstance(value, SecretStr):
+            if name in ("database_url", "bus_url") and isinstance(value, SecretStr):
                 shown[name] = mask_url_password(value.get_secret_value())
             elif isinstance(value, SecretStr):
                 shown[name] = "********" if value.get_secret_value() else ""

@@ -34,8 +34,8 @@ async def test_create_list_read_pause_resume_rotate_delete(api: Api) -> None:
     sub = body["subscription"]
     sub_id = sub["subscriptionId"]
     assert sub["state"] == "active"
-    assert sub["channel"] == {"kind": "webhook", "url": "http://127.0.0.1:9/hook"}
-    assert sub["source"] == {"types": ["automation.*"], "chain": None}
+    assert sub["channel"] == {"kind": "webhook", "url": "http://127.0.0.1:9/hook", "email": None}
+    assert sub["source"] == {"types": ["automation.*"], "chain": None, "requests": None, "transfers": None}
     stream = await acme.call("POST", "", json=_body(channel={"stream": {}}, source={"types": ["*"]}))
     assert stream.status_code == 201
     assert stream.json()["webhookSecret"] is None
@@ -109,7 +109,7 @@ async def test_the_edge_refuses_bad_subscriptions(api: Api) -> None:
         _body(source={"types": ["automation.*"], "extra": 1}),
         _body(channel={"webhook": {"url": "ftp://example.com/x"}}),
         _body(channel={"webhook": {"url": "https://10.0.0.1/hook"}}),  # the SSRF guard
-        _body(channel={"email": {"to": "a@example.com"}}),  # not built
+        _body(channel={"email": {"to": "a@example.com"}}),  # no SMTP server configured (no-smtp)
         _body(channel={}),
         _body(name=""),
     ]

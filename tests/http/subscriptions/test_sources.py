@@ -4,7 +4,6 @@ event and no used id. Ids are the tenant's, in order, without gaps."""
 
 from __future__ import annotations
 
-import json
 import socket
 from datetime import UTC, datetime
 
@@ -16,22 +15,12 @@ from neo_service_layer.kernel.events.rules import TenantEvent
 from neo_service_layer.kernel.identity.rules.audit import AuditQuery, AuditRecord, Outcome
 from neo_service_layer.services.automation.service import tenant_job_runner
 from neo_service_layer.services.subscriptions.adapters.tables import subscriptions
+from tests.http.events_support import outbox_of
 from tests.http.subscriptions.conftest import Api, Receiver, Tenant
 
 
 async def _events(tenant: Tenant) -> list[tuple[int, str, dict[str, object]]]:
-    engine = tenant.container.engine
-    async with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            await conn.execute(text("SELECT set_config('app.tenant_id', :t, true)"), {"t": tenant.id})
-        rows = (
-            await conn.execute(
-                select(tenant_events.c.event_id, tenant_events.c.type, tenant_events.c.data)
-                .where(tenant_events.c.tenant_id == tenant.id)
-                .order_by(tenant_events.c.event_id)
-            )
-        ).all()
-    return [(int(r.event_id), r.type, json.loads(r.data)) for r in rows]
+    return await outbox_of(tenant.container, tenant.id)
 
 
 def _closed_port() -> int:

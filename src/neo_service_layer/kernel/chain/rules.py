@@ -210,6 +210,12 @@ class Transitioned:
     block: int
     request_time: datetime | None
     block_time: datetime | None
+    #: what a tenant watching the consumer hears (``request.*`` events)
+    consumer: str | None = None
+    #: the transaction of the event that moved it (the request's, the fulfilment's...)
+    tx_hash: str | None = None
+    #: why a callback or the request failed
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

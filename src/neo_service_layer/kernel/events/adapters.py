@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from sqlalchemy import BigInteger, Column, DateTime, PrimaryKeyConstraint, String, Table, Text, insert
+from sqlalchemy import BigInteger, Column, DateTime, PrimaryKeyConstraint, String, Table, Text, insert, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -58,12 +58,18 @@ async def _take_ids(conn: AsyncConnection, tenant_id: str, count: int) -> int:
 
 
 async def publish(conn: AsyncConnection, events: Sequence[TenantEvent]) -> list[int]:
-    """Write ``events`` on ``conn``'s transaction (the producer's); their ids, in order."""
+    """Write ``events`` on ``conn``'s transaction (the producer's); their ids, in order.
+
+    On PostgreSQL it scopes the transaction to each event's tenant in turn (``app.tenant_id``, local
+    to the transaction): a producer that is not tenant-scoped (the chain pipeline, the scanner) can
+    publish for several tenants, and the transaction stays scoped to the last one: publish last."""
     by_tenant: dict[str, list[TenantEvent]] = {}
     for event in events:
         by_tenant.setdefault(event.tenant_id, []).append(event)
     ids: dict[int, int] = {}
     for tenant_id, mine in by_tenant.items():
+        if conn.dialect.name == "postgresql":  # the outbox is tenant data (RLS): write as that tenant
+            await conn.execute(text("SELECT set_config('app.tenant_id', :t, true)"), {"t": tenant_id})
         last = await _take_ids(conn, tenant_id, len(mine))
         rows = []
         for offset, event in enumerate(mine):

@@ -15,12 +15,49 @@ AUDIT_SECURITY = "audit.security"
 #: an N3 contract notification a chain-filtered subscription of the tenant watches
 CHAIN_NOTIFICATION = "chain.notification"
 
+#: an on-chain request of a consumer contract the tenant watches changed state (``request_watches``)
+REQUEST_SEEN = "request.seen"
+REQUEST_FULFILLED = "request.fulfilled"
+REQUEST_DELIVERED = "request.delivered"
+REQUEST_CALLBACK_FAILED = "request.callback_failed"
+REQUEST_FAILED = "request.failed"
+REQUEST_TYPES: tuple[str, ...] = (
+    REQUEST_SEEN,
+    REQUEST_FULFILLED,
+    REQUEST_DELIVERED,
+    REQUEST_CALLBACK_FAILED,
+    REQUEST_FAILED,
+)
+
+#: a NEP-17 transfer of a watched asset from or to a watched address (``transfers`` source)
+TRANSFER_NEP17 = "transfer.nep17"
+
+#: a key's or a secret's life changed (written with the audit entry of the change, which succeeded)
+LIFECYCLE_TYPES: dict[str, str] = {
+    "key.create": "key.created",
+    "key.rotate": "key.rotated",
+    "key.disable": "key.disabled",
+    "key.destroy_schedule": "key.destroy_scheduled",
+    "key.destroy_cancel": "key.destroy_cancelled",
+    "key.destroy": "key.destroyed",
+    "secret.write": "secret.written",
+    "secret.import": "secret.imported",
+    "secret.delete": "secret.deleted",
+}
+
+#: a key's current version is older than the maximum age (``NSL_KEY_MAX_AGE_DAYS``): once per version
+KEY_ROTATION_DUE = "key.rotation_due"
+
 #: every type an event can have today (a subscription names these, or a prefix ``automation.*``)
 EVENT_TYPES: tuple[str, ...] = (
     AUTOMATION_RUN_DELIVERED,
     AUTOMATION_RUN_FAILED,
     AUDIT_SECURITY,
     CHAIN_NOTIFICATION,
+    TRANSFER_NEP17,
+    *REQUEST_TYPES,
+    *LIFECYCLE_TYPES.values(),
+    KEY_ROTATION_DUE,
 )
 
 #: audit actions that are security events whatever their outcome
@@ -52,6 +89,11 @@ SECURITY_WHEN_REFUSED: frozenset[str] = frozenset({"auth.login"})
 def is_security_action(action: str, outcome: str) -> bool:
     """Whether an audit entry is published as an ``audit.security`` event."""
     return action in SECURITY_ACTIONS or (action in SECURITY_WHEN_REFUSED and outcome != "success")
+
+
+def lifecycle_type(action: str, outcome: str) -> str | None:
+    """The ``key.*`` / ``secret.*`` event type of a successful audit entry, if it is one."""
+    return LIFECYCLE_TYPES.get(action) if outcome == "success" else None
 
 
 @dataclass(frozen=True, slots=True)

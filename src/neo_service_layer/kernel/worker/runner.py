@@ -70,6 +70,11 @@ async def _loop(job: PeriodicJob, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), timeout=job.interval.total_seconds())
         except TimeoutError:
             continue
+    if job.close is not None:
+        try:
+            await job.close()
+        except Exception:
+            log.exception("job failed to close", job=job.name)
 
 
 def _serve_metrics(settings: Settings, container: Container) -> WSGIServer | None:

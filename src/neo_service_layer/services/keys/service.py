@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from pathlib import Path
 
 import typer
 
@@ -24,6 +25,7 @@ from neo_service_layer.kernel.service_descriptor import Command, ServiceDescript
 from neo_service_layer.kernel.worker.jobs import PeriodicJob
 from neo_service_layer.services.keys import cli
 from neo_service_layer.services.keys.adapters.public_keys import PublicKeyOperations
+from neo_service_layer.services.keys.adapters.rotation_notices import SqlRotationNotices
 from neo_service_layer.services.keys.adapters.unit_of_work import keys_uow_factory
 from neo_service_layer.services.keys.parts import KeysParts
 from neo_service_layer.services.keys.routes import keys as routes
@@ -81,8 +83,19 @@ def keys_jobs(container: Container) -> Sequence[PeriodicJob]:
         for key_id, reason in run.refused:
             log.warning("the enclave refused to destroy a key", key_id=key_id, reason=reason)
 
+    notices = SqlRotationNotices(container.engine)
+
+    async def announce() -> None:
+        """A ``key.rotation_due`` tenant event for each key version past the maximum age, once."""
+        now = container.clock.now()
+        for key in await keys.rotation_due():
+            await notices.announce(key, keys.max_age.days, now)
+
     interval = timedelta(seconds=container.settings.key_destruction_interval_seconds)
-    return [PeriodicJob("key-destruction", interval, destroy)]
+    return [
+        PeriodicJob("key-destruction", interval, destroy),
+        PeriodicJob("key-rotation-notices", ROTATION_GAUGE_INTERVAL, announce),
+    ]
 
 
 def keys_commands(open_container: OpenContainer) -> Sequence[Command]:
@@ -99,6 +112,7 @@ SERVICE = ServiceDescriptor(
     routers=(routes.router,),
     open=open_keys,
     jobs=keys_jobs,
+    migrations=Path(__file__).parent / "migrations",
     commands=keys_commands,
     scopes=(
         ScopeGrant(KEYS_SIGN, (Role.DEVELOPER, Role.OPERATOR)),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -21,6 +21,7 @@ class State(StrEnum):
 class Kind(StrEnum):
     WEBHOOK = "webhook"
     STREAM = "stream"
+    EMAIL = "email"
 
 
 class DeliveryStatus(StrEnum):
@@ -48,6 +49,15 @@ class Subscription:
     chain: str | None = None
     #: a chain-filtered subscription sees the blocks after this one (the head when it was created)
     start_block: int | None = None
+    #: the e-mail channel's address
+    email: str | None = None
+    #: the request filter (``{"consumer", "service"}`` as JSON) of a ``request.*`` source
+    requests: str | None = None
+
+    @property
+    def source_filter(self) -> str | None:
+        """What the relay and the stream match events with: the chain or the request filter."""
+        return self.chain if self.chain is not None else self.requests
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +93,14 @@ class Claim:
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """What a claimed delivery is sent with: URL, sealed secrets (current first), the event."""
+    """What a claimed delivery is sent with: URL (webhook) or address (e-mail), sealed secrets (current
+    first), the event."""
 
-    url: str
+    url: str | None
     sealed: tuple[bytes, ...]
     event: StoredEvent
+    kind: Kind = Kind.WEBHOOK
+    email: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +154,39 @@ class Poster(Protocol):
     async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Sent: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Mail:
+    """One e-mail delivery: the recipient, its headers besides From/To/Date (``Subject``,
+    ``Message-ID``, the Standard Webhooks ones) and the text/plain body the signatures cover."""
+
+    to: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Mailed:
+    """An SMTP attempt's result: the server's reply code (``None``: no reply), its text and whether it
+    ends the delivery at once (a 5xx for this recipient or message)."""
+
+    code: int | None
+    error: str | None = None
+    permanent: bool = False
+
+    @property
+    def accepted(self) -> bool:
+        return self.code is not None and 200 <= self.code < 300
+
+
+class Mailer(Protocol):
+    @property
+    def sender(self) -> str:
+        """The From address (``NSL_SMTP_FROM``)."""
+        ...
+
+    async def send(self, mail: Mail) -> Mailed: ...
+
+
 class SubscriptionStore(Protocol):
     async def add(self, subscription: Subscription, secret_sealed: bytes | None) -> Subscription: ...
     async def page(self, tenant_id: str, *, limit: int, after: str | None) -> list[Subscription]: ...
@@ -171,6 +217,20 @@ class DeliveryStore(Protocol):
     async def claim(
         self, subscription_id: str, event_id: int, worker: str, now: float, lease_until: float
     ) -> Claim | None: ...
+    async def claim_head(
+        self,
+        subscription_id: str,
+        worker: str,
+        now: float,
+        lease_until: float,
+        *,
+        event_id: int | None = None,
+        after: int | None = None,
+    ) -> Claim | None:
+        """The subscription's head if due, active and not held by a live lease (one conditional
+        update); when given, only if it is ``event_id`` or after ``after``."""
+        ...
+
     async def target(self, claim: Claim, now: float) -> Target | None: ...
     async def finish(
         self,
@@ -184,6 +244,54 @@ class DeliveryStore(Protocol):
         now: datetime,
     ) -> bool: ...
     async def disable(self, tenant_id: str, subscription_id: str, reason: str) -> None: ...
+
+
+class DispatchStore(Protocol):
+    async def dispatch(self, now: float, lease_until: float, limit: int) -> list[tuple[str, int]]:
+        """Mark each subscription's due head that no lease holds as dispatched until ``lease_until``
+        (one conditional update, still the head); the ``(subscription, event)`` pairs marked."""
+        ...
+
+    async def release(self, heads: Sequence[tuple[str, int]]) -> None:
+        """Clear the dispatch mark of ``heads`` whose message could not be published."""
+        ...
+
+
+class BusUnavailable(Exception):
+    """The broker did not confirm a message (down, or the connection was lost)."""
+
+
+#: what a consumer does with one message: deliver that head (and go on), return when finished
+HeadHandler = Callable[[str, int], Awaitable[object]]
+
+
+class Bus(Protocol):
+    @property
+    def ready(self) -> bool:
+        """Connected now: a publish would be tried."""
+        ...
+
+    async def publish(self, heads: Sequence[tuple[str, int]]) -> None:
+        """One persistent message per head, each confirmed by the broker (``BusUnavailable``)."""
+        ...
+
+
+class EventJanitor(Protocol):
+    async def tenants(self) -> list[str]: ...
+    async def delete_finished(self, tenant_id: str, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` delivered or dead deliveries finished before ``before``."""
+        ...
+
+    async def delete_events(self, tenant_id: str, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` events that occurred before ``before``, were fanned out, and that no
+        delivery row (of an equal or later event) still needs."""
+        ...
+
+
+class WebhookSigner(Protocol):
+    async def sign(self, subscription: str, msg_id: str, timestamp: int, body: bytes) -> str:
+        """The ``v1a,<base64>`` signature of ``{msg_id}.{timestamp}.{body}`` (the enclave's key)."""
+        ...
 
 
 class DeliveryObserver(Protocol):

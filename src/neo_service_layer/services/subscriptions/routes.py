@@ -1,6 +1,7 @@
 """``/api/v1/subscriptions``: a tenant's event subscriptions. A source names event types (exact, or a
 prefix ``automation.*``, or ``*``); a channel is a Standard Webhooks endpoint (its ``whsec_`` secret
-is in the answer to the creation and to a rotation only) or a stream read from ``.../stream``
+is in the answer to the creation and to a rotation only), an e-mail address (signed the same way, in
+mail headers; where the operator configured SMTP) or a stream read from ``.../stream``
 (``stream_routes``). Deliveries per subscription with attempts, last status and next retry; a dead
 letter can be replayed."""
 
@@ -21,9 +22,15 @@ from neo_service_layer.kernel.http.security import Meta, require_scope
 from neo_service_layer.kernel.identity.rules.access import Principal
 from neo_service_layer.services.subscriptions.parts import NAME, SubscriptionParts
 from neo_service_layer.services.subscriptions.ports import Delivery, DeliveryStatus, Subscription
+from neo_service_layer.services.subscriptions.rules.mail import ADDRESS_PATTERN, MAX_ADDRESS_LENGTH
 from neo_service_layer.services.subscriptions.rules.matching import MAX_TYPES, PATTERN_REGEX
 from neo_service_layer.services.subscriptions.scopes import SUBSCRIPTIONS_READ, SUBSCRIPTIONS_WRITE
 from neo_service_layer.services.subscriptions.use_cases.manage import Subscriptions, SubscriptionStatus
+from neo_service_layer.services.subscriptions.use_cases.request_source import REQUEST_SERVICES, watched
+from neo_service_layer.services.subscriptions.use_cases.transfer_source import (
+    is_transfer_filter,
+    stored_watch,
+)
 
 router = APIRouter(prefix="/subscriptions", tags=["subscriptions"])
 
@@ -59,10 +66,31 @@ class ChainIn(Strict):
     filters: Annotated[list[ChainFilterIn], Field(max_length=4)] = []
 
 
+class RequestsIn(Strict):
+    consumer: Annotated[
+        str, Field(pattern=r"^0x[0-9a-fA-F]{40}$", description="the consumer contract's script hash")
+    ]
+    #: one service's requests only (every service's when absent)
+    service: Literal[REQUEST_SERVICES] | None = None  # type: ignore[valid-type]
+
+
+class TransfersIn(Strict):
+    asset: Annotated[
+        str, Field(pattern=r"^0x[0-9a-fA-F]{40}$", description="the NEP-17 token contract's script hash")
+    ]
+    address: Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$", description="the watched script hash")]
+    #: transfers to the address (``in``), from it (``out``) or both
+    direction: Literal["in", "out", "both"] = "both"
+
+
 class SourceIn(Strict):
     types: Annotated[list[TypePattern], Field(min_length=1, max_length=MAX_TYPES)]
     #: N3 contract notifications (``types`` must be exactly ``["chain.notification"]``)
     chain: ChainIn | None = None
+    #: on-chain requests of a consumer contract (``types``: ``request.*`` or request event types)
+    requests: RequestsIn | None = None
+    #: NEP-17 transfers of an asset to or from an address (``types`` must be ``["transfer.nep17"]``)
+    transfers: TransfersIn | None = None
 
 
 class WebhookIn(Strict):
@@ -81,6 +109,25 @@ class WebhookChannelIn(Strict):
     webhook: WebhookIn
 
 
+class EmailIn(Strict):
+    to: Annotated[
+        str,
+        Field(
+            min_length=3,
+            max_length=MAX_ADDRESS_LENGTH,
+            pattern=ADDRESS_PATTERN,
+            description=(
+                "the recipient: a dot-atom local part of at most 64 characters @ a domain name; "
+                "refused with 422 no-smtp where the operator configured no SMTP server"
+            ),
+        ),
+    ]
+
+
+class EmailChannelIn(Strict):
+    email: EmailIn
+
+
 class StreamIn(Strict):
     pass
 
@@ -92,7 +139,7 @@ class StreamChannelIn(Strict):
 class SubscriptionIn(Strict):
     name: Annotated[str, Field(min_length=1, max_length=100, pattern="^[A-Za-z0-9 _.:@/-]+$")]
     source: SourceIn
-    channel: WebhookChannelIn | StreamChannelIn
+    channel: WebhookChannelIn | EmailChannelIn | StreamChannelIn
 
 
 class ChainFilterOut(BaseModel):
@@ -109,14 +156,31 @@ class ChainOut(BaseModel):
     startBlock: int  # noqa: N815
 
 
+class RequestsOut(BaseModel):
+    consumer: str
+    service: str | None = None
+
+
+class TransfersOut(BaseModel):
+    asset: str
+    address: str
+    direction: Literal["in", "out", "both"]
+    #: it gets the transfers of the blocks after this one
+    startBlock: int  # noqa: N815
+
+
 class SourceOut(BaseModel):
     types: list[str]
     chain: ChainOut | None = None
+    requests: RequestsOut | None = None
+    transfers: TransfersOut | None = None
 
 
 class ChannelOut(BaseModel):
-    kind: Literal["webhook", "stream"]
+    kind: Literal["webhook", "email", "stream"]
     url: str | None = None
+    #: the e-mail channel's address
+    email: str | None = None
 
 
 class SubscriptionOut(BaseModel):
@@ -136,7 +200,7 @@ class SubscriptionOut(BaseModel):
 
 class SubscriptionCreated(BaseModel):
     subscription: SubscriptionOut
-    #: the webhook's Standard Webhooks secret, shown this once (``None`` for a stream)
+    #: the webhook's (or e-mail channel's) Standard Webhooks secret, shown this once (``None`` for a stream)
     webhookSecret: str | None  # noqa: N815
 
 
@@ -176,8 +240,20 @@ def _time(seconds: float | None) -> datetime | None:
     return datetime.fromtimestamp(seconds, UTC) if seconds is not None else None
 
 
+def _transfers(sub: Subscription) -> TransfersOut | None:
+    if sub.chain is None or not is_transfer_filter(sub.chain):
+        return None
+    watch = stored_watch(sub.chain)
+    return TransfersOut(
+        asset=watch.asset,
+        address=watch.address,
+        direction=watch.direction,
+        startBlock=sub.start_block or 0,
+    )
+
+
 def _chain(sub: Subscription) -> ChainOut | None:
-    if sub.chain is None:
+    if sub.chain is None or is_transfer_filter(sub.chain):
         return None
     raw = json.loads(sub.chain)
     filters = [ChainFilterOut(**f) for f in raw["filters"]]
@@ -186,12 +262,21 @@ def _chain(sub: Subscription) -> ChainOut | None:
     )
 
 
+def _requests(sub: Subscription) -> RequestsOut | None:
+    if sub.requests is None:
+        return None
+    consumer, service = watched(sub.requests)
+    return RequestsOut(consumer=consumer, service=service)
+
+
 def _out(sub: Subscription, counts: dict[str, int] | None = None) -> SubscriptionOut:
     return SubscriptionOut(
         subscriptionId=sub.subscription_id,
         name=sub.name,
-        source=SourceOut(types=list(sub.types), chain=_chain(sub)),
-        channel=ChannelOut(kind=sub.kind.value, url=sub.url),
+        source=SourceOut(
+            types=list(sub.types), chain=_chain(sub), requests=_requests(sub), transfers=_transfers(sub)
+        ),
+        channel=ChannelOut(kind=sub.kind.value, url=sub.url, email=sub.email),
         state=sub.state.value,
         reason=sub.reason,
         createdAt=sub.created_at,
@@ -219,15 +304,26 @@ def _delivery(d: Delivery) -> DeliveryOut:
 @router.post(
     "",
     status_code=201,
-    summary="Subscribe to event types with a webhook (its secret is shown once) or a stream",
+    summary="Subscribe to event types with a webhook or e-mail (its secret is shown once) or a stream",
 )
 async def create_subscription(
     body: SubscriptionIn, principal: Writer, request: Request, meta: Meta
 ) -> SubscriptionCreated:
     url = body.channel.webhook.url if isinstance(body.channel, WebhookChannelIn) else None
+    email = body.channel.email.to if isinstance(body.channel, EmailChannelIn) else None
     chain = body.source.chain.model_dump(exclude_none=True) if body.source.chain is not None else None
+    requests = body.source.requests.model_dump() if body.source.requests is not None else None
+    transfers = body.source.transfers.model_dump() if body.source.transfers is not None else None
     sub, secret = await subscriptions_of(request).create(
-        principal, meta, name=body.name, types=body.source.types, url=url, chain=chain
+        principal,
+        meta,
+        name=body.name,
+        types=body.source.types,
+        url=url,
+        chain=chain,
+        email=email,
+        requests=requests,
+        transfers=transfers,
     )
     return SubscriptionCreated(subscription=_out(sub, {}), webhookSecret=secret)
 

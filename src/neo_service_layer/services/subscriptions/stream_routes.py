@@ -39,7 +39,7 @@ async def _events(
     while not await request.is_disconnected():
         found, moved = await subs.events_after(sub, position, BATCH)
         for event in found:
-            body = event_json(event).decode()
+            body = event_json(event, sub.subscription_id).decode()
             yield f"id: {event.event_id}\nevent: {event.type}\ndata: {body}\n\n".encode()
         if moved != position:
             position, quiet_since = moved, time.monotonic()

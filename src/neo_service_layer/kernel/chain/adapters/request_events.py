@@ -211,7 +211,7 @@ async def apply_updates(
                 R.c.status.in_([s.value for s in sources]),
             )
             .values(**_values(first, block_time, now))
-            .returning(R.c.request_id, R.c.request_block, R.c.request_time)
+            .returning(R.c.request_id, R.c.request_block, R.c.request_time, R.c.consumer)
         )
         rows = result.all()
         if first.kind is ChainEventKind.FULFILLED:  # our outbox transaction (if it was ours) is in
@@ -228,6 +228,9 @@ async def apply_updates(
                 first.block,
                 utc(row.request_time),
                 block_time,
+                consumer=row.consumer,
+                tx_hash=first.tx_hash,
+                reason=first.reason,
             )
             for row in rows
         ]

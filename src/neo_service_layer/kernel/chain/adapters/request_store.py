@@ -44,6 +44,8 @@ from neo_service_layer.kernel.chain.rules import (
     RequestUpdate,
     Transitioned,
 )
+from neo_service_layer.kernel.db.timestamps import utc
+from neo_service_layer.kernel.events.watches import publish_request_events
 
 R = chain_requests
 
@@ -80,11 +82,21 @@ class SqlRequestStore[Q, A](SqlOutboxStore):
         async with self._engine.begin() as conn:
             fresh = await insert_new(conn, self._payloads, service, contract, new, block_time, now)
             transitions = [
-                Transitioned(req.request_id, RequestStatus.SEEN, req.block, block, block_time, block_time)
+                Transitioned(
+                    req.request_id,
+                    RequestStatus.SEEN,
+                    req.block,
+                    block,
+                    block_time,
+                    block_time,
+                    consumer=req.consumer,
+                    tx_hash=req.tx_hash,
+                )
                 for req in fresh
             ]
             transitions += await apply_updates(conn, service, contract, updates, block_time, now)
             await advance_cursor(conn, cursor_name, block, now)
+            await publish_request_events(conn, service, contract, transitions, now)
         return transitions
 
     async def reopen_from(self, service: str, contract: str, block: int, now: datetime) -> int:
@@ -182,7 +194,7 @@ class SqlRequestStore[Q, A](SqlOutboxStore):
     ) -> bool:
         """SEEN -> FAILED (the fulfilment's dry-run faulted; nothing was sent)."""
         async with self._engine.begin() as conn:
-            result = await conn.execute(
+            failed = await conn.execute(
                 update(R)
                 .where(
                     R.c.service == service,
@@ -198,8 +210,24 @@ class SqlRequestStore[Q, A](SqlOutboxStore):
                     lease_until=None,
                     updated_at=now,
                 )
+                .returning(R.c.request_block, R.c.request_time, R.c.request_tx, R.c.consumer)
             )
-        return bool(result.rowcount)
+            row = failed.first()
+            if row is None:
+                return False
+            moved = Transitioned(
+                request_id,
+                RequestStatus.FAILED,
+                int(row.request_block),
+                int(row.request_block),
+                utc(row.request_time),
+                None,
+                consumer=row.consumer,
+                tx_hash=row.request_tx,
+                reason=reason,
+            )
+            await publish_request_events(conn, service, contract, [moved], now)
+        return True
 
     # Outbox -------------------------------------------------------------------------------------
 

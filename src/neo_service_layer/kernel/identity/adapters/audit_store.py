@@ -25,7 +25,12 @@ from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.db.timestamps import utc_required
 from neo_service_layer.kernel.db.unit_of_work import SqlUnitOfWork
 from neo_service_layer.kernel.events.adapters import publish
-from neo_service_layer.kernel.events.rules import AUDIT_SECURITY, TenantEvent, is_security_action
+from neo_service_layer.kernel.events.rules import (
+    AUDIT_SECURITY,
+    TenantEvent,
+    is_security_action,
+    lifecycle_type,
+)
 from neo_service_layer.kernel.identity.adapters.tables import audit_chain_heads, audit_events, tenants
 from neo_service_layer.kernel.identity.rules.audit import (
     GENESIS_HASH,
@@ -145,9 +150,9 @@ class SqlAuditLog:
             await conn.execute(_INSERT_EVENTS, [_row(entry) for entry in entries])
             await conn.execute(_MOVE_HEAD, {**tenant, "new_seq": seq, "new_hash": prev_hash})
             # in the same transaction: an entry and its event are written together or not at all
-            security = [_security_event(e) for e in entries if is_security_action(e.action, e.outcome)]
-            if security:
-                await publish(conn, security)
+            events = [event for entry in entries for event in _events_of(entry)]
+            if events:
+                await publish(conn, events)
             await uow.commit()
         return entries
 
@@ -220,6 +225,17 @@ class SqlAuditLog:
 def _security_event(entry: AuditEntry) -> TenantEvent:
     data = {"action": entry.action, "actor": entry.actor, "outcome": entry.outcome, "target": entry.target}
     return TenantEvent(entry.tenant_id, AUDIT_SECURITY, entry.occurred_at, {**data, "auditSeq": entry.seq})
+
+
+def _events_of(entry: AuditEntry) -> list[TenantEvent]:
+    """The tenant events an entry publishes: a security event, a key or secret lifecycle event, both
+    (``key.rotate``) or none."""
+    events = [_security_event(entry)] if is_security_action(entry.action, entry.outcome) else []
+    lifecycle = lifecycle_type(entry.action, entry.outcome)
+    if lifecycle is not None:
+        data = {"action": entry.action, "actor": entry.actor, "target": entry.target, "auditSeq": entry.seq}
+        events.append(TenantEvent(entry.tenant_id, lifecycle, entry.occurred_at, data))
+    return events
 
 
 def _entry(row: Row[Any]) -> AuditEntry:

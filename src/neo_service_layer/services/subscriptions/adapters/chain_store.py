@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from neo_service_layer.kernel.chain.adapters.sql_support import insert_ignore
@@ -74,11 +74,5 @@ class SqlChainSourceStore:
             if moved.rowcount != 1 or now_watching != list(watched):
                 await conn.rollback()
                 return False
-            by_tenant: dict[str, list[TenantEvent]] = {}
-            for event in events:
-                by_tenant.setdefault(event.tenant_id, []).append(event)
-            for tenant_id in sorted(by_tenant):
-                if self._engine.dialect.name == "postgresql":  # the outbox is tenant data (RLS)
-                    await conn.execute(text("SELECT set_config('app.tenant_id', :t, true)"), {"t": tenant_id})
-                await publish(conn, by_tenant[tenant_id])
+            await publish(conn, sorted(events, key=lambda e: e.tenant_id))  # scopes itself per tenant
         return True

@@ -3,25 +3,28 @@ deliveries under a lease (implements ``ports.DeliveryStore``).
 
 Fan-out: per tenant, in one transaction holding the tenant's cursor row (``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL; SQLite has one writer), the events after the cursor become delivery rows for the matching
-webhook subscriptions with ``INSERT ... ON CONFLICT DO NOTHING`` on ``(subscription_id, event_id)``:
-a pair gets one row whatever the number of relays or their crashes; then the cursor moves.
+webhook and e-mail subscriptions with ``INSERT ... ON CONFLICT DO NOTHING`` on
+``(subscription_id, event_id)``: a pair gets one row whatever the number of relays or their crashes;
+then the cursor moves.
 
 Claims: a subscription's *head* is its pending delivery with the lowest event id; only a head that is
-due and not leased is claimed (one conditional ``UPDATE``: two workers never both win), so a later
-event is never sent while an earlier one of the same subscription is pending or retrying.
+due and not leased is claimed (one conditional ``UPDATE`` that checks it is still the head: two
+workers never both win), so a later event is never sent while an earlier one of the same subscription
+is pending or retrying. After a delivered event the same worker claims the next head the same way.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from neo_service_layer.kernel.chain.adapters.sql_support import insert_ignore, insert_ignoring
 from neo_service_layer.kernel.events.adapters import tenant_event_heads
-from neo_service_layer.services.subscriptions.adapters.store import D, E, F, S, X, scope, stored_event
+from neo_service_layer.services.subscriptions.adapters.store import D, E, F, S, W, X, scope, stored_event
 from neo_service_layer.services.subscriptions.adapters.tables import subscription_relay_cursors
 from neo_service_layer.services.subscriptions.ports import (
     Claim,
@@ -31,9 +34,24 @@ from neo_service_layer.services.subscriptions.ports import (
     State,
     Target,
 )
+from neo_service_layer.services.subscriptions.use_cases.request_source import filter_of
 
 C, H = subscription_relay_cursors, tenant_event_heads
+D2 = D.alias("head")
 PENDING = DeliveryStatus.PENDING.value
+#: the ``worker`` of a head whose message is on the bus (``use_cases.dispatch``): not being sent yet
+DISPATCHED = "bus:dispatched"
+
+
+def source_filter(row: Any) -> str | None:
+    """A subscription row's chain filter or request filter, as the matcher takes it."""
+    if row.filter is not None:
+        return str(row.filter)
+    return filter_of(row.consumer, row.service) if row.consumer is not None else None
+
+
+#: the channels the worker sends (a stream is read by the tenant: no delivery rows)
+SENT_KINDS = (Kind.WEBHOOK.value, Kind.EMAIL.value)
 
 
 class SqlRelayStore:
@@ -73,12 +91,15 @@ class SqlRelayStore:
                 return 0
             subs = (
                 await conn.execute(
-                    select(S.c.subscription_id, S.c.types, S.c.start_event, F.c.filter)
+                    select(
+                        S.c.subscription_id, S.c.types, S.c.start_event, F.c.filter, W.c.consumer, W.c.service
+                    )
                     .join_from(S, X, X.c.subscription_id == S.c.subscription_id)
                     .join(F, F.c.subscription_id == S.c.subscription_id, isouter=True)
+                    .join(W, W.c.subscription_id == S.c.subscription_id, isouter=True)
                     .where(
                         X.c.tenant_id == tenant_id,
-                        X.c.kind == Kind.WEBHOOK.value,
+                        X.c.kind.in_(SENT_KINDS),
                         X.c.state.in_((State.ACTIVE.value, State.PAUSED.value)),
                     )
                 )
@@ -95,7 +116,7 @@ class SqlRelayStore:
                 for event in events
                 for sub in subs
                 if int(event.event_id) > int(sub.start_event)
-                and match(json.loads(sub.types), sub.filter, event.type, event.data)
+                and match(json.loads(sub.types), source_filter(sub), event.type, event.data)
             ]
             if rows:
                 await conn.execute(insert_ignoring(conn, D), rows)
@@ -108,68 +129,114 @@ def _free(now: float) -> object:
     return or_(D.c.lease_until.is_(None), D.c.lease_until < now)
 
 
+def due_heads_query(now: float, limit: int) -> Select[tuple[str, int]]:
+    """Active subscriptions' heads that are due and not leased, the longest waiting first. A head is
+    found per subscription with one seek on ``ix_subscription_deliveries_head`` (not by grouping every
+    pending row)."""
+    head = (
+        select(func.min(D2.c.event_id))
+        .where(D2.c.subscription_id == X.c.subscription_id, D2.c.status == PENDING)
+        .correlate(X)
+        .scalar_subquery()
+    )
+    heads = (
+        select(X.c.subscription_id, head.label("event_id"))
+        .where(X.c.state == State.ACTIVE.value, X.c.kind.in_(SENT_KINDS))
+        .subquery()
+    )
+    return (
+        select(D.c.subscription_id, D.c.event_id)
+        .join_from(
+            D, heads, and_(D.c.subscription_id == heads.c.subscription_id, D.c.event_id == heads.c.event_id)
+        )
+        .where(D.c.next_at <= now, _free(now))  # type: ignore[arg-type]
+        .order_by(D.c.next_at)
+        .limit(limit)
+    )
+
+
 class SqlDeliveryStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
     async def due_heads(self, now: float, limit: int, skip: set[str]) -> list[tuple[str, int]]:
-        heads = (
-            select(D.c.subscription_id, func.min(D.c.event_id).label("event_id"))
-            .join_from(D, X, X.c.subscription_id == D.c.subscription_id)
-            .where(D.c.status == PENDING, X.c.state == State.ACTIVE.value)
-            .group_by(D.c.subscription_id)
-            .subquery()
-        )
-        query = (
-            select(D.c.subscription_id, D.c.event_id)
-            .join_from(
-                D,
-                heads,
-                and_(D.c.subscription_id == heads.c.subscription_id, D.c.event_id == heads.c.event_id),
-            )
-            .where(D.c.next_at <= now, _free(now))  # type: ignore[arg-type]
-            .order_by(D.c.next_at)
-            .limit(limit + len(skip))
-        )
         async with self._engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
+            rows = (await conn.execute(due_heads_query(now, limit + len(skip)))).all()
         return [(r.subscription_id, int(r.event_id)) for r in rows if r.subscription_id not in skip][:limit]
 
     async def claim(
         self, subscription_id: str, event_id: int, worker: str, now: float, lease_until: float
     ) -> Claim | None:
+        return await self.claim_head(subscription_id, worker, now, lease_until, event_id=event_id)
+
+    async def claim_head(
+        self,
+        subscription_id: str,
+        worker: str,
+        now: float,
+        lease_until: float,
+        *,
+        event_id: int | None = None,
+        after: int | None = None,
+    ) -> Claim | None:
+        """One conditional ``UPDATE``: the subscription's head (its lowest pending event id) if it is
+        due, its subscription active and no live lease holds it (a dispatch lease does not count: it
+        only marks a message on the bus), and (when given) it is ``event_id`` or comes after ``after``."""
+        head = (
+            select(func.min(D2.c.event_id))
+            .where(D2.c.subscription_id == subscription_id, D2.c.status == PENDING)
+            .scalar_subquery()
+        )
+        active = (
+            select(X.c.subscription_id)
+            .where(X.c.subscription_id == subscription_id, X.c.state == State.ACTIVE.value)
+            .exists()
+        )
+        conditions = [
+            D.c.subscription_id == subscription_id,
+            D.c.event_id == head,
+            D.c.status == PENDING,
+            D.c.next_at <= now,
+            or_(_free(now), D.c.worker == DISPATCHED),  # type: ignore[arg-type]
+            active,
+        ]
+        if event_id is not None:
+            conditions.append(D.c.event_id == event_id)
+        if after is not None:
+            conditions.append(D.c.event_id > after)
         async with self._engine.begin() as conn:
             row = (
                 await conn.execute(
                     update(D)
-                    .where(
-                        D.c.subscription_id == subscription_id,
-                        D.c.event_id == event_id,
-                        D.c.status == PENDING,
-                        D.c.next_at <= now,
-                        _free(now),  # type: ignore[arg-type]
-                    )
+                    .where(*conditions)
                     .values(
                         attempts=D.c.attempts + 1,
                         worker=worker,
                         lease_until=lease_until,
                         first_attempt_at=func.coalesce(D.c.first_attempt_at, now),
                     )
-                    .returning(D.c.tenant_id, D.c.attempts, D.c.first_attempt_at)
+                    .returning(D.c.event_id, D.c.tenant_id, D.c.attempts, D.c.first_attempt_at)
                 )
             ).first()
         if row is None:
             return None
-        return Claim(subscription_id, row.tenant_id, event_id, int(row.attempts), float(row.first_attempt_at))
+        return Claim(
+            subscription_id, row.tenant_id, int(row.event_id), int(row.attempts), float(row.first_attempt_at)
+        )
 
     async def target(self, claim: Claim, now: float) -> Target | None:
         async with self._engine.begin() as conn:
             await scope(self._engine, conn, claim.tenant_id)
             sub = (
                 await conn.execute(
-                    select(S.c.url, S.c.secret_sealed, S.c.previous_sealed, S.c.previous_until).where(
-                        S.c.tenant_id == claim.tenant_id, S.c.subscription_id == claim.subscription_id
-                    )
+                    select(
+                        S.c.kind,
+                        S.c.url,
+                        S.c.email,
+                        S.c.secret_sealed,
+                        S.c.previous_sealed,
+                        S.c.previous_until,
+                    ).where(S.c.tenant_id == claim.tenant_id, S.c.subscription_id == claim.subscription_id)
                 )
             ).first()
             event = (
@@ -179,12 +246,16 @@ class SqlDeliveryStore:
                     )
                 )
             ).first()
-        if sub is None or event is None or sub.url is None or sub.secret_sealed is None:
+        if sub is None or event is None or sub.secret_sealed is None:
+            return None
+        kind = Kind(sub.kind)
+        address = {Kind.WEBHOOK: sub.url, Kind.EMAIL: sub.email}.get(kind)
+        if address is None:  # a stream (never fanned out to) or a channel without its address
             return None
         sealed = [bytes(sub.secret_sealed)]
         if sub.previous_sealed is not None and (sub.previous_until or 0) > now:
             sealed.append(bytes(sub.previous_sealed))
-        return Target(sub.url, tuple(sealed), stored_event(event))
+        return Target(sub.url, tuple(sealed), stored_event(event), kind, sub.email)
 
     async def finish(
         self,

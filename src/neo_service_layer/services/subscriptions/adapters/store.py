@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from neo_service_layer.kernel.db.timestamps import utc, utc_required
 from neo_service_layer.kernel.events.adapters import tenant_event_heads, tenant_events
+from neo_service_layer.kernel.events.watches import request_watches
 from neo_service_layer.services.subscriptions.adapters.chain_store import start_block
 from neo_service_layer.services.subscriptions.adapters.tables import (
     subscription_chain_filters,
@@ -30,9 +31,12 @@ from neo_service_layer.services.subscriptions.ports import (
     StoredEvent,
     Subscription,
 )
+from neo_service_layer.services.subscriptions.use_cases.request_source import filter_of, watched
+from neo_service_layer.services.subscriptions.use_cases.transfer_source import is_transfer_filter
 
 S, X, D, E = subscriptions, subscription_index, subscription_deliveries, tenant_events
 F = subscription_chain_filters
+W = request_watches
 
 
 async def scope(engine: AsyncEngine, conn: AsyncConnection, tenant_id: str) -> None:
@@ -55,7 +59,15 @@ def subscription(row: Any) -> Subscription:
         previous_until=row.previous_until,
         chain=row.filter,
         start_block=int(row.start_block) if row.start_block is not None else None,
+        requests=filter_of(row.consumer, row.service) if row.consumer is not None else None,
+        email=row.email,
     )
+
+
+def watched_contract(stored: str) -> str:
+    """The contract a chain-scanned filter reads: a chain filter's contract or a transfer's asset."""
+    raw = json.loads(stored)
+    return str(raw["asset"] if is_transfer_filter(stored) else raw["contract"])
 
 
 def stored_event(row: Any) -> StoredEvent:
@@ -69,6 +81,7 @@ _COLUMNS = (
     S.c.types,
     S.c.kind,
     S.c.url,
+    S.c.email,
     S.c.start_event,
     S.c.created_at,
     S.c.previous_until,
@@ -76,6 +89,8 @@ _COLUMNS = (
     X.c.reason,
     F.c.filter,
     F.c.start_block,
+    W.c.consumer,
+    W.c.service,
 )
 
 
@@ -84,6 +99,7 @@ def _joined() -> Any:
         select(*_COLUMNS)
         .join_from(S, X, X.c.subscription_id == S.c.subscription_id)
         .join(F, F.c.subscription_id == S.c.subscription_id, isouter=True)
+        .join(W, W.c.subscription_id == S.c.subscription_id, isouter=True)
     )
 
 
@@ -112,6 +128,7 @@ class SqlSubscriptionStore:
                     types=json.dumps(list(sub.types)),
                     kind=sub.kind.value,
                     url=sub.url,
+                    email=sub.email,
                     secret_sealed=secret_sealed,
                     start_event=int(start or 0),
                     created_at=sub.created_at,
@@ -130,9 +147,19 @@ class SqlSubscriptionStore:
                     insert(F).values(
                         subscription_id=sub.subscription_id,
                         tenant_id=sub.tenant_id,
-                        contract=json.loads(sub.chain)["contract"],
+                        contract=watched_contract(sub.chain),
                         filter=sub.chain,
                         start_block=await start_block(conn, sub.start_block),
+                    )
+                )
+            if sub.requests is not None:
+                consumer, service = watched(sub.requests)
+                await conn.execute(
+                    insert(W).values(
+                        subscription_id=sub.subscription_id,
+                        tenant_id=sub.tenant_id,
+                        consumer=consumer,
+                        service=service,
                     )
                 )
         found = await self.get(sub.tenant_id, sub.subscription_id)
@@ -171,6 +198,9 @@ class SqlSubscriptionStore:
             await conn.execute(
                 delete(F).where(F.c.tenant_id == tenant_id, F.c.subscription_id == subscription_id)
             )
+            await conn.execute(
+                delete(W).where(W.c.tenant_id == tenant_id, W.c.subscription_id == subscription_id)
+            )
         return True
 
     async def set_state(self, tenant_id: str, subscription_id: str, state: State, reason: str | None) -> bool:
@@ -180,7 +210,11 @@ class SqlSubscriptionStore:
         return bool(result.rowcount)
 
     async def rotate(self, tenant_id: str, subscription_id: str, sealed: bytes, previous_until: int) -> bool:
-        mine = and_(S.c.tenant_id == tenant_id, S.c.subscription_id == subscription_id, S.c.kind == "webhook")
+        mine = and_(
+            S.c.tenant_id == tenant_id,
+            S.c.subscription_id == subscription_id,
+            S.c.kind.in_((Kind.WEBHOOK.value, Kind.EMAIL.value)),
+        )
         async with self._engine.begin() as conn:
             await scope(self._engine, conn, tenant_id)
             result = await conn.execute(

@@ -1,9 +1,10 @@
 """Tables of the subscriptions service (SQLAlchemy Core, on the shared ``metadata``); the outbox tables
 are the kernel's (``kernel.events.adapters``).
 
-- ``subscriptions`` (tenant data, RLS): type patterns, channel, the webhook URL and its secrets sealed
-  under ``NSL_JWT_KEK`` (label ``subscription-webhook:<tenant>:<subscription>``; the previous one kept
-  until ``previous_until`` during a rotation), the first event id it gets (``start_event``);
+- ``subscriptions`` (tenant data, RLS): type patterns, channel, the webhook URL or e-mail address and
+  the Standard Webhooks secrets sealed under ``NSL_JWT_KEK`` (label
+  ``subscription-webhook:<tenant>:<subscription>``; the previous one kept until ``previous_until``
+  during a rotation), the first event id it gets (``start_event``);
 - ``subscription_index`` (no RLS: ids and states): which tenant owns it, its kind and state;
 - ``subscription_deliveries`` (no RLS: ids, numbers, statuses): one row per (subscription, event), the
   primary key that makes a pair delivered once whatever the number of relays;
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Float,
+    Index,
     Integer,
     LargeBinary,
     PrimaryKeyConstraint,
@@ -36,6 +38,8 @@ subscriptions = Table(
     Column("types", Text, nullable=False),
     Column("kind", String(8), nullable=False),
     Column("url", Text, nullable=True),
+    #: the e-mail channel's address (migration 0017)
+    Column("email", String(254), nullable=True),
     Column("secret_sealed", LargeBinary, nullable=True),
     Column("previous_sealed", LargeBinary, nullable=True),
     Column("previous_until", BigInteger, nullable=True),
@@ -71,6 +75,8 @@ subscription_deliveries = Table(
     Column("last_error", Text, nullable=True),
     Column("finished_at", DateTime(timezone=True), nullable=True),
     PrimaryKeyConstraint("subscription_id", "event_id", name="pk_subscription_deliveries"),
+    #: a subscription's head (its lowest pending event id) without reading its finished rows
+    Index("ix_subscription_deliveries_head", "subscription_id", "status", "event_id"),
 )
 
 subscription_relay_cursors = Table(

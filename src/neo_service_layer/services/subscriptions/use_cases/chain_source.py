@@ -21,15 +21,27 @@ import binascii
 import json
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from neo_service_layer.enclave.wire.errors import InvalidInput
-from neo_service_layer.kernel.chain.ports.chain import Chain
+from neo_service_layer.kernel.chain.ports.chain import Chain, ChainEvent
 from neo_service_layer.kernel.clock import Clock
-from neo_service_layer.kernel.events.rules import CHAIN_NOTIFICATION, TenantEvent
+from neo_service_layer.kernel.events.rules import CHAIN_NOTIFICATION, TRANSFER_NEP17, TenantEvent
 from neo_service_layer.services.automation.api import InvalidTrigger, JobEvent, json_safe
 from neo_service_layer.services.subscriptions.ports import ChainSourceStore, Watcher
 from neo_service_layer.services.subscriptions.rules.matching import matches
+from neo_service_layer.services.subscriptions.use_cases.request_source import (
+    is_request_filter,
+    request_matches,
+)
+from neo_service_layer.services.subscriptions.use_cases.transfer_source import (
+    TransferWatch,
+    is_transfer_filter,
+    stored_watch,
+    transfer_matches,
+    transfer_of,
+)
 
 #: blocks one scanner round reads at most
 BLOCKS_PER_ROUND = 50
@@ -84,9 +96,15 @@ def _value(shown: object) -> object:
 
 
 def deliverable(types: Sequence[str], chain: str | None, event_type: str, data: str) -> bool:
-    """Whether a subscription (patterns, chain filter) gets an event (type, JSON data)."""
+    """Whether a subscription (patterns, source filter) gets an event (type, JSON data); the filter is
+    a chain filter, a request filter (``request_source``) or a transfer filter (``transfer_source``),
+    as stored."""
     if chain is None:
         return matches(types, event_type)
+    if is_request_filter(chain):
+        return request_matches(types, chain, event_type, data)
+    if is_transfer_filter(chain):
+        return transfer_matches(chain, event_type, data)
     if event_type != CHAIN_NOTIFICATION:
         return False
     try:
@@ -121,15 +139,21 @@ class ChainScanner:
 
     async def _events(self, block: int, watchers: Sequence[Watcher]) -> list[TenantEvent]:
         watched: dict[str, list[tuple[str, JobEvent]]] = defaultdict(list)
+        transfers: dict[str, list[tuple[str, TransferWatch]]] = defaultdict(list)
         for watcher in watchers:
+            if is_transfer_filter(watcher.chain):
+                watch = stored_watch(watcher.chain)
+                transfers[watch.asset].append((watcher.tenant_id, watch))
+                continue
             wanted = stored_filter(watcher.chain)
             watched[wanted.contract].append((watcher.tenant_id, wanted))
         out: list[TenantEvent] = []
-        for contract in sorted(watched):
+        for contract in sorted(set(watched) | set(transfers)):
             found = await self._chain.block_events(block, contract)
             when = found.time or self._clock.now()
             notifications = [e for e in found.events if e.halted and e.contract.lower() == contract]
             for position, event in enumerate(notifications):
+                out += _transfer_events(transfers[contract], contract, event, block, position, when)
                 tenants = {
                     t for t, f in watched[contract] if f.matches(event.contract, event.name, event.values)
                 }
@@ -143,3 +167,29 @@ class ChainScanner:
                 }
                 out.extend(TenantEvent(t, CHAIN_NOTIFICATION, when, data) for t in sorted(tenants))
         return out
+
+
+def _transfer_events(
+    watches: Sequence[tuple[str, TransferWatch]],
+    asset: str,
+    event: ChainEvent,
+    block: int,
+    position: int,
+    when: datetime,
+) -> list[TenantEvent]:
+    """One ``transfer.nep17`` event per tenant whose watch the notification matches."""
+    transfer = transfer_of(event.name, event.values) if watches else None
+    if transfer is None:
+        return []
+    sender, receiver, amount = transfer
+    tenants = {t for t, w in watches if w.direction_of(sender, receiver) is not None}
+    data = {
+        "asset": asset,
+        "from": sender,
+        "to": receiver,
+        "amount": str(amount),  # NEP-17 amounts exceed JSON's safe integers
+        "block": block,
+        "txHash": event.tx_hash,
+        "position": position,
+    }
+    return [TenantEvent(t, TRANSFER_NEP17, when, data) for t in sorted(tenants)]

@@ -1,31 +1,47 @@
-"""Webhook deliveries: each round claims the due head of each subscription (its oldest pending event)
-not already in flight here, up to ``MAX_IN_FLIGHT`` across subscriptions, and sends each in its own task
-that outlives the round: a slow endpoint holds only its own subscription (for at most the poster's
-timeout) while the others go on. 2xx: delivered; 410 Gone: the subscription is disabled (the delivery
-stays pending and goes out if the tenant resumes it); anything else: retried per ``rules.retry``, then
-dead-lettered."""
+"""Webhook and e-mail deliveries: each round claims the due head of each subscription (its oldest
+pending event) not already in flight here, up to ``MAX_IN_FLIGHT`` across subscriptions, and sends
+each in its own task that outlives the round: a slow endpoint holds only its own subscription (for at
+most the poster's timeout) while the others go on. 2xx: delivered; 410 Gone: the subscription is
+disabled (the delivery stays pending and goes out if the tenant resumes it); anything else: retried per
+``rules.retry``, then dead-lettered. An e-mail goes through the mailer (``use_cases.mail``): accepted
+(2xx): delivered; a 5xx for the recipient or the message: dead-lettered at once; anything else retried
+the same way.
+
+A subscription's task goes on after a delivered event: it claims the subscription's next due head at
+once (the same conditional claim) and sends it, up to ``BURST_EVENTS`` events or ``BURST_SECONDS``,
+then ends (the next round starts it again); any other outcome (a retry, a dead letter, 410, a lost
+lease, an error) ends it. ``deliver_head`` is the same for one head named by a bus message."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import random
+import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from neo_service_layer.kernel.clock import Clock
+from neo_service_layer.kernel.enclave_client.ports import EnclaveUnavailable
 from neo_service_layer.kernel.observability.logs import get_logger
 from neo_service_layer.services.subscriptions.ports import (
     Claim,
     DeliveryObserver,
     DeliveryStatus,
     DeliveryStore,
+    Kind,
+    Mailer,
     Poster,
     SecretBox,
+    Sent,
     StoredEvent,
+    Target,
+    WebhookSigner,
 )
 from neo_service_layer.services.subscriptions.rules.retry import next_retry
 from neo_service_layer.services.subscriptions.rules.signing import headers
+from neo_service_layer.services.subscriptions.use_cases.mail import compose
 from neo_service_layer.services.subscriptions.use_cases.manage import secret_label
 
 log = get_logger("nsl.subscriptions")
@@ -34,16 +50,27 @@ log = get_logger("nsl.subscriptions")
 MAX_IN_FLIGHT = 32
 #: a claim's lease (longer than one attempt's timeout); a worker that dies leaves it to another after it
 LEASE_SECONDS = 60.0
+#: a subscription's task sends at most this many events in a row, for at most this long, then yields
+BURST_EVENTS = 200
+BURST_SECONDS = 5.0
+
+#: when a failed attempt is tried again (``rules.retry.next_retry``'s signature)
+RetryPolicy = Callable[[int, float, float, float], float | None]
 
 
-def event_json(event: StoredEvent) -> bytes:
-    """The Standard Webhooks payload: ``type``, ``timestamp`` (the event's) and ``data``, plus its id;
-    the same object is an SSE event's ``data``."""
+def event_json(event: StoredEvent, subscription_id: str) -> bytes:
+    """The Standard Webhooks payload: ``type``, ``timestamp`` (the event's) and ``data``, plus its id and
+    the subscription it is sent for (what a ``v1a`` receiver checks: the platform key signs every
+    subscription's webhooks); the same object is an SSE event's ``data``."""
     occurred = event.occurred_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    data = json.loads(event.data)
-    return json.dumps(
-        {"id": event.event_id, "type": event.type, "timestamp": occurred, "data": data}, separators=(",", ":")
-    ).encode()
+    body = {
+        "id": event.event_id,
+        "type": event.type,
+        "timestamp": occurred,
+        "subscription": subscription_id,
+        "data": json.loads(event.data),
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
 
 
 class Deliverer:
@@ -58,7 +85,25 @@ class Deliverer:
         worker_id: str,
         draw: Callable[[], float] = random.random,
         max_in_flight: int = MAX_IN_FLIGHT,
+        mailer: Mailer | None = None,
+        signer: WebhookSigner | None = None,
+        lease_seconds: float = LEASE_SECONDS,
+        burst_events: int = BURST_EVENTS,
+        burst_seconds: float = BURST_SECONDS,
+        retry: RetryPolicy = next_retry,
+        wait_retry_within: float = 0.0,
     ) -> None:
+        """``retry`` and ``wait_retry_within`` (a task waits for a retry due that soon instead of
+        ending: 0, never) exist for tests and benchmarks that shrink the schedule."""
+        self._mailer = mailer
+        self._signer = signer
+        self._lease = lease_seconds
+        self._burst = max(1, burst_events)
+        self._burst_seconds = burst_seconds
+        self._retry = retry
+        self._wait_within = wait_retry_within
+        #: the last finished attempt of a claim: (status, next attempt) while its task reads it
+        self._outcomes: dict[tuple[str, int], tuple[DeliveryStatus, float | None]] = {}
         self._store = store
         self._poster = poster
         self._box = box
@@ -73,6 +118,10 @@ class Deliverer:
     def in_flight(self) -> int:
         return len(self._in_flight)
 
+    @property
+    def worker_id(self) -> str:
+        return self._worker
+
     async def run_once(self) -> int:
         """Start this round's deliveries (without waiting for them); how many were started."""
         self._in_flight = {k: t for k, t in self._in_flight.items() if not t.done()}
@@ -82,7 +131,7 @@ class Deliverer:
         now = self._clock.now().timestamp()
         started = 0
         for sub_id, event_id in await self._store.due_heads(now, room, set(self._in_flight)):
-            claim = await self._store.claim(sub_id, event_id, self._worker, now, now + LEASE_SECONDS)
+            claim = await self._store.claim(sub_id, event_id, self._worker, now, now + self._lease)
             if claim is None:
                 continue  # another worker has it
             self._in_flight[sub_id] = asyncio.create_task(self._deliver(claim), name=f"deliver-{sub_id}")
@@ -101,11 +150,49 @@ class Deliverer:
             task.cancel()
         await self.drain()
 
-    async def _deliver(self, claim: Claim) -> None:
-        try:
-            await self._attempt(claim)
-        except Exception:  # the lease runs out and another round tries again
-            log.exception("delivery failed unexpectedly", subscription=claim.subscription_id)
+    async def deliver_head(self, subscription_id: str, event_id: int) -> bool:
+        """Claim ``event_id`` if it is still the subscription's due head and no live lease holds it,
+        then deliver it and go on as a round's task does; ``False``: not claimed (nothing done)."""
+        now = self._clock.now().timestamp()
+        claim = await self._store.claim_head(
+            subscription_id, self._worker, now, now + self._lease, event_id=event_id
+        )
+        if claim is None:
+            return False
+        await self._deliver(claim)
+        return True
+
+    async def _deliver(self, claim: Claim | None) -> None:
+        """Send ``claim``, then the subscription's next heads while each is delivered (a retry due
+        within ``wait_retry_within`` is waited for), within the burst."""
+        started, sent = time.monotonic(), 0
+        while claim is not None:
+            key = (claim.subscription_id, claim.event_id)
+            try:
+                await self._attempt(claim)
+                sent += 1
+                status, next_at = self._outcomes.pop(key, (None, None))
+                if sent >= self._burst or time.monotonic() - started >= self._burst_seconds:
+                    return
+                claim = await self._next(claim, status, next_at)
+            except Exception:  # the lease runs out and another round tries again
+                self._outcomes.pop(key, None)
+                log.exception("delivery failed unexpectedly", subscription=key[0])
+                return
+
+    async def _next(self, claim: Claim, status: DeliveryStatus | None, next_at: float | None) -> Claim | None:
+        now = self._clock.now().timestamp()
+        if status is DeliveryStatus.DELIVERED:
+            return await self._store.claim_head(
+                claim.subscription_id, self._worker, now, now + self._lease, after=claim.event_id
+            )
+        if status is DeliveryStatus.PENDING and next_at is not None and next_at - now <= self._wait_within:
+            await asyncio.sleep(max(0.0, next_at - now))
+            now = self._clock.now().timestamp()
+            return await self._store.claim_head(
+                claim.subscription_id, self._worker, now, now + self._lease, event_id=claim.event_id
+            )
+        return None
 
     async def _attempt(self, claim: Claim) -> None:
         now = self._clock.now()
@@ -114,15 +201,23 @@ class Deliverer:
             return
         label = secret_label(claim.tenant_id, claim.subscription_id)
         secrets_ = [self._box.open(label, sealed).decode() for sealed in target.sealed]
-        body = event_json(target.event)
-        signed = headers(secrets_, str(claim.event_id), int(now.timestamp()), body)
-        sent = await self._poster.post(target.url, body, signed)
+        body = event_json(target.event, claim.subscription_id)
+        permanent = False  # an answer that ends the delivery at once (an SMTP 5xx for the recipient)
+        if target.kind is Kind.EMAIL:
+            sent, permanent = await self._mail(claim, target, body, secrets_, now)
+        else:
+            v1 = headers(secrets_, str(claim.event_id), int(now.timestamp()), body)
+            signed = await self._with_v1a(claim, v1, body)
+            if signed is None:
+                sent = Sent(None, "the enclave did not sign (v1a): tried again later")
+            else:
+                sent = await self._poster.post(target.url or "", body, signed)
         done = self._clock.now()
         if sent.status is not None and 200 <= sent.status < 300:
             if await self._finish(claim, DeliveryStatus.DELIVERED, None, sent.status, None, done):
                 self._observer.delivered((done - target.event.occurred_at).total_seconds())
             return
-        if sent.status == 410:
+        if sent.status == 410 and target.kind is Kind.WEBHOOK:
             await self._store.disable(
                 claim.tenant_id, claim.subscription_id, "the endpoint answered 410 Gone"
             )
@@ -130,13 +225,49 @@ class Deliverer:
             await self._finish(claim, DeliveryStatus.PENDING, done.timestamp(), 410, "410 Gone", done)
             self._observer.disabled()
             return
-        retry = next_retry(claim.attempts, claim.first_attempt_at, done.timestamp(), self._draw())
+        retry = (
+            None
+            if permanent
+            else self._retry(claim.attempts, claim.first_attempt_at, done.timestamp(), self._draw())
+        )
         if retry is None:
             if await self._finish(claim, DeliveryStatus.DEAD, None, sent.status, sent.error, done):
                 self._observer.dead_lettered()
             return
         if await self._finish(claim, DeliveryStatus.PENDING, retry, sent.status, sent.error, done):
             self._observer.retried()
+
+    async def _with_v1a(self, claim: Claim, signed: dict[str, str], body: bytes) -> dict[str, str] | None:
+        """``signed`` with the enclave's ``v1a`` signature added (as is without a signer); ``None`` when
+        the enclave cannot sign now: nothing is sent without it, the attempt is retried."""
+        if self._signer is None:
+            return signed
+        try:
+            v1a = await self._signer.sign(
+                claim.subscription_id, signed["webhook-id"], int(signed["webhook-timestamp"]), body
+            )
+        except EnclaveUnavailable as exc:
+            log.warning("webhook not signed: enclave unavailable", reason=type(exc).__name__)
+            return None
+        return {**signed, "webhook-signature": f"{signed['webhook-signature']} {v1a}"}
+
+    async def _mail(
+        self, claim: Claim, target: Target, body: bytes, secrets_: list[str], now: datetime
+    ) -> tuple[Sent, bool]:
+        """An e-mail attempt as a webhook's result (the SMTP reply code as the status) and whether the
+        answer was permanent."""
+        if self._mailer is None or target.email is None:
+            return Sent(None, "no SMTP server configured (NSL_SMTP_HOST)"), False
+        mail = compose(
+            claim.subscription_id, target.event, body, target.email, self._mailer.sender, secrets_, now
+        )
+        standard = {k: v for k, v in mail.headers.items() if k.startswith("webhook-")}
+        signed = await self._with_v1a(claim, standard, mail.body)
+        if signed is None:
+            return Sent(None, "the enclave did not sign (v1a): tried again later"), False
+        mail = replace(mail, headers={**mail.headers, **signed})
+        mailed = await self._mailer.send(mail)
+        return Sent(mailed.code, mailed.error), mailed.permanent
 
     async def _finish(
         self,
@@ -147,6 +278,9 @@ class Deliverer:
         error: str | None,
         now: datetime,
     ) -> bool:
-        return await self._store.finish(
+        finished = await self._store.finish(
             claim, self._worker, status, next_at=next_at, last_status=last_status, error=error, now=now
         )
+        if finished:
+            self._outcomes[(claim.subscription_id, claim.event_id)] = (status, next_at)
+        return finished

@@ -1,7 +1,8 @@
-"""A tenant's subscriptions over the API: create (a webhook's ``whsec_`` secret is returned once, then
-kept sealed), list, read with delivery counts, pause, resume, delete, rotate the secret (the previous
-one keeps signing alongside for ``ROTATION_OVERLAP_SECONDS``), list deliveries and replay a dead one.
-Every change is in the tenant's audit log (the URL's host only: a path or query may carry tokens)."""
+"""A tenant's subscriptions over the API: create (a webhook's or an e-mail channel's ``whsec_`` secret is
+returned once, then kept sealed; e-mail only where the operator configured SMTP), list, read with
+delivery counts, pause, resume, delete, rotate the secret (the previous one keeps signing alongside
+for ``ROTATION_OVERLAP_SECONDS``), list deliveries and replay a dead one. Every change is in the
+tenant's audit log (the URL's host only: a path or query may carry tokens; the address's domain only)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from neo_service_layer.services.subscriptions.ports import (
     Subscription,
     SubscriptionStore,
 )
+from neo_service_layer.services.subscriptions.rules.mail import MAX_ADDRESS_LENGTH, is_address
 from neo_service_layer.services.subscriptions.rules.matching import UnknownEventType, check_patterns
 from neo_service_layer.services.subscriptions.rules.signing import new_secret
 from neo_service_layer.services.subscriptions.use_cases.chain_source import (
@@ -36,6 +38,11 @@ from neo_service_layer.services.subscriptions.use_cases.chain_source import (
     deliverable,
     filter_json,
 )
+from neo_service_layer.services.subscriptions.use_cases.request_source import (
+    BadRequestFilter,
+    request_filter,
+)
+from neo_service_layer.services.subscriptions.use_cases.transfer_source import transfer_filter
 
 #: how long a rotated-out secret still signs alongside the new one
 ROTATION_OVERLAP_SECONDS = 24 * 3600
@@ -63,6 +70,14 @@ class NoNetwork(InvalidInput):
     code = "no-neo-network"
 
 
+class NoSmtp(InvalidInput):
+    code = "no-smtp"
+
+
+class InvalidEmail(InvalidInput):
+    code = "invalid-email"
+
+
 def secret_label(tenant_id: str, subscription_id: str) -> str:
     """The associated data of a sealed secret: a blob moved to another subscription does not open."""
     return f"subscription-webhook:{tenant_id}:{subscription_id}"
@@ -84,8 +99,11 @@ class Subscriptions:
         clock: Clock,
         audit: AuditLog,
         chain: Chain | None = None,
+        *,
+        smtp: bool = False,
     ) -> None:
         self._chain = chain
+        self._smtp = smtp
         self._store = store
         self._box = box
         self._poster = poster
@@ -115,22 +133,34 @@ class Subscriptions:
         types: Sequence[str],
         url: str | None,
         chain: dict[str, Any] | None = None,
+        email: str | None = None,
+        requests: dict[str, Any] | None = None,
+        transfers: dict[str, Any] | None = None,
     ) -> tuple[Subscription, str | None]:
+        if url is not None and email is not None:
+            raise InvalidInput("one channel: a webhook URL or an e-mail address, not both")
+        if email is not None:
+            self._check_email(email)
         try:
             check_patterns(types, EVENT_TYPES)
         except UnknownEventType as exc:
             raise BadEventType(str(exc)) from exc
         watched, start_block = None, None
-        if chain is not None:
-            watched = filter_json(chain_filter(chain, types))
+        if sum(f is not None for f in (chain, requests, transfers)) > 1:
+            raise BadRequestFilter("one source filter: chain, requests or transfers")
+        if chain is not None or transfers is not None:
+            if chain is not None:
+                watched = filter_json(chain_filter(chain, types))
+            else:
+                watched = transfer_filter(transfers or {}, types).as_json()
             if self._chain is None:
                 raise NoNetwork("no Neo network configured: a chain filter needs one")
             start_block = await self._chain.height()  # it sees the blocks after the head
         if url is not None:
             await self._poster.check(url)  # the SSRF guard's refusal is a 422 (InvalidSourceAddress)
         sub_id = f"sub_{secrets.token_hex(12)}"
-        kind = Kind.WEBHOOK if url is not None else Kind.STREAM
-        secret = new_secret() if url is not None else None
+        kind = Kind.WEBHOOK if url is not None else Kind.EMAIL if email is not None else Kind.STREAM
+        secret = new_secret() if kind is not Kind.STREAM else None
         sealed = self._box.seal(secret_label(who.tenant_id, sub_id), secret.encode()) if secret else None
         draft = Subscription(
             subscription_id=sub_id,
@@ -139,6 +169,7 @@ class Subscriptions:
             types=tuple(dict.fromkeys(types)),
             kind=kind,
             url=url,
+            email=email,
             state=State.ACTIVE,
             reason=None,
             start_event=0,
@@ -146,12 +177,23 @@ class Subscriptions:
         )
         if watched is not None:
             draft = replace(draft, chain=watched, start_block=start_block)
+        if requests is not None:
+            draft = replace(draft, requests=request_filter(requests, types))
         created = await self._store.add(draft, sealed)
-        host = urlsplit(url).hostname or "" if url else ""
+        host = urlsplit(url).hostname or "" if url else email.rpartition("@")[2] if email else ""
         await self._record(
             who, meta, "create", sub_id, kind=kind.value, host=host, types=",".join(draft.types)
         )
         return created, secret
+
+    def _check_email(self, email: str) -> None:
+        if not is_address(email):
+            raise InvalidEmail(
+                f"channel.email.to is not an address this service sends to (at most {MAX_ADDRESS_LENGTH}"
+                " characters, a local part of at most 64 and a domain name)"
+            )
+        if not self._smtp:
+            raise NoSmtp("no SMTP server configured (NSL_SMTP_HOST): the e-mail channel is off")
 
     async def page(self, tenant_id: str, *, limit: int, after: str | None) -> list[Subscription]:
         return await self._store.page(tenant_id, limit=limit, after=after)
@@ -189,7 +231,7 @@ class Subscriptions:
     async def rotate(self, who: Principal, meta: RequestMeta, sub_id: str) -> tuple[str, int]:
         """A new secret (returned once); the previous one signs alongside until the time returned."""
         found = await self.get(who.tenant_id, sub_id)
-        if found.kind is not Kind.WEBHOOK:
+        if found.kind is Kind.STREAM:
             raise NotAWebhook(f"subscription {sub_id} has no webhook secret")
         secret = new_secret()
         until = int(self._clock.now().timestamp()) + ROTATION_OVERLAP_SECONDS
@@ -220,4 +262,4 @@ class Subscriptions:
         """The subscription's events after ``after`` (at most ``limit`` read) and the new position."""
         read = await self._store.events_after(sub.tenant_id, after, limit)
         position = read[-1].event_id if read else after
-        return [e for e in read if deliverable(sub.types, sub.chain, e.type, e.data)], position
+        return [e for e in read if deliverable(sub.types, sub.source_filter, e.type, e.data)], position
