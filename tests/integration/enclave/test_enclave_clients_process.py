@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from enclave_process_fakes import PeerEnclave
+from enclave_process_fakes import PeerEnclave, running_enclave
 
 from neo_service_layer.enclave.clients import ALLOWED, API, WORKER
 from neo_service_layer.enclave.wire.encoding import b64encode
@@ -54,21 +51,9 @@ TX_HASH = bytes(range(32))
 
 @pytest.fixture
 def enclave() -> Iterator[PeerEnclave]:
-    directory = Path(tempfile.mkdtemp(prefix="nsl-cl-"))  # short: Unix socket paths are limited
-    process = PeerEnclave(
-        directory,
-        directory / "e.sock",
-        token="",
-        extra={"NSL_ENCLAVE_CLIENTS": json.dumps(TOKENS), "NSL_ENCLAVE_TOKEN": ""},
-    )
-    process.start()
-    try:
+    extra = {"NSL_ENCLAVE_CLIENTS": json.dumps(TOKENS), "NSL_ENCLAVE_TOKEN": ""}
+    with running_enclave("nsl-cl-", token="", extra=extra) as process:
         yield process
-    finally:
-        if process.process is not None and process.process.poll() is None:
-            process.process.kill()
-            process.process.wait(timeout=10)
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _client(enclave: PeerEnclave, token: str) -> EnclaveClient:

@@ -175,14 +175,7 @@ class EnclaveClient(
                 for f in items
             ],
         }
-        try:
-            result = await self._call("randomness_fulfil", args, idempotent=True)
-        except KeyNotLoaded:
-            if self._loader is None:
-                raise
-            for key_id in (bls_key_id, ecdsa_key_id):
-                await self.load_key(key_id, await self._loader(key_id, None))
-            result = await self._call("randomness_fulfil", args, idempotent=True)
+        result = await self._with_keys("randomness_fulfil", (bls_key_id, ecdsa_key_id), args)
         return _decode(
             lambda r: [
                 SignedRandomness(b64decode(x["output"]), b64decode(x["proof"]), b64decode(x["signature"]))
@@ -329,6 +322,18 @@ class EnclaveClient(
             return await self._transport.call(op, self._with_credential_args(args), idempotent=idempotent)
 
     # Transport ------------------------------------------------------------------------------------
+
+    async def _with_keys(self, op: str, key_ids: Sequence[KeyId], args: dict[str, Any]) -> dict[str, Any]:
+        """Call ``op`` (idempotent); on ``KeyNotLoaded`` load the newest sealed record of each of
+        ``key_ids`` through the loader and retry once (an op that uses several keys)."""
+        try:
+            return await self._call(op, args, idempotent=True)
+        except KeyNotLoaded:
+            if self._loader is None:
+                raise
+            for key_id in key_ids:
+                await self.load_key(key_id, await self._loader(key_id, None))
+        return await self._call(op, args, idempotent=True)
 
     async def _keyed(
         self, op: str, key_id: KeyId, version: int | None, args: dict[str, Any], *, idempotent: bool = True

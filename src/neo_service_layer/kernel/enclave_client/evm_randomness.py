@@ -10,10 +10,9 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from neo_service_layer.enclave.wire.encoding import b64decode, b64encode
-from neo_service_layer.enclave.wire.keys import KeyId, KeyNotLoaded, TenantId
+from neo_service_layer.enclave.wire.keys import KeyId, TenantId
 from neo_service_layer.enclave.wire.randomness_evm import EvmRandomnessFacts, SignedEvmRandomness
-from neo_service_layer.kernel.enclave_client.ports import SealedRecordLoader
-from neo_service_layer.kernel.enclave_client.transport import EnclaveRequestRejected, EnclaveTransport
+from neo_service_layer.kernel.enclave_client.transport import EnclaveRequestRejected
 
 
 class EvmRandomnessEnclave(Protocol):
@@ -48,8 +47,9 @@ def _item(facts: EvmRandomnessFacts) -> dict[str, Any]:
 class EvmRandomnessCalls:
     """Mixed into ``EnclaveClient``: uses its transport and sealed-record loader."""
 
-    _transport: EnclaveTransport
-    _loader: SealedRecordLoader | None
+    async def _with_keys(self, op: str, key_ids: Sequence[KeyId], args: dict[str, Any]) -> dict[str, Any]:
+        """``EnclaveClient._with_keys``: the call, with the keys loaded again if the enclave lost them."""
+        raise NotImplementedError
 
     async def randomness_evm_fulfil(
         self,
@@ -65,18 +65,7 @@ class EvmRandomnessCalls:
             "evm_key_id": evm_key_id,
             "items": [_item(f) for f in items],
         }
-        call = self._transport.call
-        try:
-            result = await call("randomness_evm_fulfil", args, idempotent=True)
-        except KeyNotLoaded:
-            if self._loader is None:
-                raise
-            for key_id in (bls_key_id, evm_key_id):
-                record = await self._loader(key_id, None)
-                await call(
-                    "load_key", {"key_id": key_id, "sealed_record": b64encode(record)}, idempotent=True
-                )
-            result = await call("randomness_evm_fulfil", args, idempotent=True)
+        result = await self._with_keys("randomness_evm_fulfil", (bls_key_id, evm_key_id), args)
         try:
             return [
                 SignedEvmRandomness(

@@ -6,7 +6,9 @@ pending, running or retrying run is never deleted."""
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
+from neo_service_layer.kernel.batches import in_batches
 from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.observability.logs import get_logger
 from neo_service_layer.services.automation.ports import JobRunJanitor
@@ -41,11 +43,9 @@ class JobRunCleanup:
         before = self._clock.now() - self._retention
         total = 0
         for tenant_id in await self._janitor.tenants():
-            for _ in range(self._batches):
-                deleted = await self._janitor.delete_finished(tenant_id, before, self._batch)
-                total += deleted
-                if deleted < self._batch:
-                    break
+            total += await in_batches(
+                partial(self._janitor.delete_finished, tenant_id, before), self._batch, self._batches
+            )
         if total:
             log.info("automation job runs deleted", runs=total, before=before.isoformat())
         return total

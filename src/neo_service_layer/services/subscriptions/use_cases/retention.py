@@ -14,7 +14,9 @@ A stream resumed with a ``Last-Event-ID`` older than what is kept continues with
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
+from neo_service_layer.kernel.batches import in_batches
 from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.observability.logs import get_logger
 from neo_service_layer.services.subscriptions.ports import EventJanitor
@@ -49,16 +51,10 @@ class EventRetention:
         before = self._clock.now() - self._retention
         deliveries = events = 0
         for tenant_id in await self._janitor.tenants():
-            for _ in range(self._batches):
-                deleted = await self._janitor.delete_finished(tenant_id, before, self._batch)
-                deliveries += deleted
-                if deleted < self._batch:
-                    break
-            for _ in range(self._batches):
-                deleted = await self._janitor.delete_events(tenant_id, before, self._batch)
-                events += deleted
-                if deleted < self._batch:
-                    break
+            finished = partial(self._janitor.delete_finished, tenant_id, before)
+            deliveries += await in_batches(finished, self._batch, self._batches)
+            old = partial(self._janitor.delete_events, tenant_id, before)
+            events += await in_batches(old, self._batch, self._batches)
         if deliveries or events:
             log.info("old events and deliveries deleted", deliveries=deliveries, events=events)
         return deliveries, events
