@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry
 from neo_service_layer.kernel.chain.adapters.provisioning import ChainHooks
 from neo_service_layer.kernel.chain.adapters.role_key_store import SqlRoleKeyStore
 from neo_service_layer.kernel.chain.jobs import balance_job
-from neo_service_layer.kernel.chain.parts import open_chain
+from neo_service_layer.kernel.chain.parts import open_chain, open_evm
 from neo_service_layer.kernel.clock import Clock, SystemClock
 from neo_service_layer.kernel.config import Settings
 from neo_service_layer.kernel.container import Container, OpenContainer
@@ -103,6 +103,16 @@ async def open_container(
                     container.clock,
                     registry,
                     container.readiness_checks,
+                )
+            )
+            container.evm = await stack.enter_async_context(
+                open_evm(
+                    settings,
+                    engine,
+                    lambda: container.enclave,
+                    container.clock,
+                    container.chain.metrics if container.chain is not None else None,
+                    registry,
                 )
             )
             for service in services:

@@ -11,6 +11,7 @@ from neo_service_layer.services.attestation.service import SERVICE as ATTESTATIO
 from neo_service_layer.services.automation.service import SERVICE as AUTOMATION
 from neo_service_layer.services.backup.service import SERVICE as BACKUP
 from neo_service_layer.services.compute.service import SERVICE as COMPUTE
+from neo_service_layer.services.crosschain.service import SERVICE as CROSSCHAIN
 from neo_service_layer.services.feeds.service import SERVICE as FEEDS
 from neo_service_layer.services.keys.service import SERVICE as KEYS
 from neo_service_layer.services.native_oracle.service import SERVICE as NATIVE_ORACLE
@@ -29,6 +30,7 @@ SERVICES: tuple[ServiceDescriptor, ...] = (
     FEEDS,
     AUTOMATION,
     COMPUTE,
+    CROSSCHAIN,
     BACKUP,
     SUBSCRIPTIONS,
 )

@@ -20,19 +20,29 @@ from typing import Any
 
 import httpx
 import pytest
+from eth_abi.abi import decode
 from neo3.contracts.contract import CONTRACT_HASHES
 from neo3.core import types
 
+from neo_service_layer.enclave.wire.crosschain import n3_chain_id
 from neo_service_layer.kernel.chain.adapters import privnet_deploy as deploy
+from neo_service_layer.kernel.chain.adapters.evm_artifacts import deploy as deploy_evm
+from neo_service_layer.kernel.chain.adapters.evm_artifacts import load_artifact
+from neo_service_layer.kernel.chain.adapters.evm_chain import EvmChain
+from neo_service_layer.kernel.chain.adapters.evm_signers import LocalEvmSigner
 from neo_service_layer.kernel.chain.adapters.local_chain import artifact
 from neo_service_layer.kernel.chain.adapters.neo_chain import uint160
 from neo_service_layer.kernel.chain.adapters.privnet import find_free_port
+from tests.anvil_support import dev_account
 from tests.contracts.contract_support import build_contracts
 from tests.e2e.chain.oracle_support import web_server
 from tests.e2e.chain.stack import call
 from tests.e2e.chain.tls_support import https_server, make_certificates
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
+
+#: a development account of the local anvil (its published key; funded there only)
+EVM_USER = LocalEvmSigner(dev_account(2))
 
 
 def processes_of(data_dir: Path) -> list[int]:
@@ -170,6 +180,54 @@ async def test_nsl_run_serves_a_roll_and_stops_cleanly() -> None:
 
         await until(rolled, True, "the roll's callback")
 
+        # and a Solidity consumer on the local Neo X, answered by the same worker through the enclave
+        chain = EvmChain([neox["rpc_url"]], int(neox["chain_id"]), receipt_timeout=20)
+        try:
+            consumer = await deploy_evm(
+                chain, EVM_USER, load_artifact("RandomnessConsumer"), neox["contracts"]["randomness"]
+            )
+            await chain.send(
+                EVM_USER, consumer, evm_call(chain, consumer, "RandomnessConsumer", "ask", bytes(32))
+            )
+
+            async def answered() -> bool:
+                held = await chain.read(
+                    {"to": consumer, "data": evm_call(chain, consumer, "RandomnessConsumer", "answered", 1)}
+                )
+                return int.from_bytes(held, "big") == 1
+
+            await until(answered, True, "the EVM consumer's randomness")
+        finally:
+            await chain.close()
+
+
+async def evm_oracle_answer(run: Run, url: str) -> None:
+    """An ``OracleConsumer`` on the local Neo X asks for ``url``'s ``$.price``: the worker's fetch lands."""
+    neox = run.network["neox"]
+    chain = EvmChain([neox["rpc_url"]], int(neox["chain_id"]), receipt_timeout=20)
+    try:
+        consumer = await deploy_evm(
+            chain, EVM_USER, load_artifact("OracleConsumer"), neox["contracts"]["oracle"]
+        )
+        await chain.send(
+            EVM_USER, consumer, evm_call(chain, consumer, "OracleConsumer", "ask", url, "$.price")
+        )
+
+        async def result() -> bytes:
+            raw = await chain.read(
+                {"to": consumer, "data": evm_call(chain, consumer, "OracleConsumer", "resultOf", 1)}
+            )
+            return bytes(decode(["bytes"], raw)[0]) if raw else b""
+
+        await until(result, b"42.17", "the EVM oracle consumer's answer")
+    finally:
+        await chain.close()
+
+
+def evm_call(chain: EvmChain, address: str, artifact_name: str, function: str, *args: Any) -> bytes:
+    encoded = chain.contract(address, load_artifact(artifact_name).abi).encode_abi(function, args=list(args))
+    return bytes.fromhex(encoded[2:])
+
 
 async def test_nsl_run_answers_oracle_requests_native_oracle_requests_and_publishes_a_feed() -> None:
     """Parts A, B and C of the oracle through ``nsl run``: our oracle contract (http on loopback, allowed
@@ -211,6 +269,9 @@ async def test_nsl_run_answers_oracle_requests_native_oracle_requests_and_publis
 
                 await until(price, "42.17", "our oracle's callback")
 
+                # A on Neo X: a Solidity consumer asks the EVM oracle contract for the same value
+                await evm_oracle_answer(run, web.url("/ticker"))
+
                 # B: Neo's native Oracle, answered by our node
                 nef, manifest = artifact("native_oracle_consumer")
                 native = await deploy.deploy_contract(committee, nef, manifest)
@@ -232,3 +293,67 @@ async def test_nsl_run_answers_oracle_requests_native_oracle_requests_and_publis
                 await until(answer, 100_00000000, "the feed's first round")
     finally:
         shutil.rmtree(tls_dir, ignore_errors=True)
+
+
+async def test_nsl_run_relays_messages_between_n3_and_neo_x_and_their_answers_back() -> None:
+    """#16 through ``nsl run``: an N3 contract sends to a Solidity receiver on the local Neo X and reads its
+    answer back on N3; a Neo X account sends to an N3 receiver and reads its answer back on Neo X. The
+    worker relays each message and receipt, signed by the enclave from what it read on the source chain;
+    the API shows each message executed once, its receipt stored."""
+    async with nsl_run() as run:
+        neox = run.network["neox"]
+        n3_gateway = run.contract("crosschain")
+        evm_gateway = neox["contracts"]["crosschain"]
+        evm_id, n3_id = int(neox["chain_id"]), n3_chain_id(int(run.network["magic"]))
+        chain = EvmChain([neox["rpc_url"]], evm_id, receipt_timeout=20)
+        try:
+            # N3 -> Neo X: the sender contract pays the fee from its own GAS
+            echo = await deploy_evm(chain, EVM_USER, load_artifact("EchoReceiver"), evm_gateway)
+            nef, manifest = artifact("xmsg_sender")
+            sender = await deploy.deploy_contract(run.committee, nef, manifest, n3_gateway)
+            gas = call(
+                CONTRACT_HASHES.GAS_TOKEN, "transfer", run.committee.script_hash, sender, 5 * deploy.GAS, None
+            )
+            await run.committee.invoke(gas)
+            await run.committee.invoke(call(sender, "ask", evm_id, bytes.fromhex(echo[2:]), b"ping", 200_000))
+
+            async def n3_answer() -> list[Any]:
+                answer = (await run.committee.test(call(sender, "answerOf", 1))).result.stack[0].value
+                return [answer[2].as_int(), answer[3].as_int(), bytes(answer[4].value or b"")]
+
+            await until(
+                n3_answer, [1, 1, b"echo:ping"], "the Neo X receiver's answer, read on N3", timeout=60
+            )
+            received = await chain.read(
+                {"to": echo, "data": evm_call(chain, echo, "EchoReceiver", "received")}
+            )
+            assert int.from_bytes(received, "big") == 1  # delivered once
+
+            # Neo X -> N3: an account pays the fee in the gateway's currency
+            nef, manifest = artifact("xmsg_echo_receiver")
+            n3_echo = await deploy.deploy_contract(
+                run.committee, nef, manifest, [n3_gateway, run.committee.script_hash]
+            )
+            gateway_abi = load_artifact("MessageGateway").abi
+            contract = chain.contract(evm_gateway, gateway_abi)
+            fee_call = contract.encode_abi("feeOf", args=[n3_id, 50_000_000])
+            fee = int.from_bytes(
+                await chain.read({"to": evm_gateway, "data": bytes.fromhex(fee_call[2:])}), "big"
+            )
+            send = contract.encode_abi("send", args=[n3_id, n3_echo.to_array(), b"pong", 50_000_000])
+            await chain.send(EVM_USER, evm_gateway, bytes.fromhex(send[2:]), value=fee)
+
+            async def evm_answer() -> tuple[Any, ...]:
+                data = bytes.fromhex(contract.encode_abi("resultOf", args=[1])[2:])
+                raw = await chain.read({"to": evm_gateway, "data": data})
+                _sender, _dest, status, attempt, result = decode(
+                    ["address", "uint256", "uint8", "uint256", "bytes"], raw
+                )
+                return int(status), int(attempt), bytes(result)
+
+            await until(
+                evm_answer, (1, 1, b"echo:pong"), "the N3 receiver's answer, read on Neo X", timeout=60
+            )
+            assert (await run.committee.test(call(n3_echo, "received"))).result.stack[0].as_int() == 1
+        finally:
+            await chain.close()

@@ -9,6 +9,7 @@ of examples per operation and a fixed seed) so it runs in every ``make test``.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -21,9 +22,14 @@ from pathlib import Path
 import pytest
 
 from neo_service_layer.bootstrap import create_app
+from neo_service_layer.kernel.chain.adapters.evm_artifacts import deploy, load_artifact
+from neo_service_layer.kernel.chain.adapters.evm_chain import EvmChain
+from neo_service_layer.kernel.chain.adapters.evm_signers import LocalEvmSigner
 from neo_service_layer.kernel.config import Settings
 from neo_service_layer.kernel.identity.rules.access import Principal, PrincipalKind
 from neo_service_layer.kernel.identity.rules.accounts import PLATFORM_TENANT, SUPERADMIN
+from tests.anvil_support import Anvil, anvil, dev_account
+from tests.e2e.evm.conftest import evm_contracts_built
 from tests.http.appclient import app_client
 from tests.http.serverproc import running_server
 from tests.integration.enclave.enclave_process_fakes import EnclaveProcess
@@ -34,6 +40,8 @@ EXAMPLES = int(os.environ.get("NSL_SCHEMATHESIS_EXAMPLES", "25"))
 SEED = int(os.environ.get("NSL_SCHEMATHESIS_SEED", "20261202"))
 #: the rules the schema cannot state, per operation, each with its reason
 CONFIG = Path(__file__).with_name("schemathesis.toml")
+
+__all__ = ["anvil", "evm_contracts_built"]
 
 
 @pytest.fixture
@@ -106,9 +114,26 @@ async def _tenant_key(settings: Settings) -> str:
         return str(secret)
 
 
-async def test_every_operation_conforms_to_the_openapi(enclave: EnclaveProcess, tmp_path: Path) -> None:
+async def _neo_x(anvil: Anvil) -> dict[str, str]:
+    """The EVM routes' chain: an anvil with the randomness contract (without it they answer 503)."""
+    chain = EvmChain([anvil.url], anvil.chain_id)
+    try:
+        owner = LocalEvmSigner(dev_account(0))
+        service = await deploy(chain, owner, load_artifact("RandomnessService"), owner.address)
+    finally:
+        await chain.close()
+    return {
+        "NSL_EVM_RPC_URLS": anvil.url,
+        "NSL_EVM_CHAIN_ID": str(anvil.chain_id),
+        "NSL_EVM_CONTRACTS": json.dumps({"randomness": service}),
+    }
+
+
+async def test_every_operation_conforms_to_the_openapi(
+    enclave: EnclaveProcess, anvil: Anvil, evm_contracts_built: None, tmp_path: Path
+) -> None:
     database = tmp_path / "nsl.db"
-    env = _server_env(enclave, database)
+    env = _server_env(enclave, database) | await _neo_x(anvil)
     settings = Settings(
         data_dir=enclave.data_dir,
         env="test",

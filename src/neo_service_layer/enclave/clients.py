@@ -18,7 +18,9 @@ token, never a wider list.
   tenant's own API keys (``tenant_credentials.py``, checked after this list).
 - ``worker`` — the platform operations the jobs need: ``sign_transaction`` (the transaction sender
   signs only allow-listed calls, ``tx_rules.py``), ``oracle_fetch``, ``randomness_fulfil``,
-  ``randomness_evm_fulfil`` (Neo X),
+  ``randomness_evm_fulfil`` (Neo X), ``oracle_evm_fetch`` (Neo X), ``evm_sign_transaction`` (the EVM
+  sender signs only allow-listed calls it built from their fields, ``evm_tx_rules.py``),
+  ``crosschain_sign`` (a cross-chain message or receipt the enclave read from its own nodes),
   ``feed_round``, ``native_oracle_respond`` — no raw ``sign`` at all, so it gets no signature over
   bytes it chose —
   ``create_key`` of platform keys, ``load_key``, ``destroy`` (the key destruction job: only keys their
@@ -26,8 +28,9 @@ token, never a wider list.
   It signs with no tenant key except through ``automation_sign``: a tenant job's transaction, only
   the one call the tenant granted at the job's creation (``job_signing.py``); it unseals nothing itself.
 - ``cli`` — provisioning and key administration: platform keys (create, sign the deployment
-  transactions raw), ``allow_contracts`` (register the deployed service contracts),
-  ``sign_transaction``, ``rotate`` (``nsl keys rotate-due``), key migration, status. No seal or unseal.
+  transactions raw), ``allow_contracts`` and ``allow_evm_contracts`` (register the deployed service
+  contracts), ``sign_transaction``, ``rotate`` (``nsl keys rotate-due``), key migration, status. No seal
+  or unseal.
 
 A refusal raises ``OperationNotAllowed`` (wire code ``operation_not_allowed``; the host raises it again
 as a ``PolicyDenied``, a 403).
@@ -191,9 +194,19 @@ ALLOWED: Mapping[str, Mapping[str, Check]] = {
         # EVM (Neo X) randomness: the enclave derives the answer from the request's chain facts and
         # signs only the digest the EVM contract rebuilds (``randomness_evm.py``)
         "randomness_evm_fulfil": _allow,
+        # EVM (Neo X) oracle answers: the enclave fetches, filters and signs only the digest the EVM
+        # contract rebuilds from the request's facts and what it fetched (``oracle_evm.py``)
+        "oracle_evm_fetch": _allow,
+        # the EVM (Neo X) sender: the enclave builds the EIP-1559 transaction from its fields and signs
+        # only calls of registered contracts' service functions, no value, bounded gas and fee
+        # (``evm_tx_rules.py``); the key (purpose evm-sender) refuses raw signing
+        "evm_sign_transaction": _allow,
         # Neo's native Oracle: the enclave reads the request from its own node, fetches, builds and
         # signs the response; the node key (purpose native-oracle) refuses raw signing
         "native_oracle_respond": _allow,
+        # cross-chain messages: the enclave reads the gateway's event from its own node of the source
+        # chain (the host names only the transaction) and signs the digest it built (``crosschain.py``)
+        "crosschain_sign": _allow,
         "feed_round": _platform_feed_key,  # the enclave fetches, aggregates and signs the round
         # on-chain compute requests: the enclave runs the artefact it hashed itself and signs the answer
         "compute_load": _allow,
@@ -215,6 +228,7 @@ ALLOWED: Mapping[str, Mapping[str, Check]] = {
         "sign_batch_packed": _only_platform_tenant,
         "rotate": _allow,  # `nsl keys rotate-due`
         "allow_contracts": _allow,  # `nsl chain up` registers the deployed service contracts
+        "allow_evm_contracts": _allow,  # `nsl chain node` registers the deployed EVM service contracts
         "sign_transaction": _allow,
         "migration_offer": _allow,
         "migration_export": _allow,

@@ -15,6 +15,9 @@ from neo_service_layer.enclave.clients import check_allowed
 from neo_service_layer.enclave.compute.artifacts import ComputeEngine
 from neo_service_layer.enclave.compute.ops import ComputeOps, ComputePolicy
 from neo_service_layer.enclave.compute.pool import SandboxPool, worker_config
+from neo_service_layer.enclave.crosschain import CrossChainSignOp, CrossChainSources
+from neo_service_layer.enclave.evm_rpc import EvmJsonRpcReader
+from neo_service_layer.enclave.evm_tx_signing import EvmTransactionSigning
 from neo_service_layer.enclave.feeds import FeedRoundOp
 from neo_service_layer.enclave.fetch import Fetcher
 from neo_service_layer.enclave.fetch_guard import GuardPolicy
@@ -24,6 +27,7 @@ from neo_service_layer.enclave.migration import KeyMigration, MigrationPolicy, R
 from neo_service_layer.enclave.native_oracle import NativeOracleRespondOp
 from neo_service_layer.enclave.neo_rpc import JsonRpcReader, NeoReader
 from neo_service_layer.enclave.oracle import OracleFetchOp
+from neo_service_layer.enclave.oracle_evm import EvmOracleFetchOp
 from neo_service_layer.enclave.platforms import Platform
 from neo_service_layer.enclave.randomness import RandomnessFulfilOp
 from neo_service_layer.enclave.randomness_evm import EvmRandomnessFulfilOp
@@ -80,8 +84,10 @@ class EnclaveOperations:
         neo_reader: NeoReader | None = None,
         transactions: TransactionSigning | None = None,
         compute: ComputePolicy | None = None,
+        evm_transactions: EvmTransactionSigning | None = None,
         compute_cache: Path | None = None,
         compute_ca_file: Path | None = None,
+        crosschain: CrossChainSources | None = None,
     ) -> None:
         self._platform = platform
         # No state path given (tests, tools): a credential key and settings in memory only.
@@ -119,6 +125,10 @@ class EnclaveOperations:
         transactions = transactions if transactions is not None else TransactionSigning(sealer, keys, None)
         self._ops["sign_transaction"] = transactions.sign_transaction
         self._ops["allow_contracts"] = transactions.allow_contracts
+        # No state path given (tests, tools): registered EVM contracts in memory only.
+        evm = evm_transactions if evm_transactions is not None else EvmTransactionSigning(sealer, keys, None)
+        self._ops["evm_sign_transaction"] = evm.evm_sign_transaction
+        self._ops["allow_evm_contracts"] = evm.allow_evm_contracts
         jobs = JobSigning(sealer, keys, transactions.advance, transactions.limits)
         self._ops["automation_grant"] = jobs.grant
         self._ops["automation_sign"] = jobs.sign
@@ -126,9 +136,19 @@ class EnclaveOperations:
         fetcher = fetcher if fetcher is not None else Fetcher(GuardPolicy())
         self._async_ops: dict[str, Callable[[Args], Awaitable[Result]]] = {
             "oracle_fetch": OracleFetchOp(keys, sealer, fetcher),
+            "oracle_evm_fetch": EvmOracleFetchOp(keys, sealer, fetcher),
             "feed_round": FeedRoundOp(keys, fetcher),
             # No node given (tests, tools): native Oracle requests cannot be read, so none is answered.
             "native_oracle_respond": NativeOracleRespondOp(keys, fetcher, neo_reader or JsonRpcReader(list)),
+            # No sources given (tests, tools): no registered gateway, so no message is signed.
+            "crosschain_sign": CrossChainSignOp(
+                keys,
+                crosschain or CrossChainSources(EvmJsonRpcReader(lambda: ([], None)), JsonRpcReader(list)),
+                # without configured gateways: the contracts the cli registered as service "crosschain"
+                lambda is_evm, chain: (
+                    evm.registered(chain) if is_evm else transactions.registered(chain)
+                ).get("crosschain"),
+            ),
         }
         # No cache directory given (tests, tools): compiled functions go to a directory of this object's
         # own, removed with it (the worker processes read them from there).

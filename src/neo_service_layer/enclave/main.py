@@ -13,6 +13,10 @@ from pathlib import Path
 from neo_service_layer.enclave.clients import LEGACY, parse_clients
 from neo_service_layer.enclave.compute.limits import DEFAULT_MAXIMA, MIB
 from neo_service_layer.enclave.compute.ops import ComputePolicy
+from neo_service_layer.enclave.crosschain import CrossChainSources
+from neo_service_layer.enclave.evm_rpc import EvmJsonRpcReader, evm_node
+from neo_service_layer.enclave.evm_tx_rules import EvmTxLimits
+from neo_service_layer.enclave.evm_tx_signing import EvmTransactionSigning
 from neo_service_layer.enclave.fetch import Fetcher, default_ssl_context
 from neo_service_layer.enclave.fetch_guard import GuardPolicy
 from neo_service_layer.enclave.handlers import EnclaveOperations
@@ -81,6 +85,34 @@ def tx_limits(settings: EnclaveSettings) -> TxLimits:
     )
 
 
+def evm_tx_limits(settings: EnclaveSettings) -> EvmTxLimits:
+    """The bounds on transactions the EVM sender key signs (``evm_sign_transaction``)."""
+    return EvmTxLimits(max_gas=settings.evm_tx_max_gas, max_fee_per_gas=settings.evm_tx_max_fee_per_gas)
+
+
+def crosschain_sources(settings: EnclaveSettings) -> CrossChainSources:
+    """What ``crosschain_sign`` reads (its own EVM and N3 nodes) and the registered gateways."""
+
+    def gateway(text: str | None, *, n3: bool) -> bytes | None:
+        if text is None:
+            return None
+        raw = bytes.fromhex(text[2:])
+        return raw[::-1] if n3 else raw  # an N3 script hash as the NeoVM holds it
+
+    return CrossChainSources(
+        evm=EvmJsonRpcReader(
+            lambda: evm_node(settings.evm_rpc_urls, settings.evm_chain_id, settings.data_dir)
+        ),
+        n3=JsonRpcReader(
+            lambda: node_urls(settings.neo_rpc_urls, settings.neo_local_rpc_port, settings.data_dir)
+        ),
+        evm_gateway=gateway(settings.xmsg_evm_gateway, n3=False),
+        n3_gateway=gateway(settings.xmsg_n3_gateway, n3=True),
+        evm_confirmations=settings.evm_confirmations,
+        n3_confirmations=settings.xmsg_n3_confirmations,
+    )
+
+
 def compute_policy(settings: EnclaveSettings) -> ComputePolicy:
     """The operator's maxima per compute run; a limit a function does not name defaults to the lower of
     ``DEFAULT_LIMITS`` and the maximum."""
@@ -136,8 +168,12 @@ def build_server(settings: EnclaveSettings, tcp_address: tuple[str, int] | None 
             lambda: node_urls(settings.neo_rpc_urls, settings.neo_local_rpc_port, settings.data_dir)
         ),
         compute=compute_policy(settings),
+        evm_transactions=EvmTransactionSigning(
+            sealer, keys, state_dir / "evm_transactions.sealed", evm_tx_limits(settings)
+        ),
         compute_cache=state_dir / "compute",
         compute_ca_file=settings.oracle_ca_file,
+        crosschain=crosschain_sources(settings),
     )
     tcp = tcp_address if tcp_address is not None else settings.enclave_tcp_address
     return EnclaveServer(operations, credentials, settings.effective_enclave_socket, tcp)

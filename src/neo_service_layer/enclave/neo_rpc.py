@@ -182,7 +182,7 @@ class JsonRpcReader:
         result = await self._post("invokefunction", [contract, method, params])
         if not isinstance(result, dict) or result.get("state") != "HALT":
             raise NodeUnavailable(f"{method} did not HALT on the node")
-        return [_stack_value(item) for item in result.get("stack", [])]
+        return [stack_value(item) for item in result.get("stack", [])]
 
     async def network_fee(self, raw_tx: bytes) -> int:
         result = await self._post("calculatenetworkfee", [base64.b64encode(raw_tx).decode()])
@@ -194,8 +194,17 @@ class JsonRpcReader:
         except RpcError:
             return None
 
+    async def application_log(self, tx_hash: str) -> dict[str, Any] | None:
+        """``getapplicationlog`` of a transaction (its executions and notifications), ``None`` while the
+        node does not know it (``crosschain_sign`` reads a gateway's events with it)."""
+        try:
+            result = await self._post("getapplicationlog", [tx_hash])
+        except RpcError:
+            return None
+        return result if isinstance(result, dict) else None
 
-def _stack_value(item: dict[str, Any]) -> Any:
+
+def stack_value(item: dict[str, Any]) -> Any:
     """A stack item as Python: ints, bytes, lists (arrays and structs), None, bool."""
     kind, value = item.get("type"), item.get("value")
     if kind == "Integer":
@@ -203,7 +212,7 @@ def _stack_value(item: dict[str, Any]) -> Any:
     if kind in ("ByteString", "Buffer"):
         return base64.b64decode(value or "")
     if kind in ("Array", "Struct"):
-        return [_stack_value(v) for v in value or []]
+        return [stack_value(v) for v in value or []]
     if kind == "Boolean":
         return bool(value)
     return None

@@ -98,6 +98,12 @@ class EnclaveSettings(BaseSettings):
     #: ``validUntilBlock`` at most this many blocks after the highest height the enclave was told
     tx_valid_until_window: int = Field(default=5760, ge=1, le=5760)
 
+    # Transactions the EVM sender key signs (``evm_sign_transaction``): bounds per transaction
+    #: gas limit at most this (default 2 000 000)
+    evm_tx_max_gas: int = Field(default=2_000_000, ge=21_000)
+    #: ``maxFeePerGas`` at most this many wei (default 500 gwei; with the gas bound, 1 GAS a transaction)
+    evm_tx_max_fee_per_gas: int = Field(default=500 * 10**9, ge=1)
+
     # Oracle fetch (SSRF guard and TLS)
     #: IP addresses or CIDR networks let through despite the guard: a JSON list or comma-separated
     oracle_allow_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -120,6 +126,21 @@ class EnclaveSettings(BaseSettings):
     #: ``<data_dir>/network.json`` (development: the local chain ``nsl run`` starts)
     neo_rpc_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
     neo_local_rpc_port: int = Field(default=0, ge=0, le=65535)
+
+    # Cross-chain messages (``crosschain_sign``): the EVM chain the enclave reads itself (the host's
+    # variables of the same names) and the registered message gateways
+    #: EVM RPC URLs (a JSON list or comma-separated); without them, the ``neox`` entry of
+    #: ``<data_dir>/network.json`` (development: the local Neo X ``nsl run`` starts)
+    evm_rpc_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    #: the chain id every EVM node must answer (needed with ``evm_rpc_urls``)
+    evm_chain_id: int | None = Field(default=None, ge=1, lt=2**63)
+    #: blocks an EVM source event needs (its own included); N3 events: ``xmsg_n3_confirmations``
+    evm_confirmations: int = Field(default=1, ge=1, le=1000)
+    xmsg_n3_confirmations: int = Field(default=1, ge=1, le=1000)
+    #: the message gateway on the EVM chain (``0x`` + 40 hex) and on N3 (its ``0x`` script hash); a chain
+    #: without one is neither a source nor a destination the enclave signs for
+    xmsg_evm_gateway: str | None = None
+    xmsg_n3_gateway: str | None = None
 
     @classmethod
     def settings_customise_sources(
@@ -170,7 +191,20 @@ class EnclaveSettings(BaseSettings):
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("oracle_allow_hosts", "neo_rpc_urls", mode="before")
+    @field_validator("xmsg_evm_gateway", "xmsg_n3_gateway", mode="before")
+    @classmethod
+    def _gateway(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        text = str(value).strip()
+        try:
+            if not text.startswith(("0x", "0X")) or len(bytes.fromhex(text[2:])) != 20:
+                raise ValueError
+        except ValueError:
+            raise ValueError("a message gateway is 0x followed by 40 hex digits") from None
+        return "0x" + text[2:].lower()
+
+    @field_validator("oracle_allow_hosts", "neo_rpc_urls", "evm_rpc_urls", mode="before")
     @classmethod
     def _host_list(cls, value: Any) -> Any:
         if isinstance(value, str):  # NSL_ORACLE_ALLOW_HOSTS=a,b or a JSON list

@@ -33,6 +33,9 @@ SERVICE_METHODS: Mapping[str, frozenset[str]] = {
     "feed": frozenset({"submit"}),
     "automation": frozenset({"perform"}),
     "compute": frozenset({"fulfill", "deliver", "markCallbackFailed"}),
+    # the message gateway: accept a signed message, run it, record an aborting receiver (the sender is
+    # its operator), store a signed receipt
+    "crosschain": frozenset({"deliver", "execute", "markFailed", "deliverReceipt"}),
 }
 
 #: administration (the owner's), money movement and consumers' own calls: never signed with the sender

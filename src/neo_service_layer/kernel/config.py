@@ -182,6 +182,10 @@ class Settings(BaseSettings):
     tx_max_system_fee: int = Field(default=50 * 10**8, ge=0)
     tx_max_network_fee: int = Field(default=10**8, ge=0)
     tx_valid_until_window: int = Field(default=5760, ge=1, le=5760)
+    #: the enclave's bounds on each transaction the EVM sender key signs (``evm_sign_transaction``): gas
+    #: limit, and ``maxFeePerGas`` in wei (defaults: 2 000 000 gas, 500 gwei)
+    evm_tx_max_gas: int = Field(default=2_000_000, ge=21_000)
+    evm_tx_max_fee_per_gas: int = Field(default=500 * 10**9, ge=1)
     #: requests answered per transaction (a burst in one block shares transactions)
     neo_fulfilments_per_transaction: int = Field(default=20, ge=1, le=100)
     #: GAS a consumer callback may burn per request before it is delivered separately / marked failed
@@ -201,6 +205,33 @@ class Settings(BaseSettings):
     #: unanswered request (both fixed at deploy, within the contracts' bounds 1..172800)
     neo_update_delay_blocks: int = Field(default=5760, ge=1, le=172_800)
     neo_refund_blocks: int = Field(default=5760, ge=1, le=172_800)
+    # Neo X / EVM chains (see docs/neox.md). Unset RPC URLs: the local Neo X of ``nsl run`` (the
+    # ``neox`` entry of network.json), when there is one
+    evm_rpc_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    #: the EIP-155 chain id every endpoint must serve (required with ``NSL_EVM_RPC_URLS``)
+    evm_chain_id: int | None = Field(default=None, ge=1)
+    #: service contract address by name (JSON), e.g. ``{"randomness": "0x..."}``
+    evm_contracts: dict[str, str] = Field(default_factory=dict)
+    #: first block to scan when an EVM watcher has no cursor yet (default: the deployment height, else
+    #: the head)
+    evm_start_block: int | None = Field(default=None, ge=0)
+    #: a block is applied once this many blocks (itself included) are on top of the chain: 1 on Neo X
+    #: (dBFT: a block is final when made); more on chains that reorganise
+    evm_confirmations: int = Field(default=1, ge=1, le=1000)
+    #: how often the EVM watcher asks for the head
+    evm_poll_interval_seconds: float = Field(default=0.25, gt=0)
+    #: a fulfilment not included after this many sends (``evm_resend_seconds`` apart) is replaced: same
+    #: nonce, fees raised by at least 12.5 % (what nodes require to replace a pending transaction)
+    evm_resend_seconds: float = Field(default=5.0, gt=0)
+    evm_replace_after_sends: int = Field(default=3, ge=1, le=100)
+    #: the highest ``maxFeePerGas`` (gwei) the service signs, first send or replacement; unset: no cap
+    evm_max_fee_gwei: float | None = Field(default=None, gt=0)
+    #: cross-chain messages (read by the enclave, ``enclave/crosschain.py``): blocks an N3 source event
+    #: needs before it is signed (dBFT: 1), and the message gateways signed for (``0x`` + 40 hex digits;
+    #: on N3 the contract's script hash); a chain without one is neither source nor destination
+    xmsg_n3_confirmations: int = Field(default=1, ge=1, le=1000)
+    xmsg_evm_gateway: str | None = None
+    xmsg_n3_gateway: str | None = None
     #: days a finished run (delivered, failed, skipped) of a tenant's automation job is kept
     automation_job_run_retention_days: int = Field(default=30, ge=1, le=3650)
     #: outbox events and finished (delivered, dead-lettered) deliveries are deleted this long after
@@ -313,7 +344,12 @@ class Settings(BaseSettings):
         return [k.lower() for k in value]
 
     @field_validator(
-        "neo_rpc_urls", "oracle_allow_hosts", "neo_oracle_peers", "secret_sources_allow_hosts", mode="before"
+        "neo_rpc_urls",
+        "evm_rpc_urls",
+        "oracle_allow_hosts",
+        "neo_oracle_peers",
+        "secret_sources_allow_hosts",
+        mode="before",
     )
     @classmethod
     def _url_list(cls, value: Any) -> Any:

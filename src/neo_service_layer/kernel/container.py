@@ -25,7 +25,7 @@ from neo_service_layer.kernel.health.ports import ReadinessCheck
 from neo_service_layer.kernel.observability.metrics import ComponentMetrics
 
 if TYPE_CHECKING:
-    from neo_service_layer.kernel.chain.parts import ChainKernel
+    from neo_service_layer.kernel.chain.parts import ChainKernel, EvmKernel
     from neo_service_layer.kernel.chain.ports.role_keys import RoleKeyStore
     from neo_service_layer.kernel.identity.parts import Identity
 
@@ -57,6 +57,8 @@ class Container:
     identity: Identity | None = None
     #: Neo network, chain adapter, request store and metrics; ``None`` without a configured network
     chain: ChainKernel | None = None
+    #: the EVM chain (Neo X): chain, sender, request store; ``None`` without one configured
+    evm: EvmKernel | None = None
     #: which enclave key plays which role (platform keys), readable with or without a network
     role_keys: RoleKeyStore | None = None
     #: each open service's parts, by service name

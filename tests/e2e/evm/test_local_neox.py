@@ -18,11 +18,19 @@ from pathlib import Path
 
 import pytest
 from eth_abi.abi import decode
+from eth_utils.crypto import keccak
 from web3 import AsyncWeb3
 
+from neo_service_layer.enclave.wire.evm_tx import Eip1559Transaction
 from neo_service_layer.kernel.chain.adapters.evm_artifacts import load_artifact
 from neo_service_layer.kernel.chain.adapters.evm_chain import EvmChain
-from neo_service_layer.kernel.chain.adapters.evm_local import LOCAL_CHAIN_ID, LocalAnvil, provision_evm
+from neo_service_layer.kernel.chain.adapters.evm_local import (
+    LOCAL_CHAIN_ID,
+    LOCAL_SENDER_FUNDS,
+    LocalAnvil,
+    provision_evm,
+)
+from neo_service_layer.kernel.chain.adapters.evm_sender_key import EVM_SENDER_ROLE
 from neo_service_layer.kernel.chain.adapters.network import NetworkFile
 from neo_service_layer.kernel.chain.cli import READY_MARKER
 from neo_service_layer.kernel.clock import SystemClock
@@ -73,11 +81,12 @@ async def test_provisioning_deploys_against_the_enclaves_key_and_records_it(
     enclave: PeerEnclave, evm_contracts_built: None, tmp_path: Path
 ) -> None:
     client = EnclaveClient(enclave.socket_path, TOKENS["cli"], timeout=10)
+    worker = EnclaveClient(enclave.socket_path, TOKENS["worker"], timeout=10)
     store = RoleKeys()
     _n3_file(tmp_path)
     hooks = [RANDOMNESS.chain]
     try:
-        addresses = []
+        addresses, senders = [], []
         for _ in range(2):  # a restart: a fresh anvil, the same key
             anvil = LocalAnvil(tmp_path / "neox")
             await anvil.start()
@@ -92,13 +101,27 @@ async def test_provisioning_deploys_against_the_enclaves_key_and_records_it(
                 assert neox["signers"] == {"randomness": signer}
                 assert await _signer_of(anvil.url, neox["contracts"]["randomness"]) == signer
                 addresses.append(neox["contracts"]["randomness"])
+                senders.append(neox["sender"])  # funded to pay gas at every start
+                chain = EvmChain([anvil.url], anvil.chain_id)
+                try:
+                    assert await chain.balance(neox["sender"]) == LOCAL_SENDER_FUNDS
+                finally:
+                    await chain.close()
             finally:
                 await anvil.stop()
             assert not anvil.is_running()
         assert addresses[0] == addresses[1]
         assert set(store.keys) >= {EVM_ROLE, "randomness-bls"}
+        # the contract is registered with the enclave: the EVM sender key (a role key) signs its fulfil
+        sender_key_id = store.keys[EVM_SENDER_ROLE][0]
+        fulfill = keccak(text="fulfill(uint256,bytes32,bytes)")[:4] + bytes(96)
+        contract = bytes.fromhex(addresses[0][2:])
+        tx = Eip1559Transaction(LOCAL_CHAIN_ID, 0, contract, fulfill, 300_000, 10**9, 1)
+        signed = await worker.evm_sign_transaction(sender_key_id, tx)
+        assert "0x" + signed.sender.hex() == senders[0].lower() == senders[1].lower()
     finally:
         await client.close()
+        await worker.close()
 
 
 @pytest.mark.chain

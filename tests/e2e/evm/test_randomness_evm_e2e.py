@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 from eth_abi.abi import decode
 from eth_account import Account
-from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 from web3 import AsyncWeb3
 
@@ -25,6 +24,7 @@ from neo_service_layer.enclave.wire.keys import PLATFORM_KEY_OWNER, KeyKind, Key
 from neo_service_layer.enclave.wire.randomness_evm import SignedEvmRandomness, fulfil_preimage
 from neo_service_layer.kernel.chain.adapters.evm_artifacts import deploy, load_artifact
 from neo_service_layer.kernel.chain.adapters.evm_chain import EvmChain, TransactionReverted
+from neo_service_layer.kernel.chain.adapters.evm_signers import LocalEvmSigner
 from neo_service_layer.kernel.enclave_client.client import EnclaveClient
 from neo_service_layer.services.randomness.adapters.evm_requests import (
     EvmRandomnessGateway,
@@ -39,7 +39,7 @@ from tests.integration.enclave.enclave_process_fakes import PeerEnclave, RecordS
 
 pytestmark = [pytest.mark.slow]
 
-OWNER, SENDER, USER = dev_account(0), dev_account(1), dev_account(2)
+OWNER, SENDER, USER = (LocalEvmSigner(dev_account(i)) for i in range(3))
 
 
 def _selector(signature: str) -> str:
@@ -83,7 +83,7 @@ class Setup:
         (signed,) = await self.client.randomness_evm_fulfil(
             bls_key_id=self.keys.bls_key_id,
             evm_key_id=self.keys.evm_key_id,
-            items=[replace(self.gateway.facts(request), **facts)],
+            items=[replace(self.gateway.facts(request.request_id, request.consumer, request.seed), **facts)],
             tenant=PLATFORM_KEY_OWNER,
         )
         return signed
@@ -111,12 +111,12 @@ async def setup(anvil: Anvil, enclave: PeerEnclave, evm_contracts_built: None) -
         await client.close()
 
 
-async def _send_unchecked(chain: EvmChain, sender: LocalAccount, to: str, data: bytes, gas: int) -> int:
+async def _send_unchecked(chain: EvmChain, sender: LocalEvmSigner, to: str, data: bytes, gas: int) -> int:
     """Sign and send without a dry run (what a careless or hostile sender could do); the receipt status."""
     w3 = AsyncWeb3(AsyncWeb3.AsyncHTTPProvider(chain.pool.current_url))
     try:
         fees = await chain.fees()
-        nonce = await w3.eth.get_transaction_count(sender.address, "pending")
+        nonce = await w3.eth.get_transaction_count(sender.account.address, "pending")
         transaction: dict[str, Any] = {
             "type": 2,
             "chainId": chain.chain_id,
@@ -128,7 +128,7 @@ async def _send_unchecked(chain: EvmChain, sender: LocalAccount, to: str, data: 
             "maxFeePerGas": fees.max_fee_per_gas,
             "maxPriorityFeePerGas": fees.max_priority_fee_per_gas,
         }
-        signed = sender.sign_transaction(transaction)
+        signed = sender.account.sign_transaction(transaction)
         tx_hash = await w3.eth.send_raw_transaction(signed.raw_transaction)
         receipt = await w3.eth.wait_for_transaction_receipt(tx_hash, timeout=20)
         return int(receipt["status"])
@@ -152,7 +152,9 @@ async def test_a_consumer_gets_randomness_the_contract_verified(setup: Setup) ->
     assert hashlib.sha256(again.proof).digest() == held
     # the contract's digest is exactly the keccak-256 of the enclave's preimage
     digest = await setup.read(setup.gateway.address, setup.service_call("digest", 1, held))
-    assert digest == keccak(fulfil_preimage(setup.gateway.facts(request), held))
+    assert digest == keccak(
+        fulfil_preimage(setup.gateway.facts(request.request_id, request.consumer, request.seed), held)
+    )
     # the sender paid the gas; the signer never held any ether (it signs only, inside the enclave)
     assert await setup.chain.balance(setup.signer) == 0
 
@@ -160,7 +162,11 @@ async def test_a_consumer_gets_randomness_the_contract_verified(setup: Setup) ->
 async def test_forged_answers_are_refused_by_the_contract(setup: Setup) -> None:
     first, second = await setup.ask(bytes(32)), await setup.ask(b"\x01" * 32)
     honest = await setup.answer(second)
-    digest = keccak(fulfil_preimage(setup.gateway.facts(second), honest.randomness))
+    digest = keccak(
+        fulfil_preimage(
+            setup.gateway.facts(second.request_id, second.consumer, second.seed), honest.randomness
+        )
+    )
     stranger = Account.create()
     wrong_key = SignedEvmRandomness(
         honest.randomness, honest.proof, bytes(stranger.unsafe_sign_hash(digest).signature)

@@ -14,8 +14,14 @@ from web3 import AsyncWeb3
 from neo_service_layer.kernel.chain.adapters.evm_artifacts import deploy, load_artifact
 from neo_service_layer.kernel.chain.adapters.evm_chain import EvmChain, TransactionReverted, WrongChain
 from neo_service_layer.kernel.chain.adapters.evm_fees import FeePolicy, FeeTooHigh
+from neo_service_layer.kernel.chain.adapters.evm_signers import LocalEvmSigner
 from neo_service_layer.kernel.chain.ports.chain import ChainUnavailable
 from tests.anvil_support import Anvil, dev_account, free_port
+
+
+def dev_signer(index: int) -> LocalEvmSigner:
+    return LocalEvmSigner(dev_account(index))
+
 
 SIGNER = AsyncWeb3.to_checksum_address("0x" + "ab" * 20)
 
@@ -30,15 +36,15 @@ async def chain(anvil: Anvil, evm_contracts_built: None) -> AsyncIterator[EvmCha
 
 
 async def _service(chain: EvmChain) -> str:
-    return await deploy(chain, dev_account(0), load_artifact("RandomnessService"), SIGNER)
+    return await deploy(chain, dev_signer(0), load_artifact("RandomnessService"), SIGNER)
 
 
 async def test_deploys_and_sends_type_2_transactions_with_eip1559_fees(chain: EvmChain, anvil: Anvil) -> None:
     address = await _service(chain)
-    consumer = await deploy(chain, dev_account(0), load_artifact("RandomnessConsumer"), address)
+    consumer = await deploy(chain, dev_signer(0), load_artifact("RandomnessConsumer"), address)
     artifact = load_artifact("RandomnessConsumer")
     data = chain.contract(consumer, artifact.abi).encode_abi("ask", args=[bytes(32)])
-    receipt = await chain.send(dev_account(2), consumer, bytes.fromhex(data[2:]))
+    receipt = await chain.send(dev_signer(2), consumer, bytes.fromhex(data[2:]))
     w3 = AsyncWeb3(AsyncWeb3.AsyncHTTPProvider(anvil.url))
     try:
         tx = await w3.eth.get_transaction(HexStr(receipt.tx_hash))
@@ -54,7 +60,7 @@ async def test_deploys_and_sends_type_2_transactions_with_eip1559_fees(chain: Ev
 async def test_a_call_that_reverts_is_never_sent(chain: EvmChain) -> None:
     address = await _service(chain)
     service = chain.contract(address, load_artifact("RandomnessService").abi)
-    sender = dev_account(1)
+    sender = dev_signer(1)
     height, nonce = await chain.block_number(), await chain._pending_count(sender.address)
     data = service.encode_abi("fulfill", args=[1, bytes(32), bytes(65)])  # no request 1 yet
     with pytest.raises(TransactionReverted) as refused:
@@ -74,9 +80,9 @@ async def test_a_call_that_reverts_is_never_sent(chain: EvmChain) -> None:
 
 async def test_concurrent_sends_of_one_sender_take_consecutive_nonces(chain: EvmChain) -> None:
     address = await _service(chain)
-    consumer = await deploy(chain, dev_account(0), load_artifact("RandomnessConsumer"), address)
+    consumer = await deploy(chain, dev_signer(0), load_artifact("RandomnessConsumer"), address)
     encoder = chain.contract(consumer, load_artifact("RandomnessConsumer").abi)
-    sender = dev_account(2)
+    sender = dev_signer(2)
     start = await chain._pending_count(sender.address)
     receipts = await asyncio.gather(
         *(

@@ -127,3 +127,22 @@ async def test_prefers_endpoints_out_of_back_off() -> None:
 def test_needs_an_endpoint() -> None:
     with pytest.raises(ValueError, match="at least one"):
         RpcPool([])
+
+
+async def test_an_endpoint_down_for_thousands_of_calls_keeps_the_capped_back_off() -> None:
+    """Found by the cross-chain chaos test: after ~1,000 failed calls the doubling overflowed a float and
+    every job of that chain failed with ``OverflowError`` instead of ``ChainUnavailable``."""
+    a = FakeEndpoint("a", 1)
+    a.failure = OSError("connection refused")
+    clock = FakeClock()
+    pool = pool_of(a, clock=clock)
+    for _ in range(2_000):
+        clock.now += 100.0  # past any back-off: every call tries the endpoint again
+        with pytest.raises(ChainUnavailable):
+            await pool.call(lambda e: e.height())
+    [health] = pool.health
+    assert health.consecutive_failures == 2_000
+    assert health.down_until == clock.now + 8.0  # the cap
+    a.failure = None
+    clock.now += 100.0
+    assert await pool.call(lambda e: e.height()) == 1

@@ -284,3 +284,37 @@ def test_on_the_automation_contract_the_sender_signs_perform_and_nothing_else(
     assert len(_sign(signing, key_id, _unsigned(public_key, perform))) == 64
     with pytest.raises(TransactionRefused, match=method):
         _sign(signing, key_id, _unsigned(public_key, _script((AUTOMATION, method, args))))
+
+
+GATEWAY = types.UInt160(b"\x55" * 20)
+MESSAGE_KEY = [2**63 + 42, b"\x66" * 20, 1]
+
+
+@pytest.mark.parametrize(
+    ("method", "args"),
+    [
+        ("setRoute", [31337, b"\x77" * 20, 0, 0, 10**6]),
+        ("setPaused", [31337, True, True]),
+        ("setSigner", [b"\x02" + b"\x01" * 32]),
+        ("setGuard", [STRANGER]),
+        ("setOperator", [STRANGER]),
+        ("withdrawFees", [STRANGER, 10**8]),
+        ("transferOwnership", [STRANGER]),
+    ],
+)
+def test_on_the_message_gateway_the_sender_relays_and_administers_nothing(
+    signing: TransactionSigning, sender: tuple[str, bytes], method: str, args: list[Any]
+) -> None:
+    """A worker-token holder can have the sender deliver, execute, mark failed and store receipts (each
+    checked by the gateway), never change its routes, pause it, replace its signer or take its fees."""
+    key_id, public_key = sender
+    signing.allow_contracts(Args({"network_magic": MAGIC, "contracts": {"crosschain": f"0x{GATEWAY}"}}))
+    relay = _script(
+        (GATEWAY, "deliver", [*MESSAGE_KEY, b"\x01" * 20, b"\x02" * 20, 10**7, b"p", b"s" * 64]),
+        (GATEWAY, "execute", MESSAGE_KEY),
+    )
+    assert len(_sign(signing, key_id, _unsigned(public_key, relay))) == 64
+    marked = _script((GATEWAY, "markFailed", [*MESSAGE_KEY, "receiver aborted"]))
+    assert len(_sign(signing, key_id, _unsigned(public_key, marked))) == 64
+    with pytest.raises(TransactionRefused, match=method):
+        _sign(signing, key_id, _unsigned(public_key, _script((GATEWAY, method, args))))

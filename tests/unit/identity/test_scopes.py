@@ -27,6 +27,7 @@ from neo_service_layer.kernel.service_descriptor import ServiceDescriptor
 from neo_service_layer.registry import SERVICES
 from neo_service_layer.services.automation.scopes import AUTOMATION_READ
 from neo_service_layer.services.compute.scopes import COMPUTE_READ
+from neo_service_layer.services.crosschain.scopes import CROSSCHAIN_READ
 from neo_service_layer.services.keys.scopes import KEYS_ADMIN, KEYS_READ, KEYS_SIGN
 from neo_service_layer.services.subscriptions.scopes import SUBSCRIPTIONS_READ
 from tests.scopes import ALL_SCOPES, CATALOGUE, TENANT_SCOPES
@@ -58,6 +59,7 @@ def test_the_registered_services_keep_the_role_table() -> None:
         "compute:write",
         "subscriptions:read",
         "subscriptions:write",
+        "crosschain:read",
     }
     assert tenant == TENANT_SCOPES
     assert dict(CATALOGUE.role_scopes) == {
@@ -77,6 +79,7 @@ def test_the_registered_services_keep_the_role_table() -> None:
             "compute:write",
             "subscriptions:read",
             "subscriptions:write",
+            "crosschain:read",
             "members:read",
             "apikeys:admin",
         },
@@ -93,6 +96,7 @@ def test_the_registered_services_keep_the_role_table() -> None:
             "compute:write",
             "subscriptions:read",
             "subscriptions:write",
+            "crosschain:read",
             "members:read",
         },
         Role.AUDITOR: {
@@ -102,8 +106,16 @@ def test_the_registered_services_keep_the_role_table() -> None:
             "automation:read",
             "compute:read",
             "subscriptions:read",
+            "crosschain:read",
         },
-        Role.VIEWER: {"keys:read", "members:read", "automation:read", "compute:read", "subscriptions:read"},
+        Role.VIEWER: {
+            "keys:read",
+            "members:read",
+            "automation:read",
+            "compute:read",
+            "subscriptions:read",
+            "crosschain:read",
+        },
     }
 
 
@@ -118,6 +130,7 @@ def test_role_mapping_examples() -> None:
         AUTOMATION_READ,
         COMPUTE_READ,
         SUBSCRIPTIONS_READ,
+        CROSSCHAIN_READ,
     }
     assert Scopes.AUDIT_READ not in CATALOGUE.scopes_for_roles(["viewer"])
     assert CATALOGUE.scopes_for_roles([SUPERADMIN]) == ALL_SCOPES
@@ -129,6 +142,7 @@ def test_role_mapping_examples() -> None:
         AUTOMATION_READ,
         COMPUTE_READ,
         SUBSCRIPTIONS_READ,
+        CROSSCHAIN_READ,
     }
 
 
@@ -141,6 +155,7 @@ def test_user_tokens_carry_mfa_self_service() -> None:
         AUTOMATION_READ,
         COMPUTE_READ,
         SUBSCRIPTIONS_READ,
+        CROSSCHAIN_READ,
     }
 
 

@@ -57,17 +57,37 @@ class Purpose(StrEnum):
     #: the randomness service's secp256k1 key for EVM chains (Neo X): signs only the answers
     #: ``randomness_evm_fulfil`` builds (the contract checks them with ``ecrecover``)
     RANDOMNESS_EVM = "randomness-evm"
+    #: the oracle service's secp256k1 key for EVM chains (Neo X): signs only the answers
+    #: ``oracle_evm_fetch`` builds from what it fetched (the contract checks them with ``ecrecover``)
+    ORACLE_EVM = "oracle-evm"
     #: the platform's Ed25519 webhook key: signs only fresh Standard Webhooks ``v1a`` messages of one
     #: subscription, which ``webhook_sign`` checks (``wire/webhooks.py``)
     WEBHOOKS = "webhooks"
+    #: the platform's secp256k1 transaction sender on EVM chains (Neo X): signs only the EIP-1559
+    #: transactions ``evm_sign_transaction`` builds from their fields and allows (``evm_tx_rules.py``)
+    EVM_SENDER = "evm-sender"
+    #: the cross-chain message key (secp256k1): signs only the MESSAGE and RECEIPT digests
+    #: ``crosschain_sign`` builds from a gateway event it read from its own node of the source chain
+    #: (``wire/crosschain.py``; ``ecrecover`` on Neo X, ``CryptoLib.verifyWithECDsa`` on N3)
+    CROSSCHAIN = "crosschain"
 
 
 #: purposes whose keys sign only inside a typed enclave operation that builds the message itself
-#: (``randomness``: ``randomness_fulfil``; ``randomness-evm``: ``randomness_evm_fulfil``); the raw
-#: ``sign``/``sign_batch``/``sign_batch_packed`` refuse every key whose policy lists one of them, whatever
-#: purpose the caller names
+#: (``randomness``: ``randomness_fulfil``; ``randomness-evm``: ``randomness_evm_fulfil``; ``oracle-evm``:
+#: ``oracle_evm_fetch``; ``evm-sender``: ``evm_sign_transaction``; ``crosschain``: ``crosschain_sign``);
+#: the raw ``sign``/``sign_batch``/``sign_batch_packed`` refuse every key whose policy lists one of them,
+#: whatever purpose the caller names
 TYPED_ONLY_PURPOSES: frozenset[Purpose] = frozenset(
-    {Purpose.RANDOMNESS, Purpose.RANDOMNESS_EVM, Purpose.NATIVE_ORACLE, Purpose.COMPUTE, Purpose.WEBHOOKS}
+    {
+        Purpose.RANDOMNESS,
+        Purpose.RANDOMNESS_EVM,
+        Purpose.ORACLE_EVM,
+        Purpose.NATIVE_ORACLE,
+        Purpose.COMPUTE,
+        Purpose.WEBHOOKS,
+        Purpose.EVM_SENDER,
+        Purpose.CROSSCHAIN,
+    }
 )
 #: purposes only the platform's own keys have: a tenant key never gets one (the typed-only ones, and the
 #: contracts' owner key, which only the cli client signs with)

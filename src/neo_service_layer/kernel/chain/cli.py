@@ -13,8 +13,10 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import asdict
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import typer
 
@@ -91,8 +93,11 @@ async def _provision_evm(
     """Start the local Neo X chain (anvil) and deploy the services' Solidity contracts on it."""
     from neo_service_layer.kernel.chain.adapters.evm_local import LocalAnvil, provision_evm
     from neo_service_layer.kernel.chain.adapters.local_chain import chain_dir
+    from neo_service_layer.kernel.chain.adapters.network import NetworkFile
 
-    anvil = LocalAnvil(chain_dir(settings) / "neox")
+    file = NetworkFile.read(settings.data_dir)
+    earlier = urlsplit(str(file.neox.get("rpc_url") or "")).port if file is not None else None
+    anvil = LocalAnvil(chain_dir(settings) / "neox", port=earlier)  # the same URL for running processes
     await anvil.start()
     try:
         async with _enclave(settings) as with_enclave, open_container(with_enclave, "cli") as container:
@@ -104,6 +109,25 @@ async def _provision_evm(
         await anvil.stop()
         raise
     return anvil, neox
+
+
+async def _link(settings: Settings, open_container: OpenContainer, hooks: Sequence[ChainHooks]) -> None:
+    """Run the services' ``link`` hooks once both local chains are provisioned."""
+    from neo_service_layer.kernel.chain.adapters.network import NetworkFile
+    from neo_service_layer.kernel.chain.adapters.provisioning import LinkContext
+
+    if not hooks:
+        return
+    file = NetworkFile.read(settings.data_dir)
+    if file is None:
+        raise RuntimeError("network.json is missing after provisioning")
+    async with _enclave(settings) as with_enclave, open_container(with_enclave, "cli") as container:
+        context = LinkContext(
+            settings, asdict(file), container.platform_keys, container.enclave, container.clock
+        )
+        for hook in hooks:
+            assert hook.link is not None
+            await hook.link(context)
 
 
 def chain_commands(open_container: OpenContainer, hooks: Callable[[], Sequence[ChainHooks]]) -> Command:
@@ -167,6 +191,7 @@ def chain_commands(open_container: OpenContainer, hooks: Callable[[], Sequence[C
                 if evm_hooks:  # the local Neo X chain beside it (docs/neox.md)
                     anvil, neox = await _provision_evm(settings, open_container, evm_hooks)
                     console.print(f"neo x node ready: {anvil.url} contracts {neox['contracts']}")
+                    await _link(settings, open_container, [h for h in hooks() if h.link is not None])
                 marker.write_text(str(os.getpid()))
                 console.print(
                     f"chain node ready: {net.rpc_url} randomness {result.network.contracts['randomness']}"
@@ -263,6 +288,44 @@ def chain_commands(open_container: OpenContainer, hooks: Callable[[], Sequence[C
             console.print(f"[red]the enclave refused: {exc}[/red]")
             raise typer.Exit(1) from exc
         typer.echo(json.dumps({"network_magic": magic, "contracts": registered}))
+
+    @chain_app.command("allow-evm-contracts")
+    def chain_allow_evm_contracts() -> None:
+        """Register the EVM chain's service contracts (NSL_EVM_CHAIN_ID, NSL_EVM_CONTRACTS) with the enclave
+        (the cli token): the only contracts the EVM sender key's transactions may call. `nsl chain node`
+        does it for the local Neo X; run it after deploying to Neo X. Prints every contract registered
+        for the chain id."""
+        from neo_service_layer.enclave.wire.keys import EnclaveOperationError
+        from neo_service_layer.kernel.chain.adapters.evm_local import register_evm_contracts
+        from neo_service_layer.kernel.chain.adapters.evm_network import resolve_evm_network
+        from neo_service_layer.kernel.chain.adapters.network import NetworkConfigurationError
+        from neo_service_layer.kernel.enclave_client.client import EnclaveClient
+
+        settings = load_cli_settings()
+        try:
+            network = resolve_evm_network(settings)
+        except NetworkConfigurationError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from exc
+        if network is None or not network.contracts:
+            console.print("[red]no EVM chain with service contracts is configured[/red]")
+            raise typer.Exit(2)
+        chain_id, contracts = network.chain_id, network.contracts
+
+        async def main() -> dict[str, str]:
+            async with _enclave(settings) as with_enclave:
+                client = EnclaveClient.from_settings(with_enclave)
+                try:
+                    return await register_evm_contracts(client, chain_id, contracts)
+                finally:
+                    await client.close()
+
+        try:
+            registered = asyncio.run(main())
+        except EnclaveOperationError as exc:
+            console.print(f"[red]the enclave refused: {exc}[/red]")
+            raise typer.Exit(1) from exc
+        typer.echo(json.dumps({"chain_id": chain_id, "contracts": registered}))
 
     chain_app.add_typer(owner_commands(open_container, _enclave), name="owner")
     return Command("chain", chain_app)

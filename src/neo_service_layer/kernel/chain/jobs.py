@@ -8,7 +8,7 @@ import time
 from datetime import timedelta
 from typing import Protocol
 
-from neo_service_layer.kernel.chain.parts import ChainKernel
+from neo_service_layer.kernel.chain.parts import ChainKernel, EvmKernel
 from neo_service_layer.kernel.chain.ports.chain import ChainUnavailable
 from neo_service_layer.kernel.enclave_client.ports import EnclaveUnavailable
 from neo_service_layer.kernel.observability.logs import get_logger
@@ -87,6 +87,44 @@ def watch_jobs(
     return [
         PeriodicJob(service, interval, watch_and_fulfil),
         PeriodicJob(f"{service}-outbox", relay_interval, relay_outbox),
+    ]
+
+
+class Relay(Protocol):
+    async def run_once(self) -> object:
+        """Send, resend, replace or settle what the outbox holds."""
+        ...
+
+
+def evm_watch_jobs(
+    evm: EvmKernel, service: str, watcher: Watcher, fulfiller: Fulfiller, relay: Relay
+) -> list[PeriodicJob]:
+    """The two jobs of a service on an EVM chain: watch its contract then fulfil, and relay its outbox.
+
+    A node that does not answer (``ChainUnavailable``) or an enclave that is down is one warning per
+    interval, as on Neo N3.
+    """
+    quiet = (ChainUnavailable, EnclaveUnavailable)
+    quiet_watch, quiet_relay = Quiet(service), Quiet(f"{service}-outbox")
+
+    async def watch_and_fulfil() -> None:
+        try:
+            await watcher.poll()
+            while await fulfiller.run_once():
+                pass
+        except quiet as exc:
+            quiet_watch.unavailable(exc)
+
+    async def relay_outbox() -> None:
+        try:
+            await relay.run_once()
+        except quiet as exc:
+            quiet_relay.unavailable(exc)
+
+    interval = timedelta(seconds=evm.poll_interval)
+    return [
+        PeriodicJob(service, interval, watch_and_fulfil),
+        PeriodicJob(f"{service}-outbox", interval * 2, relay_outbox),
     ]
 
 

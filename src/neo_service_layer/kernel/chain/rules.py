@@ -268,3 +268,18 @@ class Fulfilment[A]:
     with_delivery: bool
     #: why the callback is not delivered in the same transaction (its dry-run faulted), if so
     callback_failure: str | None = None
+
+
+# EVM revert data -----------------------------------------------------------------------------------
+
+#: the selector of Solidity's ``Error(string)`` (``require``/``revert`` with a message)
+_ERROR_STRING = bytes.fromhex("08c379a0")
+REVERT_TEXT_LIMIT = 256
+
+
+def revert_text(data: bytes) -> str:
+    """EVM revert data as text: an ``Error(string)`` message, else the hex of the data (bounded)."""
+    if data[:4] == _ERROR_STRING and len(data) >= 68:
+        length = int.from_bytes(data[36:68], "big")
+        return data[68 : 68 + length].decode("utf-8", "replace")[:REVERT_TEXT_LIMIT]
+    return ("0x" + data.hex())[:REVERT_TEXT_LIMIT] if data else "reverted without data"

@@ -38,7 +38,10 @@ from neo_service_layer.enclave.wire.protocol import UnknownOp, key_info_from_wir
 from neo_service_layer.enclave.wire.randomness import RandomnessFacts, SignedRandomness
 from neo_service_layer.kernel.config import Settings
 from neo_service_layer.kernel.enclave_client.compute_calls import ComputeCalls
+from neo_service_layer.kernel.enclave_client.crosschain import CrossChainCalls
+from neo_service_layer.kernel.enclave_client.evm_oracle import EvmOracleCalls
 from neo_service_layer.kernel.enclave_client.evm_randomness import EvmRandomnessCalls
+from neo_service_layer.kernel.enclave_client.evm_transactions import EvmTransactionCalls
 from neo_service_layer.kernel.enclave_client.feed_rounds import FeedRoundCalls
 from neo_service_layer.kernel.enclave_client.job_calls import JobCalls
 from neo_service_layer.kernel.enclave_client.native_oracle import NativeOracleCalls
@@ -57,7 +60,15 @@ from neo_service_layer.kernel.observability.tracing import traced
 
 
 class EnclaveClient(
-    ComputeCalls, EvmRandomnessCalls, FeedRoundCalls, JobCalls, NativeOracleCalls, TransactionCalls
+    ComputeCalls,
+    CrossChainCalls,
+    EvmOracleCalls,
+    EvmRandomnessCalls,
+    EvmTransactionCalls,
+    FeedRoundCalls,
+    JobCalls,
+    NativeOracleCalls,
+    TransactionCalls,
 ):
     """Async ``Enclave`` implementation over a Unix socket with a small connection pool."""
 

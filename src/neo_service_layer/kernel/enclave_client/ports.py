@@ -245,6 +245,12 @@ class Enclave(Protocol):
         ``network_magic`` (the ``cli`` client, at deployment); returns every contract registered there."""
         ...
 
+    async def allow_evm_contracts(self, chain_id: int, contracts: Mapping[str, str]) -> dict[str, str]:
+        """Register ``{service: "0x<address>"}`` as the contracts ``evm_sign_transaction`` may call on
+        the EVM chain ``chain_id`` (the ``cli`` client, at deployment); returns every contract registered
+        there."""
+        ...
+
     async def feed_round(
         self,
         facts: FeedRoundFacts,

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from neo_service_layer.enclave.wire.keys import KeyKind, SignatureFormat
 from neo_service_layer.enclave.wire.oracle import OracleFacts, response_message
-from neo_service_layer.kernel.chain.parts import ChainKernel, on_chain
+from neo_service_layer.kernel.chain.adapters.service_keys import RoleKey
+from neo_service_layer.kernel.chain.parts import ChainKernel, EvmKernel, on_chain
 from neo_service_layer.kernel.chain.ports.chain import ChainNotConfigured
 from neo_service_layer.kernel.chain.ports.role_keys import RoleKeyStore
 from neo_service_layer.kernel.clock import Clock
@@ -41,6 +42,9 @@ class OracleParts:
     #: the sealed values of a tenant's secrets for the consumer "oracle" (the secrets service)
     secrets: SealedSecretReader
     loaded_key: OracleKey | None = None
+    #: the EVM chain (Neo X) and the EVM oracle key, when configured and created
+    evm: EvmKernel | None = None
+    evm_key: RoleKey | None = None
 
     @property
     def contract(self) -> str | None:

@@ -5,15 +5,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from neo_service_layer.kernel.chain.parts import ChainKernel, on_chain
+from neo_service_layer.kernel.chain.parts import ChainKernel, EvmKernel, on_chain
 from neo_service_layer.kernel.chain.ports.chain import ChainNotConfigured
 from neo_service_layer.kernel.chain.ports.role_keys import RoleKeyStore
 from neo_service_layer.kernel.enclave_client.ports import Enclave
+from neo_service_layer.services.randomness.adapters.evm_requests import EvmRandomnessGateway
 from neo_service_layer.services.randomness.adapters.keys import load_randomness_keys, public_keys
 from neo_service_layer.services.randomness.adapters.payloads import RandomnessPayloads
 from neo_service_layer.services.randomness.adapters.proofs import Verdict, invalid_verdict, verify_randomness
 from neo_service_layer.services.randomness.rules import RandomnessFacts
-from neo_service_layer.services.randomness.use_cases import RandomnessKeys, RandomnessRequests
+from neo_service_layer.services.randomness.use_cases import (
+    RandomnessKeys,
+    RandomnessRequests,
+    RandomnessStore,
+)
+from neo_service_layer.services.randomness.use_cases.evm import EvmRandomnessKeys
 
 #: the contract's name in ``network.json`` and ``NSL_NEO_CONTRACTS``
 CONTRACT = "randomness"
@@ -27,6 +33,10 @@ class RandomnessParts:
     key_store: RoleKeyStore
     enclave: Callable[[], Enclave]
     loaded_keys: RandomnessKeys | None = None
+    #: the keys of EVM answers (``None`` without an EVM chain or before ``nsl chain node`` made them)
+    evm_keys: EvmRandomnessKeys | None = None
+    #: the EVM chain (Neo X), when one is configured
+    evm: EvmKernel | None = None
 
     @property
     def contract(self) -> str | None:
@@ -35,6 +45,13 @@ class RandomnessParts:
     def on_chain(self) -> tuple[ChainKernel, str]:
         """The chain and the contract, or ``ChainNotConfigured`` (503)."""
         return on_chain(self.chain, CONTRACT)
+
+    def evm_requests(self) -> tuple[RandomnessStore, EvmRandomnessGateway]:
+        """The EVM requests' store and the EVM contract, or ``ChainNotConfigured`` (503)."""
+        contract = self.evm.contract(CONTRACT) if self.evm is not None else None
+        if self.evm is None or contract is None:
+            raise ChainNotConfigured("no EVM chain with the randomness contract is configured (NSL_EVM_*)")
+        return self.evm.requests(RandomnessPayloads()), EvmRandomnessGateway(self.evm.chain, contract)
 
     def requests(self) -> RandomnessRequests:
         """The state of on-chain requests (stored, else as the contract says), or ``ChainNotConfigured``."""

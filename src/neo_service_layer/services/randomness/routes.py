@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
-from neo_service_layer.enclave.wire.errors import InvalidInput
+from neo_service_layer.enclave.wire.errors import InvalidInput, NotFound
 from neo_service_layer.kernel.container import Container
 from neo_service_layer.kernel.http.encoding import Strict
 from neo_service_layer.kernel.http.security import require_scope
@@ -18,6 +18,7 @@ from neo_service_layer.services.randomness import use_cases as randomness
 from neo_service_layer.services.randomness.adapters.proofs import facts_or_none
 from neo_service_layer.services.randomness.parts import RandomnessParts
 from neo_service_layer.services.randomness.scopes import RANDOMNESS_REQUEST
+from neo_service_layer.services.randomness.use_cases import evm as randomness_evm
 
 router = APIRouter(prefix="/randomness", tags=["randomness"])
 
@@ -188,6 +189,68 @@ async def request_state(request_id: RequestId, request: Request, _caller: Caller
         pendingTx=row.pending_tx,
         attempts=row.attempts,
         output=answer.output.hex() if answer is not None else None,
+        proof=answer.proof.hex() if answer is not None else None,
+        failureReason=row.failure_reason or row.callback_failure,
+    )
+
+
+class EvmRequestStateOut(BaseModel):
+    requestId: str  # noqa: N815
+    chainId: int  # noqa: N815
+    contract: str
+    #: ``seen``, ``fulfilling``, ``fulfilled``, ``delivered``, ``callback_failed``, ``failed`` (stored);
+    #: ``pending`` or ``fulfilled`` (only the contract knows it yet)
+    status: str
+    consumer: str
+    seed: str
+    requestBlock: int | None = None  # noqa: N815
+    requestTx: str | None = None  # noqa: N815
+    fulfilledBlock: int | None = None  # noqa: N815
+    fulfilledTx: str | None = None  # noqa: N815
+    pendingTx: str | None = None  # noqa: N815
+    attempts: int | None = None
+    randomness: str | None = None
+    proof: str | None = None
+    failureReason: str | None = None  # noqa: N815
+    source: str = "database"
+
+
+@router.get(
+    "/neox/requests/{request_id}",
+    summary="State of a request to the EVM (Neo X) randomness contract, with its answer and why it failed",
+)
+async def evm_request_state(request_id: RequestId, request: Request, _caller: Caller) -> EvmRequestStateOut:
+    store, gateway = _parts(request).evm_requests()
+    row = await store.get(randomness_evm.EVM_SERVICE, gateway.address, request_id)
+    if row is None:
+        held = await gateway.request_of(request_id)
+        if held is None:
+            raise NotFound(f"request {request_id} is unknown to the EVM randomness contract")
+        consumer, seed, fulfilled = held
+        return EvmRequestStateOut(
+            requestId=str(request_id),
+            chainId=gateway.chain.chain_id,
+            contract=gateway.address,
+            status="fulfilled" if fulfilled else "pending",
+            consumer=consumer,
+            seed=seed.hex(),
+            source="chain",
+        )
+    answer = row.answer
+    return EvmRequestStateOut(
+        requestId=str(request_id),
+        chainId=gateway.chain.chain_id,
+        contract=gateway.address,
+        status=row.status.value,
+        consumer=row.consumer,
+        seed=row.asked.seed.hex(),
+        requestBlock=row.request_block,
+        requestTx=row.request_tx,
+        fulfilledBlock=row.fulfilled_block,
+        fulfilledTx=row.fulfilled_tx,
+        pendingTx=row.pending_tx,
+        attempts=row.attempts,
+        randomness=answer.output.hex() if answer is not None else None,
         proof=answer.proof.hex() if answer is not None else None,
         failureReason=row.failure_reason or row.callback_failure,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 from neo_service_layer.kernel.chain.adapters.provisioning import (
     ChainHooks,
@@ -17,10 +17,11 @@ from neo_service_layer.kernel.chain.adapters.provisioning import (
     ProvisionContext,
     ServiceContract,
 )
-from neo_service_layer.kernel.chain.jobs import watch_jobs
+from neo_service_layer.kernel.chain.jobs import evm_watch_jobs, watch_jobs
 from neo_service_layer.kernel.chain.ports.role_keys import RoleKeyStore
 from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.container import Container
+from neo_service_layer.kernel.enclave_client.evm_randomness import EvmRandomnessEnclave
 from neo_service_layer.kernel.enclave_client.ports import Enclave
 from neo_service_layer.kernel.identity.rules.access import ScopeGrant
 from neo_service_layer.kernel.identity.rules.accounts import Role
@@ -28,10 +29,12 @@ from neo_service_layer.kernel.observability.logs import get_logger
 from neo_service_layer.kernel.service_descriptor import Command, ServiceDescriptor
 from neo_service_layer.kernel.worker.jobs import PeriodicJob, worker_identity
 from neo_service_layer.services.randomness import routes, use_cases
+from neo_service_layer.services.randomness.adapters.evm_requests import ABI, EvmRandomnessGateway
 from neo_service_layer.services.randomness.adapters.keys import (
     ensure_evm_randomness_key,
     ensure_randomness_keys,
     evm_address,
+    load_evm_randomness_keys,
     load_randomness_keys,
     public_keys,
 )
@@ -39,6 +42,11 @@ from neo_service_layer.services.randomness.adapters.payloads import RandomnessPa
 from neo_service_layer.services.randomness.cli import randomness_app
 from neo_service_layer.services.randomness.parts import CONTRACT, RandomnessParts
 from neo_service_layer.services.randomness.scopes import RANDOMNESS_REQUEST
+from neo_service_layer.services.randomness.use_cases.evm import (
+    EVM_SERVICE,
+    EvmRandomnessFulfiller,
+    decode_evm_events,
+)
 
 NAME = use_cases.SERVICE
 
@@ -50,11 +58,19 @@ async def open_randomness(container: Container) -> AsyncIterator[RandomnessParts
     # without a network the keys are read when first needed (off-chain randomness), so a process starts
     # (and reports itself unready) while the database is down
     keys = await load_randomness_keys(container.platform_keys) if container.chain else None
-    yield RandomnessParts(container.chain, container.platform_keys, lambda: container.enclave, keys)
+    evm_keys = await load_evm_randomness_keys(container.platform_keys) if container.evm else None
+    yield RandomnessParts(
+        container.chain, container.platform_keys, lambda: container.enclave, keys, evm_keys, container.evm
+    )
 
 
 def randomness_jobs(container: Container) -> Sequence[PeriodicJob]:
-    """Watch the contract and fulfil; none without a network, a deployed contract or keys."""
+    """Watch the contracts (Neo N3, and Neo X when configured) and fulfil."""
+    return [*randomness_n3_jobs(container), *randomness_evm_jobs(container)]
+
+
+def randomness_n3_jobs(container: Container) -> list[PeriodicJob]:
+    """Watch the N3 contract and fulfil; none without a network, a deployed contract or keys."""
     parts = container.parts_of(NAME, RandomnessParts)
     chain, contract = parts.chain, parts.contract
     keys = parts.loaded_keys
@@ -78,6 +94,32 @@ def randomness_jobs(container: Container) -> Sequence[PeriodicJob]:
         max_callback_gas=chain.max_callback_gas,
     )
     return watch_jobs(chain, NAME, watcher, fulfiller)
+
+
+def randomness_evm_jobs(container: Container) -> list[PeriodicJob]:
+    """Answer the EVM randomness contract's requests; none without an EVM chain, contract, sender or keys."""
+    evm = container.evm
+    contract = evm.contract(CONTRACT) if evm is not None else None
+    if evm is None or contract is None:
+        return []
+    keys = container.parts_of(NAME, RandomnessParts).evm_keys
+    if evm.sender is None or keys is None:
+        log.warning("EVM sender or randomness keys missing: EVM randomness jobs are off")
+        return []
+    store = evm.requests(RandomnessPayloads())
+    gateway = EvmRandomnessGateway(evm.chain, contract)
+    watcher = evm.watcher(EVM_SERVICE, contract, ABI, store, decode_evm_events)
+    fulfiller = EvmRandomnessFulfiller(
+        store,
+        cast(EvmRandomnessEnclave, container.enclave),
+        gateway,
+        evm.sender,
+        evm.clock,
+        keys=keys,
+        worker_id=worker_identity(),
+        lease_seconds=container.settings.neo_lease_seconds,
+    )
+    return evm_watch_jobs(evm, EVM_SERVICE, watcher, fulfiller, evm.relay(EVM_SERVICE, evm.sender))
 
 
 async def prepare(context: ProvisionContext) -> Mapping[str, str]:

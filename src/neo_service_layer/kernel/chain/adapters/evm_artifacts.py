@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from web3 import AsyncWeb3
 
 from neo_service_layer.kernel.chain.adapters.evm_chain import EvmChain
+from neo_service_layer.kernel.chain.ports.evm_signer import EvmSigner
 
 EVM_BUILD = Path(__file__).resolve().parents[5] / "contracts" / "build" / "evm"
 
@@ -37,7 +37,7 @@ def load_artifact(name: str, build_dir: Path = EVM_BUILD) -> EvmArtifact:
         raise ArtifactMissing(f"{path} is missing or unreadable: run `make contracts`") from None
 
 
-async def deploy(chain: EvmChain, sender: LocalAccount, artifact: EvmArtifact, *args: Any) -> str:
+async def deploy(chain: EvmChain, sender: EvmSigner, artifact: EvmArtifact, *args: Any) -> str:
     """Deploy ``artifact`` with constructor ``args``; returns the contract's checksum address."""
     if not artifact.bytecode:
         raise ArtifactMissing(f"{artifact.name} has no bytecode (an interface or abstract contract)")

@@ -7,8 +7,9 @@ a misconfigured URL is never read or sent to. Sending a transaction:
 1. ``eth_call`` of the call at the pending state: a call that reverts raises ``TransactionReverted``
    with the revert reason and is never signed or sent;
 2. ``eth_estimateGas`` plus a margin; EIP-1559 fees (``evm_fees``);
-3. the sender's next nonce (``evm_nonces``), the type-2 transaction signed locally with eth-account
-   (the host's sender key only pays the gas), broadcast (a node that already has it is fine);
+3. the sender's next nonce (``evm_nonces``), the type-2 transaction's fields signed by the sender's
+   ``EvmSigner`` (``ports/evm_signer.py``: the enclave's EVM sender key, or an eth-account key on the
+   host for the owner's deployments and tests), broadcast (a node that already has it is fine);
 4. the receipt polled until it comes or ``receipt_timeout`` passes (``ReceiptTimeout``: the transaction
    may still be mined; its hash is in the error).
 """
@@ -22,7 +23,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.exceptions import (
@@ -33,9 +33,11 @@ from web3.exceptions import (
 )
 from web3.types import FilterParams, LogReceipt, TxParams, TxReceipt, Wei
 
+from neo_service_layer.enclave.wire.evm_tx import Eip1559Transaction
 from neo_service_layer.kernel.chain.adapters.evm_fees import FeePolicy, Fees, eip1559_fees
 from neo_service_layer.kernel.chain.adapters.evm_nonces import NonceKeeper
 from neo_service_layer.kernel.chain.adapters.rpc import RpcPool
+from neo_service_layer.kernel.chain.ports.evm_signer import EvmSigner
 
 #: "this endpoint did not answer" for an EVM node (a JSON-RPC error answer is not one of them)
 EVM_TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
@@ -152,6 +154,39 @@ class EvmChain:
     async def block_number(self) -> int:
         return int(await self._call(lambda w3: w3.eth.block_number))
 
+    async def block_header(self, index: int) -> tuple[str, int]:
+        """Hash (``0x`` hex) and timestamp (seconds) of block ``index``."""
+        block = await self._call(lambda w3: w3.eth.get_block(index))
+        return "0x" + bytes(block["hash"]).hex(), int(block["timestamp"])
+
+    async def receipt(self, tx_hash: str) -> TxReceipt | None:
+        """The transaction's receipt, ``None`` while it is not in a block."""
+        try:
+            receipt: TxReceipt = await self._call(
+                lambda w3: w3.eth.get_transaction_receipt(HexBytes(tx_hash))
+            )
+        except TransactionNotFound:
+            return None
+        return receipt
+
+    async def code(self, address: str) -> bytes:
+        """The code at ``address`` (empty: no contract there)."""
+        checksum = AsyncWeb3.to_checksum_address(address)
+        return bytes(await self._call(lambda w3: w3.eth.get_code(checksum)))
+
+    async def mined_nonce(self, address: str) -> int:
+        """How many of ``address``'s transactions are in blocks (the next nonce a block can include)."""
+        checksum = AsyncWeb3.to_checksum_address(address)
+        return int(await self._call(lambda w3: w3.eth.get_transaction_count(checksum, "latest")))
+
+    async def pending_nonce(self, address: str) -> int:
+        """The next nonce of ``address`` counting its transactions the node holds but has not mined."""
+        return await self._pending_count(address)
+
+    async def broadcast(self, raw: bytes, tx_hash: str) -> None:
+        """Send a signed transaction; a node that already has it is fine. ``Web3RPCError`` if refused."""
+        await self._broadcast(raw, tx_hash)
+
     async def get_logs(self, params: FilterParams) -> list[LogReceipt]:
         return list(await self._call(lambda w3: w3.eth.get_logs(params)))
 
@@ -186,7 +221,7 @@ class EvmChain:
         except ContractLogicError as exc:
             raise TransactionReverted(str(exc.message), _hex(exc.data)) from None
 
-    async def send(self, sender: LocalAccount, to: str | None, data: bytes, *, value: int = 0) -> EvmReceipt:
+    async def send(self, sender: EvmSigner, to: str | None, data: bytes, *, value: int = 0) -> EvmReceipt:
         """Dry-run, sign with ``sender`` and send a call of ``to`` (None: create a contract, ``data`` its
         init code); wait for its receipt.
 
@@ -196,26 +231,25 @@ class EvmChain:
             ChainUnavailable: no endpoint answered. FeeTooHigh: above the fee cap (nothing was sent).
         """
         call: TxParams = {"from": sender.address, "data": HexBytes(data), "value": Wei(value)}
-        if to is not None:
-            call["to"] = AsyncWeb3.to_checksum_address(to)
+        target = None if to is None else AsyncWeb3.to_checksum_address(to)
+        if target is not None:
+            call["to"] = target
         gas = await self.dry_run(call)
         fees = await self.fees()
         async with self._nonces.reserve(sender.address) as reservation:
-            transaction: dict[str, Any] = {
-                "type": 2,
-                "chainId": self.chain_id,
-                "nonce": reservation.nonce,
-                "data": call["data"],
-                "value": value,
-                "gas": gas * (100 + self._gas_margin) // 100,
-                "maxFeePerGas": fees.max_fee_per_gas,
-                "maxPriorityFeePerGas": fees.max_priority_fee_per_gas,
-            }
-            if to is not None:
-                transaction["to"] = call["to"]
-            signed = sender.sign_transaction(transaction)
-            tx_hash = "0x" + bytes(signed.hash).hex()
-            await self._broadcast(bytes(signed.raw_transaction), tx_hash)
+            transaction = Eip1559Transaction(
+                chain_id=self.chain_id,
+                nonce=reservation.nonce,
+                to=None if target is None else bytes.fromhex(target[2:]),
+                data=data,
+                gas=gas * (100 + self._gas_margin) // 100,
+                max_fee_per_gas=fees.max_fee_per_gas,
+                max_priority_fee_per_gas=fees.max_priority_fee_per_gas,
+                value=value,
+            )
+            signed = await sender.sign(transaction)
+            tx_hash = signed.hash_text
+            await self._broadcast(signed.raw, tx_hash)
             reservation.used()
         return await self.wait_for_receipt(tx_hash)
 

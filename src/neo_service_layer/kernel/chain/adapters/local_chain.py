@@ -22,7 +22,7 @@ from neo3.wallet import utils as wallet_utils
 
 from neo_service_layer.kernel.chain.adapters import privnet_deploy as deploy
 from neo_service_layer.kernel.chain.adapters.network import NetworkFile
-from neo_service_layer.kernel.chain.adapters.privnet import Privnet, PrivnetSettings, _port_is_free
+from neo_service_layer.kernel.chain.adapters.privnet import Privnet, PrivnetSettings, port_is_free
 from neo_service_layer.kernel.chain.adapters.provisioning import ChainHooks, ProvisionContext
 from neo_service_layer.kernel.chain.adapters.service_keys import ensure_owner, ensure_sender
 from neo_service_layer.kernel.chain.ports.role_keys import RoleKeyStore
@@ -64,7 +64,7 @@ def privnet_for(settings: Settings) -> Privnet:
     port = settings.neo_local_rpc_port
     if not port:
         recorded = Privnet.from_data_dir(directory) if (directory / "privnet.json").exists() else None
-        if recorded is not None and recorded._rpc_port and _port_is_free(recorded._rpc_port):
+        if recorded is not None and recorded._rpc_port and port_is_free(recorded._rpc_port):
             port = recorded._rpc_port
     return Privnet(
         PrivnetSettings(data_dir=directory, rpc_port=port, block_time=settings.neo_block_time_seconds)

@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from neo_service_layer.kernel.chain.adapters.outbox_writes import outbox_row
 from neo_service_layer.kernel.chain.adapters.tables import chain_outbox, chain_requests
+from neo_service_layer.kernel.chain.ports.chain import SignedTransaction
 from neo_service_layer.kernel.chain.rules import OutboxEntry, RequestStatus
 from neo_service_layer.kernel.db.timestamps import utc
 
@@ -22,7 +24,8 @@ R = chain_requests
 
 
 class SqlOutboxStore:
-    """Implements ``ports.request_store.OutboxStore`` (SQLite or PostgreSQL)."""
+    """Implements ``ports.request_store.OutboxStore`` and ``ports.evm.EvmOutboxStore`` (SQLite or
+    PostgreSQL)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -87,3 +90,24 @@ class SqlOutboxStore:
                 )
             )
         return int(result.rowcount or 0)
+
+    async def outbox_replace(self, old_hash: str, new: SignedTransaction, now: datetime) -> bool:
+        """An EVM replacement (same nonce, higher fees) takes the place of ``old_hash``, atomically."""
+        async with self._engine.begin() as conn:
+            old = (
+                await conn.execute(
+                    update(O)
+                    .where(O.c.tx_hash == old_hash, O.c.status == "pending")
+                    .values(status="replaced")
+                    .returning(O.c.service)
+                )
+            ).first()
+            if old is None:
+                return False
+            await conn.execute(insert(O).values(**outbox_row(str(old.service), new, now)))
+            await conn.execute(
+                update(R)
+                .where(R.c.tx_hash == old_hash, R.c.status == RequestStatus.FULFILLING.value)
+                .values(tx_hash=new.tx_hash, updated_at=now)
+            )
+        return True

@@ -49,7 +49,8 @@ _FULFILLING = (
 )
 
 
-def _outbox_row(service: str, tx: SignedTransaction, now: datetime) -> dict[str, Any]:
+def outbox_row(service: str, tx: SignedTransaction, now: datetime) -> dict[str, Any]:
+    """A new pending ``chain_outbox`` row for ``tx``."""
     return {
         "tx_hash": tx.tx_hash,
         "service": service,
@@ -107,7 +108,7 @@ async def write_leased[A](
         if result.rowcount != len(ids):  # one not leased (or named twice): nothing is written
             return False
     await payloads.record_answers(conn, contract, [(f.request_id, f.answer) for f in fulfilments])
-    await conn.execute(insert(O).values(**_outbox_row(service, tx, now)))
+    await conn.execute(insert(O).values(**outbox_row(service, tx, now)))
     return True
 
 
@@ -166,5 +167,5 @@ async def write_leased_batch[A](
         raise LeaseMoved
     answers = [(f.request_id, f.answer) for _, fulfilments in chosen for f in fulfilments]
     await payloads.record_answers(conn, contract, answers)
-    await conn.execute(insert(O), [_outbox_row(service, tx, now) for tx, _ in chosen])
+    await conn.execute(insert(O), [outbox_row(service, tx, now) for tx, _ in chosen])
     return written

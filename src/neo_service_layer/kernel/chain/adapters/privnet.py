@@ -87,7 +87,7 @@ def find_free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
-def _port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -249,7 +249,7 @@ class Privnet:
         attempts = 1 if self.settings.rpc_port else 3  # a chosen free port can be taken in between
         for attempt in range(attempts):
             self.configure()
-            if not _port_is_free(self.rpc_port):
+            if not port_is_free(self.rpc_port):
                 if self.settings.rpc_port:
                     raise PrivnetError(f"RPC port {self.rpc_port} is already in use")
                 continue
@@ -258,7 +258,7 @@ class Privnet:
                 await self._wait_ready()
             except PrivnetError:
                 await self._terminate()
-                if attempt == attempts - 1 or _port_is_free(self.rpc_port):
+                if attempt == attempts - 1 or port_is_free(self.rpc_port):
                     raise  # a real failure, not a lost race for the port
                 continue
             return
@@ -356,7 +356,7 @@ class Privnet:
     @staticmethod
     async def _wait_port_free(port: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        while not _port_is_free(port):
+        while not port_is_free(port):
             if time.monotonic() > deadline:
                 raise PrivnetError(f"port {port} is still in use after the node stopped")
             await asyncio.sleep(0.05)

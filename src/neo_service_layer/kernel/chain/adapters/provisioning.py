@@ -86,6 +86,19 @@ EvmPrepare = Callable[[RoleKeyStore, Enclave, Clock], Awaitable[Mapping[str, str
 
 
 @dataclass(frozen=True, slots=True)
+class LinkContext:
+    """Both local chains once provisioned (``nsl chain node``): what a service that spans them needs to
+    wire its contracts to each other (the cross-chain gateways' routes)."""
+
+    settings: Settings
+    #: ``network.json`` as written: the N3 facts, and ``neox`` (chain id, RPC URL, contracts, owner)
+    network: Mapping[str, Any]
+    store: RoleKeyStore
+    enclave: Enclave
+    clock: Clock
+
+
+@dataclass(frozen=True, slots=True)
 class ChainHooks:
     """What an on-chain service adds to the local chains: its keys and its contracts."""
 
@@ -95,3 +108,5 @@ class ChainHooks:
     #: the same for the local Neo X chain (``evm_local.provision_evm``)
     evm_prepare: EvmPrepare | None = None
     evm_contracts: tuple[EvmServiceContract, ...] = ()
+    #: after both chains are provisioned: wire the service's contracts on the two chains together
+    link: Callable[[LinkContext], Awaitable[None]] | None = None

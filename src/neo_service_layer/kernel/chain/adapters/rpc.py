@@ -45,6 +45,10 @@ class EndpointHealth:
     failures: int = 0
 
 
+#: more doublings than any back-off cap needs (2**62 seconds), fewer than a float can hold
+_MAX_DOUBLINGS = 62
+
+
 class RpcPool[E]:
     """Failover over ``endpoints`` (objects with the RPC methods), in configured order of preference."""
 
@@ -118,7 +122,9 @@ class RpcPool[E]:
         health.consecutive_failures += 1
         health.healthy = False
         health.last_error = f"{type(exc).__name__}: {exc}"[:200]
-        backoff = min(self._base * 2 ** (health.consecutive_failures - 1), self._max)
+        # the exponent is bounded: an endpoint down for hours must not overflow the float arithmetic
+        doublings = min(health.consecutive_failures - 1, _MAX_DOUBLINGS)
+        backoff = min(self._base * 2**doublings, self._max)
         health.down_until = self._clock() + backoff
 
     def _succeeded(self, health: EndpointHealth) -> None:

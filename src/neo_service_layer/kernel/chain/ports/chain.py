@@ -119,7 +119,24 @@ class TransactionState:
     gas_consumed: int | None = None
 
 
-class Chain(Protocol):
+class BlockSource(Protocol):
+    """What the watcher reads: the head and one contract's events per block (Neo N3 or an EVM chain)."""
+
+    async def height(self) -> int:
+        """Index of the newest block the watcher may apply (an EVM source counts confirmations)."""
+        ...
+
+    async def block_events(self, index: int, contract: ContractHash) -> BlockEvents:
+        """Notifications of ``contract`` in block ``index``, each with its execution's ``vmstate``.
+
+        An adapter may leave out notifications of executions that did not HALT (neo-go's
+        ``getblocknotifications`` does; an EVM chain keeps no logs of a reverted transaction); when it
+        returns them they carry their state and the watcher drops them.
+        """
+        ...
+
+
+class Chain(BlockSource, Protocol):
     """A Neo N3 network reached through RPC, with the service's sender account (keys in the enclave)."""
 
     @property
@@ -128,19 +145,6 @@ class Chain(Protocol):
     @property
     def sender(self) -> str:
         """Address of the account that signs and pays for the service's transactions."""
-        ...
-
-    async def height(self) -> int:
-        """Index of the newest block."""
-        ...
-
-    async def block_events(self, index: int, contract: ContractHash) -> BlockEvents:
-        """Notifications of ``contract`` in block ``index``, each with its execution's ``vmstate``.
-
-        An adapter may leave out notifications of executions that did not HALT (neo-go's
-        ``getblocknotifications`` does); when it returns them they carry their state and the watcher
-        drops them.
-        """
         ...
 
     async def dry_run(self, calls: Sequence[ContractCall]) -> DryRun:

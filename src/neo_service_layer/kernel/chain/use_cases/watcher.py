@@ -35,7 +35,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from neo_service_layer.kernel.chain.ports.chain import Chain, ChainEvent, ChainObserver, ContractHash
+from neo_service_layer.kernel.chain.ports.chain import BlockSource, ChainEvent, ChainObserver, ContractHash
 from neo_service_layer.kernel.chain.ports.request_store import RequestStore
 from neo_service_layer.kernel.chain.rules import (
     NewRequest,
@@ -72,7 +72,7 @@ class ChainWatcher[Q]:
 
     def __init__(
         self,
-        chain: Chain,
+        chain: BlockSource,
         store: RequestStore[Q, Any],
         clock: Clock,
         observer: ChainObserver,

@@ -6,11 +6,12 @@ written below (a test checks them against the compiled ABI). Answering a request
 1. ``RandomnessRequested(requestId, consumer, seed)`` logs of the contract, read with ``eth_getLogs``;
 2. the enclave's ``randomness_evm_fulfil`` with those chain facts (chain id, contract, request id,
    consumer, seed) only: it derives the randomness and signs the digest the contract rebuilds;
-3. ``fulfill(requestId, randomness, signature)`` sent by the host's sender key (dry run first: a request
-   already fulfilled, or an answer the contract refuses, is never sent).
+3. ``fulfill(requestId, randomness, signature)`` sent by the sender's ``EvmSigner`` (the enclave's EVM
+   sender key, ``EnclaveEvmSigner``; dry run first: a request already fulfilled, or an answer the
+   contract refuses, is never sent).
 
-Not wired to a job yet: nothing calls this on a schedule, there is no durable cursor and no retry (see
-``docs/neox.md``).
+The worker's job uses the gateway through the kernel's pipeline (``use_cases/evm.py``: durable cursor,
+leases, outbox); ``answer_requests`` answers given requests directly (tests and tools).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eth_account.signers.local import LocalAccount
+from eth_abi.abi import decode
+from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 from web3 import AsyncWeb3
 
@@ -30,7 +32,9 @@ from neo_service_layer.enclave.wire.randomness_evm import (
     address_bytes,
 )
 from neo_service_layer.kernel.chain.adapters.evm_chain import EvmChain, EvmReceipt
+from neo_service_layer.kernel.chain.ports.evm_signer import EvmSigner
 from neo_service_layer.kernel.enclave_client.evm_randomness import EvmRandomnessEnclave
+from neo_service_layer.services.randomness.use_cases.evm import EvmRandomnessKeys
 
 _UINT = {"type": "uint256"}
 _BYTES32 = {"type": "bytes32"}
@@ -60,6 +64,17 @@ ABI: list[dict[str, Any]] = [
     },
     {
         "type": "function",
+        "name": "requestOf",
+        "stateMutability": "view",
+        "inputs": [{"name": "requestId", **_UINT}],
+        "outputs": [
+            {"name": "consumer", "type": "address"},
+            {"name": "seed", **_BYTES32},
+            {"name": "fulfilled", "type": "bool"},
+        ],
+    },
+    {
+        "type": "function",
         "name": "fulfill",
         "stateMutability": "nonpayable",
         "inputs": [
@@ -70,6 +85,18 @@ ABI: list[dict[str, Any]] = [
         "outputs": [],
     },
 ]
+
+
+#: the contract's custom errors by selector (hex, no prefix)
+_ERRORS = {
+    keccak(text=f"{name}({args})")[:4].hex(): name
+    for name, args in (
+        ("UnknownRequest", "uint256"),
+        ("AlreadyFulfilled", "uint256"),
+        ("BadSignature", ""),
+        ("NotEnoughGasForCallback", "uint256"),
+    )
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,15 +119,6 @@ class EvmFulfilment:
     randomness: bytes
     callback_ok: bool
     reason: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class EvmRandomnessKeys:
-    """The enclave keys of EVM answers: the BLS key (VRF proof, shared with Neo N3) and the secp256k1
-    key of purpose ``randomness-evm`` (the contract's ``signer``)."""
-
-    bls_key_id: str
-    evm_key_id: str
 
 
 class EvmRandomnessGateway:
@@ -155,21 +173,37 @@ class EvmRandomnessGateway:
             )
         return found
 
-    def facts(self, request: EvmRandomnessRequest) -> EvmRandomnessFacts:
+    def facts(self, request_id: int, consumer: str, seed: bytes) -> EvmRandomnessFacts:
         """What the enclave is told about a request: chain id, contract, request id, consumer, seed."""
         return EvmRandomnessFacts(
             chain_id=self.chain.chain_id,
             contract=address_bytes(self.address),
-            request_id=request.request_id,
-            consumer=address_bytes(request.consumer),
-            seed=request.seed,
+            request_id=request_id,
+            consumer=address_bytes(AsyncWeb3.to_checksum_address(consumer)),
+            seed=seed,
         )
+
+    async def request_of(self, request_id: int) -> tuple[str, bytes, bool] | None:
+        """(consumer in lower case, as stored, seed, fulfilled) as the contract holds the request; ``None``
+        for an unknown one."""
+        data = self._contract.encode_abi("requestOf", args=[request_id])
+        raw = await self.chain.read({"to": self.address, "data": HexBytes(data)})
+        consumer, seed, fulfilled = decode(["address", "bytes32", "bool"], raw)
+        if int(consumer, 16) == 0:
+            return None
+        return str(consumer).lower(), bytes(seed), bool(fulfilled)
+
+    def revert_name(self, data: str | None) -> str | None:
+        """The contract's custom error whose selector starts the revert data, if any."""
+        if not data:
+            return None
+        return _ERRORS.get(data.removeprefix("0x")[:8].lower())
 
     def fulfill_data(self, request_id: int, answer: SignedEvmRandomness) -> bytes:
         encoded = self._contract.encode_abi("fulfill", args=[request_id, answer.randomness, answer.signature])
         return bytes.fromhex(str(encoded).removeprefix("0x"))
 
-    async def fulfill(self, sender: LocalAccount, request_id: int, answer: SignedEvmRandomness) -> EvmReceipt:
+    async def fulfill(self, sender: EvmSigner, request_id: int, answer: SignedEvmRandomness) -> EvmReceipt:
         """Send ``fulfill``; raises ``TransactionReverted`` (never sent) if the contract refuses it."""
         return await self.chain.send(sender, self.address, self.fulfill_data(request_id, answer))
 
@@ -178,7 +212,7 @@ async def answer_requests(
     gateway: EvmRandomnessGateway,
     enclave: EvmRandomnessEnclave,
     keys: EvmRandomnessKeys,
-    sender: LocalAccount,
+    sender: EvmSigner,
     requests: Sequence[EvmRandomnessRequest],
 ) -> list[EvmReceipt]:
     """Ask the enclave for the answers to ``requests`` (one call) and send each ``fulfill``."""
@@ -187,7 +221,7 @@ async def answer_requests(
     answers = await enclave.randomness_evm_fulfil(
         bls_key_id=keys.bls_key_id,
         evm_key_id=keys.evm_key_id,
-        items=[gateway.facts(r) for r in requests],
+        items=[gateway.facts(r.request_id, r.consumer, r.seed) for r in requests],
         tenant=PLATFORM_KEY_OWNER,
     )
     return [await gateway.fulfill(sender, r.request_id, a) for r, a in zip(requests, answers, strict=True)]

@@ -13,6 +13,7 @@ from neo_service_layer.kernel.chain.ports.role_keys import RoleKeyStore
 from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.enclave_client.ports import Enclave
 from neo_service_layer.services.randomness.use_cases import RandomnessKeys
+from neo_service_layer.services.randomness.use_cases.evm import EvmRandomnessKeys
 
 ECDSA_ROLE = "randomness-ecdsa"
 BLS_ROLE = "randomness-bls"
@@ -50,3 +51,11 @@ def evm_address(public_key: bytes) -> str:
     plain = keccak.new(digest_bits=256, data=point).digest()[-20:].hex()
     case = keccak.new(digest_bits=256, data=plain.encode()).hexdigest()
     return "0x" + "".join(c.upper() if int(case[i], 16) >= 8 else c for i, c in enumerate(plain))
+
+
+async def load_evm_randomness_keys(store: RoleKeyStore) -> EvmRandomnessKeys | None:
+    """The BLS key and the EVM answer key, once ``nsl chain node`` created them."""
+    bls, evm = await load_role_key(store, BLS_ROLE), await load_role_key(store, EVM_ROLE)
+    if bls is None or evm is None:
+        return None
+    return EvmRandomnessKeys(bls.key_id, evm.key_id)
