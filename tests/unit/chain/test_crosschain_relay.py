@@ -4,6 +4,8 @@ whether it waits, is someone else's, or is refused; a receipt is signed from the
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -55,11 +57,12 @@ class Destination:
     outbox_service: str = "crosschain-evm"
     refuse: str | None = None
     sent: list[tuple[str, int]] = field(default_factory=list)
+    hashes: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     async def _send(self, kind: str, signed: SignedXMessage, record: Record) -> None:
         if self.refuse is not None:
             raise CallReverted(self.refuse, None)
-        n = len(self.sent) + 1
+        n = next(self.hashes)  # each transaction its own hash, whatever runs at the same time
         if await record(SignedTransaction(f"0x{n:064x}", b"raw", 0, 1, 1)):
             self.sent.append((kind, signed.facts.nonce))
 
@@ -92,11 +95,11 @@ async def test_a_message_is_signed_from_its_pointer_and_written_before_it_is_sen
     await _seen(store, 1, 2)
     relay = _relay(store, enclave, destination, clock)
     assert await relay.run_once() == 2
-    assert [(p.kind, p.chain_id, p.tx_hash, p.nonce) for p in enclave.pointers] == [
+    assert sorted((p.kind, p.chain_id, p.tx_hash, p.nonce) for p in enclave.pointers) == [
         (XKind.MESSAGE, N3, f"0x{1:064x}", 1),
         (XKind.MESSAGE, N3, f"0x{2:064x}", 2),
     ]
-    assert destination.sent == [("deliver", 1), ("deliver", 2)]
+    assert sorted(destination.sent) == [("deliver", 1), ("deliver", 2)]
     for nonce in (1, 2):
         message = await store.get(N3, nonce)
         assert message is not None
@@ -129,7 +132,7 @@ async def test_what_the_gateway_says_decides_the_rest(engine: AsyncEngine) -> No
     assert await relay.run_once() == 0
     clock.at += timedelta(seconds=6)
     await relay.run_once()
-    assert destination.sent == [("deliver", 1), ("deliver", 2)]
+    assert sorted(destination.sent) == [("deliver", 1), ("deliver", 2)]
 
 
 async def test_an_enclave_that_cannot_answer_yet_leaves_the_message_waiting(engine: AsyncEngine) -> None:

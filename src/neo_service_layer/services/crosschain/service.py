@@ -106,7 +106,8 @@ def crosschain_jobs(container: Container) -> Sequence[PeriodicJob]:
         ),
     ]  # fmt: skip
     quiet = (ChainUnavailable, EnclaveUnavailable)
-    quiet_watch, quiet_relay, quiet_outbox = Quiet(NAME), Quiet(f"{NAME}-relay"), Quiet(f"{NAME}-outbox")
+    quiet_watch, quiet_outbox = Quiet(NAME), Quiet(f"{NAME}-outbox")
+    interval = timedelta(seconds=min(chain.poll_interval, evm.poll_interval))
 
     async def watch() -> None:
         try:
@@ -115,12 +116,16 @@ def crosschain_jobs(container: Container) -> Sequence[PeriodicJob]:
         except quiet as exc:
             quiet_watch.unavailable(exc)
 
-    async def relay() -> None:
-        try:
-            for each in relays:
-                await each.run_once()
-        except quiet as exc:
-            quiet_relay.unavailable(exc)
+    def relay_job(relay: Relay, name: str) -> PeriodicJob:
+        quiet_relay = Quiet(name)
+
+        async def run() -> None:
+            try:
+                await relay.run_once()
+            except quiet as exc:
+                quiet_relay.unavailable(exc)
+
+        return PeriodicJob(name, interval, run)
 
     async def settle() -> None:
         try:
@@ -129,10 +134,11 @@ def crosschain_jobs(container: Container) -> Sequence[PeriodicJob]:
         except quiet as exc:
             quiet_outbox.unavailable(exc)
 
-    interval = timedelta(seconds=min(chain.poll_interval, evm.poll_interval))
     return [
         PeriodicJob(NAME, interval, watch),
-        PeriodicJob(f"{NAME}-relay", interval, relay),
+        # one relay job per destination chain: a busy chain never holds up the other's deliveries
+        relay_job(relays[0], f"{NAME}-relay-n3"),
+        relay_job(relays[1], f"{NAME}-relay-neox"),
         PeriodicJob(f"{NAME}-outbox", interval * 2, settle),
     ]
 

@@ -18,6 +18,7 @@ sent. One message never holds up another: each is claimed, signed and sent on it
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -106,8 +107,10 @@ class Relay:
         lease_seconds: float,
         retry_after: timedelta = timedelta(seconds=5),
         batch: int = 50,
+        concurrency: int = 8,
     ) -> None:
         self._retry_after = retry_after
+        self._concurrency = concurrency
         self._store = store
         self._enclave = enclave
         self._destination = destination
@@ -118,27 +121,35 @@ class Relay:
         self._batch = batch
 
     async def run_once(self) -> int:
-        """Claim and carry what waits for this chain; how many messages were claimed."""
+        """Claim and carry what waits for this chain, ``concurrency`` at a time (the enclave reads each
+        source event and signs while others are sent); how many messages were claimed."""
         now = self._clock.now()
         until = lease_until(now, self._lease)
         chain = self._destination.chain_id
         deliveries = await self._store.claim_deliveries(chain, self._worker, now, until, self._batch)
-        for message in deliveries:
-            pointer = SourcePointer(XKind.MESSAGE, message.src_chain, message.src_tx, message.nonce)
-            await self._carry(message, pointer, receipt=False)
         receipts = await self._store.claim_receipts(chain, self._worker, now, until, self._batch)
-        for message in receipts:
-            if message.dest_tx is None:
-                await self._wait(message, "no execution to carry back yet")
-                continue
-            pointer = SourcePointer(
-                XKind.RECEIPT,
-                message.dest_chain,
-                message.dest_tx,
-                message.nonce,
-                peer_chain=message.src_chain,
-            )
-            await self._carry(message, pointer, receipt=True)
+        slots = asyncio.Semaphore(self._concurrency)
+
+        async def delivery(message: Message) -> None:
+            async with slots:
+                pointer = SourcePointer(XKind.MESSAGE, message.src_chain, message.src_tx, message.nonce)
+                await self._carry(message, pointer, receipt=False)
+
+        async def receipt(message: Message) -> None:
+            async with slots:
+                if message.dest_tx is None:
+                    await self._wait(message, "no execution to carry back yet")
+                    return
+                pointer = SourcePointer(
+                    XKind.RECEIPT,
+                    message.dest_chain,
+                    message.dest_tx,
+                    message.nonce,
+                    peer_chain=message.src_chain,
+                )
+                await self._carry(message, pointer, receipt=True)
+
+        await asyncio.gather(*(delivery(m) for m in deliveries), *(receipt(m) for m in receipts))
         return len(deliveries) + len(receipts)
 
     async def _wait(self, message: Message, reason: str) -> None:
