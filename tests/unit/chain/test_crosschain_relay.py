@@ -175,3 +175,23 @@ async def test_a_receipt_is_signed_from_the_destinations_execution(engine: Async
     message = await store.get(N3, 1)
     assert message is not None
     assert message.receipt_status is ReceiptStatus.SENDING
+
+
+async def test_a_delivery_the_enclave_will_not_sign_waits_with_the_reason(engine: AsyncEngine) -> None:
+    """A message whose gas limit needs more than the enclave signs for the sender is not lost or
+    refused: it waits, saying why (a higher cap, or anyone else delivering it, ends the wait)."""
+    store, clock = SqlCrosschainStore(engine), Clock()
+    await _seen(store, 1)
+
+    class Capped(Destination):
+        async def deliver(self, signed: SignedXMessage, record: Record) -> None:
+            raise PolicyDenied("gas 2300000 above the cap 2000000")
+
+    await _relay(store, Enclave(), Capped(), clock).run_once()
+    message = await store.get(N3, 1)
+    assert message is not None
+    assert message.status is MessageStatus.SEEN
+    assert (
+        message.reason
+        == "waiting: the enclave does not sign this transaction: gas 2300000 above the cap 2000000"
+    )

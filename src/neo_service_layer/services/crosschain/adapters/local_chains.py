@@ -5,9 +5,9 @@ The enclave's ``crosschain`` key (secp256k1) is each gateway's signer. On N3 the
 development owner key (or ``NSL_NEO_CONTRACT_OWNER``), its guard the same account (locally: one cold
 account for both roles) and its operator the services' sender (``markFailed`` for an aborting receiver).
 On Neo X the owner and guard are anvil's first development account (published key, local only). The
-routes (``setRoute`` on each side, every start: anvil's chain is new each time) carry the local fees:
-about 0.002 GAS for a message of 1,000,000 EVM gas to Neo X, 0.001 ETH of anvil's for one of 10 GAS to
-N3; the enclave learns the gateways from the contracts the ``cli`` client registered (service
+routes (``setRoute`` on each side, at every start) carry the local fees: about 0.011 GAS for a message
+of 1,000,000 EVM gas to Neo X (at most 1,500,000), 0.001 ETH of anvil's for one of 10 GAS to N3; the
+enclave learns the gateways from the contracts the ``cli`` client registered (service
 ``crosschain``) for each chain's sender.
 """
 
@@ -39,8 +39,9 @@ from neo_service_layer.kernel.observability.logs import get_logger
 KEY_ROLE = "crosschain"
 PUBLIC_KEY = "crosschain"
 GUARD = "crosschain-guard"
-#: N3 -> Neo X: GAS fractions per message and per EVM gas unit; the largest EVM gas limit
-TO_NEOX = (100_000, 1, 2_000_000)
+#: N3 -> Neo X: GAS fractions per message and per EVM gas unit; the largest EVM gas limit (with the
+#: gateway's own work it stays under the enclave's default gas cap of a transaction, 2,000,000)
+TO_NEOX = (100_000, 1, 1_500_000)
 #: Neo X -> N3: wei per message and per GAS fraction; the largest gas limit in GAS fractions
 TO_N3 = (10**12, 10**6, 10 * 10**8)
 

@@ -13,7 +13,9 @@ What the destination's dry run says decides the rest: ``AlreadyDelivered`` / a s
 someone else carried it (the watcher records it); a paused direction or an enclave or node that cannot
 answer yet leaves it for a later poll, with the reason shown; anything else (the gateway refuses the
 message's source, a malformed message) marks it ``refused`` with the gateway's error, and it is never
-sent. One message never holds up another: each is claimed, signed and sent on its own.
+sent. A transaction the enclave will not sign for the sender (gas or fee above its caps) waits, with the
+reason shown: raising the cap, or anyone else delivering it, ends the wait. One message never holds up
+another: each is claimed, signed and sent on its own.
 """
 
 from __future__ import annotations
@@ -192,3 +194,5 @@ class Relay:
             else:
                 reason = f"refused by the gateway: {error}"
                 await self._store.refuse(message, self._worker, reason, self._clock.now())
+        except PolicyDenied as exc:  # the sender's signer refused (gas or fee above the enclave's caps)
+            await self._wait(message, f"waiting: the enclave does not sign this transaction: {exc}")
