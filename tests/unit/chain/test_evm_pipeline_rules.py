@@ -4,7 +4,9 @@ and the randomness contract's events as requests and updates."""
 from __future__ import annotations
 
 from eth_account import Account
+from eth_utils.crypto import keccak
 
+from neo_service_layer.kernel.chain.adapters.evm_errors import CustomErrors
 from neo_service_layer.kernel.chain.adapters.evm_fees import Fees
 from neo_service_layer.kernel.chain.adapters.evm_transactions import bumped, decode_fields
 from neo_service_layer.kernel.chain.ports.chain import ChainEvent
@@ -68,3 +70,14 @@ def test_requests_and_their_outcome_from_the_randomness_events() -> None:
         (3, ChainEventKind.FULFILLED, None),
         (3, ChainEventKind.CALLBACK_FAILED, "0xdead"),  # anything else as hex
     ]
+
+
+def test_a_revert_is_named_by_its_custom_errors_selector() -> None:
+    errors = CustomErrors("AlreadyFulfilled(uint256)", "BadSignature()")
+    already = "0x" + keccak(text="AlreadyFulfilled(uint256)")[:4].hex() + (7).to_bytes(32, "big").hex()
+    assert errors.name(already) == "AlreadyFulfilled"
+    assert errors.name(already.upper().replace("0X", "0x")) == "AlreadyFulfilled"
+    assert errors.name("0x" + keccak(text="BadSignature()")[:4].hex()) == "BadSignature"
+    assert errors.name("0x08c379a0") is None  # Error(string): not one of the contract's
+    assert errors.name(None) is None
+    assert errors.name("") is None

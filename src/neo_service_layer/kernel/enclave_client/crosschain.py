@@ -6,7 +6,7 @@ Kept apart from ``client.py`` (one concept per module); ``EnclaveClient`` mixes 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from neo_service_layer.enclave.wire.crosschain import SignedXMessage, SourcePointer
@@ -35,9 +35,8 @@ class CrossChainEnclave(Protocol):
 class CrossChainCalls:
     """Mixed into ``EnclaveClient``: uses its transport and sealed-record loader."""
 
-    async def _with_keys(self, op: str, key_ids: Sequence[KeyId], args: dict[str, Any]) -> dict[str, Any]:
-        """``EnclaveClient._with_keys``: the call, with the keys loaded again if the enclave lost them."""
-        raise NotImplementedError
+    #: ``EnclaveClient._with_keys``: the call, with the keys loaded again if the enclave lost them
+    _with_keys: Callable[[str, Sequence[KeyId], dict[str, Any]], Awaitable[dict[str, Any]]]
 
     async def crosschain_sign(self, *, key_id: KeyId, pointer: SourcePointer) -> SignedXMessage:
         result = await self._with_keys("crosschain_sign", (key_id,), pointer.to_wire(key_id))

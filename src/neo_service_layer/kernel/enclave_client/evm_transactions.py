@@ -38,9 +38,8 @@ class EvmTransactionCalls:
     #: the RPC call of the client this is mixed into (``EnclaveClient._call``)
     _call: Callable[..., Awaitable[dict[str, Any]]]
 
-    async def _with_keys(self, op: str, key_ids: Sequence[KeyId], args: dict[str, Any]) -> dict[str, Any]:
-        """``EnclaveClient._with_keys``: the call, with the keys loaded again if the enclave lost them."""
-        raise NotImplementedError
+    #: ``EnclaveClient._with_keys``: the call, with the keys loaded again if the enclave lost them
+    _with_keys: Callable[[str, Sequence[KeyId], dict[str, Any]], Awaitable[dict[str, Any]]]
 
     async def evm_sign_transaction(self, key_id: KeyId, tx: Eip1559Transaction) -> SignedEvmTransaction:
         args = {"key_id": key_id, "version": None, **tx.to_wire()}

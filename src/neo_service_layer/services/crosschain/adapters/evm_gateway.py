@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from eth_utils.crypto import keccak
 from web3 import AsyncWeb3
 
 from neo_service_layer.enclave.wire.crosschain import SignedXMessage, split_receipt_payload
 from neo_service_layer.kernel.chain.adapters.evm_chain import EvmChain
+from neo_service_layer.kernel.chain.adapters.evm_errors import CustomErrors
 from neo_service_layer.kernel.chain.adapters.evm_transactions import EvmSender
 from neo_service_layer.kernel.chain.ports.chain import ChainEvent
 from neo_service_layer.kernel.chain.ports.evm import CallReverted
@@ -111,23 +111,20 @@ ABI: list[dict[str, Any]] = [
 ]
 
 #: the gateway's custom errors by selector (hex, no prefix)
-_ERRORS = {
-    keccak(text=f"{name}({args})")[:4].hex(): name
-    for name, args in (
-        ("UnknownRoute", "uint256"),
-        ("DeliveringPaused", "uint256"),
-        ("UnknownSourceContract", "uint256"),
-        ("BadAccount", ""),
-        ("BadSignature", ""),
-        ("AlreadyDelivered", "uint256,uint256"),
-        ("MessageMismatch", ""),
-        ("NotEnoughGasForCall", "uint256"),
-        ("UnknownMessage", "uint256"),
-        ("StaleReceipt", "uint256,uint256"),
-        ("ResultTooLarge", "uint256,uint256"),
-        ("BadChainId", ""),
-    )
-}
+_ERRORS = CustomErrors(
+    "UnknownRoute(uint256)",
+    "DeliveringPaused(uint256)",
+    "UnknownSourceContract(uint256)",
+    "BadAccount()",
+    "BadSignature()",
+    "AlreadyDelivered(uint256,uint256)",
+    "MessageMismatch()",
+    "NotEnoughGasForCall(uint256)",
+    "UnknownMessage(uint256)",
+    "StaleReceipt(uint256,uint256)",
+    "ResultTooLarge(uint256,uint256)",
+    "BadChainId()",
+)
 
 
 def evm_decoder(chain_id: int) -> GatewayDecoder:
@@ -196,8 +193,7 @@ class EvmGateway:
         await self._sender.submit(self.address, self.receipt_data(signed), record)
 
     def error_name(self, refusal: CallReverted) -> str:
-        data = (refusal.data or "").removeprefix("0x")
-        return _ERRORS.get(data[:8].lower(), refusal.reason)
+        return _ERRORS.name(refusal.data) or refusal.reason
 
 
 def _address(raw: bytes) -> str:

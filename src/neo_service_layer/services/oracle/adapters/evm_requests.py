@@ -22,7 +22,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 from web3 import AsyncWeb3
 
@@ -32,6 +31,7 @@ from neo_service_layer.enclave.wire.oracle import FetchSpec, ResultCode, SealedS
 from neo_service_layer.enclave.wire.oracle_evm import EvmOracleFacts, SignedEvmOracleAnswer
 from neo_service_layer.enclave.wire.randomness_evm import address_bytes
 from neo_service_layer.kernel.chain.adapters.evm_chain import EvmChain, EvmReceipt
+from neo_service_layer.kernel.chain.adapters.evm_errors import CustomErrors
 from neo_service_layer.kernel.chain.ports.evm_signer import EvmSigner
 from neo_service_layer.kernel.enclave_client.evm_oracle import EvmOracleEnclave
 
@@ -79,18 +79,15 @@ ABI: list[dict[str, Any]] = [
 
 
 #: the contract's custom errors a ``fulfill`` can revert with, by selector (hex, no prefix)
-_ERRORS = {
-    keccak(text=f"{name}({args})")[:4].hex(): name
-    for name, args in (
-        ("UnknownRequest", "uint256"),
-        ("AlreadyFulfilled", "uint256"),
-        ("NotPending", "uint256"),
-        ("ResultTooLarge", ""),
-        ("ResultWithoutSuccess", ""),
-        ("BadSignature", ""),
-        ("NotEnoughGasForCallback", "uint256"),
-    )
-}
+_ERRORS = CustomErrors(
+    "UnknownRequest(uint256)",
+    "AlreadyFulfilled(uint256)",
+    "NotPending(uint256)",
+    "ResultTooLarge()",
+    "ResultWithoutSuccess()",
+    "BadSignature()",
+    "NotEnoughGasForCallback(uint256)",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +186,7 @@ class EvmOracleGateway:
 
     def revert_name(self, data: str | None) -> str | None:
         """The contract's custom error whose selector starts the revert data, if any."""
-        return _ERRORS.get((data or "").removeprefix("0x")[:8].lower())
+        return _ERRORS.name(data)
 
     def fulfill_data(self, answer: SignedEvmOracleAnswer) -> bytes:
         encoded = self._contract.encode_abi(

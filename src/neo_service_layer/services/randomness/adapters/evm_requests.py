@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_abi.abi import decode
-from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 from web3 import AsyncWeb3
 
@@ -32,6 +31,7 @@ from neo_service_layer.enclave.wire.randomness_evm import (
     address_bytes,
 )
 from neo_service_layer.kernel.chain.adapters.evm_chain import EvmChain, EvmReceipt
+from neo_service_layer.kernel.chain.adapters.evm_errors import CustomErrors
 from neo_service_layer.kernel.chain.ports.evm_signer import EvmSigner
 from neo_service_layer.kernel.enclave_client.evm_randomness import EvmRandomnessEnclave
 from neo_service_layer.services.randomness.use_cases.evm import EvmRandomnessKeys
@@ -88,15 +88,12 @@ ABI: list[dict[str, Any]] = [
 
 
 #: the contract's custom errors by selector (hex, no prefix)
-_ERRORS = {
-    keccak(text=f"{name}({args})")[:4].hex(): name
-    for name, args in (
-        ("UnknownRequest", "uint256"),
-        ("AlreadyFulfilled", "uint256"),
-        ("BadSignature", ""),
-        ("NotEnoughGasForCallback", "uint256"),
-    )
-}
+_ERRORS = CustomErrors(
+    "UnknownRequest(uint256)",
+    "AlreadyFulfilled(uint256)",
+    "BadSignature()",
+    "NotEnoughGasForCallback(uint256)",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,9 +192,7 @@ class EvmRandomnessGateway:
 
     def revert_name(self, data: str | None) -> str | None:
         """The contract's custom error whose selector starts the revert data, if any."""
-        if not data:
-            return None
-        return _ERRORS.get(data.removeprefix("0x")[:8].lower())
+        return _ERRORS.name(data)
 
     def fulfill_data(self, request_id: int, answer: SignedEvmRandomness) -> bytes:
         encoded = self._contract.encode_abi("fulfill", args=[request_id, answer.randomness, answer.signature])
