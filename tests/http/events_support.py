@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from neo_service_layer.kernel.container import Container
 from neo_service_layer.kernel.events.adapters import tenant_events
@@ -13,7 +14,11 @@ from neo_service_layer.kernel.events.adapters import tenant_events
 
 async def outbox_of(container: Container, tenant_id: str) -> list[tuple[int, str, dict[str, Any]]]:
     """The tenant's events, in id order: (id, type, data)."""
-    engine = container.engine
+    return await events_of(container.engine, tenant_id)
+
+
+async def events_of(engine: AsyncEngine, tenant_id: str) -> list[tuple[int, str, dict[str, Any]]]:
+    """``outbox_of`` with the database's engine."""
     async with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             await conn.execute(text("SELECT set_config('app.tenant_id', :t, true)"), {"t": tenant_id})

@@ -6,6 +6,7 @@ privnet through the compute contract, which verifies the enclave's signature bef
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import shutil
 from collections.abc import AsyncIterator, Iterator
@@ -30,6 +31,7 @@ from tests.e2e.chain.oracle_support import deploy_service_consumer, invoke
 from tests.e2e.chain.stack import InProcessWorker, Stack, close_stack, open_stack, wait_for
 from tests.e2e.chain.tls_support import HttpsServer, LoopbackCertificates, https_server
 from tests.http.appclient import app_client
+from tests.http.events_support import events_of
 from tests.integration.compute.conftest import EXAMPLES, require_tools
 from tests.unit.enclave.wat_functions import ECHO_FOUR
 
@@ -226,3 +228,8 @@ async def test_a_wasm_module_answered_on_chain_and_an_unknown_function_refused(c
             assert bytes.fromhex(state["result"]) == b'{"x":1}' * 4
             details = [(await client.get(f"/api/v1/compute/requests/{r}")).json()["detail"] for r in refused]
             assert details == ["no such function", "the function may not be called on chain"]
+        # the function's owner heard of the run it answered, once; the refusals ran nothing of acme's
+        heard = [d for _, t, d in await events_of(stack.engine, "acme") if t.startswith("compute.run.")]
+        assert [(d["where"], d["requestId"], d["outcome"]) for d in heard] == [("onchain", rid, "success")]
+        assert heard[0]["functionId"] == fn["functionId"]
+        assert heard[0]["resultSha256"] == hashlib.sha256(b'{"x":1}' * 4).hexdigest()

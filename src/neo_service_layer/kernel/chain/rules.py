@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from neo_service_layer.enclave.wire.errors import DomainError
+from neo_service_layer.kernel.events.rules import TenantEvent
 
 
 class RequestStatus(StrEnum):
@@ -268,6 +269,9 @@ class Fulfilment[A]:
     with_delivery: bool
     #: why the callback is not delivered in the same transaction (its dry-run faulted), if so
     callback_failure: str | None = None
+    #: tenant events published in the transaction that records this answer (a compute run's owner
+    #: hears of the run): they exist exactly when the answer was written
+    events: tuple[TenantEvent, ...] = ()
 
 
 # EVM revert data -----------------------------------------------------------------------------------

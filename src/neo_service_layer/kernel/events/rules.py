@@ -31,6 +31,14 @@ REQUEST_TYPES: tuple[str, ...] = (
 
 #: a NEP-17 transfer of a watched asset from or to a watched address (``transfers`` source)
 TRANSFER_NEP17 = "transfer.nep17"
+#: an ERC-20 transfer on Neo X of a watched token from or to a watched address (``transfers`` source)
+TRANSFER_ERC20 = "transfer.erc20"
+
+#: a run of the tenant's compute function ended with a result (off chain through the API, or on chain
+#: for any contract's request: then published with the answer's outbox write)
+COMPUTE_RUN_COMPLETED = "compute.run.completed"
+#: a run of the tenant's compute function ended without one (its error, a trap, a limit, a refused fetch)
+COMPUTE_RUN_FAILED = "compute.run.failed"
 
 #: a key's or a secret's life changed (written with the audit entry of the change, which succeeded)
 LIFECYCLE_TYPES: dict[str, str] = {
@@ -55,6 +63,9 @@ EVENT_TYPES: tuple[str, ...] = (
     AUDIT_SECURITY,
     CHAIN_NOTIFICATION,
     TRANSFER_NEP17,
+    TRANSFER_ERC20,
+    COMPUTE_RUN_COMPLETED,
+    COMPUTE_RUN_FAILED,
     *REQUEST_TYPES,
     *LIFECYCLE_TYPES.values(),
     KEY_ROTATION_DUE,

@@ -10,6 +10,7 @@ from typing import Protocol, runtime_checkable
 from neo_service_layer.enclave.wire.compute import ComputeFacts, ComputeRun
 from neo_service_layer.enclave.wire.credentials import ApiKeyCredential
 from neo_service_layer.enclave.wire.oracle import SealedSecret
+from neo_service_layer.kernel.events.rules import TenantEvent
 from neo_service_layer.services.compute.rules import ComputeFunction, RunRecord
 
 #: (language, source) -> component bytes; raises ``rules.BuildRefused`` when it does not build
@@ -66,7 +67,9 @@ class FunctionStore(Protocol):
 
     async def resolve(self, function_id: str) -> ComputeFunction | None: ...
 
-    async def add_run(self, run: RunRecord) -> None: ...
+    async def add_run(self, run: RunRecord, event: TenantEvent) -> None:
+        """Record the run and publish its ``compute.run.*`` event for the owner, in one transaction."""
+        ...
 
     async def runs(self, tenant_id: str, function_id: str, *, limit: int) -> list[RunRecord]: ...
 

@@ -20,6 +20,7 @@ from neo_service_layer.kernel.chain.adapters.payloads import RequestPayloads
 from neo_service_layer.kernel.chain.adapters.tables import chain_outbox, chain_requests
 from neo_service_layer.kernel.chain.ports.chain import SignedTransaction
 from neo_service_layer.kernel.chain.rules import Fulfilment, RequestStatus
+from neo_service_layer.kernel.events.adapters import publish
 
 R = chain_requests
 O = chain_outbox  # noqa: E741
@@ -109,7 +110,15 @@ async def write_leased[A](
             return False
     await payloads.record_answers(conn, contract, [(f.request_id, f.answer) for f in fulfilments])
     await conn.execute(insert(O).values(**outbox_row(service, tx, now)))
+    await _publish_answer_events(conn, fulfilments)
     return True
+
+
+async def _publish_answer_events[A](conn: AsyncConnection, fulfilments: Sequence[Fulfilment[A]]) -> None:
+    """The answers' tenant events, last in the transaction (``publish`` takes the tenants' locks)."""
+    events = [event for f in fulfilments for event in f.events]
+    if events:
+        await publish(conn, sorted(events, key=lambda e: e.tenant_id))
 
 
 async def write_leased_batch[A](
@@ -168,4 +177,5 @@ async def write_leased_batch[A](
     answers = [(f.request_id, f.answer) for _, fulfilments in chosen for f in fulfilments]
     await payloads.record_answers(conn, contract, answers)
     await conn.execute(insert(O), [outbox_row(service, tx, now) for tx, _ in chosen])
+    await _publish_answer_events(conn, [f for _, fulfilments in chosen for f in fulfilments])
     return written

@@ -15,6 +15,8 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from neo_service_layer.kernel.events.adapters import publish
+from neo_service_layer.kernel.events.rules import TenantEvent
 from neo_service_layer.services.compute.adapters.tables import (
     compute_artifacts,
     compute_function_owners,
@@ -144,7 +146,7 @@ class ComputeStore:
             ).scalar()
         return None if owner is None else await self.function(str(owner), function_id)
 
-    async def add_run(self, run: RunRecord) -> None:
+    async def add_run(self, run: RunRecord, event: TenantEvent) -> None:
         async with self._engine.begin() as conn:
             await self._scope(conn, run.tenant_id)
             await conn.execute(
@@ -166,6 +168,7 @@ class ComputeStore:
                     created_at=run.created_at,
                 )
             )
+            await publish(conn, [event])  # with the run, or not at all
 
     async def runs(self, tenant_id: str, function_id: str, *, limit: int) -> list[RunRecord]:
         async with self._engine.begin() as conn:

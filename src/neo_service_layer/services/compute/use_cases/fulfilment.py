@@ -38,9 +38,11 @@ from neo_service_layer.kernel.chain.rules import (
 )
 from neo_service_layer.kernel.chain.use_cases.callback_delivery import CallbackDelivery, group_answers
 from neo_service_layer.kernel.clock import Clock
+from neo_service_layer.kernel.events.rules import TenantEvent
 from neo_service_layer.services.compute.ports import ComputeEnclave, FunctionStore
 from neo_service_layer.services.compute.rules import ComputeKey, ComputeParams, ComputeResult
 from neo_service_layer.services.compute.use_cases.functions import ComputeFunctions
+from neo_service_layer.services.compute.use_cases.run_events import run_event
 
 SERVICE = "compute"
 
@@ -115,20 +117,24 @@ class ComputeAnswerer:
             raise TypeError("the worker's enclave client does not run functions")
         return enclave
 
-    async def answer(self, facts: ComputeFacts, max_result: int | None = None) -> ComputeRun:
-        """The signed answer; what the function does is a result code, never an exception. ``max_result``
-        (the request's maximum, from the contract) caps the function's ``result_bytes``, so a longer result
-        is answered ``RESULT_TOO_LARGE`` rather than left to fault on chain."""
+    async def answer(
+        self, facts: ComputeFacts, max_result: int | None = None
+    ) -> tuple[ComputeRun, str | None]:
+        """The signed answer and the tenant whose function ran (None when nothing ran); what the function
+        does is a result code, never an exception. ``max_result`` (the request's maximum, from the
+        contract) caps the function's ``result_bytes``, so a longer result is answered
+        ``RESULT_TOO_LARGE`` rather than left to fault on chain."""
         fn = await self._store.resolve(facts.function_id) if facts.function_id.startswith("fn_") else None
         if fn is None or not fn.on_chain:
             detail = "no such function" if fn is None else "the function may not be called on chain"
-            return await self._compute().compute_refuse(
+            refused = await self._compute().compute_refuse(
                 facts,
                 int(ComputeCode.NOT_FOUND),
                 detail,
                 key_id=self._key.key_id,
                 key_tenant=PLATFORM_KEY_OWNER,
             )
+            return refused, None
         run = await self._compute().compute_run(
             tenant=fn.tenant_id,
             function_id=fn.function_id,
@@ -142,7 +148,7 @@ class ComputeAnswerer:
             chain=facts,
         )
         self._functions.observer.run(run.outcome, "onchain", run.fuel_used, run.wall_ms)
-        return run
+        return run, fn.tenant_id
 
 
 def _capped(limits: dict[str, int], max_result: int | None) -> dict[str, int]:
@@ -156,6 +162,8 @@ def _capped(limits: dict[str, int], max_result: int | None) -> dict[str, int]:
 class Answered:
     request: ComputeRequest
     response: ComputeRun
+    #: the tenant whose function ran, who hears of the run (None: refused, nothing ran)
+    owner: str | None = None
 
     @property
     def size(self) -> int:
@@ -209,9 +217,7 @@ class ComputeFulfiller(CallbackDelivery[Answered, ComputeResult]):
         if not claimed:
             return 0
         results = await asyncio.gather(*(self._answer(r) for r in claimed), return_exceptions=True)
-        answered = [
-            Answered(r, a) for r, a in zip(claimed, results, strict=True) if isinstance(a, ComputeRun)
-        ]
+        answered = [Answered(r, *a) for r, a in zip(claimed, results, strict=True) if isinstance(a, tuple)]
         errors = [
             (r.request_id, a) for r, a in zip(claimed, results, strict=True) if isinstance(a, BaseException)
         ]
@@ -229,7 +235,7 @@ class ComputeFulfiller(CallbackDelivery[Answered, ComputeResult]):
             raise errors[0][1]
         return len(claimed)
 
-    async def _answer(self, request: ComputeRequest) -> ComputeRun:
+    async def _answer(self, request: ComputeRequest) -> tuple[ComputeRun, str | None]:
         asked = request.asked
         try:
             facts = ComputeFacts(
@@ -270,4 +276,15 @@ class ComputeFulfiller(CallbackDelivery[Answered, ComputeResult]):
     ) -> Fulfilment[ComputeResult]:
         r = a.response
         result = ComputeResult(r.code, r.result, r.timestamp_ms, r.function_hash, r.detail)
-        return Fulfilment(a.request.request_id, result, with_delivery, failure)
+        events = () if a.owner is None else (self._run_event(a, a.owner),)
+        return Fulfilment(a.request.request_id, result, with_delivery, failure, events)
+
+    def _run_event(self, a: Answered, owner: str) -> TenantEvent:
+        r, request = a.response, a.request
+        where: dict[str, object] = {
+            "where": "onchain",
+            "contract": self.contract,
+            "requestId": request.request_id,
+            "consumer": request.consumer,
+        }
+        return run_event(owner, self._clock.now(), request.asked.function_id, r, where)

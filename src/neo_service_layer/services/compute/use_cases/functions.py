@@ -39,6 +39,7 @@ from neo_service_layer.services.compute.rules import (
     new_function_id,
     new_run_id,
 )
+from neo_service_layer.services.compute.use_cases.run_events import run_event
 
 #: (tenant, secret name) -> (seal label ``secret:<name>:v<version>``, sealed blob)
 SecretReader = Callable[[str, str], Awaitable[tuple[str, bytes]]]
@@ -181,7 +182,9 @@ class ComputeFunctions:
             key_version=outcome.key_version,
             created_at=self._clock.now(),
         )
-        await self._store.add_run(record)
+        where: dict[str, object] = {"where": "offchain", "runId": record.run_id}
+        event = run_event(fn.tenant_id, record.created_at, fn.function_id, record, where)
+        await self._store.add_run(record, event)
         self.observer.run(outcome.outcome, "offchain", outcome.fuel_used, outcome.wall_ms)
         return record, outcome
 
