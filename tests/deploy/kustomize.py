@@ -125,6 +125,10 @@ def _apply_labels(objects: list[Obj], block: Obj, source: Path) -> None:
         obj["metadata"].setdefault("labels", {}).update(pairs)
         if block.get("includeTemplates") and obj["kind"] in POD_TEMPLATE_KINDS:
             obj["spec"]["template"].setdefault("metadata", {}).setdefault("labels", {}).update(pairs)
+        if block.get("includeTemplates") and obj["kind"] == "StatefulSet":
+            # kustomize labels the claims a StatefulSet creates too
+            for claim in obj["spec"].get("volumeClaimTemplates", []):
+                claim.setdefault("metadata", {}).setdefault("labels", {}).update(pairs)
         if block.get("includeTemplates") and obj["kind"] == "CronJob":
             # kustomize's template label paths of a CronJob: the Job template and its pod template
             job = obj["spec"]["jobTemplate"]
