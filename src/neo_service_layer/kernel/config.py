@@ -236,6 +236,8 @@ class Settings(BaseSettings):
     automation_job_run_retention_days: int = Field(default=30, ge=1, le=3650)
     #: outbox events and finished (delivered, dead-lettered) deliveries are deleted this long after
     subscriptions_retention_days: int = Field(default=30, ge=1, le=3650)
+    #: webhook (or SMTP) attempts one worker has in flight at once per endpoint (URL origin)
+    subscriptions_max_per_endpoint: int = Field(default=4, ge=1, le=1000)
 
     # Oracle (web data for contracts) and price feeds
     #: script hashes (0x...) of the deployed oracle service and price feed contracts (local chain:

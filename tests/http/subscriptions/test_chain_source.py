@@ -82,7 +82,7 @@ async def _chain_events(api: Api, tenant: Tenant) -> list[dict[str, Any]]:
 
 
 def _scanner(api: Api, chain: FakeChain) -> ChainScanner:
-    return ChainScanner(SqlChainSourceStore(api.container.engine), chain, api.container.clock)  # type: ignore[arg-type]
+    return ChainScanner(SqlChainSourceStore(api.container.engine), chain, api.container.clock)
 
 
 async def test_chain_filters_refused(api: Api) -> None:

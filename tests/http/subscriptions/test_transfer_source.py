@@ -53,7 +53,13 @@ async def test_transfer_filters_refused_and_shown(api: Api) -> None:
     assert (status, body["type"].endswith("invalid-transfer-filter")) == (422, True)
     sub_id, _ = await _subscribe(acme, _source(address=ALICE.upper().replace("0X", "0x"), direction="in"))
     shown = (await acme.call("GET", f"/{sub_id}")).json()["source"]
-    assert shown["transfers"] == {"asset": GAS, "address": ALICE, "direction": "in", "startBlock": 10}
+    assert shown["transfers"] == {
+        "chain": "n3",
+        "asset": GAS,
+        "address": ALICE,
+        "direction": "in",
+        "startBlock": 10,
+    }
     assert shown["chain"] is None
 
 

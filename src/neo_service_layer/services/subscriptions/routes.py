@@ -25,12 +25,10 @@ from neo_service_layer.services.subscriptions.ports import Delivery, DeliverySta
 from neo_service_layer.services.subscriptions.rules.mail import ADDRESS_PATTERN, MAX_ADDRESS_LENGTH
 from neo_service_layer.services.subscriptions.rules.matching import MAX_TYPES, PATTERN_REGEX
 from neo_service_layer.services.subscriptions.scopes import SUBSCRIPTIONS_READ, SUBSCRIPTIONS_WRITE
+from neo_service_layer.services.subscriptions.transfer_models import TransfersIn, TransfersOut, transfers_out
 from neo_service_layer.services.subscriptions.use_cases.manage import Subscriptions, SubscriptionStatus
 from neo_service_layer.services.subscriptions.use_cases.request_source import REQUEST_SERVICES, watched
-from neo_service_layer.services.subscriptions.use_cases.transfer_source import (
-    is_transfer_filter,
-    stored_watch,
-)
+from neo_service_layer.services.subscriptions.use_cases.transfer_source import is_transfer_filter
 
 router = APIRouter(prefix="/subscriptions", tags=["subscriptions"])
 
@@ -74,22 +72,14 @@ class RequestsIn(Strict):
     service: Literal[REQUEST_SERVICES] | None = None  # type: ignore[valid-type]
 
 
-class TransfersIn(Strict):
-    asset: Annotated[
-        str, Field(pattern=r"^0x[0-9a-fA-F]{40}$", description="the NEP-17 token contract's script hash")
-    ]
-    address: Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$", description="the watched script hash")]
-    #: transfers to the address (``in``), from it (``out``) or both
-    direction: Literal["in", "out", "both"] = "both"
-
-
 class SourceIn(Strict):
     types: Annotated[list[TypePattern], Field(min_length=1, max_length=MAX_TYPES)]
     #: N3 contract notifications (``types`` must be exactly ``["chain.notification"]``)
     chain: ChainIn | None = None
     #: on-chain requests of a consumer contract (``types``: ``request.*`` or request event types)
     requests: RequestsIn | None = None
-    #: NEP-17 transfers of an asset to or from an address (``types`` must be ``["transfer.nep17"]``)
+    #: an asset's transfers to or from an address (``types`` must be ``["transfer.nep17"]`` on N3,
+    #: ``["transfer.erc20"]`` on Neo X)
     transfers: TransfersIn | None = None
 
 
@@ -159,14 +149,6 @@ class ChainOut(BaseModel):
 class RequestsOut(BaseModel):
     consumer: str
     service: str | None = None
-
-
-class TransfersOut(BaseModel):
-    asset: str
-    address: str
-    direction: Literal["in", "out", "both"]
-    #: it gets the transfers of the blocks after this one
-    startBlock: int  # noqa: N815
 
 
 class SourceOut(BaseModel):
@@ -240,18 +222,6 @@ def _time(seconds: float | None) -> datetime | None:
     return datetime.fromtimestamp(seconds, UTC) if seconds is not None else None
 
 
-def _transfers(sub: Subscription) -> TransfersOut | None:
-    if sub.chain is None or not is_transfer_filter(sub.chain):
-        return None
-    watch = stored_watch(sub.chain)
-    return TransfersOut(
-        asset=watch.asset,
-        address=watch.address,
-        direction=watch.direction,
-        startBlock=sub.start_block or 0,
-    )
-
-
 def _chain(sub: Subscription) -> ChainOut | None:
     if sub.chain is None or is_transfer_filter(sub.chain):
         return None
@@ -274,7 +244,7 @@ def _out(sub: Subscription, counts: dict[str, int] | None = None) -> Subscriptio
         subscriptionId=sub.subscription_id,
         name=sub.name,
         source=SourceOut(
-            types=list(sub.types), chain=_chain(sub), requests=_requests(sub), transfers=_transfers(sub)
+            types=list(sub.types), chain=_chain(sub), requests=_requests(sub), transfers=transfers_out(sub)
         ),
         channel=ChannelOut(kind=sub.kind.value, url=sub.url, email=sub.email),
         state=sub.state.value,

@@ -3,8 +3,9 @@ signed the same way) or a stream.
 
 Producers write tenant events to the outbox (``kernel.events``) in their own transaction: tenant-job
 runs delivered or failed (automation), security entries of the audit log, and (where a network is
-configured, the worker's ``subscriptions-chain`` scanner) N3 contract notifications that a tenant's
-chain-filtered subscription watches. The worker's
+configured, the worker's ``subscriptions-chain`` scanner) N3 contract notifications and NEP-17 transfers
+that a tenant's subscription watches, and (where an EVM chain is configured, ``subscriptions-neox``)
+ERC-20 transfers on Neo X. The worker's
 ``subscriptions-relay`` fans new events out to matching webhook subscriptions as delivery rows (once per
 subscription and event); ``subscriptions-delivery`` sends them signed, in event order per subscription,
 retried with backoff for about three days, then dead-lettered. With ``NSL_BUS_URL`` the relay
@@ -20,6 +21,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from neo_service_layer.kernel.chain.jobs import Quiet
+from neo_service_layer.kernel.chain.parts import EvmKernel
 from neo_service_layer.kernel.chain.ports.chain import ChainUnavailable
 from neo_service_layer.kernel.container import Container
 from neo_service_layer.kernel.enclave_client.ports import EnclaveUnavailable
@@ -34,6 +36,7 @@ from neo_service_layer.services.subscriptions.adapters.bus import RabbitBus
 from neo_service_layer.services.subscriptions.adapters.chain_store import SqlChainSourceStore
 from neo_service_layer.services.subscriptions.adapters.delivery_store import SqlDeliveryStore, SqlRelayStore
 from neo_service_layer.services.subscriptions.adapters.dispatch_store import SqlDispatchStore
+from neo_service_layer.services.subscriptions.adapters.erc20 import transfer_source
 from neo_service_layer.services.subscriptions.adapters.mailer import SmtpMailer
 from neo_service_layer.services.subscriptions.adapters.metrics import DeliveryMetrics
 from neo_service_layer.services.subscriptions.adapters.retention_store import SqlEventJanitor
@@ -42,12 +45,14 @@ from neo_service_layer.services.subscriptions.adapters.store import SqlSubscript
 from neo_service_layer.services.subscriptions.adapters.webhook_key import EnclaveWebhookSigner
 from neo_service_layer.services.subscriptions.jobs import bus_jobs
 from neo_service_layer.services.subscriptions.parts import NAME, SubscriptionParts
+from neo_service_layer.services.subscriptions.rules.endpoints import Policy
 from neo_service_layer.services.subscriptions.scopes import SUBSCRIPTIONS_READ, SUBSCRIPTIONS_WRITE
 from neo_service_layer.services.subscriptions.use_cases.chain_source import ChainScanner
 from neo_service_layer.services.subscriptions.use_cases.deliver import Deliverer
 from neo_service_layer.services.subscriptions.use_cases.manage import Subscriptions
 from neo_service_layer.services.subscriptions.use_cases.relay import Relay
 from neo_service_layer.services.subscriptions.use_cases.retention import EventRetention
+from neo_service_layer.services.subscriptions.use_cases.transfer_source import ERC20, NEOX
 
 #: how often the worker fans out new events and starts due deliveries
 RELAY_EVERY = timedelta(seconds=0.5)
@@ -94,6 +99,7 @@ async def open_subscriptions(container: Container) -> AsyncIterator[Subscription
         container.iam.audit_log,
         container.chain.chain if container.chain is not None else None,
         smtp=container.settings.smtp_host is not None,
+        neox=transfer_source(container.evm) if container.evm is not None else None,
     )
     yield SubscriptionParts(subscriptions, DeliveryMetrics(container.registry))
 
@@ -108,6 +114,7 @@ def deliverer(container: Container, worker_id: str | None = None) -> Deliverer:
         worker_id=worker_id or worker_identity(),
         mailer=mailer(container),
         signer=webhook_signer(container),
+        endpoints=Policy(limit=container.settings.subscriptions_max_per_endpoint),
     )
 
 
@@ -172,7 +179,25 @@ def subscription_jobs(container: Container) -> Sequence[PeriodicJob]:
                 quiet.unavailable(exc)
 
         jobs.append(PeriodicJob("subscriptions-chain", CHAIN_EVERY, scan))
+    if container.evm is not None:
+        jobs.append(_neox_job(container, container.evm))
     return jobs
+
+
+def _neox_job(container: Container, evm: EvmKernel) -> PeriodicJob:
+    """The Neo X transfer scanner: ``ChainScanner`` over the EVM source, its own cursor and watches."""
+    neox = ChainScanner(
+        SqlChainSourceStore(container.engine, NEOX), transfer_source(evm), container.clock, kind=ERC20
+    )
+    quiet = Quiet("subscriptions-neox")
+
+    async def scan() -> None:
+        try:
+            await neox.run_once()
+        except ChainUnavailable as exc:
+            quiet.unavailable(exc)
+
+    return PeriodicJob("subscriptions-neox", timedelta(seconds=evm.poll_interval), scan)
 
 
 SERVICE = ServiceDescriptor(

@@ -59,6 +59,8 @@ class ChainEvent:
     name: str
     values: tuple[Any, ...]
     vmstate: str = HALT
+    #: an EVM log's index in its block (``None`` on N3)
+    log_index: int | None = None
 
     @property
     def halted(self) -> bool:

@@ -7,6 +7,9 @@ scanner read (a subscription created meanwhile: nothing is written, the block is
 one locks the cursor row, :func:`start_block`), then publishes the block's tenant events with
 ``publish``, whose per-tenant head lock is taken last, as every producer does. Both commit together or
 not at all.
+
+Each chain has its own scanner, cursor row and watches: ``source`` is ``n3`` or ``neox`` (a filter's
+``source`` column, the cursor's key), so the N3 scanner never reads a Neo X watch and the other way.
 """
 
 from __future__ import annotations
@@ -26,41 +29,45 @@ from neo_service_layer.services.subscriptions.adapters.tables import (
     subscription_index,
 )
 from neo_service_layer.services.subscriptions.ports import Watcher
+from neo_service_layer.services.subscriptions.use_cases.transfer_source import N3
 
-SOURCE = "n3"
 C, F, X = subscription_chain_cursor, subscription_chain_filters, subscription_index
 
 
-def _watching(block: int) -> Any:
+def _watching(source: str, block: int) -> Any:
     return (
         select(F.c.subscription_id, F.c.tenant_id, F.c.filter, F.c.start_block)
         .join_from(F, X, X.c.subscription_id == F.c.subscription_id)
-        .where(F.c.start_block < block)
+        .where(F.c.source == source, F.c.start_block < block)
         .order_by(F.c.subscription_id)
     )
 
 
-async def start_block(conn: AsyncConnection, head: int) -> int:
+async def start_block(conn: AsyncConnection, head: int, source: str = N3) -> int:
     """Where a new chain-filtered subscription starts, on its creating transaction: after ``head`` and
-    after the scanner's cursor, whose row it locks until it commits (a scanner moving the cursor
+    after its chain's scanner's cursor, whose row it locks until it commits (a scanner moving the cursor
     meanwhile waits, then sees the new subscription and reads that block again)."""
-    await insert_ignore(conn, C, {"source": SOURCE, "block": head})
-    query = select(C.c.block).where(C.c.source == SOURCE).with_for_update()
+    await insert_ignore(conn, C, {"source": source, "block": head})
+    query = select(C.c.block).where(C.c.source == source).with_for_update()
     return max(head, int((await conn.execute(query)).scalar_one()))
 
 
 class SqlChainSourceStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    """One chain's side (``source``: ``n3`` or ``neox``)."""
+
+    def __init__(self, engine: AsyncEngine, source: str = N3) -> None:
         self._engine = engine
+        self._source = source
 
     async def cursor(self, head: int) -> int:
         async with self._engine.begin() as conn:
-            await insert_ignore(conn, C, {"source": SOURCE, "block": head})
-            return int((await conn.execute(select(C.c.block).where(C.c.source == SOURCE))).scalar_one())
+            await insert_ignore(conn, C, {"source": self._source, "block": head})
+            query = select(C.c.block).where(C.c.source == self._source)
+            return int((await conn.execute(query)).scalar_one())
 
     async def watchers(self, block: int) -> list[Watcher]:
         async with self._engine.connect() as conn:
-            rows = (await conn.execute(_watching(block))).all()
+            rows = (await conn.execute(_watching(self._source, block))).all()
         return [Watcher(r.subscription_id, r.tenant_id, r.filter, int(r.start_block)) for r in rows]
 
     async def advance(
@@ -68,9 +75,10 @@ class SqlChainSourceStore:
     ) -> bool:
         async with self._engine.begin() as conn:
             moved = await conn.execute(
-                update(C).where(C.c.source == SOURCE, C.c.block == expected).values(block=block)
+                update(C).where(C.c.source == self._source, C.c.block == expected).values(block=block)
             )
-            now_watching = [r.subscription_id for r in (await conn.execute(_watching(block))).all()]
+            watching = _watching(self._source, block)
+            now_watching = [r.subscription_id for r in (await conn.execute(watching)).all()]
             if moved.rowcount != 1 or now_watching != list(watched):
                 await conn.rollback()
                 return False

@@ -16,6 +16,7 @@ is pending or retrying. After a delivered event the same worker claims the next 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -289,6 +290,48 @@ class SqlDeliveryStore:
                 .values(**values)
             )
         return bool(result.rowcount)
+
+    async def channels(self, subscription_ids: Sequence[str]) -> dict[str, tuple[str, str | None]]:
+        """Each subscription's kind and webhook URL (what its endpoint is), read per tenant under
+        that tenant's scope (the URL is tenant data); a deleted one is missing."""
+        if not subscription_ids:
+            return {}
+        found: dict[str, tuple[str, str | None]] = {}
+        async with self._engine.begin() as conn:
+            owners = (
+                await conn.execute(
+                    select(X.c.subscription_id, X.c.tenant_id).where(
+                        X.c.subscription_id.in_(list(subscription_ids))
+                    )
+                )
+            ).all()
+            tenants: dict[str, list[str]] = {}
+            for row in owners:
+                tenants.setdefault(row.tenant_id, []).append(row.subscription_id)
+            for tenant_id, ids in tenants.items():
+                await scope(self._engine, conn, tenant_id)
+                rows = await conn.execute(
+                    select(S.c.subscription_id, S.c.kind, S.c.url).where(
+                        S.c.tenant_id == tenant_id, S.c.subscription_id.in_(ids)
+                    )
+                )
+                found.update({r.subscription_id: (str(r.kind), r.url) for r in rows.all()})
+        return found
+
+    async def redispatch(self, subscription_id: str, event_id: int, at: float) -> None:
+        """Let a dispatched head's message go out again at ``at`` (its dispatch lease then ends); a
+        head no longer dispatched is left alone."""
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(D)
+                .where(
+                    D.c.subscription_id == subscription_id,
+                    D.c.event_id == event_id,
+                    D.c.status == PENDING,
+                    D.c.worker == DISPATCHED,
+                )
+                .values(lease_until=at)
+            )
 
     async def disable(self, tenant_id: str, subscription_id: str, reason: str) -> None:
         async with self._engine.begin() as conn:

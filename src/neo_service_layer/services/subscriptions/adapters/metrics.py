@@ -18,6 +18,13 @@ class DeliveryMetrics:
             ["outcome"],
             registry=registry,
         )
+        self._deferred = Counter(
+            "nsl_subscription_deliveries_deferred_total",
+            "Due deliveries left pending for a later round (not claimed, no attempt counted) because"
+            " their endpoint had its limit of attempts in flight (busy) or its circuit open (open).",
+            ["reason"],
+            registry=registry,
+        )
         self._latency = Histogram(
             "nsl_subscription_delivery_latency_seconds",
             "Seconds from an event's occurrence to its delivery (2xx) to a webhook.",
@@ -37,3 +44,6 @@ class DeliveryMetrics:
 
     def disabled(self) -> None:
         self._deliveries.labels("disabled").inc()
+
+    def deferred(self, reason: str) -> None:
+        self._deferred.labels(reason).inc()

@@ -32,7 +32,10 @@ from neo_service_layer.services.subscriptions.ports import (
     Subscription,
 )
 from neo_service_layer.services.subscriptions.use_cases.request_source import filter_of, watched
-from neo_service_layer.services.subscriptions.use_cases.transfer_source import is_transfer_filter
+from neo_service_layer.services.subscriptions.use_cases.transfer_source import (
+    is_transfer_filter,
+    source_of,
+)
 
 S, X, D, E = subscriptions, subscription_index, subscription_deliveries, tenant_events
 F = subscription_chain_filters
@@ -143,13 +146,15 @@ class SqlSubscriptionStore:
                 )
             )
             if sub.chain is not None and sub.start_block is not None:
+                source = source_of(sub.chain)  # the chain whose scanner reads it
                 await conn.execute(
                     insert(F).values(
                         subscription_id=sub.subscription_id,
                         tenant_id=sub.tenant_id,
                         contract=watched_contract(sub.chain),
                         filter=sub.chain,
-                        start_block=await start_block(conn, sub.start_block),
+                        start_block=await start_block(conn, sub.start_block, source),
+                        source=source,
                     )
                 )
             if sub.requests is not None:

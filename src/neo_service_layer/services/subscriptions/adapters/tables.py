@@ -87,8 +87,9 @@ subscription_relay_cursors = Table(
     PrimaryKeyConstraint("tenant_id", name="pk_subscription_relay_cursors"),
 )
 
-#: a ``chain.notification`` subscription's filter (no RLS: the scanner reads every tenant's; API reads
-#: filter by tenant) and the block after which it sees notifications
+#: a ``chain.notification`` or transfer subscription's filter (no RLS: the scanner reads every tenant's;
+#: API reads filter by tenant), the block after which it sees events and the chain whose scanner reads
+#: it (``source``, migration 0022)
 subscription_chain_filters = Table(
     "subscription_chain_filters",
     metadata,
@@ -97,10 +98,14 @@ subscription_chain_filters = Table(
     Column("contract", String(42), nullable=False),
     Column("filter", Text, nullable=False),
     Column("start_block", BigInteger, nullable=False),
+    Column("source", String(16), nullable=False, server_default="n3"),
     PrimaryKeyConstraint("subscription_id", name="pk_subscription_chain_filters"),
+    #: each scanner reads its own chain's watches
+    Index("ix_subscription_chain_filters_source", "source", "start_block"),
 )
 
-#: the chain scanner's durable cursor: the last block it read (one row, ``source = 'n3'``)
+#: the chain scanners' durable cursors: the last block each read (one row per ``source``: ``n3``,
+#: ``neox``)
 subscription_chain_cursor = Table(
     "subscription_chain_cursor",
     metadata,

@@ -9,6 +9,9 @@ event per notification, in the transaction that moves its durable cursor (``Chai
 a crash before the commit leaves neither, a block read again publishes once, and of two scanners only
 the one that moves the cursor from where both read it writes anything.
 
+Neo X has its own scanner, the same class over an EVM ``BlockSource`` with ``kind=ERC20``: its own
+cursor and watches (``ChainSourceStore`` of source ``neox``), transfer watches only, ``transfer.erc20``.
+
 The relay and the stream hand a ``chain.notification`` event to a chain-filtered subscription only when
 its filter matches the event (:func:`deliverable`); a subscription without a chain filter gets it when
 one of its patterns names the type (``chain.notification``, ``chain.*`` or ``*``).
@@ -25,9 +28,9 @@ from datetime import datetime
 from typing import Any
 
 from neo_service_layer.enclave.wire.errors import InvalidInput
-from neo_service_layer.kernel.chain.ports.chain import Chain, ChainEvent
+from neo_service_layer.kernel.chain.ports.chain import BlockSource, ChainEvent
 from neo_service_layer.kernel.clock import Clock
-from neo_service_layer.kernel.events.rules import CHAIN_NOTIFICATION, TRANSFER_NEP17, TenantEvent
+from neo_service_layer.kernel.events.rules import CHAIN_NOTIFICATION, TenantEvent
 from neo_service_layer.services.automation.api import InvalidTrigger, JobEvent, json_safe
 from neo_service_layer.services.subscriptions.ports import ChainSourceStore, Watcher
 from neo_service_layer.services.subscriptions.rules.matching import matches
@@ -36,11 +39,12 @@ from neo_service_layer.services.subscriptions.use_cases.request_source import (
     request_matches,
 )
 from neo_service_layer.services.subscriptions.use_cases.transfer_source import (
+    NEP17,
+    TransferKind,
     TransferWatch,
     is_transfer_filter,
     stored_watch,
     transfer_matches,
-    transfer_of,
 )
 
 #: blocks one scanner round reads at most
@@ -116,10 +120,16 @@ def deliverable(types: Sequence[str], chain: str | None, event_type: str, data: 
 
 
 class ChainScanner:
-    def __init__(self, store: ChainSourceStore, chain: Chain, clock: Clock) -> None:
+    """One chain's scanner: N3 (``NEP17``, the default) or Neo X (``ERC20``: an EVM ``BlockSource``
+    and a store of that source's watches, which are transfer watches only)."""
+
+    def __init__(
+        self, store: ChainSourceStore, chain: BlockSource, clock: Clock, *, kind: TransferKind = NEP17
+    ) -> None:
         self._store = store
         self._chain = chain
         self._clock = clock
+        self._kind = kind
 
     async def run_once(self) -> int:
         """Blocks scanned this round (it stops early when another scanner moved the cursor, or a
@@ -143,7 +153,8 @@ class ChainScanner:
         for watcher in watchers:
             if is_transfer_filter(watcher.chain):
                 watch = stored_watch(watcher.chain)
-                transfers[watch.asset].append((watcher.tenant_id, watch))
+                if watch.chain == self._kind.source:
+                    transfers[watch.asset].append((watcher.tenant_id, watch))
                 continue
             wanted = stored_filter(watcher.chain)
             watched[wanted.contract].append((watcher.tenant_id, wanted))
@@ -153,7 +164,9 @@ class ChainScanner:
             when = found.time or self._clock.now()
             notifications = [e for e in found.events if e.halted and e.contract.lower() == contract]
             for position, event in enumerate(notifications):
-                out += _transfer_events(transfers[contract], contract, event, block, position, when)
+                out += _transfer_events(
+                    self._kind, transfers[contract], contract, event, block, position, when
+                )
                 tenants = {
                     t for t, f in watched[contract] if f.matches(event.contract, event.name, event.values)
                 }
@@ -170,6 +183,7 @@ class ChainScanner:
 
 
 def _transfer_events(
+    kind: TransferKind,
     watches: Sequence[tuple[str, TransferWatch]],
     asset: str,
     event: ChainEvent,
@@ -177,19 +191,21 @@ def _transfer_events(
     position: int,
     when: datetime,
 ) -> list[TenantEvent]:
-    """One ``transfer.nep17`` event per tenant whose watch the notification matches."""
-    transfer = transfer_of(event.name, event.values) if watches else None
+    """One ``transfer.nep17`` (``transfer.erc20``) event per tenant whose watch the event matches."""
+    transfer = kind.decode(event.name, event.values) if watches else None
     if transfer is None:
         return []
     sender, receiver, amount = transfer
     tenants = {t for t, w in watches if w.direction_of(sender, receiver) is not None}
-    data = {
+    data: dict[str, object] = {
         "asset": asset,
         "from": sender,
         "to": receiver,
-        "amount": str(amount),  # NEP-17 amounts exceed JSON's safe integers
+        "amount": str(amount),  # token amounts exceed JSON's safe integers
         "block": block,
         "txHash": event.tx_hash,
         "position": position,
     }
-    return [TenantEvent(t, TRANSFER_NEP17, when, data) for t in sorted(tenants)]
+    if event.log_index is not None:  # an EVM log's index in its block
+        data["logIndex"] = event.log_index
+    return [TenantEvent(t, kind.event_type, when, data) for t in sorted(tenants)]

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from neo_service_layer.enclave.wire.errors import Conflict, InvalidInput, NotFound
-from neo_service_layer.kernel.chain.ports.chain import Chain
+from neo_service_layer.kernel.chain.ports.chain import BlockSource, Chain
 from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.events.rules import EVENT_TYPES
 from neo_service_layer.kernel.identity.ports.audit import AuditLog
@@ -42,7 +42,7 @@ from neo_service_layer.services.subscriptions.use_cases.request_source import (
     BadRequestFilter,
     request_filter,
 )
-from neo_service_layer.services.subscriptions.use_cases.transfer_source import transfer_filter
+from neo_service_layer.services.subscriptions.use_cases.transfer_source import N3, transfer_filter
 
 #: how long a rotated-out secret still signs alongside the new one
 ROTATION_OVERLAP_SECONDS = 24 * 3600
@@ -68,6 +68,10 @@ class BadEventType(InvalidInput):
 
 class NoNetwork(InvalidInput):
     code = "no-neo-network"
+
+
+class NoNeoX(InvalidInput):
+    code = "no-neox-network"
 
 
 class NoSmtp(InvalidInput):
@@ -101,8 +105,11 @@ class Subscriptions:
         chain: Chain | None = None,
         *,
         smtp: bool = False,
+        neox: BlockSource | None = None,
     ) -> None:
         self._chain = chain
+        #: Neo X blocks as its transfer scanner reads them (``None``: no EVM chain configured)
+        self._neox = neox
         self._smtp = smtp
         self._store = store
         self._box = box
@@ -149,13 +156,18 @@ class Subscriptions:
         if sum(f is not None for f in (chain, requests, transfers)) > 1:
             raise BadRequestFilter("one source filter: chain, requests or transfers")
         if chain is not None or transfers is not None:
+            on = N3
             if chain is not None:
                 watched = filter_json(chain_filter(chain, types))
             else:
-                watched = transfer_filter(transfers or {}, types).as_json()
-            if self._chain is None:
-                raise NoNetwork("no Neo network configured: a chain filter needs one")
-            start_block = await self._chain.height()  # it sees the blocks after the head
+                watch = transfer_filter(transfers or {}, types)
+                watched, on = watch.as_json(), watch.chain
+            blocks = self._chain if on == N3 else self._neox
+            if blocks is None:
+                if on == N3:
+                    raise NoNetwork("no Neo network configured: a chain filter needs one")
+                raise NoNeoX("no Neo X chain configured: a Neo X transfer filter needs one")
+            start_block = await blocks.height()  # it sees the blocks after that chain's head
         if url is not None:
             await self._poster.check(url)  # the SSRF guard's refusal is a 422 (InvalidSourceAddress)
         sub_id = f"sub_{secrets.token_hex(12)}"
