@@ -1,7 +1,8 @@
-"""Kill anything, lose nothing: on-chain requests (randomness and our oracle) against a real stack while
-the worker, the enclave, the neo-go node and, when the run has them, the API (``chaos_api.py``) and the
-PostgreSQL server (``pg_server.py``) are killed with SIGKILL at seeded random points and brought back;
-then what the chain and the database hold is checked.
+"""Kill anything, lose nothing: on-chain requests (randomness, our oracle, Neo's native Oracle answered by
+our node: ``chaos_native.py``, automation pings: ``chaos_automation.py``) against a real stack while the
+worker, the enclave, the neo-go node and, when the run has them, the API (``chaos_api.py``, whose client
+also writes: ``chaos_writes.py``) and the PostgreSQL server (``pg_server.py``) are killed with SIGKILL at
+seeded random points and brought back; then what the chain and the database hold is checked.
 
 Shared by the small test (``test_chaos.py``, in ``make test``) and the benchmark (``bench/chaos.py``).
 The chain is the truth: the requests are the request events on the final chain (a request sent while
@@ -37,7 +38,9 @@ from tests.e2e.chain.chaos_checks import (
     request_rows,
     worker_errors,
 )
+from tests.e2e.chain.chaos_native import NativeMix, NativeReport
 from tests.e2e.chain.chaos_processes import start_enclave, stop_when_persisted
+from tests.e2e.chain.chaos_writes import ApiWrites
 from tests.e2e.chain.oracle_support import WebServer, deploy_oracle_consumer, invoke
 from tests.e2e.chain.pg_server import PgServer
 from tests.e2e.chain.stack import Stack
@@ -112,6 +115,7 @@ class Report:
     worker_errors: dict[str, int] = field(default_factory=dict)
     api: ApiReport | None = None
     automation: AutomationReport | None = None
+    native: NativeReport | None = None
 
 
 class Chaos:
@@ -127,10 +131,14 @@ class Chaos:
         api: ApiClient | None = None,
         database: PgServer | None = None,
         automation: AutomationMix | None = None,
+        native: NativeMix | None = None,
     ) -> None:
         self.stack = stack
         self.automation = automation
+        self.native = native
         self.api = api
+        if api is not None:  # its client writes too, all through the kills
+            api.writes = ApiWrites(web)
         self.database = database
         self.durable_node_kills = durable_node_kills
         self.web = web
@@ -281,6 +289,8 @@ class Chaos:
         self.web.set("/ticker", {"price": 42})
         if self.automation is not None:  # a third of the requests are pings its upkeep performs
             await self.automation.setup(requests)
+        if self.native is not None:  # every sixth request asks Neo's native Oracle
+            await self.native.setup()
         first_block = await self._height()
         self.worker = self.stack.start_worker()
         driving = None
@@ -322,6 +332,8 @@ class Chaos:
         await self.kill(k.target, k.down)
 
     def _kind(self, index: int) -> str:
+        if self.native is not None and index % 6 == 3:
+            return "native"
         if self.automation is not None and index % 3 == 2:
             return "ping"
         return "dice" if index % 2 == 0 else "oracle"
@@ -338,6 +350,8 @@ class Chaos:
                         await self.stack.roll(dice)
                     elif kind == "ping" and self.automation is not None:
                         await self.automation.ping()
+                    elif kind == "native" and self.native is not None:
+                        await self.native.request()
                     else:
                         await invoke(self.stack, prices, "requestPrice", self.web.url("/ticker"), "$.price")
                 except Exception as exc:  # the node died under the send: it may or may not have landed
@@ -378,4 +392,6 @@ class Chaos:
             await asyncio.sleep(0.5)
         self.events = events
         self.report.verdict = judge(events, rows, await outbox_on_chain(self.stack))
+        if self.native is not None:
+            self.report.native = await self.native.read(first_block)
         self.report.worker_errors = worker_errors(self.stack)

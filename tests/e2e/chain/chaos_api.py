@@ -1,10 +1,11 @@
 """The API in the chaos run: ``nsl serve`` as a subprocess of the stack and a client that keeps calling
-it (off-chain randomness and the on-chain request-state routes) while it, the enclave, the node or the
-database server are killed.
+it (off-chain randomness, the on-chain request-state routes and, with ``writes``, secrets and oracle
+templates written: ``chaos_writes.py``) while it, the enclave, the node or the database server are killed.
 
 What is checked (``ApiClient.check``): the API never answers 500 (a dependency that is down is a 503);
 every off-chain answer it gave verifies (an answer is whole or not given: the client sees a closed
 connection or an error, never a half answer); after each restart of the API a client is answered again;
+every write it acknowledged is there with its value, and none is there twice or with another value;
 and at the end the API reports every on-chain request the chain holds as delivered.
 """
 
@@ -23,9 +24,11 @@ from typing import Any
 import httpx
 
 from neo_service_layer.kernel.chain.adapters.privnet import find_free_port
+from tests.e2e.chain.chaos_writes import SCOPES as WRITE_SCOPES
+from tests.e2e.chain.chaos_writes import ApiWrites, WriteReport
 from tests.e2e.chain.stack import Stack, tenant_api_key
 
-SCOPES = ["randomness:request", "oracle:request"]
+SCOPES = ["randomness:request", "oracle:request", *WRITE_SCOPES]
 #: the route that shows a service's on-chain request, by service (``chaos_checks.SERVICES``)
 STATE_ROUTES = {"randomness": "/api/v1/randomness/requests/", "oracle": "/api/v1/oracle/requests/"}
 
@@ -45,10 +48,12 @@ class ApiReport:
     offchain_answers: int = 0
     offchain_invalid: list[str] = field(default_factory=list)  # answers /verify does not accept
     state_wrong: list[str] = field(default_factory=list)  # on-chain requests the API shows otherwise
+    writes: WriteReport | None = None  # with ``ApiClient.writes``
 
     @property
     def ok(self) -> bool:
-        return not (self.unexpected or self.offchain_invalid or self.state_wrong)
+        written = self.writes is None or self.writes.ok
+        return written and not (self.unexpected or self.offchain_invalid or self.state_wrong)
 
 
 class ApiClient:
@@ -66,6 +71,7 @@ class ApiClient:
         self._answers: list[dict[str, Any]] = []
         self._restarted_at: float | None = None
         self._stop = asyncio.Event()
+        self.writes: ApiWrites | None = None  # set: a third of the calls are writes
 
     async def start(self) -> None:
         with (self.stack.directory / "api.log").open("ab") as log:
@@ -117,35 +123,42 @@ class ApiClient:
                 self.process.wait()
 
     async def drive(self) -> None:
-        """Call the API until ``stop``: off-chain randomness, then the state of on-chain request 1."""
+        """Call the API until ``stop``: off-chain randomness, the state of on-chain request 1 and, with
+        ``writes``, a write, in turn."""
         async with httpx.AsyncClient(base_url=self.base_url, headers=self.headers, timeout=10.0) as client:
             turn = 0
             while not self._stop.is_set():
                 turn += 1
-                if turn % 2:
-                    await self._call(client, "POST", "/api/v1/randomness", {"numWords": 2})
-                else:
-                    await self._call(client, "GET", STATE_ROUTES["randomness"] + "1", None)
+                if self.writes is not None and turn % 3 == 0:
+                    write, method, path, body = self.writes.next()
+                    self.writes.answered(write, await self._call(client, method, path, body, (201,)))
+                elif turn % 2:
+                    answer = await self._call(client, "POST", "/api/v1/randomness", {"numWords": 2})
+                    if answer is not None and answer.status_code == 200:
+                        self._answers.append(answer.json())
+                else:  # 404: no request 1 yet
+                    await self._call(client, "GET", STATE_ROUTES["randomness"] + "1", None, (200, 404))
                 await asyncio.sleep(self.pace)
 
-    async def _call(self, client: httpx.AsyncClient, method: str, path: str, body: Any) -> None:
+    async def _call(
+        self, client: httpx.AsyncClient, method: str, path: str, body: Any, expected: tuple[int, ...] = (200,)
+    ) -> httpx.Response | None:
+        """The answer (``None``: cut off); any status but ``expected`` and 503 is unexpected."""
         self.in_flight += 1
         try:
             answer = await client.request(method, path, json=body)
         except httpx.TransportError:
             self.report.cut += 1
-            return
+            return None
         finally:
             self.in_flight -= 1
         self.report.statuses[answer.status_code] += 1
-        if answer.status_code == 200:
-            if self._restarted_at is not None:
-                self.report.answered_after_restart += 1
-                self._restarted_at = None
-            if method == "POST":
-                self._answers.append(answer.json())
-        elif answer.status_code != 503 and answer.status_code != 404:  # 404: no request 1 yet
+        if answer.is_success and self._restarted_at is not None:
+            self.report.answered_after_restart += 1
+            self._restarted_at = None
+        if answer.status_code not in (*expected, 503):
             self.report.unexpected.append(f"{method} {path}: {answer.status_code} {answer.text[:200]}")
+        return answer
 
     async def check(self, requested: dict[str, set[int]]) -> ApiReport:
         """Verify the off-chain answers and read the state of every on-chain request through the API."""
@@ -155,8 +168,10 @@ class ApiClient:
                 if verdict.status_code != 200 or verdict.json().get("valid") is not True:
                     self.report.offchain_invalid.append(f"{answer['requestId']}: {verdict.text[:200]}")
             self.report.offchain_answers = len(self._answers)
+            if self.writes is not None:
+                self.report.writes = await self.writes.check(client, _get_within_limits, _post_within_limits)
             for service, ids in requested.items():
-                for rid in sorted(ids):
+                for rid in sorted(ids) if service in STATE_ROUTES else ():  # Neo's native Oracle: none
                     state = await _get_within_limits(client, f"{STATE_ROUTES[service]}{rid}")
                     status = state.json().get("status") if state.status_code == 200 else state.status_code
                     if status != "delivered":
@@ -176,3 +191,7 @@ async def _within_limits(call: Callable[[], Awaitable[httpx.Response]]) -> httpx
 
 async def _get_within_limits(client: httpx.AsyncClient, path: str) -> httpx.Response:
     return await _within_limits(partial(client.get, path))
+
+
+async def _post_within_limits(client: httpx.AsyncClient, path: str, body: Any) -> httpx.Response:
+    return await _within_limits(partial(client.post, path, json=body))

@@ -1,7 +1,8 @@
 """What a chaos run left, read from the chain (the truth) and the database, and the verdict on it.
 
 - ``ChainEvents``: the request, "fulfilled" and "delivered" events of the randomness and oracle
-  contracts in the blocks after the run began (read once per block: the run is over when it is used).
+  contracts, and Neo's native Oracle's ``OracleRequest`` / ``OracleResponse``, in the blocks after the
+  run began (read once per block: the run is over when it is used).
 - ``worker_errors``: the error lines of the workers' logs, by event.
 - ``judge``: every request on chain answered exactly once, recorded delivered, every other row with a
   reason, and every outbox transaction either on chain and HALTed (``included``) or never on chain.
@@ -17,12 +18,17 @@ from typing import Any
 from neo3.api import noderpc
 
 from neo_service_layer.kernel.chain.adapters.neo_chain import NeoRpcEndpoint
+from neo_service_layer.services.native_oracle.rules import ORACLE_CONTRACT
+from neo_service_layer.services.native_oracle.use_cases import SERVICE as NATIVE_SERVICE
 from tests.e2e.chain.stack import Stack, sql
 
-#: (service, contract key in network.json, request event, fulfilled event, delivered event)
+#: (service, contract key in network.json or a contract hash, request event, fulfilled event, delivered
+#: event); Neo's native Oracle runs the consumer's callback in its response transaction: the response
+#: (``OracleResponse(Id, OriginalTx)``, HALTed) is both the fulfilment and the delivery
 SERVICES = (
     ("randomness", "randomness", "RandomnessRequested", "RandomnessFulfilled", "RandomnessDelivered"),
     ("oracle", "oracle", "OracleRequested", "OracleFulfilled", "OracleDelivered"),
+    (NATIVE_SERVICE, ORACLE_CONTRACT, "OracleRequest", "OracleResponse", "OracleResponse"),
 )
 
 
@@ -39,7 +45,7 @@ class ChainEvents:
         try:
             head = int(await endpoint.client.get_block_count()) - 1
             for service, key, *names in SERVICES:
-                contract = stack.network.contracts[key]
+                contract = stack.network.contracts.get(key, key)
                 for index in range(first_block, head + 1):
                     if (service, index) not in self._blocks:
                         found, _ = await endpoint.block_events(index, contract)
@@ -58,9 +64,9 @@ class ChainEvents:
                 for name, rid in events if of == service else ():
                     if name == asked:
                         self.requested[service].add(rid)
-                    elif name == done:
+                    if name == done:
                         self.fulfilled[service][rid] += 1
-                    elif name == handed:
+                    if name == handed:
                         self.delivered[service].add(rid)
 
     def settled(self, rows: list[Any]) -> bool:
@@ -100,6 +106,7 @@ async def _halted(endpoint: NeoRpcEndpoint, tx_hash: str) -> bool | None:
 @dataclass
 class Verdict:
     requests: int = 0  # request events on chain
+    per_service: Counter[str] = field(default_factory=Counter)  # ... by service
     exactly_once: int = 0  # ... with exactly one "fulfilled" event
     unanswered: list[str] = field(default_factory=list)  # no "fulfilled" event
     doubled: list[str] = field(default_factory=list)  # more than one
@@ -124,6 +131,7 @@ def judge(events: ChainEvents, rows: list[Any], outbox: list[tuple[str, str, int
         for rid in sorted(ids):
             name, times = f"{service}#{rid}", events.fulfilled[service][rid]
             verdict.requests += 1
+            verdict.per_service[service] += 1
             if times == 1:
                 verdict.exactly_once += 1
             elif times == 0:

@@ -1,7 +1,8 @@
-"""Kill anything, lose nothing (small, seeded): 60 on-chain requests (dice rolls, our oracle, and pings an
-automation upkeep performs) while the worker, the enclave, the neo-go node and the API (``nsl serve``,
-called all along by a client) are killed with SIGKILL and brought back (``chaos.py``, ``chaos_api.py``,
-``chaos_automation.py``)."""
+"""Kill anything, lose nothing (small, seeded): 60 on-chain requests (dice rolls, our oracle, Neo's native
+Oracle answered by our node, and pings an automation upkeep performs) while the worker, the enclave, the
+neo-go node and the API (``nsl serve``, called all along by a client that also writes secrets and
+templates) are killed with SIGKILL and brought back (``chaos.py``, ``chaos_api.py``, ``chaos_writes.py``,
+``chaos_automation.py``, ``chaos_native.py``)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ import pytest
 from tests.e2e.chain.chaos import KILL_WINDOW, TARGETS, Chaos, Report, plan
 from tests.e2e.chain.chaos_api import ApiClient, api_key
 from tests.e2e.chain.chaos_automation import AutomationMix
+from tests.e2e.chain.chaos_native import NativeMix
 from tests.e2e.chain.oracle_support import web_server
 from tests.e2e.chain.stack import Stack, close_stack, open_stack
+from tests.e2e.chain.tls_support import LoopbackCertificates, https_server
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
@@ -25,8 +28,10 @@ WITH_API = (*TARGETS, "api")
 
 
 @pytest.fixture
-async def chaos_stack(contracts_built: None) -> AsyncIterator[Stack]:
-    opened = await open_stack(oracle_allow_hosts="127.0.0.1", oracle_allow_http="true")
+async def chaos_stack(contracts_built: None, certificates: LoopbackCertificates) -> AsyncIterator[Stack]:
+    opened = await open_stack(
+        oracle_allow_hosts="127.0.0.1", oracle_allow_http="true", oracle_ca_file=str(certificates.ca_file)
+    )
     try:
         yield opened
     finally:
@@ -42,11 +47,14 @@ def test_the_plan_is_seeded_and_kills_every_target_while_requests_flow() -> None
     assert all(REQUESTS // 10 <= k.after_request < REQUESTS - KILL_WINDOW for k in kills)
 
 
-async def test_every_request_is_answered_exactly_once_through_kills(chaos_stack: Stack) -> None:
+async def test_every_request_is_answered_exactly_once_through_kills(
+    chaos_stack: Stack, certificates: LoopbackCertificates
+) -> None:
     api = ApiClient(chaos_stack, await api_key(chaos_stack))
     try:
-        with web_server() as web:
-            chaos = Chaos(chaos_stack, web, SEED, api=api, automation=AutomationMix(chaos_stack))
+        with web_server() as web, https_server(certificates) as tls:
+            automation, native = AutomationMix(chaos_stack), NativeMix(chaos_stack, tls)
+            chaos = Chaos(chaos_stack, web, SEED, api=api, automation=automation, native=native)
             report = await chaos.run(REQUESTS, plan(SEED, REQUESTS, KILLS, WITH_API))
     finally:
         api.stop()
@@ -74,6 +82,13 @@ def assert_api_recovered(report: Report) -> None:
     assert api.offchain_answers > 0
     assert api.offchain_invalid == []  # every off-chain answer given verifies: none was half made
     assert api.state_wrong == []  # the API shows every on-chain request delivered
+    # writes all through the kills: every acknowledged one there with its value (a secret's as the oracle
+    # sent it), a failed one there or not, but never twice or with another value
+    writes = api.writes
+    assert writes is not None
+    assert writes.acknowledged > 0
+    assert writes.failed > 0  # writes were made while the API (or what it needs) was down
+    assert (writes.lost, writes.corrupt, writes.duplicated) == ([], [], [])
 
 
 def assert_lost_nothing(report: Report, requests: int = REQUESTS) -> None:
@@ -89,6 +104,13 @@ def assert_lost_nothing(report: Report, requests: int = REQUESTS) -> None:
     assert automation.performed_once == automation.pings
     assert (verdict.unanswered, verdict.doubled) == ([], [])
     assert verdict.exactly_once == verdict.requests
+    # Neo's native Oracle: each request on chain got one response (counted above with the others) whose
+    # transaction ran the consumer's callback once, with the fetched result
+    native = report.native
+    assert native is not None
+    assert native.requests == verdict.per_service["native-oracle"] > 0
+    assert (native.not_called, native.called_twice, native.wrong, native.tags_twice) == ([], [], [], [])
+    assert native.called_once == native.requests
     # recorded as delivered; nothing left in another state without a reason
     assert (verdict.not_recorded, verdict.no_reason) == ([], [])
     assert set(verdict.statuses) == {"delivered"}

@@ -1,8 +1,9 @@
 """Kill anything, lose nothing, on PostgreSQL (small, seeded): the chaos run of ``chaos.py`` on a private
 PostgreSQL server (``pg_server.py``: its own data directory and loopback port, never the machine's shared
 server), whose postmaster is SIGKILLed mid-flight and started again, with the worker and the API killed
-too, while dice rolls, oracle requests and automation pings flow. The worker and the API must reconnect;
-nothing is lost or done twice; the API answers 503 (not 500) while the server is down."""
+too, while dice rolls, oracle requests, Neo's native Oracle requests and automation pings flow and the
+API's client writes secrets and templates. The worker and the API must reconnect; nothing is lost or done
+twice; the API answers 503 (not 500) while the server is down."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ import pytest
 from tests.e2e.chain.chaos import Chaos, plan
 from tests.e2e.chain.chaos_api import ApiClient, api_key
 from tests.e2e.chain.chaos_automation import AutomationMix
+from tests.e2e.chain.chaos_native import NativeMix
 from tests.e2e.chain.oracle_support import web_server
 from tests.e2e.chain.pg_server import PgServer, binaries
 from tests.e2e.chain.stack import Stack, close_stack, open_stack
 from tests.e2e.chain.test_chaos import assert_api_recovered, assert_lost_nothing
+from tests.e2e.chain.tls_support import LoopbackCertificates, https_server
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
@@ -27,7 +30,9 @@ TARGETS = ("database", "worker", "api", "database")
 
 
 @pytest.fixture
-async def pg_chaos(contracts_built: None) -> AsyncIterator[tuple[Stack, PgServer]]:
+async def pg_chaos(
+    contracts_built: None, certificates: LoopbackCertificates
+) -> AsyncIterator[tuple[Stack, PgServer]]:
     found = binaries()
     if found is None:
         pytest.skip("no PostgreSQL server binaries (/usr/lib/postgresql/*/bin)")
@@ -35,7 +40,10 @@ async def pg_chaos(contracts_built: None) -> AsyncIterator[tuple[Stack, PgServer
     try:
         await server.start()
         opened = await open_stack(
-            database_url=server.url, oracle_allow_hosts="127.0.0.1", oracle_allow_http="true"
+            database_url=server.url,
+            oracle_allow_hosts="127.0.0.1",
+            oracle_allow_http="true",
+            oracle_ca_file=str(certificates.ca_file),
         )
         try:
             yield opened, server
@@ -47,15 +55,16 @@ async def pg_chaos(contracts_built: None) -> AsyncIterator[tuple[Stack, PgServer
 
 
 async def test_every_request_is_answered_once_through_database_server_kills(
-    pg_chaos: tuple[Stack, PgServer],
+    pg_chaos: tuple[Stack, PgServer], certificates: LoopbackCertificates
 ) -> None:
     stack, server = pg_chaos
     api = ApiClient(stack, await api_key(stack))
     kills = plan(SEED, REQUESTS, len(TARGETS), TARGETS)
     assert [k.target for k in kills].count("database") == 2
     try:
-        with web_server() as web:
-            chaos = Chaos(stack, web, SEED, api=api, database=server, automation=AutomationMix(stack))
+        with web_server() as web, https_server(certificates) as tls:
+            automation, native = AutomationMix(stack), NativeMix(stack, tls)
+            chaos = Chaos(stack, web, SEED, api=api, database=server, automation=automation, native=native)
             report = await chaos.run(REQUESTS, kills)
     finally:
         api.stop()
