@@ -164,6 +164,12 @@ async def our_run(certificates: LoopbackCertificates, block: float) -> AsyncIter
         shutil.rmtree(stack.directory, ignore_errors=True)
 
 
+def burst_blocks(result: dict[str, Any]) -> str:
+    """Median and max of the blocks after the burst's last request block at which its callbacks landed."""
+    after = [k for k, n in result["burst_after"].items() for _ in range(n)]
+    return f"median +{statistics.median(after):g}, max +{max(after)}" if after else "none"
+
+
 def _line(name: str, result: dict[str, Any]) -> str:
     blocks, seconds = result["blocks"], result["seconds"]
     burst_total = sum(result["burst_after"].values())
@@ -225,7 +231,10 @@ async def main() -> None:
         print(_line(name, result))
     for name, result in results.items():
         seconds = [round(s, 2) for s in result["seconds"]]
-        print(f"\n{name}: blocks {result['blocks']}; seconds {seconds}; {result['fetches']} fetches in all")
+        print(
+            f"\n{name}: blocks {result['blocks']}; seconds {seconds}; burst {burst_blocks(result)}; "
+            f"{result['fetches']} fetches in all"
+        )
 
 
 if __name__ == "__main__":

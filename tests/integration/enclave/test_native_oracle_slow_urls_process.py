@@ -4,7 +4,9 @@ The worker's fulfiller (real SQL store, system clock, a 1 s lease) asks a real e
 the requests from a JSON-RPC fake of its Neo node and fetches the URLs itself from an https server on
 127.0.0.1: some answer at once, some after 1.5 s (longer than the lease), some never within the enclave's
 5 s fetch timeout. Before, a batch slower than its lease was claimed, fetched and dropped as "lease lost"
-forever; now every request is answered once, each URL fetched once, the fast answers sent first.
+forever; now every request is answered once, each URL fetched once, the claims renewed while the slow
+sources load (the lease in the database moves), the fast answers written while the slow ones are unanswered.
+Order and counts are asserted, not durations.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ import shutil
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from enclave_process_fakes import PeerEnclave
 from neo3.network.payloads import transaction
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from test_enclave_native_oracle_process import MAGIC, TOKENS, FakeNode, _stored_request
 from test_enclave_native_oracle_process import node as node  # the JSON-RPC fake
@@ -29,6 +33,7 @@ from tests.unit.chain.fakes import FakeChain, RecordingObserver
 from neo_service_layer.enclave.wire.keys import PLATFORM_KEY_OWNER, KeyKind, KeyPolicy, Purpose, SealedKey
 from neo_service_layer.enclave.wire.native_oracle import NativeResponse
 from neo_service_layer.kernel.chain.adapters.request_store import SqlRequestStore
+from neo_service_layer.kernel.chain.adapters.tables import chain_requests
 from neo_service_layer.kernel.chain.ports.chain import ChainEvent, SendResult
 from neo_service_layer.kernel.chain.rules import RequestStatus
 from neo_service_layer.kernel.clock import SystemClock
@@ -97,13 +102,32 @@ async def clients(enclave: PeerEnclave) -> AsyncIterator[tuple[EnclaveClient, En
 
 
 @pytest.fixture
-async def store(make_settings: Callable[..., Settings]) -> AsyncIterator[NativeOracleStore]:
-    engine: AsyncEngine = create_engine(make_settings())
+async def db(make_settings: Callable[..., Settings]) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(make_settings())
     await upgrade_to_head(engine)
     try:
-        yield SqlRequestStore(engine, NativeOraclePayloads())
+        yield engine
     finally:
         await engine.dispose()
+
+
+@pytest.fixture
+def store(db: AsyncEngine) -> NativeOracleStore:
+    return SqlRequestStore(db, NativeOraclePayloads())
+
+
+async def watch_leases(db: AsyncEngine, ids: Sequence[int], seen: dict[int, list[datetime]]) -> None:
+    """Record each distinct ``lease_until`` the database holds for ``ids`` until cancelled."""
+    r = chain_requests
+    query = select(r.c.request_id, r.c.lease_until).where(
+        r.c.service == SERVICE, r.c.contract == ORACLE_CONTRACT, r.c.request_id.in_(list(ids))
+    )
+    while True:
+        async with db.connect() as conn:
+            for request_id, until in (await conn.execute(query)).all():
+                if until is not None and until not in seen.setdefault(int(request_id), []):
+                    seen[int(request_id)].append(until)
+        await asyncio.sleep(0.05)
 
 
 def web_body(path: str) -> bytes:
@@ -147,15 +171,21 @@ def response_id(raw: bytes) -> int:
 
 
 class TimedChain(FakeChain):
-    """Records when each response transaction was sent (seconds since ``start``)."""
+    """Records, as each response transaction is sent, how many of ``watched`` requests are still unanswered
+    in ``store`` (and, for the printout only, the seconds since ``start``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, store: NativeOracleStore, watched: Sequence[int]) -> None:
         super().__init__(head=1)
+        self._store = store
+        self._watched = list(watched)
         self.start = time.monotonic()
         self.sent_at: list[float] = []
+        self.unanswered_at_send: list[int] = []
 
     async def send(self, raw: bytes) -> SendResult:
         self.sent_at.append(time.monotonic() - self.start)
+        rows = [await self._store.get(SERVICE, ORACLE_CONTRACT, rid) for rid in self._watched]
+        self.unanswered_at_send.append(sum(1 for r in rows if r is not None and r.answer is None))
         return await super().send(raw)
 
 
@@ -164,6 +194,7 @@ async def test_slow_and_timing_out_sources_longer_than_the_lease_are_each_answer
     node: tuple[FakeNode, str],
     web: HttpsServer,
     store: NativeOracleStore,
+    db: AsyncEngine,
 ) -> None:
     worker, cli = clients
     key = await cli.create_key(KeyKind.SECP256R1, KeyPolicy.of(PLATFORM_KEY_OWNER, [Purpose.NATIVE_ORACLE]))
@@ -188,18 +219,30 @@ async def test_slow_and_timing_out_sources_longer_than_the_lease_are_each_answer
         fake.requests[rid] = _stored_request(web.url(path))
 
     enclave_node = EnclaveNode(worker, key)
-    chain = TimedChain()
+    not_fast = [rid for rid, path in asked.items() if "fast" not in path]
+    never = [rid for rid, path in asked.items() if "never" in path]
+    chain = TimedChain(store, not_fast)
     observer = RecordingObserver()
     fulfiller = NativeOracleFulfiller(
         chain, enclave_node, store, clock, observer, worker_id="w1", lease_seconds=LEASE,
         urls_per_call=2, calls_in_flight=5,
     )  # fmt: skip
     runs = 0
-    async with asyncio.timeout(60):
-        while await fulfiller.run_once():  # as the worker's job runs it
-            runs += 1
-            assert runs <= 3, "claimed again and again: a livelock"
+    leases: dict[int, list[datetime]] = {}
+    watcher = asyncio.create_task(watch_leases(db, never, leases))
+    try:
+        async with asyncio.timeout(60):
+            while await fulfiller.run_once():  # as the worker's job runs it
+                runs += 1
+                assert runs <= 3, "claimed again and again: a livelock"
+    finally:
+        watcher.cancel()
     assert runs == 1
+    # the claims of the timing-out sources were renewed while they loaded: their lease moved on, several
+    # times, in the database (no other worker could have claimed them meanwhile)
+    for rid in never:
+        assert len(leases[rid]) >= 3, leases[rid]
+        assert leases[rid] == sorted(leases[rid]), leases[rid]
     assert sorted(map(sorted, enclave_node.calls)) == [
         [2 * i, 2 * i + 1, 2 * i + 2, 2 * i + 3] for i in range(0, 10, 2)
     ]
@@ -216,11 +259,11 @@ async def test_slow_and_timing_out_sources_longer_than_the_lease_are_each_answer
         else:
             assert (row.answer.code, row.answer.result) == (NeoResponseCode.SUCCESS, web_body(path))
     assert "lease_lost" not in observer.transactions
-    sent_at = dict(zip(map(response_id, chain.sent), chain.sent_at, strict=True))
-    fast = [sent_at[rid] for rid, path in asked.items() if "fast" in path]
-    slow = [sent_at[rid] for rid, path in asked.items() if "fast" not in path]
-    assert max(fast) < min(slow)  # the fast answers went out while the slow sources loaded
-    assert min(slow) >= SLOW
+    order = list(map(response_id, chain.sent))
+    fast = [order.index(rid) for rid, path in asked.items() if "fast" in path]
+    assert sorted(fast) == list(range(len(fast)))  # the fast answers went out first,
+    for position in fast:  # written and sent while every slow and timing-out request was unanswered
+        assert chain.unanswered_at_send[position] == len(not_fast)
     print(
         f"\nslow sources: sent at {[round(t, 2) for t in chain.sent_at]} s; {len(enclave_node.calls)} calls"
     )

@@ -8,6 +8,7 @@ store's lease rules, a hand-moved clock and a recording observer.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -291,20 +292,56 @@ async def test_fetches_are_limited_to_the_configured_concurrency() -> None:
     assert len(enclave.fetches) == 6
 
 
-async def test_a_lease_that_runs_out_during_a_slow_fetch_sends_nothing() -> None:
+async def test_a_lease_that_runs_out_unclaimed_during_a_slow_fetch_is_taken_back_and_sent() -> None:
+    """Issue #19: the answer was dropped as "lease lost" and the request claimed and fetched again, for
+    ever when every batch outlasted the lease. A lease no other worker took is renewed before the write."""
     w = World(lease_seconds=30)
     w.request(1)
+    w.request(2)
     w.enclave.on_fetch = lambda request_id, spec: w.clock.advance(31)
-    await w.fulfiller.run_once()
-    assert len(w.chain.built) == 1  # built and signed, but the outbox refused it: dropped unsent
-    assert w.chain.sent == []
-    assert w.store.outbox == {}
-    assert w.observer.transactions == ["lease_lost"]
-    assert w.status(1) is RequestStatus.SEEN
-    assert await w.claim_as("w2") == [1]  # another worker can take the request over
+    assert await w.fulfiller.run_once() == 2
+    assert await w.fulfiller.run_once() == 0  # nothing claimed again
+    assert [f.request_id for f in w.enclave.fetches] == [1, 2]  # each fetched once
+    assert len(w.chain.sent) == 1  # one transaction answering both
+    assert "lease_lost" not in w.observer.transactions
+    assert w.status(1) is w.status(2) is RequestStatus.FULFILLING
 
 
-async def test_a_request_taken_over_by_another_worker_is_left_to_it() -> None:
+async def test_the_claims_are_renewed_while_slow_sources_load() -> None:
+    """Fetches three leases long: no other worker can claim the requests meanwhile."""
+    w = World(lease_seconds=30)
+    taken: list[list[int]] = []
+    leases: list[datetime] = []
+
+    class SlowEnclave(FakeEnclave):
+        async def oracle_fetch(self, *args: Any, **kwargs: Any) -> OracleResponse:
+            for _ in range(6):  # half a lease at a time
+                w.clock.advance(15)
+                seen = w.store.leases[(SERVICE, CONTRACT, 1)].until
+                async with asyncio.timeout(10):  # the keeper renews every 10 ms: wait for a renewal
+                    while w.store.leases[(SERVICE, CONTRACT, 1)].until == seen:
+                        await asyncio.sleep(0.01)
+                until = w.store.leases[(SERVICE, CONTRACT, 1)].until
+                assert until is not None
+                leases.append(until)
+                taken.append(await w.claim_as("w2"))
+            return await super().oracle_fetch(*args, **kwargs)
+
+    enclave = SlowEnclave(fetched_at_ms=FETCHED_AT)
+    fulfiller = w.make("w1", make_answerer(enclave, w.clock), lease_seconds=30, renew_every=0.01)
+    w.request(1)
+    assert await fulfiller.run_once() == 1
+    assert taken == [[]] * 6
+    assert len(set(leases)) == 6  # the lease moved on, each time
+    assert leases == sorted(leases)
+    assert len(enclave.fetches) == 1
+    assert len(w.chain.sent) == 1
+    assert w.status(1) is RequestStatus.FULFILLING
+
+
+async def test_a_request_taken_over_by_another_worker_is_left_to_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     w = World(lease_seconds=30)
     w.request(1)
     key = (SERVICE, CONTRACT, 1)
@@ -314,11 +351,36 @@ async def test_a_request_taken_over_by_another_worker_is_left_to_it() -> None:
         w.store.leases[key] = Lease("w2", w.clock.now() + timedelta(seconds=30))  # w2 claimed it meanwhile
 
     w.enclave.on_fetch = taken_over
+    caplog.set_level(logging.WARNING)
     await w.fulfiller.run_once()
     assert w.chain.sent == []
     assert w.observer.transactions == ["lease_lost"]
+    (warning,) = [r for r in caplog.records if "lease lost" in r.getMessage()]  # not only a metric
+    assert "'request_ids': [1]" in warning.getMessage()
     assert w.store.leases[key].owner == "w2"  # w1 did not release w2's lease
     assert w.status(1) is RequestStatus.SEEN
+    assert w.chain.built == []  # dropped before anything was built or signed
+
+
+async def test_a_request_taken_over_is_left_out_and_the_rest_of_its_batch_is_sent() -> None:
+    """w1 stalls past its lease; w2 claims request 1 only: w1 sends 2 (its lease taken back) and drops 1,
+    rather than losing the whole transaction at the outbox write."""
+    w = World(lease_seconds=30)
+    w.request(1)
+    w.request(2)
+
+    def stall(request_id: int, spec: FetchSpec) -> None:
+        if request_id == 2:
+            w.clock.advance(31)
+            w.store.leases[(SERVICE, CONTRACT, 1)] = Lease("w2", w.clock.now() + timedelta(seconds=30))
+
+    w.enclave.on_fetch = stall
+    assert await w.fulfiller.run_once() == 2
+    assert w.observer.transactions.count("lease_lost") == 1
+    assert w.status(1) is RequestStatus.SEEN  # w2's to answer
+    assert w.status(2) is RequestStatus.FULFILLING
+    assert len(w.chain.sent) == 1
+    assert [f.request_id for f in w.enclave.fetches] == [1, 2]
 
 
 async def test_a_faulting_callback_still_gets_its_answer_on_chain() -> None:

@@ -29,12 +29,15 @@ from neo_service_layer.kernel.chain.ports.chain import Chain, ChainObserver, Con
 from neo_service_layer.kernel.chain.ports.request_store import RequestStore
 from neo_service_layer.kernel.chain.rules import ChainRequest, Fulfilment
 from neo_service_layer.kernel.clock import Clock
+from neo_service_layer.kernel.observability.logs import get_logger
 
 REASON_LIMIT = 256
 #: the reason recorded with ``markCallbackFailed`` for a callback that faulted in a real block
 CALLBACK_FAULTED_ON_CHAIN = "callback faulted on chain"
 #: the reason a request is marked failed once its fulfilment without callback faulted on chain
 FULFIL_FAULTED_ON_CHAIN = "fulfilment faulted on chain"
+
+log = get_logger("nsl.chain")
 
 
 def faulted_on_chain(request: ChainRequest[Any, Any]) -> bool:
@@ -215,6 +218,15 @@ async def send_through_outbox[A](
         sender.service, sender.contract, sender.worker_id, now, tx, fulfilments
     ):
         sender.observer.transaction_outcome(sender.service, "lease_lost")
+        ids = sorted(f.request_id for f in fulfilments)
+        log.warning(  # steady, the work outlasts the lease (alert NslChainLeaseLost)
+            "lease lost: signed transaction dropped unsent, the requests' lease ran out or another worker "
+            "holds them",
+            service=sender.service,
+            requests=len(ids),
+            request_ids=ids[:10],
+            worker=sender.worker_id,
+        )
         return False
     result = await sender.chain.send(tx.raw)
     error = result.detail if result.outcome is SendOutcome.REJECTED else None

@@ -17,6 +17,12 @@ For each on-chain request (``contracts/README.md`` and ``docs/oracle.md`` have t
 
 Exactly once: the shared chain machinery (idempotent request rows, leases, outbox, at most one
 includable transaction per request) and the contract, which refuses a second ``fulfill``.
+
+Leases (issue #19): while a claimed batch is fetched and sent, ``LeaseKeeper`` renews its claims, so a
+batch slower than its lease (slow or timing-out sources) keeps it instead of being claimed and fetched
+again; before the sends the claims are renewed once more, which takes back a lease that ran out with no
+other worker claiming it, so an answer fetched is sent, never fetched again. Only a request another
+worker took meanwhile is dropped (``lease_lost``, a warning).
 """
 
 from __future__ import annotations
@@ -48,8 +54,10 @@ from neo_service_layer.kernel.chain.rules import (
     lease_until,
 )
 from neo_service_layer.kernel.chain.use_cases.callback_delivery import CallbackDelivery, group_answers
+from neo_service_layer.kernel.chain.use_cases.lease_keeper import LeaseKeeper
 from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.enclave_client.ports import Enclave
+from neo_service_layer.kernel.observability.logs import get_logger
 from neo_service_layer.services.oracle.rules import (
     OracleParams,
     OracleResult,
@@ -59,6 +67,8 @@ from neo_service_layer.services.oracle.rules import (
 
 SERVICE = "oracle"
 _U63 = 2**63
+
+log = get_logger("nsl.oracle")
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,10 +281,12 @@ class OracleFulfiller(CallbackDelivery[Answered, OracleResult]):
         max_transaction_result_bytes: int = 48 * 1024,
         max_callback_gas: int = 20 * 10**8,
         fetch_concurrency: int = 8,
+        renew_every: float | None = None,
     ) -> None:
         self._chain = chain
         self._store = store
         self._answerer = answerer
+        self._renew_every = renew_every
         self._clock = clock
         self._observer = observer
         self.contract = contract
@@ -298,6 +310,20 @@ class OracleFulfiller(CallbackDelivery[Answered, OracleResult]):
         )
         if not claimed:
             return 0
+        keeper = LeaseKeeper(
+            self._store,
+            self._clock,
+            service=SERVICE,
+            contract=self.contract,
+            worker=self.worker_id,
+            lease_seconds=self._lease,
+            request_ids=[r.request_id for r in claimed],
+            every=self._renew_every,
+        )
+        async with keeper:  # the claims last as long as the fetches and the sends
+            return await self._answer_claimed(claimed, keeper)
+
+    async def _answer_claimed(self, claimed: list[OracleRequest], keeper: LeaseKeeper) -> int:
         results = await asyncio.gather(*(self._answer(r) for r in claimed), return_exceptions=True)
         answered = [
             Answered(r, a) for r, a in zip(claimed, results, strict=True) if isinstance(a, OracleResponse)
@@ -309,8 +335,14 @@ class OracleFulfiller(CallbackDelivery[Answered, OracleResult]):
                 lost.append(r.request_id)
                 errors.append(a)
         if lost:
+            keeper.forget(lost)
             await self._store.release(SERVICE, self.contract, self.worker_id, lost)
-        groups = self._groups(answered)
+        # a lease that ran out unclaimed is taken back; a request another worker took is left to it
+        held = await keeper.renew_now(a.request.request_id for a in answered)
+        taken = sorted(a.request.request_id for a in answered if a.request.request_id not in held)
+        if taken:
+            self._lease_lost(taken)
+        groups = self._groups([a for a in answered if a.request.request_id in held])
         for index, group in enumerate(groups):
             try:
                 await self._send_group(group)
@@ -321,6 +353,19 @@ class OracleFulfiller(CallbackDelivery[Answered, OracleResult]):
         if errors:
             raise errors[0]
         return len(claimed)
+
+    def _lease_lost(self, request_ids: list[int]) -> None:
+        """Another worker claimed these requests while this one fetched: their answers are dropped unsent
+        (that worker answers them). Steady, it means the work outlasts the lease."""
+        for _ in request_ids:
+            self._observer.transaction_outcome(SERVICE, "lease_lost")
+        log.warning(
+            "oracle lease lost: answers dropped unsent, another worker holds the requests",
+            requests=len(request_ids),
+            request_ids=request_ids[:10],
+            lease_seconds=self._lease,
+            worker=self.worker_id,
+        )
 
     async def _answer(self, request: OracleRequest) -> OracleResponse:
         asked = request.asked
