@@ -52,6 +52,7 @@ test: $(STAMP) contracts lint types
 bench: $(STAMP) contracts
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.http_load
+	$(BIN)/python -m bench.auth_load
 
 clean:
 	rm -rf $(VENV) .nsl .mypy_cache .pytest_cache .ruff_cache

@@ -37,9 +37,11 @@ def _to_ms(value: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def run_wrk(url: str, duration: int, connections: int) -> dict[str, float]:
+def run_wrk(url: str, duration: int, connections: int, script: str | None = None) -> dict[str, float]:
+    """requests/s, p50/p99 and non-2xx of ``wrk -t1`` on ``url`` (``script``: a Lua file, e.g. headers)."""
+    extra = ["-s", script] if script else []
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url],
+        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", *extra, url],
         capture_output=True,
         text=True,
         check=True,

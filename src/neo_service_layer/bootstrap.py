@@ -93,7 +93,9 @@ async def open_container(
             use_app_role(engine, settings.db_app_role)
         async with AsyncExitStack() as stack:
             container.identity = await stack.enter_async_context(
-                open_identity(settings, engine, container.clock, catalogue, container.enclave_client)
+                open_identity(
+                    settings, engine, container.clock, catalogue, container.enclave_client, registry
+                )
             )
             container.chain = await stack.enter_async_context(
                 open_chain(

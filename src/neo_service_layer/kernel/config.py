@@ -91,6 +91,13 @@ class Settings(BaseSettings):
     #: per tenant plan, overrides of ``rate_limits``: {"enterprise": {"general": "10000/minute"}}
     rate_limit_plans: dict[str, dict[str, str]] = Field(default_factory=dict)
     rate_limit_namespace: str = "nsl:rl"
+    #: cache of checked credentials (API keys, access tokens); see docs/identity.md "Principal cache"
+    principal_cache_enabled: bool = True
+    #: how long a checked credential is served from memory with Redis (invalidations reach every
+    #: replica through pub/sub); without Redis at most 1 s, which bounds what another process missed
+    principal_cache_ttl_seconds: float = Field(default=30.0, gt=0)
+    principal_cache_size: int = Field(default=10_000, ge=1)
+    cache_invalidation_channel: str = "nsl:cache:invalidate"
 
     # Event bus (subscriptions' deliveries; see docs/events.md): ``amqp://user:password@host:5672/vhost``
     #: RabbitMQ; unset: the embedded relay and polling delivery. May carry a password: shown masked

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import socket
 import ssl
 
 import uvicorn
@@ -20,6 +22,22 @@ def harden_tls(context: ssl.SSLContext) -> ssl.SSLContext:
     context.set_ciphers(TLS12_CIPHERS)
     context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE | ssl.OP_NO_RENEGOTIATION
     return context
+
+
+class Server(uvicorn.Server):
+    """uvicorn that moves what start-up built out of the garbage collector's reach once it has started.
+
+    The process holds a large long-lived heap (the app, its routes, every library loaded); a full
+    collection walks all of it, and under load one ran every second or so and held every request for
+    about 290 ms (profiled: p99 of a database-backed route about 250 ms against 20 ms for
+    ``/health/live``). After ``gc.freeze()`` a full collection sees only what requests allocate
+    (about 6 ms). What start-up built lives as long as the process anyway.
+    """
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        gc.collect()
+        gc.freeze()
 
 
 def build_server(settings: Settings, app: FastAPI) -> uvicorn.Server:
@@ -44,7 +62,7 @@ def build_server(settings: Settings, app: FastAPI) -> uvicorn.Server:
     config.load()
     if config.ssl is not None:
         harden_tls(config.ssl)
-    return uvicorn.Server(config)
+    return Server(config)
 
 
 def base_url(settings: Settings) -> str:

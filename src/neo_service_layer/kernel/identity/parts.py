@@ -7,14 +7,17 @@ Called by :func:`neo_service_layer.bootstrap.open_container`; every process role
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from prometheus_client import CollectorRegistry
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from neo_service_layer.kernel.cache.adapters.memory import MemoryCache
+from neo_service_layer.kernel.cache.adapters.redis_bus import RedisInvalidationBus
 from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.config import Settings
 from neo_service_layer.kernel.identity.adapters.audit_store import SqlAuditLog
@@ -35,7 +38,13 @@ from neo_service_layer.kernel.identity.use_cases.audit import AuditService
 from neo_service_layer.kernel.identity.use_cases.auth import AuthService
 from neo_service_layer.kernel.identity.use_cases.auth_policy import AuthPolicy
 from neo_service_layer.kernel.identity.use_cases.enclave_credentials import EnclaveCredentialSwitch
+from neo_service_layer.kernel.identity.use_cases.principal_cache import KeyEntry, PrincipalCaches, TokenEntry
 from neo_service_layer.kernel.identity.use_cases.users import IdentityService
+from neo_service_layer.kernel.observability.metrics import CacheMetrics
+
+#: without Redis a cached principal lives at most this long: another process's revocation (the CLI,
+#: a second API process) is seen within it
+LOCAL_CACHE_TTL = 1.0
 
 
 @dataclass
@@ -52,6 +61,8 @@ class Identity:
     scope_catalogue: ScopeCatalogue
     #: a tenant's enclave-checked credentials switch (``None`` enclave: 503)
     enclave_credentials: EnclaveCredentialSwitch
+    #: checked credentials in memory (``None``: ``principal_cache_enabled`` is off)
+    principal_caches: PrincipalCaches | None = None
 
 
 def auth_policy(settings: Settings) -> AuthPolicy:
@@ -85,6 +96,41 @@ def rate_limit_policy(settings: Settings) -> RateLimitPolicy:
     return policy
 
 
+@asynccontextmanager
+async def open_principal_caches(
+    settings: Settings, registry: CollectorRegistry | None
+) -> AsyncIterator[PrincipalCaches | None]:
+    """The API-key and token caches; with Redis their invalidations reach every replica (pub/sub)."""
+    if not settings.principal_cache_enabled:
+        yield None
+        return
+    bus = None
+    ttl = min(settings.principal_cache_ttl_seconds, LOCAL_CACHE_TTL)
+    if settings.redis_url is not None:
+        bus = RedisInvalidationBus.from_url(
+            settings.redis_url.get_secret_value(), settings.cache_invalidation_channel
+        )
+        ttl = settings.principal_cache_ttl_seconds
+    metrics = CacheMetrics(registry) if registry is not None else None
+    size = settings.principal_cache_size
+    caches = PrincipalCaches(
+        api_keys=MemoryCache[KeyEntry](
+            "api_key", ttl_seconds=ttl, max_entries=size, metrics=metrics, bus=bus
+        ),
+        tokens=MemoryCache[TokenEntry](
+            "access_token", ttl_seconds=ttl, max_entries=size, metrics=metrics, bus=bus
+        ),
+    )
+    if bus is None:
+        yield caches
+        return
+    await bus.start()
+    try:
+        yield caches
+    finally:
+        await bus.aclose()
+
+
 def use_app_role(engine: AsyncEngine, role: str) -> None:
     """Every new PostgreSQL connection of ``engine`` acts as ``role`` (no DDL, subject to RLS)."""
     quoted = '"' + role.replace('"', '""') + '"'
@@ -104,10 +150,12 @@ async def open_identity(
     clock: Clock,
     catalogue: ScopeCatalogue,
     enclave: EnclaveCredentials | None = None,
+    registry: CollectorRegistry | None = None,
 ) -> AsyncIterator[Identity]:
     """The identity use cases over their adapters; ``catalogue`` is built by the composition root.
 
-    ``enclave`` issues API keys and checks a tenant's credentials (none: random keys, no switch)."""
+    ``enclave`` issues API keys and checks a tenant's credentials (none: random keys, no switch);
+    ``registry`` receives the principal caches' counters."""
     box = AesGcmBox(resolve_kek(settings))
     uow = identity_uow_factory(engine)
     policy = auth_policy(settings)
@@ -135,37 +183,45 @@ async def open_identity(
         if settings.redis_url is not None
         else LimitsRateLimiter.in_memory(settings.rate_limit_strategy)
     )
-    identity = Identity(
-        auth=AuthService(
-            uow=uow,
-            hasher=hasher,
-            box=box,
+    async with AsyncExitStack() as stack:
+        stack.push_async_callback(limiter.aclose)
+        caches = await stack.enter_async_context(open_principal_caches(settings, registry))
+        yield Identity(
+            auth=AuthService(
+                uow=uow,
+                hasher=hasher,
+                box=box,
+                codec=codec,
+                totp=PyOtpAuthenticator(settings.totp_issuer),
+                audit=audit_log,
+                clock=clock,
+                policy=policy,
+                catalogue=catalogue,
+                caches=caches,
+            ),
+            identity=IdentityService(
+                uow=uow,
+                hasher=hasher,
+                audit=audit_log,
+                clock=clock,
+                password_min_length=settings.password_min_length,
+                caches=caches,
+            ),
+            api_keys=ApiKeyService(
+                uow=uow,
+                box=box,
+                audit=audit_log,
+                clock=clock,
+                catalogue=catalogue,
+                enclave=enclave,
+                caches=caches,
+            ),
+            audit=AuditService(audit_log),
+            audit_log=audit_log,
             codec=codec,
-            totp=PyOtpAuthenticator(settings.totp_issuer),
-            audit=audit_log,
-            clock=clock,
-            policy=policy,
-            catalogue=catalogue,
-        ),
-        identity=IdentityService(
-            uow=uow,
-            hasher=hasher,
-            audit=audit_log,
-            clock=clock,
-            password_min_length=settings.password_min_length,
-        ),
-        api_keys=ApiKeyService(
-            uow=uow, box=box, audit=audit_log, clock=clock, catalogue=catalogue, enclave=enclave
-        ),
-        audit=AuditService(audit_log),
-        audit_log=audit_log,
-        codec=codec,
-        rate_limiter=limiter,
-        rate_limits=limits,
-        scope_catalogue=catalogue,
-        enclave_credentials=EnclaveCredentialSwitch(enclave=enclave, audit=audit_log),
-    )
-    try:
-        yield identity
-    finally:
-        await limiter.aclose()
+            rate_limiter=limiter,
+            rate_limits=limits,
+            scope_catalogue=catalogue,
+            enclave_credentials=EnclaveCredentialSwitch(enclave=enclave, audit=audit_log),
+            principal_caches=caches,
+        )

@@ -118,3 +118,24 @@ def register_tls_certificate_expiry(registry: CollectorRegistry, cert_file: Path
         registry=registry,
     ).set(expiry)
     return expiry
+
+
+class CacheMetrics:
+    """Hits, misses and invalidations of each read-through cache (``cache`` label: its name)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.hits = Counter(
+            "nsl_cache_hits_total", "Lookups answered from the cache.", ["cache"], registry=registry
+        )
+        self.misses = Counter(
+            "nsl_cache_misses_total",
+            "Lookups not in the cache (absent, expired, or not trusted while invalidations may be lost).",
+            ["cache"],
+            registry=registry,
+        )
+        self.invalidations = Counter(
+            "nsl_cache_invalidations_total",
+            "Invalidations applied to the cache (this replica's own and those received from others).",
+            ["cache"],
+            registry=registry,
+        )

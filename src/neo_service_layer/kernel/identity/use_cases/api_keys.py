@@ -21,6 +21,7 @@ from neo_service_layer.kernel.identity.rules.access import Principal, ScopeCatal
 from neo_service_layer.kernel.identity.rules.api_keys import API_KEY_PREFIX, ApiKey, api_key_scopes
 from neo_service_layer.kernel.identity.rules.audit import Actions, AuditRecord, Outcome, RequestMeta
 from neo_service_layer.kernel.identity.rules.errors import ApiKeyNotFound, TenantNotFound
+from neo_service_layer.kernel.identity.use_cases.principal_cache import PrincipalCaches, api_key_tag
 
 MAX_NAME = 100
 
@@ -35,7 +36,9 @@ class ApiKeyService:
         clock: Clock,
         catalogue: ScopeCatalogue,
         enclave: EnclaveCredentials | None = None,
+        caches: PrincipalCaches | None = None,
     ) -> None:
+        self._caches = caches
         self._enclave = enclave
         self._uow = uow
         self._box = box
@@ -136,6 +139,8 @@ class ApiKeyService:
                 await self._enclave.revoke_api_key(key_id)
             await uow.api_keys.revoke(tenant_id, key_id, now)
             await uow.commit()
+        if self._caches is not None:
+            await self._caches.forget(api_key_tag(key_id))
         await self._record(principal, key, Actions.API_KEY_REVOKE, meta, {})
         async with self._uow(tenant_id) as uow:
             revoked = await uow.api_keys.get(tenant_id, key_id)

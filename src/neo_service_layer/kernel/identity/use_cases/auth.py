@@ -21,6 +21,7 @@ from neo_service_layer.kernel.identity.rules.audit import RequestMeta
 from neo_service_layer.kernel.identity.use_cases.auth_policy import AuthPolicy
 from neo_service_layer.kernel.identity.use_cases.bearer import BearerAuthenticator
 from neo_service_layer.kernel.identity.use_cases.mfa import TotpEnrolment
+from neo_service_layer.kernel.identity.use_cases.principal_cache import PrincipalCaches
 from neo_service_layer.kernel.identity.use_cases.sessions import IssuedTokens, Sessions
 from neo_service_layer.kernel.identity.use_cases.sign_in import SignIn
 
@@ -38,10 +39,18 @@ class AuthService:
         clock: Clock,
         policy: AuthPolicy,
         catalogue: ScopeCatalogue,
+        caches: PrincipalCaches | None = None,
     ) -> None:
         self.policy = policy
         self._sessions = Sessions(
-            uow=uow, box=box, codec=codec, audit=audit, clock=clock, policy=policy, catalogue=catalogue
+            uow=uow,
+            box=box,
+            codec=codec,
+            audit=audit,
+            clock=clock,
+            policy=policy,
+            catalogue=catalogue,
+            caches=caches,
         )
         self._sign_in = SignIn(
             uow=uow,
@@ -55,7 +64,7 @@ class AuthService:
             sessions=self._sessions,
         )
         self._bearer = BearerAuthenticator(
-            uow=uow, box=box, codec=codec, audit=audit, clock=clock, policy=policy
+            uow=uow, box=box, codec=codec, audit=audit, clock=clock, policy=policy, caches=caches
         )
         self._totp = TotpEnrolment(uow=uow, box=box, totp=totp, audit=audit, clock=clock)
 

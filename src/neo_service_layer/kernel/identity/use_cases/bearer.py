@@ -4,14 +4,19 @@ Runs on every authenticated request: a token is checked by signature, times and 
 its holder must still be an enabled account and (outside ``_platform``) still a member of the token's
 tenant since before the token was issued, so disabling a user or removing a member ends their access
 tokens at once; an API key by its keyed hash, and its last use is recorded at most once per
-``api_key_touch_interval``.
+``api_key_touch_interval``. With :class:`PrincipalCaches`, a credential checked once is answered from
+memory until a write invalidates it (``principal_cache``); times and expiry are checked every time.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 
 from neo_service_layer.enclave.wire.credentials import ApiKeyCredential
+from neo_service_layer.kernel.cache.ports import Cache
 from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.identity.ports.audit import AuditLog
 from neo_service_layer.kernel.identity.ports.identity import IdentityUnitOfWorkFactory, SecretBox, TokenCodec
@@ -20,8 +25,19 @@ from neo_service_layer.kernel.identity.rules.accounts import PLATFORM_TENANT
 from neo_service_layer.kernel.identity.rules.api_keys import API_KEY_PREFIX, parse_api_key
 from neo_service_layer.kernel.identity.rules.audit import Actions, AuditRecord, Outcome, RequestMeta
 from neo_service_layer.kernel.identity.rules.errors import InvalidApiKey, TokenRevoked
-from neo_service_layer.kernel.identity.rules.tokens import check_token_times
+from neo_service_layer.kernel.identity.rules.tokens import TokenClaims, check_token_times
 from neo_service_layer.kernel.identity.use_cases.auth_policy import AuthPolicy
+from neo_service_layer.kernel.identity.use_cases.principal_cache import (
+    KeyEntry,
+    PrincipalCaches,
+    TokenEntry,
+    api_key_tag,
+    credential_key,
+    session_tag,
+    tenant_tag,
+    token_tag,
+    user_tag,
+)
 
 
 class BearerAuthenticator:
@@ -34,7 +50,10 @@ class BearerAuthenticator:
         audit: AuditLog,
         clock: Clock,
         policy: AuthPolicy,
+        caches: PrincipalCaches | None = None,
     ) -> None:
+        self._caches = caches
+        self._loading: dict[tuple[str, int], asyncio.Future[Principal]] = {}
         self._uow = uow
         self._box = box
         self._codec = codec
@@ -50,8 +69,35 @@ class BearerAuthenticator:
         """
         if credential.startswith(API_KEY_PREFIX):
             return await self._authenticate_key(credential, meta)
+        cache = None if self._caches is None else self._caches.tokens
+        if cache is None:
+            return await self._load_token(credential, None, "", 0)
+        key = credential_key(credential)
+        cached = cache.get(key)
+        if cached is not None:
+            check_token_times(cached.claims, self._clock.now(), self.policy.leeway_seconds)
+            return cached.principal
+        generation = cache.generation()
+        return await self._single_flight(
+            (key, generation), lambda: self._load_token(credential, cache, key, generation)
+        )
+
+    async def _load_token(
+        self, credential: str, cache: Cache[TokenEntry] | None, key: str, generation: int
+    ) -> Principal:
         claims = await self._codec.verify(credential)
         check_token_times(claims, self._clock.now(), self.policy.leeway_seconds)
+        await self._check_holder(claims)
+        principal = claims.principal()
+        if cache is not None:
+            tags = [user_tag(claims.sub), token_tag(claims.jti), tenant_tag(claims.tenant)]
+            if claims.sid:
+                tags.append(session_tag(claims.sid))
+            cache.put(key, TokenEntry(claims, principal), tags, generation)
+        return principal
+
+    async def _check_holder(self, claims: TokenClaims) -> None:
+        """Not signed out; the account enabled and still a member (or superadmin) since ``iat``."""
         async with self._uow(claims.tenant) as uow:
             if await uow.revoked_tokens.is_revoked(claims.jti):
                 raise TokenRevoked("this access token was revoked (signed out)")
@@ -65,15 +111,39 @@ class BearerAuthenticator:
                 member = await uow.memberships.get(claims.tenant, claims.sub)
                 if member is None or int(member.created_at.timestamp()) > claims.iat:
                     raise TokenRevoked("this account is no longer a member of the token's tenant")
-        return claims.principal()
 
     async def _authenticate_key(self, credential: str, meta: RequestMeta) -> Principal:
         parsed = parse_api_key(credential)
         if parsed is None:
             raise InvalidApiKey("malformed API key")
         prefix, secret = parsed
-        digest = self._box.mac("api-key", secret)
         now = self._clock.now()
+        cache = None if self._caches is None else self._caches.api_keys
+        if cache is None:
+            return await self._load_key(credential, prefix, secret, meta, None, "", 0)
+        key = credential_key(credential)
+        cached = cache.get(key)
+        if cached is not None and cached.usable_at(now):  # expired: the path below refuses it
+            await self._touch_cached(cached, now)
+            return cached.principal
+        generation = cache.generation()
+        return await self._single_flight(
+            (key, generation),
+            lambda: self._load_key(credential, prefix, secret, meta, cache, key, generation),
+        )
+
+    async def _load_key(
+        self,
+        credential: str,
+        prefix: str,
+        secret: str,
+        meta: RequestMeta,
+        cache: Cache[KeyEntry] | None,
+        cache_key: str,
+        generation: int,
+    ) -> Principal:
+        now = self._clock.now()
+        digest = self._box.mac("api-key", secret)
         async with self._uow(None) as uow:
             key = await uow.api_keys.by_prefix(prefix)
             if key is None or not hmac.compare_digest(key.secret_hash, digest):
@@ -99,7 +169,7 @@ class BearerAuthenticator:
                 )
             )
             raise InvalidApiKey("this API key is revoked or expired")
-        return Principal(
+        principal = Principal(
             tenant_id=key.tenant_id,
             subject=key.id,
             kind=PrincipalKind.API_KEY,
@@ -114,3 +184,60 @@ class BearerAuthenticator:
                 expires_at=None if key.expires_at is None else int(key.expires_at.timestamp()),
             ),
         )
+        if cache is not None:
+            tags = (api_key_tag(key.id), key.created_by, tenant_tag(key.tenant_id))
+            last_used = now if key.last_used_at is None or now - key.last_used_at >= self._touch else None
+            entry = KeyEntry(principal, key.expires_at, last_used or key.last_used_at)
+            cache.put(cache_key, entry, tags, generation)
+        return principal
+
+    async def _single_flight(
+        self, key: tuple[str, int], load: Callable[[], Awaitable[Principal]]
+    ) -> Principal:
+        """Concurrent misses for one credential wait for the first one's check instead of repeating it.
+
+        ``key`` carries the cache generation read before the miss: a request arriving after an
+        invalidation never joins a check that began before it. Only a success is shared: when the
+        first is refused (or cancelled) each waiter checks on its own, so that every refused request
+        is refused, and audited, for itself.
+        """
+        pending = self._loading.get(key)
+        if pending is not None:
+            try:
+                return await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                if not pending.cancelled():
+                    raise  # this request was cancelled, not the first one
+            except Exception:  # noqa: S110 - refused for the first request: this one checks itself
+                pass
+            return await load()
+        future: asyncio.Future[Principal] = asyncio.get_running_loop().create_future()
+        self._loading[key] = future
+        try:
+            principal = await load()
+        except Exception as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: no "never retrieved" report when nobody waited
+            raise
+        except BaseException:
+            future.cancel()
+            raise
+        finally:
+            del self._loading[key]
+        future.set_result(principal)
+        return principal
+
+    @property
+    def _touch(self) -> timedelta:
+        return self.policy.api_key_touch_interval
+
+    async def _touch_cached(self, entry: KeyEntry, now: datetime) -> None:
+        """Record the use of a cached key when the last record is ``api_key_touch_interval`` old."""
+        if entry.last_used_at is not None and now - entry.last_used_at < self._touch:
+            return
+        entry.last_used_at = now  # first, so that concurrent requests do not all write
+        key_id, tenant_id = entry.principal.key_id, entry.principal.tenant_id
+        assert key_id is not None
+        async with self._uow(tenant_id) as uow:
+            await uow.api_keys.touch(tenant_id, key_id, now)
+            await uow.commit()

@@ -39,6 +39,11 @@ from neo_service_layer.kernel.identity.rules.errors import (
 )
 from neo_service_layer.kernel.identity.rules.tokens import RefreshToken, TokenClaims
 from neo_service_layer.kernel.identity.use_cases.auth_policy import AuthPolicy
+from neo_service_layer.kernel.identity.use_cases.principal_cache import (
+    PrincipalCaches,
+    session_tag,
+    token_tag,
+)
 
 REFRESH_TOKEN_PREFIX = "nslr_"  # noqa: S105 (a prefix, not a secret)
 
@@ -70,7 +75,9 @@ class Sessions:
         clock: Clock,
         policy: AuthPolicy,
         catalogue: ScopeCatalogue,
+        caches: PrincipalCaches | None = None,
     ) -> None:
+        self._caches = caches
         self._uow = uow
         self._box = box
         self._codec = codec
@@ -166,6 +173,8 @@ class Sessions:
             if found.rotated_at is not None or not await uow.refresh_tokens.mark_rotated(found.id, now):
                 revoked = await uow.refresh_tokens.revoke_family(found.tenant_id, found.family_id, now)
                 await uow.commit()
+                if self._caches is not None:
+                    await self._caches.forget(session_tag(found.family_id))
                 reuse = True
             else:
                 reuse = False
@@ -236,6 +245,11 @@ class Sessions:
             if principal.session_id:
                 await uow.refresh_tokens.revoke_family(principal.tenant_id, principal.session_id, now)
             await uow.commit()
+        if self._caches is not None:
+            tags = [token_tag(principal.token_id)]
+            if principal.session_id:
+                tags.append(session_tag(principal.session_id))
+            await self._caches.forget(*tags)
         await self._audit.record(
             AuditRecord(
                 tenant_id=principal.tenant_id,

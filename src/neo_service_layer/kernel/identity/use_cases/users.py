@@ -38,6 +38,7 @@ from neo_service_layer.kernel.identity.rules.errors import (
     UserNotFound,
 )
 from neo_service_layer.kernel.identity.rules.passwords import check_password, normalise_password
+from neo_service_layer.kernel.identity.use_cases.principal_cache import PrincipalCaches, user_tag
 
 
 class IdentityService:
@@ -49,7 +50,9 @@ class IdentityService:
         audit: AuditLog,
         clock: Clock,
         password_min_length: int = 12,
+        caches: PrincipalCaches | None = None,
     ) -> None:
+        self._caches = caches
         self._uow = uow
         self._hasher = hasher
         self._audit = audit
@@ -191,6 +194,7 @@ class IdentityService:
                 await self._keep_an_owner(uow, tenant_id)
             await uow.memberships.set_role(tenant_id, user_id, role)
             await uow.commit()
+        await self._forget_user(user_id)
         await self._record(
             tenant_id,
             principal.actor,
@@ -215,6 +219,7 @@ class IdentityService:
             await uow.memberships.remove(tenant_id, user_id)
             sessions, keys = await self._end_access(uow, tenant_id, user_id)
             await uow.commit()
+        await self._forget_user(user_id)
         await self._record(
             tenant_id,
             principal.actor,
@@ -255,6 +260,7 @@ class IdentityService:
             await uow.users.set_disabled(user_id, True)
             tenant_ids = [m.tenant_id for m in await uow.memberships.for_user(user_id)]
             await uow.commit()
+        await self._forget_user(user_id)  # its access tokens end here
         if user.is_superadmin:
             tenant_ids.append(PLATFORM_TENANT)
         sessions = keys = 0
@@ -263,6 +269,7 @@ class IdentityService:
                 ended = await self._end_access(uow, tenant_id, user_id)
                 await uow.commit()
             sessions, keys = sessions + ended[0], keys + ended[1]
+            await self._forget_user(user_id)  # and the API keys it created in this tenant
             if tenant_id != PLATFORM_TENANT:
                 await self._record(
                     tenant_id,
@@ -291,6 +298,11 @@ class IdentityService:
         sessions = await uow.refresh_tokens.revoke_for_user(tenant_id, user_id, now)
         keys = await uow.api_keys.revoke_created_by(tenant_id, f"user:{user_id}", now)
         return sessions, keys
+
+    async def _forget_user(self, user_id: str) -> None:
+        """Drop the cached principals of the user's tokens and of the API keys it created."""
+        if self._caches is not None:
+            await self._caches.forget(user_tag(user_id))
 
     async def _tenant(self, uow: IdentityUnitOfWork, tenant_id: str) -> Tenant:
         tenant = await uow.tenants.get(tenant_id)
