@@ -10,7 +10,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from neo_service_layer.kernel.config import Settings
-from neo_service_layer.kernel.db import sqlite_driver
 
 
 def normalise_url(url: str) -> str:
@@ -31,19 +30,14 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
         pool: dict[str, Any] = {}
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-            # as many connections as PostgreSQL may have, all kept: an overflow connection is closed when
-            # returned to a full pool, and under load a new one (its thread, the PRAGMAs) is opened for
-            # nearly every request (profiled: thread starts and stops on the hot path)
+            # the pool bounds of PostgreSQL: with the library default (5) concurrent requests overflow it,
+            # and each overflow connection costs a fresh SQLite connection, its thread and the PRAGMAs
             pool = {
-                "pool_size": settings.db_pool_size + settings.db_max_overflow,
-                "max_overflow": 0,
+                "pool_size": settings.db_pool_size,
+                "max_overflow": settings.db_max_overflow,
                 "pool_timeout": settings.db_pool_timeout,
             }
-        engine = create_async_engine(
-            target,
-            connect_args={"timeout": settings.db_connect_timeout, "async_creator_fn": sqlite_driver.connect},
-            **pool,
-        )
+        engine = create_async_engine(target, connect_args={"timeout": settings.db_connect_timeout}, **pool)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     connect_args: dict[str, Any] = {
