@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import yaml
 from neo3.api import noderpc
+from neo3.core import types
 from neo3.network.payloads import transaction
 from sqlalchemy import select
 
@@ -98,6 +99,18 @@ async def pending_valid_until(stack: Stack, request_id: int) -> int | None:
             )
         )
     return None if found is None else int(found)
+
+
+async def assert_answered_once(stack: Stack, consumer: types.UInt160, first_block: int) -> None:
+    """20 blocks on, still one ``OracleResponse`` since ``first_block`` and one callback."""
+    settled = await height(stack) + 20
+
+    async def settled_reached() -> bool:
+        return await height(stack) >= settled
+
+    await wait_for(settled_reached, 20, f"block {settled}")
+    assert await oracle_events(stack, first_block, "OracleResponse") == {0: 1}
+    assert (await stack.read(consumer, "answers")).as_int() == 1
 
 
 async def test_a_response_expired_for_want_of_signatures_is_answered_by_the_backup_response(
@@ -180,14 +193,7 @@ async def test_a_response_expired_for_want_of_signatures_is_answered_by_the_back
             assert signers_of(tx, stack.net.magic, keys) == set(keys)
 
             # nothing else lands: the request is gone from the native contract, both nodes stop answering
-            settled = await height(stack) + 20
-
-            async def settled_reached() -> bool:
-                return await height(stack) >= settled
-
-            await wait_for(settled_reached, 20, f"block {settled}")
-            assert await oracle_events(stack, first_block, "OracleResponse") == {0: 1}
-            assert (await stack.read(consumer, "answers")).as_int() == 1
+            await assert_answered_once(stack, consumer, first_block)
     finally:
         await close_stack(stack)
         shutil.rmtree(stack.directory, ignore_errors=True)
@@ -256,14 +262,7 @@ async def test_our_backup_response_is_the_one_neo_go_builds_after_the_main_one_e
             assert (int(attribute.code), attribute.result) == (NeoResponseCode.CONSENSUS_UNREACHABLE, b"")
             assert tx.valid_until_block == request_block + 2 * INCREMENT
             assert signers_of(tx, stack.net.magic, [ours, theirs]) == {ours, theirs}
-            settled = await height(stack) + 20
-
-            async def settled_reached() -> bool:
-                return await height(stack) >= settled
-
-            await wait_for(settled_reached, 20, f"block {settled}")
-            assert await oracle_events(stack, first_block, "OracleResponse") == {0: 1}
-            assert (await stack.read(consumer, "answers")).as_int() == 1
+            await assert_answered_once(stack, consumer, first_block)
     finally:
         await close_stack(stack)
         shutil.rmtree(stack.directory, ignore_errors=True)
