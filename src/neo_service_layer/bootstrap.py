@@ -153,6 +153,19 @@ def create_app(
     return build_app(settings, open_api, registry=registry, routers=routers)
 
 
+def served_app() -> FastAPI:
+    """The app one of several API processes serves (``nsl serve`` with ``NSL_HTTP_WORKERS`` > 1).
+
+    Settings come from the environment the supervisor passed on; the supervisor migrated first, so
+    no process migrates beside another.
+    """
+    from neo_service_layer.kernel.commands import load_cli_settings
+    from neo_service_layer.kernel.http.server import die_with_parent, freeze_after_startup
+
+    die_with_parent()
+    return freeze_after_startup(create_app(load_cli_settings(), migrate=False))
+
+
 def worker_jobs(container: Container, services: Sequence[ServiceDescriptor] = SERVICES) -> list[PeriodicJob]:
     """The kernel's jobs (heartbeat, sender balance) and every service's."""
     jobs = [heartbeat_job(container)]

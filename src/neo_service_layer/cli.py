@@ -34,15 +34,34 @@ def serve(
         bool | None, typer.Option(help="Migrate the database first (default: not in production).")
     ] = None,
 ) -> None:
-    """Serve the HTTP API only."""
+    """Serve the HTTP API only: in one process per core when Redis is configured (NSL_HTTP_WORKERS)."""
     from neo_service_layer.bootstrap import create_app
-    from neo_service_layer.kernel.http.server import base_url, build_server
+    from neo_service_layer.kernel.http.server import available_cores, base_url, build_server, serve_processes
 
     settings = load_cli_settings()
-    server = build_server(settings, create_app(settings, migrate=migrate))
+    workers = settings.effective_http_workers(available_cores())
     url = base_url(settings)
-    console.print(f"API {url}/api/v1  docs {url}/docs  metrics {url}/metrics")
-    server.run()
+    if workers == 1:
+        server = build_server(settings, create_app(settings, migrate=migrate))
+        console.print(f"API {url}/api/v1  docs {url}/docs  metrics {url}/metrics")
+        server.run()
+        return
+    if migrate if migrate is not None else settings.should_auto_migrate:
+        console.print(f"database at revision {asyncio.run(_upgrade_database(settings))}")
+    console.print(f"API {url}/api/v1  docs {url}/docs  metrics {url}/metrics  ({workers} processes)")
+    serve_processes(settings, "neo_service_layer.bootstrap:served_app", workers)
+
+
+async def _upgrade_database(settings: Settings) -> str:
+    """Apply every pending migration; the revision reached."""
+    from neo_service_layer.kernel.db.engine import create_engine
+    from neo_service_layer.kernel.db.migrate import upgrade_to_head
+
+    engine = create_engine(settings)
+    try:
+        return await upgrade_to_head(engine)
+    finally:
+        await engine.dispose()
 
 
 @app.command()
@@ -75,19 +94,8 @@ def enclave() -> None:
 @app.command()
 def migrate() -> None:
     """Apply every pending database migration."""
-    from neo_service_layer.kernel.db.engine import create_engine
-    from neo_service_layer.kernel.db.migrate import upgrade_to_head
-
     settings = load_cli_settings()
-
-    async def main() -> str:
-        engine = create_engine(settings)
-        try:
-            return await upgrade_to_head(engine)
-        finally:
-            await engine.dispose()
-
-    revision = asyncio.run(main())
+    revision = asyncio.run(_upgrade_database(settings))
     console.print(f"database at revision {revision}")
 
 

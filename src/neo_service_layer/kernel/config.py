@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
     trusted_proxies: list[str] = Field(default_factory=list)
+    #: processes ``nsl serve`` runs the API in; 0: one per core available to it when Redis is
+    #: configured (rate limits and cache invalidation are shared through it), else 1
+    http_workers: int = Field(default=0, ge=0, le=64)
 
     # Worker
     worker_metrics_host: str = "127.0.0.1"
@@ -405,6 +408,15 @@ class Settings(BaseSettings):
             raise ValueError("NSL_TLS_CERT_FILE and NSL_TLS_KEY_FILE must be set together")
         return self
 
+    @model_validator(mode="after")
+    def _workers_share_redis(self) -> Self:
+        if self.http_workers > 1 and self.redis_url is None:
+            raise ValueError(
+                "NSL_HTTP_WORKERS > 1 needs NSL_REDIS_URL: each process would otherwise keep its own rate"
+                " limits (N times the configured limit) and miss the others' cache invalidations"
+            )
+        return self
+
     # Derived values -------------------------------------------------------------------------
 
     @property
@@ -426,6 +438,12 @@ class Settings(BaseSettings):
     def masked_bus_url(self) -> str | None:
         """``NSL_BUS_URL`` with its password hidden, for logs."""
         return None if self.bus_url is None else mask_url_password(self.bus_url.get_secret_value())
+
+    def effective_http_workers(self, cores: int) -> int:
+        """How many API processes ``nsl serve`` runs, given the cores available to it."""
+        if self.http_workers:
+            return self.http_workers
+        return max(1, cores) if self.redis_url is not None else 1
 
     @property
     def is_sqlite(self) -> bool:

@@ -7,10 +7,15 @@ Naming scheme: ``nsl_<area>_<what>_<unit>``; counters end in ``_total``. The ful
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from cryptography import x509
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
+from prometheus_client.metrics_core import Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
 
 from neo_service_layer import __version__
 
@@ -39,6 +44,7 @@ class HttpMetrics:
             "HTTP requests being processed (by method: the route is only known once routing is done).",
             ["method"],
             registry=registry,
+            multiprocess_mode="livesum",
         )
 
 
@@ -51,6 +57,7 @@ class ComponentMetrics:
             "1 when the component answered its last readiness check, else 0.",
             ["component"],
             registry=registry,
+            multiprocess_mode="livemostrecent",
         )
         self.check_seconds = Histogram(
             "nsl_component_check_duration_seconds",
@@ -59,6 +66,32 @@ class ComponentMetrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
+
+
+MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+
+
+class _InfoOnly(Collector):
+    """The ``Info`` metrics of a registry: the only kind prometheus-client keeps per process only."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
+    def collect(self) -> Iterable[Metric]:
+        return [metric for metric in self._registry.collect() if metric.type == "info"]
+
+
+def exposition(registry: CollectorRegistry) -> bytes:
+    """The text ``/metrics`` answers: this process's registry, or, when ``nsl serve`` runs several API
+    processes (it sets ``PROMETHEUS_MULTIPROC_DIR`` before starting them), every process's counters
+    and histograms summed and each gauge by its ``multiprocess_mode``, whichever process is asked."""
+    directory = os.environ.get(MULTIPROCESS_DIR_VARIABLE)
+    if not directory:
+        return generate_latest(registry)
+    combined = CollectorRegistry()
+    MultiProcessCollector(combined, path=directory)  # type: ignore[no-untyped-call]
+    combined.register(_InfoOnly(registry))
+    return generate_latest(combined)
 
 
 def create_registry(role: str) -> CollectorRegistry:
@@ -78,6 +111,7 @@ class KeyMetrics:
             "nsl_keys_rotation_due",
             "Active keys whose current version is older than NSL_KEY_MAX_AGE_DAYS (refreshed every minute).",
             registry=registry,
+            multiprocess_mode="livemostrecent",
         )
         self.signatures = Counter(
             "nsl_keys_signatures_total",
@@ -96,6 +130,7 @@ class EnclaveMetrics:
             "1 when the enclave reports mode simulation (keys protected only by the host), 0 when it"
             " runs on TEE hardware; NaN until a readiness check has reached the enclave.",
             registry=registry,
+            multiprocess_mode="livemostrecent",
         )
         self.simulation.set(math.nan)
 
@@ -116,6 +151,7 @@ def register_tls_certificate_expiry(registry: CollectorRegistry, cert_file: Path
         "nsl_tls_certificate_expiry_timestamp_seconds",
         "Unix time at which the API's TLS certificate (NSL_TLS_CERT_FILE, first in the file) expires.",
         registry=registry,
+        multiprocess_mode="livemostrecent",
     ).set(expiry)
     return expiry
 

@@ -19,6 +19,7 @@ class ChainMetrics:
             "Blocks between the chain head and the watcher's cursor (last fully processed block).",
             ["service"],
             registry=registry,
+            multiprocess_mode="livemostrecent",
         )
         self.requests = Counter(
             "nsl_chain_requests_total",
@@ -59,6 +60,7 @@ class ChainMetrics:
             "nsl_chain_sender_gas_balance",
             "GAS held by the service's transaction-sender account (NaN until first read).",
             registry=registry,
+            multiprocess_mode="livemostrecent",
         )
         # NaN, not 0, before the first successful read: an unreachable RPC is not an empty account
         self.sender_gas.set(math.nan)
@@ -66,6 +68,7 @@ class ChainMetrics:
             "nsl_chain_sender_gas_low_threshold",
             "GAS below which the sender's balance is low (NSL_NEO_SENDER_LOW_BALANCE_GAS).",
             registry=registry,
+            multiprocess_mode="livemostrecent",
         )
         if low_balance_gas is not None:
             self.sender_gas_low.set(low_balance_gas)
@@ -81,6 +84,7 @@ class ChainMetrics:
             "1 when the RPC endpoint answered its last call, else 0.",
             ["endpoint"],
             registry=registry,
+            multiprocess_mode="livemostrecent",
         )
 
     # ChainObserver ---------------------------------------------------------------------------

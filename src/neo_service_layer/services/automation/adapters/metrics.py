@@ -29,6 +29,7 @@ class AutomationMetrics:
             "Runs an active upkeep's balance still pays for (gasLimit + baseFee each).",
             ["upkeep"],
             registry=registry,
+            multiprocess_mode="livemostrecent",
         )
 
     def occurrence(self, outcome: str, reason: str = "") -> None:

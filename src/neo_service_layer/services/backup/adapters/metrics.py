@@ -15,11 +15,13 @@ class BackupMetrics:
             "nsl_backup_last_success_timestamp_seconds",
             "Unix time of the last backup that completed and was stored.",
             registry=registry,
+            multiprocess_mode="livemostrecent",
         )
         self.last_verify_success = Gauge(
             "nsl_backup_last_verify_success_timestamp_seconds",
             "Unix time of the last backup that passed verification (restore test).",
             registry=registry,
+            multiprocess_mode="livemostrecent",
         )
         self.failures = Counter(
             "nsl_backup_failures_total",
@@ -38,4 +40,5 @@ class BackupMetrics:
             "nsl_backup_size_bytes",
             "Size of the last stored backup archive (compressed and encrypted).",
             registry=registry,
+            multiprocess_mode="livemostrecent",
         )
