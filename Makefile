@@ -53,6 +53,7 @@ bench: $(STAMP) contracts
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.http_load
 	$(BIN)/python -m bench.auth_load
+	$(BIN)/python -m bench.auth_load --workers $$(nproc)
 
 clean:
 	rm -rf $(VENV) .nsl .mypy_cache .pytest_cache .ruff_cache

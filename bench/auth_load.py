@@ -1,11 +1,14 @@
 """Authenticated reads against a bare FastAPI app in the same run (issue #18).
 
-Usage: ``python -m bench.auth_load [--duration 8] [--connections 32] [--postgres postgresql://...]``.
+Usage: ``python -m bench.auth_load [--duration 8] [--connections 32] [--postgres postgresql://...]
+[--workers N [--redis redis://...]]``.
 Starts a bare FastAPI "hello" app on uvicorn (one process, the reference), then ``nsl serve`` over a new
 SQLite data dir (or a new database on the PostgreSQL server of ``--postgres``) with rate limiting off,
 creates a tenant, an API key (``keys:read``) and a member signed in for an access token, and drives
 ``GET /api/v1/keys`` with each credential with ``wrk -t1``. Prints requests/s, p50/p99, the ratio to the
-bare app and the principal cache's hit rate from ``/metrics``. Needs ``wrk``.
+bare app and the principal cache's hit rate from ``/metrics``. ``--workers`` runs ``nsl serve`` in that
+many processes (``NSL_HTTP_WORKERS``, which needs Redis: ``--redis``, default ``NSL_TEST_REDIS_URL`` or
+the local one); the reference stays one process. Needs ``wrk``.
 """
 
 from __future__ import annotations
@@ -110,6 +113,8 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=8, help="seconds per route")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--postgres", help="admin URL of a PostgreSQL server (default: SQLite)")
+    parser.add_argument("--workers", type=int, default=1, help="API processes (NSL_HTTP_WORKERS)")
+    parser.add_argument("--redis", default=os.environ.get("NSL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
@@ -120,7 +125,15 @@ def main() -> None:
             "NSL_RATE_LIMIT_ENABLED": "false",
             "NSL_LOG_LEVEL": "WARNING",
             "NSL_LOG_FORMAT": "json",
+            "NSL_HTTP_WORKERS": str(args.workers),
         }
+        if args.workers > 1:
+            run = secrets.token_hex(4)
+            nsl |= {
+                "NSL_REDIS_URL": args.redis,
+                "NSL_RATE_LIMIT_NAMESPACE": f"nsl:bench:{run}",
+                "NSL_CACHE_INVALIDATION_CHANNEL": f"nsl:bench:{run}:invalidate",
+            }
         database = f"nsl_auth_{secrets.token_hex(4)}"
         if args.postgres:
             asyncio.run(_admin(args.postgres, f'CREATE DATABASE "{database}"'))
@@ -150,7 +163,7 @@ def main() -> None:
             print(
                 f"# {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, {os.cpu_count()} cores, "
                 f"python {platform.python_version()}, {'PostgreSQL' if args.postgres else 'SQLite'}, "
-                f"wrk -t1 -c{args.connections} -d{args.duration}s"
+                f"{args.workers} API process(es), wrk -t1 -c{args.connections} -d{args.duration}s"
             )
             print("| route | requests/s | p50 ms | p99 ms | non-2xx | vs bare |")
             print("| --- | --- | --- | --- | --- | --- |")
