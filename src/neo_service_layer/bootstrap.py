@@ -17,6 +17,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
+from neo_service_layer.kernel.cache.adapters.factory import open_cache_factory
 from neo_service_layer.kernel.chain.adapters.provisioning import ChainHooks
 from neo_service_layer.kernel.chain.adapters.role_key_store import SqlRoleKeyStore
 from neo_service_layer.kernel.chain.jobs import balance_job
@@ -92,9 +93,10 @@ async def open_container(
             await engine.dispose()  # connections used to migrate act as the owner; drop them
             use_app_role(engine, settings.db_app_role)
         async with AsyncExitStack() as stack:
+            container.caches = await stack.enter_async_context(open_cache_factory(settings, registry))
             container.identity = await stack.enter_async_context(
                 open_identity(
-                    settings, engine, container.clock, catalogue, container.enclave_client, registry
+                    settings, engine, container.clock, catalogue, container.enclave_client, container.caches
                 )
             )
             container.chain = await stack.enter_async_context(

@@ -101,6 +101,11 @@ class Settings(BaseSettings):
     principal_cache_ttl_seconds: float = Field(default=30.0, gt=0)
     principal_cache_size: int = Field(default=10_000, ge=1)
     cache_invalidation_channel: str = "nsl:cache:invalidate"
+    #: cache of each tenant's key metadata as the API shows it (list and one key; signing and the
+    #: lifecycle always read the database); same TTL rules as the principal cache
+    key_cache_enabled: bool = True
+    key_cache_ttl_seconds: float = Field(default=30.0, gt=0)
+    key_cache_size: int = Field(default=10_000, ge=1)
 
     # Event bus (subscriptions' deliveries; see docs/events.md): ``amqp://user:password@host:5672/vhost``
     #: RabbitMQ; unset: the embedded relay and polling delivery. May carry a password: shown masked

@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from neo_service_layer.enclave.wire.errors import DependencyUnavailable
+from neo_service_layer.kernel.cache.adapters.factory import CacheFactory
 from neo_service_layer.kernel.clock import Clock, SystemClock
 from neo_service_layer.kernel.config import Settings
 from neo_service_layer.kernel.db.unit_of_work import SqlUnitOfWork
@@ -61,6 +62,8 @@ class Container:
     evm: EvmKernel | None = None
     #: which enclave key plays which role (platform keys), readable with or without a network
     role_keys: RoleKeyStore | None = None
+    #: makes the process's read-through caches on its invalidation bus (``kernel/cache``)
+    caches: CacheFactory | None = None
     #: each open service's parts, by service name
     parts: dict[str, object] = field(default_factory=dict)
 

@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from prometheus_client import CollectorRegistry
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from neo_service_layer.kernel.cache.adapters.factory import CacheFactory
 from neo_service_layer.kernel.cache.adapters.memory import MemoryCache
-from neo_service_layer.kernel.cache.adapters.redis_bus import RedisInvalidationBus
 from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.config import Settings
 from neo_service_layer.kernel.identity.adapters.audit_store import SqlAuditLog
@@ -40,11 +39,6 @@ from neo_service_layer.kernel.identity.use_cases.auth_policy import AuthPolicy
 from neo_service_layer.kernel.identity.use_cases.enclave_credentials import EnclaveCredentialSwitch
 from neo_service_layer.kernel.identity.use_cases.principal_cache import KeyEntry, PrincipalCaches, TokenEntry
 from neo_service_layer.kernel.identity.use_cases.users import IdentityService
-from neo_service_layer.kernel.observability.metrics import CacheMetrics
-
-#: without Redis a cached principal lives at most this long: another process's revocation (the CLI,
-#: a second API process) is seen within it
-LOCAL_CACHE_TTL = 1.0
 
 
 @dataclass
@@ -96,39 +90,14 @@ def rate_limit_policy(settings: Settings) -> RateLimitPolicy:
     return policy
 
 
-@asynccontextmanager
-async def open_principal_caches(
-    settings: Settings, registry: CollectorRegistry | None
-) -> AsyncIterator[PrincipalCaches | None]:
-    """The API-key and token caches; with Redis their invalidations reach every replica (pub/sub)."""
+def principal_caches(settings: Settings, caches: CacheFactory) -> PrincipalCaches | None:
+    """The API-key and token caches (``None`` when switched off); see ``kernel/cache/adapters/factory``."""
     if not settings.principal_cache_enabled:
-        yield None
-        return
-    bus = None
-    ttl = min(settings.principal_cache_ttl_seconds, LOCAL_CACHE_TTL)
-    if settings.redis_url is not None:
-        bus = RedisInvalidationBus.from_url(
-            settings.redis_url.get_secret_value(), settings.cache_invalidation_channel
-        )
-        ttl = settings.principal_cache_ttl_seconds
-    metrics = CacheMetrics(registry) if registry is not None else None
-    size = settings.principal_cache_size
-    caches = PrincipalCaches(
-        api_keys=MemoryCache[KeyEntry](
-            "api_key", ttl_seconds=ttl, max_entries=size, metrics=metrics, bus=bus
-        ),
-        tokens=MemoryCache[TokenEntry](
-            "access_token", ttl_seconds=ttl, max_entries=size, metrics=metrics, bus=bus
-        ),
-    )
-    if bus is None:
-        yield caches
-        return
-    await bus.start()
-    try:
-        yield caches
-    finally:
-        await bus.aclose()
+        return None
+    ttl, size = settings.principal_cache_ttl_seconds, settings.principal_cache_size
+    api_keys: MemoryCache[KeyEntry] = caches.create("api_key", ttl_seconds=ttl, max_entries=size)
+    tokens: MemoryCache[TokenEntry] = caches.create("access_token", ttl_seconds=ttl, max_entries=size)
+    return PrincipalCaches(api_keys=api_keys, tokens=tokens)
 
 
 def use_app_role(engine: AsyncEngine, role: str) -> None:
@@ -150,12 +119,12 @@ async def open_identity(
     clock: Clock,
     catalogue: ScopeCatalogue,
     enclave: EnclaveCredentials | None = None,
-    registry: CollectorRegistry | None = None,
+    cache_factory: CacheFactory | None = None,
 ) -> AsyncIterator[Identity]:
     """The identity use cases over their adapters; ``catalogue`` is built by the composition root.
 
     ``enclave`` issues API keys and checks a tenant's credentials (none: random keys, no switch);
-    ``registry`` receives the principal caches' counters."""
+    ``cache_factory`` makes the principal caches (none: nothing cached)."""
     box = AesGcmBox(resolve_kek(settings))
     uow = identity_uow_factory(engine)
     policy = auth_policy(settings)
@@ -185,7 +154,7 @@ async def open_identity(
     )
     async with AsyncExitStack() as stack:
         stack.push_async_callback(limiter.aclose)
-        caches = await stack.enter_async_context(open_principal_caches(settings, registry))
+        caches = principal_caches(settings, cache_factory) if cache_factory is not None else None
         yield Identity(
             auth=AuthService(
                 uow=uow,

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import typer
 
+from neo_service_layer.kernel.cache.ports import Cache
 from neo_service_layer.kernel.container import Container, OpenContainer
 from neo_service_layer.kernel.identity.rules.access import ScopeGrant
 from neo_service_layer.kernel.identity.rules.accounts import Role
@@ -29,6 +30,7 @@ from neo_service_layer.services.keys.adapters.rotation_notices import SqlRotatio
 from neo_service_layer.services.keys.adapters.unit_of_work import keys_uow_factory
 from neo_service_layer.services.keys.parts import KeysParts
 from neo_service_layer.services.keys.routes import keys as routes
+from neo_service_layer.services.keys.rules import ManagedKey
 from neo_service_layer.services.keys.scopes import KEYS_ADMIN, KEYS_READ, KEYS_SIGN
 from neo_service_layer.services.keys.use_cases.keys import KeysService
 
@@ -49,6 +51,7 @@ async def open_keys(container: Container) -> AsyncIterator[KeysParts]:
         crypto=PublicKeyOperations(),
         max_age=timedelta(days=container.settings.key_max_age_days),
         destruction_grace=timedelta(seconds=container.settings.key_destruction_grace_seconds),
+        catalogue=key_catalogue_cache(container),
     )
     parts = KeysParts(keys, KeyMetrics(container.registry))
     if container.role != "api":
@@ -70,6 +73,16 @@ async def open_keys(container: Container) -> AsyncIterator[KeysParts]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+def key_catalogue_cache(container: Container) -> Cache[tuple[ManagedKey, ...]] | None:
+    """Each tenant's keys as the API shows them (``NSL_KEY_CACHE_*``); ``None`` when switched off."""
+    settings = container.settings
+    if container.caches is None or not settings.key_cache_enabled:
+        return None
+    return container.caches.create(
+        "key_catalogue", ttl_seconds=settings.key_cache_ttl_seconds, max_entries=settings.key_cache_size
+    )
 
 
 def keys_jobs(container: Container) -> Sequence[PeriodicJob]:

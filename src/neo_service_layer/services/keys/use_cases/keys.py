@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from neo_service_layer.enclave.wire.keys import KeyId, KeyKind, Purpose, SignatureFormat
+from neo_service_layer.kernel.cache.ports import Cache
 from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.enclave_client.ports import Enclave
 from neo_service_layer.kernel.identity.ports.audit import AuditLog
@@ -45,10 +46,13 @@ class KeysService:
         crypto: PublicKeyCrypto,
         max_age: timedelta = DEFAULT_MAX_AGE,
         destruction_grace: timedelta = DESTRUCTION_GRACE,
+        catalogue: Cache[tuple[ManagedKey, ...]] | None = None,
     ) -> None:
         self._uow = uow
         self._crypto = crypto
-        self._keys = TenantKeys(uow=uow, audit=audit, clock=clock, crypto=crypto, max_age=max_age)
+        self._keys = TenantKeys(
+            uow=uow, audit=audit, clock=clock, crypto=crypto, max_age=max_age, catalogue=catalogue
+        )
         self._signing = KeySigning(keys=self._keys, enclave=enclave)
         self._lifecycle = KeyLifecycle(keys=self._keys, enclave=enclave, destruction_grace=destruction_grace)
 
@@ -68,12 +72,15 @@ class KeysService:
 
     async def list_keys(self, principal: Principal) -> list[KeyView]:
         principal.require(KEYS_READ)
-        async with self._uow(principal.tenant_id) as uow:
-            keys = await uow.keys.for_tenant(principal.tenant_id)
-        return [self.view(k) for k in keys]
+        return [self.view(k) for k in await self._keys.catalogue(principal.tenant_id)]
 
     async def get(self, principal: Principal, key_id: KeyId) -> KeyView:
+        """One key as shown; a key the cached catalogue does not hold yet (made a moment ago on
+        another replica) is read from the database."""
         principal.require(KEYS_READ)
+        for key in await self._keys.catalogue(principal.tenant_id):
+            if key.key_id == key_id:
+                return self.view(key)
         return self.view(await self._keys.get(principal.tenant_id, key_id))
 
     async def load_sealed_record(self, key_id: KeyId, version: int | None) -> bytes:

@@ -100,6 +100,7 @@ class KeyLifecycle:
             await uow.keys.add(key)
             await uow.sealed_records.put(key.key_id, sealed.info.version, sealed.sealed_record, now)
             await uow.commit()
+        await self._keys.changed(principal.tenant_id)
         await self._keys.record(
             principal.tenant_id,
             principal.actor,
@@ -146,6 +147,7 @@ class KeyLifecycle:
             await uow.sealed_records.put(key.key_id, sealed.info.version, sealed.sealed_record, now)
             await uow.keys.save(rotated)
             await uow.commit()
+        await self._keys.changed(key.tenant_id)
         await self._keys.record(
             key.tenant_id,
             actor,
@@ -202,6 +204,7 @@ class KeyLifecycle:
                 await uow.sealed_records.put(key.key_id, record.info.version, record.sealed_record, now)
             await uow.keys.save(key)
             await uow.commit()
+        await self._keys.changed(key.tenant_id)
 
     # Jobs (no principal: the worker and the CLI) ------------------------------------------------
 
@@ -247,6 +250,7 @@ class KeyLifecycle:
                 await uow.sealed_records.delete_key(key.key_id)
                 await uow.keys.save(key.destroyed(now))
                 await uow.commit()
+            await self._keys.changed(key.tenant_id)
             await self._keys.record(
                 key.tenant_id, SYSTEM_DESTRUCTION, KeyActions.DESTROY, key.key_id, RequestMeta(), {}
             )

@@ -3,6 +3,10 @@
 Signing, the lifecycle and the catalogue (``KeysService``) share one :class:`TenantKeys`, so a key is
 looked up, presented (:class:`KeyView`: addresses per version, rotation due) and audited (target
 ``key:<id>``) the same way everywhere.
+
+What the API shows (list and one key) may come from a cache of each tenant's keys, dropped here and on
+every replica after each committed change (:meth:`TenantKeys.changed`). Signing and every lifecycle
+step read the database: a disabled key is refused at once whatever a cache holds.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from neo_service_layer.enclave.wire.keys import KeyId, TenantId
+from neo_service_layer.kernel.cache.ports import Cache
 from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.identity.ports.audit import AuditLog
 from neo_service_layer.kernel.identity.rules.audit import AuditRecord, Outcome, RequestMeta
@@ -38,6 +43,11 @@ class KeyView:
     rotation_due: bool
 
 
+def keys_tag(tenant_id: TenantId) -> str:
+    """The cache tag of everything derived from a tenant's keys."""
+    return f"keys:{tenant_id}"
+
+
 class TenantKeys:
     def __init__(
         self,
@@ -47,12 +57,14 @@ class TenantKeys:
         clock: Clock,
         crypto: PublicKeyCrypto,
         max_age: timedelta,
+        catalogue: Cache[tuple[ManagedKey, ...]] | None = None,
     ) -> None:
         self.uow = uow
         self.clock = clock
         self.max_age = max_age
         self._audit = audit
         self._crypto = crypto
+        self._catalogue = catalogue
 
     def view(self, key: ManagedKey) -> KeyView:
         addresses = {v.version: self._crypto.addresses(key.kind, v.public_key) for v in key.versions}
@@ -65,10 +77,27 @@ class TenantKeys:
             raise KeyNotFound(f"no key {key_id!r} in this tenant")
         return key
 
+    async def catalogue(self, tenant_id: TenantId) -> tuple[ManagedKey, ...]:
+        """The tenant's keys, for showing: from the cache when it holds them."""
+        generation = self._catalogue.generation() if self._catalogue is not None else 0
+        if self._catalogue is not None and (cached := self._catalogue.get(tenant_id)) is not None:
+            return cached
+        async with self.uow(tenant_id) as uow:
+            keys = tuple(await uow.keys.for_tenant(tenant_id))
+        if self._catalogue is not None:
+            self._catalogue.put(tenant_id, keys, (keys_tag(tenant_id),), generation)
+        return keys
+
+    async def changed(self, tenant_id: TenantId) -> None:
+        """Call after committing a change to a tenant's keys: the cached catalogue is dropped everywhere."""
+        if self._catalogue is not None:
+            await self._catalogue.invalidate(keys_tag(tenant_id))
+
     async def save(self, key: ManagedKey) -> None:
         async with self.uow(key.tenant_id) as uow:
             await uow.keys.save(key)
             await uow.commit()
+        await self.changed(key.tenant_id)
 
     async def record(
         self,
