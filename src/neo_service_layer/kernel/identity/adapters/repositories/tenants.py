@@ -5,24 +5,30 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Row, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from neo_service_layer.kernel.db.timestamps import utc_required
 from neo_service_layer.kernel.identity.adapters.repositories.base import SqlRepository
 from neo_service_layer.kernel.identity.adapters.tables import tenants
 from neo_service_layer.kernel.identity.rules.accounts import Tenant
+from neo_service_layer.kernel.identity.rules.errors import AlreadyExists
 
 
 class SqlTenants(SqlRepository):
     async def add(self, tenant: Tenant) -> None:
-        await self._conn.execute(
-            insert(tenants).values(
-                id=tenant.id,
-                name=tenant.name,
-                plan=tenant.plan,
-                active=tenant.active,
-                created_at=tenant.created_at,
+        """Insert ``tenant``; ``AlreadyExists`` when another request took the name meanwhile."""
+        try:
+            await self._conn.execute(
+                insert(tenants).values(
+                    id=tenant.id,
+                    name=tenant.name,
+                    plan=tenant.plan,
+                    active=tenant.active,
+                    created_at=tenant.created_at,
+                )
             )
-        )
+        except IntegrityError as exc:
+            raise AlreadyExists(f"a tenant named {tenant.name!r} exists already") from exc
 
     async def get(self, tenant_id: str) -> Tenant | None:
         row = (await self._conn.execute(select(tenants).where(tenants.c.id == tenant_id))).first()

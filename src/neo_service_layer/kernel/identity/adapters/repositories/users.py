@@ -10,29 +10,35 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from neo_service_layer.kernel.db.timestamps import utc_required
 from neo_service_layer.kernel.identity.adapters.repositories.base import SqlRepository
 from neo_service_layer.kernel.identity.adapters.tables import user_backup_codes, users
 from neo_service_layer.kernel.identity.rules.accounts import User
+from neo_service_layer.kernel.identity.rules.errors import AlreadyExists
 
 
 class SqlUsers(SqlRepository):
     async def add(self, user: User) -> None:
-        await self._conn.execute(
-            insert(users).values(
-                id=user.id,
-                username=user.username,
-                username_key=user.username.casefold(),
-                password_hash=user.password_hash,
-                is_superadmin=user.is_superadmin,
-                disabled=user.disabled,
-                created_at=user.created_at,
-                totp_secret=user.totp_secret,
-                totp_pending=user.totp_pending,
-                totp_last_step=user.totp_last_step,
+        """Insert ``user``; ``AlreadyExists`` when another request took the username meanwhile."""
+        try:
+            await self._conn.execute(
+                insert(users).values(
+                    id=user.id,
+                    username=user.username,
+                    username_key=user.username.casefold(),
+                    password_hash=user.password_hash,
+                    is_superadmin=user.is_superadmin,
+                    disabled=user.disabled,
+                    created_at=user.created_at,
+                    totp_secret=user.totp_secret,
+                    totp_pending=user.totp_pending,
+                    totp_last_step=user.totp_last_step,
+                )
             )
-        )
+        except IntegrityError as exc:
+            raise AlreadyExists(f"a user named {user.username!r} exists already") from exc
 
     async def get(self, user_id: str) -> User | None:
         row = (await self._conn.execute(select(users).where(users.c.id == user_id))).first()
