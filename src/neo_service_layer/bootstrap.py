@@ -107,6 +107,7 @@ async def open_container(
                     container.clock,
                     registry,
                     container.readiness_checks,
+                    container.caches,
                 )
             )
             container.evm = await stack.enter_async_context(

@@ -18,6 +18,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from neo_service_layer.kernel.cache.adapters.factory import CacheFactory
+from neo_service_layer.kernel.cache.ports import Cache
 from neo_service_layer.kernel.chain.adapters.evm_chain import EvmChain
 from neo_service_layer.kernel.chain.adapters.evm_events import EvmEventSource
 from neo_service_layer.kernel.chain.adapters.evm_fees import GWEI, FeePolicy
@@ -52,6 +54,9 @@ from neo_service_layer.kernel.health.ports import ReadinessCheck
 _NO_SENDER = EnclaveAccount("none", bytes.fromhex(DEV_VALIDATOR_PUBLIC_KEY))
 
 
+_HEIGHT = "height"
+
+
 @dataclass
 class ChainKernel:
     """The chain resources every on-chain service shares."""
@@ -66,6 +71,22 @@ class ChainKernel:
     sender: EnclaveAccount | None
     enclave: Callable[[], Enclave]
     clock: Clock
+    #: the height as read at most a block time (and 1 s) ago, for what the API shows
+    height_cache: Cache[int] | None = None
+
+    async def recent_height(self) -> int:
+        """The chain's height as read at most ``min(block time, 1 s)`` ago in this process.
+
+        For what the API shows (``/neo/network``, a request's state); what decides an answer (the
+        watcher, the outbox) reads the chain itself.
+        """
+        generation = self.height_cache.generation() if self.height_cache is not None else 0
+        if self.height_cache is not None and (cached := self.height_cache.get(_HEIGHT)) is not None:
+            return cached
+        height = await self.chain.height()
+        if self.height_cache is not None:
+            self.height_cache.put(_HEIGHT, height, (), generation)
+        return height
 
     @property
     def poll_interval(self) -> float:
@@ -129,6 +150,7 @@ async def open_chain(
     clock: Clock,
     registry: CollectorRegistry,
     readiness: dict[str, ReadinessCheck],
+    caches: CacheFactory | None = None,
 ) -> AsyncIterator[ChainKernel | None]:
     network = resolve_network(settings)
     if network is None or network.magic is None:
@@ -152,7 +174,11 @@ async def open_chain(
         chain, metrics, network=network.name, low_balance_gas=settings.neo_sender_low_balance_gas
     )
     try:
-        yield ChainKernel(settings, network, chain, engine, metrics, sender, enclave, clock)
+        height: Cache[int] | None = None
+        if caches is not None:
+            ttl = min(network.block_time, 1.0)
+            height = caches.create("chain_height", ttl_seconds=ttl, max_entries=1)
+        yield ChainKernel(settings, network, chain, engine, metrics, sender, enclave, clock, height)
     finally:
         for _url, endpoint in endpoints:
             await endpoint.close()

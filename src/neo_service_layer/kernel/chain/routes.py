@@ -40,7 +40,7 @@ async def network(request: Request, _caller: Caller) -> NetworkOut:
     chain = container.chain
     if chain is None:
         raise ChainNotConfigured("no Neo network is configured (run `nsl chain up` or set NSL_NEO_NETWORK)")
-    height = await chain.chain.height()
+    height = await chain.recent_height()
     keys = dict(chain.network.service_keys)
     for parts in container.parts.values():
         if isinstance(parts, PublishesKeys):
