@@ -3,8 +3,14 @@
 then the Solidity contracts of Neo X under contracts/evm/ with solc-js (``contracts/build_evm.py``).
 
 Usage: ``python contracts/build.py [--force]``. A contract is recompiled only when its source, a
-library it imports (``src/neo_service_layer/kernel/chain/contracts/``, never compiled on its own) or the
-compiler version changed since the last build (recorded in contracts/build/<name>.stamp).
+library module it imports, directly or through another (``src/neo_service_layer/kernel/chain/contracts/``
+for the services, ``contracts/lib/`` for consumers; never compiled on their own) or the compiler
+version changed since the last build (recorded in contracts/build/<name>.stamp).
+
+neo3-boa resolves a user module with ``importlib.util.find_spec`` on ``[--project-path, the importing
+file's folder]``: the services import ``neo_service_layer.kernel.chain.contracts.<module>`` under
+``--project-path src``; the consumers under ``contracts/`` import ``lib.<module>`` (``contracts/lib``)
+under ``--project-path contracts``, which ``src`` could not reach.
 """
 
 from __future__ import annotations
@@ -27,6 +33,9 @@ SERVICES_DIR = SRC_DIR / "neo_service_layer" / "services"
 #: ``neo_service_layer.kernel.chain.contracts.<module>``, resolved under ``--project-path src``)
 LIBRARY_DIR = SRC_DIR / "neo_service_layer" / "kernel" / "chain" / "contracts"
 LIBRARY_PACKAGE = "neo_service_layer.kernel.chain.contracts."
+#: the consumer library dApps import (``lib.<module>``, resolved under ``--project-path contracts``)
+CONSUMER_LIBRARY_DIR = CONTRACTS_DIR / "lib"
+CONSUMER_LIBRARY_PACKAGE = "lib."
 #: every contract: the services' own, then the example consumers (a new file is picked up without
 #: editing this list)
 SOURCES = tuple(
@@ -37,13 +46,14 @@ SOURCES = tuple(
 def _libraries(source: Path, seen: frozenset[Path] = frozenset()) -> list[Path]:
     """The library modules ``source`` imports, directly or through another library module."""
     found: list[Path] = []
-    for module in sorted(
-        set(re.findall(r"from\s+" + re.escape(LIBRARY_PACKAGE) + r"(\w+)", source.read_text()))
-    ):
-        path = LIBRARY_DIR / f"{module}.py"
-        if path.exists() and path not in seen and path not in found:
-            found.append(path)
-            found.extend(p for p in _libraries(path, seen | {path, *found}) if p not in found)
+    text = source.read_text()
+    for package, folder in ((LIBRARY_PACKAGE, LIBRARY_DIR), (CONSUMER_LIBRARY_PACKAGE, CONSUMER_LIBRARY_DIR)):
+        pattern = r"^\s*(?:from|import)\s+" + re.escape(package) + r"(\w+)"
+        for module in sorted(set(re.findall(pattern, text, re.MULTILINE))):
+            path = folder / f"{module}.py"
+            if path.exists() and path not in seen and path not in found:
+                found.append(path)
+                found.extend(p for p in _libraries(path, seen | {path, *found}) if p not in found)
     return found
 
 
@@ -53,6 +63,12 @@ def _stamp(source: Path) -> str:
         digest = hashlib.sha256(library.read_bytes()).hexdigest()
         lines.append(f"library {library.name} sha256 {digest}")
     return "\n".join(lines) + "\n"
+
+
+def _project_path(source: Path) -> Path:
+    """Where neo3-boa looks for the modules ``source`` imports: ``contracts`` for the consumers beside
+    this file (``lib.<module>``), ``src`` for the services (``neo_service_layer...``)."""
+    return CONTRACTS_DIR if source.is_relative_to(CONTRACTS_DIR) else SRC_DIR
 
 
 def _outputs(source: Path) -> tuple[Path, Path, Path]:
@@ -80,7 +96,8 @@ def _build_locked(source: Path, *, force: bool) -> bool:
         return False
     compiler = Path(sys.executable).with_name("neo3-boa")
     # the input file must come first: options after it are not parsed reliably
-    command = [str(compiler), "compile", str(source), "-o", str(nef), "--project-path", str(SRC_DIR)]
+    project = _project_path(source)
+    command = [str(compiler), "compile", str(source), "-o", str(nef), "--project-path", str(project)]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0 or not nef.exists():
         sys.stderr.write(result.stdout + result.stderr)

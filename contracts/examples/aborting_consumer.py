@@ -8,10 +8,12 @@ as a request (proves the watcher's HALT-only rule end to end).
 
 from typing import Any, cast
 
-from boa3.sc import runtime, storage
+from boa3.sc import storage
 from boa3.sc.compiletime import NeoMetadata, public
 from boa3.sc.types import UInt160
-from boa3.sc.utils import abort, call_contract
+from boa3.sc.utils import abort
+
+from lib.nsl_randomness import only_randomness_service, request_randomness
 
 KEY_SERVICE = b"s"
 KEY_CALLS = b"c"
@@ -33,8 +35,7 @@ def _deploy(data: Any, update: bool):
 @public(name="requestThenAbort")
 def request_then_abort(numWords: int) -> int:
     """Request randomness, then ABORT: the request's event is in the log of a FAULTed transaction."""
-    service = storage.get_uint160(KEY_SERVICE)
-    request_id = cast(int, call_contract(service, "request", [numWords, "onRandomness", b"x"]))
+    request_id = request_randomness(storage.get_uint160(KEY_SERVICE), numWords, "onRandomness", b"x")
     abort("consumer aborts after requesting")
     return request_id
 
@@ -42,7 +43,7 @@ def request_then_abort(numWords: int) -> int:
 @public(name="onRandomness")
 def on_randomness(requestId: int, words: list, userData: bytes):
     """Counts callbacks (there must be none: no request of this contract ever completed)."""
-    assert runtime.calling_script_hash == storage.get_uint160(KEY_SERVICE), "only the randomness service"
+    only_randomness_service(storage.get_uint160(KEY_SERVICE))
     storage.put_int(KEY_CALLS, storage.get_int(KEY_CALLS) + 1)
 
 

@@ -9,15 +9,19 @@ Deploy with data = the automation contract's script hash. Register an upkeep for
 - ``consume()`` on a condition trigger whose check is ``ready()``: true (with data) while ``arm()`` was
   called and not yet consumed, so each ``arm()`` gives exactly one run.
 
+Built on the consumer library (``contracts/lib/nsl_automation.py``).
+
 ``ping(n)`` emits ``n`` ``Ping`` notifications: the events an event-triggered upkeep reacts to.
 """
 
 from typing import Any, cast
 
-from boa3.sc import runtime, storage
+from boa3.sc import storage
 from boa3.sc.compiletime import NeoMetadata, public
 from boa3.sc.types import UInt160
-from boa3.sc.utils import CreateNewEvent, call_contract
+from boa3.sc.utils import CreateNewEvent
+
+from lib.nsl_automation import current_run, register_self
 
 KEY_AUTOMATION = b"a"
 KEY_COUNT = b"c"
@@ -45,11 +49,7 @@ def _deploy(data: Any, update: bool):
 
 def _run() -> list:
     """The running upkeep's [upkeepId, occurrence, data]; aborts unless the automation contract calls."""
-    automation = storage.get_uint160(KEY_AUTOMATION)
-    assert runtime.calling_script_hash == automation, "only the automation contract may call this"
-    run = cast(list, call_contract(automation, "currentRun"))
-    assert len(run) == 3, "no automation run in progress"
-    return run
+    return current_run(storage.get_uint160(KEY_AUTOMATION))
 
 
 def _count(run: list) -> int:
@@ -94,11 +94,9 @@ def ping(n: int):
 
 
 @public(name="registerSelf")
-def register_self(method: str, kind: int, spec: list, gasLimit: int) -> int:
+def register_self_upkeep(method: str, kind: int, spec: list, gasLimit: int) -> int:
     """Register an upkeep owned by this contract (its own call is its witness); returns its id."""
-    automation = storage.get_uint160(KEY_AUTOMATION)
-    me = runtime.executing_script_hash
-    return cast(int, call_contract(automation, "registerUpkeep", [me, me, method, [], kind, spec, gasLimit, 0]))
+    return register_self(storage.get_uint160(KEY_AUTOMATION), method, kind, spec, gasLimit, 0)
 
 
 @public(safe=True)

@@ -4,6 +4,7 @@ Deploy with data = the compute service's script hash, prepay its fees by sending
 data = this contract's hash, then call ``requestCompute(functionId, args, userData)``. The service later
 calls ``onComputeResult(requestId, code, result, userData)``; this contract keeps the last answer
 (``lastResponse``) and each successful result by request id (``getResult``).
+Built on the consumer library (``contracts/lib/nsl_compute.py``).
 """
 
 from typing import Any, cast
@@ -11,7 +12,9 @@ from typing import Any, cast
 from boa3.sc import runtime, storage
 from boa3.sc.compiletime import NeoMetadata, public
 from boa3.sc.types import Transaction, UInt160
-from boa3.sc.utils import CreateNewEvent, call_contract, to_bytes
+from boa3.sc.utils import CreateNewEvent, to_bytes
+
+from lib.nsl_compute import only_compute_service, request_compute
 
 KEY_OWNER = b"o"
 KEY_SERVICE = b"s"
@@ -48,21 +51,17 @@ def set_service(service: UInt160):
 
 
 @public(name="requestCompute")
-def request_compute(functionId: str, args: bytes, userData: bytes, gasForCallback: int) -> int:
+def ask_compute(functionId: str, args: bytes, userData: bytes, gasForCallback: int) -> int:
     """Ask the compute service to run ``functionId`` on ``args``, giving ``onComputeResult`` up to
     ``gasForCallback`` GAS fractions (keeping a result costs 0.001 GAS a byte); returns the request id."""
     service = storage.get_uint160(KEY_SERVICE)
-    assert len(service) == 20, "service not set"
-    return cast(
-        int,
-        call_contract(service, "request", [functionId, args, "onComputeResult", gasForCallback, userData]),
-    )
+    return request_compute(service, functionId, args, "onComputeResult", gasForCallback, userData)
 
 
 @public(name="onComputeResult")
 def on_compute_result(requestId: int, code: int, result: bytes, userData: bytes):
     """Callback: only the service may call it. Keeps the answer; a result only when code == 0."""
-    assert runtime.calling_script_hash == storage.get_uint160(KEY_SERVICE), "only the compute service"
+    only_compute_service(storage.get_uint160(KEY_SERVICE))
     storage.put_list(KEY_LAST, [requestId, code, result, userData])
     if code == 0:
         storage.put(PREFIX_RESULT + to_bytes(requestId, 8), result)

@@ -2,6 +2,7 @@
 
 Deploy with data = the randomness service's script hash, prepay its fees by sending GAS to the service
 with data = this contract's hash, then call ``roll()``. The service later calls ``onRandomness``.
+Built on the consumer library (``contracts/lib``): ``request_randomness`` and ``only_randomness_service``.
 """
 
 from typing import Any, cast
@@ -10,6 +11,9 @@ from boa3.sc import runtime, storage
 from boa3.sc.compiletime import NeoMetadata, public
 from boa3.sc.types import Transaction, UInt160
 from boa3.sc.utils import CreateNewEvent, call_contract, to_bytes
+
+from lib.nsl_randomness import only_randomness_service, random_below, request_randomness
+from lib.nsl_service import require_service
 
 KEY_OWNER = b"o"
 KEY_SERVICE = b"s"
@@ -51,16 +55,14 @@ def withdraw(to: UInt160, amount: int) -> bool:
     """Owner only: take the dice's prepaid GAS back from the service (the service checks that the
     consumer itself asks: this contract's call is its witness)."""
     assert runtime.check_witness(storage.get_uint160(KEY_OWNER)), "only the owner may do this"
-    service = storage.get_uint160(KEY_SERVICE)
+    service = require_service(storage.get_uint160(KEY_SERVICE))
     return cast(bool, call_contract(service, "withdraw", [runtime.executing_script_hash, to, amount]))
 
 
 @public
 def roll() -> int:
     """Ask the service for one random word; returns the request id."""
-    service = storage.get_uint160(KEY_SERVICE)
-    assert len(service) == 20, "service not set"
-    request_id = cast(int, call_contract(service, "request", [1, "onRandomness", b"dice"]))
+    request_id = request_randomness(storage.get_uint160(KEY_SERVICE), 1, "onRandomness", b"dice")
     storage.put_int(KEY_PENDING, request_id)
     return request_id
 
@@ -68,8 +70,8 @@ def roll() -> int:
 @public(name="onRandomness")
 def on_randomness(requestId: int, words: list, userData: bytes):
     """Callback: only the service may call it. Stores die = words[0] mod 6 + 1."""
-    assert runtime.calling_script_hash == storage.get_uint160(KEY_SERVICE), "only the randomness service"
-    result = cast(int, words[0]) % 6 + 1
+    only_randomness_service(storage.get_uint160(KEY_SERVICE))
+    result = random_below(cast(int, words[0]), 6) + 1
     storage.put_int(PREFIX_ROLL + to_bytes(requestId, 8), result)
     storage.put_int(KEY_LAST, result)
     Rolled(requestId, result)

@@ -6,10 +6,12 @@ service); 2: ABORT (uncatchable in NeoVM: the delivering transaction faults).
 
 from typing import Any, cast
 
-from boa3.sc import runtime, storage
+from boa3.sc import storage
 from boa3.sc.compiletime import NeoMetadata, public
 from boa3.sc.types import UInt160
-from boa3.sc.utils import abort, call_contract
+from boa3.sc.utils import abort
+
+from lib.nsl_compute import only_compute_service, request_compute
 
 KEY_SERVICE = b"s"
 KEY_MODE = b"m"
@@ -38,23 +40,19 @@ def set_mode(mode: int):
 
 
 @public(name="requestCompute")
-def request_compute(functionId: str, args: bytes, userData: bytes, gasForCallback: int) -> int:
+def ask_compute(functionId: str, args: bytes, userData: bytes, gasForCallback: int) -> int:
     service = storage.get_uint160(KEY_SERVICE)
-    return cast(
-        int,
-        call_contract(service, "request", [functionId, args, "onComputeResult", gasForCallback, userData]),
-    )
+    return request_compute(service, functionId, args, "onComputeResult", gasForCallback, userData)
 
 
 @public(name="requestWithCallback")
 def request_with_callback(functionId: str, callback: str) -> int:
-    service = storage.get_uint160(KEY_SERVICE)
-    return cast(int, call_contract(service, "request", [functionId, b"", callback, 10_000_000, b""]))
+    return request_compute(storage.get_uint160(KEY_SERVICE), functionId, b"", callback, 10_000_000, b"")
 
 
 @public(name="onComputeResult")
 def on_compute_result(requestId: int, code: int, result: bytes, userData: bytes):
-    assert runtime.calling_script_hash == storage.get_uint160(KEY_SERVICE), "only the compute service"
+    only_compute_service(storage.get_uint160(KEY_SERVICE))
     storage.put_int(KEY_CALLS, storage.get_int(KEY_CALLS) + 1)
     mode = storage.get_int(KEY_MODE)
     if mode == 1:

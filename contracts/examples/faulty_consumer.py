@@ -6,10 +6,12 @@ mode 0: accept (records the words); 1: write storage then THROW (catchable by th
 
 from typing import Any, cast
 
-from boa3.sc import runtime, storage
+from boa3.sc import storage
 from boa3.sc.compiletime import NeoMetadata, public
 from boa3.sc.types import UInt160
-from boa3.sc.utils import abort, call_contract
+from boa3.sc.utils import abort
+
+from lib.nsl_randomness import only_randomness_service, request_randomness
 
 KEY_SERVICE = b"s"
 KEY_MODE = b"m"
@@ -38,18 +40,17 @@ def set_mode(mode: int):
 
 @public(name="requestRandom")
 def request_random(numWords: int, userData: bytes) -> int:
-    service = storage.get_uint160(KEY_SERVICE)
-    return cast(int, call_contract(service, "request", [numWords, "onRandomness", userData]))
+    return request_randomness(storage.get_uint160(KEY_SERVICE), numWords, "onRandomness", userData)
 
 
 @public(name="requestWithCallback")
 def request_with_callback(numWords: int, callback: str) -> int:
-    return cast(int, call_contract(storage.get_uint160(KEY_SERVICE), "request", [numWords, callback, b""]))
+    return request_randomness(storage.get_uint160(KEY_SERVICE), numWords, callback, b"")
 
 
 @public(name="onRandomness")
 def on_randomness(requestId: int, words: list, userData: bytes):
-    assert runtime.calling_script_hash == storage.get_uint160(KEY_SERVICE), "only the randomness service"
+    only_randomness_service(storage.get_uint160(KEY_SERVICE))
     storage.put_int(KEY_CALLS, storage.get_int(KEY_CALLS) + 1)
     mode = storage.get_int(KEY_MODE)
     if mode == 1:

@@ -6,10 +6,12 @@ service); 2: ABORT (uncatchable in NeoVM: the delivering transaction faults).
 
 from typing import Any, cast
 
-from boa3.sc import runtime, storage
+from boa3.sc import storage
 from boa3.sc.compiletime import NeoMetadata, public
 from boa3.sc.types import UInt160
-from boa3.sc.utils import abort, call_contract
+from boa3.sc.utils import abort
+
+from lib.nsl_oracle import only_oracle_service, request_oracle
 
 KEY_SERVICE = b"s"
 KEY_MODE = b"m"
@@ -39,18 +41,17 @@ def set_mode(mode: int):
 
 @public(name="requestData")
 def request_data(url: str, filter: str, userData: bytes) -> int:
-    service = storage.get_uint160(KEY_SERVICE)
-    return cast(int, call_contract(service, "request", [url, filter, "onOracleResponse", userData]))
+    return request_oracle(storage.get_uint160(KEY_SERVICE), url, filter, "onOracleResponse", userData)
 
 
 @public(name="requestWithCallback")
 def request_with_callback(url: str, callback: str) -> int:
-    return cast(int, call_contract(storage.get_uint160(KEY_SERVICE), "request", [url, "", callback, b""]))
+    return request_oracle(storage.get_uint160(KEY_SERVICE), url, "", callback, b"")
 
 
 @public(name="onOracleResponse")
 def on_oracle_response(requestId: int, code: int, result: bytes, userData: bytes):
-    assert runtime.calling_script_hash == storage.get_uint160(KEY_SERVICE), "only the oracle service"
+    only_oracle_service(storage.get_uint160(KEY_SERVICE))
     storage.put_int(KEY_CALLS, storage.get_int(KEY_CALLS) + 1)
     mode = storage.get_int(KEY_MODE)
     if mode == 1:

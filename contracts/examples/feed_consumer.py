@@ -1,17 +1,19 @@
-"""Example consumer of the price feed contract: reads a pair and refuses stale or zero answers.
+"""Example consumer of the price feed contract: reads a pair and refuses stale, zero or incomplete answers.
 
 Deploy with data = the feed contract's script hash. ``price(pair, maxAgeMs)`` returns the latest answer
-(fixed point, see ``decimals``) and aborts when there is no round yet, the answer is not positive, or the
-round was updated more than ``maxAgeMs`` milliseconds before the current block time.
-``recordPrice(pair, maxAgeMs)`` does the same and stores the answer (``lastPrice``).
+(fixed point, see ``decimals``) and aborts when there is no round yet, the round is incomplete, the
+answer is not positive, or the round was updated more than ``maxAgeMs`` milliseconds before the current
+block time (the checks of ``contracts/lib/nsl_feeds.py``). ``recordPrice(pair, maxAgeMs)`` does the
+same and stores the answer (``lastPrice``).
 """
 
 from typing import Any, cast
 
-from boa3.sc import runtime, storage
+from boa3.sc import storage
 from boa3.sc.compiletime import NeoMetadata, public
 from boa3.sc.types import UInt160
-from boa3.sc.utils import call_contract
+
+from lib.nsl_feeds import latest_price
 
 KEY_FEED = b"f"
 KEY_PRICE = b"p"
@@ -31,27 +33,16 @@ def _deploy(data: Any, update: bool):
         storage.put_uint160(KEY_FEED, cast(UInt160, data))
 
 
-def _checked(pair: str, maxAgeMs: int) -> int:
-    round_data = cast(list, call_contract(storage.get_uint160(KEY_FEED), "latestRoundData", [pair]))
-    round_id = cast(int, round_data[0])
-    answer = cast(int, round_data[1])
-    updated_at = cast(int, round_data[3])
-    assert round_id > 0, "no price yet"
-    assert answer > 0, "zero or negative price"
-    assert runtime.time - updated_at <= maxAgeMs, "stale price"
-    return answer
-
-
 @public(safe=True)
 def price(pair: str, maxAgeMs: int) -> int:
     """The latest answer of ``pair`` if it is positive and at most ``maxAgeMs`` old; aborts otherwise."""
-    return _checked(pair, maxAgeMs)
+    return latest_price(storage.get_uint160(KEY_FEED), pair, maxAgeMs)
 
 
 @public(name="recordPrice")
 def record_price(pair: str, maxAgeMs: int) -> int:
     """``price`` and store it as ``lastPrice``."""
-    answer = _checked(pair, maxAgeMs)
+    answer = latest_price(storage.get_uint160(KEY_FEED), pair, maxAgeMs)
     storage.put_int(KEY_PRICE, answer)
     return answer
 

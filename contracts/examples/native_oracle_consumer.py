@@ -8,10 +8,12 @@ the last code and result, counts the answers and emits ``Answered(tag, code, res
 
 from typing import Any, cast
 
-from boa3.sc import runtime, storage
+from boa3.sc import storage
 from boa3.sc.compiletime import NeoMetadata, public
 from boa3.sc.contracts import OracleContract
 from boa3.sc.utils import CreateNewEvent, call_contract
+
+from lib.nsl_service import only_service
 
 KEY_RESULT = b"r"
 KEY_CODE = b"c"
@@ -52,7 +54,7 @@ def request_many(url: str, filter: str, first: int, count: int, gasForResponse: 
 @public(name="onOracleResponse")
 def on_oracle_response(url: str, userData: Any, code: int, result: bytes):
     """The native Oracle's callback."""
-    assert runtime.calling_script_hash == OracleContract.hash, "only the native Oracle"
+    only_service(OracleContract.hash, "only the native Oracle")
     storage.put_int(KEY_CODE, code)
     storage.put(KEY_RESULT, result)
     storage.put_int(KEY_COUNT, storage.get_int(KEY_COUNT) + 1)

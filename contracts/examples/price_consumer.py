@@ -4,6 +4,7 @@ Deploy with data = the oracle service's script hash, prepay its fees by sending 
 data = this contract's hash, then call ``requestPrice(url, filter)``, e.g.
 ``requestPrice("https://api.example.com/ticker?pair=NEOUSD", "$.price")``. The service later calls
 ``onOracleResponse``; only a successful response (code 0) changes the stored price.
+Built on the consumer library (``contracts/lib/nsl_oracle.py``).
 """
 
 from typing import Any, cast
@@ -11,7 +12,9 @@ from typing import Any, cast
 from boa3.sc import runtime, storage
 from boa3.sc.compiletime import NeoMetadata, public
 from boa3.sc.types import Transaction, UInt160
-from boa3.sc.utils import CreateNewEvent, call_contract, to_bytes
+from boa3.sc.utils import CreateNewEvent, to_bytes
+
+from lib.nsl_oracle import only_oracle_service, request_oracle
 
 KEY_OWNER = b"o"
 KEY_SERVICE = b"s"
@@ -53,9 +56,7 @@ def set_service(service: UInt160):
 @public(name="requestPrice")
 def request_price(url: str, filter: str) -> int:
     """Ask the oracle for ``filter`` applied to ``url``; returns the request id."""
-    service = storage.get_uint160(KEY_SERVICE)
-    assert len(service) == 20, "service not set"
-    request_id = cast(int, call_contract(service, "request", [url, filter, "onOracleResponse", b"price"]))
+    request_id = request_oracle(storage.get_uint160(KEY_SERVICE), url, filter, "onOracleResponse", b"price")
     storage.put_int(KEY_PENDING, request_id)
     return request_id
 
@@ -63,7 +64,7 @@ def request_price(url: str, filter: str) -> int:
 @public(name="onOracleResponse")
 def on_oracle_response(requestId: int, code: int, result: bytes, userData: bytes):
     """Callback: only the service may call it. Stores the result as the price when code == 0."""
-    assert runtime.calling_script_hash == storage.get_uint160(KEY_SERVICE), "only the oracle service"
+    only_oracle_service(storage.get_uint160(KEY_SERVICE))
     storage.put_int(KEY_LAST_CODE, code)
     if code != 0:
         PriceFailed(requestId, code)

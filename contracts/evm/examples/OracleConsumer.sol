@@ -2,29 +2,24 @@
 pragma solidity ^0.8.28;
 
 import {OracleService} from "../OracleService.sol";
+import {NslOracleConsumerBase} from "../lib/NslOracleConsumerBase.sol";
 
 /// @notice An example consumer: asks the oracle for web data and keeps what it is called back with.
-contract OracleConsumer {
-    OracleService public immutable service;
+contract OracleConsumer is NslOracleConsumerBase {
     mapping(uint256 => bytes) public resultOf;
     mapping(uint256 => uint8) public codeOf;
     mapping(uint256 => bool) public answered;
     uint256 public lastRequestId;
 
-    error NotTheService();
-
-    constructor(OracleService service_) {
-        service = service_;
-    }
+    constructor(OracleService service_) NslOracleConsumerBase(service_) {}
 
     /// @notice Ask for `url` filtered by `filter`; send the service's `fee()` along.
     function ask(string calldata url, string calldata filter) external payable returns (uint256 requestId) {
-        requestId = service.request{value: msg.value}(url, filter);
+        requestId = _requestOracle(url, filter, msg.value);
         lastRequestId = requestId;
     }
 
-    function onOracleAnswer(uint256 requestId, uint8 code, bytes calldata result) external {
-        if (msg.sender != address(service)) revert NotTheService();
+    function _onOracleAnswer(uint256 requestId, uint8 code, bytes calldata result) internal override {
         resultOf[requestId] = result;
         codeOf[requestId] = code;
         answered[requestId] = true;

@@ -2,21 +2,18 @@
 pragma solidity ^0.8.28;
 
 import {RandomnessService} from "../RandomnessService.sol";
+import {NslRandomnessConsumerBase} from "../lib/NslRandomnessConsumerBase.sol";
 
 /// @notice A consumer whose callback always reverts: its request is fulfilled all the same, and the
 /// service's `RandomnessFulfilled` event carries this revert reason.
-contract RefusingRandomnessConsumer {
-    RandomnessService public immutable service;
-
-    constructor(RandomnessService service_) {
-        service = service_;
-    }
+contract RefusingRandomnessConsumer is NslRandomnessConsumerBase {
+    constructor(RandomnessService service_) NslRandomnessConsumerBase(service_) {}
 
     function ask(bytes32 seed) external returns (uint256) {
-        return service.request(seed);
+        return _requestRandomness(seed);
     }
 
-    function onRandomness(uint256, bytes32) external pure {
+    function _onRandomness(uint256, bytes32) internal pure override {
         revert("consumer refuses the randomness");
     }
 }
