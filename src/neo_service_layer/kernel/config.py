@@ -106,6 +106,8 @@ class Settings(BaseSettings):
     key_cache_enabled: bool = True
     key_cache_ttl_seconds: float = Field(default=30.0, gt=0)
     key_cache_size: int = Field(default=10_000, ge=1)
+    #: how long the first response to a POST with an ``Idempotency-Key`` is replayed (docs/architecture.md)
+    idempotency_ttl_seconds: int = Field(default=86_400, ge=60, le=7 * 86_400)
 
     # Event bus (subscriptions' deliveries; see docs/events.md): ``amqp://user:password@host:5672/vhost``
     #: RabbitMQ; unset: the embedded relay and polling delivery. May carry a password: shown masked

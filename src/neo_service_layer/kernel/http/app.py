@@ -25,11 +25,13 @@ from neo_service_layer.kernel.container import OpenContainer
 from neo_service_layer.kernel.http import health_routes as health
 from neo_service_layer.kernel.http import system_routes as system
 from neo_service_layer.kernel.http.errors import install_error_handlers
+from neo_service_layer.kernel.http.idempotency import install_idempotency
 from neo_service_layer.kernel.http.json_text import JsonTextMiddleware
 from neo_service_layer.kernel.http.middleware import BodyLimitMiddleware, EdgeMiddleware
 from neo_service_layer.kernel.http.openapi import API_PREFIX, install_openapi
 from neo_service_layer.kernel.http.rate_limits import RateLimitMiddleware, rate_limited_handler
 from neo_service_layer.kernel.http.route_methods import RouteMethods
+from neo_service_layer.kernel.idempotency.parts import idempotency_of
 from neo_service_layer.kernel.identity.routes import api_keys, audit, auth, tenants, users
 from neo_service_layer.kernel.identity.rules.rate_limits import RateLimited
 from neo_service_layer.kernel.observability.logs import get_logger
@@ -66,6 +68,7 @@ def build_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_container(settings, "api") as container:
             app.state.container = container
+            app.state.idempotency = idempotency_of(container)
             yield
 
     app = FastAPI(
@@ -78,6 +81,7 @@ def build_app(
         openapi_url="/openapi.json",
     )
     install_error_handlers(app)
+    install_idempotency(app)
     app.add_exception_handler(RateLimited, rate_limited_handler)
     app.include_router(health.router)
     app.include_router(auth.wellknown)

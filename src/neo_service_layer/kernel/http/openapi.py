@@ -16,6 +16,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from neo_service_layer.kernel.http.idempotency_openapi import document_idempotency
 from neo_service_layer.kernel.http.problems import PROBLEM_CONTENT_TYPE
 
 API_PREFIX = "/api/v1"
@@ -124,7 +125,7 @@ def install_openapi(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = add_problem_responses(generate())
+            app.openapi_schema = document_idempotency(add_problem_responses(generate()))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from neo_service_layer.kernel.container import Container
 from neo_service_layer.kernel.http.encoding import Strict
+from neo_service_layer.kernel.http.idempotency import IDEMPOTENT_ONCE
 from neo_service_layer.kernel.http.security import Meta, require_scope
 from neo_service_layer.kernel.identity.rules.access import Principal
 from neo_service_layer.services.automation.job_action_models import (
@@ -286,6 +287,7 @@ def _trigger(given: CronIn | IntervalIn | EventIn | ConditionIn) -> JobTrigger:
     status_code=201,
     summary="Create a job calling a webhook (its secret is shown once) or a contract with a tenant key, on a"
     " cron, interval, event or condition trigger",
+    dependencies=[IDEMPOTENT_ONCE],
 )
 async def create_job(body: JobIn, principal: Writer, request: Request, meta: Meta) -> JobCreated:
     trigger = _trigger(body.trigger)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field, JsonValue
 from neo_service_layer.enclave.wire.errors import InvalidInput
 from neo_service_layer.kernel.container import Container
 from neo_service_layer.kernel.http.encoding import Strict
+from neo_service_layer.kernel.http.idempotency import IDEMPOTENT
 from neo_service_layer.kernel.http.security import Meta, require_scope
 from neo_service_layer.kernel.identity.rules.access import Principal
 from neo_service_layer.services.compute.parts import SERVICE, ComputeParts
@@ -244,6 +245,7 @@ def _run(
     "/functions",
     status_code=201,
     summary="Upload a function: built to WebAssembly and compiled in the enclave",
+    dependencies=[IDEMPOTENT],
 )
 async def create_function(body: FunctionIn, principal: Writer, request: Request, meta: Meta) -> FunctionOut:
     module = None
@@ -287,6 +289,7 @@ async def get_function(function_id: FunctionId, request: Request, principal: Rea
 @router.post(
     "/functions/{function_id}/runs",
     summary="Run a function in the enclave; the answer carries the result and its signed receipt",
+    dependencies=[IDEMPOTENT],
 )
 async def run_function(function_id: FunctionId, body: RunIn, request: Request, principal: Writer) -> RunOut:
     parts = _parts(request)

@@ -24,6 +24,7 @@ from neo_service_layer.enclave.wire.oracle import (
 from neo_service_layer.enclave.wire.randomness import script_hash_bytes
 from neo_service_layer.kernel.container import Container
 from neo_service_layer.kernel.http.encoding import Strict
+from neo_service_layer.kernel.http.idempotency import IDEMPOTENT
 from neo_service_layer.kernel.http.security import require_scope
 from neo_service_layer.kernel.identity.rules.access import Principal
 from neo_service_layer.services.oracle.parts import OracleParts
@@ -289,7 +290,12 @@ async def verify(body: VerifyRequest, request: Request, _caller: Caller) -> Veri
     return VerifyAnswer(valid=valid, publicKey=key.public_key.hex())
 
 
-@router.post("/templates", status_code=201, summary="Register a request template (nsl://template/<id>)")
+@router.post(
+    "/templates",
+    status_code=201,
+    summary="Register a request template (nsl://template/<id>)",
+    dependencies=[IDEMPOTENT],
+)
 async def create_template(body: TemplateIn, request: Request, caller: Caller) -> TemplateOut:
     spec = FetchSpec(
         url=body.url,

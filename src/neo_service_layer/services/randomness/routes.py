@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from neo_service_layer.enclave.wire.errors import InvalidInput, NotFound
 from neo_service_layer.kernel.container import Container
 from neo_service_layer.kernel.http.encoding import Strict
+from neo_service_layer.kernel.http.idempotency import IDEMPOTENT
 from neo_service_layer.kernel.http.security import require_scope
 from neo_service_layer.kernel.identity.rules.access import Principal
 from neo_service_layer.services.randomness import rules
@@ -108,7 +109,11 @@ def _parts(request: Request) -> RandomnessParts:
     return container.parts_of(randomness.SERVICE, RandomnessParts)
 
 
-@router.post("", summary="Random words off chain, with the same BLS proof and ECDSA signature as on chain")
+@router.post(
+    "",
+    summary="Random words off chain, with the same BLS proof and ECDSA signature as on chain",
+    dependencies=[IDEMPOTENT],
+)
 async def generate(body: RandomnessRequest, request: Request, caller: Caller) -> RandomnessAnswer:
     parts = _parts(request)
     seed = _hex(body.seed) if body.seed is not None else None

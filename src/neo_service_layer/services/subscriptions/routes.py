@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from neo_service_layer.kernel.container import Container
 from neo_service_layer.kernel.events.rules import EVENT_TYPES
 from neo_service_layer.kernel.http.encoding import Strict
+from neo_service_layer.kernel.http.idempotency import IDEMPOTENT, IDEMPOTENT_ONCE
 from neo_service_layer.kernel.http.security import Meta, require_scope
 from neo_service_layer.kernel.identity.rules.access import Principal
 from neo_service_layer.services.subscriptions.parts import NAME, SubscriptionParts
@@ -275,6 +276,7 @@ def _delivery(d: Delivery) -> DeliveryOut:
     "",
     status_code=201,
     summary="Subscribe to event types with a webhook or e-mail (its secret is shown once) or a stream",
+    dependencies=[IDEMPOTENT_ONCE],
 )
 async def create_subscription(
     body: SubscriptionIn, principal: Writer, request: Request, meta: Meta
@@ -342,6 +344,7 @@ async def delete_subscription(
 @router.post(
     "/{subscription_id}/secret/rotate",
     summary="A new webhook secret (shown once); the previous one keeps signing alongside for 24 h",
+    dependencies=[IDEMPOTENT_ONCE],
 )
 async def rotate_secret(
     subscription_id: SubId, request: Request, principal: Writer, meta: Meta
@@ -370,6 +373,7 @@ async def list_deliveries(
     "/{subscription_id}/deliveries/{event_id}/replay",
     status_code=202,
     summary="Queue a dead-lettered delivery again (it goes out in event order)",
+    dependencies=[IDEMPOTENT],
 )
 async def replay_delivery(
     subscription_id: SubId, event_id: EventId, request: Request, principal: Writer, meta: Meta

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from pydantic import AwareDatetime, BaseModel, Field
 
+from neo_service_layer.kernel.http.idempotency import IDEMPOTENT_ONCE
 from neo_service_layer.kernel.http.security import Meta, identity_of, require_tenant_scope
 from neo_service_layer.kernel.identity.rules.access import Principal, Scopes
 from neo_service_layer.kernel.identity.rules.api_keys import ApiKey
@@ -53,7 +54,12 @@ class ApiKeyCreated(ApiKeyOut):
     key: str = Field(description="The full key. Shown only in this response; store it now.")
 
 
-@router.post("", status_code=201, summary="Create an API key with a subset of your scopes")
+@router.post(
+    "",
+    status_code=201,
+    summary="Create an API key with a subset of your scopes",
+    dependencies=[IDEMPOTENT_ONCE],
+)
 async def create_key(
     tenant_id: str, body: ApiKeyCreate, principal: KeyAdmin, request: Request, meta: Meta
 ) -> ApiKeyCreated:

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field, SecretStr
 
+from neo_service_layer.kernel.http.idempotency import IDEMPOTENT
 from neo_service_layer.kernel.http.security import Meta, identity_of, require_scope, require_tenant_scope
 from neo_service_layer.kernel.identity.rules.access import Principal, Scopes
 from neo_service_layer.kernel.identity.rules.accounts import Membership, Role, Tenant
@@ -67,7 +68,7 @@ class MemberOut(BaseModel):
         )
 
 
-@router.post("", status_code=201, summary="Create a tenant (superadmin)")
+@router.post("", status_code=201, summary="Create a tenant (superadmin)", dependencies=[IDEMPOTENT])
 async def create_tenant(
     body: TenantCreate, principal: PlatformAdmin, request: Request, meta: Meta
 ) -> TenantOut:
@@ -93,7 +94,12 @@ async def list_members(tenant_id: str, principal: MembersReader, request: Reques
     return [MemberOut.of(m) for m in members]
 
 
-@router.post("/{tenant_id}/members", status_code=201, summary="Add a user (new or existing) with a role")
+@router.post(
+    "/{tenant_id}/members",
+    status_code=201,
+    summary="Add a user (new or existing) with a role",
+    dependencies=[IDEMPOTENT],
+)
 async def add_member(
     tenant_id: str, body: MemberAdd, principal: TenantAdmin, request: Request, meta: Meta
 ) -> MemberOut:

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request
 
 from neo_service_layer.kernel.container import Container
 from neo_service_layer.kernel.http.encoding import decode, encode
+from neo_service_layer.kernel.http.idempotency import IDEMPOTENT
 from neo_service_layer.kernel.http.security import Meta, require_scope
 from neo_service_layer.kernel.identity.rules.access import Principal
 from neo_service_layer.services.keys.parts import KeysParts
@@ -42,7 +43,7 @@ def services(request: Request) -> KeysParts:
     return container.parts_of("keys", KeysParts)
 
 
-@router.post("", status_code=201, summary="Create a key inside the enclave")
+@router.post("", status_code=201, summary="Create a key inside the enclave", dependencies=[IDEMPOTENT])
 async def create_key(body: KeyCreate, principal: Admin, request: Request, meta: Meta) -> KeyOut:
     view = await services(request).keys.create(
         principal,
@@ -151,7 +152,11 @@ async def verify(key_id: str, body: VerifyRequest, principal: Reader, request: R
     )
 
 
-@router.post("/{key_id}/rotate", summary="Create the next version; older versions verify only")
+@router.post(
+    "/{key_id}/rotate",
+    summary="Create the next version; older versions verify only",
+    dependencies=[IDEMPOTENT],
+)
 async def rotate(
     key_id: str, principal: Admin, request: Request, meta: Meta, body: RotateRequest | None = None
 ) -> KeyOut:

@@ -14,6 +14,7 @@ from starlette.convertors import Convertor, register_url_convertor
 
 from neo_service_layer.enclave.wire.secret_labels import SECRET_NAME_PATTERN
 from neo_service_layer.kernel.container import Container
+from neo_service_layer.kernel.http.idempotency import IDEMPOTENT
 from neo_service_layer.kernel.http.security import Meta, require_scope
 from neo_service_layer.kernel.identity.rules.access import Principal
 from neo_service_layer.kernel.secret_values import Secret
@@ -92,7 +93,11 @@ async def list_sources(principal: Reader, request: Request) -> list[RememberedSo
     return [RememberedSourceOut(name=s.name, provider=s.provider, created_at=s.created_at) for s in found]
 
 
-@router.post("/import", summary="Import secrets from Vault, AWS Secrets Manager or Azure Key Vault")
+@router.post(
+    "/import",
+    summary="Import secrets from Vault, AWS Secrets Manager or Azure Key Vault",
+    dependencies=[IDEMPOTENT],
+)
 async def import_secrets(body: ImportRequest, principal: Writer, request: Request, meta: Meta) -> ImportOut:
     results = await service(request).import_secrets(
         principal,
@@ -121,7 +126,9 @@ async def versions(name: NameInPath, principal: Reader, request: Request) -> lis
     return [SecretVersionOut.of(v, now) for v in secret.versions]
 
 
-@router.post("/{name:secret_name}/rotate", summary="Store a new value as the next version")
+@router.post(
+    "/{name:secret_name}/rotate", summary="Store a new value as the next version", dependencies=[IDEMPOTENT]
+)
 async def rotate(
     name: NameInPath, body: SecretRotate, principal: Writer, request: Request, meta: Meta
 ) -> SecretOut:
