@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 from neo_service_layer.bootstrap import chain_hooks, open_container, service_commands
 from neo_service_layer.kernel.chain.cli import chain_commands
+from neo_service_layer.kernel.cli_output import JsonFlag, emit_json
 from neo_service_layer.kernel.commands import console, load_cli_settings
 from neo_service_layer.kernel.config import Environment, Settings
 from neo_service_layer.kernel.identity.cli import identity_commands
@@ -92,10 +93,13 @@ def enclave() -> None:
 
 
 @app.command()
-def migrate() -> None:
+def migrate(as_json: JsonFlag = False) -> None:
     """Apply every pending database migration."""
     settings = load_cli_settings()
     revision = asyncio.run(_upgrade_database(settings))
+    if as_json:
+        emit_json({"revision": revision, "database": settings.masked_database_url})
+        return
     console.print(f"database at revision {revision}")
 
 
@@ -150,18 +154,22 @@ def _enclave_ready(settings: Settings) -> bool:
 
 
 @app.command("services")
-def services() -> None:
+def services(as_json: JsonFlag = False) -> None:
     """List the services this installation runs (the registry), in the order they are opened."""
     from neo_service_layer.registry import SERVICES
 
+    if as_json:
+        emit_json([{"name": service.name, "summary": service.summary} for service in SERVICES])
+        return
     for service in SERVICES:
         typer.echo(f"{service.name:<15} {service.summary}")
 
 
 @config_app.command("show")
-def config_show() -> None:
+def config_show(as_json: JsonFlag = False) -> None:
     """Print the effective configuration as JSON (``NSL_BACKUP_*`` under ``backup``), secrets masked,
-    then what production refuses in it (also outside production: what would have to change first)."""
+    then what production refuses in it (also outside production: what would have to change first;
+    with ``--json`` as ``production_would_refuse`` in the document, and nothing on stderr)."""
     from neo_service_layer.services.backup.adapters.settings import BackupSettings
 
     settings = load_cli_settings(check_production=False)
@@ -176,8 +184,11 @@ def config_show() -> None:
         name: ("********" if value.get_secret_value() else "") if isinstance(value, SecretStr) else value
         for name, value in backup.model_dump().items()
     }
-    typer.echo(json.dumps(shown, indent=2, default=str))
     problems = settings.model_copy(update={"env": Environment.PRODUCTION}).production_problems()
+    if as_json:
+        emit_json({**shown, "production_would_refuse": problems})
+        return
+    typer.echo(json.dumps(shown, indent=2, default=str))
     if problems:
         label = "not accepted in production" if settings.is_production else "production would refuse"
         console.print(f"[yellow]{label}:[/yellow] " + "; ".join(problems))

@@ -56,6 +56,12 @@ def test_chain_up_fund_and_down() -> None:
         pid = Privnet.from_data_dir(data_dir / "chain").pid
         assert pid is not None
         assert f"(pid {pid}); contracts deployed" in up.stderr
+        assert "deployed now" in up.stderr  # the summary: each contract, deployed by this run
+        again_up = nsl("chain", "up", "--json", env=env, timeout=240)  # running: nothing to deploy
+        assert again_up.returncode == 0, again_up.stderr[-3000:]
+        facts = json.loads(again_up.stdout)
+        assert (facts["pid"], facts["deployed"], facts["new_contracts"]) == (pid, False, [])
+        assert facts["network"]["contracts"] == network["contracts"]
         port = urlparse(network["rpc_url"]).port
         assert port is not None
 
@@ -86,6 +92,8 @@ def test_chain_up_fund_and_down() -> None:
         again = nsl_in_process("chain", "down", env=env)
         assert again.returncode == 0
         assert "chain was not running" in again.stderr
+        as_json = nsl_in_process("chain", "down", "--json", env=env)
+        assert (as_json.returncode, json.loads(as_json.stdout)) == (0, {"chain": True, "was_running": False})
     finally:
         if pid is not None and _alive(pid):  # the test failed before `chain down` stopped it
             os.kill(pid, signal.SIGKILL)

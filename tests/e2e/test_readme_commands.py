@@ -221,6 +221,9 @@ def test_keys_rotate_due_rotates_exactly_the_keys_older_than_the_maximum_age(
     assert listed.returncode == 0, listed.stderr
     assert {k["key_id"] for k in json.loads(listed.stdout)["due"]} == {old, older}
     assert "2 key(s) due for rotation" in listed.stderr
+    as_json = nsl_in_process("keys", "rotate-due", "--dry-run", "--json", env=env)  # the document alone
+    assert (as_json.returncode, json.loads(as_json.stdout)) == (0, json.loads(listed.stdout))
+    assert "due for rotation" not in as_json.stderr
     assert asyncio.run(_versions(setup)) == before  # a dry run changes nothing
 
     rotated = nsl("keys", "rotate-due", env=env)
@@ -266,6 +269,8 @@ async def test_attest_verify_accepts_a_genuine_report_and_refuses_a_wrong_nonce_
     assert genuine.returncode == 0, genuine.stderr
     verdict = json.loads(genuine.stdout)
     assert (verdict["ok"], verdict["problems"], verdict["mode"]) == (True, [], "simulation")
+    as_json = nsl_in_process(*args, *trust, "--expect-key", public_key, "--json", env=env)
+    assert (as_json.returncode, json.loads(as_json.stdout)) == (0, verdict)
 
     def problems(*args: str) -> list[str]:
         """Run ``nsl ARGS``; it must exit 1 with a verdict that is not ok, whose problems are returned."""

@@ -52,6 +52,8 @@ def test_an_offchain_answer_carries_its_facts(tmp_path: Path) -> None:
     result = CliRunner().invoke(randomness_app, [*args])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["valid"] is True
+    as_json = CliRunner().invoke(randomness_app, [*args, "--json"])  # accepted: the same one document
+    assert (as_json.exit_code, json.loads(as_json.stdout)) == (0, json.loads(result.output))
     # the same answer claimed for a chain request (another magic, contract or consumer) fails
     for option, value in (
         ("--magic", "860833102"),

@@ -70,6 +70,10 @@ async def test_upload_run_and_verify_a_receipt(api: Api, compute_key: ComputeKey
     )
     assert ok.exit_code == 0, ok.output
     assert json.loads(ok.output)["valid"] is True
+    as_json = runner.invoke(
+        cli_app, ["compute", "verify", str(run_file), "--public-key", compute_key.public_key.hex(), "--json"]
+    )
+    assert (as_json.exit_code, json.loads(as_json.stdout)) == (0, json.loads(ok.output))
     run["resultBase64"] = _module(b"forged")
     run_file.write_text(json.dumps(run))
     bad = runner.invoke(

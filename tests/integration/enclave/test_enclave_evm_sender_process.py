@@ -146,3 +146,5 @@ def test_nsl_chain_allow_evm_contracts_registers_the_configured_chain_with_the_c
     done = runner.invoke(app, ["chain", "allow-evm-contracts"])
     assert done.exit_code == 0, done.output
     assert json.loads(done.stdout) == {"chain_id": CHAIN, "contracts": {"oracle": oracle.lower()}}
+    as_json = runner.invoke(app, ["chain", "allow-evm-contracts", "--json"])  # again: idempotent
+    assert (as_json.exit_code, json.loads(as_json.stdout)) == (0, json.loads(done.stdout))

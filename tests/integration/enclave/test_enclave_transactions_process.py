@@ -215,3 +215,5 @@ def test_nsl_chain_allow_contracts_registers_the_configured_network_with_the_cli
     done = runner.invoke(app, ["chain", "allow-contracts"])
     assert done.exit_code == 0, done.output
     assert json.loads(done.stdout) == {"network_magic": MAGIC, "contracts": {"feed": f"0x{feed}"}}
+    as_json = runner.invoke(app, ["chain", "allow-contracts", "--json"])  # registering again is idempotent
+    assert (as_json.exit_code, json.loads(as_json.stdout)) == (0, json.loads(done.stdout))

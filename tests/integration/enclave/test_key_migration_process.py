@@ -233,9 +233,15 @@ def test_cli_migrate_and_the_two_region_flow(
             str(cluster.old.socket_path),
             "--records-from",
             str(standby),
+            "--json",
         ],
     )
     assert moved.exit_code == 0, moved.output
+    report = json.loads(moved.stdout)  # --json: one document, the counts beside the records
+    assert (report["migrated"], report["left_out"], report["stored_in"]) == (len(created), 0, "database")
+    assert sorted((r["key_id"], r["version"]) for r in report["imported"]) == sorted(
+        (s.info.key_id, s.info.version) for s in created
+    )
     after = asyncio.run(stored())
     assert set(after) == set(before) == {(s.info.key_id, s.info.version) for s in created}
     assert all(after[k] != before[k] for k in after)  # re-sealed by the enclave that received them

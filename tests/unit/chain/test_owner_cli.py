@@ -56,6 +56,9 @@ def test_a_configured_owner_gets_the_update_scripts_to_sign_elsewhere(
     assert result.exit_code == 0, result.output
     expected = owner_call(uint160(CONTRACT), "setFee", [20_000_000]).script.hex()
     assert json.loads(result.output)["sign_elsewhere"]["script_hex"] == expected
+    as_json = CliRunner().invoke(app, ["call", "randomness", "setFee", "20000000", "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    assert json.loads(as_json.stdout)["sign_elsewhere"]["script_hex"] == expected
 
 
 def test_an_unknown_contract_is_refused(configured: None) -> None:

@@ -22,6 +22,14 @@ import typer
 
 from neo_service_layer.kernel.chain.adapters.provisioning import ChainHooks
 from neo_service_layer.kernel.chain.owner_cli import owner_commands
+from neo_service_layer.kernel.cli_output import (
+    JsonFlag,
+    Report,
+    emit_json,
+    progress,
+    progress_wanted,
+    summary,
+)
 from neo_service_layer.kernel.commands import console, load_cli_settings
 from neo_service_layer.kernel.config import Settings
 from neo_service_layer.kernel.container import OpenContainer
@@ -77,13 +85,17 @@ async def _enclave(settings: Settings) -> AsyncIterator[Settings]:
 
 
 async def _provision(
-    settings: Settings, net: Any, open_container: OpenContainer, hooks: Sequence[ChainHooks]
+    settings: Settings,
+    net: Any,
+    open_container: OpenContainer,
+    hooks: Sequence[ChainHooks],
+    report: Report | None = None,
 ) -> Any:
     from neo_service_layer.kernel.chain.adapters.local_chain import provision
 
     async with _enclave(settings) as with_enclave, open_container(with_enclave, "cli") as container:
         return await provision(
-            with_enclave, net, container.enclave, container.platform_keys, container.clock, hooks
+            with_enclave, net, container.enclave, container.platform_keys, container.clock, hooks, report
         )
 
 
@@ -135,32 +147,47 @@ def chain_commands(open_container: OpenContainer, hooks: Callable[[], Sequence[C
     chain_app = typer.Typer(no_args_is_help=True, help="The local Neo N3 chain (development).")
 
     @chain_app.command("up")
-    def chain_up() -> None:
-        """Start the local chain in the background, deploy the service contracts once, print network.json."""
+    def chain_up(as_json: JsonFlag = False) -> None:
+        """Start the local chain in the background, deploy the service contracts once, print network.json
+        (with ``--json``: one document with the chain's process, what was deployed and network.json)."""
         from neo_service_layer.kernel.chain.adapters.local_chain import ContractsNotBuilt, privnet_for
         from neo_service_layer.kernel.chain.adapters.network import NetworkFile
 
         settings = load_cli_settings()
+        shown = progress_wanted(as_json)
+        started = time.perf_counter()
 
-        async def main() -> None:
+        async def main() -> dict[str, Any]:
             net = privnet_for(settings)
             attached = net.from_data_dir(net.data_dir)
             if attached.is_running():
                 net = attached
             else:
-                await net.start(detach=True)
+                with progress("starting the local chain", unit="steps", enabled=shown):
+                    await net.start(detach=True)
             try:
-                result = await _provision(settings, net, open_container, hooks())
+                with progress("deploying contracts", unit="contracts", enabled=shown) as report:
+                    result = await _provision(settings, net, open_container, hooks(), report)
             except ContractsNotBuilt as exc:
                 console.print(f"[red]{exc}[/red]")
                 raise typer.Exit(2) from exc
-            console.print(
-                f"chain up: {net.rpc_url} (pid {net.pid}); "
-                f"{'contracts deployed' if result.deployed else 'reusing deployed contracts'}"
-            )
+            return {
+                "rpc_url": net.rpc_url,
+                "pid": net.pid,
+                "deployed": result.deployed,
+                "new_contracts": list(result.new_contracts),
+                "seconds": round(time.perf_counter() - started, 3),
+            }
 
-        asyncio.run(main())
-        typer.echo(NetworkFile.path(settings.data_dir).read_text())
+        facts = asyncio.run(main())
+        network_text = NetworkFile.path(settings.data_dir).read_text()
+        if as_json:
+            emit_json({**facts, "network": json.loads(network_text)})
+            return
+        state = "contracts deployed" if facts["deployed"] else "reusing deployed contracts"
+        console.print(f"chain up: {facts['rpc_url']} (pid {facts['pid']}); {state}")
+        _up_summary(facts, json.loads(network_text))
+        typer.echo(network_text)
 
     @chain_app.command("node")
     def chain_node() -> None:
@@ -210,7 +237,7 @@ def chain_commands(open_container: OpenContainer, hooks: Callable[[], Sequence[C
         raise typer.Exit(asyncio.run(main()))
 
     @chain_app.command("down")
-    def chain_down() -> None:
+    def chain_down(as_json: JsonFlag = False) -> None:
         """Stop the local chain started by ``nsl chain up`` (its data stays)."""
         from neo_service_layer.kernel.chain.adapters.local_chain import chain_dir
         from neo_service_layer.kernel.chain.adapters.privnet import Privnet
@@ -218,17 +245,24 @@ def chain_commands(open_container: OpenContainer, hooks: Callable[[], Sequence[C
         settings = load_cli_settings()
         directory = chain_dir(settings)
         if not (directory / "privnet.json").exists():
+            if as_json:
+                emit_json({"chain": False, "was_running": False})
+                return
             console.print("no local chain here")
             return
         net = Privnet.from_data_dir(directory)
         running = net.is_running()
         asyncio.run(net.stop())
+        if as_json:
+            emit_json({"chain": True, "was_running": running})
+            return
         console.print("chain stopped" if running else "chain was not running")
 
     @chain_app.command("fund")
     def chain_fund(
         address: Annotated[str, typer.Argument(help="Neo address (N...) or script hash (0x...)")],
         amount: Annotated[str, typer.Argument(help="GAS, e.g. 10 or 0.5")],
+        as_json: JsonFlag = False,
     ) -> None:
         """Send dev GAS from the committee account of the local chain."""
         from neo_service_layer.kernel.chain.adapters import privnet_deploy as deploy
@@ -252,10 +286,10 @@ def chain_commands(open_container: OpenContainer, hooks: Callable[[], Sequence[C
             tx = await deploy.fund(deploy.committee_invoker(facade, network.block_time), who, fractions)
             return f"0x{tx}"
 
-        typer.echo(json.dumps({"to": address, "gas": amount, "tx": asyncio.run(main())}))
+        _print({"to": address, "gas": amount, "tx": asyncio.run(main())}, as_json)
 
     @chain_app.command("allow-contracts")
-    def chain_allow_contracts() -> None:
+    def chain_allow_contracts(as_json: JsonFlag = False) -> None:
         """Register the network's service contracts with the enclave (the cli token): the only contracts
         the sender key's transactions may call. `nsl chain up` does it for the local chain; run it after
         deploying to another network. Prints every contract registered for the network."""
@@ -287,10 +321,10 @@ def chain_commands(open_container: OpenContainer, hooks: Callable[[], Sequence[C
         except EnclaveOperationError as exc:
             console.print(f"[red]the enclave refused: {exc}[/red]")
             raise typer.Exit(1) from exc
-        typer.echo(json.dumps({"network_magic": magic, "contracts": registered}))
+        _print({"network_magic": magic, "contracts": registered}, as_json)
 
     @chain_app.command("allow-evm-contracts")
-    def chain_allow_evm_contracts() -> None:
+    def chain_allow_evm_contracts(as_json: JsonFlag = False) -> None:
         """Register the EVM chain's service contracts (NSL_EVM_CHAIN_ID, NSL_EVM_CONTRACTS) with the enclave
         (the cli token): the only contracts the EVM sender key's transactions may call. `nsl chain node`
         does it for the local Neo X; run it after deploying to Neo X. Prints every contract registered
@@ -325,10 +359,28 @@ def chain_commands(open_container: OpenContainer, hooks: Callable[[], Sequence[C
         except EnclaveOperationError as exc:
             console.print(f"[red]the enclave refused: {exc}[/red]")
             raise typer.Exit(1) from exc
-        typer.echo(json.dumps({"chain_id": chain_id, "contracts": registered}))
+        _print({"chain_id": chain_id, "contracts": registered}, as_json)
 
     chain_app.add_typer(owner_commands(open_container, _enclave), name="owner")
     return Command("chain", chain_app)
+
+
+def _print(document: dict[str, Any], as_json: bool) -> None:
+    """A command whose result is JSON already: one line by default, the indented document with --json."""
+    if as_json:
+        emit_json(document)
+    else:
+        typer.echo(json.dumps(document))
+
+
+def _up_summary(facts: dict[str, Any], network: dict[str, Any]) -> None:
+    """What ``nsl chain up`` did, on stderr (stdout is network.json for scripts)."""
+    new = set(facts["new_contracts"])
+    rows: list[tuple[str, object]] = [("rpc", facts["rpc_url"]), ("network magic", network.get("magic"))]
+    for name, contract in sorted(network.get("contracts", {}).items()):
+        rows.append((name, f"{contract} ({'deployed now' if name in new else 'already deployed'})"))
+    rows.append(("duration", f"{facts['seconds']:.1f} s"))
+    summary("", rows, console=console)
 
 
 def local_chain_children(settings: Settings, env: dict[str, str]) -> list[Any]:

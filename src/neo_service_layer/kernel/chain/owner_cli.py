@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
+from neo_service_layer.kernel.cli_output import JsonFlag, emit_json
 from neo_service_layer.kernel.commands import console, load_cli_settings
 from neo_service_layer.kernel.container import OpenContainer
 
@@ -40,7 +41,7 @@ def owner_commands(open_container: OpenContainer, enclave_settings: Callable[[An
     (or starts) an enclave for the ``cli`` client."""
     app = typer.Typer(no_args_is_help=True, help="Owner operations on the service contracts.")
 
-    def run(name: str, build: Callable[[Any], Any]) -> None:
+    def run(name: str, build: Callable[[Any], Any], as_json: bool) -> None:
         from neo3.wallet import utils as wallet_utils
 
         from neo_service_layer.kernel.chain.adapters import privnet_deploy as deploy
@@ -65,7 +66,7 @@ def owner_commands(open_container: OpenContainer, enclave_settings: Callable[[An
             except ValueError as exc:
                 console.print("[red]NSL_NEO_CONTRACT_OWNER is not a Neo N3 address[/red]")
                 raise typer.Exit(2) from exc
-            typer.echo(json.dumps({"sign_elsewhere": call.describe(owner)}, indent=2))
+            emit_json({"sign_elsewhere": call.describe(owner)})
             return
 
         async def send() -> str:
@@ -82,7 +83,11 @@ def owner_commands(open_container: OpenContainer, enclave_settings: Callable[[An
         except (deploy.ScriptFault, deploy.TransactionFailed) as exc:
             console.print(f"[red]refused: {exc.exception}[/red]")
             raise typer.Exit(1) from exc
-        typer.echo(json.dumps({"contract": name, "method": call.method, "tx": tx_hash}))
+        document = {"contract": name, "method": call.method, "tx": tx_hash}
+        if as_json:
+            emit_json(document)
+        else:
+            typer.echo(json.dumps(document))
 
     @app.command("call")
     def owner_call_command(
@@ -91,34 +96,37 @@ def owner_commands(open_container: OpenContainer, enclave_settings: Callable[[An
         args: Annotated[
             list[str] | None, typer.Argument(help="JSON values; 0x... hash; hex:... bytes")
         ] = None,
+        as_json: JsonFlag = False,
     ) -> None:
         """Run an owner method of a service contract as the owner."""
         from neo_service_layer.kernel.chain.adapters.owner_calls import owner_call
 
         values = [_argument(a) for a in args or []]
-        run(contract, lambda hash_: owner_call(hash_, method, values))
+        run(contract, lambda hash_: owner_call(hash_, method, values), as_json)
 
     @app.command("schedule-update")
     def schedule_update(
         contract: Annotated[str, typer.Argument(help="contract name in network.json")],
         nef: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
         manifest: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+        as_json: JsonFlag = False,
     ) -> None:
         """Announce an update to exactly this NEF and manifest (applied after ``updateDelay()`` blocks)."""
         from neo_service_layer.kernel.chain.adapters.owner_calls import schedule_update_call
 
-        run(contract, lambda hash_: schedule_update_call(hash_, nef, manifest))
+        run(contract, lambda hash_: schedule_update_call(hash_, nef, manifest), as_json)
 
     @app.command("update")
     def update(
         contract: Annotated[str, typer.Argument(help="contract name in network.json")],
         nef: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
         manifest: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+        as_json: JsonFlag = False,
     ) -> None:
         """Apply the scheduled update (the same NEF and manifest, once the delay has passed)."""
         from neo_service_layer.kernel.chain.adapters.owner_calls import update_call
 
-        run(contract, lambda hash_: update_call(hash_, nef, manifest))
+        run(contract, lambda hash_: update_call(hash_, nef, manifest), as_json)
 
     return app
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from neo_service_layer.enclave.wire.errors import DomainError
+from neo_service_layer.kernel.cli_output import JsonFlag, emit_json
 from neo_service_layer.kernel.commands import console, load_cli_settings
 from neo_service_layer.kernel.container import OpenContainer
 from neo_service_layer.kernel.identity.rules.access import Principal, PrincipalKind, Scopes
@@ -37,6 +38,7 @@ def identity_commands(open_container: OpenContainer) -> tuple[Command, ...]:
         password_stdin: Annotated[
             bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin.")
         ] = False,
+        as_json: JsonFlag = False,
     ) -> None:
         """Create a superadmin (there is no default account); the password is asked for or read from stdin."""
         settings = load_cli_settings()
@@ -55,6 +57,9 @@ def identity_commands(open_container: OpenContainer) -> tuple[Command, ...]:
         except DomainError as exc:
             console.print(f"[red]refused:[/red] {exc}")
             raise typer.Exit(1) from exc
+        if as_json:
+            emit_json({"username": username, "user_id": user_id, "role": SUPERADMIN, "mfa_enrolled": False})
+            return
         console.print(
             f"superadmin {username!r} created ({user_id}). Sign in, then enrol TOTP: "
             "until then the account's token only allows POST /api/v1/auth/mfa/totp/enroll."
@@ -63,6 +68,7 @@ def identity_commands(open_container: OpenContainer) -> tuple[Command, ...]:
     @admin_app.command("disable-user")
     def disable_user(
         username: Annotated[str, typer.Option(help="User name of the account to disable.")],
+        as_json: JsonFlag = False,
     ) -> None:
         """Disable an account: no more sign-ins; its sessions end and the API keys it created are revoked."""
         settings = load_cli_settings()
@@ -85,10 +91,13 @@ def identity_commands(open_container: OpenContainer) -> tuple[Command, ...]:
         except DomainError as exc:
             console.print(f"[red]refused:[/red] {exc}")
             raise typer.Exit(1) from exc
+        if as_json:
+            emit_json({"username": username, "user_id": user_id, "disabled": True})
+            return
         console.print(f"user {username!r} ({user_id}) disabled; its sessions and API keys are revoked")
 
     @auth_app.command("rotate-signing-key")
-    def rotate_signing_key() -> None:
+    def rotate_signing_key(as_json: JsonFlag = False) -> None:
         """Make a new ES256 signing key active; older keys stay published until their tokens expire."""
 
         settings = load_cli_settings()
@@ -108,6 +117,9 @@ def identity_commands(open_container: OpenContainer) -> tuple[Command, ...]:
                 return kid
 
         kid = asyncio.run(main())
+        if as_json:
+            emit_json({"kid": kid, "algorithm": "ES256", "active": True})
+            return
         console.print(f"new signing key {kid} is active")
 
     @audit_app.command("verify")
@@ -115,6 +127,7 @@ def identity_commands(open_container: OpenContainer) -> tuple[Command, ...]:
         tenant: Annotated[
             str | None, typer.Option(help="Verify one tenant's chain (default: every chain).")
         ] = None,
+        as_json: JsonFlag = False,
     ) -> None:
         """Recompute the hash chains; exit 1 and name the first broken link when one does not hold."""
 
@@ -126,6 +139,9 @@ def identity_commands(open_container: OpenContainer) -> tuple[Command, ...]:
 
         reports = asyncio.run(main())
         broken = [r for r in reports if r.broken is not None]
+        if as_json:
+            emit_json({"ok": not broken, "chains": [_chain_json(r) for r in reports]})
+            raise typer.Exit(1 if broken else 0)
         for report in reports:
             state = "ok" if report.broken is None else "BROKEN"
             typer.echo(f"{report.tenant_id}\t{report.entries} entries\t{state}")
@@ -138,3 +154,9 @@ def identity_commands(open_container: OpenContainer) -> tuple[Command, ...]:
         raise typer.Exit(1 if broken else 0)
 
     return (Command("admin", admin_app), Command("auth", auth_app), Command("audit", audit_app))
+
+
+def _chain_json(report: ChainReport) -> dict[str, object]:
+    link = report.broken
+    broken = None if link is None else {"seq": link.seq, "reason": link.reason}
+    return {"tenant_id": report.tenant_id, "entries": report.entries, "ok": link is None, "broken": broken}

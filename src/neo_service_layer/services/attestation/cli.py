@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from neo_service_layer.enclave.attestation import verify_report
+from neo_service_layer.kernel.cli_output import JsonAlways
 from neo_service_layer.kernel.commands import console, load_cli_settings
 
 attest_app = typer.Typer(no_args_is_help=True, help="Check enclave attestation reports.")
@@ -31,6 +32,7 @@ def attest_verify(
         list[str] | None, typer.Option(help="Trusted simulation platform public key (hex)")
     ] = None,
     expect_key: Annotated[list[str] | None, typer.Option(help="Public key (hex) that must be bound")] = None,
+    as_json: JsonAlways = False,
 ) -> None:
     """Verify an attestation report; exit 1 and list the problems if it does not hold."""
     settings = load_cli_settings(check_production=False)

@@ -34,6 +34,14 @@ class Retention:
     retain_until: datetime
 
 
+class Progress(Protocol):
+    """How far a backup, verification or restore is, for whoever watches (the CLI draws a bar): ``done``
+    archive bytes so far, out of ``total`` when known. ``done`` only grows; the last call has
+    ``done == total``."""
+
+    def __call__(self, done: int, total: int | None, /) -> None: ...
+
+
 class BackupTarget(Protocol):
     """Object storage for archives: streamed in and out, never held whole in memory."""
 

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from neo_service_layer.enclave.wire.errors import InvalidInput
+from neo_service_layer.kernel.cli_output import JsonAlways
 from neo_service_layer.kernel.commands import console, load_cli_settings
 
 compute_app = typer.Typer(no_args_is_help=True, help="Compute service tools.")
@@ -28,6 +29,7 @@ def compute_verify(
         typer.Option("--result", help="file with the result bytes; default: the run's resultBase64"),
     ] = None,
     input_file: Annotated[Path | None, typer.Option("--input", help="JSON file with the run's input")] = None,
+    as_json: JsonAlways = False,
 ) -> None:
     """Check a receipt's signature by the compute key, and that the result (and input) are the signed
     ones; exit 1 if not."""

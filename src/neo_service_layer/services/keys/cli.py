@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,6 +21,7 @@ from rich.console import Console
 from neo_service_layer.enclave.wire.encoding import b64decode, b64encode
 from neo_service_layer.enclave.wire.errors import DomainError
 from neo_service_layer.enclave.wire.keys import EnclaveOperationError, SealedKey
+from neo_service_layer.kernel.cli_output import JsonFlag, emit_json, progress, progress_wanted, summary
 from neo_service_layer.kernel.commands import load_cli_settings
 from neo_service_layer.kernel.config import ConfigurationError, Settings, load_settings
 from neo_service_layer.kernel.container import OpenContainer
@@ -133,11 +135,24 @@ def _read_json(path: Path, expected: str) -> dict[str, Any]:
     return body
 
 
-def _report(report: MigrationReport) -> None:
+def _report(report: MigrationReport, as_json: bool, into: Path | None, seconds: float) -> None:
+    """The migration's result: JSON on stdout; with text, what was left out and a summary on stderr."""
+    document = {
+        **report.summary(),
+        "migrated": len(report.imported),
+        "left_out": len(report.skipped),
+        "stored_in": str(into) if into is not None else "database",
+        "seconds": round(seconds, 3),
+    }
+    if as_json:
+        emit_json(document)
+        return
     typer.echo(json.dumps(report.summary(), indent=2))
     for key_id, version, reason in report.skipped:
         console.print(f"[yellow]not migrated[/yellow] {key_id} v{version}: {reason}")
     console.print(f"{len(report.imported)} key record(s) migrated, {len(report.skipped)} left out")
+    rows = [("stored in", document["stored_in"]), ("duration", f"{seconds:.2f} s")]
+    summary("", rows, console=console)
 
 
 def register(keys_app: typer.Typer) -> None:
@@ -151,32 +166,36 @@ def register(keys_app: typer.Typer) -> None:
         to_token_file: Annotated[Path | None, typer.Option(help="New enclave's cli token file.")] = None,
         records_from: RecordsFrom = None,
         records_to: RecordsTo = None,
+        as_json: JsonFlag = False,
     ) -> None:
         """Move every key from one enclave to another (both reachable from here), attested both ways."""
         settings = _settings()
         source = _client(settings, from_socket, from_token_file)
         target = _client(settings, to_socket, to_token_file)
+        started = time.perf_counter()
 
         async def main() -> MigrationReport:
             try:
+                with progress("migrating keys", unit="records", enabled=progress_wanted(as_json)) as shown:
 
-                async def with_records(records: RecordStore) -> MigrationReport:
-                    return await _with_store(
-                        settings,
-                        records_to,
-                        lambda into: key_migration.migrate(source, target, records, into),
-                    )
+                    async def with_records(records: RecordStore) -> MigrationReport:
+                        return await _with_store(
+                            settings,
+                            records_to,
+                            lambda into: key_migration.migrate(source, target, records, into, shown),
+                        )
 
-                return await _with_store(settings, records_from, with_records)
+                    return await _with_store(settings, records_from, with_records)
             finally:
                 await source.close()
                 await target.close()
 
-        _report(_run(main()))
+        _report(_run(main()), as_json, records_to, time.perf_counter() - started)
 
     @keys_app.command("migration-offer")
     def migration_offer(
         count: Annotated[int, typer.Option(help="One offer per bundle (200 key records each).")] = 1,
+        as_json: JsonFlag = False,
     ) -> None:
         """New side, step 1: print offers of the configured enclave (JSON) for the old side."""
         settings = _settings()
@@ -188,12 +207,14 @@ def register(keys_app: typer.Typer) -> None:
             finally:
                 await client.close()
 
-        typer.echo(json.dumps({"format": OFFERS_FORMAT, "offers": _run(main())}, indent=1))
+        document = {"format": OFFERS_FORMAT, "offers": _run(main())}
+        typer.echo(json.dumps(document, indent=2 if as_json else 1))
 
     @keys_app.command("migration-export")
     def migration_export(
         offer_file: Annotated[Path, typer.Argument(help="The JSON printed by migration-offer.")],
         records_from: RecordsFrom = None,
+        as_json: JsonFlag = False,
     ) -> None:
         """Old side, step 2: print bundles of every key, encrypted to the offers (after attestation)."""
         settings = _settings()
@@ -210,33 +231,42 @@ def register(keys_app: typer.Typer) -> None:
 
         exports = _run(main())
         skipped = [{"key_id": k, "version": v, "reason": r} for e in exports for k, v, r in e.skipped]
+        bundles = [dict(e.bundle) for e in exports]
+        document = {"format": BUNDLES_FORMAT, "bundles": bundles, "skipped": skipped}
+        if as_json:  # the same document (a bundle file), and nothing on stderr
+            emit_json(document)
+            return
         for item in skipped:
             console.print(
                 f"[yellow]not exported[/yellow] {item['key_id']} v{item['version']}: {item['reason']}"
             )
-        bundles = [dict(e.bundle) for e in exports]
-        typer.echo(json.dumps({"format": BUNDLES_FORMAT, "bundles": bundles, "skipped": skipped}, indent=1))
+        typer.echo(json.dumps(document, indent=1))
         console.print(f"{sum(len(e.exported) for e in exports)} key record(s) exported")
 
     @keys_app.command("migration-import")
     def migration_import(
         bundle_file: Annotated[Path, typer.Argument(help="The JSON printed by migration-export.")],
         records_to: RecordsTo = None,
+        as_json: JsonFlag = False,
     ) -> None:
         """New side, step 3: import the bundles and store the re-sealed records (database by default)."""
         settings = _settings()
         bundles = _read_json(bundle_file, BUNDLES_FORMAT)["bundles"]
         client = _client(settings)
+        started = time.perf_counter()
 
         async def main() -> MigrationReport:
             try:
-                return await _with_store(
-                    settings, records_to, lambda into: key_migration.import_bundles(client, bundles, into)
-                )
+                with progress("importing bundles", unit="bundles", enabled=progress_wanted(as_json)) as shown:
+                    return await _with_store(
+                        settings,
+                        records_to,
+                        lambda into: key_migration.import_bundles(client, bundles, into, shown),
+                    )
             finally:
                 await client.close()
 
-        _report(_run(main()))
+        _report(_run(main()), as_json, records_to, time.perf_counter() - started)
 
 
 def register_rotation(keys_app: typer.Typer, open_container: OpenContainer) -> None:
@@ -245,6 +275,7 @@ def register_rotation(keys_app: typer.Typer, open_container: OpenContainer) -> N
     @keys_app.command("rotate-due")
     def keys_rotate_due(
         dry_run: Annotated[bool, typer.Option(help="Only list the keys that are due")] = False,
+        as_json: JsonFlag = False,
     ) -> None:
         """Rotate every active key older than NSL_KEY_MAX_AGE_DAYS (needs the enclave running)."""
         settings = load_cli_settings()
@@ -267,4 +298,6 @@ def register_rotation(keys_app: typer.Typer, open_container: OpenContainer) -> N
 
         result = asyncio.run(main())
         typer.echo(json.dumps({"rotated" if not dry_run else "due": result}, indent=2))
+        if as_json:  # the same document, and nothing on stderr
+            return
         console.print(f"{len(result)} key(s) {'due for rotation' if dry_run else 'rotated'}")

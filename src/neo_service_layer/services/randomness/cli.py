@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from neo_service_layer.enclave.wire.errors import InvalidInput
+from neo_service_layer.kernel.cli_output import JsonAlways
 from neo_service_layer.kernel.commands import console, load_cli_settings
 
 randomness_app = typer.Typer(no_args_is_help=True, help="Randomness service tools.")
@@ -37,6 +38,7 @@ def randomness_verify(
         str | None,
         typer.Option("--consumer", help="the request's consumer (0x hash); default: the answer's"),
     ] = None,
+    as_json: JsonAlways = False,
 ) -> None:
     """Check a randomness answer off chain (BLS proof, output, words, ECDSA signature); exit 1 if invalid."""
     from neo_service_layer.kernel.chain.adapters.network import NetworkFile

@@ -12,7 +12,7 @@ by the services' descriptors, not here.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,6 +89,7 @@ async def contract_owner(
 class Provisioned:
     network: NetworkFile
     deployed: bool
+    new_contracts: tuple[str, ...] = ()
 
 
 async def _contract_exists(rpc_url: str, contract: str) -> bool:
@@ -107,8 +108,10 @@ async def provision(
     store: RoleKeyStore,
     clock: Clock,
     hooks: Sequence[ChainHooks],
+    progress: Callable[[int, int | None], None] | None = None,
 ) -> Provisioned:
-    """Deploy (once) and describe the local chain; write and return ``network.json``.
+    """Deploy (once) and describe the local chain; write and return ``network.json``. ``progress`` is
+    told the contracts deployed so far out of those missing.
 
     The kernel makes the transaction sender (operator of every service contract, so the worker may
     record callback failures) and the owner (``contract_owner``); each service's ``prepare`` hook
@@ -149,11 +152,15 @@ async def provision(
         return Provisioned(existing, deployed=False)
 
     committee = deploy.committee_invoker(deploy.make_facade(net.rpc_url, block_time), block_time)
-    for name, spec in wanted.items():
-        if name not in contracts:
-            nef, manifest = artifact(spec.artifact)
-            data = list(spec.deploy_args(context))
-            contracts[name] = f"0x{await deploy.deploy_contract(committee, nef, manifest, data)}"
+    missing = [name for name in wanted if name not in contracts]
+    for done, name in enumerate(missing):
+        if progress is not None:
+            progress(done, len(missing))
+        nef, manifest = artifact(wanted[name].artifact)
+        data = list(wanted[name].deploy_args(context))
+        contracts[name] = f"0x{await deploy.deploy_contract(committee, nef, manifest, data)}"
+    if progress is not None:
+        progress(len(missing), len(missing))
     if not reuse:
         await deploy.fund(committee, sender.script_hash, settings.neo_local_sender_gas * deploy.GAS)
         if not settings.neo_contract_owner:  # the development owner key pays its own transactions
@@ -175,4 +182,4 @@ async def provision(
     file.write(settings.data_dir)
     await enclave.allow_contracts(net.magic, contracts)
     log.info("local chain provisioned", contracts=contracts, height=height)
-    return Provisioned(file, deployed=True)
+    return Provisioned(file, deployed=True, new_contracts=tuple(missing))

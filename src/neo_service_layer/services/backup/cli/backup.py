@@ -8,28 +8,20 @@ exit code 1; bad configuration gives exit code 2. No key or password is ever pri
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TransferSpeedColumn,
-)
 from rich.table import Table
 
+from neo_service_layer.kernel.cli_output import JsonFlag, emit_json, progress, progress_wanted, summary
 from neo_service_layer.kernel.config import ConfigurationError, Settings, load_settings
 from neo_service_layer.services.backup.adapters.checks import restore_checks
 from neo_service_layer.services.backup.adapters.factory import build_backup_service, retention_policy
 from neo_service_layer.services.backup.adapters.settings import BackupSettings
+from neo_service_layer.services.backup.cli import documents
 from neo_service_layer.services.backup.rules.backup import BackupError
 from neo_service_layer.services.backup.use_cases.backup import BackupService
 
@@ -67,27 +59,6 @@ def run[T](work: Coroutine[Any, Any, T]) -> T:
         raise typer.Exit(1) from exc
 
 
-def progress_bar() -> Progress:
-    return Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
-
-
-async def with_progress[T](
-    description: str, total: int | None, work: Callable[[Callable[[int], None]], Awaitable[T]]
-) -> T:
-    with progress_bar() as bar:
-        task = bar.add_task(description, total=total)
-        return await work(lambda n: bar.advance(task, n))
-
-
 async def resolve(service: BackupService, backup_id: str) -> tuple[str, int | None]:
     """``latest`` means the newest backup; returns the id and the archive size when known."""
     backups = await service.list_backups()
@@ -102,41 +73,33 @@ async def resolve(service: BackupService, backup_id: str) -> tuple[str, int | No
 @backup_app.command("create")
 def create(
     prune: Annotated[bool, typer.Option(help="Apply the retention policy afterwards.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Take a backup of the database, sealed enclave state and masked configuration."""
     settings, backup = load()
     service = open_service(settings, backup)
 
-    async def main() -> None:
-        result = await with_progress("backing up", None, lambda p: service.create(progress=p))
-        out.print(
-            f"backup {result.backup_id}: {result.size} bytes in {result.seconds:.2f} s, "
-            f"{sum(result.manifest.row_counts.values())} rows, to {service.target.description}"
-        )
-        if prune:
-            decision = await service.prune(retention_policy(backup))
-            out.print(f"pruned {len(decision.delete)} old backups")
+    async def main() -> dict[str, Any]:
+        with progress("backing up", enabled=progress_wanted(as_json)) as report:
+            result = await service.create(progress=report)
+        decision = await service.prune(retention_policy(backup)) if prune else None
+        return documents.created(result, service.target.description, decision)
 
-    run(main())
+    document = run(main())
+    if as_json:
+        emit_json(document)
+        return
+    summary("backup created", documents.created_rows(document), console=out)
 
 
 @backup_app.command("list")
-def list_backups(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def list_backups(as_json: JsonFlag = False) -> None:
     """List backups in the target, oldest first."""
     settings, backup = load()
     service = open_service(settings, backup)
     backups = run(service.list_backups())
     if as_json:
-        rows = [
-            {
-                "backup_id": b.backup_id,
-                "created_at": b.created_at.isoformat(),
-                "size": b.size,
-                "verified_at": b.verified_at.isoformat() if b.verified_at else None,
-            }
-            for b in backups
-        ]
-        out.print_json(json.dumps(rows))
+        emit_json(documents.listed(backups))
         return
     table = Table("backup", "created (UTC)", "size", "verified")
     for b in backups:
@@ -146,22 +109,29 @@ def list_backups(as_json: Annotated[bool, typer.Option("--json", help="Print JSO
 
 
 @backup_app.command("verify")
-def verify(backup_id: Annotated[str, typer.Argument(help="A backup id, or 'latest'.")]) -> None:
+def verify(
+    backup_id: Annotated[str, typer.Argument(help="A backup id, or 'latest'.")], as_json: JsonFlag = False
+) -> None:
     """Decrypt, check every hash, restore into a scratch database and run the integrity checks."""
     settings, backup = load()
     service = open_service(settings, backup)
 
-    async def main() -> bool:
+    async def main() -> dict[str, Any]:
         chosen, size = await resolve(service, backup_id)
-        report = await with_progress(f"verifying {chosen}", size, lambda p: service.verify(chosen, p))
-        table = Table("check", "result", "detail")
-        for check in report.checks:
-            table.add_row(check.name, _verdict(check.ok, check.detail), check.detail)
-        out.print(table)
-        out.print(f"{chosen}: {'verified' if report.ok else 'NOT verified'} in {report.seconds:.2f} s")
-        return report.ok
+        with progress(f"verifying {chosen}", enabled=progress_wanted(as_json)) as report:
+            return documents.verified(await service.verify(chosen, report), size)
 
-    if not run(main()):
+    document = run(main())
+    if as_json:
+        emit_json(document)
+    else:
+        table = Table("check", "result", "detail")
+        for check in document["checks"]:
+            table.add_row(check["name"], _verdict(check["ok"], check["detail"]), check["detail"])
+        out.print(table)
+        state = "verified" if document["ok"] else "NOT verified"
+        out.print(f"{document['backup_id']}: {state} in {document['seconds']:.2f} s")
+    if not document["ok"]:
         raise typer.Exit(1)
 
 
@@ -175,33 +145,43 @@ def _verdict(ok: bool, detail: str) -> str:
 def restore(
     backup_id: Annotated[str, typer.Argument(help="A backup id, or 'latest'.")],
     force: Annotated[bool, typer.Option(help="Replace a database that holds data.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Restore into a new database, check it, then switch over. Stop the API and workers first."""
     settings, backup = load()
     service = open_service(settings, backup)
 
-    async def main() -> None:
+    async def main() -> dict[str, Any]:
         chosen, size = await resolve(service, backup_id)
-        result = await with_progress(
-            f"restoring {chosen}", size, lambda p: service.restore(chosen, force=force, progress=p)
-        )
-        out.print(f"restored {chosen} into {settings.masked_database_url} in {result.seconds:.2f} s")
-        out.print(result.previous)
-        for check in result.checks:
-            if not check.ok:
-                out.print(f"[yellow]check {check.name} (not blocking) failed:[/yellow] {check.detail}")
-        for path in result.installed_files:
-            out.print(f"enclave file written: {path}")
+        with progress(f"restoring {chosen}", enabled=progress_wanted(as_json)) as report:
+            result = await service.restore(chosen, force=force, progress=report)
+        return documents.restored(result, settings.masked_database_url, size)
 
-    run(main())
+    document = run(main())
+    if as_json:
+        emit_json(document)
+        return
+    summary("backup restored", documents.restored_rows(document), console=out)
+    out.print(document["previous"])
+    for check in document["checks"]:
+        if not check["ok"]:
+            out.print(f"[yellow]check {check['name']} (not blocking) failed:[/yellow] {check['detail']}")
+    for path in document["installed_files"]:
+        out.print(f"enclave file written: {path}")
 
 
 @backup_app.command("prune")
-def prune(dry_run: Annotated[bool, typer.Option(help="Only show what would be deleted.")] = False) -> None:
+def prune(
+    dry_run: Annotated[bool, typer.Option(help="Only show what would be deleted.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
     """Apply the retention policy (the newest verified backup is always kept)."""
     settings, backup = load()
     service = open_service(settings, backup)
     decision = run(service.prune(retention_policy(backup), dry_run=dry_run))
+    if as_json:
+        emit_json(documents.pruned(decision, dry_run))
+        return
     for backup_id, reason in decision.delete.items():
         out.print(f"{'would delete' if dry_run else 'deleted'} {backup_id} ({reason})")
     out.print(f"kept {len(decision.keep)}, {'would delete' if dry_run else 'deleted'} {len(decision.delete)}")
@@ -240,11 +220,13 @@ def plan(
     rpc_url: Annotated[
         str | None, typer.Option(envvar="NSL_NEO_RPC_URL", help="Chain RPC endpoint to probe.")
     ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The same as --non-interactive.")] = False,
 ) -> None:
     """Assess what is reachable and how fresh the backups are, then walk through a restore."""
     from neo_service_layer.services.backup.cli.dr import run_plan
 
     settings, backup = load()
     service = open_service(settings, backup)
-    code = run(run_plan(settings, backup, service, rpc_url, interactive=not non_interactive))
+    interactive = not (non_interactive or as_json)
+    code = run(run_plan(settings, backup, service, rpc_url, interactive=interactive))
     raise typer.Exit(code)

@@ -11,7 +11,7 @@ import hashlib
 import json
 import tempfile
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,6 +24,7 @@ from neo_service_layer.services.backup.ports import (
     DatabaseBackend,
     NamedCheck,
     PartSource,
+    Progress,
     RestoredDatabase,
     Retention,
 )
@@ -46,7 +47,6 @@ from neo_service_layer.services.backup.rules.backup import (
 ARCHIVE_SUFFIX = ".nslbak"
 VERIFIED_SUFFIX = ".verified.json"
 HEADER_PREFIX_BYTES = 64 * 1024
-Progress = Callable[[int], None]
 
 #: said in every manifest, so that whoever restores knows what is not inside
 STANDARD_NOTES = (
@@ -137,8 +137,11 @@ class BackupService:
             retention = None
             if self.object_lock is not None:
                 retention = Retention(self.object_lock[0], created_at + self.object_lock[1])
-            stream = _counting(self.codec.write(manifest, parts), progress)
-            size = await self.target.put(backup_id + ARCHIVE_SUFFIX, stream, retention)
+            counted = _Counting(progress, None)  # the encrypted size is known once written
+            size = await self.target.put(
+                backup_id + ARCHIVE_SUFFIX, counted.count(self.codec.write(manifest, parts)), retention
+            )
+            counted.finish()
         return CreateResult(backup_id, manifest, size, time.perf_counter() - started)
 
     async def list_backups(self) -> list[BackupSummary]:
@@ -239,7 +242,12 @@ class BackupService:
 
     async def _download(self, backup_id: str, directory: Path, progress: Progress | None) -> Manifest:
         name = check_backup_id(backup_id) + ARCHIVE_SUFFIX
-        manifest = await self.codec.read(_counting(self.target.get(name), progress), directory, backup_id)
+        total = None
+        if progress is not None:
+            total = next((o.size for o in await self.target.list_objects(name) if o.name == name), None)
+        counted = _Counting(progress, total)
+        manifest = await self.codec.read(counted.count(self.target.get(name)), directory, backup_id)
+        counted.finish()
         if manifest.dialect != self.database.dialect:
             raise BackupError(
                 f"backup {backup_id} holds a {manifest.dialect} database; this service uses "
@@ -300,11 +308,22 @@ def _describe(name: str, path: Path) -> ManifestPart:
     return ManifestPart(name, size, digest.hexdigest())
 
 
-async def _counting(stream: AsyncIterable[bytes], progress: Progress | None) -> AsyncIterator[bytes]:
-    async for piece in stream:
-        if progress is not None:
-            progress(len(piece))
-        yield piece
+class _Counting:
+    """Tells ``progress`` the bytes streamed so far; ``finish`` reports the final total."""
+
+    def __init__(self, progress: Progress | None, total: int | None) -> None:
+        self.progress, self.total, self.done = progress, total, 0
+
+    async def count(self, stream: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+        async for piece in stream:
+            self.done += len(piece)
+            if self.progress is not None and piece:
+                self.progress(self.done, self.total)
+            yield piece
+
+    def finish(self) -> None:
+        if self.progress is not None and (self.total != self.done or self.done == 0):
+            self.progress(self.done, self.done)
 
 
 async def _once(data: bytes) -> AsyncIterator[bytes]:

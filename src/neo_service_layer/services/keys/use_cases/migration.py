@@ -8,7 +8,7 @@ the record store. No key is ever in the clear outside an enclave; see
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -20,6 +20,8 @@ from neo_service_layer.kernel.enclave_client.ports import KeyMigrationEnclave, M
 BATCH = 200
 
 Record = tuple[KeyId, int, bytes]
+#: told how far a migration is: key records handled so far, out of the total (the CLI draws a bar)
+Progress = Callable[[int, int | None], None]
 
 
 class RecordStore(Protocol):
@@ -53,16 +55,27 @@ def batches(records: Sequence[Record]) -> list[list[Record]]:
 
 
 async def migrate(
-    source: KeyMigrationEnclave, target: KeyMigrationEnclave, records: RecordStore, into: RecordStore
+    source: KeyMigrationEnclave,
+    target: KeyMigrationEnclave,
+    records: RecordStore,
+    into: RecordStore,
+    progress: Progress | None = None,
 ) -> MigrationReport:
     """Both enclaves reachable from here: offer, export, import batch by batch, then store."""
     report = MigrationReport()
-    for batch in batches(await records.all_records()):
+    found = await records.all_records()
+    done = 0
+    for batch in batches(found):
+        if progress is not None:
+            progress(done, len(found))
         offer = await target.migration_offer()
         exported = await source.migration_export(offer, batch)
         report.skipped.extend(exported.skipped)
         report.imported.extend(await target.migration_import(exported.bundle))
+        done += len(batch)
     await into.put_records(report.imported)
+    if progress is not None:
+        progress(done, len(found))
     return report
 
 
@@ -87,11 +100,18 @@ async def export_to_offers(
 
 
 async def import_bundles(
-    target: KeyMigrationEnclave, bundles: Sequence[Mapping[str, Any]], into: RecordStore
+    target: KeyMigrationEnclave,
+    bundles: Sequence[Mapping[str, Any]],
+    into: RecordStore,
+    progress: Progress | None = None,
 ) -> MigrationReport:
-    """Step 3 (new side): import every bundle, then store the new sealed records."""
+    """Step 3 (new side): import every bundle, then store the new sealed records (``progress``: bundles)."""
     report = MigrationReport()
-    for bundle in bundles:
+    for done, bundle in enumerate(bundles):
+        if progress is not None:
+            progress(done, len(bundles))
         report.imported.extend(await target.migration_import(bundle))
     await into.put_records(report.imported)
+    if progress is not None:
+        progress(len(bundles), len(bundles))
     return report
