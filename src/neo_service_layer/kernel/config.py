@@ -255,6 +255,8 @@ class Settings(BaseSettings):
     subscriptions_retention_days: int = Field(default=30, ge=1, le=3650)
     #: webhook (or SMTP) attempts one worker has in flight at once per endpoint (URL origin)
     subscriptions_max_per_endpoint: int = Field(default=4, ge=1, le=1000)
+    #: attempts of a webhook delivery, in all, before it is dead-lettered (also after 72 h)
+    subscriptions_max_attempts: int = Field(default=16, ge=1, le=16)
 
     # Oracle (web data for contracts) and price feeds
     #: script hashes (0x...) of the deployed oracle service and price feed contracts (local chain:

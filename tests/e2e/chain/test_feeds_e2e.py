@@ -25,7 +25,7 @@ from neo_service_layer.kernel.enclave_client.client import EnclaveClient
 from neo_service_layer.kernel.enclave_client.sealed_records import sealed_record_loader
 from neo_service_layer.kernel.health.ports import ReadinessCheck
 from neo_service_layer.services.feeds.rules.updates import FeedDefinition
-from neo_service_layer.services.feeds.use_cases import FeedRunner, RoundReport
+from neo_service_layer.services.feeds.use_cases import FeedRunner, RoundReport, recent_rounds
 from neo_service_layer.services.oracle.api import load_oracle_key
 from tests.e2e.chain.oracle_support import WebServer, web_server
 from tests.e2e.chain.stack import Stack, call, close_stack, open_stack, wait_for
@@ -143,6 +143,10 @@ async def test_rounds_publish_on_deviation_and_heartbeat_and_survive_bad_sources
             clock.offset = timedelta(seconds=40)  # the 30 s heartbeat expired
             await round_("published_heartbeat")
             clock.offset = timedelta()
+            recent = await recent_rounds(parts.chain, feed_contract, PAIR, 10)  # what the console charts
+            assert [r.answer for r in recent] == [103_00000000, 103_00000000, 100_00000000]
+            ids = [r.round_id for r in recent]
+            assert ids == list(range(ids[0], ids[0] - 3, -1))
 
             exchanges(web, 103, 103, None)  # one exchange down: quorum of 2 still met
             down = await round_("unchanged")

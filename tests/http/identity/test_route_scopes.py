@@ -19,7 +19,13 @@ PUBLIC = {
     # designated for the Oracle role, as on neo-go (docs/oracle.md)
     ("POST", "/api/v1/native-oracle/rpc"),
 }
-AUTHENTICATED_ONLY = {("GET", "/api/v1/auth/me")}
+AUTHENTICATED_ONLY = {
+    ("GET", "/api/v1/auth/me"),
+    # any one of the request services' scopes (or platform:admin), checked in the route per service
+    # (kernel/request_view/rules.py SERVICE_SCOPES; tests/http/request_view)
+    ("GET", "/api/v1/requests"),
+    ("GET", "/api/v1/requests/{service}/{request_id}"),
+}
 
 
 def api_routes(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, APIRoute]]:

@@ -21,8 +21,10 @@ from starlette.staticfiles import StaticFiles
 from neo_service_layer import __version__
 from neo_service_layer.kernel.chain import routes as neo
 from neo_service_layer.kernel.config import Settings
+from neo_service_layer.kernel.console import mount_console
 from neo_service_layer.kernel.container import OpenContainer
 from neo_service_layer.kernel.http import health_routes as health
+from neo_service_layer.kernel.http import operator_routes as operator
 from neo_service_layer.kernel.http import system_routes as system
 from neo_service_layer.kernel.http.errors import install_error_handlers
 from neo_service_layer.kernel.http.idempotency import install_idempotency
@@ -40,6 +42,7 @@ from neo_service_layer.kernel.observability.metrics import (
     exposition,
     register_tls_certificate_expiry,
 )
+from neo_service_layer.kernel.request_view import routes as request_view
 
 log = get_logger("nsl.http")
 
@@ -86,8 +89,8 @@ def build_app(
     app.include_router(health.router)
     app.include_router(auth.wellknown)
     api = APIRouter(prefix=API_PREFIX)
-    api_routers = [system.router, auth.router, tenants.router, users.router, api_keys.router]
-    api_routers += [audit.router, neo.router, *routers]
+    api_routers = [system.router, operator.router, auth.router, tenants.router, users.router, api_keys.router]
+    api_routers += [audit.router, neo.router, request_view.router, *routers]
     for router in api_routers:
         api.include_router(router)
     app.include_router(api)
@@ -96,6 +99,7 @@ def build_app(
     )
     install_openapi(app)
     _add_docs(app)
+    mount_console(app)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

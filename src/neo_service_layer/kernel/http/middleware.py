@@ -31,6 +31,10 @@ DOCS_CSP = (
     "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
+CONSOLE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"strict-transport-security", b"max-age=31536000; includeSubDomains; preload"),
     (b"x-frame-options", b"DENY"),
@@ -44,8 +48,18 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"cache-control", b"no-store"),
 )
 _DOCS_PATHS = ("/docs", "/redoc", "/static/docs/")
+_CONSOLE_PATHS = ("/console/",)
 
 log = get_logger("nsl.http")
+
+
+def _csp_for(path: str) -> bytes:
+    """The docs need inline bootstrapping; the console needs none (``'self'`` only); the API needs nothing."""
+    if path.startswith(_DOCS_PATHS):
+        return DOCS_CSP.encode()
+    if path == "/console" or path.startswith(_CONSOLE_PATHS):
+        return CONSOLE_CSP.encode()
+    return API_CSP.encode()
 
 
 def new_request_id() -> str:
@@ -100,7 +114,7 @@ class EdgeMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         method = scope["method"]
         path: str = scope["path"]
-        csp = DOCS_CSP.encode() if path.startswith(_DOCS_PATHS) else API_CSP.encode()
+        csp = _csp_for(path)
         rid = request_id.encode()
         status = 500
         started = False

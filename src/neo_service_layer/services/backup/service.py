@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from neo_service_layer.kernel.container import Container
 from neo_service_layer.kernel.service_descriptor import Command, ServiceDescriptor
 from neo_service_layer.kernel.worker.jobs import PeriodicJob
+from neo_service_layer.services.backup import routes
 from neo_service_layer.services.backup.adapters.checks import restore_checks
 from neo_service_layer.services.backup.adapters.factory import build_backup_service
 from neo_service_layer.services.backup.adapters.metrics import BackupMetrics
@@ -33,6 +34,7 @@ def scheduled_backup_jobs(container: Container) -> Sequence[PeriodicJob]:
 SERVICE = ServiceDescriptor(
     name=NAME,
     summary="Encrypted backups, point-in-time recovery, restore tests and the DR runbook",
+    routers=(routes.router,),
     jobs=scheduled_backup_jobs,
     commands=lambda _open: [Command("backup", backup_app), Command("dr", dr_app)],
 )

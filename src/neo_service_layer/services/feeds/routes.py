@@ -1,10 +1,10 @@
-"""``/api/v1/feeds``: the configured price feeds and their latest on-chain rounds."""
+"""``/api/v1/feeds``: the configured price feeds, their latest and recent on-chain rounds."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from pydantic import BaseModel
 
@@ -16,7 +16,7 @@ from neo_service_layer.kernel.identity.rules.access import Principal
 from neo_service_layer.services.feeds.parts import FeedParts
 from neo_service_layer.services.feeds.rules.aggregation import from_fixed_point
 from neo_service_layer.services.feeds.rules.updates import FeedDefinition, check_pair
-from neo_service_layer.services.feeds.use_cases import latest_round
+from neo_service_layer.services.feeds.use_cases import latest_round, recent_rounds
 from neo_service_layer.services.oracle.api import ORACLE_REQUEST
 
 router = APIRouter(prefix="/feeds", tags=["feeds"])
@@ -77,3 +77,41 @@ async def get_feed(base: Symbol, quote: Symbol, request: Request, _caller: Calle
         if feed.pair == pair:
             return await _feed_out(chain.chain, contract, feed)
     raise NotFound(f"no feed {pair} is configured")
+
+
+class RoundsOut(BaseModel):
+    pair: str
+    decimals: int
+    #: newest first
+    rounds: list[LatestRoundOut]
+
+
+@router.get("/{base}/{quote}/rounds", summary="A feed's recent rounds on chain, newest first (for charts)")
+async def get_rounds(
+    base: Symbol,
+    quote: Symbol,
+    request: Request,
+    _caller: Caller,
+    count: Annotated[int, Query(ge=1, le=100, description="how many rounds back from the latest")] = 20,
+) -> RoundsOut:
+    parts = _parts(request)
+    pair = check_pair(f"{base.upper()}/{quote.upper()}")
+    feed = next((f for f in parts.feeds if f.pair == pair), None)
+    if feed is None:
+        raise NotFound(f"no feed {pair} is configured")
+    chain, contract = parts.on_chain()
+    found = await recent_rounds(chain.chain, contract, pair, count)
+    return RoundsOut(
+        pair=pair,
+        decimals=feed.decimals,
+        rounds=[
+            LatestRoundOut(
+                roundId=r.round_id,
+                answer=str(r.answer),
+                value=str(from_fixed_point(r.answer, feed.decimals)),
+                startedAt=r.started_at_ms,
+                updatedAt=r.updated_at_ms,
+            )
+            for r in found
+        ],
+    )

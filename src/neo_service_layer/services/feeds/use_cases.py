@@ -78,6 +78,22 @@ async def latest_round(chain: Chain, contract: str, pair: str) -> LatestRound | 
     return LatestRound(round_id, answer, started, updated) if round_id else None
 
 
+async def recent_rounds(chain: Chain, contract: str, pair: str, count: int) -> list[LatestRound]:
+    """Up to ``count`` rounds the contract holds, newest first, read one by one from the latest back
+    (``getRoundData``); a gap in the ids ends the list."""
+    latest = await latest_round(chain, contract, pair)
+    if latest is None:
+        return []
+    rounds = [latest]
+    for round_id in range(latest.round_id - 1, max(latest.round_id - count, 0), -1):
+        (data,) = await chain.read(ContractCall(contract, "getRoundData", (pair, round_id)))
+        found, answer, started, updated = (int(v) for v in data)
+        if not found:
+            break
+        rounds.append(LatestRound(found, answer, started, updated))
+    return rounds
+
+
 class FeedRunner:
     """Runs rounds of the configured feeds against one feed contract."""
 

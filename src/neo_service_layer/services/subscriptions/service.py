@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 from neo_service_layer.kernel.chain.jobs import Quiet
@@ -46,6 +47,7 @@ from neo_service_layer.services.subscriptions.adapters.webhook_key import Enclav
 from neo_service_layer.services.subscriptions.jobs import bus_jobs
 from neo_service_layer.services.subscriptions.parts import NAME, SubscriptionParts
 from neo_service_layer.services.subscriptions.rules.endpoints import Policy
+from neo_service_layer.services.subscriptions.rules.retry import next_retry
 from neo_service_layer.services.subscriptions.scopes import SUBSCRIPTIONS_READ, SUBSCRIPTIONS_WRITE
 from neo_service_layer.services.subscriptions.use_cases.chain_source import ChainScanner
 from neo_service_layer.services.subscriptions.use_cases.deliver import Deliverer
@@ -115,6 +117,7 @@ def deliverer(container: Container, worker_id: str | None = None) -> Deliverer:
         mailer=mailer(container),
         signer=webhook_signer(container),
         endpoints=Policy(limit=container.settings.subscriptions_max_per_endpoint),
+        retry=partial(next_retry, max_attempts=container.settings.subscriptions_max_attempts),
     )
 
 

@@ -23,11 +23,14 @@ def retry_cap(attempts: int) -> int:
     return SCHEDULE[min(max(attempts, 1), len(SCHEDULE)) - 1]
 
 
-def next_retry(attempts: int, first_attempt_at: float, now: float, draw: float) -> float | None:
+def next_retry(
+    attempts: int, first_attempt_at: float, now: float, draw: float, max_attempts: int = MAX_ATTEMPTS
+) -> float | None:
     """The time of the next attempt after ``attempts`` failed ones, or ``None``: dead-letter it.
 
-    ``draw`` is uniform in [0, 1) (the caller's random source)."""
-    if attempts >= MAX_ATTEMPTS or now - first_attempt_at >= GIVE_UP_AFTER:
+    ``draw`` is uniform in [0, 1) (the caller's random source); ``max_attempts`` is at most
+    ``MAX_ATTEMPTS`` (``NSL_SUBSCRIPTIONS_MAX_ATTEMPTS``)."""
+    if attempts >= min(max_attempts, MAX_ATTEMPTS) or now - first_attempt_at >= GIVE_UP_AFTER:
         return None
     cap = retry_cap(attempts)
     return now + max(MIN_DELAY, draw * cap)

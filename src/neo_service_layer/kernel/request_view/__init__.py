@@ -1,0 +1,1 @@
+"""On-chain requests of every service as tenants and operators see them, and why each is stuck."""
