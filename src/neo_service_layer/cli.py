@@ -132,7 +132,8 @@ def run() -> None:
     ]
     console.print(
         f"[bold]Neo Service Layer[/bold] ({settings.env.value}) data in {settings.data_dir.resolve()}\n"
-        f"  API      {url}/api/v1\n  docs     {url}/docs\n  metrics  {url}/metrics\n"
+        f"  API      {url}/api/v1\n  docs     {url}/docs\n  console  {url}/console/\n"
+        f"  metrics  {url}/metrics\n"
         f"  health   {url}/health/ready\nCtrl-C stops everything."
     )
     code = asyncio.run(Supervisor(children, grace_seconds=settings.shutdown_grace_seconds + 5).run())
