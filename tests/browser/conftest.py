@@ -56,13 +56,15 @@ def sign_in(page: Page, live: LiveConsole, account: Account, code: str | None) -
     page.get_by_role("button", name="Sign in").click()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def console_server() -> Iterator[LiveConsole]:
     with live_console() as live:
         yield live
 
 
-@pytest.fixture(scope="session")
+# package scope, not session: Playwright's sync API keeps an event loop running in this thread while
+# it is open, and every async test after it would fail ("another loop is running")
+@pytest.fixture(scope="package")
 def playwright_driver() -> Iterator[Playwright]:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: `make` installs Debian's chromium package")
@@ -70,7 +72,7 @@ def playwright_driver() -> Iterator[Playwright]:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright_driver: Playwright) -> Iterator[Browser]:
     chromium = playwright_driver.chromium.launch(executable_path=str(CHROMIUM), headless=True)
     try:
