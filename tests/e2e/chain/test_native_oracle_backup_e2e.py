@@ -22,11 +22,12 @@ import yaml
 from neo3.api import noderpc
 from neo3.core import types
 from neo3.network.payloads import transaction
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from neo_service_layer.kernel.chain.adapters import privnet_deploy as deploy
 from neo_service_layer.kernel.chain.adapters.local_chain import artifact
 from neo_service_layer.kernel.chain.adapters.privnet import DEV_VALIDATOR_PUBLIC_KEY, Privnet, find_free_port
+from neo_service_layer.kernel.db.tables import worker_heartbeats
 from neo_service_layer.services.native_oracle.adapters.node import designate_oracles
 from neo_service_layer.services.native_oracle.adapters.tables import native_oracle_pending
 from neo_service_layer.services.native_oracle.rules import NeoResponseCode
@@ -101,6 +102,12 @@ async def pending_valid_until(stack: Stack, request_id: int) -> int | None:
     return None if found is None else int(found)
 
 
+async def last_heartbeat(stack: Stack) -> Any:
+    """The newest worker heartbeat (``None``: none yet)."""
+    async with stack.engine.connect() as conn:
+        return await conn.scalar(select(func.max(worker_heartbeats.c.last_seen_at)))
+
+
 async def assert_answered_once(stack: Stack, consumer: types.UInt160, first_block: int) -> None:
     """20 blocks on, still one ``OracleResponse`` since ``first_block`` and one callback."""
     settled = await height(stack) + 20
@@ -135,7 +142,13 @@ async def test_a_response_expired_for_want_of_signatures_is_answered_by_the_back
             ports = find_free_port(), find_free_port()
             rpc = [f"http://127.0.0.1:{port}/api/v1/native-oracle/rpc" for port in ports]
             await start_api(stack, ports[0])
+            beat = await last_heartbeat(stack)
             stack.start_worker(NSL_NEO_ORACLE_PEERS=rpc[1])  # the second node is down: nothing answers
+
+            async def worker_running() -> bool:  # the main response has only 11 s of blocks to be made
+                return await last_heartbeat(stack) != beat
+
+            await wait_for(worker_running, 60, "the worker's first heartbeat")
 
             receipt = await stack.committee.invoke(
                 call(consumer, "request", web.url("/ticker"), "$.price", 5, deploy.GAS)
