@@ -7,14 +7,21 @@ its own owner account, so tests do not share a session or a TOTP step.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from neo_service_layer.services.crosschain.adapters.store import SqlCrosschainStore
+from neo_service_layer.services.crosschain.rules import Sent
 from tests.browser.live import Account, LiveConsole, live_console
+from tests.http.crosschain_seed import SENDER, seed_messages
 
 CHROMIUM = Path("/usr/bin/chromium")
 #: recorded in the page before any of its scripts run (devtools injection is not subject to the CSP)
@@ -60,6 +67,36 @@ def sign_in(page: Page, live: LiveConsole, account: Account, code: str | None) -
 def console_server() -> Iterator[LiveConsole]:
     with live_console() as live:
         yield live
+
+
+#: messages of a third chain seen an hour before the others: enough for a second page of the console's list
+OLDER_CHAIN, OLDER_MESSAGES = 7, 30
+
+
+@pytest.fixture(scope="package")
+def crosschain_messages(console_server: LiveConsole) -> LiveConsole:
+    """Cross-chain messages in several states (``crosschain_seed``) plus ``OLDER_MESSAGES`` waiting ones,
+    written through the real store into the live server's database (on a thread of its own: Playwright's
+    loop runs in this one)."""
+    assert console_server.enclave is not None
+    database = f"sqlite+aiosqlite:///{console_server.enclave.data_dir / 'nsl.db'}"
+
+    async def seed() -> None:
+        engine = create_async_engine(database)
+        try:
+            now = datetime.now(UTC)
+            await seed_messages(engine, now)
+            older = [
+                Sent(OLDER_CHAIN, n, SENDER, 31337, SENDER, b"", 1, 0, 3, f"0x{n:064x}")
+                for n in range(1, OLDER_MESSAGES + 1)
+            ]
+            await SqlCrosschainStore(engine).apply_block("seed:older", 3, older, now - timedelta(hours=1))
+        finally:
+            await engine.dispose()
+
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, seed()).result(timeout=60)
+    return console_server
 
 
 # package scope, not session: Playwright's sync API keeps an event loop running in this thread while

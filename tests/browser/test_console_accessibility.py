@@ -26,8 +26,8 @@ def test_the_sign_in_form_names_its_controls(blank_console: ConsolePage) -> None
     assert _unnamed(blank_console) == []
 
 
-def test_every_control_on_the_identity_pages_has_a_name(console_page: ConsolePage) -> None:
-    for page_id in ("overview", "tenants", "api-keys", "keys", "secrets"):
+def test_every_control_on_the_off_chain_pages_has_a_name(console_page: ConsolePage) -> None:
+    for page_id in ("overview", "tenants", "api-keys", "keys", "secrets", "crosschain"):
         open_page(console_page, page_id)
         snapshot = console_page.page.locator("body").aria_snapshot()
         assert len(CONTROLS.findall(snapshot)) >= 3, page_id  # the nav links and buttons are there

@@ -1,4 +1,5 @@
-"""Screenshots of the console's identity pages, as rendered by Chromium against a live installation.
+"""Screenshots of the console's identity pages and its cross-chain list, as rendered by Chromium against
+a live installation.
 
 Written to a temporary directory on every run (and checked to be real PNGs of the page); with
 ``NSL_TEST_CONSOLE_SCREENSHOTS=docs/console`` they replace the ones ``docs/console.md`` shows.
@@ -13,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from tests.browser.conftest import ConsolePage, open_page, sign_in
+from tests.browser.live import LiveConsole
 
-SHOTS = ("overview", "tenants", "api-keys", "keys", "secrets")
+SHOTS = ("overview", "tenants", "api-keys", "keys", "secrets", "crosschain")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -33,7 +35,9 @@ def shots_dir(tmp_path: Path) -> Path:
     return target
 
 
-def test_screenshots_of_the_main_pages(blank_console: ConsolePage, shots_dir: Path) -> None:
+def test_screenshots_of_the_main_pages(
+    blank_console: ConsolePage, shots_dir: Path, crosschain_messages: LiveConsole
+) -> None:
     page = blank_console.page
     page.goto(f"{blank_console.live.base_url}/console/")
     page.get_by_role("heading", name="Sign in").wait_for()

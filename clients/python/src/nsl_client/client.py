@@ -12,7 +12,7 @@ import httpx
 from nsl_client.calls import Call
 from nsl_client.models import TokenResponse
 from nsl_client.models.base import Page
-from nsl_client.ops import events, identity, keys_secrets, services
+from nsl_client.ops import crosschain, events, identity, keys_secrets, services
 from nsl_client.retry import RetryPolicy
 from nsl_client.session import (
     USER_AGENT,
@@ -185,6 +185,10 @@ class Client:
     list_runs = bind(services.list_runs)
     get_run = bind(services.get_run)
     compute_key = bind(services.compute_key)
+
+    get_crosschain_message = bind(crosschain.get_crosschain_message)
+    sender_crosschain_messages = bind(crosschain.sender_crosschain_messages)
+    recent_crosschain_messages = bind(crosschain.recent_crosschain_messages)
 
     create_job = bind(events.create_job)
     list_jobs = bind(events.list_jobs)

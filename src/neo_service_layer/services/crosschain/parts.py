@@ -1,4 +1,4 @@
-"""What the cross-chain service's routes and jobs are handed: both chains, its store, its key."""
+"""What the cross-chain service's routes and jobs are handed: both chains, its store and view, its key."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from neo_service_layer.kernel.chain.adapters.service_keys import RoleKey
 from neo_service_layer.kernel.chain.parts import ChainKernel, EvmKernel
 from neo_service_layer.kernel.chain.ports.chain import ChainNotConfigured
 from neo_service_layer.services.crosschain.adapters.store import SqlCrosschainStore
+from neo_service_layer.services.crosschain.adapters.view import SqlMessageView
 
 #: the gateways' name in ``network.json`` (N3 ``contracts``, Neo X ``neox.contracts``)
 CONTRACT = "crosschain"
@@ -21,6 +22,8 @@ class CrosschainParts:
     evm: EvmKernel | None
     #: the enclave key that signs messages and receipts (``None`` before ``nsl chain node`` made it)
     key: RoleKey | None
+    #: the routes' reads: messages with their lease, delivery transaction and the live workers
+    view: SqlMessageView
 
     @property
     def n3_gateway(self) -> str | None:

@@ -37,6 +37,7 @@ from neo_service_layer.kernel.worker.jobs import PeriodicJob, worker_identity
 from neo_service_layer.services.crosschain import routes
 from neo_service_layer.services.crosschain.adapters import evm_gateway, local_chains, n3_gateway
 from neo_service_layer.services.crosschain.adapters.store import SqlCrosschainStore
+from neo_service_layer.services.crosschain.adapters.view import SqlMessageView
 from neo_service_layer.services.crosschain.parts import CONTRACT, CrosschainParts
 from neo_service_layer.services.crosschain.scopes import CROSSCHAIN_READ
 from neo_service_layer.services.crosschain.use_cases.deliver import Destination, Relay
@@ -54,7 +55,10 @@ async def open_crosschain(container: Container) -> AsyncIterator[CrosschainParts
         if container.chain or container.evm
         else None
     )
-    yield CrosschainParts(SqlCrosschainStore(container.engine), container.chain, container.evm, key)
+    engine = container.engine
+    yield CrosschainParts(
+        SqlCrosschainStore(engine), container.chain, container.evm, key, SqlMessageView(engine)
+    )
 
 
 def crosschain_jobs(container: Container) -> Sequence[PeriodicJob]:

@@ -3,6 +3,7 @@
 from nsl_client.models.automation import Job, JobCreated, JobPage, Upkeep, UpkeepPage
 from nsl_client.models.base import ApiModel, CamelModel
 from nsl_client.models.compute import ComputeKey, Function, FunctionPage, Receipt, Run, RunList
+from nsl_client.models.crosschain import CrosschainMessage, MessageWhy, RecentMessages, SenderMessages
 from nsl_client.models.identity import (
     ApiKey,
     ApiKeyCreated,
@@ -46,6 +47,7 @@ __all__ = [
     "AttestationVerdict",
     "CamelModel",
     "ComputeKey",
+    "CrosschainMessage",
     "Delivery",
     "DeliveryList",
     "Feed",
@@ -58,6 +60,7 @@ __all__ = [
     "Key",
     "KeyVersion",
     "Member",
+    "MessageWhy",
     "Network",
     "OracleAnswer",
     "OracleRequestState",
@@ -66,10 +69,12 @@ __all__ = [
     "RandomnessAnswer",
     "RandomnessRequestState",
     "Receipt",
+    "RecentMessages",
     "Run",
     "RunList",
     "Secret",
     "SecretVersion",
+    "SenderMessages",
     "Signature",
     "SignatureCheck",
     "SigningKey",

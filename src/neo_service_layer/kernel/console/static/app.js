@@ -10,13 +10,26 @@ import { page as apiKeys } from "./pages/api-keys.js";
 import { page as keys } from "./pages/keys.js";
 import { page as secrets } from "./pages/secrets.js";
 import { page as requests } from "./pages/requests.js";
+import { page as crosschain } from "./pages/crosschain.js";
 import { page as automation } from "./pages/automation.js";
 import { page as subscriptions } from "./pages/subscriptions.js";
 import { page as feeds } from "./pages/feeds.js";
 import { page as health } from "./pages/health.js";
 
 /** Every page, in navigation order: {id, title, scopes (any of them shows the page), render(root)}. */
-export const PAGES = [overview, tenants, apiKeys, keys, secrets, requests, automation, subscriptions, feeds, health];
+export const PAGES = [
+  overview,
+  tenants,
+  apiKeys,
+  keys,
+  secrets,
+  requests,
+  crosschain,
+  automation,
+  subscriptions,
+  feeds,
+  health,
+];
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");

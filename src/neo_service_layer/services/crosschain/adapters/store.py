@@ -42,7 +42,8 @@ _SEEN, _DELIVERING = MessageStatus.SEEN.value, MessageStatus.DELIVERING.value
 _DUE, _SENDING = ReceiptStatus.DUE.value, ReceiptStatus.SENDING.value
 
 
-def _message(row: Any) -> Message:
+def message_of(row: Any) -> Message:
+    """A ``crosschain_messages`` row as a ``Message``."""
     return Message(
         src_chain=int(row.src_chain),
         nonce=int(row.nonce),
@@ -199,7 +200,7 @@ class SqlCrosschainStore(SqlOutboxStore):
         )
         async with self._engine.begin() as conn:
             rows = (await conn.execute(statement)).all()
-        return sorted((_message(r) for r in rows), key=lambda m: (m.src_block, m.nonce))
+        return sorted((message_of(r) for r in rows), key=lambda m: (m.src_block, m.nonce))
 
     def _held(self, message: Message, worker: str, now: datetime) -> Any:
         return and_(_key(message.src_chain, message.nonce), M.c.lease_owner == worker, M.c.lease_until > now)
@@ -286,16 +287,7 @@ class SqlCrosschainStore(SqlOutboxStore):
     async def get(self, src_chain: int, nonce: int) -> Message | None:
         async with self._engine.connect() as conn:
             row = (await conn.execute(select(M).where(_key(src_chain, nonce)))).first()
-        return _message(row) if row is not None else None
-
-    async def by_sender(self, src_chain: int, sender: bytes, after: int | None, limit: int) -> list[Message]:
-        """The sender's messages of ``src_chain`` by nonce, after ``after`` (a page of at most ``limit``)."""
-        query = select(M).where(M.c.src_chain == str(src_chain), M.c.sender == sender.hex())
-        if after is not None:
-            query = query.where(M.c.nonce > after)
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(query.order_by(M.c.nonce).limit(limit))).all()
-        return [_message(r) for r in rows]
+        return message_of(row) if row is not None else None
 
 
 def _reason(result: bytes) -> str:

@@ -55,4 +55,5 @@ crosschain_messages = Table(
     Index("ix_crosschain_messages_sender", "src_chain", "sender", "nonce"),
     Index("ix_crosschain_messages_status", "dest_chain", "status"),
     Index("ix_crosschain_messages_receipt", "src_chain", "receipt_status"),
+    Index("ix_crosschain_messages_seen", "created_at", "src_chain", "nonce"),
 )
