@@ -1,6 +1,7 @@
 """Example receiver of cross-chain messages on Neo N3 that answers back.
 
-``onMessage(srcChain, sender, nonce, payload)`` (only from the message gateway) keeps the last message
+``onMessage(srcChain, sender, nonce, payload)`` (only from the message gateway: ``lib.nsl_crosschain``'s
+``only_gateway`` ABORTs for any other caller, which no caller can catch) keeps the last message
 and returns ``b"echo:" + payload``: the gateway sends that back to the sender as the receipt's result.
 Its admin can close it: a closed receiver THROWs ("echo receiver closed"), which the gateway catches (the
 message stays FAILED and retryable) until the admin opens it again and someone executes the message.
@@ -12,6 +13,7 @@ from boa3.sc import runtime, storage
 from boa3.sc.compiletime import NeoMetadata, public
 from boa3.sc.types import UInt160
 from boa3.sc.utils import abort
+from lib.nsl_crosschain import only_gateway
 
 KEY_GATEWAY = b"g"
 KEY_ADMIN = b"a"
@@ -37,8 +39,7 @@ def _deploy(data: Any, update: bool):
 
 @public(name="onMessage")
 def on_message(srcChain: int, sender: bytes, nonce: int, payload: bytes) -> bytes:
-    if runtime.calling_script_hash != storage.get_uint160(KEY_GATEWAY):
-        abort("only the message gateway")
+    only_gateway(storage.get_uint160(KEY_GATEWAY))
     if storage.get_bool(KEY_CLOSED):
         raise Exception("echo receiver closed")
     storage.put_int(KEY_RECEIVED, storage.get_int(KEY_RECEIVED) + 1)

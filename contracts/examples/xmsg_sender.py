@@ -2,8 +2,9 @@
 the answer back on its own chain.
 
 ``ask(destChain, receiver, payload, gasLimit)`` pays the gateway's fee from this contract's GAS (top it
-up by transferring GAS to it) with a GAS transfer whose data is the message, and returns the message's
-nonce. ``answerOf(nonce)`` is the gateway's ``resultOf``: [sender, destChain, status, attempt, result].
+up by transferring GAS to it) with a GAS transfer whose data is the message (``lib.nsl_funds``'s
+``send_message``), and returns the message's nonce. ``answerOf(nonce)`` is the gateway's ``resultOf``
+(``lib.nsl_crosschain``'s ``message_result``): [sender, destChain, status, attempt, result].
 """
 
 from typing import Any, cast
@@ -11,8 +12,10 @@ from typing import Any, cast
 from boa3.sc import runtime, storage
 from boa3.sc.compiletime import NeoMetadata, public
 from boa3.sc.contracts import GasToken
-from boa3.sc.types import CallFlags, UInt160
-from boa3.sc.utils import abort, call_contract
+from boa3.sc.types import UInt160
+from boa3.sc.utils import abort
+from lib.nsl_crosschain import message_result
+from lib.nsl_funds import send_message
 
 KEY_GATEWAY = b"g"
 
@@ -38,16 +41,9 @@ def onNEP17Payment(from_address: UInt160 | None, amount: int, data: Any):
 
 @public
 def ask(destChain: int, receiver: bytes, payload: bytes, gasLimit: int) -> int:
-    gateway = storage.get_uint160(KEY_GATEWAY)
-    fee = cast(int, call_contract(gateway, "feeOf", [destChain, gasLimit], CallFlags.READ_ONLY))
-    sent = GasToken.transfer(
-        runtime.executing_script_hash, gateway, fee, [destChain, receiver, payload, gasLimit]
-    )
-    assert sent, "fee transfer failed"
-    return cast(int, call_contract(gateway, "nonce", [], CallFlags.READ_ONLY))
+    return send_message(storage.get_uint160(KEY_GATEWAY), destChain, receiver, payload, gasLimit)
 
 
 @public(name="answerOf", safe=True)
 def answer_of(nonce: int) -> list:
-    gateway = storage.get_uint160(KEY_GATEWAY)
-    return cast(list, call_contract(gateway, "resultOf", [nonce], CallFlags.READ_ONLY))
+    return message_result(storage.get_uint160(KEY_GATEWAY), nonce)

@@ -1,8 +1,9 @@
 """Paying a service from the consumer contract's own GAS, in the transaction that makes the request.
 
 Importing this module adds the permission to call GAS ``transfer`` to the consumer's manifest; it also
-needs the permission to call the service's ``balanceOf`` and ``fee``/``feeFor``. A consumer that holds
-no GAS (its fees prepaid by an account) does not import it.
+needs the permission to call the service's ``balanceOf`` and ``fee``/``feeFor`` (the message gateway's
+``feeOf`` and ``nonce`` for ``send_message``). A consumer that holds no GAS (its fees prepaid by an
+account) and a cross-chain receiver do not import it.
 """
 
 from typing import cast
@@ -46,3 +47,18 @@ def fund_upkeep(automation: UInt160, upkeep_id: int, amount: int):
     me = runtime.executing_script_hash
     sent = GasToken.transfer(me, require_service(automation), amount, upkeep_id)
     assert sent, "GAS transfer to the automation contract failed"
+
+
+def send_message(gateway: UInt160, dest_chain: int, receiver: bytes, payload: bytes, gas_limit: int) -> int:
+    """Send a cross-chain message through the message ``gateway``: its ``feeOf(dest_chain, gas_limit)``
+    paid from this contract's GAS, the transfer's data the message ``[dest_chain, receiver, payload,
+    gas_limit]`` (the gateway FAULTs the transfer on an unknown or paused route, a bad receiver, a payload
+    or gas limit over its limits); returns the message's nonce (read its result with
+    ``nsl_crosschain.message_result``)."""
+    me = runtime.executing_script_hash
+    fee = call_contract(require_service(gateway), "feeOf", [dest_chain, gas_limit], CallFlags.READ_ONLY)
+    message = [dest_chain, receiver, payload, gas_limit]
+    assert GasToken.transfer(me, gateway, cast(int, fee), message), (
+        "GAS transfer to the message gateway failed"
+    )
+    return cast(int, call_contract(gateway, "nonce", [], CallFlags.READ_ONLY))

@@ -5,6 +5,9 @@
   the real feed never stores (fields missing, round 0, zero or negative answer, no update time).
 - ``only_service``: every callback built on the library refuses a caller that is not the configured
   service contract (the callbacks' acceptance of the real service is in the services' own tests).
+- ``only_gateway``: every cross-chain receiver built on the library refuses a caller that is not the
+  configured message gateway (that another gateway cannot catch the refusal, and the real gateway's
+  deliveries, are in ``tests/integration/crosschain``).
 """
 
 from __future__ import annotations
@@ -156,3 +159,17 @@ async def test_a_callback_from_anyone_but_the_service_is_refused(
 ) -> None:
     consumer = await _deploy(chain, name, NOT_CALLING)
     assert refusal in fault_of(await chain.stranger.test(call(consumer, method, args)))
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("xmsg_echo_receiver", [NOT_CALLING, NOT_CALLING]),
+        # it ABORTs on every message with a reason of its own: the gateway check must come first
+        ("xmsg_aborting_receiver", NOT_CALLING),
+    ],
+)
+async def test_a_message_from_anyone_but_the_gateway_is_refused(chain: Chain, name: str, data: Any) -> None:
+    receiver = await _deploy(chain, name, data)
+    forged = call(receiver, "onMessage", [31337, bytes(range(20)), 1, b"forged"])
+    assert "only the message gateway" in fault_of(await chain.stranger.test(forged))

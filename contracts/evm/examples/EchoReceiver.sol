@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {IMessageReceiver} from "../MessageGateway.sol";
+import {NslMessageReceiverBase} from "../lib/NslMessageReceiverBase.sol";
 
 /// @notice An example receiver of cross-chain messages that answers back: it keeps the last message and
 /// returns `"echo:" || payload`, which the gateway sends back to the sender as the receipt's result.
-/// Its deployer can close it (every message then reverts with "echo receiver closed") and open it again:
-/// a closed receiver's messages stay `Failed` at the gateway until someone retries them.
-contract EchoReceiver is IMessageReceiver {
-    address public immutable gateway;
+/// Only the gateway may call it (`NslMessageReceiverBase`: anyone else gets `NotTheGateway()`). Its
+/// deployer can close it (every message then reverts with "echo receiver closed") and open it again: a
+/// closed receiver's messages stay `Failed` at the gateway until someone retries them.
+contract EchoReceiver is NslMessageReceiverBase {
     address public immutable admin;
     bool public closed;
     uint256 public received;
@@ -17,11 +17,9 @@ contract EchoReceiver is IMessageReceiver {
     uint256 public lastNonce;
     bytes public lastPayload;
 
-    error NotTheGateway();
     error NotAdmin();
 
-    constructor(address gateway_) {
-        gateway = gateway_;
+    constructor(address gateway_) NslMessageReceiverBase(gateway_) {
         admin = msg.sender;
     }
 
@@ -30,11 +28,11 @@ contract EchoReceiver is IMessageReceiver {
         closed = closed_;
     }
 
-    function onMessage(uint256 srcChain, bytes calldata sender, uint256 nonce, bytes calldata payload)
-        external
+    function _onMessage(uint256 srcChain, bytes calldata sender, uint256 nonce, bytes calldata payload)
+        internal
+        override
         returns (bytes memory)
     {
-        if (msg.sender != gateway) revert NotTheGateway();
         require(!closed, "echo receiver closed");
         received += 1;
         lastSrcChain = srcChain;

@@ -231,7 +231,7 @@ def test_a_failing_receiver_keeps_the_message_retryable_and_blocks_nothing(setup
     (third,) = setup.deliver(setup.message(3, b"three", receiver=other))
     assert third["ok"] is True
     # a receiver that always reverts: its custom error is the reason
-    refusing = setup.evm.deploy(OWNER, "RevertingReceiver")
+    refusing = setup.evm.deploy(OWNER, "RevertingReceiver", setup.gateway.address)
     (refused,) = setup.deliver(setup.message(2, b"two", receiver=refusing))
     assert refused["ok"] is False
     assert refused["result"] == bytes.fromhex(selector("Refused(uint256,bytes)")[2:]) + encode(

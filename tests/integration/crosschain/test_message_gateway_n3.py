@@ -5,7 +5,8 @@ local secp256k1 key standing in for the enclave (64-byte r || s over Keccak-256 
 checked by ``CryptoLib.verifyWithECDsa``). Sending: a GAS transfer with the message as data, refused
 (FAULT, clear message) when underpaid or over a limit. Delivery: accepted once in any order, forgeries
 refused, a failing receiver (THROW caught; ABORT recorded with ``markFailed``) never loses the message and
-anyone executes it again later; the guard pauses a direction; receipts give the sender the result.
+anyone executes it again later; a receiver's refusal of another gateway cannot be caught by it; the guard
+pauses a direction; receipts give the sender the result.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from neo3.wallet import account
 
 from neo_service_layer.enclave.wire.crosschain import XFacts, XKind, n3_chain_id, receipt_payload
 from neo_service_layer.kernel.chain.adapters import privnet_deploy as deploy
-from tests.contracts.contract_support import Chain, call, events, script, stack
+from tests.contracts.contract_support import Chain, artifact, call, events, script, stack
 from tests.integration.crosschain.n3_gateway import (
     EVM_CHAIN,
     EVM_GATEWAY,
@@ -235,7 +236,7 @@ async def test_a_throwing_receiver_keeps_the_message_retryable(
 
 
 async def test_an_aborting_receiver_is_recorded_and_never_lost(chain: Chain, gateway: N3Gateway) -> None:
-    aborting = await deploy_example(chain, "xmsg_aborting_receiver", None)
+    aborting = await deploy_example(chain, "xmsg_aborting_receiver", gateway.hash)
     facts = message(chain, aborting, b"doomed")
     reason = await fault(chain.stranger, deliver_and_execute(gateway, facts))
     assert "aborting receiver refuses every message" in reason
@@ -255,6 +256,30 @@ async def test_an_aborting_receiver_is_recorded_and_never_lost(chain: Chain, gat
     # still there: executing it again faults again (nothing changes), and it stays FAILED
     await fault(chain.stranger, call(gateway.hash, "execute", [EVM_CHAIN, EVM_GATEWAY, facts.nonce]))
     assert (await inbound(chain, gateway, facts))[0] == FAILED
+
+
+async def test_another_gateway_cannot_catch_a_receivers_refusal(
+    chain: Chain, gateway: N3Gateway, echo: types.UInt160
+) -> None:
+    """A second gateway calls receivers inside ``try`` (it catches a THROW): the receivers' gateway check
+    ABORTs, so executing a message through it FAULTs instead of recording a failure and going on."""
+    deployer = chain.invoker(account.Account.create_new())
+    await deploy.fund(chain.committee, deployer.script_hash, 50 * GAS)
+    key = LocalCrossChainKey()
+    nef, manifest = artifact("message_gateway")
+    data = [chain.owner.script_hash, gateway.guard.script_hash, chain.operator.script_hash, key.public_key]
+    other = N3Gateway(chain, await deploy.deploy_contract(deployer, nef, manifest, data), key, gateway.guard)
+    assert other.hash != gateway.hash
+    await chain.owner.invoke(
+        call(other.hash, "setRoute", [EVM_CHAIN, EVM_GATEWAY, BASE_FEE, GAS_PRICE, 2_000_000])
+    )
+    received = (await chain.read(echo, "received")).as_int()
+    aborting = await deploy_example(chain, "xmsg_aborting_receiver", gateway.hash, deployer=deployer)
+    for receiver in (echo, aborting):
+        facts = message(chain, receiver, b"elsewhere")
+        assert "only the message gateway" in await fault(chain.stranger, deliver_and_execute(other, facts))
+        assert (await inbound(chain, other, facts))[0] == 0
+    assert (await chain.read(echo, "received")).as_int() == received
 
 
 async def test_the_guard_pauses_a_direction(chain: Chain, gateway: N3Gateway, echo: types.UInt160) -> None:
