@@ -1,11 +1,16 @@
-"""System fee (GAS) of each method of the randomness and oracle service contracts on a neo-go privnet.
+"""System fee (GAS) of each method of the randomness, oracle and price feed contracts on a neo-go privnet,
+and what one answer of Neo's native Oracle costs next to them.
 
 Usage: ``python -m bench.contract_gas [--runs 3]``.
 
 Builds the contracts, starts a neo-go 0.120 privnet (100 ms blocks, default fees), deploys the services
 with a separate owner and operator (update delay 2 blocks, refund timeout 2 blocks) and the example
 consumers, then sends every method ``--runs`` times as real transactions and reads the GAS each consumed
-(system fee; the network fee, ~0.001-0.002 GAS, comes on top). Prints markdown: min and max over the runs.
+(system fee; the network fee, ~0.001-0.002 GAS, comes on top). The native Oracle runs on a second
+privnet whose own oracle service answers (``tests/e2e/chain/neogo_oracle.py``, an https URL on loopback):
+the request transaction (the Oracle's request price and the response's GAS are charged to it) and the
+response transaction the oracle node sends (its system and network fees come out of the GAS the request
+attached; the execution is what the callback really used). Prints markdown: min and max over the runs.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from neo3.contracts.contract import CONTRACT_HASHES
+from neo3.core import types
 from neo3.wallet import account
 from tests.contracts.contract_support import (
     BLOCK_TIME,
@@ -37,9 +43,13 @@ from tests.contracts.contract_support import (
     script,
     wait_for_height,
 )
+from tests.contracts.test_contract_feed import DESCRIPTION, PAIR, SOURCES, Feed, FeedKey
 from tests.contracts.test_contract_oracle import URL, OracleKey
+from tests.e2e.chain.neogo_oracle import neo_go_oracle
+from tests.e2e.chain.tls_support import https_server, make_certificates
 
 from neo_service_layer.kernel.chain.adapters import privnet_deploy as deploy
+from neo_service_layer.kernel.chain.adapters.neo_chain import NeoRpcEndpoint
 from neo_service_layer.kernel.chain.adapters.privnet import Privnet, PrivnetSettings
 
 GAS = deploy.GAS
@@ -190,16 +200,85 @@ async def _oracle(chain: Chain, results: dict[str, list[int]], runs: int) -> Non
                 results["oracle: `deliver` alone (price consumer)"].append(receipt.gas_consumed)
 
 
+async def _feed(chain: Chain, results: dict[str, list[int]], runs: int) -> None:
+    """One round per run submitted as the feed worker does (a signed round, whole transaction)."""
+    key = FeedKey()
+    nef, manifest = artifact("price_feed")
+    owner, operator = chain.owner.script_hash, chain.operator.script_hash
+    pairs = [[PAIR, SOURCES.digest(), 8, DESCRIPTION]]
+    contract = await deploy.deploy_contract(
+        chain.committee, nef, manifest, [owner, operator, DELAY, key.public_key, pairs]
+    )
+    feed = Feed(contract, key, MAGIC)
+    for _ in range(runs):
+        latest = (await chain.read(feed.contract, "latestRoundData", PAIR)).as_list()[0].as_int()
+        receipt = await chain.stranger.invoke(
+            call(feed.contract, "submit", feed.submit_args(latest + 1, 12_34000000))
+        )
+        assert receipt.result.state == "HALT", receipt.result.exception
+        results["feed: `submit` of one signed round (whole transaction)"].append(receipt.gas_consumed)
+
+
+NATIVE_PATH = "/ticker"
+
+
+async def _answer_transaction(
+    rpc_url: str, consumer: types.UInt160, tag: int, first: int
+) -> tuple[int, int, int]:
+    """System fee, network fee and GAS consumed of the response transaction that called the consumer back
+    with ``tag`` (found in the block of its ``Answered`` event, scanning from block ``first``)."""
+    endpoint = NeoRpcEndpoint(rpc_url)
+    try:
+        for _ in range(600):
+            head = await endpoint.client.get_block_count() - 1
+            while first <= head:
+                events, _ = await endpoint.block_events(first, f"0x{consumer}")
+                if any(e.name == "Answered" and int(e.values[0]) == tag for e in events):
+                    for tx in (await endpoint.client.get_block(first)).transactions:
+                        log = await endpoint.client.get_application_log_transaction(tx.hash())
+                        if any(n.contract == consumer for n in log.execution.notifications):
+                            return tx.system_fee, tx.network_fee, log.execution.gas_consumed
+                first += 1
+            await asyncio.sleep(0.1)
+    finally:
+        await endpoint.close()
+    raise TimeoutError(f"no answer for tag {tag} within 60 s")
+
+
+async def _native_oracle(results: dict[str, list[int]], runs: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="nsl-gas-tls-") as tls_dir:
+        certificates = make_certificates(Path(tls_dir))
+        with https_server(certificates) as web:
+            web.routes[NATIVE_PATH] = {"price": 42.17}
+            async with neo_go_oracle(certificates, BLOCK_TIME) as node:
+                for tag in range(runs):
+                    request = call(node.consumer, "request", [web.url(NATIVE_PATH), "$.price", tag, GAS])
+                    receipt = await node.committee.invoke(request)
+                    assert receipt.result.state == "HALT", receipt.result.exception
+                    results[
+                        "native Oracle: `request` (0.5 GAS price + 1 GAS for the response; whole transaction)"
+                    ].append(receipt.gas_consumed)
+                    system, network, used = await _answer_transaction(
+                        node.rpc_url, node.consumer, tag, int(receipt.included_in_block)
+                    )
+                    results[
+                        "native Oracle: response transaction, system + network fee (paid from the 1 GAS)"
+                    ].append(system + network)
+                    results["native Oracle: response transaction, GAS its execution used"].append(used)
+
+
 async def main(runs: int) -> None:
     build_contracts()
+    results: dict[str, list[int]] = defaultdict(list)
     with tempfile.TemporaryDirectory(prefix="nsl-gas-") as directory:
         net, chain = await _open(Path(directory))
         try:
-            results: dict[str, list[int]] = defaultdict(list)
             await _randomness(chain, results, runs)
             await _oracle(chain, results, runs)
+            await _feed(chain, results, runs)
         finally:
             await net.stop()
+    await _native_oracle(results, runs)
     print(f"| operation ({runs} runs) | GAS min | GAS max |\n| --- | --- | --- |")
     for name, values in results.items():
         print(f"| {name} | {min(values) / GAS:.4f} | {max(values) / GAS:.4f} |")
