@@ -6,26 +6,30 @@ with ``NSL_TEST_CONSOLE_SCREENSHOTS=docs/console`` over the ones ``docs/console.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import cast
 
 import pytest
 from neo3.core import types
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, Locator
 from prometheus_client import CollectorRegistry
 
 from neo_service_layer.kernel.chain.adapters.metrics import ChainMetrics
 from neo_service_layer.kernel.chain.adapters.neo_chain import NeoRpcEndpoint
+from neo_service_layer.kernel.chain.adapters.privnet_deploy import GAS
 from neo_service_layer.kernel.chain.ports.chain import BlockEvents
 from neo_service_layer.kernel.chain.rules import RequestStatus
 from neo_service_layer.kernel.chain.use_cases.watcher import ChainWatcher
 from neo_service_layer.kernel.clock import SystemClock
+from neo_service_layer.services.automation.rules.triggers import IntervalBlocksTrigger
 from neo_service_layer.services.randomness import use_cases as randomness
 from neo_service_layer.services.randomness.adapters.payloads import RandomnessPayloads
 from tests.browser.chain_live import FEED_PAIR, ChainConsole, chain_console
 from tests.browser.conftest import ConsolePage, _watched_page, open_page, sign_in
 from tests.browser.live import Account
+from tests.e2e.chain import automation_support
 from tests.e2e.chain.stack import Stack, wait_for
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
@@ -267,11 +271,38 @@ def test_the_operator_sees_enclave_mode_workers_and_watchers(
 def test_the_automation_page_lists_jobs_and_the_contracts_upkeeps(
     chained: ChainConsole, owner_page: ConsolePage, shots: Path
 ) -> None:
+    key = _tenant_key(chained, "automation:write", "automation:read")
+    job = {
+        "name": "nightly report",
+        "trigger": {"cron": "0 3 * * *"},
+        "action": {"webhook": {"url": chained.receiver.url, "data": {"report": "daily"}}},
+    }
+    chained.live.ok("POST", "/automation/jobs", job, token=key)
+    chained.start_worker()  # its automation watcher records the upkeep the contract announces
+    target = chained.loop.run(automation_support.deploy_target(chained.stack))
+    upkeep = chained.loop.run(
+        automation_support.register(chained.stack, target, IntervalBlocksTrigger(1000), fund=3 * GAS)
+    )
     open_page(owner_page, "automation")
     page = owner_page.page
-    assert page.get_by_role("heading", name="Jobs").count() == 1
-    upkeeps = page.get_by_role("region", name="Upkeeps on chain")
-    # the automation contract is deployed on this chain: its (empty) list is read, not an error
-    assert upkeeps.get_by_text("No upkeeps registered.").count() == 1
+    jobs = page.get_by_role("table", name="Automation jobs of this tenant")
+    row = jobs.get_by_role("row").filter(has_text="nightly report")
+    assert row.get_by_text("cron 0 3 * * *").count() == 1
+    assert row.get_by_text("active").count() == 1
+    upkeeps = page.get_by_role("table", name="Upkeeps of the automation contract")
+
+    def upkeep_row() -> Locator:
+        return upkeeps.get_by_role("row").filter(has=page.get_by_role("cell", name=str(upkeep), exact=True))
+
+    for _ in range(60):  # the worker's watcher stores the registration a block or two after it
+        if upkeep_row().count():
+            break
+        time.sleep(0.5)
+        _reload(owner_page, "automation")
+    assert upkeep_row().count() == 1, f"upkeep {upkeep} not listed within 30 s"
+    cells = upkeep_row().get_by_role("cell")
+    assert cells.nth(1).inner_text() == "active"
+    assert cells.nth(2).inner_text().endswith(" tick")
+    assert 0 < int(cells.nth(3).inner_text().split()[0]) <= 3 * GAS  # funded with 3 GAS
     page.screenshot(path=str(shots / "automation.png"), full_page=True)
     _clean(owner_page)
