@@ -17,6 +17,13 @@ Run A: neo-go's oracle service on (``Oracle.Enabled``, ``AllowPrivateHost``, the
 unlocked, ``SSL_CERT_FILE`` = the test CA), the validator key designated; nothing of ours runs. Run B:
 neo-go's oracle off, the enclave's node key designated (``nsl chain up`` provisioning), one ``nsl worker``
 subprocess. Bounded: every wait has a timeout; every process is stopped at the end. Prints markdown.
+
+CPU: the user + system CPU seconds of each process (``/proc/PID/stat``) while the burst is answered (from
+just before it is sent until its last callback is found), and the same processes' idle rate over 4 s
+before it: neo-go's node in both runs, our enclave and worker in run B. A figure that does not depend
+on the machine's load as much as blocks do. With ``NSL_BENCH_PYSPY=DIR`` (opt-in: the sampler costs CPU
+too), each of our processes is sampled by ``py-spy record --format raw`` during the burst into
+``DIR/<name>.txt`` (collapsed stacks, one line per stack with its sample count).
 """
 
 from __future__ import annotations
@@ -26,7 +33,10 @@ import asyncio
 import os
 import platform
 import shutil
+import signal
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -51,6 +61,8 @@ PER_TRANSACTION = 50
 PATH = "/ticker"
 BODY = {"price": 42.17, "volume": 3}
 FILTER = "$.price"
+#: seconds before the burst over which each process's idle CPU rate is measured
+IDLE_SECONDS = 4.0
 
 
 @dataclass
@@ -58,6 +70,59 @@ class Setup:
     rpc_url: str
     committee: deploy.AccountInvoker
     consumer: types.UInt160
+    #: name -> pid of the processes whose CPU time the burst is charged with
+    processes: dict[str, int]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (``/proc/PID/stat`` fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_snapshot(processes: dict[str, int]) -> dict[str, float]:
+    return {name: cpu_seconds(pid) for name, pid in processes.items()}
+
+
+def start_samplers(processes: dict[str, int]) -> list[subprocess.Popen[bytes]]:
+    """``py-spy record`` of each process into ``$NSL_BENCH_PYSPY/<name>.txt`` (opt-in)."""
+    directory = os.environ.get("NSL_BENCH_PYSPY")
+    if not directory:
+        return []
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    py_spy = str(Path(sys.executable).with_name("py-spy"))
+    return [
+        subprocess.Popen(
+            [
+                py_spy,
+                "record",
+                "--format",
+                "raw",
+                "--rate",
+                "200",
+                "--nonblocking",
+                "--pid",
+                str(pid),
+                "-o",
+                str(Path(directory) / f"{name}.txt"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name, pid in processes.items()
+        if name != "neo-go"
+    ]
+
+
+def stop_samplers(samplers: list[subprocess.Popen[bytes]]) -> None:
+    for sampler in samplers:
+        sampler.send_signal(signal.SIGINT)
+    for sampler in samplers:
+        try:
+            sampler.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            sampler.kill()
+            sampler.wait()
 
 
 async def callback_blocks(
@@ -129,12 +194,23 @@ async def measure(
         seconds.append(await block_time(setup.rpc_url, answered) - await block_time(setup.rpc_url, asked))
     first = 10_000
     calls = burst_calls(setup.consumer, url, first, burst, distinct)
+    cpu_idle = cpu_snapshot(setup.processes)
+    await asyncio.sleep(IDLE_SECONDS)
+    samplers = start_samplers(setup.processes)
+    cpu_before = cpu_snapshot(setup.processes)
+    started = time.monotonic()
     receipts = await asyncio.gather(*(setup.committee.invoke(c) for c in calls))
     request_blocks = [int(r.included_in_block) for r in receipts]
     tags = set(range(first, first + burst))
     found = await callback_blocks(setup.rpc_url, setup.consumer, tags, min(request_blocks), timeout * 4)
+    burst_seconds = time.monotonic() - started
+    stop_samplers(samplers)
+    cpu_after = cpu_snapshot(setup.processes)
     after = Counter(b - max(request_blocks) for b in found.values())
     return {
+        "cpu_burst": {n: cpu_after[n] - cpu_before[n] for n in setup.processes},
+        "cpu_idle_rate": {n: (cpu_before[n] - cpu_idle[n]) / IDLE_SECONDS for n in setup.processes},
+        "burst_seconds": burst_seconds,
         "blocks": blocks,
         "seconds": seconds,
         "burst_request_blocks": sorted(set(request_blocks)),
@@ -145,7 +221,7 @@ async def measure(
 @asynccontextmanager
 async def neo_go_run(certificates: LoopbackCertificates, block: float) -> AsyncIterator[Setup]:
     async with neo_go_oracle(certificates, block) as node:
-        yield Setup(node.rpc_url, node.committee, node.consumer)
+        yield Setup(node.rpc_url, node.committee, node.consumer, {"neo-go": node.pid} if node.pid else {})
 
 
 @asynccontextmanager
@@ -157,8 +233,11 @@ async def our_run(certificates: LoopbackCertificates, block: float) -> AsyncIter
         key = bytes.fromhex(stack.network.service_keys["native_oracle"])
         assert await designated_oracles(stack.net.rpc_url) == (key,)
         consumer = await deploy_consumer(stack.committee)
-        stack.start_worker()
-        yield Setup(stack.net.rpc_url, stack.committee, consumer)
+        worker = stack.start_worker()
+        processes = {"enclave": stack.enclave.pid, "worker": worker.pid}
+        if stack.net.pid:
+            processes["neo-go"] = stack.net.pid
+        yield Setup(stack.net.rpc_url, stack.committee, consumer, processes)
     finally:
         await close_stack(stack)
         shutil.rmtree(stack.directory, ignore_errors=True)
@@ -234,6 +313,15 @@ async def main() -> None:
         print(
             f"\n{name}: blocks {result['blocks']}; seconds {seconds}; burst {burst_blocks(result)}; "
             f"{result['fetches']} fetches in all"
+        )
+        burst = sum(result["burst_after"].values()) or 1
+        print(
+            f"{name}: CPU during the burst ({result['burst_seconds']:.1f} s, send to last callback): "
+            + "; ".join(
+                f"{process} {cpu:.2f} s = {1000 * cpu / burst:.1f} ms/request "
+                f"(idle {result['cpu_idle_rate'][process]:.3f} s/s)"
+                for process, cpu in result["cpu_burst"].items()
+            )
         )
 
 

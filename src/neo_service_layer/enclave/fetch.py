@@ -5,7 +5,9 @@ resolved address checked, and the connection made to a checked address itself: t
 ``https://<address>:<port>/...`` with ``Host: <hostname>`` and TLS SNI / certificate verification for
 the hostname (httpx's ``sni_hostname`` extension). There is no second DNS lookup, so an answer that
 changes between check and connect (DNS rebinding) cannot redirect the connection. Proxies from the
-environment are ignored (``trust_env=False``).
+environment are ignored (``trust_env=False``). A fetch with no header or body of its own (the native
+Oracle's, a plain GET) uses kept-alive connections, pooled per TLS identity (``fetch_pool``); any other
+fetch gets connections of its own, closed at its end.
 
 Limits: one deadline for the whole fetch (resolution, connect, redirects, body); the body is streamed
 and reading stops as soon as it passes the response limit; compressed bodies are refused (no
@@ -35,6 +37,7 @@ from neo_service_layer.enclave.fetch_guard import (
     check_address,
     check_url,
 )
+from neo_service_layer.enclave.fetch_pool import SharedPools
 from neo_service_layer.enclave.wire.oracle import (
     DEFAULT_MAX_REDIRECTS,
     DEFAULT_TIMEOUT_SECONDS,
@@ -128,6 +131,16 @@ class Fetcher:
         self._resolver = resolver
         self._ssl = ssl_context if ssl_context is not None else default_ssl_context()
         self._transport = transport
+        self._shared = SharedPools(self._ssl)  # kept-alive connections for fetches without credentials
+
+    async def close(self) -> None:
+        """Close the kept-alive connections (a stopping process or a test)."""
+        await self._shared.close()
+
+    @property
+    def kept_connections(self) -> int:
+        """Idle connections kept for the next fetches without headers or body of their own."""
+        return self._shared.kept
 
     async def fetch(self, request: FetchRequest) -> Fetched:
         connected: list[str] = []
@@ -152,7 +165,14 @@ class Fetcher:
         except GuardRefused as exc:
             return Fetched(ResultCode.FORBIDDEN, message=str(exc))
         hop = _Hop(target, request.method, list(request.headers), request.body)
-        transport = self._transport or httpx.AsyncHTTPTransport(verify=self._ssl, trust_env=False, retries=0)
+        transport = self._transport
+        if transport is None:  # no header or body of its own: nothing secret on a kept-alive connection
+            shareable = not request.headers and request.body is None
+            transport = (
+                self._shared
+                if shareable
+                else httpx.AsyncHTTPTransport(verify=self._ssl, trust_env=False, retries=0)
+            )
         timeout = httpx.Timeout(request.timeout)
         async with httpx.AsyncClient(transport=transport, trust_env=False, timeout=timeout) as client:
             for redirects in range(request.max_redirects + 1):

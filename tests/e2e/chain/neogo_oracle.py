@@ -47,6 +47,8 @@ class NeoGoOracle:
     rpc_url: str
     committee: deploy.AccountInvoker
     consumer: types.UInt160
+    #: the neo-go node's process (its CPU time is the reference ``bench/native_oracle.py`` reports)
+    pid: int | None = None
 
 
 async def deploy_consumer(committee: deploy.AccountInvoker) -> types.UInt160:
@@ -67,7 +69,7 @@ async def neo_go_oracle(certificates: LoopbackCertificates, block_time: float) -
         await net.start()
         committee = deploy.committee_invoker(deploy.make_facade(net.rpc_url, block_time), block_time)
         await designate_oracles(committee, [bytes.fromhex(DEV_VALIDATOR_PUBLIC_KEY)])
-        yield NeoGoOracle(net.rpc_url, committee, await deploy_consumer(committee))
+        yield NeoGoOracle(net.rpc_url, committee, await deploy_consumer(committee), net.pid)
     finally:
         await net.stop()
         if previous is None:

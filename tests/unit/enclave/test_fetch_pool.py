@@ -1,0 +1,114 @@
+"""``enclave/fetch_pool.py``: kept-alive connections, reused only for the TLS identity they verified,
+against a real https server on loopback (the test CA of ``tls_support``)."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from tests.e2e.chain.tls_support import HttpsServer, https_server, make_certificates
+
+from neo_service_layer.enclave import fetch_pool
+from neo_service_layer.enclave.fetch import Fetcher, FetchRequest
+from neo_service_layer.enclave.fetch_guard import GuardPolicy
+from neo_service_layer.enclave.fetch_pool import SharedPools
+from neo_service_layer.enclave.wire.oracle import ResultCode
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[HttpsServer, ssl.SSLContext]]:
+    certificates = make_certificates(tmp_path)
+    with https_server(certificates) as server:
+        server.routes["/a"] = {"n": 1}
+        server.routes["/b"] = {"n": 2}
+        yield server, ssl.create_default_context(cafile=str(certificates.ca_file))
+
+
+async def _local_port(client: httpx.AsyncClient, url: str, sni: str | None = None) -> int:
+    """GET ``url`` (SNI ``sni``, as ``fetch.py`` sends a checked address); the connection's local port."""
+    request = client.build_request("GET", url)
+    if sni is not None:
+        request.extensions["sni_hostname"] = sni
+    response = await client.send(request, stream=True)
+    try:
+        await response.aread()
+        assert response.status_code == 200
+        return int(response.extensions["network_stream"].get_extra_info("client_addr")[1])
+    finally:
+        await response.aclose()
+
+
+async def test_a_connection_is_reused_for_the_same_hostname_and_kept_after_the_client_closes(
+    served: tuple[HttpsServer, ssl.SSLContext],
+) -> None:
+    server, context = served
+    pools = SharedPools(context)
+    async with httpx.AsyncClient(transport=pools) as client:
+        first = await _local_port(client, server.url("/a"), sni="localhost")
+        second = await _local_port(client, server.url("/b"), sni="localhost")
+    assert first == second  # one TCP connection and one handshake for both
+    assert pools.kept == 1  # closing the client closed nothing
+    async with httpx.AsyncClient(transport=pools) as client:
+        assert await _local_port(client, server.url("/a"), sni="localhost") == first
+    await pools.close()
+    assert pools.kept == 0
+
+
+async def test_another_hostname_on_the_same_address_gets_its_own_connection(
+    served: tuple[HttpsServer, ssl.SSLContext],
+) -> None:
+    server, context = served
+    pools = SharedPools(context)
+    async with httpx.AsyncClient(transport=pools) as client:
+        by_name = await _local_port(client, server.url("/a"), sni="localhost")
+        by_address = await _local_port(client, server.url("/a"))  # verified for 127.0.0.1, no SNI
+        assert by_name != by_address
+        assert await _local_port(client, server.url("/b"), sni="localhost") == by_name
+    assert pools.kept == 2
+    await pools.close()
+
+
+async def test_concurrent_requests_each_get_a_connection_and_idle_ones_expire(
+    served: tuple[HttpsServer, ssl.SSLContext],
+) -> None:
+    server, context = served
+    now = [0.0]
+    pools = SharedPools(context, clock=lambda: now[0])
+    async with httpx.AsyncClient(transport=pools) as client:
+        streams = [
+            await client.send(client.build_request("GET", server.url(p)), stream=True) for p in ("/a", "/b")
+        ]
+        ports = {int(r.extensions["network_stream"].get_extra_info("client_addr")[1]) for r in streams}
+        assert len(ports) == 2  # no queue: the second request did not wait for the first
+        for response in streams:
+            await response.aread()
+            await response.aclose()
+        assert pools.kept == 2
+        now[0] += fetch_pool.KEEPALIVE_EXPIRY + 1
+        fresh = await _local_port(client, server.url("/a"))
+    assert fresh not in ports  # the expired connections were closed, not reused
+    assert pools.kept == 1
+    await pools.close()
+
+
+async def test_a_fetch_carrying_headers_never_leaves_its_connection_for_another(
+    served: tuple[HttpsServer, ssl.SSLContext],
+) -> None:
+    server, context = served
+    fetcher = Fetcher(GuardPolicy.of(["127.0.0.1"]), ssl_context=context)
+    secret = ("authorization", "Bearer not-for-anyone-else")
+    with_secret = FetchRequest(
+        "GET", server.url("/a"), headers=(secret,), secret_headers=frozenset({"authorization"})
+    )
+    assert (await fetcher.fetch(with_secret)).code is ResultCode.SUCCESS
+    assert fetcher.kept_connections == 0  # closed with its fetch
+    posted = FetchRequest("POST", server.url("/a"), body=b"{}")
+    await fetcher.fetch(posted)
+    assert fetcher.kept_connections == 0
+    assert (await fetcher.fetch(FetchRequest("GET", server.url("/a")))).code is ResultCode.SUCCESS
+    assert fetcher.kept_connections == 1  # a plain GET keeps its connection for the next one
+    await fetcher.close()
+    assert fetcher.kept_connections == 0
