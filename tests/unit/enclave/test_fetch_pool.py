@@ -112,3 +112,19 @@ async def test_a_fetch_carrying_headers_never_leaves_its_connection_for_another(
     assert fetcher.kept_connections == 1  # a plain GET keeps its connection for the next one
     await fetcher.close()
     assert fetcher.kept_connections == 0
+
+
+async def test_a_kept_connection_never_serves_another_address_of_the_same_hostname(
+    served: tuple[HttpsServer, ssl.SSLContext],
+) -> None:
+    server, context = served
+    pools = SharedPools(context)
+    async with httpx.AsyncClient(transport=pools) as client:
+        await _local_port(client, server.url("/a"), sni="localhost")
+        assert pools.kept == 1
+        # the same name checked to resolve elsewhere: a new connection there (nothing listens: refused),
+        # not the kept one to 127.0.0.1
+        elsewhere = server.url("/a").replace("127.0.0.1", "127.0.0.2")
+        with pytest.raises(httpx.ConnectError):
+            await _local_port(client, elsewhere, sni="localhost")
+    await pools.close()
