@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from tests.browser.conftest import OLDER_CHAIN, ConsolePage, open_page
 from tests.browser.live import LiveConsole
-from tests.http.crosschain_seed import N3, NEOX, REVERT
+from tests.http.crosschain_seed import N3, NEOX, RECEIPT_WAIT, REVERT
 
 FAILED, EXECUTED, REFUSED = f"{N3}-2", f"{N3}-1", f"{N3}-5"
 
@@ -31,7 +31,9 @@ def test_messages_their_reasons_pages_filter_and_lookup(
 
     failed = _row(console_page, FAILED)
     assert "stuck" in failed
+    # its receipt was given back with the relayer's note (``RECEIPT_WAIT``): the revert reason stays
     assert f"the receiver reverted on attempt 1: {REVERT}" in failed
+    assert RECEIPT_WAIT not in failed  # no worker's heartbeat here: the receipt waits for a worker
     assert page.locator(f"[data-message='{FAILED}']").get_attribute("class") == "badge bad"
     executed = _row(console_page, EXECUTED)
     assert "done" in executed
@@ -57,6 +59,11 @@ def test_messages_their_reasons_pages_filter_and_lookup(
     found.wait_for()
     assert "executed" in found.inner_text()
     assert f"{N3} → {NEOX}" in found.inner_text()
+    page.get_by_label("Message id").fill(FAILED)
+    page.get_by_role("button", name="Find").click()
+    details = page.locator(f"[data-found='{FAILED}']")
+    details.wait_for()
+    assert f"Revert or refusal reason\n{REVERT}" in details.inner_text()
     page.get_by_label("Message id").fill(f"{N3}-999")
     page.get_by_role("button", name="Find").click()
     alert = page.get_by_role("form", name="Find a message by id").get_by_role("alert")

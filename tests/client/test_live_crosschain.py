@@ -12,7 +12,15 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from nsl_client import AsyncClient, Client, ValidationFailed
 from nsl_client.ops import recent_crosschain_messages
 from tests.client.live import Live
-from tests.http.crosschain_seed import N3, NEOX, NEWEST_FIRST, REVERT, SENDER, seed_messages
+from tests.http.crosschain_seed import (
+    N3,
+    NEOX,
+    NEWEST_FIRST,
+    RECEIPT_WAIT,
+    REVERT,
+    SENDER,
+    seed_messages,
+)
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +43,7 @@ def test_messages_with_their_why_by_id_by_sender_and_recent(seeded: Live) -> Non
         assert failed.why is not None
         assert (failed.why.code, failed.why.stuck) == ("receiver_failed", True)
         assert REVERT in failed.why.text
+        assert (failed.reason, failed.relay_note) == (REVERT, RECEIPT_WAIT)  # the outcome and the note
         done = client.get_crosschain_message(f"{N3}-1")
         assert (done.status, done.receipt_status, done.why) == ("executed", "stored", None)
         mine = client.sender_crosschain_messages(N3, "0x" + SENDER.hex(), limit=2)

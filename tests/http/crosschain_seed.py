@@ -16,10 +16,13 @@ SENDER, RECEIVER = bytes.fromhex("ab" * 20), bytes.fromhex("cd" * 20)
 REVERT = "receiver threw an exception"
 SEND_ERROR = "RPC: insufficient funds for gas"
 PAUSED = "waiting: DeliveringPaused"
+#: the relayer's note on the failed message's receipt, given back: it must not replace ``REVERT``
+RECEIPT_WAIT = "waiting: chain_unavailable: the enclave's node has not confirmed the execution"
 REFUSAL = "refused by the gateway: UnknownSourceContract"
 
-#: what each seeded message becomes: executed (receipt stored), failed, delivering with a send error,
-#: given back while its direction is paused, refused (N3 -> Neo X); waiting, delivering (Neo X -> N3)
+#: what each seeded message becomes: executed (receipt stored), failed (its receipt given back by the
+#: relayer), delivering with a send error, given back while its direction is paused, refused (N3 -> Neo X);
+#: waiting, delivering (Neo X -> N3)
 STATES = {
     f"{N3}-1": "executed",
     f"{N3}-2": "failed",
@@ -68,6 +71,8 @@ async def seed_messages(engine: AsyncEngine, now: datetime) -> None:
     await store.apply_block("seed:n3", 21, [ReceiptStored(N3, 1, 1, 21, "0x" + "f1" * 32)], now)
     await store.release(to_neox[4], "w1", now + timedelta(minutes=5), PAUSED)
     assert await store.refuse(to_neox[5], "w1", REFUSAL, now)
+    [receipt] = await store.claim_receipts(N3, "w1", now, until, 10)  # the failed one's is due
+    await store.release(receipt, "w1", now + timedelta(minutes=5), RECEIPT_WAIT)
 
     to_n3 = {m.nonce: m for m in await store.claim_deliveries(N3, "w1", now, until, 10)}
     await store.release(to_n3[1], "w1", now)

@@ -14,6 +14,7 @@ from tests.http.crosschain_seed import (
     NEOX,
     NEWEST_FIRST,
     PAUSED,
+    RECEIPT_WAIT,
     REFUSAL,
     REVERT,
     SEND_ERROR,
@@ -75,8 +76,22 @@ async def test_pages_newest_first_with_the_reason_of_each_state(api: Api) -> Non
         f"{NEOX}-1": ("waiting_claim", False),
         f"{NEOX}-2": ("tx_not_included", False),
     }
-    assert REVERT in by_id[f"{N3}-2"]["why"]["text"]
-    assert "receipt is due" in by_id[f"{N3}-2"]["why"]["text"]
+    # the failed message's receipt was given back by the relayer: its revert reason stays the outcome,
+    # the relayer's note is its own field, and the why names both
+    failed_why = by_id[f"{N3}-2"]["why"]["text"]
+    assert f"the receiver reverted on attempt 1: {REVERT}." in failed_why
+    assert "receipt: the relayer gave it back (until " in failed_why
+    assert failed_why.endswith(RECEIPT_WAIT)
+    notes = {i: (m["reason"], m["relayNote"]) for i, m in by_id.items()}
+    assert notes == {
+        f"{N3}-1": (None, None),
+        f"{N3}-2": (REVERT, RECEIPT_WAIT),
+        f"{N3}-3": (None, None),
+        f"{N3}-4": (None, PAUSED),
+        f"{N3}-5": (REFUSAL, None),
+        f"{NEOX}-1": (None, None),
+        f"{NEOX}-2": (None, None),
+    }
     assert SEND_ERROR in by_id[f"{N3}-3"]["why"]["text"]
     assert PAUSED in by_id[f"{N3}-4"]["why"]["text"]
     assert by_id[f"{N3}-5"]["why"]["text"].endswith(REFUSAL)

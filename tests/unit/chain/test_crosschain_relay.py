@@ -120,9 +120,9 @@ async def test_what_the_gateway_says_decides_the_rest(engine: AsyncEngine) -> No
         assert message is not None
         if nonce == 1:  # someone else delivered it: it waits while the watcher reads the execution
             assert message.status is MessageStatus.SEEN
-            assert message.reason == "carried by someone else (AlreadyDelivered); reading its outcome"
+            assert message.relay_note == "carried by someone else (AlreadyDelivered); reading its outcome"
         elif nonce == 2:  # a paused direction: it waits, and says why
-            assert (message.status, message.reason) == (MessageStatus.SEEN, "waiting: DeliveringPaused")
+            assert (message.status, message.relay_note) == (MessageStatus.SEEN, "waiting: DeliveringPaused")
         else:  # the destination never takes it: refused, never sent
             assert message.status is MessageStatus.REFUSED
             assert message.reason == "refused by the gateway: UnknownSourceContract"
@@ -145,8 +145,8 @@ async def test_an_enclave_that_cannot_answer_yet_leaves_the_message_waiting(engi
     waiting = await store.get(N3, 1)
     assert waiting is not None
     assert waiting.status is MessageStatus.SEEN
-    assert waiting.reason is not None
-    assert "not confirmed" in waiting.reason
+    assert waiting.relay_note is not None
+    assert "not confirmed" in waiting.relay_note
     # a pointer the enclave refuses outright (not a message of the registered gateway): refused
     clock.at += timedelta(seconds=6)
     await _relay(store, Enclave(fail=PolicyDenied("no MessageSent")), destination, clock).run_once()
@@ -177,6 +177,47 @@ async def test_a_receipt_is_signed_from_the_destinations_execution(engine: Async
     assert message.receipt_status is ReceiptStatus.SENDING
 
 
+async def test_a_failed_messages_receipt_given_back_leaves_the_receivers_revert_reason(
+    engine: AsyncEngine,
+) -> None:
+    """The relayer gives back the receipt of a message the receiver reverted (the enclave refuses it, the
+    gateway says later, someone else carried it): each time its note is recorded beside the revert
+    reason, which stays what the sender's receiver said."""
+    store, clock = SqlCrosschainStore(engine), Clock()
+    await _seen(store, 1)
+    failed = Executed(N3, 1, 1, False, b"receiver threw an exception", 8, "0x" + "ee" * 32)
+    await store.apply_block("x", 8, [failed], START)
+    to_n3 = Destination(chain_id=N3, outbox_service="crosschain-n3")
+    steps = (
+        (Enclave(fail=PolicyDenied("no MessageExecuted")), to_n3, "receipt refused: no MessageExecuted"),
+        (Enclave(), Destination(N3, "crosschain-n3", refuse="DeliveringPaused"), "waiting: DeliveringPaused"),
+        (
+            Enclave(),
+            Destination(N3, "crosschain-n3", refuse="StaleReceipt"),
+            "carried by someone else (StaleReceipt); reading its outcome",
+        ),
+    )
+    for enclave, destination, note in steps:
+        assert await _relay(store, enclave, destination, clock).run_once() == 1
+        message = await store.get(N3, 1)
+        assert message is not None
+        assert (message.status, message.reason, message.relay_note) == (
+            MessageStatus.FAILED,
+            "receiver threw an exception",
+            note,
+        )
+        clock.at += timedelta(seconds=6)
+    assert await _relay(store, Enclave(), to_n3, clock).run_once() == 1
+    assert to_n3.sent == [("receipt", 1)]
+    carried = await store.get(N3, 1)
+    assert carried is not None
+    assert (carried.receipt_status, carried.reason, carried.relay_note) == (
+        ReceiptStatus.SENDING,
+        "receiver threw an exception",
+        None,
+    )
+
+
 async def test_a_delivery_the_enclave_will_not_sign_waits_with_the_reason(engine: AsyncEngine) -> None:
     """A message whose gas limit needs more than the enclave signs for the sender is not lost or
     refused: it waits, saying why (a higher cap, or anyone else delivering it, ends the wait)."""
@@ -192,6 +233,6 @@ async def test_a_delivery_the_enclave_will_not_sign_waits_with_the_reason(engine
     assert message is not None
     assert message.status is MessageStatus.SEEN
     assert (
-        message.reason
+        message.relay_note
         == "waiting: the enclave does not sign this transaction: gas 2300000 above the cap 2000000"
     )

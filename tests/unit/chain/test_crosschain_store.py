@@ -1,5 +1,6 @@
 """The cross-chain store on SQLite and PostgreSQL: blocks applied once, attempts and receipts only forward,
-leases, the outbox write in the message's transaction, and the outbox's retries moving messages back."""
+leases, the outbox write in the message's transaction, the outbox's retries moving messages back, and the
+relayer's notes kept apart from the outcome's reason."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from neo_service_layer.kernel.chain.adapters.tables import chain_outbox
 from neo_service_layer.kernel.chain.ports.chain import SignedTransaction
 from neo_service_layer.services.crosschain.adapters.store import SqlCrosschainStore
+from neo_service_layer.services.crosschain.adapters.view import SqlMessageView
 from neo_service_layer.services.crosschain.rules import (
     Executed,
+    Message,
     MessageStatus,
     ReceiptStatus,
     ReceiptStored,
@@ -46,9 +49,10 @@ async def test_a_block_read_twice_records_each_message_once(engine: AsyncEngine)
         10**6,
     )
     assert first.id == f"{N3}-1"
-    assert [m.nonce for m in await store.by_sender(N3, SENDER, None, 10)] == [1, 2]
-    assert [m.nonce for m in await store.by_sender(N3, SENDER, 1, 10)] == [2]
-    assert await store.by_sender(N3, RECEIVER, None, 10) == []
+    view = SqlMessageView(engine)
+    assert [s.message.nonce for s, _ in await view.by_sender(N3, SENDER, None, 10)] == [1, 2]
+    assert [s.message.nonce for s, _ in await view.by_sender(N3, SENDER, 1, 10)] == [2]
+    assert await view.by_sender(N3, RECEIVER, None, 10) == []
 
 
 async def test_attempts_and_receipts_only_move_forward(engine: AsyncEngine) -> None:
@@ -122,7 +126,7 @@ async def test_a_delivery_is_written_with_its_lease_and_retried_when_its_transac
     )
     waiting = await store.get(N3, 2)
     assert waiting is not None
-    assert waiting.reason == "waiting: DeliveringPaused"
+    assert (waiting.reason, waiting.relay_note) == (None, "waiting: DeliveringPaused")
 
 
 async def test_a_refused_message_is_never_claimed_again(engine: AsyncEngine) -> None:
@@ -138,3 +142,92 @@ async def test_a_refused_message_is_never_claimed_again(engine: AsyncEngine) -> 
         MessageStatus.REFUSED,
         "refused by the gateway: UnknownSourceContract",
     )
+
+
+async def test_a_failed_message_whose_receipt_is_given_back_keeps_its_revert_reason(
+    engine: AsyncEngine,
+) -> None:
+    """The relayer gives back the receipt of a message that already ran: its note is its own, and the
+    receiver's revert reason stays the outcome (it was written over before)."""
+    store = SqlCrosschainStore(engine)
+    await store.apply_block("c", 11, [_sent(1)], NOW)
+    failed = Executed(N3, 1, 1, False, b"receiver threw an exception", 5, "0x" + "aa" * 32)
+    await store.apply_block("x", 5, [failed], NOW)
+    until = NOW + timedelta(seconds=30)
+    [due] = await store.claim_receipts(N3, "w1", NOW, until, 10)
+    await store.release(due, "w1", NOW + timedelta(seconds=5), "receipt refused: no such execution")
+    message = await store.get(N3, 1)
+    assert message is not None
+    assert (message.status, message.reason, message.relay_note) == (
+        MessageStatus.FAILED,
+        "receiver threw an exception",
+        "receipt refused: no such execution",
+    )
+    # given back without a note: the note goes, the revert reason stays
+    later = NOW + timedelta(seconds=6)
+    [due] = await store.claim_receipts(N3, "w1", later, later + timedelta(seconds=30), 10)
+    await store.release(due, "w1", later)
+    message = await store.get(N3, 1)
+    assert message is not None
+    assert (message.reason, message.relay_note) == ("receiver threw an exception", None)
+    # given back again, then carried: writing the receipt ends the wait, the revert reason stays
+    [due] = await store.claim_receipts(N3, "w1", later, later + timedelta(seconds=30), 10)
+    await store.release(due, "w1", later, "waiting: StaleReceipt")
+    [due] = await store.claim_receipts(N3, "w1", later, later + timedelta(seconds=30), 10)
+    assert await store.write_receipt(due, "w1", "crosschain-n3", _tx(7), later)
+    message = await store.get(N3, 1)
+    assert message is not None
+    assert (message.receipt_status, message.reason, message.relay_note) == (
+        ReceiptStatus.SENDING,
+        "receiver threw an exception",
+        None,
+    )
+
+
+async def test_a_note_lasts_only_until_the_message_moves_on(engine: AsyncEngine) -> None:
+    """Each move ends the wait a note told of: a delivery written, an execution read, a refusal, the
+    latest attempt's receipt stored (an older attempt's receipt leaves the latest's note)."""
+    store = SqlCrosschainStore(engine)
+    await store.apply_block("c", 11, [_sent(1), _sent(2), _sent(3)], NOW)
+
+    async def note_of(nonce: int) -> str | None:
+        message = await store.get(N3, nonce)
+        assert message is not None
+        return message.relay_note
+
+    await store.release(await _claimed(store, 1), "w1", NOW, "waiting: DeliveringPaused")
+    again = await _claimed(store, 1)
+    assert again.relay_note == "waiting: DeliveringPaused"  # a claim leaves it
+    assert await store.write_delivery(again, "w1", "crosschain-evm", _tx(1), NOW)
+    assert await note_of(1) is None
+
+    carried = "carried by someone else (AlreadyDelivered); reading its outcome"
+    await store.release(await _claimed(store, 2), "w1", NOW, carried)
+    await store.apply_block("x", 5, [Executed(N3, 2, 1, True, b"ok", 5, "0x" + "bb" * 32)], NOW)
+    assert await note_of(2) is None
+
+    await store.release(await _claimed(store, 3), "w1", NOW, "waiting: UnknownRoute")
+    assert await store.refuse(await _claimed(store, 3), "w1", "refused by the gateway: Malformed", NOW)
+    refused = await store.get(N3, 3)
+    assert refused is not None
+    assert (refused.reason, refused.relay_note) == ("refused by the gateway: Malformed", None)
+
+    # message 2 ran again; the first attempt's receipt leaves the second's note, the second's ends it
+    await store.apply_block("x", 6, [Executed(N3, 2, 2, True, b"ok", 6, "0x" + "cc" * 32)], NOW)
+    [due] = await store.claim_receipts(N3, "w1", NOW, NOW + timedelta(seconds=30), 10)
+    await store.release(due, "w1", NOW, "waiting: the enclave's node is behind")
+    await store.apply_block("c", 12, [ReceiptStored(N3, 2, 1, 12, "0x" + "dd" * 32)], NOW)
+    assert await note_of(2) == "waiting: the enclave's node is behind"
+    await store.apply_block("c", 13, [ReceiptStored(N3, 2, 2, 13, "0x" + "ee" * 32)], NOW)
+    assert await note_of(2) is None
+
+
+async def _claimed(store: SqlCrosschainStore, nonce: int) -> Message:
+    """Message ``nonce`` claimed by ``w1`` for delivery (the others claimed with it are given back)."""
+    claimed = {
+        m.nonce: m for m in await store.claim_deliveries(NEOX, "w1", NOW, NOW + timedelta(seconds=30), 10)
+    }
+    for other in claimed.values():
+        if other.nonce != nonce:
+            await store.release(other, "w1", NOW, other.relay_note)
+    return claimed[nonce]

@@ -32,6 +32,7 @@ def _stored(
     status: MessageStatus = MessageStatus.SEEN,
     *,
     reason: str | None = None,
+    note: str | None = None,
     attempts: int = 0,
     receipt: ReceiptStatus = ReceiptStatus.NONE,
     deliver_tx: str | None = None,
@@ -43,7 +44,7 @@ def _stored(
         src_chain=2**63 + 42, nonce=7, dest_chain=31337, sender=b"\x01" * 20, receiver=b"\x02" * 20,
         payload=b"ping", gas_limit=200_000, fee=1, src_block=9, src_tx="0x" + "11" * 32, status=status,
         attempts=attempts, deliver_tx=deliver_tx, dest_block=None, dest_tx=None, result=None, reason=reason,
-        receipt_status=receipt, receipt_attempt=0, receipt_tx=receipt_tx, receipt_block=None,
+        relay_note=note, receipt_status=receipt, receipt_attempt=0, receipt_tx=receipt_tx, receipt_block=None,
     )  # fmt: skip
     return StoredMessage(message, lease_owner, lease_until, NOW - timedelta(minutes=1), NOW)
 
@@ -85,7 +86,7 @@ def test_seen_with_unknown_workers_is_not_called_stuck() -> None:
     ],
 )
 def test_seen_given_back_for_what_only_an_operator_changes_is_stuck(given_back: str, code: str) -> None:
-    stored = _stored(reason=given_back, lease_until=NOW + timedelta(seconds=5))
+    stored = _stored(note=given_back, lease_until=NOW + timedelta(seconds=5))
     reason = why(stored, None, ALIVE)
     assert _code(reason) == (code, True)
     assert reason is not None
@@ -94,9 +95,7 @@ def test_seen_given_back_for_what_only_an_operator_changes_is_stuck(given_back: 
 
 
 def test_seen_carried_by_someone_else_waits_for_the_watcher() -> None:
-    stored = _stored(
-        reason="carried by someone else (AlreadyDelivered); reading its outcome", lease_until=NOW
-    )
+    stored = _stored(note="carried by someone else (AlreadyDelivered); reading its outcome", lease_until=NOW)
     reason = why(stored, None, ALIVE)
     assert _code(reason) == ("carried_elsewhere", False)
     assert reason is not None
@@ -104,7 +103,7 @@ def test_seen_carried_by_someone_else_waits_for_the_watcher() -> None:
 
 
 def test_seen_given_back_for_a_passing_reason_waits() -> None:
-    stored = _stored(reason="waiting: enclave node not confirmed yet", lease_until=NOW)
+    stored = _stored(note="waiting: enclave node not confirmed yet", lease_until=NOW)
     reason = why(stored, None, ALIVE)
     assert _code(reason) == ("relay_waiting", False)
     assert reason is not None
@@ -209,8 +208,10 @@ def test_executed_receipt_due_sending_or_missing() -> None:
 def test_executed_receipt_being_carried_or_given_back() -> None:
     held = _executed(ReceiptStatus.DUE, lease_owner="w3", lease_until=NOW + timedelta(seconds=9))
     assert _code(why(held, None, ALIVE)) == ("leased", False)
-    refused = _executed(ReceiptStatus.DUE, reason="receipt refused: no such execution", lease_until=NOW)
+    refused = _executed(ReceiptStatus.DUE, note="receipt refused: no such execution", lease_until=NOW)
     assert _code(why(refused, None, ALIVE)) == ("receipt_refused", True)
+    waiting = _executed(ReceiptStatus.DUE, note="waiting: StaleReceipt", lease_until=NOW)
+    assert _code(why(waiting, None, ALIVE)) == ("relay_waiting", False)
 
 
 def test_failed_is_stuck_names_the_revert_and_the_receipt() -> None:
@@ -228,6 +229,40 @@ def test_failed_is_stuck_names_the_revert_and_the_receipt() -> None:
     )
     assert stored is not None
     assert stored.text.endswith("its receipt is stored")
+
+
+def test_failed_with_its_receipt_given_back_names_the_revert_and_the_relayers_note() -> None:
+    """The receiver's revert reason and the relayer's note on the receipt are two facts: both are shown,
+    neither in place of the other."""
+    failed = _stored(
+        MessageStatus.FAILED,
+        reason="receiver threw an exception",
+        note="receipt refused: no such execution",
+        attempts=1,
+        receipt=ReceiptStatus.DUE,
+        lease_until=NOW + timedelta(seconds=5),
+    )
+    reason = why(failed, None, ALIVE)
+    assert _code(reason) == ("receiver_failed", True)
+    assert reason is not None
+    assert reason.text.startswith("the receiver reverted on attempt 1: receiver threw an exception. ")
+    assert "receipt: the relayer waits (until 2026-12-03T12:00:05+00:00)" in reason.text
+    assert reason.text.endswith("receipt refused: no such execution")
+    passing = replace(failed, message=replace(failed.message, relay_note="waiting: StaleReceipt"))
+    reason = why(passing, None, ALIVE)
+    assert reason is not None
+    assert "receiver threw an exception" in reason.text
+    assert reason.text.endswith(
+        "receipt: the relayer gave it back (until 2026-12-03T12:00:05+00:00): waiting: StaleReceipt"
+    )
+
+
+def test_an_outcome_reason_is_never_read_as_the_relayers_note() -> None:
+    """A reason on a message the relayer has no note for is not a wait: it does not say "given back"."""
+    seen = _stored(reason="receiver threw an exception")
+    assert _code(why(seen, None, ALIVE)) == ("waiting_claim", False)
+    executed = _executed(ReceiptStatus.DUE, reason="an old text")
+    assert _code(why(executed, None, ALIVE)) == ("receipt_due", False)
 
 
 def test_refused_is_final_and_says_why() -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from neo_service_layer.enclave.wire.errors import NotFound
 from neo_service_layer.kernel.container import Container
@@ -48,7 +48,8 @@ class WhyOut(BaseModel):
 
 
 class MessageOut(BaseModel):
-    """One message: both sides, our transactions, attempts, why it failed and why it is where it is."""
+    """One message: both sides, our transactions, attempts, why it failed, the relayer's note and why it is
+    where it is."""
 
     messageId: str  # noqa: N815
     srcChain: str  # noqa: N815 - decimal: an N3 chain id exceeds JavaScript's safe integers
@@ -69,7 +70,15 @@ class MessageOut(BaseModel):
     destBlock: int | None  # noqa: N815
     destTx: str | None  # noqa: N815
     result: str | None
-    reason: str | None
+    reason: str | None = Field(
+        description="the outcome's reason: the receiver's revert reason of a failed message, or why it was "
+        "refused; never the relayer's note"
+    )
+    relayNote: str | None = Field(  # noqa: N815
+        description="why the relayer last gave the message back (a paused direction, someone else "
+        "carrying it, a receipt the enclave refused); null once it moved on (its delivery or receipt "
+        "written, an attempt read, refused, its receipt stored)"
+    )
     #: ``none``, ``due``, ``sending``, ``stored`` (the sender can read the result on its own chain)
     receiptStatus: str  # noqa: N815
     receiptAttempt: int  # noqa: N815
@@ -116,6 +125,7 @@ def _out(viewed: Viewed, around: Around) -> MessageOut:
         destTx=m.dest_tx,
         result=m.result.hex() if m.result is not None else None,
         reason=m.reason,
+        relayNote=m.relay_note,
         receiptStatus=m.receipt_status.value,
         receiptAttempt=m.receipt_attempt,
         receiptTx=m.receipt_tx,

@@ -36,7 +36,11 @@ class CrosschainMessage(CamelModel):
     dest_block: int | None
     dest_tx: str | None
     result: str | None
+    #: the outcome's reason: the receiver's revert reason of a ``failed`` message, why it was ``refused``
     reason: str | None
+    #: why the relayer last gave the message back (a paused direction, someone else carrying it);
+    #: ``None`` once it moved on (and from a server older than the field)
+    relay_note: str | None = None
     #: ``none``, ``due``, ``sending``, ``stored``
     receipt_status: str
     receipt_attempt: int

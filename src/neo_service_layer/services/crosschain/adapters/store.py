@@ -8,6 +8,13 @@ moves the message (``write_delivery``, ``write_receipt``): only while the worker
 The outbox relays (``OutboxRelay`` on N3, ``EvmOutboxRelay`` on an EVM chain) settle the transactions;
 when one of ours can never be included (expired, its nonce spent by another, reverted) its message goes
 back to be claimed again (``outbox_retry``), and a replacement takes its place (``outbox_replace``).
+
+Two texts are kept apart: ``reason``, the outcome's (the receiver's revert reason written by the watcher,
+or why ``refuse`` refused it), and ``relay_note``, why the relayer last gave the message back
+(``release``). The relayer gives back receipts of messages that already ran, so a note written to
+``reason`` would replace a failed message's revert reason. A note says why the message waits: it is
+cleared once the message moves on (its delivery or receipt written, an execution read, a refusal, the
+receipt of its latest attempt stored).
 """
 
 from __future__ import annotations
@@ -62,6 +69,7 @@ def message_of(row: Any) -> Message:
         dest_tx=row.dest_tx,
         result=bytes(row.result) if row.result is not None else None,
         reason=row.reason,
+        relay_note=row.relay_note,
         receipt_status=ReceiptStatus(row.receipt_status),
         receipt_attempt=int(row.receipt_attempt),
         receipt_tx=row.receipt_tx,
@@ -138,6 +146,7 @@ class SqlCrosschainStore(SqlOutboxStore):
                 dest_tx=event.tx_hash,
                 result=event.result if event.ok else None,
                 reason=None if event.ok else _reason(event.result),
+                relay_note=None,
                 receipt_status=_DUE,
                 lease_owner=None,
                 lease_until=None,
@@ -148,12 +157,14 @@ class SqlCrosschainStore(SqlOutboxStore):
 
     async def _receipt_stored(self, conn: AsyncConnection, event: ReceiptStored, now: datetime) -> int:
         # the receipt of the latest attempt settles it; an older attempt's receipt leaves a later one due
+        settled = M.c.attempts <= event.attempt
         result = await conn.execute(
             update(M)
             .where(_key(event.src_chain, event.nonce), M.c.receipt_attempt < event.attempt)
             .values(
                 receipt_attempt=event.attempt,
-                receipt_status=case((M.c.attempts <= event.attempt, ReceiptStatus.STORED.value), else_=_DUE),
+                receipt_status=case((settled, ReceiptStatus.STORED.value), else_=_DUE),
+                relay_note=case((settled, None), else_=M.c.relay_note),
                 receipt_block=event.block,
                 lease_owner=None,
                 lease_until=None,
@@ -213,7 +224,7 @@ class SqlCrosschainStore(SqlOutboxStore):
             moved = await conn.execute(
                 update(M)
                 .where(self._held(message, worker, now), M.c.status == _SEEN)
-                .values(status=_DELIVERING, deliver_tx=tx.tx_hash, updated_at=now)
+                .values(status=_DELIVERING, deliver_tx=tx.tx_hash, relay_note=None, updated_at=now)
             )
             if not moved.rowcount:
                 return False
@@ -228,22 +239,21 @@ class SqlCrosschainStore(SqlOutboxStore):
             moved = await conn.execute(
                 update(M)
                 .where(self._held(message, worker, now), M.c.receipt_status == _DUE)
-                .values(receipt_status=_SENDING, receipt_tx=tx.tx_hash, updated_at=now)
+                .values(receipt_status=_SENDING, receipt_tx=tx.tx_hash, relay_note=None, updated_at=now)
             )
             if not moved.rowcount:
                 return False
             await conn.execute(chain_outbox.insert().values(**outbox_row(service, tx, now)))
         return True
 
-    async def release(
-        self, message: Message, worker: str, until: datetime, reason: str | None = None
-    ) -> None:
-        """Give the message back, claimable again from ``until``; ``reason`` says why it waits."""
+    async def release(self, message: Message, worker: str, until: datetime, note: str | None = None) -> None:
+        """Give the message back, claimable again from ``until``; ``note`` says why it waits (the
+        outcome's ``reason`` stays as the watcher or ``refuse`` wrote it)."""
         async with self._engine.begin() as conn:
             await conn.execute(
                 update(M)
                 .where(_key(message.src_chain, message.nonce), M.c.lease_owner == worker)
-                .values(lease_owner=None, lease_until=until, reason=reason)
+                .values(lease_owner=None, lease_until=until, relay_note=note)
             )
 
     async def refuse(self, message: Message, worker: str, reason: str, now: datetime) -> bool:
@@ -252,7 +262,13 @@ class SqlCrosschainStore(SqlOutboxStore):
             result = await conn.execute(
                 update(M)
                 .where(self._held(message, worker, now), M.c.status == _SEEN)
-                .values(status=MessageStatus.REFUSED.value, reason=reason, lease_owner=None, updated_at=now)
+                .values(
+                    status=MessageStatus.REFUSED.value,
+                    reason=reason,
+                    relay_note=None,
+                    lease_owner=None,
+                    updated_at=now,
+                )
             )
         return bool(result.rowcount)
 

@@ -4,6 +4,9 @@
 (decimal text: an N3 network's id is 2^63 + its magic, beyond a signed 64-bit column) and the nonce.
 Accounts are 20-byte hex (an N3 script hash as the NeoVM holds it). ``deliver_tx`` is the message's
 ``deliver`` in the outbox (``chain_outbox``, service ``crosschain``), ``receipt_tx`` its receipt's.
+``reason`` is the outcome's (a failed message's revert reason, why it was refused), written by the watcher
+and ``refuse`` only; ``relay_note`` is the relayer's latest "why I gave it back", cleared once the message
+moves on (a delivery or receipt written, an execution, a refusal, the latest receipt stored).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ crosschain_messages = Table(
     Column("dest_tx", String(66), nullable=True),
     Column("result", LargeBinary, nullable=True),
     Column("reason", Text, nullable=True),
+    Column("relay_note", Text, nullable=True),
     Column("receipt_status", String(16), nullable=False),
     Column("receipt_attempt", Integer, nullable=False),
     Column("receipt_tx", String(66), nullable=True),

@@ -6,7 +6,9 @@ outbox) -> ``executed`` (the receiver ran) or ``failed`` (the receiver reverted:
 deliverable, anyone may ``retry`` it, the reason is kept); ``refused`` when the destination gateway
 will never take it (its dry run names why). Its receipt (the outcome of each attempt, for the sender to
 read on its own chain) is ``none`` -> ``due`` (an attempt not yet carried back) -> ``sending`` ->
-``stored`` (the source gateway's ``ReceiptStored`` of that attempt).
+``stored`` (the source gateway's ``ReceiptStored`` of that attempt). The outcome's reason and the
+relayer's note on why it gave a message back are kept apart: the relayer gives back messages that already
+ran (their receipts), and its note must not replace a receiver's revert reason.
 
 Standard library only.
 """
@@ -108,7 +110,11 @@ class Message:
     dest_block: int | None
     dest_tx: str | None
     result: bytes | None
+    #: the outcome's reason: the receiver's revert reason (``failed``), why it was ``refused``
     reason: str | None
+    #: the relayer's latest "why I gave it back" (a wait, someone else carrying it); ``None`` once it
+    #: moves on
+    relay_note: str | None
     receipt_status: ReceiptStatus
     receipt_attempt: int
     receipt_tx: str | None

@@ -1,8 +1,9 @@
 """Why a cross-chain message is where it is: a reason derived from stored facts only (standard library).
 
-The facts are the message's row (``crosschain_messages``: status, lease, attempts, the reason the relayer
-or the receiver left, the receipt's state), the ``chain_outbox`` row of its ``deliver`` transaction and
-how many workers sent a heartbeat recently. What each state means comes from ``use_cases/deliver.py``
+The facts are the message's row (``crosschain_messages``: status, lease, attempts, the outcome's reason
+the receiver or a refusal left, the note the relayer left when it last gave the message back, the
+receipt's state), the ``chain_outbox`` row of its ``deliver`` transaction and how many workers sent a
+heartbeat recently. What each state means comes from ``use_cases/deliver.py``
 and ``use_cases/watch.py``:
 
 - ``seen``: the relayer of the destination chain claims it under a lease, has the enclave sign it and
@@ -14,7 +15,8 @@ and ``use_cases/watch.py``:
 - ``executed`` / ``failed``: an attempt ran on the destination (``failed``: the receiver reverted). The
   relayer never delivers a failed message again: anyone may run it again through the destination gateway
   (N3 ``execute``, Neo X ``retry``), and the watcher records that attempt. Each attempt's receipt is
-  carried back to the source (``due`` -> ``sending`` -> ``stored``);
+  carried back to the source (``due`` -> ``sending`` -> ``stored``); a receipt given back carries the
+  relayer's note, a failed message keeps its revert reason beside it;
 - ``refused``: the destination gateway will never take it (its dry run or the enclave said why); the
   relayer never sends it.
 
@@ -35,9 +37,10 @@ from neo_service_layer.enclave.wire.errors import InvalidInput
 
 from . import Message, MessageStatus, ReceiptStatus
 
-#: what the relayer writes when it gives a message back for a reason only a person can remove (the
-#: gateway's ``DeliveringPaused`` / ``UnknownRoute``, the enclave refusing a transaction above its
-#: caps or a receipt), with the code the view gives it (``use_cases/deliver.py`` writes these texts)
+#: what the relayer notes (``Message.relay_note``) when it gives a message back for a reason only a
+#: person can remove (the gateway's ``DeliveringPaused`` / ``UnknownRoute``, the enclave refusing a
+#: transaction above its caps or a receipt), with the code the view gives it (``use_cases/deliver.py``
+#: writes these texts)
 OPERATOR_WAITS: tuple[tuple[str, str], ...] = (
     ("DeliveringPaused", "direction_paused"),
     ("UnknownRoute", "route_unknown"),
@@ -148,8 +151,8 @@ def _seen(stored: StoredMessage, delivery: DeliveryTx | None, around: Around) ->
     idle = _no_worker(around)
     if idle is not None:
         return idle
-    if message.reason:
-        return _given_back(message.reason, stored.lease_until, around)
+    if message.relay_note:
+        return _given_back(message.relay_note, stored.lease_until, around)
     if delivery is not None and delivery.status in ABANDONED:
         text = (
             f"its delivery {delivery.tx_hash} can never be included ({delivery.status}); "
@@ -210,8 +213,8 @@ def _receipt(stored: StoredMessage, around: Around, outcome: str) -> Reason | No
     idle = _no_worker(around)
     if idle is not None:
         return idle
-    if message.reason and message.status is MessageStatus.EXECUTED:
-        return _given_back(message.reason, stored.lease_until, around)
+    if message.relay_note:
+        return _given_back(message.relay_note, stored.lease_until, around)
     return Reason("receipt_due", f"{outcome} ({attempt}); its receipt is due to be carried back", False)
 
 

@@ -11,7 +11,8 @@ For each claimed message (``Relay.run_once``):
 
 What the destination's dry run says decides the rest: ``AlreadyDelivered`` / a stale receipt means
 someone else carried it (the watcher records it); a paused direction or an enclave or node that cannot
-answer yet leaves it for a later poll, with the reason shown; anything else (the gateway refuses the
+answer yet leaves it for a later poll, with the reason shown (the store's ``relay_note``: the outcome's
+``reason`` stays the receiver's or the refusal's); anything else (the gateway refuses the
 message's source, a malformed message) marks it ``refused`` with the gateway's error, and it is never
 sent. A transaction the enclave will not sign for the sender (gas or fee above its caps) waits, with the
 reason shown: raising the cap, or anyone else delivering it, ends the wait. One message never holds up
@@ -85,10 +86,9 @@ class RelayStore(Protocol):
         self, message: Message, worker: str, service: str, tx: SignedTransaction, now: datetime
     ) -> bool: ...
 
-    async def release(
-        self, message: Message, worker: str, until: datetime, reason: str | None = None
-    ) -> None:
-        """Give the message back, claimable again from ``until``, with why it waits."""
+    async def release(self, message: Message, worker: str, until: datetime, note: str | None = None) -> None:
+        """Give the message back, claimable again from ``until``, with a note on why it waits (kept apart
+        from the outcome's reason: a failed message whose receipt is given back keeps its revert reason)."""
         ...
 
     async def refuse(self, message: Message, worker: str, reason: str, now: datetime) -> bool: ...
@@ -154,9 +154,9 @@ class Relay:
         await asyncio.gather(*(delivery(m) for m in deliveries), *(receipt(m) for m in receipts))
         return len(deliveries) + len(receipts)
 
-    async def _wait(self, message: Message, reason: str) -> None:
+    async def _wait(self, message: Message, note: str) -> None:
         until = self._clock.now() + self._retry_after
-        await self._store.release(message, self._worker, until, reason[:REASON_LIMIT])
+        await self._store.release(message, self._worker, until, note[:REASON_LIMIT])
 
     async def _carry(self, message: Message, pointer: SourcePointer, *, receipt: bool) -> None:
         try:
@@ -168,7 +168,8 @@ class Relay:
             return
         except PolicyDenied as exc:
             if receipt:
-                await self._store.release(message, self._worker, self._clock.now(), f"receipt refused: {exc}")
+                note = f"receipt refused: {exc}"[:REASON_LIMIT]
+                await self._store.release(message, self._worker, self._clock.now(), note)
             else:
                 await self._store.refuse(
                     message, self._worker, f"the enclave refused: {exc}", self._clock.now()

@@ -119,7 +119,7 @@ function details(m) {
     ["Sent in", `block ${m.srcBlock}, transaction ${m.srcTx}`],
     ["Delivery transaction", mono(m.deliverTx || "", 10)],
     ["Ran in block", m.destBlock == null ? "—" : String(m.destBlock)],
-    ["Recorded reason", m.reason || "—"],
+    ["Revert or refusal reason", m.reason || "—"],
     ["Receipt", `${m.receiptStatus} (attempt ${m.receiptAttempt})`],
     ["Seen", when(m.seenAt)],
   ];
