@@ -19,12 +19,20 @@ contract OracleConsumer is NslOracleConsumerBase {
         lastRequestId = requestId;
     }
 
+    /// @notice Ask for `url` filtered by `filter`, paying the service's `fee()` from what this contract
+    /// holds (send it ether first: `receive()`).
+    function askAtFee(string calldata url, string calldata filter) external returns (uint256 requestId) {
+        requestId = _requestOracleAtFee(url, filter);
+        lastRequestId = requestId;
+    }
+
     function _onOracleAnswer(uint256 requestId, uint8 code, bytes calldata result) internal override {
         resultOf[requestId] = result;
         codeOf[requestId] = code;
         answered[requestId] = true;
     }
 
-    /// @notice Accepts the refund of a request the service did not answer in time.
+    /// @notice Accepts what `askAtFee` pays with, and the refund of a request the service did not answer in
+    /// time.
     receive() external payable {}
 }

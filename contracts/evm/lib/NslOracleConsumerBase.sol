@@ -8,10 +8,13 @@ import {IOracleConsumer, OracleService} from "../OracleService.sol";
 /// `fee()`) and implement `_onOracleAnswer`: the service's `onOracleAnswer` callback reaches it only when
 /// the caller is the configured service (`onlyService`), anyone else is refused with `NotTheService()`.
 /// A request the service did not answer in time is refunded to the consumer: add `receive()` to accept it.
+/// `_requestOracleAtFee(url, filter)` pays `fee()` from the contract's own balance instead (refused with
+/// `BalanceBelowFee(fee, balance)` when it holds less).
 abstract contract NslOracleConsumerBase is IOracleConsumer {
     OracleService public immutable service;
 
     error NotTheService();
+    error BalanceBelowFee(uint256 fee, uint256 balance);
 
     constructor(OracleService service_) {
         service = service_;
@@ -36,9 +39,12 @@ abstract contract NslOracleConsumerBase is IOracleConsumer {
         requestId = service.request{value: payment}(url, filter);
     }
 
-    /// @dev `_requestOracle` paying the service's current `fee()` from this contract's balance.
+    /// @dev `_requestOracle` paying the service's current `fee()` from this contract's balance (which
+    /// includes the value sent with the current call); `BalanceBelowFee` when it holds less.
     function _requestOracleAtFee(string memory url, string memory filter) internal returns (uint256) {
-        return _requestOracle(url, filter, service.fee());
+        uint256 fee = service.fee();
+        if (address(this).balance < fee) revert BalanceBelowFee(fee, address(this).balance);
+        return _requestOracle(url, filter, fee);
     }
 
     /// @dev The answer to `requestId` (`code` 0 = success), called only by the service.
