@@ -29,6 +29,13 @@ async def record_heartbeat(
             )
 
 
+async def live_workers(engine: AsyncEngine, since: datetime) -> int:
+    """How many workers sent a heartbeat at or after ``since``."""
+    async with engine.connect() as conn:
+        query = select(func.count()).where(worker_heartbeats.c.last_seen_at >= since)
+        return int((await conn.execute(query)).scalar_one())
+
+
 class WorkersCheck:
     """Non-critical readiness entry: how many workers were seen recently."""
 
@@ -40,10 +47,7 @@ class WorkersCheck:
     async def __call__(self) -> ComponentStatus:
         since = self._clock.now() - self._fresh_within
         try:
-            async with self._engine.connect() as conn:
-                count = (
-                    await conn.execute(select(func.count()).where(worker_heartbeats.c.last_seen_at >= since))
-                ).scalar_one()
+            count = await live_workers(self._engine, since)
         except Exception as exc:  # reported by the database check already; keep this one short
             return ComponentStatus("workers", ok=False, critical=False, detail=type(exc).__name__)
         return ComponentStatus(

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, tuple_
+from sqlalchemy import and_, exists, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 
 from neo_service_layer.kernel.chain.adapters.tables import chain_cursors, chain_outbox, chain_requests
-from neo_service_layer.kernel.db.tables import worker_heartbeats
+from neo_service_layer.kernel.db.heartbeats import live_workers
 from neo_service_layer.kernel.db.timestamps import utc, utc_required
 from neo_service_layer.kernel.events.watches import request_watches
 from neo_service_layer.kernel.request_view.rules import OutboxFacts, Position, RequestFacts
@@ -137,9 +137,7 @@ class SqlRequestView:
             return {r.name: int(r.block_index) for r in (await conn.execute(query)).all()}
 
     async def live_workers(self, now: datetime, within: timedelta) -> int:
-        query = select(func.count()).where(worker_heartbeats.c.last_seen_at >= now - within)
-        async with self._engine.connect() as conn:
-            return int((await conn.execute(query)).scalar_one())
+        return await live_workers(self._engine, now - within)
 
 
 def _outbox_columns() -> list[Any]:

@@ -89,7 +89,8 @@ class Reason:
     stuck: bool
 
 
-def _at(moment: datetime | None) -> str:
+def moment_text(moment: datetime | None) -> str:
+    """A stored time as a reason shows it (seconds, UTC offset), or "an unknown time"."""
     return moment.isoformat(timespec="seconds") if moment is not None else "an unknown time"
 
 
@@ -134,7 +135,7 @@ def _fulfilling(request: RequestFacts, outbox: OutboxFacts | None, around: Surro
     if around.height is not None and around.height >= valid:
         text = f"transaction {tx} was not included by block {valid} (chain at {around.height}): it is rebuilt"
         return Reason("tx_expired", text, False)
-    sent = f"sent {outbox.send_count} time(s), last at {_at(outbox.last_sent_at)}"
+    sent = f"sent {outbox.send_count} time(s), last at {moment_text(outbox.last_sent_at)}"
     height = f"chain at {around.height}" if around.height is not None else "chain height unknown"
     if outbox.last_error:
         text = f"transaction {tx} {sent}, last send failed: {outbox.last_error} (valid until block {valid})"
@@ -148,7 +149,9 @@ def _fulfilling(request: RequestFacts, outbox: OutboxFacts | None, around: Surro
 def _seen(request: RequestFacts, around: Surroundings) -> Reason:
     lease_live = request.lease_until is not None and request.lease_until > around.now
     if request.lease_owner is not None and lease_live:
-        text = f"being answered by worker {request.lease_owner}, lease until {_at(request.lease_until)}"
+        text = (
+            f"being answered by worker {request.lease_owner}, lease until {moment_text(request.lease_until)}"
+        )
         return Reason("leased", f"{text} (attempt {request.attempts})", False)
     if around.live_workers == 0:
         return Reason("no_worker", "waiting for a worker: no worker has sent a heartbeat recently", True)
@@ -160,14 +163,16 @@ def _seen(request: RequestFacts, around: Surroundings) -> Reason:
         return Reason("chain_fault_retry", text, False)
     if request.lease_owner is not None:
         text = (
-            f"the lease of worker {request.lease_owner} ran out at {_at(request.lease_until)} after "
+            f"the lease of worker {request.lease_owner} ran out at {moment_text(request.lease_until)} after "
             f"{request.attempts} attempt(s); waiting to be claimed again"
         )
         return Reason("lease_expired", text, False)
     if request.attempts:
         text = f"waiting to be claimed again after {request.attempts} attempt(s)"
         return Reason("waiting_retry", text, False)
-    return Reason("waiting_claim", f"waiting for a worker to claim it (seen {_at(request.seen_at)})", False)
+    return Reason(
+        "waiting_claim", f"waiting for a worker to claim it (seen {moment_text(request.seen_at)})", False
+    )
 
 
 # Paging ------------------------------------------------------------------------------------------
@@ -183,18 +188,40 @@ class Position:
     request_id: int
 
 
+def pack_cursor(values: list[str | int]) -> str:
+    """An opaque page cursor holding ``values`` (a row's sort key)."""
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+def unpack_cursor(text: str, size: int) -> list[object]:
+    """The ``size`` values a cursor of ``pack_cursor`` holds; ``InvalidInput`` for anything else (the
+    caller checks their types)."""
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInput("cursor is not one this list handed out") from None
+    if not isinstance(raw, list) or len(raw) != size:
+        raise InvalidInput("cursor is not one this list handed out")
+    return raw
+
+
 def encode_cursor(position: Position) -> str:
-    raw = [position.seen_at.isoformat(), position.service, position.contract, position.request_id]
-    return base64.urlsafe_b64encode(json.dumps(raw).encode()).decode().rstrip("=")
+    return pack_cursor(
+        [position.seen_at.isoformat(), position.service, position.contract, position.request_id]
+    )
 
 
 def decode_cursor(text: str) -> Position:
     """The position a cursor names; ``InvalidInput`` when it is not one this view handed out."""
+    seen, service, contract, request_id = unpack_cursor(text, 4)
     try:
-        raw = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        seen, service, contract, request_id = raw
-        if not (isinstance(service, str) and isinstance(contract, str) and type(request_id) is int):
+        if not (
+            isinstance(seen, str)
+            and isinstance(service, str)
+            and isinstance(contract, str)
+            and type(request_id) is int
+        ):
             raise ValueError("bad types")
         return Position(datetime.fromisoformat(seen), service, contract, request_id)
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+    except (ValueError, TypeError):
         raise InvalidInput("cursor is not one this list handed out") from None

@@ -7,11 +7,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy import Select, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from neo_service_layer.kernel.chain.adapters.tables import chain_outbox
-from neo_service_layer.kernel.db.tables import worker_heartbeats
+from neo_service_layer.kernel.db.heartbeats import live_workers
 from neo_service_layer.kernel.db.timestamps import utc, utc_required
 from neo_service_layer.services.crosschain.adapters import evm_gateway, n3_gateway
 from neo_service_layer.services.crosschain.adapters.store import message_of
@@ -111,6 +111,4 @@ class SqlMessageView:
 
     async def live_workers(self, now: datetime, within: timedelta) -> int:
         """Workers whose last heartbeat is within ``within`` of ``now``."""
-        query = select(func.count()).where(worker_heartbeats.c.last_seen_at >= now - within)
-        async with self._engine.connect() as conn:
-            return int((await conn.execute(query)).scalar_one())
+        return await live_workers(self._engine, now - within)

@@ -27,13 +27,12 @@ state the data cannot show (a chain's height, whether a paused direction was res
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from datetime import datetime
 
 from neo_service_layer.enclave.wire.errors import InvalidInput
+from neo_service_layer.kernel.request_view.rules import Reason, pack_cursor, unpack_cursor
+from neo_service_layer.kernel.request_view.rules import moment_text as _at
 
 from . import Message, MessageStatus, ReceiptStatus
 
@@ -87,19 +86,6 @@ class Around:
 
     now: datetime
     live_workers: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Reason:
-    """``code`` for programs, ``text`` for people; ``stuck``: it will not move without someone acting."""
-
-    code: str
-    text: str
-    stuck: bool
-
-
-def _at(moment: datetime | None) -> str:
-    return moment.isoformat(timespec="seconds") if moment is not None else "an unknown time"
 
 
 def why(stored: StoredMessage, delivery: DeliveryTx | None, around: Around) -> Reason | None:
@@ -243,15 +229,13 @@ class Position:
 
 
 def encode_cursor(position: Position) -> str:
-    raw = [position.created_at.isoformat(), str(position.src_chain), position.nonce]
-    return base64.urlsafe_b64encode(json.dumps(raw).encode()).decode().rstrip("=")
+    return pack_cursor([position.created_at.isoformat(), str(position.src_chain), position.nonce])
 
 
 def decode_cursor(text: str) -> Position:
     """The position a cursor names; ``InvalidInput`` when it is not one this list handed out."""
+    created, chain, nonce = unpack_cursor(text, 3)
     try:
-        raw = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        created, chain, nonce = raw
         if not (isinstance(created, str) and isinstance(chain, str) and type(nonce) is int):
             raise ValueError("bad types")
         if not (chain.isascii() and chain.isdigit() and len(chain) <= 20 and 0 <= nonce < 2**63):
@@ -260,5 +244,5 @@ def decode_cursor(text: str) -> Position:
         if at.tzinfo is None:
             raise ValueError("no time zone")
         return Position(at, int(chain), nonce)
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, TypeError):
         raise InvalidInput("cursor is not one this list handed out") from None
