@@ -175,11 +175,15 @@ async def _run(args: argparse.Namespace, data: Path) -> None:
     if args.database_url:
         nsl["NSL_DATABASE_URL"] = args.database_url
     env.update(nsl)
-    key = await _api_key(nsl)
     log = (data / "processes.log").open("wb")
     enclave = subprocess.Popen(  # noqa: ASYNC220 (started once, before measuring)
         [sys.executable, "-m", "neo_service_layer", "enclave"], env=env, stdout=log, stderr=log
     )
+    for _ in range(400):  # the API key is issued by the enclave: it must be listening first
+        if (data / "e.sock").exists() or enclave.poll() is not None:
+            break
+        await asyncio.sleep(0.05)
+    key = await _api_key(nsl)
     server = subprocess.Popen(  # noqa: ASYNC220
         [sys.executable, "-m", "neo_service_layer", "serve", "--no-migrate"], env=env, stdout=log, stderr=log
     )
