@@ -56,7 +56,8 @@ bench: $(STAMP) contracts
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.http_load
 	$(BIN)/python -m bench.auth_load
-	$(BIN)/python -m bench.auth_load --workers $$(nproc)
+	$(BIN)/python -m bench.auth_load --workers $$(nproc) --with-worker
+	$(BIN)/python -m bench.server_choice --workers $$(nproc)
 
 clean:
 	rm -rf $(VENV) .nsl .mypy_cache .pytest_cache .ruff_cache

@@ -1,14 +1,16 @@
 """Authenticated reads against a bare FastAPI app in the same run (issue #18).
 
 Usage: ``python -m bench.auth_load [--duration 8] [--connections 32] [--postgres postgresql://...]
-[--workers N [--redis redis://...]]``.
+[--workers N [--redis redis://...]] [--with-worker]``.
 Starts a bare FastAPI "hello" app on uvicorn (one process, the reference), then ``nsl serve`` over a new
 SQLite data dir (or a new database on the PostgreSQL server of ``--postgres``) with rate limiting off,
 creates a tenant, an API key (``keys:read``) and a member signed in for an access token, and drives
 ``GET /api/v1/keys`` with each credential with ``wrk -t1``. Prints requests/s, p50/p99, the ratio to the
 bare app and the principal cache's hit rate from ``/metrics``. ``--workers`` runs ``nsl serve`` in that
 many processes (``NSL_HTTP_WORKERS``, which needs Redis: ``--redis``, default ``NSL_TEST_REDIS_URL`` or
-the local one); the reference stays one process. Needs ``wrk``.
+the local one); the reference stays one process. ``--with-worker`` runs ``nsl worker`` beside the API on
+the same database, as ``nsl run`` does (no chain configured: its heartbeat, purge and subscription jobs).
+Needs ``wrk``.
 """
 
 from __future__ import annotations
@@ -115,6 +117,7 @@ def main() -> None:
     parser.add_argument("--postgres", help="admin URL of a PostgreSQL server (default: SQLite)")
     parser.add_argument("--workers", type=int, default=1, help="API processes (NSL_HTTP_WORKERS)")
     parser.add_argument("--redis", default=os.environ.get("NSL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    parser.add_argument("--with-worker", action="store_true", help="run `nsl worker` beside the API")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
@@ -153,6 +156,13 @@ def main() -> None:
             stdout=log,
             stderr=log,
         )
+        worker = (
+            subprocess.Popen(
+                [sys.executable, "-m", "neo_service_layer", "worker"], env=env, stdout=log, stderr=log
+            )
+            if args.with_worker
+            else None
+        )
         base = f"http://127.0.0.1:{port}"
         try:
             _wait(f"http://127.0.0.1:{bare_port}/hello", bare)
@@ -163,7 +173,8 @@ def main() -> None:
             print(
                 f"# {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, {os.cpu_count()} cores, "
                 f"python {platform.python_version()}, {'PostgreSQL' if args.postgres else 'SQLite'}, "
-                f"{args.workers} API process(es), wrk -t1 -c{args.connections} -d{args.duration}s"
+                f"{args.workers} API process(es){' + nsl worker' if worker else ''}, "
+                f"wrk -t1 -c{args.connections} -d{args.duration}s, load average {os.getloadavg()[0]:.1f}"
             )
             print("| route | requests/s | p50 ms | p99 ms | non-2xx | vs bare |")
             print("| --- | --- | --- | --- | --- | --- |")
@@ -179,8 +190,10 @@ def main() -> None:
                     f"{result['errors']:.0f} | {result['rps'] / reference['rps']:.2f} |"
                 )
             print(f"\nPrincipal cache: {_hit_rate(base)}")
+            if worker is not None and worker.poll() is not None:
+                raise RuntimeError(f"nsl worker exited ({worker.returncode}) during the run")
         finally:
-            for process in (server, bare):
+            for process in (server, bare, *([worker] if worker else [])):
                 process.terminate()
                 process.wait(timeout=20)
             log.close()
