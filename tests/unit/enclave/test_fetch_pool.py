@@ -128,3 +128,18 @@ async def test_a_kept_connection_never_serves_another_address_of_the_same_hostna
         with pytest.raises(httpx.ConnectError):
             await _local_port(client, elsewhere, sni="localhost")
     await pools.close()
+
+
+async def test_fetches_on_one_kept_connection_each_get_their_own_answer(
+    served: tuple[HttpsServer, ssl.SSLContext],
+) -> None:
+    # what the enclave signs is the body of its own fetch: a kept connection never hands one fetch the
+    # answer of another (the oracle, native Oracle and feed operations sign what ``fetch`` returns)
+    server, context = served
+    fetcher = Fetcher(GuardPolicy.of(["127.0.0.1"]), ssl_context=context)
+    first = await fetcher.fetch(FetchRequest("GET", server.url("/a")))
+    second = await fetcher.fetch(FetchRequest("GET", server.url("/b")))
+    again = await fetcher.fetch(FetchRequest("GET", server.url("/a")))
+    assert fetcher.kept_connections == 1  # one connection served all three
+    assert (first.body, second.body, again.body) == (b'{"n": 1}', b'{"n": 2}', b'{"n": 1}')
+    await fetcher.close()
