@@ -15,6 +15,7 @@ from neo_service_layer.services.backup.rules.backup import (
     RetentionPolicy,
     apply_retention,
     backup_time,
+    creation_order,
     new_backup_id,
 )
 
@@ -94,3 +95,20 @@ def test_manifest_round_trip() -> None:
         notes=("n",),
     )
     assert Manifest.from_json(manifest.to_json()) == manifest
+
+
+def test_two_backups_of_one_second_sort_in_the_order_they_were_made() -> None:
+    """The CI run of 2026-12-04 made two backups in one second and `dr plan` named the older one."""
+    first = datetime(2026, 1, 2, 3, 4, 5, 998_000, tzinfo=UTC)
+    for earlier_ms, later_ms in ((0, 1), (9, 10), (15, 16), (255, 256), (998, 999)):
+        a = new_backup_id(first.replace(microsecond=earlier_ms * 1000))
+        b = new_backup_id(first.replace(microsecond=later_ms * 1000))
+        older, newer = _record(0, name=a), _record(0, name=b)
+        assert a[:20] == b[:20]
+        assert backup_time(a) == backup_time(b)
+        assert sorted([newer, older], key=creation_order) == [older, newer]
+    decision = apply_retention(
+        [_record(0, name=b, verified=True), _record(0, name=a, verified=True)], NOW, RetentionPolicy()
+    )
+    assert decision.keep[b] == "newest verified backup"
+    assert decision.keep[a] != "newest verified backup"

@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from neo_service_layer.enclave.wire.errors import DomainError, InvalidInput, NotFound
 
@@ -66,9 +66,27 @@ def holds_user_data(counts: Mapping[str, int], platform_rows: Mapping[str, int])
 
 
 def new_backup_id(created_at: datetime, suffix: str | None = None) -> str:
-    """``nsl-<UTC time>-<6 hex>``: sorts by creation time, unique across concurrent creators."""
-    stamp = created_at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return f"nsl-{stamp}-{suffix or secrets.token_hex(3)}"
+    """``nsl-<UTC time>-<6 hex>``: the milliseconds in 3 hex digits, then 3 random ones.
+
+    The milliseconds make two backups of one second sort in the order they were made, so "newest" is
+    never a coin toss; the random half keeps concurrent creators apart (the file target also refuses
+    to overwrite an archive). The format is unchanged, so older ids (6 random digits) still parse.
+    """
+    at = created_at.astimezone(UTC)
+    stamp = at.strftime("%Y%m%dT%H%M%SZ")
+    return f"nsl-{stamp}-{suffix or f'{at.microsecond // 1000:03x}{secrets.token_hex(2)[:3]}'}"
+
+
+class _Dated(Protocol):
+    @property
+    def backup_id(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
+def creation_order(backup: _Dated) -> tuple[datetime, str]:
+    """Sort key, oldest first: the time in the id, then the id (milliseconds within a second)."""
+    return backup.created_at, backup.backup_id
 
 
 def check_backup_id(backup_id: str) -> str:
@@ -195,13 +213,13 @@ def apply_retention(
     for record in backups:
         week = record.created_at.isocalendar()[:2]
         current = newest_per_week.get((week[0], week[1]))
-        if current is None or record.created_at > current.created_at:
+        if current is None or creation_order(record) > creation_order(current):
             newest_per_week[(week[0], week[1])] = record
     verified = [b for b in backups if b.verified_at is not None]
-    protected = max(verified, key=lambda b: b.created_at).backup_id if verified else None
+    protected = max(verified, key=creation_order).backup_id if verified else None
     keep: dict[str, str] = {}
     delete: dict[str, str] = {}
-    for record in sorted(backups, key=lambda b: b.created_at):
+    for record in sorted(backups, key=creation_order):
         age = max(now - record.created_at, timedelta(0))
         week_key = record.created_at.isocalendar()[:2]
         if record.backup_id == protected:

@@ -41,6 +41,7 @@ from neo_service_layer.services.backup.rules.backup import (
     apply_retention,
     backup_time,
     check_backup_id,
+    creation_order,
     new_backup_id,
 )
 
@@ -161,7 +162,7 @@ class BackupService:
             if backup_id + VERIFIED_SUFFIX in records:
                 verified_at, restore_seconds = await self._verification(backup_id)
             summaries.append(BackupSummary(backup_id, created_at, stored.size, verified_at, restore_seconds))
-        return sorted(summaries, key=lambda s: s.created_at)
+        return sorted(summaries, key=creation_order)
 
     async def newest(self, *, verified: bool = False) -> BackupSummary | None:
         candidates = [s for s in await self.list_backups() if s.verified_at is not None or not verified]
