@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Protocol
 
 from neo_service_layer.kernel.chain.parts import ChainKernel, EvmKernel
 from neo_service_layer.kernel.chain.ports.chain import ChainUnavailable
+from neo_service_layer.kernel.chain.use_cases.watcher import PollResult
 from neo_service_layer.kernel.enclave_client.ports import EnclaveUnavailable
 from neo_service_layer.kernel.observability.logs import get_logger
 from neo_service_layer.kernel.worker.jobs import PeriodicJob
@@ -25,6 +27,34 @@ class Watcher(Protocol):
     async def poll(self) -> object:
         """Read the blocks after the cursor and record what they hold."""
         ...
+
+
+def read_blocks(polled: object) -> bool:
+    """Whether a watcher's poll read a block (``PollResult.processed``, or the count a poll returns)."""
+    if isinstance(polled, PollResult):
+        return polled.processed > 0
+    return not isinstance(polled, int) or polled > 0
+
+
+class Sweep:
+    """When to claim though no block was read: work another replica left, leases run out, releases.
+
+    New requests are recorded from new blocks, and the fulfiller runs in the same tick as the block is
+    read. Without a new block, claiming every poll (ten times a block, a write transaction each) found
+    nothing nearly always, so the fulfiller runs then at most every ``every`` seconds.
+    """
+
+    def __init__(self, every: float, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._every = every
+        self._monotonic = monotonic
+        self._last: float | None = None
+
+    def due(self, read_blocks: bool) -> bool:
+        now = self._monotonic()
+        if read_blocks or self._last is None or now - self._last >= self._every:
+            self._last = now
+            return True
+        return False
 
 
 class Fulfiller(Protocol):
@@ -67,12 +97,13 @@ def watch_jobs(
     quiet = (*quiet, EnclaveUnavailable)
     relay = chain.relay(service)
     quiet_watch, quiet_relay = Quiet(service), Quiet(f"{service}-outbox")
+    sweep = Sweep(max(chain.network.block_time / 2, chain.poll_interval))
 
     async def watch_and_fulfil() -> None:
         try:
-            await watcher.poll()
-            while await fulfiller.run_once():
-                pass
+            if sweep.due(read_blocks(await watcher.poll())):
+                while await fulfiller.run_once():
+                    pass
         except quiet as exc:
             quiet_watch.unavailable(exc)
 

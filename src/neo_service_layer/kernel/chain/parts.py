@@ -90,7 +90,7 @@ class ChainKernel:
 
     @property
     def poll_interval(self) -> float:
-        return self.settings.neo_poll_interval_seconds or max(self.network.block_time / 10, 0.05)
+        return poll_interval(self.settings, self.network)
 
     @property
     def max_callback_gas(self) -> int:
@@ -132,6 +132,11 @@ class ChainKernel:
         )
 
 
+def poll_interval(settings: Settings, network: NeoNetwork) -> float:
+    """How often each service polls the chain: a tenth of a block time unless set (and at least 50 ms)."""
+    return settings.neo_poll_interval_seconds or max(network.block_time / 10, 0.05)
+
+
 def on_chain(chain: ChainKernel | None, contract_name: str) -> tuple[ChainKernel, str]:
     """The chain and the hash of the service contract ``contract_name``, or ``ChainNotConfigured`` (503)."""
     if chain is None:
@@ -169,6 +174,8 @@ async def open_chain(
         sign=enclave_signing_function(enclave, signer),
         valid_until_blocks=settings.neo_valid_until_blocks,
         system_fee_margin=0.01,
+        height_max_age=poll_interval(settings, network) / 2,
+        height_counted=caches.counter("chain_head") if caches is not None else None,
     )
     readiness["chain"] = ChainCheck(
         chain, metrics, network=network.name, low_balance_gas=settings.neo_sender_low_balance_gas

@@ -7,7 +7,7 @@ process) is seen within it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from prometheus_client import CollectorRegistry
@@ -34,6 +34,15 @@ class CacheFactory:
         return MemoryCache[V](
             name, ttl_seconds=ttl, max_entries=max_entries, metrics=self._metrics, bus=self._bus
         )
+
+    def counter(self, name: str) -> Callable[[bool], None]:
+        """Counts the hits (``True``) and misses of a cache kept outside this factory (a shared read)."""
+
+        def count(hit: bool) -> None:
+            if self._metrics is not None:
+                (self._metrics.hits if hit else self._metrics.misses).labels(name).inc()
+
+        return count
 
 
 @asynccontextmanager

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +23,7 @@ from neo3.network.payloads import transaction, verification
 from neo3.wallet import utils as wallet_utils
 
 from neo_service_layer.kernel.chain.adapters.rpc import RpcPool
+from neo_service_layer.kernel.chain.adapters.shared_height import SharedHeight
 from neo_service_layer.kernel.chain.adapters.signing import EnclaveAccount, TransactionSigner
 from neo_service_layer.kernel.chain.ports.chain import (
     HALT,
@@ -156,8 +157,13 @@ class NeoChain:
         sign: TransactionSigner,
         valid_until_blocks: int,
         system_fee_margin: float = 0.0,
+        height_max_age: float = 0.0,
+        height_counted: Callable[[bool], None] | None = None,
     ) -> None:
+        """``height_max_age``: a height read less than that many seconds ago answers ``height`` (0: each
+        call reads), so the pollers of one process share one read (``adapters.shared_height``)."""
         self.pool = pool
+        self._height = SharedHeight(self._read_height, height_max_age, counted=height_counted)
         self._magic = magic
         self._account = sender
         self._sign = sign
@@ -178,6 +184,9 @@ class NeoChain:
         return self._account
 
     async def height(self) -> int:
+        return await self._height.read()
+
+    async def _read_height(self) -> int:
         count: int = await self.pool.call(lambda ep: ep.client.get_block_count())
         return count - 1
 

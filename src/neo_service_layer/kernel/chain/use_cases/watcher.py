@@ -6,6 +6,8 @@ request is therefore never missed: after downtime, a node restart or an RPC fail
 starts again at the cursor. With the poll interval a fraction of the block time (default: a tenth) the
 request block is seen within ~100 ms at 1 s blocks, which keeps fulfilment in the next block; a
 WebSocket subscription would save those milliseconds but still needs this same cursor scan for gaps.
+A poll that finds the head it last caught up with reads nothing else (the head is one read shared by
+the process's pollers, ``adapters.shared_height``): polling an idle chain costs no database statement.
 
 Each block's events and the cursor move are one database transaction, so a crash between them leaves
 the cursor behind the events, and re-applying a block changes nothing (inserts ignore duplicates,
@@ -94,6 +96,7 @@ class ChainWatcher[Q]:
         self._max_blocks = max_blocks
         self._hashes: dict[int, str] = {}  # applied blocks' hashes, by index
         self._checked_head: int | None = None
+        self._caught_up: int | None = None  # the head this watcher last applied every block up to
 
     @property
     def cursor_name(self) -> str:
@@ -102,6 +105,8 @@ class ChainWatcher[Q]:
     async def poll(self) -> PollResult:
         """Apply every block after the cursor up to the head (at most ``max_blocks`` per call)."""
         head = await self._chain.height()
+        if head == self._caught_up:  # no new block since the last poll applied all: nothing to read
+            return PollResult(head, 0, head, ())
         cursor = await self._store.cursor(self.cursor_name)
         if head != self._checked_head:  # once per new head: has the block at the cursor changed?
             changed = await self._first_changed(min(cursor, head)) if cursor is not None else None
@@ -139,6 +144,7 @@ class ChainWatcher[Q]:
             cursor = index
             self._remember(index, block.hash)
         self._observer.blocks_behind(self.service, head - cursor if cursor is not None else head)
+        self._caught_up = head if cursor == head else None
         for moved in transitions:
             self._observer.request_outcome(self.service, moved.status.value)
             if moved.status is RequestStatus.FULFILLED:

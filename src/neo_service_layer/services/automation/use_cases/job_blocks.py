@@ -60,6 +60,7 @@ class JobBlockScanner:
         self._clock = clock
         self._observer = observer
         self._max_blocks = max_blocks
+        self._caught_up: int | None = None
 
     async def poll(self) -> int:
         """Read the blocks after the cursor up to the head (at most ``max_blocks``); how many.
@@ -67,8 +68,11 @@ class JobBlockScanner:
         The first pass ever starts after the oldest start block of the jobs (or at the head: a job sees
         only the blocks after its creation anyway)."""
         head = await self._chain.height()
+        if head == self._caught_up:  # no new block since the last poll read up to the head
+            return 0
         cursor = await self._store.cursor()
         if cursor is not None and cursor >= head:
+            self._caught_up = head
             return 0
         jobs = await self._store.block_jobs()
         if cursor is None:
@@ -78,6 +82,7 @@ class JobBlockScanner:
         for block in range(cursor + 1, last + 1):
             await self._block(block, head, [j for j in jobs if j.since_block < block])
             await self._store.move_cursor(block, self._clock.now())
+        self._caught_up = head if last == head else None
         return last - cursor
 
     async def _block(self, block: int, head: int, jobs: list[BlockJob]) -> None:

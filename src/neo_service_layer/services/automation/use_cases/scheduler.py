@@ -120,6 +120,7 @@ class AutomationScheduler:
         self._times: dict[int, int] = {}
         self._shown_skip: dict[int, str] = {}
         self._last_charge: dict[int, int] = {}
+        self._caught_up: int | None = None  # the head up to which every block was processed
 
     @property
     def cursor_name(self) -> str:
@@ -128,6 +129,8 @@ class AutomationScheduler:
     async def poll(self) -> int:
         """Process every block after the cursor up to the head (at most ``max_blocks``); how many."""
         head = await self._chain.height()
+        if head == self._caught_up:  # no new block since every block up to the head was processed
+            return 0
         self._fee = await self._base_fee()
         if self._known is None:
             await self._load(head)
@@ -137,6 +140,7 @@ class AutomationScheduler:
         )
         if scan.empty:
             self._chain_observer.blocks_behind(SERVICE, 0)
+            self._caught_up = head
             return 0
         fee = self._fee
         previous = await self._time(max(scan.first - 1, 0))
@@ -145,6 +149,7 @@ class AutomationScheduler:
             await self._block(block, previous, now, head=head, fee=fee)
             previous = now
         self._chain_observer.blocks_behind(SERVICE, head - scan.last)
+        self._caught_up = head if scan.last == head else None
         return len(scan)
 
     async def _load(self, head: int) -> None:

@@ -53,6 +53,7 @@ class GatewayWatcher:
         self._decode = decode
         self._start = start_block
         self._max_blocks = max_blocks
+        self._caught_up: int | None = None  # the head up to which every block was applied
 
     @property
     def cursor_name(self) -> str:
@@ -61,6 +62,8 @@ class GatewayWatcher:
     async def poll(self) -> int:
         """Apply the blocks after the cursor up to the head; how many blocks were read."""
         head = await self._source.height()
+        if head == self._caught_up:  # no new block since the last poll applied every block up to it
+            return 0
         cursor = await self._store.cursor(self.cursor_name)
         start = self._start if self._start is not None else head
         scan = next_scan(cursor, head, start=start, max_blocks=self._max_blocks)
@@ -70,4 +73,6 @@ class GatewayWatcher:
             ours = [e for e in block.events if e.contract.lower() == self.gateway.lower() and e.halted]
             await self._store.apply_block(self.cursor_name, index, self._decode(ours), self._clock.now())
             read += 1
+            cursor = index
+        self._caught_up = head if cursor == head else None
         return read

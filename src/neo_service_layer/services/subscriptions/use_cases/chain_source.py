@@ -130,11 +130,14 @@ class ChainScanner:
         self._chain = chain
         self._clock = clock
         self._kind = kind
+        self._caught_up: int | None = None  # the head up to which every block was scanned
 
     async def run_once(self) -> int:
         """Blocks scanned this round (it stops early when another scanner moved the cursor, or a
         subscription was created meanwhile: the block is read again next round)."""
         head = await self._chain.height()
+        if head == self._caught_up:  # no new block since the last round scanned up to the head
+            return 0
         cursor = await self._store.cursor(head)
         scanned = 0
         while cursor < head and scanned < BLOCKS_PER_ROUND:
@@ -145,6 +148,7 @@ class ChainScanner:
             if not await self._store.advance(cursor, block, events, ids):
                 break
             cursor, scanned = block, scanned + 1
+        self._caught_up = head if cursor == head else None
         return scanned
 
     async def _events(self, block: int, watchers: Sequence[Watcher]) -> list[TenantEvent]:
