@@ -134,6 +134,7 @@ class EnclaveOperations:
         self._ops["automation_sign"] = jobs.sign
         # No fetcher given (tests, tools): the strict guard, public HTTPS only.
         fetcher = fetcher if fetcher is not None else Fetcher(GuardPolicy())
+        self._fetcher = fetcher
         self._async_ops: dict[str, Callable[[Args], Awaitable[Result]]] = {
             "oracle_fetch": OracleFetchOp(keys, sealer, fetcher),
             "oracle_evm_fetch": EvmOracleFetchOp(keys, sealer, fetcher),
@@ -162,6 +163,10 @@ class EnclaveOperations:
         compute_ops = ComputeOps(self.compute_engine, keys, sealer, self._pool, compute)
         self._async_ops["compute_load"] = compute_ops.load
         self._async_ops["compute_run"] = compute_ops.run
+
+    async def close_connections(self) -> None:
+        """Close the fetcher's kept-alive connections while the event loop still runs (on shutdown)."""
+        await self._fetcher.close()
 
     def close(self) -> None:
         """Stop what runs beside the operations: the compute worker processes and the epoch ticker."""

@@ -119,6 +119,7 @@ class EnclaveServer:
         if self.tcp_address is None:
             with contextlib.suppress(FileNotFoundError):
                 self.socket_path.unlink()
+        await self._operations.close_connections()
         self._operations.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

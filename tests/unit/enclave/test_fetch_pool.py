@@ -15,6 +15,11 @@ from neo_service_layer.enclave import fetch_pool
 from neo_service_layer.enclave.fetch import Fetcher, FetchRequest
 from neo_service_layer.enclave.fetch_guard import GuardPolicy
 from neo_service_layer.enclave.fetch_pool import SharedPools
+from neo_service_layer.enclave.handlers import EnclaveOperations
+from neo_service_layer.enclave.keystore import KeyStore
+from neo_service_layer.enclave.platforms import SimulationPlatform
+from neo_service_layer.enclave.sealing import Sealer
+from neo_service_layer.enclave.server import EnclaveServer
 from neo_service_layer.enclave.wire.oracle import ResultCode
 
 
@@ -143,3 +148,20 @@ async def test_fetches_on_one_kept_connection_each_get_their_own_answer(
     assert fetcher.kept_connections == 1  # one connection served all three
     assert (first.body, second.body, again.body) == (b'{"n": 1}', b'{"n": 2}', b'{"n": 1}')
     await fetcher.close()
+
+
+async def test_the_enclave_server_closes_kept_connections_when_it_stops(
+    served: tuple[HttpsServer, ssl.SSLContext], tmp_path: Path, sealer: Sealer, keystore: KeyStore
+) -> None:
+    server, context = served
+    fetcher = Fetcher(GuardPolicy.of(["127.0.0.1"]), ssl_context=context)
+    enclave = EnclaveServer(
+        EnclaveOperations(SimulationPlatform(tmp_path), sealer, keystore, fetcher),
+        b"token",
+        tmp_path / "e.sock",
+    )
+    await enclave.start()
+    assert (await fetcher.fetch(FetchRequest("GET", server.url("/a")))).code is ResultCode.SUCCESS
+    assert fetcher.kept_connections == 1
+    await enclave.close()
+    assert fetcher.kept_connections == 0  # closed while the loop ran, not left to the process's end
