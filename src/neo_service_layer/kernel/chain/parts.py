@@ -263,7 +263,12 @@ async def open_evm(
         return
     cap = settings.evm_max_fee_gwei
     max_fee = int(cap * GWEI) if cap is not None else None
-    chain = EvmChain(network.rpc_urls, network.chain_id, fee_policy=FeePolicy(max_fee_cap=max_fee))
+    chain = EvmChain(
+        network.rpc_urls,
+        network.chain_id,
+        fee_policy=FeePolicy(max_fee_cap=max_fee),
+        height_max_age=settings.evm_poll_interval_seconds / 2,
+    )
     sender = await load_evm_sender(SqlRoleKeyStore(engine), chain, enclave, max_fee_cap=max_fee)
     try:
         yield EvmKernel(settings, network, chain, engine, metrics or ChainMetrics(registry), sender, clock)

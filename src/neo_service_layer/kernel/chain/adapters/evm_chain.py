@@ -37,6 +37,7 @@ from neo_service_layer.enclave.wire.evm_tx import Eip1559Transaction
 from neo_service_layer.kernel.chain.adapters.evm_fees import FeePolicy, Fees, eip1559_fees
 from neo_service_layer.kernel.chain.adapters.evm_nonces import NonceKeeper
 from neo_service_layer.kernel.chain.adapters.rpc import RpcPool
+from neo_service_layer.kernel.chain.adapters.shared_height import SharedHeight
 from neo_service_layer.kernel.chain.ports.evm_signer import EvmSigner
 
 #: "this endpoint did not answer" for an EVM node (a JSON-RPC error answer is not one of them)
@@ -114,8 +115,12 @@ class EvmChain:
         gas_margin_percent: int = 20,
         receipt_timeout: float = 60.0,
         receipt_poll: float = 0.2,
+        height_max_age: float = 0.0,
     ) -> None:
+        """``height_max_age``: a block number read less than that many seconds ago answers
+        ``block_number`` (0: each call reads), shared by the process's pollers (``shared_height``)."""
         self.chain_id = chain_id
+        self._height = SharedHeight(self._read_block_number, height_max_age)
         self._endpoints = [_Endpoint(url, timeout) for url in urls]
         self._pool: RpcPool[_Endpoint] = RpcPool(
             [(url, e) for url, e in zip(urls, self._endpoints, strict=True)],
@@ -152,6 +157,9 @@ class EvmChain:
         return self._endpoints[0].w3.eth.contract(address=AsyncWeb3.to_checksum_address(address), abi=abi)
 
     async def block_number(self) -> int:
+        return await self._height.read()
+
+    async def _read_block_number(self) -> int:
         return int(await self._call(lambda w3: w3.eth.block_number))
 
     async def block_header(self, index: int) -> tuple[str, int]:
