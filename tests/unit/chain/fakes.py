@@ -31,6 +31,7 @@ from neo_service_layer.enclave.wire.randomness import (
 )
 from neo_service_layer.kernel.chain.ports.chain import (
     BlockEvents,
+    BlockSource,
     ChainEvent,
     ContractCall,
     DryRun,
@@ -47,6 +48,9 @@ from neo_service_layer.kernel.chain.rules import (
     OutboxEntry,
     RequestStatus,
 )
+from neo_service_layer.kernel.chain.use_cases.watcher import ChainWatcher
+from neo_service_layer.services.randomness import use_cases as randomness_use_cases
+from neo_service_layer.services.randomness.rules import RandomnessParams
 
 CONTRACT = "0x" + "ab" * 20
 CONSUMER = bytes(range(20))
@@ -509,3 +513,18 @@ class MemoryRequestStore[Q, A]:
 
     async def get(self, service: str, contract: str, request_id: int) -> ChainRequest[Q, A] | None:
         return self.rows.get((service, contract, request_id))
+
+
+def randomness_watcher(chain: BlockSource, store: Any) -> ChainWatcher[RandomnessParams]:
+    """The randomness service's watcher over ``chain`` and ``store`` (a request store, or a wrapper
+    of one that records calls), from block 1, at most 100 blocks a poll."""
+    return ChainWatcher(
+        chain,
+        store,
+        FakeClock(),
+        RecordingObserver(),
+        service=randomness_use_cases.SERVICE,
+        contract=CONTRACT,
+        decode=randomness_use_cases.decode_events,
+        start_block=1,
+    )

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from neo_service_layer.kernel.chain.rules import RequestStatus
-from neo_service_layer.kernel.chain.use_cases.watcher import ChainWatcher
 from neo_service_layer.services.randomness import use_cases as randomness
-from neo_service_layer.services.randomness.rules import RandomnessParams
 from neo_service_layer.services.randomness.use_cases import RandomnessStore
-from tests.unit.chain.fakes import CONTRACT, FakeChain, FakeClock, RecordingObserver, requested
+from tests.unit.chain.fakes import CONTRACT, FakeChain, randomness_watcher, requested
 
 
 class CountingStore:
@@ -27,24 +25,10 @@ class CountingStore:
         return getattr(self.store, name)
 
 
-def watcher(chain: FakeChain, store: CountingStore) -> ChainWatcher[RandomnessParams]:
-    return ChainWatcher(
-        chain,
-        cast(Any, store),
-        FakeClock(),
-        RecordingObserver(),
-        service=randomness.SERVICE,
-        contract=CONTRACT,
-        decode=randomness.decode_events,
-        start_block=1,
-        max_blocks=100,
-    )
-
-
 async def test_an_idle_poll_reads_no_cursor_and_a_new_head_is_read_as_before(store: RandomnessStore) -> None:
     chain = FakeChain(head=2, blocks={1: [requested(1, 1)]})
     counting = CountingStore(store)
-    watch = watcher(chain, counting)
+    watch = randomness_watcher(chain, counting)
     first = await watch.poll()
     assert (first.processed, first.cursor, counting.cursor_reads) == (2, 2, 1)
     chain.event_reads.clear()
@@ -65,7 +49,7 @@ async def test_an_idle_poll_reads_no_cursor_and_a_new_head_is_read_as_before(sto
 async def test_a_watcher_behind_the_head_keeps_reading_the_cursor(store: RandomnessStore) -> None:
     chain = FakeChain(head=250, blocks={})
     counting = CountingStore(store)
-    watch = watcher(chain, counting)  # at most 100 blocks a poll
+    watch = randomness_watcher(chain, counting)  # at most 100 blocks a poll
     cursors = [(await watch.poll()).cursor for _ in range(3)]
     assert cursors == [100, 200, 250]  # catching up in steps: each poll reads the cursor again
     assert counting.cursor_reads == 3

@@ -9,17 +9,16 @@ from datetime import timedelta
 
 from neo_service_layer.kernel.chain.ports.chain import BlockEvents, SignedTransaction
 from neo_service_layer.kernel.chain.rules import Fulfilment, RequestStatus
-from neo_service_layer.kernel.chain.use_cases.watcher import ChainWatcher
 from neo_service_layer.services.randomness import use_cases as randomness
-from neo_service_layer.services.randomness.rules import RandomnessParams, RandomnessResult
+from neo_service_layer.services.randomness.rules import RandomnessResult
 from neo_service_layer.services.randomness.use_cases import RandomnessStore
 from tests.unit.chain.fakes import (
     CONTRACT,
     FakeChain,
     FakeClock,
-    RecordingObserver,
     delivered,
     fulfilled,
+    randomness_watcher,
     requested,
 )
 
@@ -42,19 +41,6 @@ class RemadeChain(FakeChain):
             self.blocks.pop(index, None)
 
 
-def watcher(chain: RemadeChain, store: RandomnessStore) -> ChainWatcher[RandomnessParams]:
-    return ChainWatcher(
-        chain,
-        store,
-        FakeClock(),
-        RecordingObserver(),
-        service=randomness.SERVICE,
-        contract=CONTRACT,
-        decode=randomness.decode_events,
-        start_block=1,
-    )
-
-
 async def status(store: RandomnessStore, request_id: int) -> RequestStatus | None:
     row = await store.get(randomness.SERVICE, CONTRACT, request_id)
     return row.status if row is not None else None
@@ -62,7 +48,7 @@ async def status(store: RandomnessStore, request_id: int) -> RequestStatus | Non
 
 async def test_a_fulfilment_in_a_remade_block_below_the_cursor_is_read(store: RandomnessStore) -> None:
     chain = RemadeChain(head=3, blocks={1: [requested(1, 1)]})
-    watch = watcher(chain, store)
+    watch = randomness_watcher(chain, store)
     await watch.poll()
     assert await status(store, 1) is RequestStatus.SEEN
     # the node lost blocks 2-3 and made them again; our (resent) fulfilment is in the new block 3
@@ -78,7 +64,7 @@ async def test_a_fulfilment_in_a_remade_block_below_the_cursor_is_read(store: Ra
 
 async def test_an_unchanged_chain_costs_one_check_per_new_head(store: RandomnessStore) -> None:
     chain = RemadeChain(head=3, blocks={1: [requested(1, 1)]})
-    watch = watcher(chain, store)
+    watch = randomness_watcher(chain, store)
     await watch.poll()
     chain.event_reads.clear()
     await watch.poll()  # same head: nothing read
@@ -90,7 +76,7 @@ async def test_an_unchanged_chain_costs_one_check_per_new_head(store: Randomness
 
 async def test_a_node_behind_its_lost_blocks_is_read_again_as_it_makes_them(store: RandomnessStore) -> None:
     chain = RemadeChain(head=4, blocks={1: [requested(1, 1)]})
-    watch = watcher(chain, store)
+    watch = randomness_watcher(chain, store)
     await watch.poll()
     chain.remake(3, 4)
     chain.head = 2  # restarted with blocks 3-4 lost: nothing to read yet, nothing changed below
@@ -106,7 +92,7 @@ async def test_a_fulfilment_the_node_lost_is_opened_again_with_its_transaction_p
 ) -> None:
     clock = FakeClock()
     chain = RemadeChain(head=2, blocks={1: [requested(1, 1), requested(1, 2, "0xreq2")]})
-    watch = watcher(chain, store)
+    watch = randomness_watcher(chain, store)
     await watch.poll()
     claimed = await store.claim(randomness.SERVICE, CONTRACT, "w", clock.now(), clock.now() + LEASE, 10)
     assert [r.request_id for r in claimed] == [1, 2]

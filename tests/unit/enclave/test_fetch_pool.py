@@ -21,6 +21,8 @@ from neo_service_layer.enclave.platforms import SimulationPlatform
 from neo_service_layer.enclave.sealing import Sealer
 from neo_service_layer.enclave.server import EnclaveServer
 from neo_service_layer.enclave.wire.oracle import ResultCode
+from neo_service_layer.kernel.enclave_client.client import EnclaveClient
+from neo_service_layer.kernel.enclave_client.transport import EnclaveRequestRejected
 
 
 @pytest.fixture
@@ -165,3 +167,32 @@ async def test_the_enclave_server_closes_kept_connections_when_it_stops(
     assert fetcher.kept_connections == 1
     await enclave.close()
     assert fetcher.kept_connections == 0  # closed while the loop ran, not left to the process's end
+
+
+@pytest.mark.parametrize("op", ["close_connections", "close", "_fetcher", "authorize", "dispatch"])
+async def test_no_client_can_reach_the_shutdown_hook_or_the_fetcher_over_the_socket(
+    served: tuple[HttpsServer, ssl.SSLContext], tmp_path: Path, sealer: Sealer, keystore: KeyStore, op: str
+) -> None:
+    """``close_connections`` is a method the server calls on itself, not an operation: a process holding
+    the token (here the development token, which may call every operation) gets "unknown op", and the
+    kept connection is still there."""
+    server, context = served
+    fetcher = Fetcher(GuardPolicy.of(["127.0.0.1"]), ssl_context=context)
+    enclave = EnclaveServer(
+        EnclaveOperations(SimulationPlatform(tmp_path), sealer, keystore, fetcher),
+        b"token",
+        tmp_path / "e.sock",
+    )
+    await enclave.start()
+    try:
+        assert (await fetcher.fetch(FetchRequest("GET", server.url("/a")))).code is ResultCode.SUCCESS
+        client = EnclaveClient(tmp_path / "e.sock", "token", timeout=5)
+        try:
+            with pytest.raises(EnclaveRequestRejected) as refused:
+                await client._call(op, {}, idempotent=True)
+            assert refused.value.code == "unknown_op"
+        finally:
+            await client.close()
+        assert fetcher.kept_connections == 1
+    finally:
+        await enclave.close()
