@@ -152,18 +152,22 @@ async def test_fetches_on_one_kept_connection_each_get_their_own_answer(
     await fetcher.close()
 
 
+def enclave_with_a_kept_connection(
+    served: tuple[HttpsServer, ssl.SSLContext], tmp_path: Path, sealer: Sealer, keystore: KeyStore
+) -> tuple[EnclaveServer, Fetcher]:
+    """An enclave server (not started) over a fetcher; the test starts it and fetches once."""
+    _server, context = served
+    fetcher = Fetcher(GuardPolicy.of(["127.0.0.1"]), ssl_context=context)
+    operations = EnclaveOperations(SimulationPlatform(tmp_path), sealer, keystore, fetcher)
+    return EnclaveServer(operations, b"token", tmp_path / "e.sock"), fetcher
+
+
 async def test_the_enclave_server_closes_kept_connections_when_it_stops(
     served: tuple[HttpsServer, ssl.SSLContext], tmp_path: Path, sealer: Sealer, keystore: KeyStore
 ) -> None:
-    server, context = served
-    fetcher = Fetcher(GuardPolicy.of(["127.0.0.1"]), ssl_context=context)
-    enclave = EnclaveServer(
-        EnclaveOperations(SimulationPlatform(tmp_path), sealer, keystore, fetcher),
-        b"token",
-        tmp_path / "e.sock",
-    )
+    enclave, fetcher = enclave_with_a_kept_connection(served, tmp_path, sealer, keystore)
     await enclave.start()
-    assert (await fetcher.fetch(FetchRequest("GET", server.url("/a")))).code is ResultCode.SUCCESS
+    assert (await fetcher.fetch(FetchRequest("GET", served[0].url("/a")))).code is ResultCode.SUCCESS
     assert fetcher.kept_connections == 1
     await enclave.close()
     assert fetcher.kept_connections == 0  # closed while the loop ran, not left to the process's end
@@ -176,16 +180,10 @@ async def test_no_client_can_reach_the_shutdown_hook_or_the_fetcher_over_the_soc
     """``close_connections`` is a method the server calls on itself, not an operation: a process holding
     the token (here the development token, which may call every operation) gets "unknown op", and the
     kept connection is still there."""
-    server, context = served
-    fetcher = Fetcher(GuardPolicy.of(["127.0.0.1"]), ssl_context=context)
-    enclave = EnclaveServer(
-        EnclaveOperations(SimulationPlatform(tmp_path), sealer, keystore, fetcher),
-        b"token",
-        tmp_path / "e.sock",
-    )
+    enclave, fetcher = enclave_with_a_kept_connection(served, tmp_path, sealer, keystore)
     await enclave.start()
     try:
-        assert (await fetcher.fetch(FetchRequest("GET", server.url("/a")))).code is ResultCode.SUCCESS
+        assert (await fetcher.fetch(FetchRequest("GET", served[0].url("/a")))).code is ResultCode.SUCCESS
         client = EnclaveClient(tmp_path / "e.sock", "token", timeout=5)
         try:
             with pytest.raises(EnclaveRequestRejected) as refused:
