@@ -32,6 +32,7 @@ from neo_service_layer.kernel.http.json_text import JsonTextMiddleware
 from neo_service_layer.kernel.http.middleware import BodyLimitMiddleware, EdgeMiddleware
 from neo_service_layer.kernel.http.openapi import API_PREFIX, install_openapi
 from neo_service_layer.kernel.http.rate_limits import RateLimitMiddleware, rate_limited_handler
+from neo_service_layer.kernel.http.route_index import install_route_index
 from neo_service_layer.kernel.http.route_methods import RouteMethods
 from neo_service_layer.kernel.idempotency.parts import idempotency_of
 from neo_service_layer.kernel.identity.routes import api_keys, audit, auth, tenants, users
@@ -91,7 +92,7 @@ def build_app(
     api_routers = [system.router, operator.router, auth.router, tenants.router, users.router, api_keys.router]
     api_routers += [audit.router, neo.router, request_view.router, *routers]
     # each router straight into the app, not through one /api/v1 router: FastAPI (>= 0.137) matches an
-    # included router's candidates again at each level of nesting, which was 20 % of a read's CPU (9 % now)
+    # included router's candidates again at each level of nesting, which was 20 % of a read's CPU
     for router in api_routers:
         app.include_router(router, prefix=API_PREFIX)
     app.state.route_methods = RouteMethods.of([("", health.router), ("", auth.wellknown)]).joined(
@@ -105,6 +106,9 @@ def build_app(
     async def metrics() -> Response:
         return Response(exposition(registry), media_type=CONTENT_TYPE_LATEST)
 
+    # a request walks only the routers whose paths can match it (the walk over all of them was 19 %)
+    included = [("", health.router), ("", auth.wellknown), *((API_PREFIX, r) for r in api_routers)]
+    install_route_index(app, included)
     app.add_middleware(JsonTextMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RateLimitMiddleware, trusted_proxies=settings.trusted_proxies)
