@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from neo_service_layer.kernel.secret_values import Secret
-from neo_service_layer.services.backup.adapters.keys import BackupKeyError, parse_backup_key
+from neo_service_layer.services.backup.adapters.keys import BackupKeyError, load_backup_key, parse_backup_key
 from neo_service_layer.services.backup.adapters.stream_cipher import (
     TAG_BYTES,
     StreamHeader,
@@ -101,3 +102,19 @@ def test_key_parsing() -> None:
     with pytest.raises(BackupKeyError) as error:
         parse_backup_key("c2hvcnQ=")
     assert "c2hvcnQ" not in str(error.value)
+
+
+def test_a_key_file_of_raw_bytes_is_refused_with_what_to_write(tmp_path: Path) -> None:
+    """``head -c 32 /dev/urandom > key`` gave a traceback (UnicodeDecodeError); now the key error the CLI
+    prints, naming the file and the forms it takes, never the bytes."""
+    raw = b"\x99" + os.urandom(31)
+    key_file = tmp_path / "backup.key"
+    key_file.write_bytes(raw)
+    key_file.chmod(0o600)
+    with pytest.raises(BackupKeyError) as error:
+        load_backup_key(None, key_file)
+    assert str(key_file) in str(error.value)
+    assert "64 hex digits or base64" in str(error.value)
+    assert raw.hex() not in str(error.value)
+    key_file.write_text(os.urandom(32).hex() + "\n")
+    assert len(load_backup_key(None, key_file).reveal()) == 32

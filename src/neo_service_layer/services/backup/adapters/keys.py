@@ -55,5 +55,10 @@ def load_backup_key(value: str | None, key_file: Path | None) -> Secret[bytes]:
         if stat.S_IMODE(mode) & 0o007:
             raise BackupKeyError(f"{key_file} is readable by others; chmod o-rwx it")
         return parse_backup_key(key_file.read_text())
+    except UnicodeDecodeError:  # raw bytes (head -c 32 /dev/urandom), not the key written as text
+        raise BackupKeyError(
+            f"{key_file} is not text: write the 32-byte key in it as 64 hex digits or base64"
+            " (openssl rand -hex 32)"
+        ) from None
     except OSError as exc:
         raise BackupKeyError(f"cannot read the backup key file {key_file}: {exc.strerror}") from None
