@@ -50,7 +50,7 @@ unit: $(STAMP)
 
 test: $(STAMP) contracts lint types
 	$(BIN)/pip wheel -q --disable-pip-version-check --no-deps --no-build-isolation -w .nsl/dist clients/python
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=40
 
 bench: $(STAMP) contracts
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
