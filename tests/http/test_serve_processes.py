@@ -79,6 +79,19 @@ def _fresh_get(url: str) -> int:
         return client.get(url).status_code
 
 
+def _listening_ports() -> set[int]:
+    """The TCP ports some socket on this machine listens on. Binding the port to find out is not the
+    same question: any process's outgoing connection may take a freed port as its own, and then a bind
+    fails although nobody listens."""
+    ports: set[int] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A":  # TCP_LISTEN
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
 def _wait_for(predicate: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -139,9 +152,10 @@ def test_killing_the_supervisor_ends_the_api_processes(
         _wait_for(lambda: len(_children(server.process.pid)) == 2, "two API processes")
         pids = _children(server.process.pid)
         port = int(server.base_url.rsplit(":", 1)[1])
+        assert port in _listening_ports()
         os.kill(server.process.pid, signal.SIGKILL)
         server.process.wait()
         _wait_for(lambda: not any(_alive(pid) for pid in pids), "the API processes to end")
-        with socket.socket() as probe:  # nothing holds the listening socket any more
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind(("127.0.0.1", port))
+        assert port not in _listening_ports()  # nothing holds the listening socket any more
+        with socket.socket() as probe, pytest.raises(ConnectionRefusedError):
+            probe.connect(("127.0.0.1", port))
