@@ -8,6 +8,11 @@ records it), an unknown request is released for a later try (this node is behind
 read), anything else fails the request with the contract's error. A request whose fulfilment reverted on
 chain ``MAX_CHAIN_FAULTS`` times is failed rather than tried again.
 
+The claims are kept (``LeaseKeeper``) while the batch is answered and sent, so a batch that outlasts its
+lease (slow oracle sources, an enclave restart) is not claimed and answered again by another worker; just
+before the sends a lease that ran out unclaimed is taken back, and a request another worker took is left
+to it.
+
 A service subclasses :class:`EvmFulfiller` with how it answers a batch and names its contract's errors.
 """
 
@@ -28,6 +33,7 @@ from neo_service_layer.kernel.chain.rules import (
     lease_until,
     revert_text,
 )
+from neo_service_layer.kernel.chain.use_cases.lease_keeper import LeaseKeeper
 from neo_service_layer.kernel.clock import Clock
 
 #: a request whose fulfilment reverted on chain this often is failed instead of tried again
@@ -63,6 +69,7 @@ class EvmFulfiller[Q, A](ABC):
         worker_id: str,
         lease_seconds: float,
         batch: int = 50,
+        renew_every: float | None = None,
     ) -> None:
         self._store = store
         self._sender = sender
@@ -72,6 +79,7 @@ class EvmFulfiller[Q, A](ABC):
         self._worker = worker_id
         self._lease = lease_seconds
         self._batch = batch
+        self._renew_every = renew_every
 
     @abstractmethod
     async def answer(self, requests: Sequence[ChainRequest[Q, A]]) -> list[tuple[A, bytes]]:
@@ -94,9 +102,23 @@ class EvmFulfiller[Q, A](ABC):
             else:
                 answerable.append(request)
         if answerable:
-            answers = await self.answer(answerable)
-            for request, (answer, data) in zip(answerable, answers, strict=True):
-                await self._send(request, answer, data)
+            keeper = LeaseKeeper(
+                self._store,
+                self._clock,
+                service=self.service,
+                contract=self.contract,
+                worker=self._worker,
+                lease_seconds=self._lease,
+                request_ids=[r.request_id for r in answerable],
+                every=self._renew_every,
+            )
+            async with keeper:  # the claims last as long as the answers and the sends
+                answers = await self.answer(answerable)
+                held = await keeper.renew_now(r.request_id for r in answerable)
+                for request, (answer, data) in zip(answerable, answers, strict=True):
+                    if request.request_id in held:  # else another worker took it: it answers
+                        await self._send(request, answer, data)
+                    keeper.forget([request.request_id])
         return len(claimed)
 
     async def _send(self, request: ChainRequest[Q, A], answer: A, data: bytes) -> None:
