@@ -11,17 +11,18 @@ import json
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import Any, Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
-    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
 
+from neo_service_layer.kernel.config_chains import ChainSettings
+from neo_service_layer.kernel.config_services import ServiceSettings
 from neo_service_layer.kernel.config_values import decode_kek, is_loopback, mask_url_password
 
 
@@ -50,8 +51,9 @@ DEFAULT_RATE_LIMITS: dict[str, str] = {
 }
 
 
-class Settings(BaseSettings):
-    """All configuration, flat, with the ``NSL_`` prefix (``data_dir`` is ``NSL_DATA_DIR``)."""
+class Settings(BaseSettings, ChainSettings, ServiceSettings):
+    """All configuration, flat, with the ``NSL_`` prefix (``data_dir`` is ``NSL_DATA_DIR``); the chains'
+    and the services' settings are declared in ``config_chains`` and ``config_services``."""
 
     model_config = SettingsConfigDict(env_prefix="NSL_", extra="ignore", validate_default=True)
 
@@ -173,146 +175,6 @@ class Settings(BaseSettings):
     #: a key is destroyed this long after its tenant schedules it; the enclave (same variable, at least
     #: 7 days in production) refuses to destroy a key disabled less long ago
     key_destruction_grace_seconds: float = Field(default=7 * 24 * 3600.0, ge=0)
-
-    # Neo N3 (chain adapter, watcher, randomness service)
-    #: ``local``: the embedded privnet of ``nsl chain up`` / ``nsl run`` (RPC URL, magic and contract
-    #: hashes from <data_dir>/network.json); ``mainnet``/``testnet``/``private``: from the settings below
-    neo_network: Literal["local", "mainnet", "testnet", "private"] = "local"
-    #: RPC endpoints in order of preference (failover with health tracking)
-    neo_rpc_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    #: expected network magic; checked against the node's ``getversion`` when set
-    neo_network_magic: int | None = Field(default=None, ge=0, le=0xFFFFFFFF)
-    #: script hash (0x...) of the deployed randomness service contract
-    neo_randomness_contract: str | None = None
-    #: contract hash by service contract name, e.g. ``{"randomness": "0x..."}`` (JSON); a service's own
-    #: variable (``NSL_NEO_RANDOMNESS_CONTRACT``...) wins over its entry here
-    neo_contracts: dict[str, str] = Field(default_factory=dict)
-    #: first block to scan when a watcher has no cursor yet (default: the current height)
-    neo_start_block: int | None = Field(default=None, ge=0)
-    #: block time of the local chain, and the pace the watcher polls at (a tenth of it)
-    neo_block_time_seconds: float = Field(default=1.0, gt=0)
-    neo_poll_interval_seconds: float | None = Field(default=None, gt=0)
-    #: validUntilBlock = height + this, for the service's transactions
-    neo_valid_until_blocks: int = Field(default=20, ge=2, le=5760)
-    #: the enclave's bounds on each transaction the sender key signs (``sign_transaction``): system and
-    #: network fee in GAS fractions, and validUntilBlock at most this many blocks after the height
-    tx_max_system_fee: int = Field(default=50 * 10**8, ge=0)
-    tx_max_network_fee: int = Field(default=10**8, ge=0)
-    tx_valid_until_window: int = Field(default=5760, ge=1, le=5760)
-    #: the enclave's bounds on each transaction the EVM sender key signs (``evm_sign_transaction``): gas
-    #: limit, and ``maxFeePerGas`` in wei (defaults: 2 000 000 gas, 500 gwei)
-    evm_tx_max_gas: int = Field(default=2_000_000, ge=21_000)
-    evm_tx_max_fee_per_gas: int = Field(default=500 * 10**9, ge=1)
-    #: requests answered per transaction (a burst in one block shares transactions)
-    neo_fulfilments_per_transaction: int = Field(default=20, ge=1, le=100)
-    #: GAS a consumer callback may burn per request before it is delivered separately / marked failed
-    neo_max_callback_gas: float = Field(default=20.0, gt=0)
-    #: a worker's claim on a request expires after this (another worker may take it over)
-    neo_lease_seconds: float = Field(default=30.0, gt=0)
-    #: readiness reports a warning when the sender account holds less GAS than this
-    neo_sender_low_balance_gas: float = Field(default=10.0, ge=0)
-    #: local chain: RPC port (0: a free one, kept across restarts while it stays free)
-    neo_local_rpc_port: int = Field(default=0, ge=0, le=65535)
-    #: local chain: GAS given to the service's sender account at deployment
-    neo_local_sender_gas: int = Field(default=100_000, ge=1)
-    #: owner of the service contracts (Neo address): a committee or multisig account on real networks,
-    #: never the sender; unset: a development key of its own in the enclave (``cli`` client only)
-    neo_contract_owner: str | None = None
-    #: blocks between announcing a contract update (or destroy) and applying it; refund timeout of an
-    #: unanswered request (both fixed at deploy, within the contracts' bounds 1..172800)
-    neo_update_delay_blocks: int = Field(default=5760, ge=1, le=172_800)
-    neo_refund_blocks: int = Field(default=5760, ge=1, le=172_800)
-    # Neo X / EVM chains (see docs/neox.md). Unset RPC URLs: the local Neo X of ``nsl run`` (the
-    # ``neox`` entry of network.json), when there is one
-    evm_rpc_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    #: the EIP-155 chain id every endpoint must serve (required with ``NSL_EVM_RPC_URLS``)
-    evm_chain_id: int | None = Field(default=None, ge=1)
-    #: service contract address by name (JSON), e.g. ``{"randomness": "0x..."}``
-    evm_contracts: dict[str, str] = Field(default_factory=dict)
-    #: first block to scan when an EVM watcher has no cursor yet (default: the deployment height, else
-    #: the head)
-    evm_start_block: int | None = Field(default=None, ge=0)
-    #: a block is applied once this many blocks (itself included) are on top of the chain: 1 on Neo X
-    #: (dBFT: a block is final when made); more on chains that reorganise
-    evm_confirmations: int = Field(default=1, ge=1, le=1000)
-    #: how often the EVM watcher asks for the head
-    evm_poll_interval_seconds: float = Field(default=0.25, gt=0)
-    #: a fulfilment not included after this many sends (``evm_resend_seconds`` apart) is replaced: same
-    #: nonce, fees raised by at least 12.5 % (what nodes require to replace a pending transaction)
-    evm_resend_seconds: float = Field(default=5.0, gt=0)
-    evm_replace_after_sends: int = Field(default=3, ge=1, le=100)
-    #: the highest ``maxFeePerGas`` (gwei) the service signs, first send or replacement; unset: no cap
-    evm_max_fee_gwei: float | None = Field(default=None, gt=0)
-    #: cross-chain messages (read by the enclave, ``enclave/crosschain.py``): blocks an N3 source event
-    #: needs before it is signed (dBFT: 1), and the message gateways signed for (``0x`` + 40 hex digits;
-    #: on N3 the contract's script hash); a chain without one is neither source nor destination
-    xmsg_n3_confirmations: int = Field(default=1, ge=1, le=1000)
-    xmsg_evm_gateway: str | None = None
-    xmsg_n3_gateway: str | None = None
-    #: days a finished run (delivered, failed, skipped) of a tenant's automation job is kept
-    automation_job_run_retention_days: int = Field(default=30, ge=1, le=3650)
-    #: outbox events and finished (delivered, dead-lettered) deliveries are deleted this long after
-    subscriptions_retention_days: int = Field(default=30, ge=1, le=3650)
-    #: webhook (or SMTP) attempts one worker has in flight at once per endpoint (URL origin)
-    subscriptions_max_per_endpoint: int = Field(default=4, ge=1, le=1000)
-    #: attempts of a webhook delivery, in all, before it is dead-lettered (also after 72 h)
-    subscriptions_max_attempts: int = Field(default=16, ge=1, le=16)
-
-    # Oracle (web data for contracts) and price feeds
-    #: script hashes (0x...) of the deployed oracle service and price feed contracts (local chain:
-    #: from network.json)
-    neo_oracle_contract: str | None = None
-    neo_feed_contract: str | None = None
-    #: read by the enclave from its own environment (shown here for ``nsl config show``): IP addresses or
-    #: CIDR networks the SSRF guard lets through, plain ``http://`` allowed, a CA bundle instead of certifi
-    oracle_allow_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    oracle_allow_http: bool = False
-    oracle_ca_file: Path | None = None
-    #: read by the enclave from its own environment (shown here for ``nsl config show``): the operator's
-    #: maxima per compute run (a function asks for less) and the runs the enclave makes at once
-    compute_max_fuel: int = Field(default=200_000_000_000, ge=1_000_000)
-    compute_max_memory_mb: int = Field(default=512, ge=32, le=4096)
-    compute_max_wall_ms: int = Field(default=60_000, ge=100)
-    compute_max_fetches: int = Field(default=20, ge=0, le=1000)
-    compute_max_result_bytes: int = Field(default=1024 * 1024, ge=1)
-    compute_concurrency: int = Field(default=2, ge=1, le=64)
-    #: SSRF guard of secret imports (Vault / AWS endpoint / Azure vault URLs given by tenants), in the
-    #: API process: IP addresses or CIDR networks let through anyway, plain ``http://`` allowed
-    secret_sources_allow_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    secret_sources_allow_http: bool = False
-    #: oracle requests fetched at the same time by one worker, and answered per transaction
-    oracle_fetch_concurrency: int = Field(default=8, ge=1, le=64)
-    oracle_answers_per_transaction: int = Field(default=10, ge=1, le=50)
-    #: serve Neo's native Oracle as a designated node when the node key exists (``nsl chain up`` creates
-    #: and designates it on the local chain; elsewhere the committee designates it); see docs/oracle.md
-    neo_native_oracle: bool = True
-    #: RPC URLs of the other designated oracle nodes (with their oracle service on): when the Oracle role
-    #: needs more than this node's signature, each response signature is submitted to them
-    #: (``submitoracleresponse``) and the node that gathers enough signatures sends the transaction
-    neo_oracle_peers: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    #: response transactions the native Oracle node writes for one request (each refused, expired
-    #: unincluded or faulted one is answered again) before it marks the request failed
-    neo_native_oracle_max_responses: int = Field(default=3, ge=1, le=100)
-    #: price feeds: a JSON list of {pair, description, decimals, sources: [{name, url, path}],
-    #: deviation, heartbeat_seconds, quorum, max_outlier_distance}; see docs/oracle.md
-    feeds: list[dict[str, Any]] = Field(default_factory=list)
-    #: how often the worker runs a round of every feed
-    feed_interval_seconds: float = Field(default=10.0, gt=0)
-
-    # E-mail (the subscriptions' e-mail channel; see docs/events.md)
-    #: the SMTP server the worker sends subscription mail through; unset: no e-mail channel (422 no-smtp)
-    smtp_host: str | None = None
-    smtp_port: int = Field(default=587, ge=1, le=65535)
-    #: AUTH (LOGIN/PLAIN) credentials, both or neither
-    smtp_username: str | None = None
-    smtp_password: SecretStr | None = None
-    #: the mails' From address (required with NSL_SMTP_HOST)
-    smtp_from: str | None = Field(default=None, max_length=254, pattern=r"^[^\s@<>]+@[^\s@<>]+$")
-    #: ``starttls`` (upgrade on the port, usually 587), ``tls`` (TLS from the start, usually 465) or
-    #: ``none`` (plain: only to a loopback host, or outside production)
-    smtp_tls: Literal["starttls", "tls", "none"] = "starttls"
-    #: CA bundle (PEM) that the SMTP server's certificate is checked against instead of the system's
-    smtp_ca_file: Path | None = None
 
     @classmethod
     def settings_customise_sources(
