@@ -17,6 +17,7 @@ import logging
 import os
 import socket
 import stat
+import traceback
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -169,9 +170,24 @@ class EnclaveServer:
         except (ProtocolError, EnclaveOperationError) as exc:
             return error_response(request.id, exc.code, str(exc)), _After.AUTHENTICATED
         except Exception as exc:
-            log.error("enclave op failed", extra={"op": request.op, "error_type": type(exc).__name__})
+            where = failed_at(exc)
+            log.error(
+                "enclave op %s failed: %s at %s",
+                request.op,
+                type(exc).__name__,
+                where,
+                extra={"op": request.op, "error_type": type(exc).__name__, "at": where},
+            )
             return error_response(request.id, "internal", "internal enclave error"), _After.AUTHENTICATED
         return ok_response(request.id, result), _After.AUTHENTICATED
+
+
+def failed_at(exc: BaseException, frames: int = 4) -> str:
+    """Where an unexpected error was raised: the innermost ``frames`` frames as ``file:line function``,
+    innermost first. Never the error's message or a variable: either may hold a secret, and this line
+    goes to the enclave's log (an unexpected error is a bug, and its place is what fixing it needs)."""
+    stack = traceback.extract_tb(exc.__traceback__)[-frames:]
+    return " < ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(stack))
 
 
 async def _send(writer: asyncio.StreamWriter, message: dict[str, object]) -> None:

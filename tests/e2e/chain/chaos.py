@@ -111,7 +111,7 @@ class Report:
     verdict: Verdict = field(default_factory=Verdict)
     seconds: float = 0.0
     settle_seconds: float = 0.0
-    #: error lines of the workers' logs, by event (a process down is expected to be a quiet warning)
+    #: error lines of the workers' and the enclave's logs, by event (a process down is a quiet warning)
     worker_errors: dict[str, int] = field(default_factory=dict)
     api: ApiReport | None = None
     automation: AutomationReport | None = None

@@ -3,7 +3,7 @@
 - ``ChainEvents``: the request, "fulfilled" and "delivered" events of the randomness and oracle
   contracts, and Neo's native Oracle's ``OracleRequest`` / ``OracleResponse``, in the blocks after the
   run began (read once per block: the run is over when it is used).
-- ``worker_errors``: the error lines of the workers' logs, by event.
+- ``worker_errors``: the error lines of the workers' and the enclave's logs, by event.
 - ``judge``: every request on chain answered exactly once, recorded delivered, every other row with a
   reason, and every outbox transaction either on chain and HALTed (``included``) or never on chain.
 """
@@ -153,6 +153,8 @@ def judge(events: ChainEvents, rows: list[Any], outbox: list[tuple[str, str, int
 
 
 def worker_errors(stack: Stack) -> dict[str, int]:
+    """Error lines of the workers' logs (JSON) by event and job, and of the enclave's (plain text: the
+    line names the operation and the error's type), so that a failed run says where to look."""
     found: dict[str, int] = {}
     for path in sorted(stack.directory.glob("worker-*.log")):
         for line in path.read_text(errors="replace").splitlines():
@@ -162,6 +164,12 @@ def worker_errors(stack: Stack) -> dict[str, int]:
                 continue
             if isinstance(record, dict) and record.get("level") in {"error", "critical"}:
                 last = str(record.get("exception", "")).strip().splitlines()[-1:] or [""]
-                key = f"{record.get('event')}: {last[0][:160]}"
+                key = f"{record.get('event')} [{record.get('job', '')}]: {last[0][:160]}"
+                found[key] = found.get(key, 0) + 1
+    enclave_log = stack.directory / "enclave.log"
+    if enclave_log.exists():
+        for line in enclave_log.read_text(errors="replace").splitlines():
+            if line.startswith(("ERROR:", "CRITICAL:")):
+                key = f"enclave: {line[:200]}"
                 found[key] = found.get(key, 0) + 1
     return found

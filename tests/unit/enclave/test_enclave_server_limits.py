@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import struct
 from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
@@ -24,12 +25,22 @@ from neo_service_layer.enclave.wire.protocol import MAX_FRAME, Args, BadJson, pa
 TOKEN = "token"
 
 
+SECRET_IN_ERROR = "do-not-log-0123456789abcdef"
+
+
+def _broken() -> Result:
+    raise ValueError(f"an unexpected error carrying {SECRET_IN_ERROR}")
+
+
 class _Operations(EnclaveOperations):
-    """The real operations, plus ``huge``: a result larger than a frame (no real op has one yet)."""
+    """The real operations, plus ``huge``: a result larger than a frame (no real op has one yet), and
+    ``broken``: a bug (an error no operation expects) whose message holds a secret."""
 
     def dispatch(self, op: str, args: Args) -> Result | Awaitable[Result]:
         if op == "huge":
             return {"blob": "a" * MAX_FRAME}
+        if op == "broken":
+            return _broken()
         return super().dispatch(op, args)
 
 
@@ -74,6 +85,26 @@ async def test_an_answer_larger_than_a_frame_becomes_an_error_and_the_connection
     assert error["code"] == "response_too_large"
     writer.write(_request("random", 8))
     assert (await _answer(reader))["ok"] is True
+    writer.close()
+
+
+async def test_an_unexpected_error_is_internal_and_logged_with_its_place_never_its_message(
+    socket_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    reader, writer = await asyncio.open_unix_connection(str(socket_path))
+    with caplog.at_level(logging.ERROR, logger=server_module.__name__):
+        writer.write(_request("broken", 3))
+        broken = await _answer(reader)
+    assert broken["ok"] is False
+    assert broken["error"] == {"code": "internal", "message": "internal enclave error"}
+    (record,) = [r for r in caplog.records if r.name == server_module.__name__]
+    line = record.getMessage()
+    assert line.startswith("enclave op broken failed: ValueError at test_enclave_server_limits.py:")
+    assert "_broken < test_enclave_server_limits.py:" in line  # innermost frame first, then its caller
+    assert record.exc_info is None  # no traceback: it would print the message
+    assert SECRET_IN_ERROR not in caplog.text
+    writer.write(_request("random", 4))
+    assert (await _answer(reader))["ok"] is True  # the connection serves on
     writer.close()
 
 
