@@ -121,17 +121,22 @@ class SharedPools(httpx.AsyncBaseTransport):
         self._idle.setdefault(key, []).append((self._clock(), transport))
 
     async def _expire(self) -> None:
-        """Close the kept connections idle for longer than ``KEEPALIVE_EXPIRY``."""
+        """Close the kept connections idle for longer than ``KEEPALIVE_EXPIRY``.
+
+        They are all taken out before the first close is awaited: a close lets the other fetches run,
+        and they take, give back and expire connections of their own meanwhile (walking the keys across
+        those awaits met a key another fetch had emptied, a ``KeyError``, in the chaos test)."""
         oldest = self._clock() - KEEPALIVE_EXPIRY
-        for key in list(self._idle):
-            kept = self._idle[key]
-            stale = [t for at, t in kept if at < oldest]
-            if stale:
-                self._idle[key] = [(at, t) for at, t in kept if at >= oldest]
-                if not self._idle[key]:
-                    del self._idle[key]
-                for transport in stale:
-                    await transport.aclose()
+        stale: list[_Transport] = []
+        for key, kept in list(self._idle.items()):
+            stale += [t for at, t in kept if at < oldest]
+            fresh = [(at, t) for at, t in kept if at >= oldest]
+            if fresh:
+                self._idle[key] = fresh
+            else:
+                del self._idle[key]
+        for transport in stale:
+            await transport.aclose()
 
     async def aclose(self) -> None:
         """Nothing: the kept connections outlive each fetch's client (``close`` ends them)."""

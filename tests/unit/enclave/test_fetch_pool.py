@@ -3,6 +3,7 @@ against a real https server on loopback (the test CA of ``tls_support``)."""
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,6 +99,41 @@ async def test_concurrent_requests_each_get_a_connection_and_idle_ones_expire(
         fresh = await _local_port(client, server.url("/a"))
     assert fresh not in ports  # the expired connections were closed, not reused
     assert pools.kept == 1
+    await pools.close()
+
+
+class _SlowToClose(httpx.AsyncHTTPTransport):
+    """A kept connection whose close lets other tasks run (as closing a TLS connection may)."""
+
+    closed = 0
+
+    async def aclose(self) -> None:
+        await asyncio.sleep(0)
+        _SlowToClose.closed += 1
+
+
+async def test_fetches_expiring_connections_at_once_lose_none_and_fail_none(
+    served: tuple[HttpsServer, ssl.SSLContext],
+) -> None:
+    """Two fetches expire idle connections at the same moment: while the first awaits a close, the second
+    expires (and removes) another hostname's. The first used to walk on to that hostname: a ``KeyError``
+    that failed its fetch (an ``internal`` enclave error in the chaos test)."""
+    server, context = served
+    now = [0.0]
+    pools = SharedPools(context, clock=lambda: now[0])
+    async with httpx.AsyncClient(transport=pools) as client:
+        first = await _local_port(client, server.url("/a"))  # kept, and the pools know their loop
+        for host in ("x.example", "y.example"):
+            await pools.give_back(("https", host, 443), _SlowToClose())
+        assert pools.kept == 3
+        now[0] += fetch_pool.KEEPALIVE_EXPIRY + 1
+        ports = await asyncio.gather(
+            _local_port(client, server.url("/a")), _local_port(client, server.url("/b"))
+        )
+    assert len(set(ports)) == 2
+    assert first not in ports  # expired, not reused
+    assert _SlowToClose.closed == 2  # each expired connection closed once
+    assert pools.kept == 2  # the two fetches' own connections, kept for the next ones
     await pools.close()
 
 
