@@ -94,6 +94,28 @@ def _listening_ports() -> set[int]:
     return ports
 
 
+def _holders(port: int) -> list[str]:
+    """The processes with a file descriptor on a socket listening on ``port``: pid, state, command."""
+    inodes = set()
+    for table in (Path("/proc/net/tcp"), Path("/proc/net/tcp6")):
+        if table.exists():
+            for line in table.read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(f"socket:[{fields[9]}]")
+    found = []
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        try:
+            if any(os.readlink(fd) in inodes for fd in fd_dir.iterdir()):
+                pid = fd_dir.parent.name
+                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:200]
+                found.append(f"{pid} {state} {command.decode(errors='replace')}")
+        except OSError:
+            continue
+    return found
+
+
 def _wait_for(predicate: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -158,6 +180,12 @@ def test_killing_the_supervisor_ends_the_api_processes(
         os.kill(server.process.pid, signal.SIGKILL)
         server.process.wait()
         _wait_for(lambda: not any(_alive(pid) for pid in pids), "the API processes to end")
-        assert port not in _listening_ports()  # nothing holds the listening socket any more
+        # nothing holds the listening socket any more. Once in three CI runs it was still listed right
+        # after the API processes had ended (cause not found): wait a bounded while, and name the
+        # process that holds it if it stays
+        deadline = time.monotonic() + 30
+        while port in _listening_ports() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert port not in _listening_ports(), f"still listening, held by: {_holders(port)}"
         with socket.socket() as probe, pytest.raises(ConnectionRefusedError):
             probe.connect(("127.0.0.1", port))
