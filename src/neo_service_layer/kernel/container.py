@@ -26,7 +26,8 @@ from neo_service_layer.kernel.health.ports import ReadinessCheck
 from neo_service_layer.kernel.observability.metrics import ComponentMetrics
 
 if TYPE_CHECKING:
-    from neo_service_layer.kernel.chain.parts import ChainKernel, EvmKernel
+    from neo_service_layer.kernel.chain.evm_parts import EvmKernel
+    from neo_service_layer.kernel.chain.parts import ChainKernel
     from neo_service_layer.kernel.chain.ports.role_keys import RoleKeyStore
     from neo_service_layer.kernel.identity.parts import Identity
 

@@ -7,14 +7,17 @@ import contextlib
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from neo_service_layer.kernel.chain.parts import ChainKernel, EvmKernel
+from neo_service_layer.kernel.chain.parts import ChainKernel
 from neo_service_layer.kernel.chain.ports.chain import ChainUnavailable
 from neo_service_layer.kernel.chain.use_cases.watcher import PollResult
 from neo_service_layer.kernel.enclave_client.ports import EnclaveUnavailable
 from neo_service_layer.kernel.observability.logs import get_logger
 from neo_service_layer.kernel.worker.jobs import PeriodicJob
+
+if TYPE_CHECKING:
+    from neo_service_layer.kernel.chain.evm_parts import EvmKernel
 
 log = get_logger("nsl.chain")
 

@@ -13,19 +13,14 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from neo_service_layer.kernel.cache.adapters.factory import CacheFactory
 from neo_service_layer.kernel.cache.ports import Cache
-from neo_service_layer.kernel.chain.adapters.evm_chain import EvmChain
-from neo_service_layer.kernel.chain.adapters.evm_events import EvmEventSource
-from neo_service_layer.kernel.chain.adapters.evm_fees import GWEI, FeePolicy
-from neo_service_layer.kernel.chain.adapters.evm_network import EvmNetwork, resolve_evm_network
-from neo_service_layer.kernel.chain.adapters.evm_sender_key import load_evm_sender
-from neo_service_layer.kernel.chain.adapters.evm_transactions import EvmSender
+from neo_service_layer.kernel.chain.adapters.evm_network import resolve_evm_network
 from neo_service_layer.kernel.chain.adapters.health import ChainCheck
 from neo_service_layer.kernel.chain.adapters.health import not_configured as chain_not_configured
 from neo_service_layer.kernel.chain.adapters.metrics import ChainMetrics
@@ -41,13 +36,15 @@ from neo_service_layer.kernel.chain.adapters.service_keys import load_sender
 from neo_service_layer.kernel.chain.adapters.signing import EnclaveAccount, enclave_signing_function
 from neo_service_layer.kernel.chain.ports.chain import ChainNotConfigured
 from neo_service_layer.kernel.chain.ports.request_store import RequestStore
-from neo_service_layer.kernel.chain.use_cases.evm_outbox import EvmOutboxRelay
 from neo_service_layer.kernel.chain.use_cases.outbox import OutboxRelay
 from neo_service_layer.kernel.chain.use_cases.watcher import ChainWatcher, EventDecoder
 from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.config import Settings
 from neo_service_layer.kernel.enclave_client.ports import Enclave
 from neo_service_layer.kernel.health.ports import ReadinessCheck
+
+if TYPE_CHECKING:
+    from neo_service_layer.kernel.chain.evm_parts import EvmKernel
 
 #: the sender of processes that only read the chain (no sender key in the database yet): it never
 #: signs, since the enclave holds no key "none"
@@ -191,62 +188,6 @@ async def open_chain(
             await endpoint.close()
 
 
-@dataclass
-class EvmKernel:
-    """The EVM chain (Neo X) resources the services share: the chain, its watcher source, the sender."""
-
-    settings: Settings
-    network: EvmNetwork
-    chain: EvmChain
-    engine: AsyncEngine
-    metrics: ChainMetrics
-    #: the services' sender on this chain (its key in the enclave); ``None`` until provisioned
-    sender: EvmSender | None
-    clock: Clock
-
-    @property
-    def poll_interval(self) -> float:
-        return self.settings.evm_poll_interval_seconds
-
-    def contract(self, name: str) -> str | None:
-        return self.network.contract(name)
-
-    def requests[Q, A](self, payloads: RequestPayloads[Q, A]) -> SqlRequestStore[Q, A]:
-        return SqlRequestStore(self.engine, payloads)
-
-    def watcher[Q](
-        self,
-        service: str,
-        contract: str,
-        abi: list[dict[str, Any]],
-        store: RequestStore[Q, Any],
-        decode: EventDecoder[Q],
-    ) -> ChainWatcher[Q]:
-        """The watcher of one service's EVM contract (cursor ``<service>:<address>``)."""
-        source = EvmEventSource(self.chain, {contract: abi}, confirmations=self.network.confirmations)
-        return ChainWatcher(
-            source,
-            store,
-            self.clock,
-            self.metrics,
-            service=service,
-            contract=contract,
-            decode=decode,
-            start_block=self.network.start_block,
-        )
-
-    def relay(self, service: str, sender: EvmSender) -> EvmOutboxRelay:
-        return EvmOutboxRelay(
-            sender,
-            SqlOutboxStore(self.engine),
-            self.clock,
-            self.metrics,
-            service=service,
-            resend_after=timedelta(seconds=self.settings.evm_resend_seconds),
-            replace_after=self.settings.evm_replace_after_sends,
-        )
-
-
 @asynccontextmanager
 async def open_evm(
     settings: Settings,
@@ -256,21 +197,17 @@ async def open_evm(
     metrics: ChainMetrics | None,
     registry: CollectorRegistry,
 ) -> AsyncIterator[EvmKernel | None]:
-    """The EVM chain when one is configured (``NSL_EVM_*`` or the local Neo X), else ``None``."""
+    """The EVM chain when one is configured (``NSL_EVM_*`` or the local Neo X), else ``None``.
+
+    web3 and the EVM adapters are imported only then: they cost every process about 0.7 s of CPU at
+    start (``web3`` pulls in eth_account's key-file and BLS tables), which an installation without Neo
+    X should not pay.
+    """
     network = resolve_evm_network(settings)
     if network is None:
         yield None
         return
-    cap = settings.evm_max_fee_gwei
-    max_fee = int(cap * GWEI) if cap is not None else None
-    chain = EvmChain(
-        network.rpc_urls,
-        network.chain_id,
-        fee_policy=FeePolicy(max_fee_cap=max_fee),
-        height_max_age=settings.evm_poll_interval_seconds / 2,
-    )
-    sender = await load_evm_sender(SqlRoleKeyStore(engine), chain, enclave, max_fee_cap=max_fee)
-    try:
-        yield EvmKernel(settings, network, chain, engine, metrics or ChainMetrics(registry), sender, clock)
-    finally:
-        await chain.close()
+    from neo_service_layer.kernel.chain.evm_parts import open_evm_kernel
+
+    async with open_evm_kernel(settings, network, engine, enclave, clock, metrics, registry) as kernel:
+        yield kernel

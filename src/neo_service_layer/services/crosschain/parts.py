@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from neo_service_layer.enclave.wire.crosschain import n3_chain_id
 from neo_service_layer.kernel.chain.adapters.service_keys import RoleKey
-from neo_service_layer.kernel.chain.parts import ChainKernel, EvmKernel
+from neo_service_layer.kernel.chain.parts import ChainKernel
 from neo_service_layer.kernel.chain.ports.chain import ChainNotConfigured
 from neo_service_layer.services.crosschain.adapters.store import SqlCrosschainStore
 from neo_service_layer.services.crosschain.adapters.view import SqlMessageView
+
+if TYPE_CHECKING:
+    from neo_service_layer.kernel.chain.evm_parts import EvmKernel
 
 #: the gateways' name in ``network.json`` (N3 ``contracts``, Neo X ``neox.contracts``)
 CONTRACT = "crosschain"

@@ -15,7 +15,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import cast
 
-from neo_service_layer.kernel.chain.adapters.evm_events import EvmEventSource
 from neo_service_layer.kernel.chain.adapters.provisioning import (
     ChainHooks,
     EvmServiceContract,
@@ -35,7 +34,7 @@ from neo_service_layer.kernel.observability.logs import get_logger
 from neo_service_layer.kernel.service_descriptor import ServiceDescriptor
 from neo_service_layer.kernel.worker.jobs import PeriodicJob, worker_identity
 from neo_service_layer.services.crosschain import routes
-from neo_service_layer.services.crosschain.adapters import evm_gateway, local_chains, n3_gateway
+from neo_service_layer.services.crosschain.adapters import local_chains, n3_gateway
 from neo_service_layer.services.crosschain.adapters.store import SqlCrosschainStore
 from neo_service_layer.services.crosschain.adapters.view import SqlMessageView
 from neo_service_layer.services.crosschain.parts import CONTRACT, CrosschainParts
@@ -71,6 +70,10 @@ def crosschain_jobs(container: Container) -> Sequence[PeriodicJob]:
     if parts.key is None or chain.sender is None or evm.sender is None:
         log.warning("cross-chain key or a sender missing: cross-chain jobs are off")
         return []
+    # the EVM adapters (web3) are loaded only where an EVM chain is configured (``chain.parts.open_evm``)
+    from neo_service_layer.kernel.chain.adapters.evm_events import EvmEventSource
+    from neo_service_layer.services.crosschain.adapters import evm_gateway
+
     store, clock, settings = parts.store, container.clock, container.settings
     n3_id = parts.n3_chain_id()
     depth = evm.network.confirmations

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from neo_service_layer.enclave.wire.keys import KeyKind, SignatureFormat
 from neo_service_layer.enclave.wire.oracle import OracleFacts, response_message
 from neo_service_layer.kernel.chain.adapters.service_keys import RoleKey
-from neo_service_layer.kernel.chain.parts import ChainKernel, EvmKernel, on_chain
+from neo_service_layer.kernel.chain.parts import ChainKernel, on_chain
 from neo_service_layer.kernel.chain.ports.chain import ChainNotConfigured
 from neo_service_layer.kernel.chain.ports.role_keys import RoleKeyStore
 from neo_service_layer.kernel.clock import Clock
@@ -24,6 +25,9 @@ from neo_service_layer.services.oracle.use_cases.fulfilment import (
 )
 from neo_service_layer.services.oracle.use_cases.requests import OracleRequests
 from neo_service_layer.services.oracle.use_cases.templates import OracleTemplateService
+
+if TYPE_CHECKING:
+    from neo_service_layer.kernel.chain.evm_parts import EvmKernel
 
 #: the contract's name in ``network.json`` and ``NSL_NEO_CONTRACTS``
 CONTRACT = "oracle"

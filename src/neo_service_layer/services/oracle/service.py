@@ -12,7 +12,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, cast
 
-from neo_service_layer.kernel.chain.adapters.evm_signers import evm_address_of
 from neo_service_layer.kernel.chain.adapters.provisioning import (
     ChainHooks,
     EvmServiceContract,
@@ -31,8 +30,6 @@ from neo_service_layer.kernel.observability.logs import get_logger
 from neo_service_layer.kernel.service_descriptor import ServiceDescriptor
 from neo_service_layer.kernel.worker.jobs import PeriodicJob, worker_identity
 from neo_service_layer.services.oracle import routes
-from neo_service_layer.services.oracle.adapters.evm_requests import ABI as EVM_ABI
-from neo_service_layer.services.oracle.adapters.evm_requests import EvmOracleGateway
 from neo_service_layer.services.oracle.adapters.oracle_key import (
     ORACLE_PUBLIC_KEY,
     ensure_evm_oracle_key,
@@ -88,6 +85,10 @@ def oracle_evm_jobs(container: Container) -> list[PeriodicJob]:
     if evm.sender is None or parts.evm_key is None:
         log.warning("EVM sender or oracle key missing: EVM oracle jobs are off")
         return []
+    # the EVM adapters (web3) are loaded only where an EVM chain is configured (``chain.parts.open_evm``)
+    from neo_service_layer.services.oracle.adapters.evm_requests import ABI as EVM_ABI
+    from neo_service_layer.services.oracle.adapters.evm_requests import EvmOracleGateway
+
     store = evm.requests(OraclePayloads())
     watcher = evm.watcher(EVM_SERVICE, contract, EVM_ABI, store, decode_evm_events)
     fulfiller = EvmOracleFulfiller(
@@ -139,6 +140,8 @@ async def prepare(context: ProvisionContext) -> Mapping[str, str]:
 
 async def evm_prepare(store: RoleKeyStore, enclave: Enclave, clock: Clock) -> Mapping[str, str]:
     """The local Neo X chain: the EVM oracle key; publishes its address, the contract's ``signer``."""
+    from neo_service_layer.kernel.chain.adapters.evm_signers import evm_address_of
+
     key = await ensure_evm_oracle_key(store, enclave, clock)
     return {CONTRACT: evm_address_of(key.public_key)}
 

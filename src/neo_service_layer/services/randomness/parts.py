@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from neo_service_layer.kernel.chain.parts import ChainKernel, EvmKernel, on_chain
+from neo_service_layer.kernel.chain.parts import ChainKernel, on_chain
 from neo_service_layer.kernel.chain.ports.chain import ChainNotConfigured
 from neo_service_layer.kernel.chain.ports.role_keys import RoleKeyStore
 from neo_service_layer.kernel.enclave_client.ports import Enclave
-from neo_service_layer.services.randomness.adapters.evm_requests import EvmRandomnessGateway
 from neo_service_layer.services.randomness.adapters.keys import load_randomness_keys, public_keys
 from neo_service_layer.services.randomness.adapters.payloads import RandomnessPayloads
 from neo_service_layer.services.randomness.adapters.proofs import Verdict, invalid_verdict, verify_randomness
@@ -20,6 +20,10 @@ from neo_service_layer.services.randomness.use_cases import (
     RandomnessStore,
 )
 from neo_service_layer.services.randomness.use_cases.evm import EvmRandomnessKeys
+
+if TYPE_CHECKING:
+    from neo_service_layer.kernel.chain.evm_parts import EvmKernel
+    from neo_service_layer.services.randomness.adapters.evm_requests import EvmRandomnessGateway
 
 #: the contract's name in ``network.json`` and ``NSL_NEO_CONTRACTS``
 CONTRACT = "randomness"
@@ -51,6 +55,8 @@ class RandomnessParts:
         contract = self.evm.contract(CONTRACT) if self.evm is not None else None
         if self.evm is None or contract is None:
             raise ChainNotConfigured("no EVM chain with the randomness contract is configured (NSL_EVM_*)")
+        from neo_service_layer.services.randomness.adapters.evm_requests import EvmRandomnessGateway
+
         return self.evm.requests(RandomnessPayloads()), EvmRandomnessGateway(self.evm.chain, contract)
 
     def requests(self) -> RandomnessRequests:

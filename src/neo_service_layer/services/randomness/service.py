@@ -29,7 +29,6 @@ from neo_service_layer.kernel.observability.logs import get_logger
 from neo_service_layer.kernel.service_descriptor import Command, ServiceDescriptor
 from neo_service_layer.kernel.worker.jobs import PeriodicJob, worker_identity
 from neo_service_layer.services.randomness import routes, use_cases
-from neo_service_layer.services.randomness.adapters.evm_requests import ABI, EvmRandomnessGateway
 from neo_service_layer.services.randomness.adapters.keys import (
     ensure_evm_randomness_key,
     ensure_randomness_keys,
@@ -106,6 +105,9 @@ def randomness_evm_jobs(container: Container) -> list[PeriodicJob]:
     if evm.sender is None or keys is None:
         log.warning("EVM sender or randomness keys missing: EVM randomness jobs are off")
         return []
+    # the EVM adapters (web3) are loaded only where an EVM chain is configured (``chain.parts.open_evm``)
+    from neo_service_layer.services.randomness.adapters.evm_requests import ABI, EvmRandomnessGateway
+
     store = evm.requests(RandomnessPayloads())
     gateway = EvmRandomnessGateway(evm.chain, contract)
     watcher = evm.watcher(EVM_SERVICE, contract, ABI, store, decode_evm_events)

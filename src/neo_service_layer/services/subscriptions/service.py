@@ -20,9 +20,9 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from neo_service_layer.kernel.chain.jobs import Quiet
-from neo_service_layer.kernel.chain.parts import EvmKernel
 from neo_service_layer.kernel.chain.ports.chain import ChainUnavailable
 from neo_service_layer.kernel.container import Container
 from neo_service_layer.kernel.enclave_client.ports import EnclaveUnavailable
@@ -37,7 +37,6 @@ from neo_service_layer.services.subscriptions.adapters.bus import RabbitBus
 from neo_service_layer.services.subscriptions.adapters.chain_store import SqlChainSourceStore
 from neo_service_layer.services.subscriptions.adapters.delivery_store import SqlDeliveryStore, SqlRelayStore
 from neo_service_layer.services.subscriptions.adapters.dispatch_store import SqlDispatchStore
-from neo_service_layer.services.subscriptions.adapters.erc20 import transfer_source
 from neo_service_layer.services.subscriptions.adapters.mailer import SmtpMailer
 from neo_service_layer.services.subscriptions.adapters.metrics import DeliveryMetrics
 from neo_service_layer.services.subscriptions.adapters.retention_store import SqlEventJanitor
@@ -55,6 +54,10 @@ from neo_service_layer.services.subscriptions.use_cases.manage import Subscripti
 from neo_service_layer.services.subscriptions.use_cases.relay import Relay
 from neo_service_layer.services.subscriptions.use_cases.retention import EventRetention
 from neo_service_layer.services.subscriptions.use_cases.transfer_source import ERC20, NEOX
+
+if TYPE_CHECKING:
+    from neo_service_layer.kernel.chain.adapters.evm_events import EvmEventSource
+    from neo_service_layer.kernel.chain.evm_parts import EvmKernel
 
 #: how often the worker fans out new events and starts due deliveries
 RELAY_EVERY = timedelta(seconds=0.5)
@@ -90,6 +93,15 @@ def mailer(container: Container) -> SmtpMailer | None:
     )
 
 
+def _transfer_source(evm: EvmKernel | None) -> EvmEventSource | None:
+    """Neo X's ERC-20 transfers, when an EVM chain is configured (only then are web3's adapters loaded)."""
+    if evm is None:
+        return None
+    from neo_service_layer.services.subscriptions.adapters.erc20 import transfer_source
+
+    return transfer_source(evm)
+
+
 @asynccontextmanager
 async def open_subscriptions(container: Container) -> AsyncIterator[SubscriptionParts]:
     box = AesGcmBox(resolve_kek(container.settings))
@@ -101,7 +113,7 @@ async def open_subscriptions(container: Container) -> AsyncIterator[Subscription
         container.iam.audit_log,
         container.chain.chain if container.chain is not None else None,
         smtp=container.settings.smtp_host is not None,
-        neox=transfer_source(container.evm) if container.evm is not None else None,
+        neox=_transfer_source(container.evm),
     )
     yield SubscriptionParts(subscriptions, DeliveryMetrics(container.registry))
 
@@ -189,6 +201,8 @@ def subscription_jobs(container: Container) -> Sequence[PeriodicJob]:
 
 def _neox_job(container: Container, evm: EvmKernel) -> PeriodicJob:
     """The Neo X transfer scanner: ``ChainScanner`` over the EVM source, its own cursor and watches."""
+    from neo_service_layer.services.subscriptions.adapters.erc20 import transfer_source  # web3: Neo X only
+
     neox = ChainScanner(
         SqlChainSourceStore(container.engine, NEOX), transfer_source(evm), container.clock, kind=ERC20
     )

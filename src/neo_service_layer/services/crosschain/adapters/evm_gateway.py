@@ -17,12 +17,13 @@ from neo_service_layer.kernel.chain.adapters.evm_errors import CustomErrors
 from neo_service_layer.kernel.chain.adapters.evm_transactions import EvmSender
 from neo_service_layer.kernel.chain.ports.chain import ChainEvent
 from neo_service_layer.kernel.chain.ports.evm import CallReverted
+from neo_service_layer.services.crosschain.adapters.outboxes import EVM_OUTBOX
 from neo_service_layer.services.crosschain.rules import Executed, GatewayEvent, ReceiptStored, Sent
 from neo_service_layer.services.crosschain.use_cases.deliver import Record
 from neo_service_layer.services.crosschain.use_cases.watch import GatewayDecoder
 
 #: the ``chain_outbox`` service of relayed transactions on the EVM chain
-OUTBOX_SERVICE = "crosschain-evm"
+OUTBOX_SERVICE = EVM_OUTBOX
 
 
 def _in(name: str, type_: str, indexed: bool | None = None, **extra: Any) -> dict[str, Any]:

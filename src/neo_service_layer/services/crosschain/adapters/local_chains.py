@@ -17,15 +17,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from eth_abi.abi import encode
-from eth_account import Account
 from eth_utils.crypto import keccak
 
 from neo_service_layer.enclave.wire.crosschain import n3_chain_id
 from neo_service_layer.enclave.wire.keys import KeyKind, Purpose
 from neo_service_layer.kernel.chain.adapters import privnet_deploy
-from neo_service_layer.kernel.chain.adapters.evm_chain import EvmChain
-from neo_service_layer.kernel.chain.adapters.evm_local import ANVIL_DEV_KEY
-from neo_service_layer.kernel.chain.adapters.evm_signers import LocalEvmSigner, evm_address_of
 from neo_service_layer.kernel.chain.adapters.neo_chain import uint160
 from neo_service_layer.kernel.chain.adapters.owner_calls import owner_call, send_as_owner
 from neo_service_layer.kernel.chain.adapters.provisioning import LinkContext, ProvisionContext
@@ -66,6 +62,11 @@ def deploy_args(context: ProvisionContext) -> Sequence[Any]:
 
 async def evm_prepare(store: RoleKeyStore, enclave: Enclave, clock: Clock) -> Mapping[str, str]:
     """The key's address (the Neo X gateway's signer) and the local guard."""
+    from eth_account import Account  # web3's packages: loaded only by `nsl chain` on a Neo X chain
+
+    from neo_service_layer.kernel.chain.adapters.evm_local import ANVIL_DEV_KEY
+    from neo_service_layer.kernel.chain.adapters.evm_signers import evm_address_of
+
     key = await ensure_crosschain_key(store, enclave, clock)
     return {PUBLIC_KEY: evm_address_of(key.public_key), GUARD: Account.from_key(ANVIL_DEV_KEY).address}
 
@@ -85,6 +86,12 @@ async def link(context: LinkContext) -> None:
     evm_gateway = (neox.get("contracts") or {}).get(KEY_ROLE)
     if not n3_gateway or not evm_gateway:
         return
+    from eth_account import Account  # web3's packages: loaded only when both gateways exist
+
+    from neo_service_layer.kernel.chain.adapters.evm_chain import EvmChain
+    from neo_service_layer.kernel.chain.adapters.evm_local import ANVIL_DEV_KEY
+    from neo_service_layer.kernel.chain.adapters.evm_signers import LocalEvmSigner
+
     evm_id, n3_id = int(neox["chain_id"]), n3_chain_id(int(net["magic"]))
     chain = EvmChain([str(neox["rpc_url"])], evm_id)
     try:

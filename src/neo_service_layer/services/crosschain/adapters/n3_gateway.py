@@ -17,12 +17,13 @@ from dataclasses import replace
 from neo_service_layer.enclave.wire.crosschain import SignedXMessage, split_receipt_payload
 from neo_service_layer.kernel.chain.ports.chain import Chain, ChainEvent, ContractCall, DryRun
 from neo_service_layer.kernel.chain.ports.evm import CallReverted
+from neo_service_layer.services.crosschain.adapters.outboxes import N3_OUTBOX
 from neo_service_layer.services.crosschain.rules import Executed, GatewayEvent, ReceiptStored, Sent
 from neo_service_layer.services.crosschain.use_cases.deliver import Record
 from neo_service_layer.services.crosschain.use_cases.watch import GatewayDecoder
 
 #: the ``chain_outbox`` service of relayed transactions on Neo N3
-OUTBOX_SERVICE = "crosschain-n3"
+OUTBOX_SERVICE = N3_OUTBOX
 #: the gateway's refusals (its ``abort`` messages) by the names the relay knows
 _ERRORS = {
     "already delivered": "AlreadyDelivered",

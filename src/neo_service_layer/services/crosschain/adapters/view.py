@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from neo_service_layer.kernel.chain.adapters.tables import chain_outbox
 from neo_service_layer.kernel.db.heartbeats import live_workers
 from neo_service_layer.kernel.db.timestamps import utc, utc_required
-from neo_service_layer.services.crosschain.adapters import evm_gateway, n3_gateway
+from neo_service_layer.services.crosschain.adapters.outboxes import EVM_OUTBOX, N3_OUTBOX
 from neo_service_layer.services.crosschain.adapters.store import message_of
 from neo_service_layer.services.crosschain.adapters.tables import crosschain_messages
 from neo_service_layer.services.crosschain.rules import MessageStatus
@@ -21,7 +21,7 @@ from neo_service_layer.services.crosschain.rules.why import DeliveryTx, Position
 
 M, OB = crosschain_messages, chain_outbox
 #: the outbox services of the relayed transactions (one per destination chain)
-OUTBOX_SERVICES = (n3_gateway.OUTBOX_SERVICE, evm_gateway.OUTBOX_SERVICE)
+OUTBOX_SERVICES = (N3_OUTBOX, EVM_OUTBOX)
 
 type Viewed = tuple[StoredMessage, DeliveryTx | None]
 

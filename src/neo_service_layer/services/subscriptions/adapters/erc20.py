@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from neo_service_layer.kernel.chain.adapters.evm_events import EvmEventSource
-from neo_service_layer.kernel.chain.parts import EvmKernel
+from neo_service_layer.kernel.chain.evm_parts import EvmKernel
 
 #: ``Transfer(address indexed from, address indexed to, uint256 value)`` (EIP-20)
 TRANSFER_ABI: list[dict[str, Any]] = [
