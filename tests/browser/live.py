@@ -81,6 +81,15 @@ class LiveConsole:
         account.totp_secret = self._enrol(account)
         return account
 
+    def new_unenrolled(self, role: str = "owner") -> Account:
+        """A new member of the tenant with ``role`` and no TOTP yet (``totp_secret`` empty): an owner must
+        enrol before anything else, a viewer may sign in with the password alone."""
+        self._counter += 1
+        account = Account(f"{role}-new{self._counter}", secrets.token_urlsafe(18), "")
+        body = {"username": account.username, "role": role, "password": account.password}
+        self.ok("POST", f"/tenants/{self.tenant_id}/members", body)
+        return account
+
     def new_superadmin(self) -> Account:
         """A new superadmin, created by the CLI as an operator would, with TOTP enrolled."""
         self._counter += 1

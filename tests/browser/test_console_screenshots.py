@@ -1,5 +1,5 @@
-"""Screenshots of the console's identity pages and its cross-chain list, as rendered by Chromium against
-a live installation.
+"""Screenshots of the console's identity pages, its cross-chain list and its TOTP enrolment, as rendered
+by Chromium against a live installation.
 
 Written to a temporary directory on every run (and checked to be real PNGs of the page); with
 ``NSL_TEST_CONSOLE_SCREENSHOTS=docs/console`` they replace the ones ``docs/console.md`` shows.
@@ -11,6 +11,7 @@ import os
 import struct
 from pathlib import Path
 
+import pyotp
 import pytest
 
 from tests.browser.conftest import ConsolePage, open_page, sign_in
@@ -54,6 +55,24 @@ def test_screenshots_of_the_main_pages(
             page.get_by_role("table", name=f"Versions of secret {live.secret_name}").wait_for()
         page.screenshot(path=shots_dir / f"{name}.png", full_page=True)
     for name in ("sign-in", *SHOTS):
+        width, height = _png_size(shots_dir / f"{name}.png")
+        assert width == 1280, name
+        assert height >= 400, name
+    assert blank_console.errors == []
+
+
+def test_screenshots_of_the_totp_enrolment(blank_console: ConsolePage, shots_dir: Path) -> None:
+    page, live = blank_console.page, blank_console.live
+    owner = live.new_unenrolled("owner")
+    sign_in(page, live, owner, None)
+    page.get_by_test_id("totp-secret").wait_for()
+    page.screenshot(path=shots_dir / "totp-enrolment.png", full_page=True)
+    secret = "".join(page.get_by_test_id("totp-secret").inner_text().split())
+    page.get_by_label("Code from the app").fill(pyotp.TOTP(secret).now())
+    page.get_by_role("button", name="Turn on two-factor sign-in").click()
+    page.get_by_test_id("backup-codes").wait_for()
+    page.screenshot(path=shots_dir / "totp-backup-codes.png", full_page=True)
+    for name in ("totp-enrolment", "totp-backup-codes"):
         width, height = _png_size(shots_dir / f"{name}.png")
         assert width == 1280, name
         assert height >= 400, name

@@ -105,14 +105,17 @@ def test_sign_out_ends_the_session_at_the_api(console_page: ConsolePage) -> None
     assert console_page.errors == []
 
 
-def test_an_owner_without_totp_is_told_to_enrol_and_gets_no_session(blank_console: ConsolePage) -> None:
+def test_an_owner_without_totp_is_sent_to_enrolment_with_a_token_for_nothing_else(
+    blank_console: ConsolePage,
+) -> None:
     live = blank_console.live
-    unenrolled = Account("new-" + blank_console.account.username, blank_console.account.password, "")
-    body = {"username": unenrolled.username, "role": "owner", "password": unenrolled.password}
-    live.ok("POST", f"/tenants/{live.tenant_id}/members", body)
+    unenrolled = live.new_unenrolled("owner")
     sign_in(blank_console.page, live, unenrolled, None)
-    notice = blank_console.page.get_by_role("alert")
-    notice.wait_for()
-    assert "must enrol TOTP" in notice.inner_text()
-    assert _stored(blank_console) is None
+    blank_console.page.get_by_role("heading", name="Set up two-factor sign-in").wait_for()
+    stored = _stored(blank_console)
+    assert stored is not None
+    assert stored["mfaEnrollmentRequired"] is True
+    assert stored["scopes"] == ["auth:mfa"]
+    assert stored["refresh"] is None
     assert _nav(blank_console) == set()
+    assert live.api("GET", "/keys", token=str(stored["access"])).status_code == 403

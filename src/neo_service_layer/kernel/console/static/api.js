@@ -42,11 +42,16 @@ function fromTokens(tokens, me) {
     scopes: tokens.scopes,
     subject: me ? me.subject : current && current.subject,
     username: me ? me.username : current && current.username,
+    secondFactor: me ? me.secondFactor : current && current.secondFactor,
     mfaEnrollmentRequired: Boolean(tokens.mfa_enrollment_required),
   };
 }
 
-/** The signed-in session ({tenant, roles, scopes, subject, username}) or null. */
+/**
+ * The signed-in session ({tenant, roles, scopes, subject, username, secondFactor,
+ * mfaEnrollmentRequired}) or null. `secondFactor` is false when the user signed in with the password
+ * alone (so has no TOTP yet); `mfaEnrollmentRequired` marks a token that only allows TOTP enrolment.
+ */
 export function session() {
   return current;
 }
@@ -95,15 +100,45 @@ async function send(method, path, body, token) {
   return type.includes("json") ? response.json() : response.text();
 }
 
-/** Sign in with user name, password, TOTP code and (optional) tenant; returns the session. */
+/**
+ * Sign in with user name, password, a second factor and (optional) tenant; returns the session. The
+ * second factor is a TOTP code (digits) or one of the user's backup codes (letters, with or without
+ * its dash). A session with `mfaEnrollmentRequired` may only enrol TOTP (`startTotp`, `confirmTotp`).
+ */
 export async function signIn({ username, password, totp, tenant }) {
   const body = { username, password };
-  if (totp) body.totp_code = totp;
+  if (totp && /^[0-9]{6,8}$/.test(totp)) body.totp_code = totp;
+  else if (totp) body.backup_code = totp;
   if (tenant) body.tenant = tenant;
   const tokens = await send("POST", "/auth/token", body);
   const me = await send("GET", "/auth/me", undefined, tokens.access_token);
-  store(fromTokens(tokens, { subject: me.subject, username }));
+  const secondFactor = Boolean(totp) && !tokens.mfa_enrollment_required;
+  store(fromTokens(tokens, { subject: me.subject, username, secondFactor }));
   return current;
+}
+
+// Enrolment answers 401 for a wrong code as well as for a dead token: no refresh-and-retry after it
+// (that would spend a second attempt on the same code), only the refresh ahead of expiry.
+async function selfService(path, body) {
+  if (!current) throw new ApiError(401, { title: "Signed out", status: 401 });
+  if (current.refresh && current.expiresAt - Date.now() < REFRESH_MARGIN_MS) await refreshNow();
+  return send("POST", path, body, current.access);
+}
+
+/**
+ * Start TOTP enrolment of the signed-in user (a full session, or one limited to enrolment): returns the
+ * `otpauth://` URI holding the new secret. The API shows it this once; it is not stored here.
+ */
+export async function startTotp() {
+  const answer = await selfService("/auth/mfa/totp/enroll");
+  return answer.otpauth_uri;
+}
+
+/** Confirm enrolment with the first code; returns the ten single-use backup codes (shown once). */
+export async function confirmTotp(code) {
+  const answer = await selfService("/auth/mfa/totp/verify", { code });
+  if (current && !current.mfaEnrollmentRequired) store({ ...current, secondFactor: true });
+  return answer.backup_codes;
 }
 
 async function refreshNow() {

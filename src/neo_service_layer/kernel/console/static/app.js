@@ -1,9 +1,10 @@
-// The console shell: sign-in, navigation among the registered pages (hash routes: #/keys), sign-out.
+// The console shell: sign-in (and TOTP enrolment when the API requires it first), navigation among the
+// registered pages (hash routes: #/keys), sign-out.
 // To add a page, write static/pages/<name>.js exporting `page` and list it in PAGES below.
 
 import { hasAnyScope, session, signOut } from "./api.js";
 import { el, notice, problemText, replace } from "./ui.js";
-import { renderSignIn } from "./signin.js";
+import { renderEnrolmentRequired, renderSignIn } from "./signin.js";
 import { page as overview } from "./pages/overview.js";
 import { page as tenants } from "./pages/tenants.js";
 import { page as apiKeys } from "./pages/api-keys.js";
@@ -15,8 +16,12 @@ import { page as automation } from "./pages/automation.js";
 import { page as subscriptions } from "./pages/subscriptions.js";
 import { page as feeds } from "./pages/feeds.js";
 import { page as health } from "./pages/health.js";
+import { page as twoFactor } from "./pages/two-factor.js";
 
-/** Every page, in navigation order: {id, title, scopes (any of them shows the page), render(root)}. */
+/**
+ * Every page, in navigation order: {id, title, scopes (any of them shows the page), render(root)}, and
+ * `nav: false` for a page reached only by a link (not listed in the navigation).
+ */
 export const PAGES = [
   overview,
   tenants,
@@ -29,6 +34,7 @@ export const PAGES = [
   subscriptions,
   feeds,
   health,
+  twoFactor,
 ];
 
 const main = document.getElementById("main");
@@ -46,22 +52,27 @@ function currentId() {
 }
 
 function renderNav(active) {
-  const links = visiblePages().map((p) =>
+  const links = visiblePages().filter((p) => p.nav !== false).map((p) =>
     el("a", { href: `#/${p.id}`, "aria-current": p.id === active ? "page" : undefined }, p.title),
   );
   replace(nav, el("ul", {}, links.map((a) => el("li", {}, a))));
 }
 
+function signedIn() {
+  if (!currentId()) window.location.hash = "#/overview";
+  route();
+}
+
 async function route() {
   const s = session();
-  if (!s) {
+  if (!s || s.mfaEnrollmentRequired) {
     nav.replaceChildren();
     who.textContent = "";
     signOutButton.hidden = true;
-    renderSignIn(main, () => {
-      if (!currentId()) window.location.hash = "#/overview";
-      route();
-    });
+    if (!s) renderSignIn(main, signedIn);
+    // a token that only allows enrolment (the tab was reloaded during it): enrol again, unless the
+    // enrolment is on screen already (starting it again would replace the secret just shown)
+    else if (!main.querySelector("[data-view='enrol']")) renderEnrolmentRequired(main, signedIn, { username: s.username });
     return;
   }
   signOutButton.hidden = false;

@@ -1,6 +1,7 @@
-// Overview: who is signed in, to which tenant, with which roles and scopes.
+// Overview: who is signed in, to which tenant, with which roles and scopes; a link to set up two-factor
+// sign-in for a user who signed in without one.
 
-import { get, session } from "../api.js";
+import { get, hasScope, session } from "../api.js";
 import { el, section } from "../ui.js";
 
 export const page = {
@@ -30,5 +31,15 @@ export const page = {
         el("ul", { class: "chips" }, me.scopes.map((scope) => el("li", {}, el("code", {}, scope)))),
       ),
     );
+    // signed in with the password alone: this account has no second factor yet (its role allows that)
+    if (s.secondFactor === false && hasScope("auth:mfa")) {
+      root.append(
+        section(
+          "Two-factor sign-in",
+          el("p", {}, "This account signs in with a password alone."),
+          el("a", { href: "#/two-factor" }, "Set up two-factor sign-in"),
+        ),
+      );
+    }
   },
 };
