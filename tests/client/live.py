@@ -1,9 +1,14 @@
-"""A live ``nsl serve`` on loopback (SQLite, a real enclave process) set up as an operator would: the
-service keys ``nsl chain up`` makes, a superadmin who enrols TOTP through the client, a tenant, its
-owner and an API key holding every tenant scope."""
+"""A live ``nsl serve`` on loopback (SQLite, a real enclave process with per-client tokens, as in
+production) set up as an operator would: the service keys ``nsl chain up`` makes (with the CLI's
+token), a superadmin who enrols TOTP through the client (its backup codes
+kept for the operator tests), a tenant, its owner and an API key holding every tenant scope. Secret
+import sources on 127.0.0.1 over plain HTTP are allowed (the loopback Vault and AWS of the tests)."""
 
 from __future__ import annotations
 
+import base64
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -44,11 +49,32 @@ asyncio.run(main())
 """
 
 
+#: each host client's own enclave token (``NSL_ENCLAVE_CLIENTS``): the enclave tells the API from the CLI,
+#: which enclave-checked credentials need
+ENCLAVE_TOKENS = {
+    "api": "client-tests-api-token-000001",
+    "worker": "client-tests-worker-token-0001",
+    "cli": "client-tests-cli-token-000001",
+}
+
+
 class FetchingEnclave(EnclaveProcess):
-    """The enclave, allowed to fetch from loopback over plain HTTP (the oracle tests' upstream)."""
+    """The enclave with per-client tokens, allowed to fetch from loopback over plain HTTP (the oracle
+    tests' upstream)."""
 
     def env(self, **extra: str) -> dict[str, str]:
-        return super().env(NSL_ORACLE_ALLOW_HOSTS="127.0.0.1", NSL_ORACLE_ALLOW_HTTP="true", **extra)
+        options = {
+            "NSL_ORACLE_ALLOW_HOSTS": "127.0.0.1",
+            "NSL_ORACLE_ALLOW_HTTP": "true",
+            "NSL_ENCLAVE_CLIENTS": json.dumps(ENCLAVE_TOKENS),
+            "NSL_ENCLAVE_TOKEN": "",
+        }
+        return super().env(**{**options, **extra})
+
+    def host_env(self, client: str) -> dict[str, str]:
+        """The environment of a host process (the API, the CLI) talking to this enclave as ``client``."""
+        env = {k: v for k, v in self.env().items() if k != "NSL_ENCLAVE_CLIENTS"}
+        return {**env, "NSL_ENCLAVE_TOKEN": ENCLAVE_TOKENS[client]}
 
 
 @dataclass(frozen=True)
@@ -61,35 +87,44 @@ class Live:
     #: a member whose role needs no MFA: password sign-in gives a full session (the refresh tests)
     developer: str
     api_key: str
+    #: single-use backup codes of the superadmin ``root``: each signs an operator in (``operator``)
+    operator_codes: tuple[str, ...]
+    #: the environment of a CLI command on the host (the server's, with the CLI's enclave token)
+    cli_env: dict[str, str]
 
 
-def server_env(enclave: EnclaveProcess) -> dict[str, str]:
+def server_env(enclave: FetchingEnclave) -> dict[str, str]:
     return {
         "NSL_ENV": "test",
         "NSL_DATA_DIR": str(enclave.data_dir),
         "NSL_DATABASE_URL": f"sqlite+aiosqlite:///{enclave.data_dir / 'nsl.db'}",
         "NSL_ENCLAVE_SOCKET": str(enclave.socket_path),
-        "NSL_ENCLAVE_TOKEN": enclave.token,
+        "NSL_ENCLAVE_TOKEN": ENCLAVE_TOKENS["api"],
         "NSL_RATE_LIMIT_ENABLED": "false",
         "NSL_PASSWORD_HASH_TIME_COST": "1",
         "NSL_PASSWORD_HASH_MEMORY_KIB": "64",
         "NSL_PASSWORD_HASH_PARALLELISM": "1",
         "NSL_ORACLE_ALLOW_HOSTS": "127.0.0.1",
         "NSL_ORACLE_ALLOW_HTTP": "true",
+        "NSL_SECRET_SOURCES_ALLOW_HOSTS": "127.0.0.1",
+        "NSL_SECRET_SOURCES_ALLOW_HTTP": "true",
+        # backups go to <data dir>/backups, encrypted with this key (the operator tests take one)
+        "NSL_BACKUP_KEY": base64.b64encode(os.urandom(32)).decode(),
     }
 
 
-def enrol_totp(client: Client, username: str) -> pyotp.TOTP:
-    """Sign in with the password, enrol TOTP, then sign in again with a code: the client's way."""
+def enrol_totp(client: Client, username: str) -> list[str]:
+    """Sign in with the password, enrol TOTP, then sign in again with a code: the client's way. Answers
+    the backup codes."""
     first = client.sign_in(username, PASSWORD)
     assert first.mfa_enrollment_required
     totp = pyotp.parse_uri(client.enroll_totp().otpauth_uri)
     assert isinstance(totp, pyotp.TOTP)
-    client.verify_totp(totp.now())
+    backup_codes = client.verify_totp(totp.now()).backup_codes
     # the next code (the server accepts one step of drift, and never a step twice)
     signed_in = client.sign_in(username, PASSWORD, totp_code=totp.at(time.time() + 30))
     assert not signed_in.mfa_enrollment_required
-    return totp
+    return backup_codes
 
 
 @contextmanager
@@ -101,20 +136,29 @@ def live_server() -> Iterator[Live]:
         env = server_env(enclave)
         provision = subprocess.run(
             [sys.executable, "-c", _PROVISION, PASSWORD, "root", "second-admin"],
-            env={**enclave.env(), **env},
+            env={**enclave.host_env("cli"), **env, "NSL_ENCLAVE_TOKEN": ENCLAVE_TOKENS["cli"]},
             capture_output=True,
             text=True,
             timeout=120,
         )
         assert provision.returncode == 0, provision.stderr[-3000:]
         with running_server(directory, env) as server, Client(server.base_url) as admin:
-            enrol_totp(admin, "root")
+            codes = enrol_totp(admin, "root")
             tenant = admin.create_tenant("client-tests")
             admin.add_member(tenant.id, "owner", "owner", password=PASSWORD)
             admin.add_member(tenant.id, "dev", "developer", password=PASSWORD)
             key = admin.create_api_key(tenant.id, "all scopes", sorted(TENANT_SCOPES))
             admin.logout()
-            yield Live(server.base_url, directory, "second-admin", tenant.id, "dev", key.key)
+            yield Live(
+                server.base_url,
+                directory,
+                "second-admin",
+                tenant.id,
+                "dev",
+                key.key,
+                tuple(codes),
+                {**enclave.host_env("cli"), **env, "NSL_ENCLAVE_TOKEN": ENCLAVE_TOKENS["cli"]},
+            )
     finally:
         if enclave.process is not None and enclave.process.poll() is None:
             enclave.process.terminate()

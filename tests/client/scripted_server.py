@@ -1,6 +1,6 @@
 """A tiny HTTP server on loopback that answers from a script and records what it was sent: the retry,
 idempotency and refresh tests need answers (429, 503, a dropped connection) a real API gives only by
-chance."""
+chance, and the stream tests an event stream framed exactly so (cut off mid-event, ended early)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,10 @@ class Answer:
     status: int
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    #: bytes sent as they are (``text/event-stream``) instead of ``body`` as JSON
+    raw: bytes | None = None
+    #: announce more bytes than are sent, then close: the body breaks off (a connection error mid-body)
+    cut: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,15 +86,21 @@ def scripted_server() -> Iterator[ScriptedServer]:
                 self.close_connection = True
                 return
             assert isinstance(answer, Answer)
-            payload = json.dumps(answer.body).encode() if answer.body is not None else b""
+            if answer.raw is not None:
+                payload, kind = answer.raw, "text/event-stream"
+            else:
+                payload = json.dumps(answer.body).encode() if answer.body is not None else b""
+                kind = "application/problem+json" if answer.status >= 400 else "application/json"
             self.send_response(answer.status)
-            kind = "application/problem+json" if answer.status >= 400 else "application/json"
             self.send_header("content-type", kind)
-            self.send_header("content-length", str(len(payload)))
+            self.send_header("content-length", str(len(payload) + (100 if answer.cut else 0)))
             for name, value in answer.headers.items():
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(payload)
+            if answer.cut:
+                self.wfile.flush()
+                self.close_connection = True
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
 

@@ -181,3 +181,69 @@ def test_a_compute_receipt_verifies_offline_and_any_changed_byte_fails(
     fields = [name for name in type(receipt).model_fields if name != "key_version"]
     assert _refused_everywhere(receipt, fields, lambda r: verify_compute_receipt(r, published)) > 200
     assert base64.b64decode(run.result_base64) == result
+
+
+def test_the_server_verifies_a_genuine_randomness_answer_and_refuses_a_changed_one(
+    live: Live, trusted: dict[str, bytes]
+) -> None:
+    """The server's check covers the BLS pairing of the proof, which the offline one leaves out."""
+    with Client(live.base_url, api_key=live.api_key) as client:
+        answer = client.randomness(2, seed=os.urandom(32))
+        good = client.verify_randomness_remote(answer)
+        assert (good.valid, good.proof, good.output, good.words, good.signature) == (
+            True,
+            True,
+            True,
+            True,
+            True,
+        )
+        assert bytes.fromhex(good.bls_public_key) in trusted.values()
+        assert good.public_key == answer.public_key
+        word = answer.words[0]
+        changed_word = client.verify_randomness_remote(
+            answer.model_copy(update={"words": [str(int(word) + 1), *answer.words[1:]]})
+        )
+        assert (changed_word.valid, changed_word.words, changed_word.proof) == (False, False, True)
+        flipped = next(_flips(answer.proof))
+        changed_proof = client.verify_randomness_remote(answer.model_copy(update={"proof": flipped}))
+        assert (changed_proof.valid, changed_proof.proof) == (False, False)
+        other_seed = client.verify_randomness_remote(answer.model_copy(update={"seed": os.urandom(32).hex()}))
+        assert not other_seed.valid
+        stranger = client.verify_randomness_remote(answer.model_copy(update={"public_key": "02" + "11" * 32}))
+        assert not stranger.valid
+
+
+def test_the_server_verifies_a_genuine_oracle_answer_and_refuses_a_changed_one(
+    live: Live, trusted: dict[str, bytes]
+) -> None:
+    with scripted_server() as upstream:
+        upstream.script.on("GET", "/rate", Answer(200, {"rate": 7}))
+        with Client(live.base_url, api_key=live.api_key) as client:
+            answer = client.oracle_fetch(f"{upstream.base_url}/rate", filter="$.rate")
+            good = client.verify_oracle_remote(answer)
+            assert good.valid
+            assert bytes.fromhex(good.public_key) in trusted.values()
+            for name, value in (
+                ("result", next(_flips(answer.result))),
+                ("timestamp", answer.timestamp + 1),
+                ("url", answer.url + "x"),
+                ("signature", next(_flips(answer.signature))),
+            ):
+                assert not client.verify_oracle_remote(answer.model_copy(update={name: value})).valid, name
+
+
+def test_the_server_verifies_a_genuine_compute_receipt_and_refuses_a_changed_one(live: Live) -> None:
+    with Client(live.base_url, api_key=live.api_key) as client:
+        function = client.create_function("echo-remote", "wasm", module=ECHO_FOUR, limits={"fuel": 10**8})
+        run = client.run_function(function.function_id, {"pad": "r"})
+        result = decode_result(run.result_base64)
+        good = client.verify_receipt_remote(run.receipt, result=result, input={"pad": "r"}, check_input=True)
+        assert (good.valid, good.problems) == (True, [])
+        assert client.verify_receipt_remote(run.receipt).valid
+        wrong_result = client.verify_receipt_remote(run.receipt, result=result + b" ")
+        assert not wrong_result.valid
+        assert wrong_result.problems
+        assert not client.verify_receipt_remote(run.receipt, input={"pad": "s"}, check_input=True).valid
+        assert not client.verify_receipt_remote(run.receipt, input=None, check_input=True).valid
+        tampered = run.receipt.model_copy(update={"code": run.receipt.code + 1})
+        assert not client.verify_receipt_remote(tampered).valid

@@ -21,6 +21,18 @@ from tests.client.openapi_drift import model_problems, resolve, response_schema
 #: client methods that are not one HTTP operation
 HELPERS = {"send", "close", "refresh", "iterate"}
 
+#: the server's operations the client leaves out on purpose, and why
+NOT_FOR_THE_CLIENT: dict[tuple[str, str], str] = {
+    ("POST", "/api/v1/native-oracle/rpc"): (
+        "the JSON-RPC endpoint Neo's other oracle nodes call (node to node), not an API of tenants"
+    ),
+    ("GET", "/health/live"): "the liveness probe of orchestrators; `health` reads /health/ready",
+    ("GET", "/.well-known/jwks.json"): (
+        "the keys that verify access tokens, for resource servers that check them with a JWT library; "
+        "the client treats its tokens as opaque and never verifies one"
+    ),
+}
+
 
 @pytest.fixture(scope="module")
 def spec(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
@@ -48,6 +60,38 @@ def test_every_operation_exists_on_the_server(spec: dict[str, Any]) -> None:
         if op.method.lower() not in spec["paths"].get(op.path, {})
     ]
     assert missing == []
+
+
+def _server_operations(spec: dict[str, Any]) -> set[tuple[str, str]]:
+    methods = {"get", "put", "post", "delete", "patch", "head", "options"}
+    return {(m.upper(), path) for path, item in spec["paths"].items() for m in item if m in methods}
+
+
+def _uncovered(spec: dict[str, Any]) -> list[tuple[str, str]]:
+    """The server's operations that are neither a client operation nor excluded."""
+    covered = {(op.method, op.path) for op in OPERATIONS.values()}
+    return sorted(_server_operations(spec) - covered - NOT_FOR_THE_CLIENT.keys())
+
+
+def test_every_server_operation_is_a_client_operation_or_excluded_with_a_reason(spec: dict[str, Any]) -> None:
+    """A new route on the server fails this until the client covers it (or it is excluded here, with
+    the reason); an exclusion the client covers after all, or one the server dropped, fails it too."""
+    served = _server_operations(spec)
+    covered = {(op.method, op.path) for op in OPERATIONS.values()}
+    assert _uncovered(spec) == []
+    assert sorted(NOT_FOR_THE_CLIENT.keys() - served) == []
+    assert sorted(NOT_FOR_THE_CLIENT.keys() & covered) == []
+    assert all(reason.strip() for reason in NOT_FOR_THE_CLIENT.values())
+    assert len(covered) == len(OPERATIONS)  # no two client operations for one server operation
+
+
+def test_the_coverage_check_fails_on_an_operation_the_client_lacks(spec: dict[str, Any]) -> None:
+    keys = spec["paths"]["/api/v1/keys"]
+    grown = {
+        **spec,
+        "paths": {**spec["paths"], "/api/v1/keys": {**keys, "patch": {}}, "/api/v1/new-thing": {"get": {}}},
+    }
+    assert _uncovered(grown) == [("GET", "/api/v1/new-thing"), ("PATCH", "/api/v1/keys")]
 
 
 def test_every_response_model_reads_what_the_server_sends(spec: dict[str, Any]) -> None:
@@ -104,6 +148,7 @@ def test_the_live_schema_is_the_one_checked(spec: dict[str, Any], tmp_path: Path
     with running_server(tmp_path / "data", {"NSL_ENV": "test"}) as server, Client(server.base_url) as c:
         served = c.send(_openapi_call())
     assert served["paths"].keys() == spec["paths"].keys()
+    assert _server_operations(served) == _server_operations(spec)
 
 
 def _openapi_call() -> Any:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from nsl_client.calls import OPERATIONS
 from tests.client.live import Live
 
 README = Path(__file__).parents[2] / "clients" / "python" / "README.md"
@@ -37,3 +38,9 @@ def test_the_five_minute_example_runs_as_written(live: Live, tmp_path: Path) -> 
     assert len(eval(lines["words"])) == 3
     assert int(lines["functions"]) >= 0
     assert lines["problem"].startswith("404 ")
+
+
+def test_the_readme_lists_every_operation_the_client_covers() -> None:
+    section = README.read_text().split("## What it covers", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"`([a-z_]+)`", section))
+    assert sorted(set(OPERATIONS) - listed) == []

@@ -10,8 +10,41 @@ import pytest
 from neo_service_layer.bootstrap import create_app
 from neo_service_layer.kernel.config import Settings
 from nsl_client.calls import OPERATIONS, Call
-from nsl_client.ops import events, identity, keys_secrets, services
+from nsl_client.models import OracleAnswer, RandomnessAnswer, Receipt
+from nsl_client.ops import events, identity, keys_secrets, secret_import, services
 from tests.client.openapi_drift import resolve
+
+HASH = "0x" + "00" * 20
+RANDOMNESS = RandomnessAnswer(
+    request_id="1", seed="00", proof="00", output="00", words=["1"], signature="00", public_key="02",
+    bls_public_key="80", network_magic=0, contract=HASH, consumer=HASH,
+)  # fmt: skip
+ORACLE = OracleAnswer(
+    request_id="1", code=0, code_name="SUCCESS", result="00", result_text=None, timestamp=1,
+    network_magic=0, contract=HASH, consumer=HASH, url="https://x", filter="", signature="00",
+    public_key="02", key_version=1, status=200, content_type=None, detail="",
+)  # fmt: skip
+RECEIPT = Receipt(
+    version=1, tenant="t", function_id="fn", function_hash="00" * 32, input_sha256="00" * 32, code=0,
+    timestamp=1, result_sha256="00" * 32, signature="00" * 64, public_key="02" * 33, key_version=1,
+)  # fmt: skip
+#: one source of each provider, every optional argument given
+SOURCES = {
+    "VaultIn": secret_import.vault_source(
+        "https://vault", token="t", mount_point="kv", path_prefix="p", namespace="n", verify_tls=False,
+        timeout_seconds=5,
+    ),
+    "VaultIn (AppRole)": secret_import.vault_source(
+        "https://vault", role_id="r", secret_id="s", approle_mount="approle"
+    ),
+    "AwsIn": secret_import.aws_source(
+        "eu-central-1", "AKIA", "secret", session_token="tok", endpoint_url="https://aws", name_prefix="p/",
+        timeout_seconds=5,
+    ),
+    "AzureIn": secret_import.azure_source(
+        "https://kv.vault.azure.net", "ten", "cli", "sec", timeout_seconds=5
+    ),
+}  # fmt: skip
 
 #: one call of every operation that sends a body, with every optional argument given
 SAMPLES: list[Call[Any]] = [
@@ -40,6 +73,15 @@ SAMPLES: list[Call[Any]] = [
     services.run_function("fn", {"a": 1}),
     events.create_job("j", {"everySeconds": 60}, {"webhook": {"url": "https://x"}}, catch_up="none"),
     events.create_subscription("s", {"types": ["*"]}, {"stream": {}}),
+    keys_secrets.sign_batch("key", [b"a", b"b"], purpose="message", format="ecdsa-sha256", version=1),
+    keys_secrets.verify_public_signature("secp256r1", b"\x02" * 33, b"m", "AA==", format="ecdsa-sha256"),
+    secret_import.import_secrets(
+        ["a"], source=SOURCES["AwsIn"], remember_as="r", consumers=["oracle"], ttl_seconds=60
+    ),
+    identity.set_enclave_credentials("ten", True, fresh_start=True),
+    services.verify_randomness_remote(RANDOMNESS),
+    services.verify_oracle_remote(ORACLE),
+    services.verify_receipt_remote(RECEIPT, result=b"r", input={"a": 1}, check_input=True),
 ]
 
 
@@ -79,3 +121,36 @@ def test_every_operation_that_takes_a_body_has_a_sample(spec: dict[str, Any]) ->
         and "application/json" in spec["paths"][op.path][op.method.lower()]["requestBody"]["content"]
     }
     assert taking <= sampled
+
+
+def test_each_import_source_fits_its_provider_schema(spec: dict[str, Any]) -> None:
+    """The source objects ``import_secrets`` sends (nested in the body, so not checked above), their
+    Vault auth and AWS credentials included."""
+    schemas = spec["components"]["schemas"]
+    problems: list[str] = []
+    visited: list[str] = []
+
+    def check(where: str, sent: dict[str, Any], schema: dict[str, Any]) -> None:
+        visited.append(where)
+        properties, required = schema.get("properties", {}), set(schema.get("required", []))
+        problems.extend(
+            f"{where} sends {name}, not a property" for name in sorted(set(sent) - set(properties))
+        )
+        problems.extend(f"{where} never sends required {name}" for name in sorted(required - set(sent)))
+        for name, value in sent.items():
+            nested = [
+                resolve(spec, s) for s in properties.get(name, {}).get("anyOf", [properties.get(name, {})])
+            ]
+            objects = [n for n in nested if n.get("properties")]
+            if isinstance(value, dict) and objects:
+                fitting = [o for o in objects if set(value) <= set(o["properties"])]
+                check(f"{where}.{name}", value, fitting[0] if fitting else objects[0])
+
+    for name, source in SOURCES.items():
+        check(name, source, schemas[name.split(" ")[0]])
+    assert problems == []
+    assert {"VaultIn.auth", "VaultIn (AppRole).auth", "AwsIn.credentials"} <= set(visited)
+    with pytest.raises(ValueError, match="give token"):
+        secret_import.vault_source("https://vault")
+    with pytest.raises(ValueError, match="give token"):
+        secret_import.vault_source("https://vault", token="t", role_id="r", secret_id="s")

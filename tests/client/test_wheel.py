@@ -29,15 +29,15 @@ def test_the_wheel_has_py_typed_and_its_metadata(tmp_path: Path) -> None:
         timeout=300,
     )
     assert built.returncode == 0, built.stderr
-    (wheel,) = tmp_path.glob("neo_service_layer_client-0.1.0-*.whl")
+    (wheel,) = tmp_path.glob("neo_service_layer_client-0.2.0-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
-        metadata = archive.read("neo_service_layer_client-0.1.0.dist-info/METADATA").decode()
+        metadata = archive.read("neo_service_layer_client-0.2.0.dist-info/METADATA").decode()
     assert "nsl_client/py.typed" in names
     assert "nsl_client/verify.py" in names
     assert not any(name.startswith("neo_service_layer/") for name in names)
     assert "Name: neo-service-layer-client" in metadata
-    assert "Version: 0.1.0" in metadata
+    assert "Version: 0.2.0" in metadata
     requires = sorted(
         line.split(" ", 1)[1].split(">")[0]
         for line in metadata.splitlines()

@@ -18,7 +18,7 @@ from nsl_client.errors import (
 )
 from nsl_client.retry import RetryPolicy
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "AsyncClient",

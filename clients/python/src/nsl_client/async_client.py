@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine
 from types import TracebackType
 from typing import Any, Concatenate
 
 import httpx
 
 from nsl_client.calls import Call
-from nsl_client.models import TokenResponse
+from nsl_client.models import StreamEvent, TokenResponse
 from nsl_client.models.base import Page
-from nsl_client.ops import crosschain, events, identity, keys_secrets, services
+from nsl_client.ops import crosschain, events, identity, keys_secrets, operators, secret_import, services
 from nsl_client.retry import RetryPolicy
 from nsl_client.session import (
     USER_AGENT,
@@ -21,9 +21,11 @@ from nsl_client.session import (
     build_request,
     finish,
     idempotency_key_for,
+    problem_of,
     said_expired,
     said_in_flight,
 )
+from nsl_client.stream import EventStreamParser, Resumption, stream_request
 
 
 def bind[**P, T](
@@ -133,6 +135,71 @@ class AsyncClient:
             if cursor is None:
                 return
 
+    async def stream_events(
+        self,
+        subscription_id: str,
+        *,
+        last_event_id: int | None = None,
+        reconnects: int = 5,
+        read_timeout: float = 60.0,
+    ) -> AsyncGenerator[StreamEvent]:
+        """The subscription's events as they happen (``Server-Sent Events``); with ``last_event_id``,
+        first every later one of its types. A problem answer (404 for an unknown or deleted
+        subscription, 401, 403) raises its ``ProblemError``; 429 and 503 are retried as ``send`` does.
+        A connection that ends or drops is resumed with ``Last-Event-ID`` (nothing lost or repeated),
+        at most ``reconnects`` times in a row without an event (see ``nsl_client.stream``); a stream
+        silent for ``read_timeout`` seconds (the server sends a keep-alive every 15) counts as dropped.
+        ``aclose()`` it (or use ``contextlib.aclosing``) to end the connection when leaving early."""
+        call = events.stream_events(subscription_id)
+        start = EventStreamParser(None if last_event_id is None else str(last_event_id))
+        resume = Resumption(reconnects, self.retry, read_timeout, start)
+        while True:
+            try:
+                response = await self._open_stream(call, resume.parser.last_event_id, read_timeout)
+                try:
+                    resume.opened(self._clock())
+                    async for line in response.aiter_lines():
+                        event = resume.feed(line)
+                        if event is not None:
+                            yield event
+                finally:
+                    await response.aclose()
+            except httpx.TransportError:
+                delay = resume.ended(self._clock())
+                if delay is None:
+                    raise
+            else:
+                delay = resume.ended(self._clock())
+                if delay is None:
+                    return
+            await self._sleep(delay)
+
+    async def _open_stream(
+        self, call: Call[None], last_event_id: str | None, read_timeout: float
+    ) -> httpx.Response:
+        """The stream's answer once it is 200, its body unread; problems raised as ``send`` raises them."""
+        if self.credentials.should_refresh(self._clock()):
+            await self.refresh()
+        attempt, refreshed = 0, False
+        while True:
+            request = stream_request(self._http, call, self.credentials, last_event_id, read_timeout)
+            response = await self._http.send(request, stream=True)
+            if response.status_code < 400:
+                return response
+            await response.aread()
+            await response.aclose()
+            if not refreshed and said_expired(response) and self.credentials.can_refresh():
+                await self.refresh()
+                refreshed = True
+                continue
+            if response.status_code in self.retry.statuses:
+                delay = self.retry.status_delay(attempt, response.headers.get("retry-after"))
+                if delay is not None:
+                    await self._sleep(delay)
+                    attempt += 1
+                    continue
+            raise problem_of(response)
+
     # ------------------------------------------------------------------------------------ the API
 
     sign_in = bind(identity.sign_in)
@@ -154,6 +221,9 @@ class AsyncClient:
     list_api_keys = bind(identity.list_api_keys)
     get_api_key = bind(identity.get_api_key)
     revoke_api_key = bind(identity.revoke_api_key)
+    get_enclave_credentials = bind(identity.get_enclave_credentials)
+    set_enclave_credentials = bind(identity.set_enclave_credentials)
+    disable_user = bind(identity.disable_user)
 
     list_keys = bind(keys_secrets.list_keys)
     create_key = bind(keys_secrets.create_key)
@@ -162,12 +232,18 @@ class AsyncClient:
     disable_key = bind(keys_secrets.disable_key)
     sign = bind(keys_secrets.sign)
     verify_signature = bind(keys_secrets.verify_signature)
+    sign_batch = bind(keys_secrets.sign_batch)
+    verify_public_signature = bind(keys_secrets.verify_public_signature)
+    schedule_key_destruction = bind(keys_secrets.schedule_key_destruction)
+    cancel_key_destruction = bind(keys_secrets.cancel_key_destruction)
     list_secrets = bind(keys_secrets.list_secrets)
     get_secret = bind(keys_secrets.get_secret)
     secret_versions = bind(keys_secrets.secret_versions)
     put_secret = bind(keys_secrets.put_secret)
     rotate_secret = bind(keys_secrets.rotate_secret)
     delete_secret = bind(keys_secrets.delete_secret)
+    list_secret_sources = bind(secret_import.list_secret_sources)
+    import_secrets = bind(secret_import.import_secrets)
     attestation_report = bind(keys_secrets.attestation_report)
     platform_attestation = bind(keys_secrets.platform_attestation)
     verify_attestation_remote = bind(keys_secrets.verify_attestation_remote)
@@ -175,13 +251,17 @@ class AsyncClient:
 
     randomness = bind(services.randomness)
     randomness_request = bind(services.randomness_request)
+    verify_randomness_remote = bind(services.verify_randomness_remote)
+    neox_randomness_request = bind(services.neox_randomness_request)
     oracle_fetch = bind(services.oracle_fetch)
     oracle_request = bind(services.oracle_request)
+    verify_oracle_remote = bind(services.verify_oracle_remote)
     list_oracle_templates = bind(services.list_oracle_templates)
     create_oracle_template = bind(services.create_oracle_template)
     get_oracle_template = bind(services.get_oracle_template)
     list_feeds = bind(services.list_feeds)
     get_feed = bind(services.get_feed)
+    feed_rounds = bind(services.feed_rounds)
     create_function = bind(services.create_function)
     list_functions = bind(services.list_functions)
     get_function = bind(services.get_function)
@@ -189,6 +269,8 @@ class AsyncClient:
     list_runs = bind(services.list_runs)
     get_run = bind(services.get_run)
     compute_key = bind(services.compute_key)
+    compute_request = bind(services.compute_request)
+    verify_receipt_remote = bind(services.verify_receipt_remote)
 
     get_crosschain_message = bind(crosschain.get_crosschain_message)
     sender_crosschain_messages = bind(crosschain.sender_crosschain_messages)
@@ -212,3 +294,9 @@ class AsyncClient:
     list_deliveries = bind(events.list_deliveries)
     replay_delivery = bind(events.replay_delivery)
     webhook_signing_key = bind(events.webhook_signing_key)
+
+    audit_log = bind(operators.audit_log)
+    system_health = bind(operators.system_health)
+    backup_status = bind(operators.backup_status)
+    list_requests = bind(operators.list_requests)
+    get_request = bind(operators.get_request)

@@ -27,7 +27,8 @@ class Effect(Enum):
 class Operation:
     """An endpoint: ``model`` is the response body's model (``list[model]`` when ``many``), ``None``
     when the client returns the JSON as it came or there is no body. ``creates``: the request makes
-    something, so it carries an ``Idempotency-Key``."""
+    something, so it carries an ``Idempotency-Key``. ``streams``: the answer is an endless event
+    stream, read by ``stream_events``, never by ``send``."""
 
     name: str
     method: str
@@ -37,6 +38,7 @@ class Operation:
     creates: bool = False
     authenticated: bool = True
     effect: Effect = Effect.NONE
+    streams: bool = False
 
     def call[T](
         self,
@@ -77,11 +79,12 @@ def register(
     creates: bool = False,
     authenticated: bool = True,
     effect: Effect = Effect.NONE,
+    streams: bool = False,
 ) -> Operation:
     """Record an operation (each name once)."""
     if name in OPERATIONS:
         raise ValueError(f"operation {name} registered twice")
-    operation = Operation(name, method, path, model, many, creates, authenticated, effect)
+    operation = Operation(name, method, path, model, many, creates, authenticated, effect, streams)
     OPERATIONS[name] = operation
     return operation
 

@@ -10,13 +10,13 @@ from typing import Any
 import httpx
 
 from nsl_client.calls import Call, Effect
-from nsl_client.errors import problem_error
+from nsl_client.errors import ProblemError, problem_error
 from nsl_client.models import TokenResponse
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 #: refresh this long before the access token's stated expiry (clock skew, request time)
 REFRESH_MARGIN_SECONDS = 30.0
-USER_AGENT = "neo-service-layer-client/0.1.0"
+USER_AGENT = "neo-service-layer-client/0.2.0"
 
 
 @dataclass
@@ -64,6 +64,8 @@ def idempotency_key_for(call: Call[Any]) -> str | None:
 def build_request(
     http: httpx.Client | httpx.AsyncClient, call: Call[Any], credentials: Credentials, key: str | None
 ) -> httpx.Request:
+    if call.operation.streams:  # its body never ends: reading it as JSON would wait forever
+        raise TypeError(f"{call.operation.name} answers an event stream: use the client's stream_events")
     headers = {"accept": "application/json"}
     authorization = credentials.authorization() if call.operation.authenticated else None
     if authorization is not None:
@@ -96,14 +98,19 @@ def said_in_flight(response: httpx.Response) -> bool:
     return _problem_is(response, 409, "idempotency-key-in-flight")
 
 
+def problem_of(response: httpx.Response) -> ProblemError:
+    """The error an answer of status 400 or above carries (its body read already)."""
+    try:
+        body: object = response.json()
+    except ValueError:
+        body = response.text
+    return problem_error(response.status_code, body, dict(response.headers))
+
+
 def finish[T](call: Call[T], response: httpx.Response, credentials: Credentials, now: float) -> T:
     """The call's result, or the ``ProblemError`` the answer carries; applies the call's effect."""
     if response.status_code >= 400:
-        try:
-            body: object = response.json()
-        except ValueError:
-            body = response.text
-        raise problem_error(response.status_code, body, dict(response.headers))
+        raise problem_of(response)
     data = response.json() if response.content else None
     result = call.parse(data)
     if call.operation.effect is Effect.STORE_TOKENS and isinstance(result, TokenResponse):

@@ -73,3 +73,35 @@ class RunList(CamelModel):
 
 class ComputeKey(CamelModel):
     public_key: str
+
+
+class ReceiptVerdict(CamelModel):
+    valid: bool
+    #: what did not hold (empty when valid)
+    problems: list[str]
+
+
+class ComputeRequestState(CamelModel):
+    """An on-chain compute request: as stored, or (``source`` ``chain``) as the contract knows it."""
+
+    request_id: str
+    contract: str
+    #: pending, fulfilled, delivered, callback_failed, failed, refunded
+    status: str
+    consumer: str | None = None
+    function_id: str | None = None
+    args: str | None = None
+    request_block: int | None = None
+    fulfilled_block: int | None = None
+    fulfilled_tx: str | None = None
+    delivered_block: int | None = None
+    pending_tx: str | None = None
+    attempts: int | None = None
+    #: the answer last sent: its outcome, the hash of the code that ran, and why it did not succeed
+    outcome: str | None = None
+    code: int | None = None
+    function_hash: str | None = None
+    result: str | None = None
+    detail: str | None = None
+    failure_reason: str | None = None
+    source: str = "database"

@@ -75,3 +75,8 @@ class SystemInfo(ApiModel):
     schema_head: str
     schema_current: bool
     tee_platform: str
+
+
+class EnclaveCredentials(ApiModel):
+    #: the enclave refuses every use of the tenant's keys that carries none of its own API keys
+    enabled: bool

@@ -54,3 +54,14 @@ class SignatureCheck(ApiModel):
     format: str
     public_key: str
     version: int | None = None
+
+
+class SignatureBatch(ApiModel):
+    """Signatures of a batch, in the order of the messages, all by one key version."""
+
+    key_id: str
+    version: int
+    format: str
+    encoding: str
+    public_key: str
+    signatures: list[str]

@@ -29,6 +29,30 @@ class SecretVersion(ApiModel):
     size: int
 
 
+class SecretSource(ApiModel):
+    """An import source remembered for re-sync (its credentials stay sealed on the server)."""
+
+    name: str
+    provider: str
+    created_at: datetime
+
+
+class SecretImportResult(ApiModel):
+    name: str
+    imported: bool
+    #: the secret's new version when imported
+    version: int | None = None
+    #: why it was not: a code (``secret-source-not-found``, ...) and a sentence
+    error: str | None = None
+    detail: str | None = None
+
+
+class SecretImport(ApiModel):
+    """One result per name asked for, in order; a name the source lacks is not imported, the rest are."""
+
+    results: list[SecretImportResult]
+
+
 class RandomnessAnswer(CamelModel):
     """An off-chain answer; ``verify.verify_randomness`` checks it with no server call."""
 
@@ -59,6 +83,42 @@ class RandomnessRequestState(CamelModel):
     proof: str | None = None
     failure_reason: str | None = None
     source: str = "database"
+
+
+class NeoXRandomnessRequestState(CamelModel):
+    """A request to the Neo X (EVM) randomness contract: stored, or only as the contract knows it."""
+
+    request_id: str
+    chain_id: int
+    contract: str
+    #: stored: seen, fulfilling, fulfilled, delivered, callback_failed, failed; else pending, fulfilled
+    status: str
+    consumer: str
+    seed: str
+    request_block: int | None = None
+    request_tx: str | None = None
+    fulfilled_block: int | None = None
+    fulfilled_tx: str | None = None
+    pending_tx: str | None = None
+    attempts: int | None = None
+    randomness: str | None = None
+    proof: str | None = None
+    failure_reason: str | None = None
+    source: str = "database"
+
+
+class RandomnessVerdict(CamelModel):
+    """The server's check of a randomness answer, the BLS pairing included; ``valid`` only if all held."""
+
+    valid: bool
+    proof: bool
+    output: bool
+    #: ``None`` when no words or no signature were given to check
+    words: bool | None
+    signature: bool | None
+    #: the service's keys the answer was checked against
+    bls_public_key: str
+    public_key: str
 
 
 class OracleAnswer(CamelModel):
@@ -96,6 +156,12 @@ class OracleRequestState(CamelModel):
     source: str = "database"
 
 
+class OracleVerdict(CamelModel):
+    valid: bool
+    #: the oracle key the answer was checked against
+    public_key: str
+
+
 class OracleTemplate(CamelModel):
     id: str
     template_url: str
@@ -115,6 +181,13 @@ class FeedRound(CamelModel):
     value: str
     started_at: int
     updated_at: int
+
+
+class FeedRounds(CamelModel):
+    pair: str
+    decimals: int
+    #: newest first
+    rounds: list[FeedRound]
 
 
 class Feed(ApiModel):

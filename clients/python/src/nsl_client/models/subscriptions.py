@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from nsl_client.models.base import CamelModel
+from nsl_client.models.base import ApiModel, CamelModel
 
 
 class Subscription(CamelModel):
@@ -64,3 +64,15 @@ class SigningKey(CamelModel):
     algorithm: str | None = None
     public_key: str
     key_id: str
+
+
+class StreamEvent(ApiModel):
+    """One event of a subscription's stream: the SSE ``id`` (what ``Last-Event-ID`` resumes after) and
+    ``event`` (the type), and from its ``data`` (the object a webhook delivery carries) the time, the
+    subscription and the event's own data."""
+
+    id: int
+    type: str
+    timestamp: datetime
+    subscription: str
+    data: dict[str, Any]

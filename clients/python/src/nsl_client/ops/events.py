@@ -58,6 +58,10 @@ REPLAY_DELIVERY = register(
     creates=True,
 )
 SIGNING_KEY = register("webhook_signing_key", "GET", "/api/v1/webhooks/signing-key", SigningKey)
+#: Server-Sent Events, not JSON: ``Client.stream_events`` opens and reads it (``nsl_client.stream``)
+STREAM_EVENTS = register(
+    "stream_events", "GET", "/api/v1/subscriptions/{subscription_id}/stream", streams=True
+)
 
 
 def create_job(
@@ -161,3 +165,9 @@ def replay_delivery(subscription_id: str, event_id: int, *, idempotency_key: str
 def webhook_signing_key() -> Call[SigningKey]:
     """The public key that signs webhook deliveries (asymmetric Standard Webhooks signatures)."""
     return SIGNING_KEY.call(parser(SigningKey))
+
+
+def stream_events(subscription_id: str) -> Call[None]:
+    """The request that opens a subscription's event stream; ``Client.stream_events`` sends it (with
+    ``Last-Event-ID`` when resuming) and reads the events; ``send`` refuses it."""
+    return STREAM_EVENTS.call(nothing, path={"subscription_id": subscription_id})

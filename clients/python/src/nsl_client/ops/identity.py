@@ -10,6 +10,7 @@ from nsl_client.calls import Call, Effect, as_json, list_parser, nothing, parser
 from nsl_client.models import (
     ApiKey,
     ApiKeyCreated,
+    EnclaveCredentials,
     Member,
     SystemInfo,
     Tenant,
@@ -54,6 +55,13 @@ CREATE_API_KEY = register(
 LIST_API_KEYS = register("list_api_keys", "GET", "/api/v1/tenants/{tenant_id}/api-keys", ApiKey, many=True)
 GET_API_KEY = register("get_api_key", "GET", "/api/v1/tenants/{tenant_id}/api-keys/{key_id}", ApiKey)
 REVOKE_API_KEY = register("revoke_api_key", "DELETE", "/api/v1/tenants/{tenant_id}/api-keys/{key_id}", ApiKey)
+GET_ENCLAVE_CREDENTIALS = register(
+    "get_enclave_credentials", "GET", "/api/v1/tenants/{tenant_id}/enclave-credentials", EnclaveCredentials
+)
+SET_ENCLAVE_CREDENTIALS = register(
+    "set_enclave_credentials", "PUT", "/api/v1/tenants/{tenant_id}/enclave-credentials", EnclaveCredentials
+)
+DISABLE_USER = register("disable_user", "POST", "/api/v1/users/{user_id}/disable")
 
 
 def sign_in(
@@ -177,3 +185,23 @@ def get_api_key(tenant_id: str, key_id: str) -> Call[ApiKey]:
 
 def revoke_api_key(tenant_id: str, key_id: str) -> Call[ApiKey]:
     return REVOKE_API_KEY.call(parser(ApiKey), path={"tenant_id": tenant_id, "key_id": key_id})
+
+
+def get_enclave_credentials(tenant_id: str) -> Call[EnclaveCredentials]:
+    """Whether the enclave checks the tenant's own API key on every use of its keys."""
+    return GET_ENCLAVE_CREDENTIALS.call(parser(EnclaveCredentials), path={"tenant_id": tenant_id})
+
+
+def set_enclave_credentials(
+    tenant_id: str, enabled: bool, *, fresh_start: bool = False
+) -> Call[EnclaveCredentials]:
+    """Switch enclave-checked credentials on or off; needs an API key of the tenant with
+    ``tenants:admin`` (a session is refused). While on, sessions cannot use the tenant's keys; with
+    ``fresh_start`` every other API key issued before now stops working for them."""
+    body = {"enabled": enabled, "fresh_start": fresh_start}
+    return SET_ENCLAVE_CREDENTIALS.call(parser(EnclaveCredentials), path={"tenant_id": tenant_id}, json=body)
+
+
+def disable_user(user_id: str) -> Call[None]:
+    """Disable an account (superadmin): no more sign-ins; its sessions and the API keys it created end."""
+    return DISABLE_USER.call(nothing, path={"user_id": user_id})

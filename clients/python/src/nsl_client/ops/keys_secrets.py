@@ -16,6 +16,7 @@ from nsl_client.models import (
     Secret,
     SecretVersion,
     Signature,
+    SignatureBatch,
     SignatureCheck,
 )
 
@@ -26,6 +27,10 @@ ROTATE_KEY = register("rotate_key", "POST", "/api/v1/keys/{key_id}/rotate", Key,
 DISABLE_KEY = register("disable_key", "POST", "/api/v1/keys/{key_id}/disable", Key)
 SIGN = register("sign", "POST", "/api/v1/keys/{key_id}/sign", Signature)
 VERIFY = register("verify_signature", "POST", "/api/v1/keys/{key_id}/verify", SignatureCheck)
+SIGN_BATCH = register("sign_batch", "POST", "/api/v1/keys/{key_id}/sign-batch", SignatureBatch)
+VERIFY_PUBLIC = register("verify_public_signature", "POST", "/api/v1/keys/verify", SignatureCheck)
+SCHEDULE_DESTRUCTION = register("schedule_key_destruction", "POST", "/api/v1/keys/{key_id}/destruction", Key)
+CANCEL_DESTRUCTION = register("cancel_key_destruction", "DELETE", "/api/v1/keys/{key_id}/destruction", Key)
 LIST_SECRETS = register("list_secrets", "GET", "/api/v1/secrets", Secret, many=True)
 GET_SECRET = register("get_secret", "GET", "/api/v1/secrets/{name}", Secret)
 SECRET_VERSIONS = register(
@@ -114,6 +119,51 @@ def verify_signature(
         "version": version,
     }
     return VERIFY.call(parser(SignatureCheck), path={"key_id": key_id}, json=body)
+
+
+def sign_batch(
+    key_id: str,
+    messages: Sequence[bytes],
+    *,
+    purpose: str = "message",
+    format: str | None = None,
+    version: int | None = None,
+) -> Call[SignatureBatch]:
+    """Sign up to 100 ``messages`` in one enclave round trip; signatures come back in their order."""
+    body: dict[str, Any] = {
+        "encoding": "base64",
+        "messages": [base64.b64encode(m).decode() for m in messages],
+        "purpose": purpose,
+        "format": format,
+        "version": version,
+    }
+    return SIGN_BATCH.call(parser(SignatureBatch), path={"key_id": key_id}, json=body)
+
+
+def verify_public_signature(
+    kind: str, public_key: bytes, message: bytes, signature: str, *, format: str | None = None
+) -> Call[SignatureCheck]:
+    """Check ``signature`` (base64, as ``sign`` answers it) over ``message`` with any ``public_key`` of
+    ``kind`` (compressed bytes); the server checks it without the enclave."""
+    body = {
+        "encoding": "base64",
+        "kind": kind,
+        "public_key": base64.b64encode(public_key).decode(),
+        "message": base64.b64encode(message).decode(),
+        "signature": signature,
+        "format": format,
+    }
+    return VERIFY_PUBLIC.call(parser(SignatureCheck), json=body)
+
+
+def schedule_key_destruction(key_id: str) -> Call[Key]:
+    """Destroy the key after a 7-day grace (``destroy_after``); it signs nothing meanwhile."""
+    return SCHEDULE_DESTRUCTION.call(parser(Key), path={"key_id": key_id})
+
+
+def cancel_key_destruction(key_id: str) -> Call[Key]:
+    """Call off a scheduled destruction during the grace period."""
+    return CANCEL_DESTRUCTION.call(parser(Key), path={"key_id": key_id})
 
 
 def list_secrets() -> Call[list[Secret]]:

@@ -9,14 +9,21 @@ from typing import Any
 from nsl_client.calls import Call, list_parser, parser, register
 from nsl_client.models import (
     ComputeKey,
+    ComputeRequestState,
     Feed,
+    FeedRounds,
     Function,
     FunctionPage,
+    NeoXRandomnessRequestState,
     OracleAnswer,
     OracleRequestState,
     OracleTemplate,
+    OracleVerdict,
     RandomnessAnswer,
     RandomnessRequestState,
+    RandomnessVerdict,
+    Receipt,
+    ReceiptVerdict,
     Run,
     RunList,
 )
@@ -25,8 +32,18 @@ RANDOMNESS = register("randomness", "POST", "/api/v1/randomness", RandomnessAnsw
 RANDOMNESS_REQUEST = register(
     "randomness_request", "GET", "/api/v1/randomness/requests/{request_id}", RandomnessRequestState
 )
+VERIFY_RANDOMNESS = register(
+    "verify_randomness_remote", "POST", "/api/v1/randomness/verify", RandomnessVerdict
+)
+NEOX_RANDOMNESS_REQUEST = register(
+    "neox_randomness_request",
+    "GET",
+    "/api/v1/randomness/neox/requests/{request_id}",
+    NeoXRandomnessRequestState,
+)
 ORACLE_FETCH = register("oracle_fetch", "POST", "/api/v1/oracle/fetch", OracleAnswer)
 ORACLE_REQUEST = register("oracle_request", "GET", "/api/v1/oracle/requests/{request_id}", OracleRequestState)
+VERIFY_ORACLE = register("verify_oracle_remote", "POST", "/api/v1/oracle/verify", OracleVerdict)
 LIST_TEMPLATES = register(
     "list_oracle_templates", "GET", "/api/v1/oracle/templates", OracleTemplate, many=True
 )
@@ -38,6 +55,7 @@ GET_TEMPLATE = register(
 )
 LIST_FEEDS = register("list_feeds", "GET", "/api/v1/feeds", Feed, many=True)
 GET_FEED = register("get_feed", "GET", "/api/v1/feeds/{base}/{quote}", Feed)
+FEED_ROUNDS = register("feed_rounds", "GET", "/api/v1/feeds/{base}/{quote}/rounds", FeedRounds)
 CREATE_FUNCTION = register("create_function", "POST", "/api/v1/compute/functions", Function, creates=True)
 LIST_FUNCTIONS = register("list_functions", "GET", "/api/v1/compute/functions", FunctionPage)
 GET_FUNCTION = register("get_function", "GET", "/api/v1/compute/functions/{function_id}", Function)
@@ -47,6 +65,10 @@ RUN_FUNCTION = register(
 LIST_RUNS = register("list_runs", "GET", "/api/v1/compute/functions/{function_id}/runs", RunList)
 GET_RUN = register("get_run", "GET", "/api/v1/compute/runs/{run_id}", Run)
 COMPUTE_KEY = register("compute_key", "GET", "/api/v1/compute/key", ComputeKey)
+COMPUTE_REQUEST = register(
+    "compute_request", "GET", "/api/v1/compute/requests/{request_id}", ComputeRequestState
+)
+VERIFY_RECEIPT = register("verify_receipt_remote", "POST", "/api/v1/compute/receipts/verify", ReceiptVerdict)
 
 
 def randomness(
@@ -60,6 +82,19 @@ def randomness(
 def randomness_request(request_id: int) -> Call[RandomnessRequestState]:
     """State of an on-chain randomness request."""
     return RANDOMNESS_REQUEST.call(parser(RandomnessRequestState), path={"request_id": request_id})
+
+
+def verify_randomness_remote(answer: RandomnessAnswer) -> Call[RandomnessVerdict]:
+    """The server's check of an answer (as it came, or an on-chain one rebuilt as a
+    ``RandomnessAnswer``) against the service's keys, the BLS pairing of the proof included, which
+    ``verify.verify_randomness`` does not make."""
+    body = answer.model_dump(by_alias=True)
+    return VERIFY_RANDOMNESS.call(parser(RandomnessVerdict), json=body)
+
+
+def neox_randomness_request(request_id: int) -> Call[NeoXRandomnessRequestState]:
+    """State of a request to the Neo X (EVM) randomness contract."""
+    return NEOX_RANDOMNESS_REQUEST.call(parser(NeoXRandomnessRequestState), path={"request_id": request_id})
 
 
 def oracle_fetch(
@@ -88,6 +123,24 @@ def oracle_fetch(
 
 def oracle_request(request_id: int) -> Call[OracleRequestState]:
     return ORACLE_REQUEST.call(parser(OracleRequestState), path={"request_id": request_id})
+
+
+def verify_oracle_remote(answer: OracleAnswer) -> Call[OracleVerdict]:
+    """The server's check of an answer's signature against the oracle key (``verify.verify_oracle_answer``
+    makes the same check with no server call)."""
+    body = {
+        "requestId": answer.request_id,
+        "code": answer.code,
+        "result": answer.result,
+        "timestamp": answer.timestamp,
+        "networkMagic": answer.network_magic,
+        "contract": answer.contract,
+        "consumer": answer.consumer,
+        "url": answer.url,
+        "filter": answer.filter,
+        "signature": answer.signature,
+    }
+    return VERIFY_ORACLE.call(parser(OracleVerdict), json=body)
 
 
 def list_oracle_templates() -> Call[list[OracleTemplate]]:
@@ -126,6 +179,11 @@ def list_feeds() -> Call[list[Feed]]:
 
 def get_feed(base: str, quote: str) -> Call[Feed]:
     return GET_FEED.call(parser(Feed), path={"base": base, "quote": quote})
+
+
+def feed_rounds(base: str, quote: str, *, count: int | None = None) -> Call[FeedRounds]:
+    """A feed's recent rounds on chain, newest first (``count``: how many, 1-100)."""
+    return FEED_ROUNDS.call(parser(FeedRounds), path={"base": base, "quote": quote}, params={"count": count})
 
 
 def create_function(
@@ -179,3 +237,21 @@ def get_run(run_id: str) -> Call[Run]:
 def compute_key() -> Call[ComputeKey]:
     """The public key that signs compute receipts."""
     return COMPUTE_KEY.call(parser(ComputeKey))
+
+
+def compute_request(request_id: int) -> Call[ComputeRequestState]:
+    """State of an on-chain compute request."""
+    return COMPUTE_REQUEST.call(parser(ComputeRequestState), path={"request_id": request_id})
+
+
+def verify_receipt_remote(
+    receipt: Receipt, *, result: bytes | None = None, input: Any = None, check_input: bool = False
+) -> Call[ReceiptVerdict]:
+    """The server's check of a run's receipt against the compute key and, when given, that ``result``
+    and ``input`` (``check_input=True``) are the signed ones (as ``verify.verify_compute_receipt``)."""
+    body: dict[str, Any] = {"receipt": receipt.model_dump(by_alias=True)}
+    if result is not None:
+        body["resultBase64"] = base64.b64encode(result).decode()
+    if check_input:
+        body["input"] = input
+    return VERIFY_RECEIPT.call(parser(ReceiptVerdict), json=body)
