@@ -77,8 +77,13 @@ class RandomnessRequestState(CamelModel):
     num_words: int | None = None
     seed: str | None = None
     request_block: int | None = None
+    request_tx: str | None = None
     fulfilled_block: int | None = None
     fulfilled_tx: str | None = None
+    delivered_block: int | None = None
+    #: the fulfilment transaction in flight, if any; ``attempts``: fulfilment transactions written so far
+    pending_tx: str | None = None
+    attempts: int | None = None
     output: str | None = None
     proof: str | None = None
     failure_reason: str | None = None
@@ -152,6 +157,13 @@ class OracleRequestState(CamelModel):
     filter: str | None = None
     code: int | None = None
     result: str | None = None
+    request_block: int | None = None
+    fulfilled_block: int | None = None
+    fulfilled_tx: str | None = None
+    delivered_block: int | None = None
+    #: the fulfilment transaction in flight, if any; ``attempts``: fulfilment transactions written so far
+    pending_tx: str | None = None
+    attempts: int | None = None
     failure_reason: str | None = None
     source: str = "database"
 
