@@ -41,6 +41,12 @@ def test_the_wheel_has_py_typed_and_its_metadata(tmp_path: Path) -> None:
     requires = sorted(
         line.split(" ", 1)[1].split(">")[0]
         for line in metadata.splitlines()
-        if line.startswith("Requires-Dist:")
+        if line.startswith("Requires-Dist:") and "extra ==" not in line
     )
     assert requires == ["cryptography", "httpx", "pydantic"]
+    # the BLS check of randomness proofs is an extra: a native wheel only those who check proofs need
+    assert "Provides-Extra: bls" in metadata
+    assert any(
+        line.startswith("Requires-Dist: pyblst") and 'extra == "bls"' in line
+        for line in metadata.splitlines()
+    )

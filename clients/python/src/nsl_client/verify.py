@@ -20,9 +20,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from nsl_client.bls import bls_verify
 from nsl_client.models import OracleAnswer, RandomnessAnswer, Receipt
 
 RANDOMNESS_TAG = b"NSL-RANDOMNESS-V2"
+VRF_TAG = b"NSL-RANDOMNESS-VRF-V2"
 ORACLE_TAG = b"NSL-ORACLE-V2"
 RECEIPT_TAG = b"NSL-COMPUTE-RECEIPT-V1"
 RECEIPT_VERSION = 1
@@ -98,6 +100,23 @@ def randomness_message(answer: RandomnessAnswer) -> bytes:
     )
 
 
+def vrf_input(answer: RandomnessAnswer) -> bytes:
+    """The message the service's BLS key signed; the signature is the proof: ``"NSL-RANDOMNESS-VRF-V2"
+    || u32le(magic) || contract || u64le(requestId) || seed``."""
+    request_id = int(answer.request_id)
+    if not 0 <= request_id < 2**63:
+        raise ValueError("request id out of range")
+    return b"".join(
+        (
+            VRF_TAG,
+            _u32(answer.network_magic),
+            script_hash_bytes(answer.contract),
+            _u64(request_id),
+            _hex(answer.seed),
+        )
+    )
+
+
 def derive_words(output: bytes, count: int) -> list[int]:
     """The words a consumer receives for ``output``: ``SHA-256(output || i)`` little-endian."""
     return [
@@ -111,8 +130,9 @@ def verify_randomness(
 ) -> bool:
     """``output = SHA-256(proof)``, the words derived from the output, the seed 32 bytes, the keys the
     answer names are the trusted ones, and the ECDSA signature over the fulfil message by
-    ``public_key``. The BLS proof's pairing check (which needs a BLS12-381 library) is not made here:
-    the signature covers the proof's hash, so a changed proof fails all the same."""
+    ``public_key``. With ``bls_public_key``, also the proof itself: a BLS signature by that key over
+    the request's facts (``vrf_input``), which pins the output to the request so the service could not
+    have chosen it. That check needs pyblst (``BlsLibraryMissing`` says how to install it)."""
     if not _names(answer.public_key, public_key):
         return False
     if bls_public_key is not None and not _names(answer.bls_public_key, bls_public_key):
@@ -122,6 +142,7 @@ def verify_randomness(
         words = [int(w) for w in answer.words]
         message = randomness_message(answer)
         signature = _hex(answer.signature)
+        proven = vrf_input(answer)
     except ValueError:
         return False
     return (
@@ -131,6 +152,7 @@ def verify_randomness(
         and 1 <= len(words) <= MAX_WORDS
         and derive_words(output, len(words)) == words
         and ecdsa_p256_verify(public_key, message, signature)
+        and (bls_public_key is None or bls_verify(bls_public_key, proven, proof))
     )
 
 
