@@ -15,13 +15,15 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from moto.server import ThreadedMotoServer
 
 from nsl_client import Client, Conflict, Forbidden, NotFound, ValidationFailed
 from nsl_client.ops.secret_import import aws_source, azure_source, vault_source
 from tests.client.live import PASSWORD, Live
 from tests.integration.secrets_sources.vault_fake import VaultState, running_vault
+from tests.moto_support import moto_endpoint
 from tests.scopes import TENANT_SCOPES
+
+__all__ = ["moto_endpoint"]  # a fixture
 
 MESSAGES = [b"first", b"", b"\x00\xff binary", b"x" * 1000]
 
@@ -153,29 +155,22 @@ def test_secrets_are_imported_from_vault_remembered_and_re_synced(
             client.import_secrets(["api"], remembered="never-remembered")
 
 
-@pytest.fixture(scope="module")
-def moto() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
-def test_secrets_are_imported_from_aws_secrets_manager(live: Live, moto: str) -> None:
+def test_secrets_are_imported_from_aws_secrets_manager(live: Live, moto_endpoint: str) -> None:
     admin = boto3.client(
         "secretsmanager",
         region_name="eu-central-1",
-        endpoint_url=moto,
+        endpoint_url=moto_endpoint,
         aws_access_key_id="AKIACLIENTTESTS",
         aws_secret_access_key="client-tests-secret",
     )
     admin.create_secret(Name="client/aws-password", SecretString="from-aws")
     admin.create_secret(Name="client/aws-binary", SecretBinary=b"\x00\x01")
     source = aws_source(
-        "eu-central-1", "AKIACLIENTTESTS", "client-tests-secret", endpoint_url=moto, name_prefix="client/"
+        "eu-central-1",
+        "AKIACLIENTTESTS",
+        "client-tests-secret",
+        endpoint_url=moto_endpoint,
+        name_prefix="client/",
     )
     with Client(live.base_url, api_key=live.api_key) as client:
         done = client.import_secrets(

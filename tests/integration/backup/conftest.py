@@ -6,32 +6,23 @@ import base64
 import os
 import urllib.request
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from moto.server import ThreadedMotoServer
 from sqlalchemy import Connection, MetaData, Table, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.moto_support import moto_endpoint
+
+__all__ = ["moto_endpoint"]  # a fixture
 
 
 @pytest.fixture
 def backup_key() -> str:
     return base64.b64encode(os.urandom(32)).decode()
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 @pytest.fixture

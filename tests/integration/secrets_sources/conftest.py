@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import urllib.request
-from collections.abc import Iterator
 
 import pytest
-from moto.server import ThreadedMotoServer
 
+from tests.moto_support import moto_endpoint
 
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    """A moto server in this process (its own thread), shared by the tests of one module."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+__all__ = ["moto_endpoint"]  # a fixture
 
 
 @pytest.fixture

@@ -80,18 +80,21 @@ def ecdsa_p256_verify(public_key: bytes, message: bytes, signature: bytes) -> bo
     return True
 
 
-def randomness_message(answer: RandomnessAnswer) -> bytes:
-    """The fulfil message the service's secp256r1 key signed: ``"NSL-RANDOMNESS-V2" || u32le(magic) ||
-    contract || u64le(requestId) || consumer || seed || output || SHA-256(proof)``."""
+def _request_bound(answer: RandomnessAnswer) -> bytes:
+    """``u32le(magic) || contract || u64le(requestId)``: what binds both signed messages to one request."""
     request_id = int(answer.request_id)
     if not 0 <= request_id < 2**63:
         raise ValueError("request id out of range")
+    return _u32(answer.network_magic) + script_hash_bytes(answer.contract) + _u64(request_id)
+
+
+def randomness_message(answer: RandomnessAnswer) -> bytes:
+    """The fulfil message the service's secp256r1 key signed: ``"NSL-RANDOMNESS-V2" || u32le(magic) ||
+    contract || u64le(requestId) || consumer || seed || output || SHA-256(proof)``."""
     return b"".join(
         (
             RANDOMNESS_TAG,
-            _u32(answer.network_magic),
-            script_hash_bytes(answer.contract),
-            _u64(request_id),
+            _request_bound(answer),
             script_hash_bytes(answer.consumer),
             _hex(answer.seed),
             _hex(answer.output),
@@ -103,18 +106,7 @@ def randomness_message(answer: RandomnessAnswer) -> bytes:
 def vrf_input(answer: RandomnessAnswer) -> bytes:
     """The message the service's BLS key signed; the signature is the proof: ``"NSL-RANDOMNESS-VRF-V2"
     || u32le(magic) || contract || u64le(requestId) || seed``."""
-    request_id = int(answer.request_id)
-    if not 0 <= request_id < 2**63:
-        raise ValueError("request id out of range")
-    return b"".join(
-        (
-            VRF_TAG,
-            _u32(answer.network_magic),
-            script_hash_bytes(answer.contract),
-            _u64(request_id),
-            _hex(answer.seed),
-        )
-    )
+    return VRF_TAG + _request_bound(answer) + _hex(answer.seed)
 
 
 def derive_words(output: bytes, count: int) -> list[int]:
