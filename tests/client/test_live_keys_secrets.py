@@ -11,9 +11,7 @@ from collections.abc import Iterator
 import boto3
 import pytest
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from nsl_client import Client, Conflict, Forbidden, NotFound, ValidationFailed
@@ -21,6 +19,7 @@ from nsl_client.ops.secret_import import aws_source, azure_source, vault_source
 from tests.client.live import PASSWORD, Live
 from tests.integration.secrets_sources.vault_fake import VaultState, running_vault
 from tests.moto_support import moto_endpoint
+from tests.p256 import p256_verifies
 from tests.scopes import TENANT_SCOPES
 
 __all__ = ["moto_endpoint"]  # a fixture
@@ -29,13 +28,7 @@ MESSAGES = [b"first", b"", b"\x00\xff binary", b"x" * 1000]
 
 
 def _p256_valid(public_key: bytes, message: bytes, signature: bytes) -> bool:
-    key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), public_key)
-    der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
-    try:
-        key.verify(der, message, ec.ECDSA(hashes.SHA256()))
-    except InvalidSignature:
-        return False
-    return True
+    return p256_verifies(public_key, signature, message)
 
 
 def _ed25519_valid(public_key: bytes, message: bytes, signature: bytes) -> bool:

@@ -13,10 +13,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from enclave_process_fakes import PeerEnclave
+from tests.p256 import p256_verify as _verify
 from tests.unit.enclave.loopback_http import LoopbackServer, json_route
 
 from neo_service_layer.enclave.wire.feed_aggregation import SourceRules
@@ -91,12 +89,6 @@ def _sources(server: LoopbackServer) -> FeedSources:
         (FeedSource("a", server.url("/a"), "$.price"), FeedSource("b", server.url("/b"), "$.last")),
         SourceRules(2, Decimal("0.05"), 8),
     )
-
-
-def _verify(public_key: bytes, signature: bytes, message: bytes) -> None:
-    key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), public_key)
-    der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
-    key.verify(der, message, ec.ECDSA(hashes.SHA256()))
 
 
 async def test_the_worker_gets_a_round_the_enclave_fetched_and_signed(

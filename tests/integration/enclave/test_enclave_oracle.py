@@ -8,10 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from enclave_process_fakes import EnclaveProcess, RecordStore
+from tests.p256 import p256_verify as _verify
 from tests.unit.enclave.loopback_http import LoopbackServer, json_route, raw_route
 
 from neo_service_layer.enclave.wire.keys import KeyKind, KeyPolicy, Purpose
@@ -49,12 +47,6 @@ def oracle_enclave() -> Iterator[EnclaveProcess]:
             process.process.kill()
             process.process.wait(timeout=10)
         shutil.rmtree(directory, ignore_errors=True)
-
-
-def _verify(public_key: bytes, signature: bytes, message: bytes) -> None:
-    key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), public_key)
-    der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
-    key.verify(der, message, ec.ECDSA(hashes.SHA256()))
 
 
 async def test_oracle_fetch_through_the_enclave_process(oracle_enclave: EnclaveProcess) -> None:

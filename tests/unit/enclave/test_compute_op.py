@@ -12,10 +12,8 @@ from typing import Any
 
 import pytest
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from loopback_http import LoopbackServer, json_route, stall_route
+from tests.p256 import p256_verify as verify
 from wat_functions import (
     ECHO_FOUR,
     ENDLESS_LOOP,
@@ -125,12 +123,6 @@ def run_args(key_id: str, data: bytes, input_text: str = "{}", **extra: Any) -> 
     }
     values.update(extra)
     return Args(values)
-
-
-def verify(public_key: bytes, signature: bytes, message: bytes) -> None:
-    key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), public_key)
-    der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
-    key.verify(der, message, ec.ECDSA(hashes.SHA256()))
 
 
 async def loaded_run(

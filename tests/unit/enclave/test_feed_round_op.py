@@ -9,11 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from loopback_http import LoopbackServer, json_route, raw_route
+from tests.p256 import p256_verifies as verifies
 
 from neo_service_layer.enclave.clients import WORKER, allowed_ops, check_allowed
 from neo_service_layer.enclave.feeds import FeedRoundOp
@@ -86,16 +83,6 @@ def args(key_id: str, round_facts: FeedRoundFacts, feed_sources: FeedSources, **
             **extra,
         }
     )
-
-
-def verifies(public_key: bytes, signature: bytes, message: bytes) -> bool:
-    key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), public_key)
-    der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
-    try:
-        key.verify(der, message, ec.ECDSA(hashes.SHA256()))
-    except InvalidSignature:
-        return False
-    return True
 
 
 EXCHANGES = {

@@ -9,10 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from loopback_http import LoopbackServer, echo_headers_route, json_route, raw_route, stall_route
+from tests.p256 import p256_verify as verify
 
 from neo_service_layer.enclave.fetch import Fetcher
 from neo_service_layer.enclave.fetch_guard import GuardPolicy
@@ -106,12 +104,6 @@ def args(key_id: str, spec: FetchSpec, **extra: Any) -> Args:
     }
     values.update(extra)
     return Args(values)
-
-
-def verify(public_key: bytes, signature: bytes, message: bytes) -> None:
-    key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), public_key)
-    der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
-    key.verify(der, message, ec.ECDSA(hashes.SHA256()))
 
 
 async def test_signed_result(op: OracleFetchOp, keystore: KeyStore, oracle_key: str) -> None:
