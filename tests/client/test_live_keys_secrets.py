@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from nsl_client import Client, Conflict, Forbidden, NotFound, ValidationFailed
-from nsl_client.ops.secret_import import aws_source, azure_source, vault_source
+from nsl_client.ops.secret_import import aws_source, azure_source, vault_field, vault_source
 from tests.client.live import PASSWORD, Live
 from tests.integration.secrets_sources.vault_fake import VaultState, running_vault
 from tests.moto_support import moto_endpoint
@@ -144,6 +144,12 @@ def test_secrets_are_imported_from_vault_remembered_and_re_synced(
             ("vault-db", True, 1),
         ]
         assert client.get_secret("api").current_version == 2
+        # one field of a Vault secret, under a name of the tenant's choosing
+        field = client.import_secrets(
+            fields=[vault_field("vault-db", "password", "db-password")], remembered="vault-main"
+        )
+        assert [(r.name, r.imported, r.version) for r in field.results] == [("db-password", True, 1)]
+        assert client.get_secret("db-password").source == "vault"
         with pytest.raises(NotFound):
             client.import_secrets(["api"], remembered="never-remembered")
 

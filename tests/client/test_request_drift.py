@@ -95,6 +95,8 @@ def _request_schema(spec: dict[str, Any], method: str, path: str) -> dict[str, A
     if body is None:
         return None
     schema = resolve(spec, body["content"]["application/json"]["schema"])
+    if schema.get("properties"):  # an object (its anyOf, if any, constrains it: not alternatives)
+        return schema
     objects = [resolve(spec, s) for s in schema.get("anyOf", [schema]) if resolve(spec, s).get("properties")]
     return objects[0] if objects else schema
 
@@ -125,7 +127,7 @@ def test_every_operation_that_takes_a_body_has_a_sample(spec: dict[str, Any]) ->
 
 def test_each_import_source_fits_its_provider_schema(spec: dict[str, Any]) -> None:
     """The source objects ``import_secrets`` sends (nested in the body, so not checked above), their
-    Vault auth and AWS credentials included."""
+    Vault auth and AWS credentials included, and a Vault field (``vault_field``)."""
     schemas = spec["components"]["schemas"]
     problems: list[str] = []
     visited: list[str] = []
@@ -148,8 +150,13 @@ def test_each_import_source_fits_its_provider_schema(spec: dict[str, Any]) -> No
 
     for name, source in SOURCES.items():
         check(name, source, schemas[name.split(" ")[0]])
+    check(
+        "VaultFieldIn",
+        secret_import.vault_field("db/creds", "password", "db-password"),
+        schemas["VaultFieldIn"],
+    )
     assert problems == []
-    assert {"VaultIn.auth", "VaultIn (AppRole).auth", "AwsIn.credentials"} <= set(visited)
+    assert {"VaultIn.auth", "VaultIn (AppRole).auth", "AwsIn.credentials", "VaultFieldIn"} <= set(visited)
     with pytest.raises(ValueError, match="give token"):
         secret_import.vault_source("https://vault")
     with pytest.raises(ValueError, match="give token"):

@@ -95,14 +95,20 @@ def azure_source(
     }
 
 
+def vault_field(path: str, field: str, name: str) -> dict[str, str]:
+    """One field of the Vault KV v2 secret at ``path``, to be sealed as the secret ``name``."""
+    return {"path": path, "field": field, "name": name}
+
+
 def list_secret_sources() -> Call[list[SecretSource]]:
     """The import sources remembered for re-sync (names and providers, never credentials)."""
     return LIST_SOURCES.call(list_parser(SecretSource))
 
 
 def import_secrets(
-    names: Sequence[str],
+    names: Sequence[str] = (),
     *,
+    fields: Sequence[Mapping[str, str]] = (),
     source: Mapping[str, Any] | None = None,
     remembered: str | None = None,
     remember_as: str | None = None,
@@ -112,10 +118,12 @@ def import_secrets(
 ) -> Call[SecretImport]:
     """Read ``names`` from ``source`` (``vault_source``, ``aws_source``, ``azure_source``) or from a
     source ``remembered`` earlier, and seal each as a secret of that name (a new version when it
-    exists). ``remember_as`` keeps ``source`` for re-sync. One result per name: a name the source lacks
-    does not stop the others."""
+    exists). ``fields`` (``vault_field``, Vault only) seals single fields of Vault secrets under names of
+    your choosing. ``remember_as`` keeps ``source`` for re-sync. One result per secret: one the source
+    lacks does not stop the others."""
     body: dict[str, Any] = {
         "names": list(names),
+        "fields": [dict(f) for f in fields],
         "source": dict(source) if source is not None else None,
         "remembered": remembered,
         "consumers": list(consumers),

@@ -184,8 +184,25 @@ class AzureIn(Strict):
     timeout_seconds: float = Field(default=10.0, gt=0, le=60)
 
 
+#: a field of a Vault KV v2 secret (its map's key)
+VAULT_FIELD_PATTERN = r"^[A-Za-z0-9_.@-]{1,100}$"
+
+
+class VaultFieldIn(Strict):
+    """One field of a Vault KV v2 secret (a map of fields), sealed here as the secret ``name``."""
+
+    path: SecretName = Field(description="the Vault secret's path (below the source's path_prefix)")
+    field: str = Field(pattern=VAULT_FIELD_PATTERN, description="the field of that secret to import")
+    name: SecretName = Field(description="the name the value gets here")
+
+
 class ImportRequest(Strict):
-    """``source`` or ``remembered``, exactly one of them."""
+    """``source`` or ``remembered``, exactly one of them; ``names`` or ``fields``, at least one of them.
+
+    A name in ``names`` is read whole (from Vault: the secret's map of fields as JSON) and sealed under
+    the same name; each entry of ``fields`` (Vault only) reads one field and seals it as its ``name``.
+    Every secret is named once across both.
+    """
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -198,7 +215,11 @@ class ImportRequest(Strict):
                     "required": ["remembered"],
                     "properties": {"remembered": {"type": "string"}, "source": {"type": "null"}},
                 },
-            ]
+            ],
+            "anyOf": [
+                {"required": ["names"], "properties": {"names": {"minItems": 1}}},
+                {"required": ["fields"], "properties": {"fields": {"minItems": 1}}},
+            ],
         },
     )
 
@@ -209,7 +230,12 @@ class ImportRequest(Strict):
     remember_as: SecretName | None = Field(
         default=None, description="keep this source (sealed by the enclave, credentials included) for re-sync"
     )
-    names: list[SecretName] = Field(min_length=1, max_length=100, json_schema_extra={"uniqueItems": True})
+    names: list[SecretName] = Field(
+        default_factory=list, max_length=100, json_schema_extra={"uniqueItems": True}
+    )
+    fields: list[VaultFieldIn] = Field(
+        default_factory=list, max_length=100, description="single fields of Vault secrets (Vault only)"
+    )
     consumers: list[Consumer] = Field(default_factory=list, max_length=len(Consumer))
     ttl_seconds: int | None = Field(default=None, ge=1, le=3650 * 86400)
 

@@ -42,6 +42,7 @@ from neo_service_layer.services.secrets.routes.schemas import (
     VaultTokenIn,
 )
 from neo_service_layer.services.secrets.scopes import SECRETS_READ, SECRETS_WRITE
+from neo_service_layer.services.secrets.use_cases.import_plan import VaultField
 from neo_service_layer.services.secrets.use_cases.secrets import SecretsService
 
 router = APIRouter(prefix="/secrets", tags=["secrets"])
@@ -102,6 +103,7 @@ async def import_secrets(body: ImportRequest, principal: Writer, request: Reques
     results = await service(request).import_secrets(
         principal,
         body.names,
+        fields=[VaultField(f.path, f.field, f.name) for f in body.fields],
         config=None if body.source is None else _config(body.source),
         remembered=body.remembered,
         remember_as=body.remember_as,

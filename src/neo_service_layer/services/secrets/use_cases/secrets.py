@@ -48,13 +48,12 @@ from neo_service_layer.services.secrets.rules import (
     source_seal_label,
 )
 from neo_service_layer.services.secrets.scopes import SECRETS_READ, SECRETS_WRITE
+from neo_service_layer.services.secrets.use_cases.import_plan import ImportItem, VaultField, import_plan
 from neo_service_layer.services.secrets.use_cases.source_configs import (
     decode_config,
     encode_config,
     provider_of,
 )
-
-MAX_IMPORT_NAMES = 100
 
 
 class SecretActions:
@@ -265,6 +264,7 @@ class SecretsService:
         principal: Principal,
         names: Sequence[str],
         *,
+        fields: Sequence[VaultField] = (),
         config: SecretSourceConfig | None = None,
         remembered: str | None = None,
         remember_as: str | None = None,
@@ -272,22 +272,23 @@ class SecretsService:
         ttl_seconds: int | None = None,
         meta: RequestMeta = RequestMeta(),
     ) -> list[ImportResult]:
-        """Read ``names`` from a provider (given ``config``, or a ``remembered`` one) and seal each value.
+        """Read ``names`` and Vault ``fields`` from a provider (given ``config``, or a ``remembered`` one)
+        and seal each value.
 
-        Imported secrets are stored under the same name (a new version when it exists already, keeping
-        its consumers unless ``consumers`` is given).
+        A name is stored under the same name, a field under its ``name`` (a new version when it exists
+        already, keeping its consumers unless ``consumers`` is given).
         """
         principal.require(SECRETS_WRITE)
         tenant = principal.tenant_id
         if (config is None) == (remembered is None):
             raise InvalidInput("give either a provider configuration or the name of a remembered source")
-        if not 1 <= len(names) <= MAX_IMPORT_NAMES or len(set(names)) != len(names):
-            raise InvalidInput(f"names: 1-{MAX_IMPORT_NAMES} distinct names")
-        for name in names:
-            check_secret_name(name)
+        items = import_plan(names, fields)
         if config is None:
             assert remembered is not None
             config = await self._remembered(principal, remembered)
+        provider = provider_of(config)
+        if fields and provider != "vault":
+            raise InvalidInput(f"fields: single fields are read from Vault only, not from {provider}")
         # checks the configuration (tenant credentials, SSRF guard: resolves host names) off the loop,
         # before anything is remembered
         source = await asyncio.to_thread(self._sources, config)
@@ -297,17 +298,16 @@ class SecretsService:
             except BaseException:
                 await source.aclose()
                 raise
-        provider = provider_of(config)
         results: list[ImportResult] = []
         try:
-            for name in names:
+            for item in items:
                 results.append(
-                    await self._import_one(principal, source, provider, name, consumers, ttl_seconds, meta)
+                    await self._import_one(principal, source, provider, item, consumers, ttl_seconds, meta)
                 )
         finally:
             await source.aclose()
         imported = [r.name for r in results if r.imported]
-        details = {"provider": provider, "imported": " ".join(imported), "requested": str(len(names))}
+        details = {"provider": provider, "imported": " ".join(imported), "requested": str(len(items))}
         await self._record(
             tenant, principal.actor, SecretActions.IMPORT, remembered or provider, meta, details
         )
@@ -318,13 +318,14 @@ class SecretsService:
         principal: Principal,
         source: SecretSource,
         provider: str,
-        name: str,
+        item: ImportItem,
         consumers: frozenset[Consumer],
         ttl_seconds: int | None,
         meta: RequestMeta,
     ) -> ImportResult:
+        name = item.name
         try:
-            fetched = await source.fetch(name)
+            fetched = await source.fetch(item.source_name)
         except SecretSourceError as exc:
             return ImportResult(name, False, error=exc.code, detail=str(exc))
         async with self._uow(principal.tenant_id) as uow:
