@@ -6,10 +6,11 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from neo_service_layer.kernel.config import Settings
+from neo_service_layer.kernel.db import migrate
 from neo_service_layer.kernel.db.engine import create_engine
 from neo_service_layer.kernel.db.migrate import current_revision, head_revision, upgrade_to_head
 from neo_service_layer.kernel.db.tables import worker_heartbeats
@@ -45,6 +46,20 @@ async def test_migrations_reach_head_and_are_idempotent(engine: AsyncEngine) -> 
     assert await upgrade_to_head(engine) == head_revision()
     assert await upgrade_to_head(engine) == head_revision()
     assert await current_revision(engine) == head_revision()
+
+
+async def test_a_database_at_the_head_is_not_migrated_again(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await upgrade_to_head(engine)
+    runs: list[str] = []
+    monkeypatch.setattr(migrate.command, "upgrade", lambda config, revision: runs.append(revision))
+    assert await upgrade_to_head(engine) == head_revision()
+    assert runs == []  # every process start checks; Alembic runs only when something is pending
+    async with engine.begin() as conn:
+        await conn.execute(text("UPDATE alembic_version SET version_num = 'older'"))
+    await upgrade_to_head(engine)
+    assert runs == ["head"]
 
 
 async def test_unit_of_work_rolls_back_unless_committed(engine: AsyncEngine) -> None:

@@ -50,7 +50,13 @@ def head_revision() -> str:
 
 
 async def upgrade_to_head(engine: AsyncEngine) -> str:
-    """Apply every pending migration; return the revision the database is now at."""
+    """Apply every pending migration; return the revision the database is now at.
+
+    A database already at the head is left alone without loading Alembic's environment (one read of
+    ``alembic_version``): every process start checks, and most find nothing to do.
+    """
+    if await stored_revision(engine) == head_revision():
+        return head_revision()
     async with engine.begin() as conn:
         await conn.run_sync(lambda sync: command.upgrade(_config(sync), "head"))
     return head_revision()
