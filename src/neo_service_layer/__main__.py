@@ -1,5 +1,5 @@
 """``python -m neo_service_layer`` is ``nsl``."""
 
-from neo_service_layer.cli import app
+from neo_service_layer.entry import main
 
-app()
+main()

@@ -28,6 +28,7 @@ class EnclaveProcess:
     socket_path: Path
     token: str = "integration-token-0123456789"
     process: subprocess.Popen[bytes] | None = None
+    command: tuple[str, ...] = (sys.executable, "-m", "neo_service_layer.enclave")
     log_path: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -46,9 +47,7 @@ class EnclaveProcess:
 
     def start(self) -> None:
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "neo_service_layer.enclave"], env=self.env(), stdout=log, stderr=log
-            )
+            self.process = subprocess.Popen(self.command, env=self.env(), stdout=log, stderr=log)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
