@@ -19,9 +19,11 @@ import argparse
 import fcntl
 import hashlib
 import importlib.util
+import os
 import re
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
 from pathlib import Path
 
@@ -111,10 +113,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="recompile even when up to date")
     args = parser.parse_args(argv)
     BUILD_DIR.mkdir(exist_ok=True)
+    # one neo3-boa process per core (each compile is single-threaded, up to a minute for the largest);
+    # results are printed in source order, and a failure stops the build once the running ones end
+    with ThreadPoolExecutor(max_workers=os.process_cpu_count() or 1) as pool:
+        results = pool.map(lambda source: build(source, force=args.force), _largest_first(SOURCES))
+        done = dict(zip(_largest_first(SOURCES), results, strict=True))
     for source in SOURCES:
-        compiled = build(source, force=args.force)
-        print(f"{'compiled' if compiled else 'up to date'}: {source.relative_to(CONTRACTS_DIR.parent)}")
+        print(f"{'compiled' if done[source] else 'up to date'}: {source.relative_to(CONTRACTS_DIR.parent)}")
     return _build_evm(force=args.force)
+
+
+def _largest_first(sources: tuple[Path, ...]) -> list[Path]:
+    """The longest compiles start first, so the last one to start is short (source size as the guide)."""
+    return sorted(sources, key=lambda source: source.stat().st_size, reverse=True)
 
 
 def _build_evm(*, force: bool) -> int:
