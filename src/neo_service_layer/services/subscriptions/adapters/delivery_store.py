@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import Float, Select, Update, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from neo_service_layer.kernel.chain.adapters.sql_support import insert_ignore, insert_ignoring
@@ -156,9 +156,99 @@ def due_heads_query(now: float, limit: int) -> Select[tuple[str, int]]:
     )
 
 
+def _claim_statement(*, event_id: bool, after: bool) -> Update:
+    """The conditional claim of a subscription's head: the head (its lowest pending event id) if it is
+    due, its subscription active and no live lease holds it (a dispatch lease does not count: it only
+    marks a message on the bus). Bound: ``p_sub``, ``p_now``, ``p_lease_until``, ``p_worker``, and
+    ``p_event_id`` / ``p_after`` when asked for (an update may not bind a column's own name)."""
+    sub, now = bindparam("p_sub", type_=D.c.subscription_id.type), bindparam("p_now", type_=Float())
+    head = (
+        select(func.min(D2.c.event_id))
+        .where(D2.c.subscription_id == sub, D2.c.status == PENDING)
+        .scalar_subquery()
+    )
+    active = select(X.c.subscription_id).where(X.c.subscription_id == sub, X.c.state == State.ACTIVE.value)
+    conditions = [
+        D.c.subscription_id == sub,
+        D.c.event_id == head,
+        D.c.status == PENDING,
+        D.c.next_at <= now,
+        or_(D.c.lease_until.is_(None), D.c.lease_until < now, D.c.worker == DISPATCHED),
+        active.exists(),
+    ]
+    if event_id:
+        conditions.append(D.c.event_id == bindparam("p_event_id", type_=D.c.event_id.type))
+    if after:
+        conditions.append(D.c.event_id > bindparam("p_after", type_=D.c.event_id.type))
+    return (
+        update(D)
+        .where(*conditions)
+        .values(
+            attempts=D.c.attempts + 1,
+            worker=bindparam("p_worker", type_=D.c.worker.type),
+            lease_until=bindparam("p_lease_until", type_=Float()),
+            first_attempt_at=func.coalesce(D.c.first_attempt_at, now),
+        )
+        .returning(D.c.event_id, D.c.tenant_id, D.c.attempts, D.c.first_attempt_at)
+    )
+
+
+def _finish_statement(*, next_at: bool) -> Update:
+    """Ending a claimed attempt, only while ``worker`` still holds it (bound with ``p_``: ``sub``,
+    ``event_id``, ``worker``, the new values, ``next_at`` when asked for)."""
+    values: dict[str, Any] = {
+        "status": bindparam("p_status", type_=D.c.status.type),
+        "lease_until": None,
+        "last_status": bindparam("p_last_status", type_=D.c.last_status.type),
+        "last_error": bindparam("p_last_error", type_=D.c.last_error.type),
+        "finished_at": bindparam("p_finished_at", type_=D.c.finished_at.type),
+    }
+    if next_at:
+        values["next_at"] = bindparam("p_next_at", type_=Float())
+    return (
+        update(D)
+        .where(
+            D.c.subscription_id == bindparam("p_sub", type_=D.c.subscription_id.type),
+            D.c.event_id == bindparam("p_event_id", type_=D.c.event_id.type),
+            D.c.status == PENDING,
+            D.c.worker == bindparam("p_worker", type_=D.c.worker.type),
+        )
+        .values(**values)
+    )
+
+
+#: built once, since every delivery runs them: building a statement and its cache key per call was a
+#: sampled share of a delivery worker's CPU (``(event_id, after)`` -> claim)
+_CLAIMS = {(e, a): _claim_statement(event_id=e, after=a) for e in (False, True) for a in (False, True)}
+_FINISHES = {n: _finish_statement(next_at=n) for n in (False, True)}
+#: a claim's subscription and event in one read (no row: either is gone)
+_TARGET = (
+    select(
+        S.c.kind,
+        S.c.url,
+        S.c.email,
+        S.c.secret_sealed,
+        S.c.previous_sealed,
+        S.c.previous_until,
+        E.c.event_id,
+        E.c.type,
+        E.c.occurred_at,
+        E.c.data,
+    )
+    .join_from(S, E, E.c.tenant_id == S.c.tenant_id)
+    .where(
+        S.c.tenant_id == bindparam("tenant"),
+        S.c.subscription_id == bindparam("sub"),
+        E.c.event_id == bindparam("event_id"),
+    )
+)
+
+
 class SqlDeliveryStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        #: one statement that is its own transaction: no BEGIN and COMMIT round trips around it
+        self._single = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     async def due_heads(self, now: float, limit: int, skip: set[str]) -> list[tuple[str, int]]:
         async with self._engine.connect() as conn:
@@ -180,45 +270,21 @@ class SqlDeliveryStore:
         event_id: int | None = None,
         after: int | None = None,
     ) -> Claim | None:
-        """One conditional ``UPDATE``: the subscription's head (its lowest pending event id) if it is
-        due, its subscription active and no live lease holds it (a dispatch lease does not count: it
-        only marks a message on the bus), and (when given) it is ``event_id`` or comes after ``after``."""
-        head = (
-            select(func.min(D2.c.event_id))
-            .where(D2.c.subscription_id == subscription_id, D2.c.status == PENDING)
-            .scalar_subquery()
-        )
-        active = (
-            select(X.c.subscription_id)
-            .where(X.c.subscription_id == subscription_id, X.c.state == State.ACTIVE.value)
-            .exists()
-        )
-        conditions = [
-            D.c.subscription_id == subscription_id,
-            D.c.event_id == head,
-            D.c.status == PENDING,
-            D.c.next_at <= now,
-            or_(_free(now), D.c.worker == DISPATCHED),  # type: ignore[arg-type]
-            active,
-        ]
+        """One conditional ``UPDATE`` (``_claim_statement``), and (when given) the head is ``event_id``
+        or comes after ``after``."""
+        params: dict[str, object] = {
+            "p_sub": subscription_id,
+            "p_now": now,
+            "p_worker": worker,
+            "p_lease_until": lease_until,
+        }
         if event_id is not None:
-            conditions.append(D.c.event_id == event_id)
+            params["p_event_id"] = event_id
         if after is not None:
-            conditions.append(D.c.event_id > after)
-        async with self._engine.begin() as conn:
-            row = (
-                await conn.execute(
-                    update(D)
-                    .where(*conditions)
-                    .values(
-                        attempts=D.c.attempts + 1,
-                        worker=worker,
-                        lease_until=lease_until,
-                        first_attempt_at=func.coalesce(D.c.first_attempt_at, now),
-                    )
-                    .returning(D.c.event_id, D.c.tenant_id, D.c.attempts, D.c.first_attempt_at)
-                )
-            ).first()
+            params["p_after"] = after
+        async with self._single.connect() as conn:
+            result = await conn.execute(_CLAIMS[(event_id is not None, after is not None)], params)
+            row = result.first()
         if row is None:
             return None
         return Claim(
@@ -228,35 +294,22 @@ class SqlDeliveryStore:
     async def target(self, claim: Claim, now: float) -> Target | None:
         async with self._engine.begin() as conn:
             await scope(self._engine, conn, claim.tenant_id)
-            sub = (
+            row = (
                 await conn.execute(
-                    select(
-                        S.c.kind,
-                        S.c.url,
-                        S.c.email,
-                        S.c.secret_sealed,
-                        S.c.previous_sealed,
-                        S.c.previous_until,
-                    ).where(S.c.tenant_id == claim.tenant_id, S.c.subscription_id == claim.subscription_id)
+                    _TARGET,
+                    {"tenant": claim.tenant_id, "sub": claim.subscription_id, "event_id": claim.event_id},
                 )
             ).first()
-            event = (
-                await conn.execute(
-                    select(E.c.event_id, E.c.type, E.c.occurred_at, E.c.data).where(
-                        E.c.tenant_id == claim.tenant_id, E.c.event_id == claim.event_id
-                    )
-                )
-            ).first()
-        if sub is None or event is None or sub.secret_sealed is None:
+        if row is None or row.secret_sealed is None:
             return None
-        kind = Kind(sub.kind)
-        address = {Kind.WEBHOOK: sub.url, Kind.EMAIL: sub.email}.get(kind)
+        kind = Kind(row.kind)
+        address = {Kind.WEBHOOK: row.url, Kind.EMAIL: row.email}.get(kind)
         if address is None:  # a stream (never fanned out to) or a channel without its address
             return None
-        sealed = [bytes(sub.secret_sealed)]
-        if sub.previous_sealed is not None and (sub.previous_until or 0) > now:
-            sealed.append(bytes(sub.previous_sealed))
-        return Target(sub.url, tuple(sealed), stored_event(event), kind, sub.email)
+        sealed = [bytes(row.secret_sealed)]
+        if row.previous_sealed is not None and (row.previous_until or 0) > now:
+            sealed.append(bytes(row.previous_sealed))
+        return Target(row.url, tuple(sealed), stored_event(row), kind, row.email)
 
     async def finish(
         self,
@@ -269,26 +322,19 @@ class SqlDeliveryStore:
         error: str | None,
         now: datetime,
     ) -> bool:
-        values: dict[str, object] = {
-            "status": status.value,
-            "lease_until": None,
-            "last_status": last_status,
-            "last_error": error,
-            "finished_at": None if status is DeliveryStatus.PENDING else now,
+        params: dict[str, object] = {
+            "p_sub": claim.subscription_id,
+            "p_event_id": claim.event_id,
+            "p_worker": worker,
+            "p_status": status.value,
+            "p_last_status": last_status,
+            "p_last_error": error,
+            "p_finished_at": None if status is DeliveryStatus.PENDING else now,
         }
         if next_at is not None:
-            values["next_at"] = next_at
-        async with self._engine.begin() as conn:
-            result = await conn.execute(
-                update(D)
-                .where(
-                    D.c.subscription_id == claim.subscription_id,
-                    D.c.event_id == claim.event_id,
-                    D.c.status == PENDING,
-                    D.c.worker == worker,
-                )
-                .values(**values)
-            )
+            params["p_next_at"] = next_at
+        async with self._single.connect() as conn:
+            result = await conn.execute(_FINISHES[next_at is not None], params)
         return bool(result.rowcount)
 
     async def channels(self, subscription_ids: Sequence[str]) -> dict[str, tuple[str, str | None]]:

@@ -42,9 +42,13 @@ F = subscription_chain_filters
 W = request_watches
 
 
+#: the transaction's tenant for row-level security (built once: a delivery worker runs it per attempt)
+_SET_TENANT = text("SELECT set_config('app.tenant_id', :t, true)")
+
+
 async def scope(engine: AsyncEngine, conn: AsyncConnection, tenant_id: str) -> None:
     if engine.dialect.name == "postgresql":
-        await conn.execute(text("SELECT set_config('app.tenant_id', :t, true)"), {"t": tenant_id})
+        await conn.execute(_SET_TENANT, {"t": tenant_id})
 
 
 def subscription(row: Any) -> Subscription:
