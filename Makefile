@@ -34,7 +34,13 @@ venv: $(STAMP)
 contracts: $(STAMP)
 	$(BIN)/python contracts/build.py
 
+# Bytecode for the project's own modules, written once (under 1 s): where PYTHONDONTWRITEBYTECODE is set,
+# as on the CI machines, Python never writes it and every process compiled them again at start (0.4 s
+# each; 10 % of a subprocess-heavy part of the suite, two runs each way).
+BYTECODE = $(BIN)/python -m compileall -q src clients/python/src >/dev/null
+
 run: $(STAMP) contracts
+	$(BYTECODE)
 	exec $(BIN)/nsl run
 
 lint: $(STAMP)
@@ -50,6 +56,7 @@ unit: $(STAMP)
 
 test: $(STAMP) contracts lint types
 	$(BIN)/pip wheel -q --disable-pip-version-check --no-deps --no-build-isolation -w .nsl/dist clients/python
+	$(BYTECODE)
 	$(BIN)/pytest -q --durations=40
 
 bench: $(STAMP) contracts
