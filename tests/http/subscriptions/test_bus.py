@@ -56,10 +56,14 @@ async def test_dispatch_consume_in_order_and_a_lost_message_goes_again(
         assert await dispatcher.run_once() == 1
         await bus.consume(sender.deliver_head)
         await _until(lambda: receiver.ids("/k/ok") == first)  # the consumer went on with the next heads
+        # its message is handled once its burst ended (the last finish and the claim after it): no
+        # task of it can take the next events before the dispatcher sees them
+        await _until(lambda: bus.handled == 1)
         more = await acme.publish(*["audit.security"] * 40)
         await relay.run_once()
         assert await dispatcher.run_once() == 1
         await _until(lambda: receiver.ids("/k/ok") == first + more)
+        await _until(lambda: bus.handled == 2)
         # a stale message (its head delivered) and a body that names nothing: acknowledged, dropped
         connection = await aio_pika.connect(rabbitmq_url)
         async with connection:

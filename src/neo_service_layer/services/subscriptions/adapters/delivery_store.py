@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Float, Select, Update, and_, bindparam, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from neo_service_layer.kernel.chain.adapters.sql_support import insert_ignore, insert_ignoring
 from neo_service_layer.kernel.events.adapters import tenant_event_heads
@@ -247,8 +248,18 @@ _TARGET = (
 class SqlDeliveryStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        #: one statement that is its own transaction: no BEGIN and COMMIT round trips around it
-        self._single = engine.execution_options(isolation_level="AUTOCOMMIT")
+        #: on PostgreSQL one statement runs as its own transaction: no BEGIN and COMMIT round trips
+        #: around it (measured in bench.subscriptions). SQLite keeps its explicit transaction: there,
+        #: switching a pooled aiosqlite connection to autocommit and back costs two more calls into its
+        #: thread per statement, and it was not measured
+        self._single = (
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+            if engine.dialect.name == "postgresql"
+            else None
+        )
+
+    def _one_statement(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        return self._single.connect() if self._single is not None else self._engine.begin()
 
     async def due_heads(self, now: float, limit: int, skip: set[str]) -> list[tuple[str, int]]:
         async with self._engine.connect() as conn:
@@ -282,7 +293,7 @@ class SqlDeliveryStore:
             params["p_event_id"] = event_id
         if after is not None:
             params["p_after"] = after
-        async with self._single.connect() as conn:
+        async with self._one_statement() as conn:
             result = await conn.execute(_CLAIMS[(event_id is not None, after is not None)], params)
             row = result.first()
         if row is None:
@@ -333,7 +344,7 @@ class SqlDeliveryStore:
         }
         if next_at is not None:
             params["p_next_at"] = next_at
-        async with self._single.connect() as conn:
+        async with self._one_statement() as conn:
             result = await conn.execute(_FINISHES[next_at is not None], params)
         return bool(result.rowcount)
 
