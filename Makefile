@@ -54,10 +54,14 @@ types: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
+# The suite runs in TEST_PROCESSES processes (pytest-xdist; an idle process takes the next test). Most of
+# its time is waiting on chains, brokers and subprocesses, so two processes on these 2 cores about halve it.
+TEST_PROCESSES ?= 2
+
 test: $(STAMP) contracts lint types
 	$(BIN)/pip wheel -q --disable-pip-version-check --no-deps --no-build-isolation -w .nsl/dist clients/python
 	$(BYTECODE)
-	$(BIN)/pytest -q --durations=40
+	$(BIN)/pytest -q -n $(TEST_PROCESSES) --dist worksteal --durations=40
 
 bench: $(STAMP) contracts
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)

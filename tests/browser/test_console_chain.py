@@ -294,8 +294,13 @@ def test_the_automation_page_lists_jobs_and_the_contracts_upkeeps(
     def upkeep_row() -> Locator:
         return upkeeps.get_by_role("row").filter(has=page.get_by_role("cell", name=str(upkeep), exact=True))
 
-    for _ in range(60):  # the worker's watcher stores the registration a block or two after it
-        if upkeep_row().count():
+    def balance() -> int:
+        return int(upkeep_row().get_by_role("cell").nth(3).inner_text().split()[0])
+
+    # the worker's watcher stores the registration a block or two after it, and the funding (a
+    # transaction of its own, in a later block) after that: a row may first show a balance of 0
+    for _ in range(60):
+        if upkeep_row().count() and balance() > 0:
             break
         time.sleep(0.5)
         _reload(owner_page, "automation")
@@ -303,6 +308,6 @@ def test_the_automation_page_lists_jobs_and_the_contracts_upkeeps(
     cells = upkeep_row().get_by_role("cell")
     assert cells.nth(1).inner_text() == "active"
     assert cells.nth(2).inner_text().endswith(" tick")
-    assert 0 < int(cells.nth(3).inner_text().split()[0]) <= 3 * GAS  # funded with 3 GAS
+    assert 0 < balance() <= 3 * GAS, "the funding of 3 GAS not shown within 30 s"
     page.screenshot(path=str(shots / "automation.png"), full_page=True)
     _clean(owner_page)

@@ -1,13 +1,19 @@
 """RabbitMQ for the bus tests: ``NSL_TEST_RABBITMQ_URL`` (default ``amqp://guest:guest@127.0.0.1:5672/``);
 a broker that does not answer skips them locally and fails them when ``CI=true`` and the variable is
-set. Each test gets its own queue, deleted afterwards."""
+set. Each test gets its own queue, deleted afterwards.
+
+The 10,000-event test restarts the broker, which cuts every client of it: a test holds the broker
+(a file lock of the machine, so across pytest-xdist's processes and concurrent runs) while it uses it."""
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aio_pika
 import pytest
@@ -19,17 +25,19 @@ DEFAULT_RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/"
 
 
 @pytest.fixture
-async def rabbitmq_url() -> str:
-    url = os.environ.get(RABBITMQ_ENV) or DEFAULT_RABBITMQ_URL
-    try:
-        async with asyncio.timeout(5):
-            connection = await aio_pika.connect(url)
-            await connection.close()
-    except (OSError, TimeoutError, aio_pika.exceptions.AMQPError) as exc:
-        if IN_CI and os.environ.get(RABBITMQ_ENV):
-            pytest.fail(f"RabbitMQ at {RABBITMQ_ENV} is unreachable: {type(exc).__name__}")
-        pytest.skip(f"RabbitMQ unreachable ({type(exc).__name__}); set {RABBITMQ_ENV}")
-    return url
+async def rabbitmq_url() -> AsyncIterator[str]:
+    with (Path(tempfile.gettempdir()) / "nsl-test-rabbitmq.lock").open("w") as lock:
+        await asyncio.to_thread(fcntl.flock, lock, fcntl.LOCK_EX)  # held until the test is over
+        url = os.environ.get(RABBITMQ_ENV) or DEFAULT_RABBITMQ_URL
+        try:
+            async with asyncio.timeout(5):
+                connection = await aio_pika.connect(url)
+                await connection.close()
+        except (OSError, TimeoutError, aio_pika.exceptions.AMQPError) as exc:
+            if IN_CI and os.environ.get(RABBITMQ_ENV):
+                pytest.fail(f"RabbitMQ at {RABBITMQ_ENV} is unreachable: {type(exc).__name__}")
+            pytest.skip(f"RabbitMQ unreachable ({type(exc).__name__}); set {RABBITMQ_ENV}")
+        yield url
 
 
 @pytest.fixture

@@ -2,15 +2,20 @@
 
 A build takes 15-45 s, so the component bytes are cached under .pytest_cache keyed by the hash of the
 source, the builder's own files (guest helpers, entry modules, scripts, WIT) and the tool versions: a
-change to any of them builds again.
+change to any of them builds again. The suite runs in several processes (pytest-xdist): each cache entry
+is made under a file lock, by one process while the others wait for it, and appears whole (written
+beside it, then renamed).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import hashlib
 import importlib.metadata
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -37,6 +42,20 @@ def _builder_fingerprint() -> str:
     digest.update(build_python.COMPONENTIZE_PY_VERSION.encode())
     digest.update(" ".join(build_javascript.NPM_PACKAGES).encode())
     return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def _made_once(path: Path) -> Iterator[None]:
+    """Hold ``path``'s lock: whoever finds ``path`` missing inside makes it, the others wait and read it."""
+    with path.with_name(path.name + ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _write_whole(path: Path, data: bytes) -> None:
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    partial.write_bytes(data)
+    partial.replace(path)
 
 
 def tools_missing(language: str) -> str | None:
@@ -71,10 +90,11 @@ def build_cached(request: pytest.FixtureRequest) -> Callable[[str, str], bytes]:
         require_tools(language)
         key = hashlib.sha256(f"{fingerprint}\0{language}\0{source}".encode()).hexdigest()[:32]
         path = cache_dir / f"{language}-{key}.wasm"
-        if path.is_file():
-            return path.read_bytes()
-        wasm = asyncio.run(build(language, source))
-        path.write_bytes(wasm)
+        with _made_once(path):
+            if path.is_file():
+                return path.read_bytes()
+            wasm = asyncio.run(build(language, source))
+            _write_whole(path, wasm)
         return wasm
 
     return get
@@ -100,11 +120,12 @@ def runner_for(
             wasm = build_cached(language, source)
             key = hashlib.sha256(f"{_wasmtime_version()}\0".encode() + wasm).hexdigest()[:32]
             path = cache_dir / f"compiled-{key}.cwasm"
-            if path.is_file():
-                compiled = component.Component.deserialize(wasm_engine, path.read_bytes())
-            else:
-                compiled = component.Component(wasm_engine, wasm)
-                path.write_bytes(compiled.serialize())
+            with _made_once(path):
+                if path.is_file():
+                    compiled = component.Component.deserialize(wasm_engine, path.read_bytes())
+                else:
+                    compiled = component.Component(wasm_engine, wasm)
+                    _write_whole(path, compiled.serialize())
             runners[language, source] = Runner(wasm_engine, compiled)
         return runners[language, source]
 
