@@ -26,6 +26,14 @@ from neo_service_layer.kernel.observability.logs import configure_logging
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests that use RabbitMQ first, together. They take turns on the broker (a machine-wide lock:
+    one of them restarts it) and one of them is the suite's longest (3-4 min); run in several processes
+    (``make test``), the first process takes them in a row at the start, and the others do not wait on
+    the lock behind it or finish the run alone with it."""
+    items.sort(key=lambda item: "rabbitmq_url" not in getattr(item, "fixturenames", ()))
+
+
 def _require(env: str) -> str:
     value = os.environ.get(env)
     if value:
