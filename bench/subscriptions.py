@@ -9,11 +9,13 @@ mode) and, for ``rabbitmq``, a broker (``NSL_TEST_RABBITMQ_URL``, default guest 
 Per mode: a fresh database and API in this process (tenant, ``--subscriptions`` webhook subscriptions
 to ``/s{n}`` on an aiohttp receiver here), and one worker process running exactly the production
 subscription jobs (``service.subscription_jobs``: relay + polling delivery every 0.5 s, or with
-``NSL_BUS_URL`` relay + dispatcher + consumer). Phase 1 (throughput): ``--events`` events published
-at once (batches of 500); events per second = deliveries / (last arrival - first publish). Phase 2
-(latency): one event every ``1/--rate`` s for ``--seconds``; latency = first arrival - commit.
-Reference: the same number of POSTs as phase 1 with ``--subscriptions`` sequential streams (a
-subscription sends one at a time), a new connection each (as the poster does) and over keep-alive.
+``NSL_BUS_URL`` relay + dispatcher + consumer) and the kernel's (``bootstrap.worker_jobs``: heartbeat,
+idempotency purge and the new events' listener that wakes the relay). Phase 1 (throughput):
+``--events`` events published at once (batches of 500); events per second = deliveries / (last
+arrival - first publish). Phase 2 (latency): one event every ``1/--rate`` s for ``--seconds``; latency
+= first arrival - commit. Reference: the same number of POSTs as phase 1 with ``--subscriptions``
+sequential streams (a subscription sends one at a time), a new connection each (as the poster does)
+and over keep-alive.
 Loopback only; every loop is bounded. Prints markdown.
 """
 
@@ -210,10 +212,10 @@ async def run_mode(mode: str, args: argparse.Namespace, receiver: Receiver, base
 
 
 async def worker_main() -> None:
-    from neo_service_layer.bootstrap import open_container
+    from neo_service_layer.bootstrap import open_container, worker_jobs
     from neo_service_layer.kernel.config import load_settings
     from neo_service_layer.kernel.worker.runner import run_jobs
-    from neo_service_layer.services.subscriptions.service import subscription_jobs
+    from neo_service_layer.registry import SERVICES
 
     settings = load_settings()
     stop = asyncio.Event()
@@ -221,7 +223,9 @@ async def worker_main() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with open_container(settings, "worker", migrate=False) as container:
-        await run_jobs(container, subscription_jobs(container), stop)
+        await run_jobs(
+            container, worker_jobs(container, [s for s in SERVICES if s.name == "subscriptions"]), stop
+        )
 
 
 async def main(args: argparse.Namespace) -> None:

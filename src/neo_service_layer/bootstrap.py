@@ -33,6 +33,7 @@ from neo_service_layer.kernel.enclave_client.client import EnclaveClient
 from neo_service_layer.kernel.enclave_client.health import EnclaveCheck
 from neo_service_layer.kernel.enclave_client.health import not_configured as enclave_not_configured
 from neo_service_layer.kernel.enclave_client.sealed_records import sealed_record_loader
+from neo_service_layer.kernel.events.listener import listen_job
 from neo_service_layer.kernel.http.app import build_app
 from neo_service_layer.kernel.idempotency.jobs import purge_job
 from neo_service_layer.kernel.identity.parts import open_identity, use_app_role
@@ -171,8 +172,11 @@ def served_app() -> FastAPI:
 
 
 def worker_jobs(container: Container, services: Sequence[ServiceDescriptor] = SERVICES) -> list[PeriodicJob]:
-    """The kernel's jobs (heartbeat, idempotency-key purge, sender balance) and every service's."""
+    """The kernel's jobs (heartbeat, idempotency-key purge, sender balance, on PostgreSQL the new
+    events' listener) and every service's."""
     jobs = [heartbeat_job(container), purge_job(container)]
+    if container.engine.dialect.name == "postgresql":
+        jobs.append(listen_job(container.engine, container.new_events))
     for service in services:
         if service.jobs is not None:
             jobs += service.jobs(container)

@@ -7,6 +7,7 @@ kernel never needs to know their types.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -67,6 +68,9 @@ class Container:
     caches: CacheFactory | None = None
     #: each open service's parts, by service name
     parts: dict[str, object] = field(default_factory=dict)
+    #: set when new tenant events committed (the worker's ``events-listener``, PostgreSQL); the
+    #: subscriptions relay's wake (``PeriodicJob.wake``)
+    new_events: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def enclave(self) -> Enclave:

@@ -7,8 +7,9 @@
 holds the head row's lock until the producer commits, so a tenant's event ids are given in commit order
 without gaps: a reader that saw id ``n`` never later finds a committed id below ``n`` it has not seen
 (what makes ``Last-Event-ID`` resumption and the relay's cursor exact). A rolled-back producer leaves
-nothing: neither its events nor its head move. Take this lock last in a transaction (every producer
-does), so two producers never wait on each other in opposite orders.
+nothing: neither its events nor its head move. On PostgreSQL it also notifies ``EVENTS_CHANNEL``
+(delivered at commit, one per transaction), which wakes the worker's relay. Take this lock last in a
+transaction (every producer does), so two producers never wait on each other in opposite orders.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from neo_service_layer.kernel.db.tables import metadata
 from neo_service_layer.kernel.events.rules import TenantEvent
+
+#: the channel ``publish`` notifies on PostgreSQL (``kernel.events.listener`` listens on it)
+EVENTS_CHANNEL = "nsl_tenant_events"
 
 tenant_events = Table(
     "tenant_events",
@@ -85,4 +89,6 @@ async def publish(conn: AsyncConnection, events: Sequence[TenantEvent]) -> list[
                 }
             )
         await conn.execute(insert(tenant_events), rows)
+    if by_tenant and conn.dialect.name == "postgresql":  # delivered at commit: the worker wakes at once
+        await conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": EVENTS_CHANNEL})
     return [ids[id(event)] for event in events]

@@ -7,6 +7,7 @@ The composition root gathers the jobs (the kernel's and every service's) and han
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import time
@@ -53,9 +54,13 @@ async def _loop(job: PeriodicJob, stop: asyncio.Event) -> None:
     ``QUIET_SECONDS`` per job, not a traceback per poll; any other failure is logged with its traceback."""
     warned = -QUIET_SECONDS
     while not stop.is_set():
+        if job.wake is not None:
+            job.wake.clear()
+        failed = False
         try:
             await job.run()
         except Exception as exc:
+            failed = True
             if not database_unreachable(exc):
                 log.exception("job failed; retrying at its next interval", job=job.name)
             elif time.monotonic() - warned >= QUIET_SECONDS:
@@ -66,15 +71,29 @@ async def _loop(job: PeriodicJob, stop: asyncio.Event) -> None:
                     reason=type(exc).__name__,
                     error=str(exc).splitlines()[0][:200],  # the first line: no statement, no parameters
                 )
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=job.interval.total_seconds())
-        except TimeoutError:
-            continue
+        await _pause(job, stop, woken=not failed)
     if job.close is not None:
         try:
             await job.close()
         except Exception:
             log.exception("job failed to close", job=job.name)
+
+
+async def _pause(job: PeriodicJob, stop: asyncio.Event, *, woken: bool) -> None:
+    """Until the job's interval is out, the worker stops or (``woken``) the job is woken, whichever
+    comes first. After a failed run a wake does not count: a failing job waits its interval, rather
+    than failing again at every notification."""
+    timeout = job.interval.total_seconds()
+    if job.wake is None or not woken:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=timeout)
+        return
+    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(job.wake.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
 
 
 def _serve_metrics(settings: Settings, container: Container) -> WSGIServer | None:

@@ -1,7 +1,8 @@
 """The worker's subscription jobs when a bus is configured (``NSL_BUS_URL``): the relay fans out and
-then dispatches due heads to RabbitMQ (``use_cases.dispatch``), and a consumer delivers the heads the
-messages name (``Deliverer.deliver_head``), instead of the polling delivery job. The connection is
-opened by the jobs' first runs, not at import; the consumer's job closes it when the worker stops."""
+then dispatches due heads to RabbitMQ (``use_cases.dispatch``), woken by new events as the polling
+relay is, and a consumer delivers the heads the messages name (``Deliverer.deliver_head``), instead of
+the polling delivery job. The connection is opened by the jobs' first runs, not at import; the
+consumer's job closes it when the worker stops."""
 
 from __future__ import annotations
 
@@ -45,6 +46,7 @@ def bus_jobs(
     sender: Deliverer,
     *,
     relay_every: timedelta,
+    wake: asyncio.Event | None = None,
     dispatch_lease: float = DISPATCH_LEASE_SECONDS,
 ) -> list[PeriodicJob]:
     dispatcher = Dispatcher(dispatch_store, bus, clock, lease_seconds=dispatch_lease)
@@ -65,6 +67,6 @@ def bus_jobs(
                 await bus.consume(sender.deliver_head)
 
     return [
-        PeriodicJob("subscriptions-relay", relay_every, fan_out_and_dispatch),
+        PeriodicJob("subscriptions-relay", relay_every, fan_out_and_dispatch, wake=wake),
         PeriodicJob("subscriptions-consumer", CONSUMER_CHECK_EVERY, consume, close=bus.close),
     ]

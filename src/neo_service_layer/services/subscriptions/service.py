@@ -8,13 +8,16 @@ that a tenant's subscription watches, and (where an EVM chain is configured, ``s
 ERC-20 transfers on Neo X. The worker's
 ``subscriptions-relay`` fans new events out to matching webhook subscriptions as delivery rows (once per
 subscription and event); ``subscriptions-delivery`` sends them signed, in event order per subscription,
-retried with backoff for about three days, then dead-lettered. With ``NSL_BUS_URL`` the relay
-dispatches due deliveries to RabbitMQ and a consumer sends them instead (``jobs.bus_jobs``).
+retried with backoff for about three days, then dead-lettered. Both poll every 0.5 s; on PostgreSQL
+new events wake the relay at their commit (``kernel.events.listener``), and a relay round that made
+deliveries wakes the delivery job, so a webhook does not wait for a poll. With ``NSL_BUS_URL`` the
+relay dispatches due deliveries to RabbitMQ and a consumer sends them instead (``jobs.bus_jobs``).
 ``/api/v1/subscriptions`` manages them and streams events as Server-Sent Events.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -145,21 +148,31 @@ def subscription_jobs(container: Container) -> Sequence[PeriodicJob]:
     relay = Relay(SqlRelayStore(container.engine), container.clock)
     sender = deliverer(container)
 
+    new_deliveries = asyncio.Event()
+
     async def fan_out() -> None:
-        await relay.run_once()
+        if await relay.run_once():
+            new_deliveries.set()
 
     async def deliver() -> None:
         await sender.run_once()
 
+    # new events wake the relay (on PostgreSQL, at their commit), new deliveries the delivery job
     jobs = [
-        PeriodicJob("subscriptions-relay", RELAY_EVERY, fan_out),
-        PeriodicJob("subscriptions-delivery", DELIVER_EVERY, deliver),
+        PeriodicJob("subscriptions-relay", RELAY_EVERY, fan_out, wake=container.new_events),
+        PeriodicJob("subscriptions-delivery", DELIVER_EVERY, deliver, wake=new_deliveries),
     ]
     bus_url = container.settings.bus_url
     if bus_url is not None:  # RabbitMQ: the relay dispatches, a consumer delivers (no polling delivery)
         bus = RabbitBus(bus_url.get_secret_value())
         jobs = bus_jobs(
-            SqlDispatchStore(container.engine), container.clock, bus, relay, sender, relay_every=RELAY_EVERY
+            SqlDispatchStore(container.engine),
+            container.clock,
+            bus,
+            relay,
+            sender,
+            relay_every=RELAY_EVERY,
+            wake=container.new_events,
         )
     retention = EventRetention(
         SqlEventJanitor(container.engine),
