@@ -33,7 +33,7 @@ from neo_service_layer.kernel.enclave_client.client import EnclaveClient
 from neo_service_layer.kernel.enclave_client.health import EnclaveCheck
 from neo_service_layer.kernel.enclave_client.health import not_configured as enclave_not_configured
 from neo_service_layer.kernel.enclave_client.sealed_records import sealed_record_loader
-from neo_service_layer.kernel.events.listener import listen_job
+from neo_service_layer.kernel.events.listener import listen_job, listening
 from neo_service_layer.kernel.http.app import build_app
 from neo_service_layer.kernel.idempotency.jobs import purge_job
 from neo_service_layer.kernel.identity.parts import open_identity, use_app_role
@@ -95,6 +95,8 @@ async def open_container(
             await engine.dispose()  # connections used to migrate act as the owner; drop them
             use_app_role(engine, settings.db_app_role)
         async with AsyncExitStack() as stack:
+            if role == "api" and engine.dialect.name == "postgresql":  # the event streams hear commits
+                await stack.enter_async_context(listening(engine, container.new_events.ring))
             container.caches = await stack.enter_async_context(open_cache_factory(settings, registry))
             container.identity = await stack.enter_async_context(
                 open_identity(
@@ -176,7 +178,7 @@ def worker_jobs(container: Container, services: Sequence[ServiceDescriptor] = SE
     events' listener) and every service's."""
     jobs = [heartbeat_job(container), purge_job(container)]
     if container.engine.dialect.name == "postgresql":
-        jobs.append(listen_job(container.engine, container.new_events))
+        jobs.append(listen_job(container.engine, container.new_events.ring))
     for service in services:
         if service.jobs is not None:
             jobs += service.jobs(container)

@@ -7,7 +7,6 @@ kernel never needs to know their types.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from neo_service_layer.kernel.config import Settings
 from neo_service_layer.kernel.db.unit_of_work import SqlUnitOfWork
 from neo_service_layer.kernel.enclave_client.client import EnclaveClient
 from neo_service_layer.kernel.enclave_client.ports import Enclave
+from neo_service_layer.kernel.events.bell import EventBell
 from neo_service_layer.kernel.health.ports import ReadinessCheck
 from neo_service_layer.kernel.observability.metrics import ComponentMetrics
 
@@ -68,9 +68,9 @@ class Container:
     caches: CacheFactory | None = None
     #: each open service's parts, by service name
     parts: dict[str, object] = field(default_factory=dict)
-    #: set when new tenant events committed (the worker's ``events-listener``, PostgreSQL); the
-    #: subscriptions relay's wake (``PeriodicJob.wake``)
-    new_events: asyncio.Event = field(default_factory=asyncio.Event)
+    #: rung when new tenant events committed (the listener, PostgreSQL): wakes the subscriptions
+    #: relay (worker) and the event streams (API)
+    new_events: EventBell = field(default_factory=EventBell)
 
     @property
     def enclave(self) -> Enclave:

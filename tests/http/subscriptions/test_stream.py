@@ -9,10 +9,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
+import pytest
 import uvicorn
 
 from neo_service_layer.bootstrap import create_app
 from neo_service_layer.kernel.config import Settings
+from neo_service_layer.services.subscriptions import stream_routes
 from tests.http.keys.conftest import MovableClock
 from tests.http.serverproc import free_port
 from tests.http.subscriptions.conftest import Api, Tenant
@@ -99,3 +101,25 @@ async def test_stream_resumes_after_a_disconnect_without_gaps(
         assert [e["id"] for e in again] == [ids[2], later[0], later[1], more[0]]
         other = await api.tenant("other")
         assert (await other.call("GET", f"/{sub_id}/stream")).status_code == 404
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend_settings", ["postgres"], indirect=True)
+async def test_on_postgresql_a_stream_reads_an_event_at_its_commit(
+    backend_settings: Settings, clock: MovableClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the stream's poll at an hour, only the API's listener (``NOTIFY`` at commit, the tenant's
+    bell) can bring the event; another tenant's event in between is not on this stream."""
+    monkeypatch.setattr(stream_routes, "POLL_SECONDS", 3600.0)
+    async with _served(backend_settings, clock) as (api, _):
+        acme, other = await api.tenant("acme"), await api.tenant("other")
+        sub_id, _ = await acme.subscribe(["automation.*"])
+        opened = asyncio.Event()
+        reading = asyncio.create_task(_read(api.client, acme, sub_id, 2, None, opened))
+        await opened.wait()
+        await other.publish("automation.run.failed")
+        [first] = await acme.publish("automation.run.failed")
+        await asyncio.sleep(0.1)  # the stream is waiting again (its minimum gap between reads is 50 ms)
+        [second] = await acme.publish("automation.run.delivered")
+        got = await reading  # _read gives up after 30 s: far below the hour of the poll
+        assert [e["id"] for e in got] == [first, second]

@@ -8,8 +8,9 @@ holds the head row's lock until the producer commits, so a tenant's event ids ar
 without gaps: a reader that saw id ``n`` never later finds a committed id below ``n`` it has not seen
 (what makes ``Last-Event-ID`` resumption and the relay's cursor exact). A rolled-back producer leaves
 nothing: neither its events nor its head move. On PostgreSQL it also notifies ``EVENTS_CHANNEL``
-(delivered at commit, one per transaction), which wakes the worker's relay. Take this lock last in a
-transaction (every producer does), so two producers never wait on each other in opposite orders.
+for each tenant (delivered at commit, one per tenant and transaction), which wakes the worker's relay
+and the tenant's event streams. Take this lock last in a transaction (every producer does), so two
+producers never wait on each other in opposite orders.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from neo_service_layer.kernel.db.tables import metadata
 from neo_service_layer.kernel.events.rules import TenantEvent
 
-#: the channel ``publish`` notifies on PostgreSQL (``kernel.events.listener`` listens on it)
+#: the channel ``publish`` notifies on PostgreSQL, the tenant's id as the payload (``kernel.events.listener``)
 EVENTS_CHANNEL = "nsl_tenant_events"
+NOTIFY = text("SELECT pg_notify(:channel, :tenant)")
 
 tenant_events = Table(
     "tenant_events",
@@ -89,6 +91,7 @@ async def publish(conn: AsyncConnection, events: Sequence[TenantEvent]) -> list[
                 }
             )
         await conn.execute(insert(tenant_events), rows)
-    if by_tenant and conn.dialect.name == "postgresql":  # delivered at commit: the worker wakes at once
-        await conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": EVENTS_CHANNEL})
+    if conn.dialect.name == "postgresql":  # delivered at commit: the worker and the streams wake at once
+        for tenant_id in by_tenant:
+            await conn.execute(NOTIFY, {"channel": EVENTS_CHANNEL, "tenant": tenant_id})
     return [ids[id(event)] for event in events]

@@ -1,19 +1,22 @@
-"""The worker hears of new tenant events at their commit (PostgreSQL only).
+"""A process hears of new tenant events at their commit (PostgreSQL only).
 
-``publish`` sends ``NOTIFY`` on ``EVENTS_CHANNEL`` in the producer's transaction (payload empty: the
-relay reads every tenant behind); PostgreSQL delivers it when that transaction commits, and never for
-one rolled back. :class:`EventListener` holds one connection that listens and sets the worker's
-``new_events`` wake, so the subscriptions relay fans the events out at once instead of at its next
-poll. The poll stays as the backstop: a notification lost while the connection was down delays the
-events to the next poll, never loses them; the listener's job reconnects and wakes the relay once
-after each (re)connection.
+``publish`` sends ``NOTIFY`` on ``EVENTS_CHANNEL`` in the producer's transaction, the tenant's id as
+the payload; PostgreSQL delivers it when that transaction commits, and never for
+one rolled back. :class:`EventListener` holds one connection that listens and rings the process's
+:class:`~neo_service_layer.kernel.events.bell.EventBell`: in the worker the subscriptions relay fans
+the events out at once instead of at its next poll, in the API the event streams read them at once.
+The polls stay as the backstop: a notification lost while the connection was down delays the events
+to the next poll, never loses them; the listener reconnects (the worker's ``events-listener`` job,
+the API's :func:`listening` task) and rings once after each (re)connection.
 
-SQLite has no notifications: there the relay polls, as before.
+SQLite has no notifications: there the relay and the streams poll, as before.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -30,9 +33,9 @@ class EventListener:
     """One connection of ``engine``'s pool, taken out of it while listening, closed (never returned
     to the pool with its ``LISTEN``) when it dies or the worker stops."""
 
-    def __init__(self, engine: AsyncEngine, wake: asyncio.Event) -> None:
+    def __init__(self, engine: AsyncEngine, heard: Callable[[str | None], None]) -> None:
         self._engine = engine
-        self._wake = wake
+        self._ring = heard
         self._connection: AsyncConnection | None = None
         self._driver: Any = None  # asyncpg's connection (SQLAlchemy types it Any)
 
@@ -41,8 +44,8 @@ class EventListener:
         return self._driver is not None and not self._driver.is_closed()
 
     async def ensure(self) -> None:
-        """Listen, on a new connection if the last one died; wake the relay once when (re)connected:
-        events committed while nobody listened are not announced again."""
+        """Listen, on a new connection if the last one died; ring once when (re)connected: events
+        committed while nobody listened are not announced again."""
         if self.listening:
             return
         await self.close()
@@ -56,10 +59,10 @@ class EventListener:
             await connection.close()
             raise
         self._connection, self._driver = connection, driver
-        self._wake.set()
+        self._ring(None)
 
-    def _heard(self, *_notification: object) -> None:
-        self._wake.set()
+    def _heard(self, _connection: object, _pid: int, _channel: str, tenant_id: str) -> None:
+        self._ring(tenant_id or None)
 
     async def close(self) -> None:
         """Close the listening connection (invalidated: the pool never hands out a listening one)."""
@@ -72,7 +75,31 @@ class EventListener:
             await connection.close()
 
 
-def listen_job(engine: AsyncEngine, wake: asyncio.Event) -> PeriodicJob:
+def listen_job(engine: AsyncEngine, heard: Callable[[str | None], None]) -> PeriodicJob:
     """The worker's ``events-listener`` job: keeps :class:`EventListener` connected."""
-    listener = EventListener(engine, wake)
+    listener = EventListener(engine, heard)
     return PeriodicJob("events-listener", LISTEN_CHECK_EVERY, listener.ensure, close=listener.close)
+
+
+@contextlib.asynccontextmanager
+async def listening(engine: AsyncEngine, heard: Callable[[str | None], None]) -> AsyncIterator[EventListener]:
+    """The API's listener, connected before the block starts when the database answers (so a stream
+    opened at once hears the first commit); a task keeps it connected until the block ends."""
+    listener = EventListener(engine, heard)
+    with contextlib.suppress(Exception):  # the database away: the task connects it later
+        await listener.ensure()
+
+    async def keep() -> None:
+        while True:
+            await asyncio.sleep(LISTEN_CHECK_EVERY.total_seconds())
+            with contextlib.suppress(Exception):  # the database away: the streams poll meanwhile
+                await listener.ensure()
+
+    task = asyncio.create_task(keep(), name="events-listener")
+    try:
+        yield listener
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await listener.close()

@@ -148,7 +148,7 @@ def subscription_jobs(container: Container) -> Sequence[PeriodicJob]:
     relay = Relay(SqlRelayStore(container.engine), container.clock)
     sender = deliverer(container)
 
-    new_deliveries = asyncio.Event()
+    new_events, new_deliveries = container.new_events.waker(), asyncio.Event()
 
     async def fan_out() -> None:
         if await relay.run_once():
@@ -159,7 +159,7 @@ def subscription_jobs(container: Container) -> Sequence[PeriodicJob]:
 
     # new events wake the relay (on PostgreSQL, at their commit), new deliveries the delivery job
     jobs = [
-        PeriodicJob("subscriptions-relay", RELAY_EVERY, fan_out, wake=container.new_events),
+        PeriodicJob("subscriptions-relay", RELAY_EVERY, fan_out, wake=new_events),
         PeriodicJob("subscriptions-delivery", DELIVER_EVERY, deliver, wake=new_deliveries),
     ]
     bus_url = container.settings.bus_url
@@ -172,7 +172,7 @@ def subscription_jobs(container: Container) -> Sequence[PeriodicJob]:
             relay,
             sender,
             relay_every=RELAY_EVERY,
-            wake=container.new_events,
+            wake=new_events,
         )
     retention = EventRetention(
         SqlEventJanitor(container.engine),
