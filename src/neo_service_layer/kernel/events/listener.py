@@ -1,8 +1,8 @@
 """A process hears of new tenant events at their commit (PostgreSQL only).
 
 ``publish`` sends ``NOTIFY`` on ``EVENTS_CHANNEL`` in the producer's transaction, the tenant's id as
-the payload; PostgreSQL delivers it when that transaction commits, and never for
-one rolled back. :class:`EventListener` holds one connection that listens and rings the process's
+the payload; PostgreSQL delivers it when that transaction commits, and never for one rolled back.
+:class:`EventListener` holds one connection that listens and rings the process's
 :class:`~neo_service_layer.kernel.events.bell.EventBell`: in the worker the subscriptions relay fans
 the events out at once instead of at its next poll, in the API the event streams read them at once.
 The polls stay as the backstop: a notification lost while the connection was down delays the events
@@ -23,7 +23,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from neo_service_layer.kernel.events.adapters import EVENTS_CHANNEL
+from neo_service_layer.kernel.observability.logs import get_logger
 from neo_service_layer.kernel.worker.jobs import PeriodicJob
+
+log = get_logger("nsl.events")
 
 #: how often the listener's job makes sure its connection is alive (and reconnects it)
 LISTEN_CHECK_EVERY = timedelta(seconds=2)
@@ -86,14 +89,26 @@ async def listening(engine: AsyncEngine, heard: Callable[[str | None], None]) ->
     """The API's listener, connected before the block starts when the database answers (so a stream
     opened at once hears the first commit); a task keeps it connected until the block ends."""
     listener = EventListener(engine, heard)
-    with contextlib.suppress(Exception):  # the database away: the task connects it later
-        await listener.ensure()
+    failing = False
+
+    async def connect() -> None:
+        """One try; a failure is one warning until it listens again (the streams poll meanwhile)."""
+        nonlocal failing
+        try:
+            await listener.ensure()
+        except Exception as exc:
+            if not failing:
+                log.warning("not listening for new events; event streams poll", reason=type(exc).__name__)
+            failing = True
+        else:
+            failing = False
+
+    await connect()  # the database away: the task connects it later
 
     async def keep() -> None:
         while True:
             await asyncio.sleep(LISTEN_CHECK_EVERY.total_seconds())
-            with contextlib.suppress(Exception):  # the database away: the streams poll meanwhile
-                await listener.ensure()
+            await connect()
 
     task = asyncio.create_task(keep(), name="events-listener")
     try:
