@@ -8,7 +8,6 @@ the request's consumer.
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +41,7 @@ from tests.contracts.contract_support import (
     stack,
     top_up,
 )
+from tests.script_module import load_script
 
 pytestmark = [pytest.mark.chain, pytest.mark.asyncio(loop_scope="session")]
 
@@ -106,11 +106,7 @@ class Oracle:
 
 
 def _build() -> None:
-    spec = importlib.util.spec_from_file_location("nsl_contract_build", REPO / "contracts" / "build.py")
-    assert spec is not None
-    assert spec.loader is not None
-    build = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(build)
+    build = load_script(REPO / "contracts" / "build.py", "nsl_contract_build")
     build.BUILD_DIR.mkdir(exist_ok=True)
     for source in SOURCES:
         build.build(source)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -13,7 +12,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -25,6 +23,7 @@ from neo_service_layer.kernel.db.heartbeats import record_heartbeat
 from neo_service_layer.kernel.db.migrate import upgrade_to_head
 from tests.deploy.conftest import DEPLOY, ROOT, require_tool
 from tests.deploy.test_k8s_manifests import SECRET_LOOKING
+from tests.script_module import load_script
 
 DOCKER = DEPLOY / "docker"
 COMPOSE = DEPLOY / "compose"
@@ -32,16 +31,7 @@ PINNED_IMAGE = re.compile(r"^[a-z0-9./_-]+:[A-Za-z0-9._-]+$")
 NSL_IMAGE = "ghcr.io/neo-service-layer/nsl:0.1.0"
 
 
-def _load_probe() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("nsl_probe", DOCKER / "nsl_probe.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-probe = _load_probe()
+probe = load_script(DOCKER / "nsl_probe.py", "nsl_probe")
 
 
 # ---- Dockerfile -------------------------------------------------------------------------------

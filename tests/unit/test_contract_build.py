@@ -3,22 +3,19 @@ another library module), so changing a library recompiles every contract using i
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from tests.script_module import load_script
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    spec = importlib.util.spec_from_file_location("nsl_contract_build_test", REPO / "contracts" / "build.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script(REPO / "contracts" / "build.py", "nsl_contract_build_test")
     library = tmp_path / "lib"
     library.mkdir()
     (library / "service_admin.py").write_text("def only_owner():\n    pass\n")

@@ -4,7 +4,6 @@ union types sorted) and recompiles when the compiler wrapper changes."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -13,6 +12,8 @@ from types import ModuleType
 
 import pytest
 
+from tests.script_module import load_script
+
 REPO = Path(__file__).resolve().parents[2]
 #: small contracts (under a second each both ways) that use functions, unions and events
 SOURCES = ("xmsg_sender.py", "price_consumer.py")
@@ -20,12 +21,7 @@ SOURCES = ("xmsg_sender.py", "price_consumer.py")
 
 @pytest.fixture
 def build() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("nsl_contract_build_order", REPO / "contracts" / "build.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(REPO / "contracts" / "build.py", "nsl_contract_build_order")
 
 
 def _compile(compiler: list[str], source: str, out: Path) -> tuple[bytes, dict[str, object]]:

@@ -3,21 +3,16 @@ service's code uses are the compiled contract's own."""
 
 from __future__ import annotations
 
-import importlib.util
 from types import ModuleType
 
 from neo_service_layer.kernel.chain.adapters.evm_artifacts import load_artifact
 from neo_service_layer.services.randomness.adapters.evm_requests import ABI
 from tests.anvil_support import REPO
+from tests.script_module import load_script
 
 
 def _build_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("nsl_build_evm_test", REPO / "contracts" / "build_evm.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(REPO / "contracts" / "build_evm.py", "nsl_build_evm_test")
 
 
 def test_the_build_is_stamped_and_skipped_when_up_to_date(evm_contracts_built: None) -> None:
