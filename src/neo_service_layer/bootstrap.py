@@ -33,7 +33,7 @@ from neo_service_layer.kernel.enclave_client.client import EnclaveClient
 from neo_service_layer.kernel.enclave_client.health import EnclaveCheck
 from neo_service_layer.kernel.enclave_client.health import not_configured as enclave_not_configured
 from neo_service_layer.kernel.enclave_client.sealed_records import sealed_record_loader
-from neo_service_layer.kernel.events.listener import listen_job, listening
+from neo_service_layer.kernel.events.listener import listen_job, listening, listens
 from neo_service_layer.kernel.http.app import build_app
 from neo_service_layer.kernel.idempotency.jobs import purge_job
 from neo_service_layer.kernel.identity.parts import open_identity, use_app_role
@@ -95,7 +95,7 @@ async def open_container(
             await engine.dispose()  # connections used to migrate act as the owner; drop them
             use_app_role(engine, settings.db_app_role)
         async with AsyncExitStack() as stack:
-            if role == "api" and engine.dialect.name == "postgresql":  # the event streams hear commits
+            if role == "api" and listens(engine, _pool_capacity(settings)):  # the streams hear commits
                 await stack.enter_async_context(listening(engine, container.new_events.ring))
             container.caches = await stack.enter_async_context(open_cache_factory(settings, registry))
             container.identity = await stack.enter_async_context(
@@ -133,6 +133,10 @@ async def open_container(
             await container.enclave_client.close()
         await engine.dispose()
         shutdown_tracing(tracing)
+
+
+def _pool_capacity(settings: Settings) -> int:
+    return settings.db_pool_size + settings.db_max_overflow
 
 
 def scope_catalogue(services: Sequence[ServiceDescriptor] = SERVICES) -> ScopeCatalogue:
@@ -174,10 +178,10 @@ def served_app() -> FastAPI:
 
 
 def worker_jobs(container: Container, services: Sequence[ServiceDescriptor] = SERVICES) -> list[PeriodicJob]:
-    """The kernel's jobs (heartbeat, idempotency-key purge, sender balance, on PostgreSQL the new
-    events' listener) and every service's."""
+    """The kernel's jobs (heartbeat, idempotency-key purge, sender balance, on PostgreSQL with a pool
+    of two or more the new events' listener) and every service's."""
     jobs = [heartbeat_job(container), purge_job(container)]
-    if container.engine.dialect.name == "postgresql":
+    if listens(container.engine, _pool_capacity(container.settings)):
         jobs.append(listen_job(container.engine, container.new_events.ring))
     for service in services:
         if service.jobs is not None:

@@ -7,7 +7,7 @@ import socket
 
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from neo_service_layer.kernel.events.listener import listening
+from neo_service_layer.kernel.events.listener import listening, listens
 
 
 async def test_an_unreachable_database_leaves_the_api_polling() -> None:
@@ -24,3 +24,15 @@ async def test_an_unreachable_database_leaves_the_api_polling() -> None:
         assert rings == []
     finally:
         await engine.dispose()
+
+
+async def test_only_a_postgresql_pool_with_a_connection_to_spare_listens() -> None:
+    postgres = create_async_engine("postgresql+asyncpg://postgres@127.0.0.1:5432/none")
+    sqlite = create_async_engine("sqlite+aiosqlite:///:memory:")
+    try:
+        assert listens(postgres, 2)
+        assert not listens(postgres, 1)  # the listener would hold the only connection
+        assert not listens(sqlite, 20)
+    finally:
+        await postgres.dispose()
+        await sqlite.dispose()

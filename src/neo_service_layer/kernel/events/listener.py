@@ -78,6 +78,12 @@ class EventListener:
             await connection.close()
 
 
+def listens(engine: AsyncEngine, pool_capacity: int) -> bool:
+    """Whether a process listens: on PostgreSQL, when its pool has a connection to spare for it (a pool
+    of one would be held by the listener and starve every request; such a process polls)."""
+    return engine.dialect.name == "postgresql" and pool_capacity >= 2
+
+
 def listen_job(engine: AsyncEngine, heard: Callable[[str | None], None]) -> PeriodicJob:
     """The worker's ``events-listener`` job: keeps :class:`EventListener` connected."""
     listener = EventListener(engine, heard)
