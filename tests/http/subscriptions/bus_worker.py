@@ -31,6 +31,13 @@ POSTER_TIMEOUT = 0.3
 LEASE = 5.0
 DISPATCH_LEASE = 3.0
 RELAY_EVERY = timedelta(seconds=0.1)
+#: the three paths share one origin and /flaky fails half of its attempts, so the circuit opens at a
+#: run of failures (held for the cool-down, then a probe). At the default run of 5 the odds open it
+#: about every 62 attempts once /flaky is left alone (its 20,000 attempts: some 300 times), which was
+#: more than a quarter of the test's time (157 s, against 112 s with the circuit never opening; one
+#: run each, alone on 2 cores). A run of 8 opens it about every 510 attempts, a few dozen times, still
+#: amid the kill and the broker restart (115 s, one run)
+CIRCUIT = Policy(cool_down=0.2, failures=8)
 
 
 def fast_retry(attempts: int, first_attempt_at: float, now: float, draw: float) -> float | None:
@@ -58,7 +65,7 @@ async def main() -> None:
             lease_seconds=LEASE,
             retry=fast_retry,
             wait_retry_within=0.05,
-            endpoints=Policy(cool_down=0.2),  # the three paths share one origin; /flaky fails half
+            endpoints=CIRCUIT,
         )
         bus = RabbitBus(
             settings.bus_url.get_secret_value(), queue=os.environ["NSL_TEST_BUS_QUEUE"], reconnect_seconds=0.5
