@@ -141,3 +141,4 @@ async def test_time_job_runs_are_counted_by_outcome(api: Api, clock: MovableCloc
     counts = (await acme.call("GET", f"/{job}")).json()["counts"]
     assert counts["skipped"] == 2
     assert counts["failed"] >= 1
+    await runner.close()

@@ -137,6 +137,7 @@ async def test_a_failing_webhook_says_why_and_gives_up(api: Api, clock: MovableC
     assert first["attempts"] == 3
     assert "gave up after 3 attempts" in first["reason"]
     assert first["finishedAt"] is not None
+    await runner.close()
 
 
 async def test_runs_that_did_not_happen_say_why(api: Api, clock: MovableClock) -> None:
@@ -154,3 +155,4 @@ async def test_runs_that_did_not_happen_say_why(api: Api, clock: MovableClock) -
     assert [r["status"] for r in runs] == ["retrying", "skipped", "skipped"]
     assert all(r["reason"].startswith("missed") for r in runs[1:])
     assert runs[0]["occurrence"] - runs[1]["occurrence"] == 60
+    await runner.close()

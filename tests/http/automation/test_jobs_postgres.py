@@ -153,6 +153,7 @@ async def test_two_workers_fire_each_occurrence_once(
         assert [(r["status"], r["attempts"]) for r in retried] == [("delivered", 2)]
         counts = Counter((r.job, r.occurrence) for r in got)
         assert set(counts.values()) == {1}, counts
+        await webhooks.aclose()
 
     connection = await asyncpg.connect(postgres_url)
     try:

@@ -4,6 +4,7 @@ nothing), no redirects followed, a bounded wait, and only the status of a large 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
@@ -44,37 +45,47 @@ async def receiver() -> AsyncIterator[tuple[str, list[str]]]:
 
 async def test_local_receivers_only_with_the_operators_allowance(receiver: tuple[str, list[str]]) -> None:
     base, hits = receiver
-    assert (await GuardedWebhooks(LOCAL).post(f"{base}/ok", b"{}", {})).ok
+    async with contextlib.aclosing(GuardedWebhooks(LOCAL)) as local:
+        assert (await local.post(f"{base}/ok", b"{}", {})).ok
+        for url in (
+            "https://10.1.2.3/h",
+            "https://169.254.169.254/",
+            "https://[::1]/h",
+            "https://2130706433/h",
+        ):
+            with pytest.raises(InvalidSourceAddress):
+                await local.check(url)
     for policy in (
         SourceUrlPolicy(),
         SourceUrlPolicy.of(["127.0.0.1"]),
         SourceUrlPolicy.of([], allow_http=True),
     ):
-        refused = await GuardedWebhooks(policy).post(f"{base}/ok", b"{}", {})
-        assert refused.http_status is None
-        assert refused.error is not None
-        assert refused.error.startswith("refused by the SSRF guard")
-        assert not refused.retryable
-        with pytest.raises(InvalidSourceAddress):
-            await GuardedWebhooks(policy).check(f"{base}/ok")
-    for url in ("https://10.1.2.3/h", "https://169.254.169.254/", "https://[::1]/h", "https://2130706433/h"):
-        with pytest.raises(InvalidSourceAddress):
-            await GuardedWebhooks(LOCAL).check(url)
+        async with contextlib.aclosing(GuardedWebhooks(policy)) as refusing:
+            refused = await refusing.post(f"{base}/ok", b"{}", {})
+            assert refused.http_status is None
+            assert refused.error is not None
+            assert refused.error.startswith("refused by the SSRF guard")
+            assert not refused.retryable
+            with pytest.raises(InvalidSourceAddress):
+                await refusing.check(f"{base}/ok")
     assert hits == ["/ok"]
 
 
 async def test_redirects_timeouts_and_large_answers(receiver: tuple[str, list[str]]) -> None:
     base, hits = receiver
-    moved = await GuardedWebhooks(LOCAL).post(f"{base}/redirect", b"{}", {})
-    assert moved.http_status == 302
-    assert not moved.ok
-    assert not moved.retryable
-    assert hits == ["/redirect"]  # the target was never asked
-    slow = await GuardedWebhooks(LOCAL, timeout=0.3).post(f"{base}/slow", b"{}", {})
-    assert slow.http_status is None
-    assert slow.retryable
-    assert slow.error == "no answer within 0.3 s"
-    assert (await GuardedWebhooks(LOCAL).post(f"{base}/large", b"{}", {})).ok
-    failing = await GuardedWebhooks(LOCAL).post(f"{base}/boom", b"{}", {})
-    assert failing.http_status == 500
-    assert failing.retryable
+    async with contextlib.aclosing(GuardedWebhooks(LOCAL)) as local:
+        moved = await local.post(f"{base}/redirect", b"{}", {})
+        assert moved.http_status == 302
+        assert not moved.ok
+        assert not moved.retryable
+        assert hits == ["/redirect"]  # the target was never asked
+        assert (await local.post(f"{base}/large", b"{}", {})).ok
+        failing = await local.post(f"{base}/boom", b"{}", {})  # on a new connection: the large answer
+        assert failing.http_status == 500  # was not read to its end
+        assert failing.retryable
+    async with contextlib.aclosing(GuardedWebhooks(LOCAL, timeout=0.3)) as impatient:
+        slow = await impatient.post(f"{base}/slow", b"{}", {})
+        assert slow.http_status is None
+        assert slow.retryable
+        assert slow.error == "no answer within 0.3 s"
+        assert (await impatient.post(f"{base}/ok", b"{}", {})).ok  # after a timeout, a new connection

@@ -89,6 +89,8 @@ class Api:
     app: FastAPI
     client: httpx.AsyncClient
     clock: MovableClock
+    #: deliverers this test made: closed after it (their posters keep connections open)
+    opened: list[Deliverer] = field(default_factory=list)
 
     @property
     def container(self) -> Container:
@@ -106,9 +108,17 @@ class Api:
         return Tenant(created.id, self.container, self.client)
 
     def worker(self, name: str = "w1") -> tuple[Relay, Deliverer]:
-        return Relay(SqlRelayStore(self.container.engine), self.container.clock), deliverer(
-            self.container, name
-        )
+        relay = Relay(SqlRelayStore(self.container.engine), self.container.clock)
+        return relay, self.closes(deliverer(self.container, name))
+
+    def closes(self, sender: Deliverer) -> Deliverer:
+        """``sender``, closed when the test ends."""
+        self.opened.append(sender)
+        return sender
+
+    async def close(self) -> None:
+        for sender in self.opened:
+            await sender.close()
 
     async def round(self, relay: Relay, sender: Deliverer) -> None:
         """One worker round, waiting for the deliveries it started."""
@@ -151,7 +161,11 @@ def backend_settings(request: pytest.FixtureRequest, subs_settings: Callable[...
 async def api(backend_settings: Settings, clock: MovableClock) -> AsyncIterator[Api]:
     app = create_app(backend_settings, clock=clock)
     async with app_client(app) as client:
-        yield Api(app, client, clock)
+        api = Api(app, client, clock)
+        try:
+            yield api
+        finally:
+            await api.close()
 
 
 @dataclass

@@ -175,6 +175,30 @@ async def test_a_slow_endpoint_does_not_hold_the_others(api: Api, receiver: Rece
     assert receiver.ids("/i/slow") == ids
 
 
+async def test_a_stopping_worker_finishes_the_attempt_in_flight_and_starts_nothing(
+    api: Api, receiver: Receiver
+) -> None:
+    acme = await api.tenant("acme")
+    sub_id, slow = await acme.subscribe(["*"], f"{receiver.base}/i/slow")
+    assert slow
+    receiver.secrets = {"/i/slow": slow}
+    first, second = await acme.publish("audit.security", "audit.security")
+    relay, sender = api.worker()
+    await relay.run_once()
+    assert await sender.run_once() == 1
+    await receiver.entered.wait()  # the first event's POST is at the endpoint, unanswered
+    closing = asyncio.create_task(sender.close())
+    await asyncio.sleep(0.2)
+    assert not closing.done()  # it waits for the attempt: a POST cut off could have arrived
+    receiver.release.set()
+    async with asyncio.timeout(60):  # a hang guard only
+        await closing
+    assert receiver.ids("/i/slow") == [first]  # the second event was not started
+    assert await sender.run_once() == 0
+    rows = {str(d["eventId"]): d["status"] for d in await _deliveries(api, acme, sub_id)}
+    assert rows == {first: "delivered", second: "pending"}
+
+
 async def test_the_ssrf_guard_holds_at_each_delivery(receiver: Receiver) -> None:
     """Without the operator's allowance a loopback receiver is never reached, and redirects are not
     followed (checked at each attempt, not only at creation: DNS may change)."""

@@ -217,14 +217,16 @@ async def test_a_4xx_recipient_answer_is_retried_and_a_down_server_too(api: Api,
     [pending] = await deliveries(acme, sub_id)
     assert (pending["status"], pending["lastStatus"]) == ("pending", 450)
     mailbox.rcpt[TO] = "550 5.7.1 unused"  # would dead-letter, but this worker's server is down:
-    down = Deliverer(
-        SqlDeliveryStore(api.container.engine),
-        poster(api.container),
-        AesGcmBox(resolve_kek(api.container.settings)),
-        api.clock,
-        api.container.parts_of(NAME, SubscriptionParts).metrics,
-        worker_id="w2",
-        mailer=SmtpMailer("127.0.0.1", closed_port(), SENDER, tls="none"),
+    down = api.closes(
+        Deliverer(
+            SqlDeliveryStore(api.container.engine),
+            poster(api.container),
+            AesGcmBox(resolve_kek(api.container.settings)),
+            api.clock,
+            api.container.parts_of(NAME, SubscriptionParts).metrics,
+            worker_id="w2",
+            mailer=SmtpMailer("127.0.0.1", closed_port(), SENDER, tls="none"),
+        )
     )
     api.clock.advance(seconds=6)
     await api.round(relay, down)

@@ -106,6 +106,7 @@ async def test_tenant_job_runs_publish_delivered_and_failed(api: Api, receiver: 
     for _ in range(3):  # the failing job gives up after its third attempt
         api.clock.advance(seconds=61)
         await runner.run_once()
+    await runner.close()
     events = [(t, d) for _, t, d in await _events(acme) if t.startswith("automation.")]
     delivered = [d for t, d in events if t == "automation.run.delivered"]
     failed = [d for t, d in events if t == "automation.run.failed"]

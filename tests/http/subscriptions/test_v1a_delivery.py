@@ -38,14 +38,16 @@ async def test_v1a_is_added_and_an_unsigned_webhook_is_never_sent(api: Api, rece
     receiver.secrets = {"/a/ok": secret}
     [event_id] = await acme.publish("audit.security")
     signer = RecordingSigner()
-    sender = Deliverer(
-        SqlDeliveryStore(api.container.engine),
-        poster(api.container),
-        AesGcmBox(resolve_kek(api.container.settings)),
-        api.clock,
-        api.container.parts_of(NAME, SubscriptionParts).metrics,
-        worker_id="w1",
-        signer=signer,
+    sender = api.closes(
+        Deliverer(
+            SqlDeliveryStore(api.container.engine),
+            poster(api.container),
+            AesGcmBox(resolve_kek(api.container.settings)),
+            api.clock,
+            api.container.parts_of(NAME, SubscriptionParts).metrics,
+            worker_id="w1",
+            signer=signer,
+        )
     )
     relay, _ = api.worker()
     await api.round(relay, sender)

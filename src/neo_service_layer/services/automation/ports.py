@@ -345,6 +345,10 @@ class WebhookSender(Protocol):
         """One attempt: never raises, a failure is in the ``Delivery``."""
         ...
 
+    async def aclose(self) -> None:
+        """Close the connections kept between calls (the worker stops)."""
+        ...
+
 
 class JobChains(Protocol):
     """The chain as a tenant job's key sees it: dry runs with its account as signer, transactions it

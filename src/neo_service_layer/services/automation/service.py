@@ -156,7 +156,9 @@ def automation_jobs(container: Container) -> Sequence[PeriodicJob]:
     async def run_tenant_jobs() -> None:
         await runner.run_once()
 
-    tenant_jobs = PeriodicJob("automation-tenant-jobs", TENANT_JOBS_EVERY, run_tenant_jobs)
+    tenant_jobs = PeriodicJob(
+        "automation-tenant-jobs", TENANT_JOBS_EVERY, run_tenant_jobs, close=runner.close
+    )
     extras = tenant_job_extras(container)
     parts = container.parts_of(NAME, AutomationParts)
     chain, contract = parts.chain, parts.contract

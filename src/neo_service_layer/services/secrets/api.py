@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeAlias
 
 from neo_service_layer.kernel.container import Container
-from neo_service_layer.services.secrets.adapters.pinned_addresses import AddressPins, PinnedResolver
+from neo_service_layer.services.secrets.adapters.pinned_sessions import PinnedSessions
 from neo_service_layer.services.secrets.adapters.url_guard import InvalidSourceAddress, SourceUrlPolicy
 from neo_service_layer.services.secrets.rules import Consumer
 from neo_service_layer.services.secrets.use_cases.secrets import SecretsService
@@ -17,12 +17,11 @@ from neo_service_layer.services.secrets.use_cases.secrets import SecretsService
 SealedSecretReader: TypeAlias = Callable[[str, str], Awaitable[tuple[str, bytes]]]
 
 #: the host-side SSRF guard (``adapters.url_guard``, ``adapters.pinned_addresses``) is exported for other
-#: services that call tenant-given URLs (automation's webhooks)
+#: services that call tenant-given URLs (automation's and subscriptions' webhooks, over ``PinnedSessions``)
 __all__ = [
-    "AddressPins",
     "Consumer",
     "InvalidSourceAddress",
-    "PinnedResolver",
+    "PinnedSessions",
     "SealedSecretReader",
     "SourceUrlPolicy",
     "sealed_secret_reader",

@@ -66,7 +66,12 @@ def bus_jobs(
             async with asyncio.timeout(30):
                 await bus.consume(sender.deliver_head)
 
+    async def close() -> None:
+        sender.stop()  # the deliveries running end after their current attempt,
+        await bus.close()  # which the bus waits for (up to its grace) once it stops consuming;
+        await sender.close()  # then the poster's kept connections close
+
     return [
         PeriodicJob("subscriptions-relay", relay_every, fan_out_and_dispatch, wake=wake),
-        PeriodicJob("subscriptions-consumer", CONSUMER_CHECK_EVERY, consume, close=bus.close),
+        PeriodicJob("subscriptions-consumer", CONSUMER_CHECK_EVERY, consume, close=close),
     ]

@@ -152,6 +152,9 @@ class SecretBox(Protocol):
 class Poster(Protocol):
     async def check(self, url: str) -> None: ...
     async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Sent: ...
+    async def aclose(self) -> None:
+        """Close the connections kept between posts (the worker stops)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

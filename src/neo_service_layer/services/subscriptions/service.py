@@ -160,7 +160,9 @@ def subscription_jobs(container: Container) -> Sequence[PeriodicJob]:
     # new events wake the relay (on PostgreSQL, at their commit), new deliveries the delivery job
     jobs = [
         PeriodicJob("subscriptions-relay", RELAY_EVERY, fan_out, wake=new_events),
-        PeriodicJob("subscriptions-delivery", DELIVER_EVERY, deliver, wake=new_deliveries),
+        PeriodicJob(
+            "subscriptions-delivery", DELIVER_EVERY, deliver, wake=new_deliveries, close=sender.close
+        ),
     ]
     bus_url = container.settings.bus_url
     if bus_url is not None:  # RabbitMQ: the relay dispatches, a consumer delivers (no polling delivery)

@@ -101,6 +101,10 @@ class JobRunner:
         self._observer: JobObserver = observer or NullJobObserver()
         self._calls = calls
 
+    async def close(self) -> None:
+        """Close the webhook sender's kept connections (the worker stops)."""
+        await self._webhooks.aclose()
+
     async def run_once(self) -> int:
         """One pass; the number of runs it delivered or recorded an attempt of."""
         now = int(self._clock.now().timestamp())

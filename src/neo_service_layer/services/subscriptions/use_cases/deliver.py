@@ -138,6 +138,7 @@ class Deliverer:
         self._draw = draw
         self._max = max_in_flight
         self._in_flight: dict[str, asyncio.Task[None]] = {}
+        self._stopping = False
 
     @property
     def in_flight(self) -> int:
@@ -152,7 +153,7 @@ class Deliverer:
         of blocked endpoints are passed over (remembered, so the next pages read others)."""
         self._in_flight = {k: t for k, t in self._in_flight.items() if not t.done()}
         room = self._max - len(self._in_flight)
-        if room <= 0:
+        if room <= 0 or self._stopping:
             return 0
         now = self._clock.now().timestamp()
         self._deferred = {s: e for s, e in self._deferred.items() if self._gate.blocked(e, now)}
@@ -199,16 +200,25 @@ class Deliverer:
             self._in_flight = {}
             await asyncio.gather(*tasks, return_exceptions=True)
 
+    def stop(self) -> None:
+        """No new delivery starts; each one in flight ends after its current attempt (a POST cut off
+        midway could have arrived and would be sent again)."""
+        self._stopping = True
+
     async def close(self) -> None:
-        for task in self._in_flight.values():
-            task.cancel()
+        """The worker stops (``stop``): wait for the attempts in flight (each lasts at most the
+        poster's timeout), then close the poster's kept connections."""
+        self.stop()
         await self.drain()
+        await self._poster.aclose()
 
     async def deliver_head(self, subscription_id: str, event_id: int) -> bool:
         """Claim ``event_id`` if it is still the subscription's due head and no live lease holds it,
         then deliver it and go on as a round's task does; ``False``: not claimed (nothing done).
         A head whose endpoint is blocked here is not claimed either: its message is dispatched
         again shortly (busy) or when the endpoint's circuit lets a probe through (open)."""
+        if self._stopping:  # the message is acknowledged; the head is dispatched again after its lease
+            return False
         now = self._clock.now().timestamp()
         await self._learn([subscription_id])
         endpoint = self._endpoints.get(subscription_id)
@@ -244,7 +254,11 @@ class Deliverer:
                     await self._attempt(claim)
                     sent += 1
                     status, next_at = self._outcomes.pop(key, (None, None))
-                    if sent >= self._burst or time.monotonic() - started >= self._burst_seconds:
+                    if (
+                        sent >= self._burst
+                        or time.monotonic() - started >= self._burst_seconds
+                        or self._stopping
+                    ):
                         return
                     claim = await self._next(claim, status, next_at, endpoint)
                 except Exception:  # the lease runs out and another round tries again
