@@ -3,7 +3,8 @@ delivery latency (p50/p99), with the embedded relay and with RabbitMQ, against r
 receiver measured in the same run.
 
 Usage: ``python -m bench.subscriptions [--events 3000] [--subscriptions 3] [--rate 40] [--seconds 10]``
-(``--modes embedded,rabbitmq``). Needs PostgreSQL (``NSL_TEST_POSTGRES_URL``, a fresh database per
+(``--modes embedded,rabbitmq``; ``--tls``: the receiver serves https with a self-signed certificate the
+worker trusts through ``SSL_CERT_FILE``). Needs PostgreSQL (``NSL_TEST_POSTGRES_URL``, a fresh database per
 mode) and, for ``rabbitmq``, a broker (``NSL_TEST_RABBITMQ_URL``, default guest on 127.0.0.1:5672).
 
 Per mode: a fresh database and API in this process (tenant, ``--subscriptions`` webhook subscriptions
@@ -14,8 +15,8 @@ idempotency purge and the new events' listener that wakes the relay). Phase 1 (t
 ``--events`` events published at once (batches of 500); events per second = deliveries / (last
 arrival - first publish). Phase 2 (latency): one event every ``1/--rate`` s for ``--seconds``; latency
 = first arrival - commit. Reference: the same number of POSTs as phase 1 with ``--subscriptions``
-sequential streams (a subscription sends one at a time), a new connection each (as the poster does)
-and over keep-alive.
+sequential streams (a subscription sends one at a time), a new connection each (as the poster did
+before it kept them) and over keep-alive.
 Loopback only; every loop is bounded. Prints markdown.
 """
 
@@ -26,6 +27,7 @@ import asyncio
 import os
 import platform
 import signal
+import ssl
 import sys
 import tempfile
 import time
@@ -48,12 +50,27 @@ def _pct(values: list[float], q: float) -> float:
 
 
 class Receiver:
-    def __init__(self) -> None:
+    def __init__(self, tls: Path | None = None) -> None:
+        """``tls``: a directory where the receiver's self-signed certificate is written (https)."""
         self.first: dict[tuple[str, int], float] = {}
         self.count = 0
         self.arrived = asyncio.Event()
         self.port = 0
         self._runner: web.AppRunner | None = None
+        self.certificate: Path | None = None
+        self._server_tls: ssl.SSLContext | None = None
+        if tls is not None:
+            from tests.http.tlscerts import self_signed
+
+            self.certificate, key = self_signed(tls)
+            self._server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            self._server_tls.load_cert_chain(self.certificate, key)
+
+    def client_tls(self) -> ssl.SSLContext | bool:
+        """What a client trusts to reach this receiver (its certificate over https)."""
+        if self.certificate is None:
+            return True
+        return ssl.create_default_context(cafile=str(self.certificate))
 
     async def start(self) -> str:
         async def handle(request: web.Request) -> web.Response:
@@ -69,10 +86,11 @@ class Receiver:
         app.router.add_post("/{name}", handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=1024)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=1024, ssl_context=self._server_tls)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self._server_tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     async def wait_for(self, keys: set[tuple[str, int]]) -> None:
         """Until every key has arrived (bounded by ``GUARD_SECONDS``: a hang guard, not a measurement)."""
@@ -86,20 +104,22 @@ class Receiver:
             await self._runner.cleanup()
 
 
-async def reference(base: str, total: int, streams: int) -> dict[str, float]:
+async def reference(base: str, total: int, streams: int, tls: ssl.SSLContext | bool) -> dict[str, float]:
     body = b'{"id":1,"type":"audit.security","timestamp":"2026-12-03T00:00:00.000000Z","data":{"n":1}}'
     results: dict[str, float] = {}
     for label, keep_alive in (("new connection", False), ("keep-alive", True)):
         latencies: list[float] = []
 
         async def stream(n: int, keep_alive: bool = keep_alive, latencies: list[float] = latencies) -> None:
-            session = aiohttp.ClientSession() if keep_alive else None
+            session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=tls)) if keep_alive else None
             try:
                 for i in range(total // streams):
                     start = time.monotonic()
                     if session is None:
                         async with (
-                            aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as s,
+                            aiohttp.ClientSession(
+                                connector=aiohttp.TCPConnector(force_close=True, ssl=tls)
+                            ) as s,
                             s.post(f"{base}/ref{n}", data=body, headers={"webhook-id": str(i)}) as r,
                         ):
                             await r.read()
@@ -157,9 +177,13 @@ async def run_mode(mode: str, args: argparse.Namespace, receiver: Receiver, base
         "NSL_RATE_LIMIT_ENABLED": "false",
         "NSL_LOG_LEVEL": "WARNING",
     }
+    if receiver.certificate is not None:  # the worker trusts the receiver's certificate (https)
+        env["SSL_CERT_FILE"] = str(receiver.certificate)
     if mode == "rabbitmq":
         env["NSL_BUS_URL"] = os.environ.get("NSL_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
-    overrides: dict[str, Any] = {k.removeprefix("NSL_").lower(): v for k, v in env.items()}
+    overrides: dict[str, Any] = {
+        k.removeprefix("NSL_").lower(): v for k, v in env.items() if k.startswith("NSL_")
+    }
     settings = Settings(**overrides)
     app = create_app(settings, clock=MovableClock())
     worker: asyncio.subprocess.Process | None = None
@@ -229,10 +253,12 @@ async def worker_main() -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
-    receiver = Receiver()
+    receiver = Receiver(Path(tempfile.mkdtemp(prefix="nsl-bench-tls-")) if args.tls else None)
     base = await receiver.start()
     try:
-        ref = await reference(base, args.events * args.subscriptions, args.subscriptions)
+        ref = await reference(
+            base, args.events * args.subscriptions, args.subscriptions, receiver.client_tls()
+        )
         rows = [await run_mode(mode, args, receiver, base) for mode in args.modes.split(",")]
     finally:
         await receiver.stop()
@@ -240,7 +266,8 @@ async def main(args: argparse.Namespace) -> None:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     print(
         f"\n## Subscriptions end to end — {when} ({platform.node()[:20]}, {platform.machine()}, "
-        f"{os.cpu_count()} cores, python {platform.python_version()}, PostgreSQL, one worker process)\n"
+        f"{os.cpu_count()} cores, python {platform.python_version()}, PostgreSQL, one worker process, "
+        f"webhooks over {'https' if args.tls else 'http'})\n"
     )
     print(
         f"{args.events} events x {args.subscriptions} subscriptions at once; "
@@ -270,6 +297,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=40.0)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--modes", default="embedded,rabbitmq")
+    parser.add_argument("--tls", action="store_true", help="the receiver serves https (self-signed)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args()
 
