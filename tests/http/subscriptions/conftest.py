@@ -22,11 +22,14 @@ from neo_service_layer.kernel.config import Settings
 from neo_service_layer.kernel.container import Container
 from neo_service_layer.kernel.events.adapters import publish
 from neo_service_layer.kernel.events.rules import TenantEvent
+from neo_service_layer.kernel.identity.adapters.secret_box import AesGcmBox, resolve_kek
 from neo_service_layer.kernel.identity.rules.access import Principal, PrincipalKind
 from neo_service_layer.kernel.identity.rules.accounts import PLATFORM_TENANT, SUPERADMIN
-from neo_service_layer.services.subscriptions.adapters.delivery_store import SqlRelayStore
+from neo_service_layer.services.subscriptions.adapters.delivery_store import SqlDeliveryStore, SqlRelayStore
+from neo_service_layer.services.subscriptions.parts import NAME, SubscriptionParts
+from neo_service_layer.services.subscriptions.ports import Mailer, WebhookSigner
 from neo_service_layer.services.subscriptions.rules.signing import InvalidSignature, verify
-from neo_service_layer.services.subscriptions.service import deliverer
+from neo_service_layer.services.subscriptions.service import deliverer, poster
 from neo_service_layer.services.subscriptions.use_cases.deliver import Deliverer
 from neo_service_layer.services.subscriptions.use_cases.relay import Relay
 from tests.http.appclient import app_client
@@ -110,6 +113,25 @@ class Api:
     def worker(self, name: str = "w1") -> tuple[Relay, Deliverer]:
         relay = Relay(SqlRelayStore(self.container.engine), self.container.clock)
         return relay, self.closes(deliverer(self.container, name))
+
+    def sender(
+        self, name: str, *, mailer: Mailer | None = None, signer: WebhookSigner | None = None
+    ) -> Deliverer:
+        """A deliverer on this API's database with its own mailer or ``v1a`` signer (none by default),
+        closed when the test ends."""
+        container = self.container
+        return self.closes(
+            Deliverer(
+                SqlDeliveryStore(container.engine),
+                poster(container),
+                AesGcmBox(resolve_kek(container.settings)),
+                self.clock,
+                container.parts_of(NAME, SubscriptionParts).metrics,
+                worker_id=name,
+                mailer=mailer,
+                signer=signer,
+            )
+        )
 
     def closes(self, sender: Deliverer) -> Deliverer:
         """``sender``, closed when the test ends."""

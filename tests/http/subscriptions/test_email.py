@@ -17,14 +17,9 @@ import pytest
 
 from neo_service_layer.bootstrap import create_app
 from neo_service_layer.kernel.config import Settings
-from neo_service_layer.kernel.identity.adapters.secret_box import AesGcmBox, resolve_kek
 from neo_service_layer.kernel.identity.rules.audit import AuditQuery
-from neo_service_layer.services.subscriptions.adapters.delivery_store import SqlDeliveryStore
 from neo_service_layer.services.subscriptions.adapters.mailer import SmtpMailer
-from neo_service_layer.services.subscriptions.parts import NAME, SubscriptionParts
 from neo_service_layer.services.subscriptions.rules.signing import verify as rules_verify
-from neo_service_layer.services.subscriptions.service import poster
-from neo_service_layer.services.subscriptions.use_cases.deliver import Deliverer
 from tests.http.appclient import app_client
 from tests.http.keys.conftest import MovableClock
 from tests.http.subscriptions.conftest import Api, Tenant
@@ -217,17 +212,7 @@ async def test_a_4xx_recipient_answer_is_retried_and_a_down_server_too(api: Api,
     [pending] = await deliveries(acme, sub_id)
     assert (pending["status"], pending["lastStatus"]) == ("pending", 450)
     mailbox.rcpt[TO] = "550 5.7.1 unused"  # would dead-letter, but this worker's server is down:
-    down = api.closes(
-        Deliverer(
-            SqlDeliveryStore(api.container.engine),
-            poster(api.container),
-            AesGcmBox(resolve_kek(api.container.settings)),
-            api.clock,
-            api.container.parts_of(NAME, SubscriptionParts).metrics,
-            worker_id="w2",
-            mailer=SmtpMailer("127.0.0.1", closed_port(), SENDER, tls="none"),
-        )
-    )
+    down = api.sender("w2", mailer=SmtpMailer("127.0.0.1", closed_port(), SENDER, tls="none"))
     api.clock.advance(seconds=6)
     await api.round(relay, down)
     [still] = await deliveries(acme, sub_id)

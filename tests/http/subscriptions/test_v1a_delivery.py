@@ -8,11 +8,6 @@ import json
 from dataclasses import dataclass, field
 
 from neo_service_layer.kernel.enclave_client.ports import EnclaveUnavailable
-from neo_service_layer.kernel.identity.adapters.secret_box import AesGcmBox, resolve_kek
-from neo_service_layer.services.subscriptions.adapters.delivery_store import SqlDeliveryStore
-from neo_service_layer.services.subscriptions.parts import NAME, SubscriptionParts
-from neo_service_layer.services.subscriptions.service import poster
-from neo_service_layer.services.subscriptions.use_cases.deliver import Deliverer
 from tests.http.subscriptions.conftest import Api, Receiver
 
 
@@ -38,17 +33,7 @@ async def test_v1a_is_added_and_an_unsigned_webhook_is_never_sent(api: Api, rece
     receiver.secrets = {"/a/ok": secret}
     [event_id] = await acme.publish("audit.security")
     signer = RecordingSigner()
-    sender = api.closes(
-        Deliverer(
-            SqlDeliveryStore(api.container.engine),
-            poster(api.container),
-            AesGcmBox(resolve_kek(api.container.settings)),
-            api.clock,
-            api.container.parts_of(NAME, SubscriptionParts).metrics,
-            worker_id="w1",
-            signer=signer,
-        )
-    )
+    sender = api.sender("w1", signer=signer)
     relay, _ = api.worker()
     await api.round(relay, sender)
     assert receiver.hits == []  # the enclave was down: nothing went out without v1a
