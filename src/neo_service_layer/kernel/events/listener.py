@@ -41,6 +41,8 @@ class EventListener:
         self._ring = heard
         self._connection: AsyncConnection | None = None
         self._driver: Any = None  # asyncpg's connection (SQLAlchemy types it Any)
+        #: how many times it connected: a reconnection is one more
+        self.connections = 0
 
     @property
     def listening(self) -> bool:
@@ -62,6 +64,7 @@ class EventListener:
             await connection.close()
             raise
         self._connection, self._driver = connection, driver
+        self.connections += 1
         self._ring(None)
 
     def _heard(self, _connection: object, _pid: int, _channel: str, tenant_id: str) -> None:
