@@ -36,7 +36,7 @@ RELAY_EVERY = timedelta(seconds=0.1)
 #: about every 62 attempts once /flaky is left alone (its 20,000 attempts: some 300 times), which was
 #: more than a quarter of the test's time (157 s, against 112 s with the circuit never opening; one
 #: run each, alone on 2 cores). A run of 8 opens it about every 510 attempts, a few dozen times, still
-#: amid the kill and the broker restart (115 s, one run)
+#: amid the kill and the broker restart (115 s and 114 s, two runs)
 CIRCUIT = Policy(cool_down=0.2, failures=8)
 
 
