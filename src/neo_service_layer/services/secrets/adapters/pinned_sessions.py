@@ -90,7 +90,8 @@ class PinnedSessions:
                 resolver=PinnedResolver(pins), keepalive_timeout=KEEP_ALIVE_SECONDS
             ),
             trust_env=False,
-            cookie_jar=aiohttp.DummyCookieJar(),  # aiohttp's jar that keeps no cookies between calls
+            # aiohttp's jar that stores nothing: no cookie an endpoint sets is sent back on a later call
+            cookie_jar=aiohttp.DummyCookieJar(),
             timeout=self._timeout,
             auto_decompress=False,
         )
