@@ -10,6 +10,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from neo_service_layer.kernel.config import Settings
+from neo_service_layer.kernel.db.sqlite_open import open_connection
 
 
 def normalise_url(url: str) -> str:
@@ -39,6 +40,7 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
                 "pool_timeout": settings.db_pool_timeout,
             }
         engine = create_async_engine(target, connect_args={"timeout": settings.db_connect_timeout}, **pool)
+        event.listen(engine.sync_engine, "do_connect", _sqlite_open)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     connect_args: dict[str, Any] = {
@@ -66,6 +68,11 @@ def _refuse_closed_connection(_dbapi_connection: Any, record: Any, _proxy: Any) 
     """
     if record.driver_connection.is_closed():
         raise exc.DisconnectionError("the pooled PostgreSQL connection was closed by the server")
+
+
+def _sqlite_open(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+    """The dialect's own connect, with the URL's arguments, through an open a cancellation cannot leak."""
+    return dialect.dbapi.connect(*cargs, async_creator_fn=open_connection, **cparams)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
