@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from neo_service_layer.kernel.events.adapters import EVENTS_CHANNEL
 from neo_service_layer.kernel.observability.logs import get_logger
+from neo_service_layer.kernel.tasks import cancel_and_wait
 from neo_service_layer.kernel.worker.jobs import PeriodicJob
 
 log = get_logger("nsl.events")
@@ -123,7 +124,5 @@ async def listening(engine: AsyncEngine, heard: Callable[[str | None], None]) ->
     try:
         yield listener
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait(task)
         await listener.close()

@@ -8,7 +8,6 @@ keys between enclaves.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -23,6 +22,7 @@ from neo_service_layer.kernel.identity.rules.accounts import Role
 from neo_service_layer.kernel.observability.logs import get_logger
 from neo_service_layer.kernel.observability.metrics import KeyMetrics
 from neo_service_layer.kernel.service_descriptor import Command, ServiceDescriptor
+from neo_service_layer.kernel.tasks import cancel_and_wait
 from neo_service_layer.kernel.worker.jobs import PeriodicJob
 from neo_service_layer.services.keys import cli
 from neo_service_layer.services.keys.adapters.public_keys import PublicKeyOperations
@@ -70,9 +70,7 @@ async def open_keys(container: Container) -> AsyncIterator[KeysParts]:
     try:
         yield parts
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait(task)
 
 
 def key_catalogue_cache(container: Container) -> Cache[tuple[ManagedKey, ...]] | None:

@@ -19,6 +19,7 @@ import structlog
 from redis.asyncio import Redis
 
 from neo_service_layer.kernel.cache.ports import Dropper
+from neo_service_layer.kernel.tasks import cancel_and_wait
 
 log = structlog.get_logger(__name__)
 
@@ -73,9 +74,7 @@ class RedisInvalidationBus:
 
     async def aclose(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
         await self._redis.aclose()
 
     async def _listen(self) -> None:

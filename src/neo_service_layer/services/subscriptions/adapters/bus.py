@@ -30,6 +30,7 @@ from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 
 from neo_service_layer.kernel.config_values import mask_url_password
 from neo_service_layer.kernel.observability.logs import get_logger
+from neo_service_layer.kernel.tasks import cancel_and_wait
 from neo_service_layer.services.subscriptions.ports import BusUnavailable, HeadHandler
 
 log = get_logger("nsl.subscriptions.bus")
@@ -207,9 +208,8 @@ class RabbitBus:
         if task is None:
             return
         if not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, *CONNECTION_EXCEPTIONS):
-                await task
+            with contextlib.suppress(*CONNECTION_EXCEPTIONS):
+                await cancel_and_wait(task)
             return
         if not task.cancelled() and task.exception() is None:
             with contextlib.suppress(*CONNECTION_EXCEPTIONS):
