@@ -26,6 +26,7 @@ class Servers:
 
     port: int = 0
     seen: list[tuple[str, int]] = field(default_factory=list)
+    cookies: list[str | None] = field(default_factory=list)
 
 
 @pytest.fixture
@@ -39,6 +40,11 @@ async def servers() -> AsyncIterator[Servers]:
         assert local is not None
         assert peer is not None
         state.seen.append((str(local[0]), int(peer[1])))
+        state.cookies.append(request.headers.get("Cookie"))
+        if request.path == "/set-cookie":
+            response = web.Response(status=204)
+            response.set_cookie("session", "tenant-a", path="/")
+            return response
         if request.path == "/large":
             return web.Response(body=b"x" * (1024 * 1024))
         return web.Response(status=204)
@@ -133,3 +139,16 @@ async def test_the_least_recently_used_origin_is_closed_past_the_bound(
     clients = {a: [c for address, c in servers.seen if address == a] for a in (FIRST, SECOND)}
     assert clients[FIRST][0] == clients[FIRST][1]  # used again before the bound was reached: kept
     assert clients[SECOND][0] != clients[SECOND][1]  # evicted in between: a new connection
+
+
+async def test_a_cookie_an_endpoint_sets_is_never_sent_back(servers: Servers) -> None:
+    # one session serves every post to an origin, whichever tenant's subscription it is for: a cookie
+    # kept from one answer would go out with the next post, perhaps another tenant's
+    sessions = PinnedSessions(POLICY, field="url", timeout=TIMEOUT, resolve=Answers(FIRST))
+    try:
+        assert await _post(sessions, f"http://hooks.test:{servers.port}/set-cookie") == 204
+        assert await _post(sessions, f"http://hooks.test:{servers.port}/ok") == 204
+    finally:
+        await sessions.aclose()
+    assert len({client for _, client in servers.seen}) == 1  # the same kept session both times
+    assert servers.cookies == [None, None]
