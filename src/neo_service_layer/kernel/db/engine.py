@@ -10,7 +10,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from neo_service_layer.kernel.config import Settings
-from neo_service_layer.kernel.db.sqlite_open import open_connection
+from neo_service_layer.kernel.db import sqlite_connection
 
 
 def normalise_url(url: str) -> str:
@@ -71,8 +71,9 @@ def _refuse_closed_connection(_dbapi_connection: Any, record: Any, _proxy: Any) 
 
 
 def _sqlite_open(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
-    """The dialect's own connect, with the URL's arguments, through an open a cancellation cannot leak."""
-    return dialect.dbapi.connect(*cargs, async_creator_fn=open_connection, **cparams)
+    """A connection with one thread trip per statement, opened so that a cancellation cannot leak it,
+    with the URL's arguments (``sqlite_connection``)."""
+    return sqlite_connection.connect(dialect.dbapi, *cargs, **cparams)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
