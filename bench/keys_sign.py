@@ -1,7 +1,9 @@
 """Signatures per second for secp256r1 through the API versus ``cryptography`` in-process.
 
-Usage: ``.venv/bin/python -m bench.keys_sign [--duration 5] [--concurrency 16]``. Starts a real
-``nsl enclave`` and ``nsl serve`` on loopback (temporary SQLite data dir, fresh enclave token), creates a
+Usage: ``.venv/bin/python -m bench.keys_sign [--duration 5] [--concurrency 16] [--workers N [--redis
+redis://...]]``. Starts a real ``nsl enclave`` and ``nsl serve`` (``--workers`` API processes,
+``NSL_HTTP_WORKERS``, which needs Redis: ``--redis``, default ``NSL_TEST_REDIS_URL`` or the local one) on
+loopback (temporary SQLite data dir, fresh enclave token), creates a
 tenant, an API key (``keys:admin keys:sign``) and a secp256r1 key for the run, then for a bounded time
 (and at most ``--max-requests`` requests per phase) drives:
 
@@ -141,9 +143,11 @@ end
 
 
 def _cpu(pid: int) -> float:
-    """User + system CPU seconds of a process so far (Linux ``/proc``)."""
+    """User + system CPU seconds so far of a process and its live children (Linux ``/proc``)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(_cpu(int(child)) for child in children)
 
 
 def _in_process(duration: float) -> float:
@@ -174,6 +178,14 @@ async def _run(args: argparse.Namespace, data: Path) -> None:
     }
     if args.database_url:
         nsl["NSL_DATABASE_URL"] = args.database_url
+    if args.workers > 1:
+        run = secrets.token_hex(4)
+        nsl |= {
+            "NSL_HTTP_WORKERS": str(args.workers),
+            "NSL_REDIS_URL": args.redis,
+            "NSL_RATE_LIMIT_NAMESPACE": f"nsl:bench:{run}",
+            "NSL_CACHE_INVALIDATION_CHANNEL": f"nsl:bench:{run}:invalidate",
+        }
     env.update(nsl)
     log = (data / "processes.log").open("wb")
     enclave = subprocess.Popen(  # noqa: ASYNC220 (started once, before measuring)
@@ -249,7 +261,8 @@ async def _run(args: argparse.Namespace, data: Path) -> None:
     print(
         f"# {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, {os.cpu_count()} cores, "
         f"python {platform.python_version()}, {args.duration:g}s per phase, concurrency {args.concurrency}, "
-        f"1 API process + 1 enclave process on loopback, {'PostgreSQL' if args.database_url else 'SQLite'}"
+        f"{args.workers} API process(es) + 1 enclave process on loopback, "
+        f"{'PostgreSQL' if args.database_url else 'SQLite'}"
     )
     print(
         "| path | signatures/s | requests | errors | vs in-process | CPU ms/request: API / enclave / client |"
@@ -288,6 +301,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16, help="requests in flight")
     parser.add_argument("--max-requests", type=int, default=200_000, help="per phase")
     parser.add_argument("--database-url", default=None, help="PostgreSQL URL (a fresh, empty database)")
+    parser.add_argument("--workers", type=int, default=1, help="API processes (NSL_HTTP_WORKERS)")
+    parser.add_argument("--redis", default=os.environ.get("NSL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"))
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: make bench (or apt-get install wrk)")
