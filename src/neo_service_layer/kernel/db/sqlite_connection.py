@@ -38,7 +38,7 @@ class _Outcome:
     def __init__(self, cursor: sqlite3.Cursor, rows: list[Any]) -> None:
         self.description: _Description = cursor.description
         self.rowcount = cursor.rowcount
-        self.lastrowid = cursor.lastrowid
+        self.lastrowid: Any = cursor.lastrowid  # an int, or None before any insert (as sqlite3 gives it)
         self.rows = rows
 
 
@@ -91,7 +91,7 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
     @property
     def lastrowid(self) -> int:
-        return (self._outcome.lastrowid or 0) if self._outcome else 0
+        return self._outcome.lastrowid if self._outcome else None  # type: ignore[return-value]
 
     def execute(self, operation: Any, parameters: Any = None) -> None:
         self._submit(operation, parameters, many=False)
