@@ -9,7 +9,9 @@ are what SQLAlchemy's own adapter gives.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator, Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +58,12 @@ async def _names(engine: AsyncEngine) -> list[str]:
         return list((await conn.execute(text("SELECT name FROM item ORDER BY id"))).scalars())
 
 
+def _committed(engine: AsyncEngine) -> list[str]:
+    """What another connection to the file reads: only what was committed."""
+    with closing(sqlite3.connect(str(engine.url.database))) as other:
+        return [name for (name,) in other.execute("SELECT name FROM item ORDER BY id")]
+
+
 async def test_a_read_is_one_trip_with_no_rollback_after_it(engine: AsyncEngine, trips: Trips) -> None:
     async with engine.connect() as conn:
         row = (await conn.execute(text("SELECT 7 AS seven, 'x' AS letter"))).mappings().one()
@@ -70,7 +78,7 @@ async def test_a_write_is_its_statements_and_one_commit(engine: AsyncEngine, tri
         await conn.execute(text("INSERT INTO item (name) VALUES ('b')"))
     assert first.lastrowid == 1
     assert trips.names == ["_run", "_run", "commit"]
-    assert await _names(engine) == ["a", "b"]  # committed: another checkout reads them
+    assert _committed(engine) == ["a", "b"]
 
 
 async def _write_then_fail(engine: AsyncEngine) -> None:
@@ -84,6 +92,7 @@ async def test_a_rolled_back_write_is_undone(engine: AsyncEngine, trips: Trips) 
         await _write_then_fail(engine)
     assert trips.names == ["_run", "rollback"]  # a transaction was open, so its rollback was sent
     assert await _names(engine) == []
+    assert _committed(engine) == []
 
 
 async def test_row_counts_many_rows_and_server_side_results(engine: AsyncEngine) -> None:
