@@ -83,6 +83,10 @@ def build_app(
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",
+        # FastAPI's own OpenTelemetry (0.165) would add a second server span and three operation spans
+        # to every request once tracing is on; the edge middleware's span, the Prometheus metrics and
+        # the structlog pipeline are this service's, so FastAPI's are off
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)
     install_idempotency(app)

@@ -7,21 +7,22 @@ request id and the security headers.
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 import structlog
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import INVALID_SPAN, Span, SpanKind
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from neo_service_layer.kernel.http.problems import problem_response
 from neo_service_layer.kernel.observability.logs import get_logger
 from neo_service_layer.kernel.observability.metrics import HttpMetrics
-from neo_service_layer.kernel.observability.tracing import traced
+from neo_service_layer.kernel.observability.tracing import caller_context, process_tracing, traced
 
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{8,128}$")
 UNMATCHED_ROUTE = "<unmatched>"
@@ -51,6 +52,7 @@ _DOCS_PATHS = ("/docs", "/redoc", "/static/docs/")
 _CONSOLE_PATHS = ("/console/",)
 
 log = get_logger("nsl.http")
+_access_log = logging.getLogger("nsl.http")
 
 
 def _csp_for(path: str) -> bytes:
@@ -63,7 +65,8 @@ def _csp_for(path: str) -> bytes:
 
 
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    """128 random bits as 32 hex digits (``uuid4().hex`` spent 1.6 µs per request building a UUID)."""
+    return os.urandom(16).hex()
 
 
 def request_id_from(scope: Scope) -> str:
@@ -110,6 +113,15 @@ class EdgeMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if not process_tracing():  # no span to build: the no-op provider would throw it away
+            await self._serve(scope, receive, send, INVALID_SPAN)
+            return
+        attributes = {"http.request.method": scope["method"]}
+        parent = caller_context(scope["headers"])
+        async with traced("http.request", attributes, kind=SpanKind.SERVER, context=parent) as span:
+            await self._serve(scope, receive, send, span)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, span: Span) -> None:
         request_id = request_id_from(scope)
         scope.setdefault("state", {})["request_id"] = request_id
         method = scope["method"]
@@ -137,17 +149,17 @@ class EdgeMiddleware:
         in_flight = self.metrics.in_flight.labels(method)
         in_flight.inc()
         start = time.perf_counter()
-        async with traced("http.request", {"http.request.method": method}, kind=SpanKind.SERVER) as span:
-            try:
-                await self._call_app(scope, receive, send_wrapper, request_id, lambda: started)
-            finally:
-                duration = time.perf_counter() - start
-                in_flight.dec()
-                route = route_template(scope)
-                span.update_name(f"{method} {route}")
-                span.set_attributes({"http.route": route, "http.response.status_code": status})
-                self.metrics.requests.labels(route, method, str(status)).inc()
-                self.metrics.latency.labels(route, method, str(status)).observe(duration)
+        try:
+            await self._call_app(scope, receive, send_wrapper, request_id, lambda: started)
+        finally:
+            duration = time.perf_counter() - start
+            in_flight.dec()
+            route = route_template(scope)
+            span.update_name(f"{method} {route}")
+            span.set_attributes({"http.route": route, "http.response.status_code": status})
+            self.metrics.requests.labels(route, method, str(status)).inc()
+            self.metrics.latency.labels(route, method, str(status)).observe(duration)
+            if _access_log.isEnabledFor(logging.INFO):  # the line's processing costs, even when dropped
                 log.info(
                     "request",
                     method=method,
@@ -156,7 +168,7 @@ class EdgeMiddleware:
                     duration_ms=round(duration * 1000, 3),
                     client=_client(scope),
                 )
-                structlog.contextvars.unbind_contextvars("request_id")
+            structlog.contextvars.unbind_contextvars("request_id")
 
     async def _call_app(
         self, scope: Scope, receive: Receive, send: Send, request_id: str, started: Callable[[], bool]

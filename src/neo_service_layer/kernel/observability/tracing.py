@@ -13,12 +13,13 @@ leads to its trace and back.
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Mapping, MutableMapping
+from collections.abc import AsyncIterator, Iterable, Mapping, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
-from opentelemetry import trace
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
@@ -31,6 +32,11 @@ from neo_service_layer.kernel.config import Settings
 INSTRUMENTATION_NAME = "neo_service_layer"
 SERVICE_NAME = "neo-service-layer"
 TRACES_PATH = "/v1/traces"
+
+#: set once, by :func:`configure_tracing` making its provider the process's
+_process_tracing = False
+#: the W3C trace-context headers a server span continues the caller's trace from
+_TRACE_HEADERS = frozenset({b"traceparent", b"tracestate"})
 
 Attributes = Mapping[str, AttributeValue]
 
@@ -95,7 +101,30 @@ def configure_tracing(
     provider.add_span_processor(processor)
     if set_global:
         trace.set_tracer_provider(provider)
+        global _process_tracing
+        _process_tracing = True
     return provider
+
+
+def process_tracing() -> bool:
+    """True once :func:`configure_tracing` made its provider the process's: spans are recorded.
+
+    Hot paths (every request) skip building spans that the no-op provider would throw away.
+    """
+    return _process_tracing
+
+
+def caller_context(headers: Iterable[tuple[bytes, bytes]]) -> Context:
+    """The caller's trace from W3C ``traceparent``/``tracestate`` request headers (ASGI raw headers).
+
+    A server span started in it joins the caller's trace; without those headers it starts a new one.
+    Whether it is sampled follows the caller's flag under the SDK's default parent-based sampler
+    (``OTEL_TRACES_SAMPLER`` changes that).
+    """
+    carrier = {
+        name.decode("latin-1"): value.decode("latin-1") for name, value in headers if name in _TRACE_HEADERS
+    }
+    return propagate.extract(carrier)
 
 
 def shutdown_tracing(provider: TracerProvider | None) -> None:
@@ -125,6 +154,7 @@ async def traced(
     *,
     tracer: Tracer | None = None,
     kind: trace.SpanKind = trace.SpanKind.INTERNAL,
+    context: Context | None = None,
 ) -> AsyncIterator[Span]:
     """Run the body of ``async with`` inside a span named ``name``, current for everything it awaits.
 
@@ -135,6 +165,7 @@ async def traced(
         attributes: span attributes; never put a secret, key or token here.
         tracer: the tracer to use; by default the process-wide one (a no-op when tracing is off).
         kind: ``CLIENT`` for calls to another process, ``SERVER`` for handled requests.
+        context: the parent to start in (:func:`caller_context`); by default the current span.
 
     Returns:
         An async context manager yielding the span, for adding attributes or events.
@@ -142,6 +173,7 @@ async def traced(
     active = tracer or get_tracer()
     with active.start_as_current_span(
         name,
+        context=context,
         kind=kind,
         attributes=dict(attributes) if attributes else None,
         record_exception=True,
