@@ -46,6 +46,29 @@ class HttpMetrics:
             registry=registry,
             multiprocess_mode="livesum",
         )
+        self._answered: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self._in_flight: dict[str, Gauge] = {}
+
+    def started(self, method: str) -> Gauge:
+        """The in-flight gauge of ``method``, to ``inc`` now and ``dec`` when the request is answered."""
+        gauge = self._in_flight.get(method)
+        if gauge is None:
+            gauge = self._in_flight[method] = self.in_flight.labels(method)
+        return gauge
+
+    def answered(self, route: str, method: str, status: int, seconds: float) -> None:
+        """Count one answered request and its duration.
+
+        The labelled children are kept (``labels()`` validates and locks on every call, a few µs per
+        request); the keys are bounded: route templates, the methods the HTTP parser knows, statuses.
+        """
+        children = self._answered.get((route, method, status))
+        if children is None:
+            labels = (route, method, str(status))
+            children = self.requests.labels(*labels), self.latency.labels(*labels)
+            self._answered[route, method, status] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
 
 class ComponentMetrics:
