@@ -104,3 +104,19 @@ async def test_with_a_bus_invalidations_are_published_and_an_unhealthy_bus_serve
     cache.put("d", "D", [], cache.generation())
     bus.healthy = True
     assert cache.get("d") is None  # nor stored while untrusted
+
+
+def test_a_value_is_expiring_in_the_last_quarter_of_its_ttl() -> None:
+    cache, ticker, _ = _cache()
+    assert not cache.expiring("a")  # nothing stored
+    cache.put("a", "A", [], cache.generation())
+    ticker.now += 7.4
+    assert not cache.expiring("a")
+    ticker.now += 0.2  # 2.4 s of 10 left
+    assert cache.expiring("a")
+    assert cache.get("a") == "A"  # still served meanwhile
+    cache.put("a", "A2", [], cache.generation())  # the refresh: a whole TTL again
+    assert not cache.expiring("a")
+    ticker.now += 10
+    assert not cache.expiring("a")  # expired is not expiring: it is gone
+    assert cache.get("a") is None

@@ -19,6 +19,14 @@ class Cache[V](Protocol):
         """The live value under ``key`` (counted as a hit), or ``None`` (a miss)."""
         ...
 
+    def expiring(self, key: str) -> bool:
+        """True while the live value under ``key`` is in the last quarter of its time to live.
+
+        A reader then loads it again while the others are still served (refresh ahead): a value read
+        all the time never expires into a burst of readers all waiting for the load.
+        """
+        ...
+
     def generation(self) -> int:
         """A counter moved by every invalidation; read it before loading what ``put`` will store."""
         ...

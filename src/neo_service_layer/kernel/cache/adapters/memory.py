@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from neo_service_layer.kernel.cache.ports import InvalidationBus
 from neo_service_layer.kernel.observability.metrics import CacheMetrics
 
+#: the share of the time to live, at its end, in which a value is due for its refresh (``expiring``)
+REFRESH_AHEAD = 0.25
+
 
 @dataclass(slots=True)
 class _Entry[V]:
@@ -68,6 +71,13 @@ class MemoryCache[V]:
         if self._hits is not None:
             self._hits.inc()
         return entry.value
+
+    def expiring(self, key: str) -> bool:
+        entry = self._entries.get(key)
+        if entry is None:
+            return False
+        left = entry.expires - self._monotonic()
+        return 0 < left <= self._ttl * REFRESH_AHEAD
 
     def generation(self) -> int:
         return self._generation

@@ -76,7 +76,8 @@ class BearerAuthenticator:
         cached = cache.get(key)
         if cached is not None:
             check_token_times(cached.claims, self._clock.now(), self.policy.leeway_seconds)
-            return cached.principal
+            if not self._refresh_due(cache, key):
+                return cached.principal
         generation = cache.generation()
         return await self._single_flight(
             (key, generation), lambda: self._load_token(credential, cache, key, generation)
@@ -123,8 +124,8 @@ class BearerAuthenticator:
             return await self._load_key(credential, prefix, secret, meta, None, "", 0)
         key = credential_key(credential)
         cached = cache.get(key)
-        if cached is not None and cached.usable_at(now):  # expired: the path below refuses it
-            await self._touch_cached(cached, now)
+        if cached is not None and cached.usable_at(now) and not self._refresh_due(cache, key):
+            await self._touch_cached(cached, now)  # expired: the path below refuses it
             return cached.principal
         generation = cache.generation()
         return await self._single_flight(
@@ -190,6 +191,12 @@ class BearerAuthenticator:
             entry = KeyEntry(principal, key.expires_at, last_used or key.last_used_at)
             cache.put(cache_key, entry, tags, generation)
         return principal
+
+    def _refresh_due(self, cache: Cache[KeyEntry] | Cache[TokenEntry], key: str) -> bool:
+        """A cached credential near its expiry is checked again by the request that finds it so, while
+        the requests after it are answered from the cache until that check ends: under load one
+        request waits for the database each time to live, not every request in flight."""
+        return cache.expiring(key) and (key, cache.generation()) not in self._loading
 
     async def _single_flight(
         self, key: tuple[str, int], load: Callable[[], Awaitable[Principal]]
