@@ -106,3 +106,5 @@ async def test_a_refresh_sees_a_revoked_key(world: World) -> None:
     with pytest.raises(InvalidApiKey):
         await bearer.authenticate(secret)
     assert len(opened) == 2
+    refused = [a for a in world.audit.actions(tenant.id) if a[0] == Actions.API_KEY_REFUSED]
+    assert len(refused) == 1
