@@ -1,5 +1,5 @@
-"""``nsl serve`` in several processes: one socket, metrics summed over every process, limits shared
-through Redis, and no process left behind when the supervisor is killed."""
+"""``nsl serve`` in several processes: a listening socket per process on one port, metrics summed over
+every process, limits shared through Redis, and no process left behind when the supervisor is killed."""
 
 from __future__ import annotations
 
@@ -152,6 +152,43 @@ def test_two_processes_serve_and_metrics_count_both(tmp_path: Path, redis_url: s
         # every process's requests, whichever process answered /metrics (+1: running_server's probe)
         assert counted == sent + 1
         assert 'nsl_build_info{role="api"' in text
+
+
+def _listening_sockets(pid: int, port: int) -> set[str]:
+    """The sockets listening on ``port`` that process ``pid`` has a file descriptor on."""
+    inodes = set()
+    for table in (Path("/proc/net/tcp"), Path("/proc/net/tcp6")):
+        if table.exists():
+            for line in table.read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(f"socket:[{fields[9]}]")
+    held = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target in inodes:
+            held.add(target)
+    return held
+
+
+def test_each_process_listens_on_a_socket_of_its_own(tmp_path: Path, redis_url: str, namespace: str) -> None:
+    env = {"NSL_HTTP_WORKERS": "2", "NSL_REDIS_URL": redis_url, "NSL_RATE_LIMIT_NAMESPACE": namespace}
+    with running_server(tmp_path / "data", env) as server:
+        _wait_for(lambda: len(_children(server.process.pid)) == 2, "two API processes")
+        port = int(server.base_url.rsplit(":", 1)[1])
+        pids = _children(server.process.pid)
+        _wait_for(lambda: all(_listening_sockets(pid, port) for pid in pids), "both processes to listen")
+        first, second = (_listening_sockets(pid, port) for pid in pids)
+        # one socket each, not one shared: the kernel spreads connections over them, where with a
+        # shared socket the process that wakes first takes every waiting connection
+        assert len(first) == len(second) == 1
+        assert first != second
+        assert not _listening_sockets(server.process.pid, port)  # the supervisor only holds the port
+        with socket.socket() as taken, pytest.raises(OSError, match="in use"):
+            taken.bind(("127.0.0.1", port))  # and nothing else can listen there meanwhile
 
 
 def test_a_per_ip_limit_holds_across_the_processes(tmp_path: Path, redis_url: str, namespace: str) -> None:

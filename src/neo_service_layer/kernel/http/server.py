@@ -16,12 +16,17 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 
 from neo_service_layer.kernel.config import Settings
+from neo_service_layer.kernel.http import listeners
+from neo_service_layer.kernel.observability.logs import get_logger
 from neo_service_layer.kernel.observability.metrics import MULTIPROCESS_DIR_VARIABLE
 
 _PR_SET_PDEATHSIG = 1
+
+log = get_logger(__name__)
 
 # TLS 1.2 suites with forward secrecy and AEAD only; TLS 1.3 suites are all modern and always enabled.
 TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL:!MD5:!SHA1:!RC4:!3DES:!CBC"
@@ -112,8 +117,8 @@ def available_cores() -> int:
 
 
 def serve_processes(settings: Settings, app_factory: str, workers: int) -> None:
-    """Serve the API from ``workers`` processes sharing one listening socket (uvicorn's supervisor,
-    which restarts a process that dies), until SIGINT/SIGTERM.
+    """Serve the API from ``workers`` processes, each with a listening socket of its own on the address
+    (``listeners``), under uvicorn's supervisor, which restarts a process that dies, until SIGINT/SIGTERM.
 
     Each process builds its own app from ``app_factory`` (``module:function``). Their Prometheus
     values go to files in a directory made for this run, so ``/metrics`` in any process reports them
@@ -123,7 +128,13 @@ def serve_processes(settings: Settings, app_factory: str, workers: int) -> None:
     os.environ[MULTIPROCESS_DIR_VARIABLE] = metrics_dir
     try:
         config = uvicorn_config(settings, app_factory, workers=workers)
-        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        try:
+            held = listeners.reserve(settings.http_host, settings.http_port)
+        except OSError as exc:
+            log.error("cannot listen", address=f"{settings.http_host}:{settings.http_port}", error=str(exc))
+            raise SystemExit(STARTUP_FAILURE) from exc
+        with held:
+            Multiprocess(config, sockets=[held]).run()
     finally:
         del os.environ[MULTIPROCESS_DIR_VARIABLE]
         shutil.rmtree(metrics_dir, ignore_errors=True)
