@@ -92,14 +92,14 @@ def _wait(url: str, process: subprocess.Popen[bytes]) -> None:
 def _hit_rate(base: str) -> str:
     text = httpx.get(f"{base}/metrics", timeout=5).text
     rows = []
-    for cache in ("api_key", "access_token"):
+    for cache in ("api_key", "access_token", "key_catalogue"):
         hits = sum(float(v) for v in re.findall(rf'nsl_cache_hits_total{{cache="{cache}"}} ([\d.e+]+)', text))
         misses = sum(
             float(v) for v in re.findall(rf'nsl_cache_misses_total{{cache="{cache}"}} ([\d.e+]+)', text)
         )
         if hits + misses:
             rows.append(f"{cache} {hits / (hits + misses):.2%} ({hits:.0f} hits, {misses:.0f} misses)")
-    return "; ".join(rows) or "no principal cache metrics"
+    return "; ".join(rows) or "no cache metrics"
 
 
 async def _admin(admin_url: str, statement: str) -> None:
@@ -189,7 +189,7 @@ def main() -> None:
                     f"| {label} | {result['rps']:.0f} | {result['p50_ms']:.2f} | {result['p99_ms']:.2f} | "
                     f"{result['errors']:.0f} | {result['rps'] / reference['rps']:.2f} |"
                 )
-            print(f"\nPrincipal cache: {_hit_rate(base)}")
+            print(f"\nCaches: {_hit_rate(base)}")
             if worker is not None and worker.poll() is not None:
                 raise RuntimeError(f"nsl worker exited ({worker.returncode}) during the run")
         finally:

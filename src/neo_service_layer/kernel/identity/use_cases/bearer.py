@@ -10,13 +10,12 @@ memory until a write invalidates it (``principal_cache``); times and expiry are 
 
 from __future__ import annotations
 
-import asyncio
 import hmac
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from neo_service_layer.enclave.wire.credentials import ApiKeyCredential
 from neo_service_layer.kernel.cache.ports import Cache
+from neo_service_layer.kernel.cache.use_cases.single_flight import SingleFlight
 from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.identity.ports.audit import AuditLog
 from neo_service_layer.kernel.identity.ports.identity import IdentityUnitOfWorkFactory, SecretBox, TokenCodec
@@ -53,7 +52,7 @@ class BearerAuthenticator:
         caches: PrincipalCaches | None = None,
     ) -> None:
         self._caches = caches
-        self._loading: dict[tuple[str, int], asyncio.Future[Principal]] = {}
+        self._loading = SingleFlight[tuple[str, int], Principal]()
         self._uow = uow
         self._box = box
         self._codec = codec
@@ -79,7 +78,7 @@ class BearerAuthenticator:
             if not self._refresh_due(cache, key):
                 return cached.principal
         generation = cache.generation()
-        return await self._single_flight(
+        return await self._loading.run(
             (key, generation), lambda: self._load_token(credential, cache, key, generation)
         )
 
@@ -128,7 +127,7 @@ class BearerAuthenticator:
             await self._touch_cached(cached, now)  # expired: the path below refuses it
             return cached.principal
         generation = cache.generation()
-        return await self._single_flight(
+        return await self._loading.run(
             (key, generation),
             lambda: self._load_key(credential, prefix, secret, meta, cache, key, generation),
         )
@@ -196,43 +195,7 @@ class BearerAuthenticator:
         """A cached credential near its expiry is checked again by the request that finds it so, while
         the requests after it are answered from the cache until that check ends: under load one
         request waits for the database each time to live, not every request in flight."""
-        return cache.expiring(key) and (key, cache.generation()) not in self._loading
-
-    async def _single_flight(
-        self, key: tuple[str, int], load: Callable[[], Awaitable[Principal]]
-    ) -> Principal:
-        """Concurrent misses for one credential wait for the first one's check instead of repeating it.
-
-        ``key`` carries the cache generation read before the miss: a request arriving after an
-        invalidation never joins a check that began before it. Only a success is shared: when the
-        first is refused (or cancelled) each waiter checks on its own, so that every refused request
-        is refused, and audited, for itself.
-        """
-        pending = self._loading.get(key)
-        if pending is not None:
-            try:
-                return await asyncio.shield(pending)
-            except asyncio.CancelledError:
-                if not pending.cancelled():
-                    raise  # this request was cancelled, not the first one
-            except Exception:  # noqa: S110 - refused for the first request: this one checks itself
-                pass
-            return await load()
-        future: asyncio.Future[Principal] = asyncio.get_running_loop().create_future()
-        self._loading[key] = future
-        try:
-            principal = await load()
-        except Exception as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: no "never retrieved" report when nobody waited
-            raise
-        except BaseException:
-            future.cancel()
-            raise
-        finally:
-            del self._loading[key]
-        future.set_result(principal)
-        return principal
+        return cache.expiring(key) and not self._loading.running((key, cache.generation()))
 
     @property
     def _touch(self) -> timedelta:

@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from neo_service_layer.enclave.wire.keys import KeyId, TenantId
 from neo_service_layer.kernel.cache.ports import Cache
+from neo_service_layer.kernel.cache.use_cases.single_flight import SingleFlight
 from neo_service_layer.kernel.clock import Clock
 from neo_service_layer.kernel.identity.ports.audit import AuditLog
 from neo_service_layer.kernel.identity.rules.audit import AuditRecord, Outcome, RequestMeta
@@ -65,6 +66,7 @@ class TenantKeys:
         self._audit = audit
         self._crypto = crypto
         self._catalogue = catalogue
+        self._reading = SingleFlight[tuple[TenantId, int], tuple[ManagedKey, ...]]()
 
     def view(self, key: ManagedKey) -> KeyView:
         addresses = {v.version: self._crypto.addresses(key.kind, v.public_key) for v in key.versions}
@@ -78,15 +80,32 @@ class TenantKeys:
         return key
 
     async def catalogue(self, tenant_id: TenantId) -> tuple[ManagedKey, ...]:
-        """The tenant's keys, for showing: from the cache when it holds them."""
-        generation = self._catalogue.generation() if self._catalogue is not None else 0
-        if self._catalogue is not None and (cached := self._catalogue.get(tenant_id)) is not None:
+        """The tenant's keys, for showing: from the cache when it holds them.
+
+        Concurrent misses share one read, and near its expiry the catalogue is read again by one
+        request while the others are still answered from the cache: a tenant's list under load costs
+        one read per time to live, not one per request in flight when it expires.
+        """
+        cache = self._catalogue
+        if cache is None:
+            return await self._read_catalogue(tenant_id)
+        generation = cache.generation()
+        flight = (tenant_id, generation)
+        cached = cache.get(tenant_id)
+        refresh = cache.expiring(tenant_id) and not self._reading.running(flight)
+        if cached is not None and not refresh:
             return cached
+
+        async def read() -> tuple[ManagedKey, ...]:
+            keys = await self._read_catalogue(tenant_id)
+            cache.put(tenant_id, keys, (keys_tag(tenant_id),), generation)
+            return keys
+
+        return await self._reading.run(flight, read)
+
+    async def _read_catalogue(self, tenant_id: TenantId) -> tuple[ManagedKey, ...]:
         async with self.uow(tenant_id) as uow:
-            keys = tuple(await uow.keys.for_tenant(tenant_id))
-        if self._catalogue is not None:
-            self._catalogue.put(tenant_id, keys, (keys_tag(tenant_id),), generation)
-        return keys
+            return tuple(await uow.keys.for_tenant(tenant_id))
 
     async def changed(self, tenant_id: TenantId) -> None:
         """Call after committing a change to a tenant's keys: the cached catalogue is dropped everywhere."""
