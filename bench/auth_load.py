@@ -6,11 +6,11 @@ Starts a bare FastAPI "hello" app on uvicorn (one process, the reference), then 
 SQLite data dir (or a new database on the PostgreSQL server of ``--postgres``) with rate limiting off,
 creates a tenant, an API key (``keys:read``) and a member signed in for an access token, and drives
 ``GET /api/v1/keys`` with each credential with ``wrk -t1``. Prints requests/s, p50/p99, the ratio to the
-bare app and the hit rates of the principal and key catalogue caches from ``/metrics``. ``--workers`` runs ``nsl serve`` in that
-many processes (``NSL_HTTP_WORKERS``, which needs Redis: ``--redis``, default ``NSL_TEST_REDIS_URL`` or
-the local one); the reference stays one process. ``--with-worker`` runs ``nsl worker`` beside the API on
-the same database, as ``nsl run`` does (no chain configured: its heartbeat, purge and subscription jobs).
-Needs ``wrk``.
+bare app and the hit rates of the principal and key catalogue caches from ``/metrics``. ``--workers``
+runs ``nsl serve`` in that many processes (``NSL_HTTP_WORKERS``, which needs Redis: ``--redis``, default
+``NSL_TEST_REDIS_URL`` or the local one); the reference stays one process. ``--with-worker`` runs
+``nsl worker`` beside the API on the same database, as ``nsl run`` does (no chain configured: its
+heartbeat, purge and subscription jobs). Needs ``wrk``.
 """
 
 from __future__ import annotations
