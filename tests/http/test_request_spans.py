@@ -7,10 +7,10 @@ process), so each case runs in a fresh interpreter that prints the finished span
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
+
+from tests.fresh_interpreter import run_json
 
 CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 CALLER_SPAN = "00f067aa0ba902b7"
@@ -51,14 +51,7 @@ print(json.dumps({"before": before, "after": process_tracing(), "spans": [
 
 
 def _spans(tmp_path: Path, requests: list[tuple[str, dict[str, str]]]) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(tmp_path), json.dumps(requests)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = run_json(SCRIPT, str(tmp_path), json.dumps(requests))
     return result
 
 

@@ -94,8 +94,8 @@ def _listening_ports() -> set[int]:
     return ports
 
 
-def _holders(port: int) -> list[str]:
-    """The processes with a file descriptor on a socket listening on ``port``: pid, state, command."""
+def _listening_inodes(port: int) -> set[str]:
+    """The sockets listening on ``port``, as their ``/proc/<pid>/fd`` links read (``socket:[inode]``)."""
     inodes = set()
     for table in (Path("/proc/net/tcp"), Path("/proc/net/tcp6")):
         if table.exists():
@@ -103,6 +103,12 @@ def _holders(port: int) -> list[str]:
                 fields = line.split()
                 if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
                     inodes.add(f"socket:[{fields[9]}]")
+    return inodes
+
+
+def _holders(port: int) -> list[str]:
+    """The processes with a file descriptor on a socket listening on ``port``: pid, state, command."""
+    inodes = _listening_inodes(port)
     found = []
     for fd_dir in Path("/proc").glob("[0-9]*/fd"):
         try:
@@ -156,13 +162,7 @@ def test_two_processes_serve_and_metrics_count_both(tmp_path: Path, redis_url: s
 
 def _listening_sockets(pid: int, port: int) -> set[str]:
     """The sockets listening on ``port`` that process ``pid`` has a file descriptor on."""
-    inodes = set()
-    for table in (Path("/proc/net/tcp"), Path("/proc/net/tcp6")):
-        if table.exists():
-            for line in table.read_text().splitlines()[1:]:
-                fields = line.split()
-                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                    inodes.add(f"socket:[{fields[9]}]")
+    inodes = _listening_inodes(port)
     held = set()
     for fd in Path(f"/proc/{pid}/fd").iterdir():
         try:

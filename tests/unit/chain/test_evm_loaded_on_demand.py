@@ -7,11 +7,10 @@ runs in a fresh interpreter, since this test process has long loaded web3 for ot
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.fresh_interpreter import run_json
 
 EVM_MODULES = ("web3", "eth_account", "eth_keyfile", "py_ecc")
 
@@ -40,15 +39,7 @@ def _probe(tmp_path: Path, **env: str) -> dict[str, object]:
         NSL_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'nsl.db'}",
         **env,
     )
-    done = subprocess.run(
-        [sys.executable, "-c", _PROBE, *EVM_MODULES],
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    result: dict[str, object] = run_json(_PROBE, *EVM_MODULES, env=clean)
     return result
 
 
